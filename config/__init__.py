@@ -1,0 +1,1 @@
+"""Settings (environment) and the shipped line/team configuration."""

@@ -1,0 +1,235 @@
+"""The organisation's lines and teams, read from `config/hotline.toml` (or `HOTLINE_CONFIG`).
+
+Adding a line or a team is a change to that file only. Every key is validated when the service
+starts; an invalid file stops it with the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, time
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hotline.phone import InvalidPhoneNumber, normalise
+
+SHIPPED = Path(__file__).with_name("hotline.toml")
+SLUG = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; the message says where and why."""
+
+
+def _e164(value: str) -> str:
+    try:
+        return normalise(value)
+    except InvalidPhoneNumber as exc:
+        raise ValueError(f"{value!r} is {exc}") from exc
+
+
+def _slug(value: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(f"{value!r} is not a slug (lower-case letters, digits and '-')")
+    return value
+
+
+PhoneNumber = Annotated[str, AfterValidator(_e164)]
+Slug = Annotated[str, AfterValidator(_slug)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Strategy(StrEnum):
+    SEQUENTIAL = "sequential"
+    RING_ALL = "ring_all"
+
+
+class TimeRange(Strict):
+    """Local wall-clock opening, in minutes after midnight; `end` may be 24:00."""
+
+    start: int
+    end: int
+
+    def contains(self, moment: time) -> bool:
+        minute = moment.hour * 60 + moment.minute
+        return self.start <= minute < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start // 60:02d}:{self.start % 60:02d}–{self.end // 60:02d}:{self.end % 60:02d}"
+
+
+def _ranges(value: Any) -> Any:
+    """Accept "09:00-17:00", a list of such strings, or "" / [] for closed."""
+    if isinstance(value, str):
+        value = [value] if value else []
+    if not isinstance(value, list):
+        return value
+    parsed = []
+    for text in value:
+        match = _RANGE.match(str(text).replace(" ", ""))
+        if not match:
+            raise ValueError(f"{text!r} is not a time range like '09:00-17:00'")
+        h1, m1, h2, m2 = (int(part) for part in match.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
+            raise ValueError(f"{text!r} is not a time range within one day (start before end)")
+        parsed.append({"start": start, "end": end})
+    return parsed
+
+
+DayHours = Annotated[tuple[TimeRange, ...], BeforeValidator(_ranges)]
+
+
+class ServiceHours(Strict):
+    """Opening hours per weekday; a missing day is closed."""
+
+    mon: DayHours = ()
+    tue: DayHours = ()
+    wed: DayHours = ()
+    thu: DayHours = ()
+    fri: DayHours = ()
+    sat: DayHours = ()
+    sun: DayHours = ()
+
+    def on(self, day: date) -> tuple[TimeRange, ...]:
+        hours: tuple[TimeRange, ...] = getattr(self, WEEKDAYS[day.weekday()])
+        return hours
+
+
+class HolidayConfig(Strict):
+    country: str = "DE"
+    subdivision: str | None = "BW"
+
+    @model_validator(mode="after")
+    def _known(self) -> HolidayConfig:
+        try:
+            holidays.country_holidays(self.country, subdiv=self.subdivision)
+        except NotImplementedError as exc:
+            raise ValueError(f"no public holidays known for {self.country}") from exc
+        except ValueError as exc:
+            raise ValueError(f"unknown subdivision {self.subdivision!r}") from exc
+        return self
+
+
+class Organisation(Strict):
+    name: str = Field(min_length=1)
+    timezone: str = "Europe/Berlin"
+    general_number: PhoneNumber
+    holidays: HolidayConfig = HolidayConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def is_holiday(self, day: date) -> bool:
+        calendar = holidays.country_holidays(
+            self.holidays.country, subdiv=self.holidays.subdivision, years=day.year
+        )
+        return day in calendar
+
+
+class Team(Strict):
+    name: str = Field(min_length=1)
+
+
+class Line(Strict):
+    number: PhoneNumber
+    team: Slug
+    display_name: str = Field(min_length=1)
+    greeting: str = Field(min_length=1)
+    greeting_audio_url: str | None = None
+    voice: str = "Polly.Vicki-Neural"
+    language: Literal["de-DE"] = "de-DE"
+    fallback_number: PhoneNumber | None = None
+    hours: ServiceHours
+    closed_on_holidays: bool = True
+    ring_timeout: int = Field(default=20, ge=5, le=600)
+    strategy: Strategy = Strategy.SEQUENTIAL
+    screening: bool = True
+    voicemail: bool = True
+    voicemail_max_seconds: int = Field(default=120, ge=10, le=3600)
+    recording: bool = False
+
+
+class HotlineConfig(Strict):
+    organisation: Organisation
+    teams: dict[Slug, Team] = Field(min_length=1)
+    lines: dict[Slug, Line] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HotlineConfig:
+        for slug, line in self.lines.items():
+            if line.team not in self.teams:
+                known = ", ".join(sorted(self.teams))
+                raise ValueError(f"lines.{slug}.team: unknown team {line.team!r} (known: {known})")
+            if self.fallback_for(slug) == line.number:
+                raise ValueError(f"lines.{slug}.fallback_number: must not be the line's own number")
+        numbers = [line.number for line in self.lines.values()]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("lines: two lines share a number")
+        return self
+
+    def fallback_for(self, line_slug: str) -> str:
+        return self.lines[line_slug].fallback_number or self.organisation.general_number
+
+    def line_for_number(self, number: str) -> tuple[str, Line] | None:
+        for slug, line in self.lines.items():
+            if line.number == number:
+                return slug, line
+        return None
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def load_config(path: Path | str | None = None) -> HotlineConfig:
+    """Read and validate a configuration file; raise ConfigError naming file, key and problem."""
+    source = Path(path) if path else SHIPPED
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read configuration: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        return HotlineConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            where = _location(error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (misspelt?)"
+            problems.append(f"{source}: {where}: {message}" if where else f"{source}: {message}")
+        raise ConfigError("\n".join(problems)) from exc

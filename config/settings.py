@@ -1,0 +1,83 @@
+"""Deployment settings and secrets, read once from the environment into a typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.datastructures import Secret
+
+from config.model import HotlineConfig, load_config
+
+DEFAULT_DATABASE_URL = "sqlite:///var/hotline.sqlite3"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+# Every variable the service reads, with what it is for; README.md must list each one
+# (tests/test_docs.py checks).
+ENVIRONMENT = {
+    "HOTLINE_CONFIG": "path of the line/team configuration file (default: the shipped one)",
+    "HOTLINE_DATABASE_URL": f"SQLAlchemy database URL (default: {DEFAULT_DATABASE_URL})",
+    "HOTLINE_PUBLIC_URL": "base URL Twilio calls; webhook signatures are checked against it",
+    "TWILIO_ACCOUNT_SID": "Twilio account; without it and the token: simulation mode",
+    "TWILIO_AUTH_TOKEN": "Twilio auth token (signs webhooks, authenticates REST calls)",
+    "HOTLINE_SECRET_KEY": "key for sessions and keyed hashes",
+    "HOTLINE_ENCRYPTION_KEY": "key for data encrypted at rest (client phone numbers, messages)",
+    "HOTLINE_TWILIO_API_URL": "send Twilio REST calls to this Twilio-compatible server instead",
+}
+
+
+class SettingsError(Exception):
+    """An environment variable has an unusable value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: HotlineConfig
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str = DEFAULT_PUBLIC_URL
+    twilio_account_sid: str | None = None
+    twilio_auth_token: Secret | None = field(default=None, repr=False)
+    secret_key: Secret | None = field(default=None, repr=False)
+    encryption_key: Secret | None = field(default=None, repr=False)
+    twilio_api_url: str | None = None
+
+    @property
+    def simulation(self) -> bool:
+        """No Twilio credentials: nothing leaves the machine; messages go to the outbox."""
+        return not (self.twilio_account_sid and self.twilio_auth_token)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def secret(name: str) -> Secret | None:
+            value = text(name)
+            return Secret(value) if value else None
+
+        public_url = (text("HOTLINE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+        if not public_url.startswith(("http://", "https://")):
+            raise SettingsError("HOTLINE_PUBLIC_URL: must start with http:// or https://")
+        return cls(
+            config=load_config(text("HOTLINE_CONFIG")),
+            database_url=text("HOTLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            public_url=public_url,
+            twilio_account_sid=text("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=secret("TWILIO_AUTH_TOKEN"),
+            secret_key=secret("HOTLINE_SECRET_KEY"),
+            encryption_key=secret("HOTLINE_ENCRYPTION_KEY"),
+            twilio_api_url=text("HOTLINE_TWILIO_API_URL"),
+        )
+
+    def sqlite_path(self) -> Path | None:
+        """The database file for a SQLite URL (created on demand), else None."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        rest = self.database_url.removeprefix(prefix).split("?", 1)[0]
+        return None if rest in ("", ":memory:") else Path(rest)

@@ -1,0 +1,1 @@
+"""konex hotline: telephony and channels."""

@@ -1,0 +1,344 @@
+"""Typed SQLAlchemy models: the whole persistent state of the service.
+
+Instants are stored in UTC (`UTCDateTime` refuses naive values); a client's phone number and
+message bodies are stored encrypted (`*_enc` columns), never in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+    types,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from scheduling.rota import Tier
+
+
+class UTCDateTime(types.TypeDecorator[datetime]):
+    """An aware instant in, an aware UTC instant out, whatever the database keeps."""
+
+    impl = types.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware instants only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    COUNSELLOR = "counsellor"
+
+
+class AppointmentMode(StrEnum):
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+    VIDEO = "video"
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    DONE = "done"
+    NO_SHOW = "no_show"
+
+
+class ReminderState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed under a lease; a send may be under way
+    SENT = "sent"
+    MISSED = "missed"  # its moment passed longer ago than the grace
+    CANCELLED = "cancelled"
+    UNCERTAIN = "uncertain"  # a send may or may not have happened: a person decides
+
+
+class Recipient(StrEnum):
+    CLIENT = "client"
+    COUNSELLOR = "counsellor"
+
+
+class TaskStatus(StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+
+
+class TeamMembership(Base):
+    __tablename__ = "team_memberships"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    counsellor_id: Mapped[int] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class UserTeam(Base):
+    """A coordinator coordinates these teams."""
+
+    __tablename__ = "user_teams"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Team(Base):
+    """Mirrors a team of the configuration file (synchronised at start); rows are never deleted."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    counsellors: Mapped[list[Counsellor]] = relationship(
+        secondary="team_memberships", back_populates="teams", order_by="Counsellor.name"
+    )
+
+
+class Counsellor(Base):
+    __tablename__ = "counsellors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20))  # E.164; staff number, never shown to clients
+    email: Mapped[str | None] = mapped_column(String(320))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    teams: Mapped[list[Team]] = relationship(
+        secondary="team_memberships", back_populates="counsellors", order_by="Team.slug"
+    )
+
+
+class Shift(Base):
+    """One on-call shift: [start_at, end_at) of one counsellor, in one team, at one tier."""
+
+    __tablename__ = "shifts"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ends_after_start"),
+        # "Who is on call at t" reads a bounded start_at range of one team (see scheduling.store).
+        Index(None, "team_id", "start_at"),
+        Index(None, "counsellor_id", "start_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    tier: Mapped[Tier] = mapped_column(_enum(Tier, "tier"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    team: Mapped[Team] = relationship()
+    counsellor: Mapped[Counsellor] = relationship()
+
+
+class StandIn(Base):
+    """Vertretung: `absent` is replaced by `substitute` in `team` during [start_at, end_at)."""
+
+    __tablename__ = "stand_ins"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ends_after_start"),
+        CheckConstraint("absent_id <> substitute_id", name="distinct_people"),
+        Index(None, "team_id", "start_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    absent_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    substitute_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A bearer key for /api/v1. Only a SHA-256 of the (256-bit random) key is kept."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Call(Base):
+    """One incoming call, keyed by Twilio's CallSid. The caller's number is never stored."""
+
+    __tablename__ = "calls"
+    __table_args__ = (Index(None, "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    line: Mapped[str] = mapped_column(String(40))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    state: Mapped[str] = mapped_column(String(20), default="ringing")
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
+    caller_hash: Mapped[str | None] = mapped_column(String(64))  # keyed hash, switchable off
+    from_relative: Mapped[bool] = mapped_column(Boolean, default=False)
+    fallback_used: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    ring_seconds: Mapped[int | None] = mapped_column(Integer)
+    talk_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class Voicemail(Base):
+    """A message left on a line: a task for the team. The audio stays at Twilio."""
+
+    __tablename__ = "voicemails"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    line: Mapped[str] = mapped_column(String(40))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), default="new")
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recording_deleted_at: Mapped[datetime | None]
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ends_after_start"),
+        Index(None, "counsellor_id", "start_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    client_pseudonym: Mapped[str] = mapped_column(String(100))
+    client_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    mode: Mapped[AppointmentMode] = mapped_column(_enum(AppointmentMode, "appointment_mode"))
+    location: Mapped[str | None] = mapped_column(String(500))
+    video_link: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[AppointmentStatus] = mapped_column(
+        _enum(AppointmentStatus, "appointment_status"), default="booked"
+    )
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCal SEQUENCE
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Reminder(Base):
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "recipient", "offset_minutes"),
+        Index(None, "state", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    recipient: Mapped[Recipient] = mapped_column(_enum(Recipient, "recipient"))
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    state: Mapped[ReminderState] = mapped_column(
+        _enum(ReminderState, "reminder_state"), default="pending"
+    )
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """What was sent, or in simulation mode what would have been sent; addressee and body encrypted."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index(None, "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms, whatsapp, call
+    purpose: Mapped[str] = mapped_column(String(40))
+    from_number: Mapped[str] = mapped_column(String(40))
+    to_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=True)
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed what, when. Never holds passwords, tokens or client data."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "at"), Index(None, "entity", "entity_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,56 @@
+"""Counsellors: the people who take calls. Deactivated, never deleted (history stays)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from config.model import HotlineConfig
+from hotline import audit
+from hotline.errors import Invalid
+from hotline.models import Counsellor, Team
+from hotline.phone import InvalidPhoneNumber, normalise
+from scheduling.teams import team_by_slug
+
+
+@dataclass(frozen=True, slots=True)
+class NewCounsellor:
+    name: str
+    phone: str
+    email: str | None
+    teams: tuple[str, ...]
+
+
+def create_counsellor(
+    session: Session, config: HotlineConfig, new: NewCounsellor, *, actor: str
+) -> Counsellor:
+    name = new.name.strip()
+    if not name:
+        raise Invalid("name must not be empty", field="name")
+    try:
+        phone = normalise(new.phone)
+    except InvalidPhoneNumber as exc:
+        raise Invalid(f"phone: {exc}", field="phone") from exc
+    teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
+    counsellor = Counsellor(name=name, phone=phone, email=new.email or None, active=True)
+    counsellor.teams = teams
+    session.add(counsellor)
+    session.flush()
+    audit.record(
+        session, actor, "create", "counsellor", counsellor.id,
+        after={"name": name, "teams": [team.slug for team in teams], "active": True},
+    )
+    return counsellor
+
+
+def list_counsellors(
+    session: Session, *, team: Team | None = None, active: bool | None = None
+) -> list[Counsellor]:
+    query = select(Counsellor).options(selectinload(Counsellor.teams)).order_by(Counsellor.name)
+    if team is not None:
+        query = query.where(Counsellor.teams.any(Team.id == team.id))
+    if active is not None:
+        query = query.where(Counsellor.active.is_(active))
+    return list(session.scalars(query))

@@ -1,0 +1,31 @@
+"""Teams live in the configuration file; the database mirrors them so rows can refer to them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.model import HotlineConfig
+from hotline.errors import NotFound
+from hotline.models import Team
+
+
+def sync_teams(session: Session, config: HotlineConfig) -> None:
+    """Create teams that are new in the configuration and follow renames. Never deletes:
+    shifts and calls keep referring to a team that was taken out of the file."""
+    existing = {team.slug: team for team in session.scalars(select(Team))}
+    for slug, team_config in config.teams.items():
+        team = existing.get(slug)
+        if team is None:
+            session.add(Team(slug=slug, name=team_config.name))
+        elif team.name != team_config.name:
+            team.name = team_config.name
+
+
+def team_by_slug(session: Session, slug: str, config: HotlineConfig) -> Team:
+    """A team that is configured now (a team removed from the file is unknown)."""
+    team = session.scalar(select(Team).where(Team.slug == slug)) if slug in config.teams else None
+    if team is None:
+        known = ", ".join(sorted(config.teams))
+        raise NotFound(f"unknown team {slug!r} (known: {known})", field="team")
+    return team

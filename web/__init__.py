@@ -1,0 +1,1 @@
+"""The Starlette application: pages, JSON API, health."""

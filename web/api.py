@@ -1,0 +1,287 @@
+"""/api/v1: counsellors, shifts and who is on call, for operators' scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hotline import apikeys
+from hotline.db import Database
+from hotline.errors import DomainError
+from hotline.models import ApiKey, Counsellor, Shift, utcnow
+from scheduling import counsellors as counsellor_cases
+from scheduling import shifts as shift_cases
+from scheduling.teams import team_by_slug
+from web.responses import domain_error, error, json_response, local, query_time, validation_error
+from web.schemas import (
+    CounsellorIn,
+    CounsellorList,
+    CounsellorOut,
+    OnCallOut,
+    Person,
+    ShiftIn,
+    ShiftList,
+    ShiftOut,
+)
+
+MAX_BODY = 64 * 1024
+MAX_LIST_RANGE = timedelta(days=400)
+DEFAULT_LIST_RANGE = timedelta(days=28)
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+M = TypeVar("M", bound=BaseModel)
+
+Work = Callable[[Session, str], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class BadRequest(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def body(request: Request, model: type[M]) -> M:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise BadRequest(error(415, "unsupported_media_type", "send application/json"))
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise BadRequest(error(413, "too_large", f"the body is limited to {MAX_BODY} bytes"))
+    try:
+        return model.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise BadRequest(error(400, "invalid_json", f"the body is not JSON: {exc.msg}")) from exc
+    except ValidationError as exc:
+        raise BadRequest(validation_error(exc)) from exc
+
+
+def instant(raw: str | None, name: str) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return _INSTANT.validate_python(query_time(raw))
+    except ValidationError as exc:
+        message = "not an ISO 8601 time with offset (e.g. 2026-11-25T14:00:00+01:00)"
+        raise BadRequest(error(422, "invalid", f"{name}: {message}")) from exc
+
+
+def api(
+    prepare: Callable[[Request], Awaitable[Work]],
+    *,
+    write: bool = False,
+) -> Endpoint:
+    """An /api/v1 endpoint: bearer key first, then the request is read, then one transaction."""
+
+    @wraps(prepare)
+    async def endpoint(request: Request) -> Response:
+        db: Database = request.app.state.db
+        token = _bearer(request)
+        who = await run_in_threadpool(_authenticate, db, token) if token else None
+        if who is None:
+            return error(401, "unauthorized", "a valid API key is required (Authorization: "
+                         "Bearer ...)", headers={"WWW-Authenticate": 'Bearer realm="api"'})
+        try:
+            work = await prepare(request)
+        except BadRequest as exc:
+            return exc.response
+        return await run_in_threadpool(_run, db, who, work, write)
+
+    return endpoint
+
+
+def _authenticate(db: Database, token: str) -> str | None:
+    """The audit actor of a live key, or None; refreshes last_used_at now and then."""
+    with db.read() as session:
+        key = apikeys.find_live_key(session, token)
+        if key is None:
+            return None
+        key_id, who, due = key.id, apikeys.actor(key), apikeys.touch_due(key)
+    if due:
+        with db.write() as session:
+            apikeys.touch(session, key_id)
+    return who
+
+
+def _run(db: Database, who: str, work: Work, write: bool) -> Response:
+    try:
+        with db.write() if write else db.read() as session:
+            return work(session, who)
+    except DomainError as exc:
+        return domain_error(exc)
+    except BadRequest as exc:
+        return exc.response
+
+
+def _counsellor_out(counsellor: Counsellor) -> CounsellorOut:
+    return CounsellorOut(
+        id=counsellor.id,
+        name=counsellor.name,
+        phone=counsellor.phone,
+        email=counsellor.email,
+        active=counsellor.active,
+        teams=[team.slug for team in counsellor.teams],
+    )
+
+
+def _shift_out(shift: Shift, request: Request) -> ShiftOut:
+    zone = request.app.state.settings.config.organisation.zone
+    return ShiftOut(
+        id=shift.id,
+        team=shift.team.slug,
+        counsellor_id=shift.counsellor_id,
+        counsellor_name=shift.counsellor.name,
+        tier=shift.tier,
+        start=local(shift.start_at, zone),
+        end=local(shift.end_at, zone),
+    )
+
+
+@api
+async def list_counsellors(request: Request) -> Work:
+    config = request.app.state.settings.config
+    team_slug = request.query_params.get("team")
+    active = {"true": True, "false": False}.get(request.query_params.get("active", ""))
+
+    def work(session: Session, _who: str) -> Response:
+        team = team_by_slug(session, team_slug, config) if team_slug else None
+        rows = counsellor_cases.list_counsellors(session, team=team, active=active)
+        return json_response(CounsellorList(items=[_counsellor_out(c) for c in rows]))
+
+    return work
+
+
+async def _create_counsellor(request: Request) -> Work:
+    payload = await body(request, CounsellorIn)
+    config = request.app.state.settings.config
+    new = counsellor_cases.NewCounsellor(
+        name=payload.name, phone=payload.phone, email=payload.email, teams=tuple(payload.teams)
+    )
+
+    def work(session: Session, who: str) -> Response:
+        counsellor = counsellor_cases.create_counsellor(session, config, new, actor=who)
+        return json_response(_counsellor_out(counsellor), 201)
+
+    return work
+
+
+create_counsellor = api(_create_counsellor, write=True)
+
+
+@api
+async def list_shifts(request: Request) -> Work:
+    config = request.app.state.settings.config
+    params = request.query_params
+    start = instant(params.get("from"), "from") or utcnow()
+    end = instant(params.get("to"), "to") or start + DEFAULT_LIST_RANGE
+    if end <= start or end - start > MAX_LIST_RANGE:
+        raise BadRequest(error(422, "invalid", "to must be after from, at most 400 days later"))
+    team_slug = params.get("team")
+    counsellor_id = _positive_int(params.get("counsellor_id"), "counsellor_id")
+
+    def work(session: Session, _who: str) -> Response:
+        team = team_by_slug(session, team_slug, config) if team_slug else None
+        rows = shift_cases.list_shifts(
+            session, start=start, end=end, team=team, counsellor_id=counsellor_id
+        )
+        return json_response(ShiftList(items=[_shift_out(s, request) for s in rows]))
+
+    return work
+
+
+async def _create_shift(request: Request) -> Work:
+    payload = await body(request, ShiftIn)
+    config = request.app.state.settings.config
+    new = shift_cases.NewShift(
+        team=payload.team,
+        counsellor_id=payload.counsellor_id,
+        tier=payload.tier,
+        start=payload.start,
+        end=payload.end,
+    )
+
+    def work(session: Session, who: str) -> Response:
+        shift = shift_cases.create_shift(session, config, new, actor=who)
+        return json_response(_shift_out(shift, request), 201)
+
+    return work
+
+
+create_shift = api(_create_shift, write=True)
+
+
+async def _delete_shift(request: Request) -> Work:
+    shift_id = _positive_int(request.path_params["shift_id"], "shift_id")
+    assert shift_id is not None
+
+    def work(session: Session, who: str) -> Response:
+        shift_cases.delete_shift(session, shift_id, actor=who)
+        return Response(status_code=204)
+
+    return work
+
+
+delete_shift = api(_delete_shift, write=True)
+
+
+@api
+async def oncall(request: Request) -> Work:
+    config = request.app.state.settings.config
+    team_slug = request.query_params.get("team")
+    if not team_slug:
+        raise BadRequest(error(422, "invalid", "team: required (a team slug)"))
+    at = instant(request.query_params.get("at"), "at") or utcnow()
+
+    def work(session: Session, _who: str) -> Response:
+        now = shift_cases.on_call(session, config, team_slug, at)
+        zone = config.organisation.zone
+        return json_response(
+            OnCallOut(
+                team=now.team.slug,
+                at=local(at, zone),
+                primary=[Person(id=c.id, name=c.name) for c in now.primary],
+                backup=[Person(id=c.id, name=c.name) for c in now.backup],
+                next_change=local(now.next_change, zone) if now.next_change else None,
+            )
+        )
+
+    return work
+
+
+def _positive_int(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1 or len(raw) > 12:
+        raise BadRequest(error(422, "invalid", f"{name}: not a positive integer"))
+    return int(raw)
+
+
+async def _counsellors(request: Request) -> Response:
+    handler = create_counsellor if request.method == "POST" else list_counsellors
+    return await handler(request)
+
+
+async def _shifts(request: Request) -> Response:
+    handler = create_shift if request.method == "POST" else list_shifts
+    return await handler(request)
+
+
+routes = [
+    Route("/api/v1/counsellors", _counsellors, methods=["GET", "POST"]),
+    Route("/api/v1/shifts", _shifts, methods=["GET", "POST"]),
+    Route("/api/v1/shifts/{shift_id}", delete_shift, methods=["DELETE"]),
+    Route("/api/v1/oncall", oncall, methods=["GET"]),
+]

@@ -1,0 +1,84 @@
+"""The Starlette application. Everything is built here, from settings; nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from config.settings import Settings
+from hotline.db import Database, make_engine
+from scheduling.teams import sync_teams
+from web import api, health
+from web.headers import SecurityHeadersMiddleware
+from web.openapi import document
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
+
+
+def app_version() -> str:
+    try:
+        return version("konex-hotline")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> Starlette:
+    """The web service. `database` lets tests hand in their own; by default one is built from
+    settings (the schema must already be up to date: `hotline db upgrade`, or `hotline serve`)."""
+    db = database or Database(make_engine(settings.database_url))
+    templates = Jinja2Templates(directory=TEMPLATES, autoescape=True)
+    openapi = document(app_version())
+    metrics = health.Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(_sync_teams, db, settings)
+        yield
+        if database is None:
+            db.dispose()
+
+    async def index(request: Request) -> Response:
+        return templates.TemplateResponse(
+            request, "index.html", {"settings": settings, "config": settings.config}
+        )
+
+    async def openapi_json(_request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    app = Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
+            *api.routes,
+            *health.routes,
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[
+            Middleware(health.MetricsMiddleware, metrics=metrics),
+            Middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https")),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = metrics
+    return app
+
+
+def _sync_teams(db: Database, settings: Settings) -> None:
+    with db.write() as session:
+        sync_teams(session, settings.config)

@@ -1,0 +1,136 @@
+"""The OpenAPI 3.1 document of /api/v1, built from the same pydantic models that validate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from web import schemas
+
+REF = "#/components/schemas/{model}"
+
+
+def _ref(model: type[schemas.BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _json(model: type[schemas.BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "the body is not JSON",
+        401: "missing or invalid API key",
+        404: "not found",
+        409: "conflicts with existing data",
+        413: "body too large",
+        415: "not application/json",
+        422: "invalid input; `details` names the fields",
+    }
+    return {str(code): _json(schemas.ErrorOut, text[code]) for code in (401, *codes)}
+
+
+def _query(name: str, description: str, *, required: bool = False, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_BODY_ERRORS = (400, 413, 415, 422)
+
+
+def document(version: str) -> dict[str, Any]:
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in schemas.ALL], ref_template=REF
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "konex hotline API",
+            "version": version,
+            "description": "Times are ISO 8601 with offset; answers are in Europe/Berlin.",
+        },
+        "security": [{"apiKey": []}],
+        "paths": {
+            "/api/v1/counsellors": {
+                "get": {
+                    "summary": "List counsellors",
+                    "operationId": "listCounsellors",
+                    "parameters": [
+                        _query("team", "only members of this team (slug)"),
+                        _query("active", "only active (true) or inactive (false)",
+                               enum=["true", "false"], type="string"),
+                    ],
+                    "responses": {"200": _json(schemas.CounsellorList, "counsellors by name"),
+                                  **_errors(422)},
+                },
+                "post": {
+                    "summary": "Create a counsellor",
+                    "operationId": "createCounsellor",
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": _ref(schemas.CounsellorIn)}}},
+                    "responses": {"201": _json(schemas.CounsellorOut, "created"),
+                                  **_errors(*_BODY_ERRORS)},
+                },
+            },
+            "/api/v1/shifts": {
+                "get": {
+                    "summary": "List shifts overlapping a window",
+                    "operationId": "listShifts",
+                    "parameters": [
+                        _query("team", "team slug"),
+                        _query("counsellor_id", "only this counsellor's", type="integer",
+                               minimum=1),
+                        _query("from", "window start (default: now)", **_TIME),
+                        _query("to", "window end (default: from + 28 days; at most 400 days)",
+                               **_TIME),
+                    ],
+                    "responses": {"200": _json(schemas.ShiftList, "shifts in start order"),
+                                  **_errors(422)},
+                },
+                "post": {
+                    "summary": "Create a shift",
+                    "operationId": "createShift",
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": _ref(schemas.ShiftIn)}}},
+                    "responses": {"201": _json(schemas.ShiftOut, "created"),
+                                  **_errors(*_BODY_ERRORS, 409)},
+                },
+            },
+            "/api/v1/shifts/{shift_id}": {
+                "delete": {
+                    "summary": "Delete a shift",
+                    "operationId": "deleteShift",
+                    "parameters": [{"name": "shift_id", "in": "path", "required": True,
+                                    "schema": {"type": "integer", "minimum": 1}}],
+                    "responses": {"204": {"description": "deleted"}, **_errors(404, 422)},
+                },
+            },
+            "/api/v1/oncall": {
+                "get": {
+                    "summary": "Who is on call for a team at an instant",
+                    "operationId": "onCall",
+                    "parameters": [
+                        _query("team", "team slug", required=True),
+                        _query("at", "instant (default: now)", **_TIME),
+                    ],
+                    "responses": {"200": _json(schemas.OnCallOut, "the tiers in calling order"),
+                                  **_errors(422)},
+                },
+            },
+        },
+        "components": {
+            "schemas": definitions["$defs"],
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer",
+                           "description": "create one with `hotline apikey create --name N`"},
+            },
+        },
+    }

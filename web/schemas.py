@@ -1,0 +1,91 @@
+"""JSON shapes of /api/v1: validation of what comes in, and the OpenAPI document's schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from scheduling.rota import Tier
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CounsellorIn(In):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=3, max_length=40, description="any German notation; stored E.164")
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    teams: list[str] = Field(default_factory=list, description="team slugs", max_length=20)
+
+
+class CounsellorOut(Out):
+    id: int
+    name: str
+    phone: str = Field(description="E.164")
+    email: str | None
+    active: bool
+    teams: list[str]
+
+
+class CounsellorList(Out):
+    items: list[CounsellorOut]
+
+
+class ShiftIn(In):
+    team: str = Field(description="team slug")
+    counsellor_id: int = Field(gt=0)
+    tier: Tier
+    start: AwareDatetime = Field(description="ISO 8601 with offset")
+    end: AwareDatetime = Field(description="ISO 8601 with offset; after start")
+
+
+class ShiftOut(Out):
+    id: int
+    team: str
+    counsellor_id: int
+    counsellor_name: str
+    tier: Tier
+    start: datetime
+    end: datetime
+
+
+class ShiftList(Out):
+    items: list[ShiftOut]
+
+
+class Person(Out):
+    id: int
+    name: str
+
+
+class OnCallOut(Out):
+    team: str
+    at: datetime
+    primary: list[Person] = Field(description="in calling order")
+    backup: list[Person] = Field(description="in calling order")
+    next_change: datetime | None = Field(description="next handoff within 31 days, if any")
+
+
+class ErrorDetail(Out):
+    field: str | None
+    message: str
+
+
+class ErrorOut(Out):
+    error: str = Field(description="machine-readable code")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class Health(Out):
+    status: str
+
+
+ALL = (CounsellorIn, CounsellorOut, CounsellorList, ShiftIn, ShiftOut, ShiftList, Person,
+       OnCallOut, ErrorDetail, ErrorOut, Health)
