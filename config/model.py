@@ -76,7 +76,9 @@ class TimeRange(Strict):
         return self.start <= minute < self.end
 
     def __str__(self) -> str:
-        return f"{self.start // 60:02d}:{self.start % 60:02d}–{self.end // 60:02d}:{self.end % 60:02d}"
+        return (
+            f"{self.start // 60:02d}:{self.start % 60:02d}–{self.end // 60:02d}:{self.end % 60:02d}"
+        )
 
 
 def _ranges(value: Any) -> Any:

@@ -22,6 +22,11 @@ def record(
     """Add an entry to the caller's transaction. Callers pass only non-secret, non-client fields."""
     session.add(
         AuditEntry(
-            actor=actor, action=action, entity=entity, entity_id=entity_id, before=before, after=after
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=before,
+            after=after,
         )
     )

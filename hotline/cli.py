@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = Settings.from_environ()
     except (ConfigError, SettingsError) as exc:
@@ -88,7 +90,7 @@ def _apikey_create(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with database.write() as session:
             _, plain = apikeys.create_api_key(session, args.name, actor="cli")
-    except Exception as exc:  # noqa: BLE001 - a domain error's message is meant for the user
+    except Exception as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -117,14 +119,23 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  API document:  {base}/api/v1/openapi.json")
     if demo_key:
         print(f"  demo API key (shown once): {demo_key}")
-        print(f"  try: curl -H 'Authorization: Bearer {demo_key}' "
-              f"'{base}/api/v1/oncall?team=islamism'")
+        print(
+            f"  try: curl -H 'Authorization: Bearer {demo_key}' "
+            f"'{base}/api/v1/oncall?team=islamism'"
+        )
     elif args.demo:
-        print("  demo data was already loaded; create an API key with: hotline apikey create "
-              "--name NAME")
+        print(
+            "  demo data was already loaded; create an API key with: hotline apikey create "
+            "--name NAME"
+        )
     sys.stdout.flush()
-    uvicorn.run(create_app(settings, database=database), host=args.host, port=args.port,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        create_app(settings, database=database),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+    )
     database.dispose()
     return 0
 

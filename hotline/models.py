@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -75,7 +75,7 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
-    type_annotation_map = {datetime: UTCDateTime}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
 
 class Role(StrEnum):
@@ -117,11 +117,11 @@ class TaskStatus(StrEnum):
     DONE = "done"
 
 
-
-
 class TeamMembership(Base):
     __tablename__ = "team_memberships"
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
     counsellor_id: Mapped[int] = mapped_column(
         ForeignKey("counsellors.id", ondelete="CASCADE"), primary_key=True
     )
@@ -131,8 +131,12 @@ class UserTeam(Base):
     """A coordinator coordinates these teams."""
 
     __tablename__ = "user_teams"
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Team(Base):
@@ -313,7 +317,7 @@ class Reminder(Base):
 
 
 class OutboxMessage(Base):
-    """What was sent, or in simulation mode what would have been sent; addressee and body encrypted."""
+    """What was sent (or, in simulation mode, would have been); addressee and body encrypted."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (Index(None, "created_at"),)

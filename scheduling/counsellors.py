@@ -39,7 +39,11 @@ def create_counsellor(
     session.add(counsellor)
     session.flush()
     audit.record(
-        session, actor, "create", "counsellor", counsellor.id,
+        session,
+        actor,
+        "create",
+        "counsellor",
+        counsellor.id,
         after={"name": name, "teams": [team.slug for team in teams], "active": True},
     )
     return counsellor

@@ -39,8 +39,12 @@ def load_demo(session: Session, config: HotlineConfig, today: date) -> bool:
             counsellor = create_counsellor(
                 session,
                 config,
-                NewCounsellor(name=name, phone=f"+49151000000{number:02d}",
-                              email=f"{name.split()[0].lower()}@example.org", teams=(team,)),
+                NewCounsellor(
+                    name=name,
+                    phone=f"+49151000000{number:02d}",
+                    email=f"{name.split()[0].lower()}@example.org",
+                    teams=(team,),
+                ),
                 actor=ACTOR,
             )
             ids.append(counsellor.id)
@@ -58,9 +62,7 @@ def _rotation(
         primary = ids[offset % len(ids)]
         backup = ids[(offset + 1) % len(ids)]
         for tier, person in ((Tier.PRIMARY, primary), (Tier.BACKUP, backup)):
-            create_shift(
-                session, config, NewShift(team, person, tier, start, end), actor=ACTOR
-            )
+            create_shift(session, config, NewShift(team, person, tier, start, end), actor=ACTOR)
 
 
 def demo_today(now: datetime, config: HotlineConfig) -> date:

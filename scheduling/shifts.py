@@ -185,8 +185,9 @@ def gaps(
 ) -> list[tuple[datetime, datetime]]:
     """Intervals of [start, end) in which the team has no primary on call."""
     team = team_by_slug(session, team_slug, config)
-    return rota.gaps(_spans(session, team, start, end), _stand_ins(session, team, start, end),
-                     start, end)
+    return rota.gaps(
+        _spans(session, team, start, end), _stand_ins(session, team, start, end), start, end
+    )
 
 
 def _people(session: Session, ids: Sequence[int]) -> dict[int, Counsellor]:
@@ -195,5 +196,14 @@ def _people(session: Session, ids: Sequence[int]) -> dict[int, Counsellor]:
     return {c.id: c for c in session.scalars(select(Counsellor).where(Counsellor.id.in_(ids)))}
 
 
-__all__ = ["MAX_SHIFT", "NewShift", "OnCall", "OnCallNow", "create_shift", "delete_shift",
-           "gaps", "list_shifts", "on_call"]
+__all__ = [
+    "MAX_SHIFT",
+    "NewShift",
+    "OnCall",
+    "OnCallNow",
+    "create_shift",
+    "delete_shift",
+    "gaps",
+    "list_shifts",
+    "on_call",
+]

@@ -143,7 +143,9 @@ shift_lists = st.lists(shift_spans(), max_size=8)
 stand_in_lists = st.lists(stand_in_spans(), max_size=5)
 
 
-def interesting_instants(shifts: Sequence[ShiftSpan], stand_ins: Sequence[StandIn]) -> set[datetime]:
+def interesting_instants(
+    shifts: Sequence[ShiftSpan], stand_ins: Sequence[StandIn]
+) -> set[datetime]:
     bounds = {t for s in [*shifts, *stand_ins] for t in (s.start, s.end)}
     return {t + d for t in bounds for d in (-MINUTE, timedelta(0), MINUTE)}
 
@@ -263,7 +265,8 @@ def test_substitute_already_on_call_appears_once() -> None:
 def test_daily_handoff_at_nine_local_leaves_no_gap() -> None:
     days = [date(2026, 3, 27) + timedelta(days=i) for i in range(4)]  # across the DST change
     shifts = [
-        ShiftSpan(i + 1, PRIMARY, *local_span(day, time(9), 1, BERLIN)) for i, day in enumerate(days)
+        ShiftSpan(i + 1, PRIMARY, *local_span(day, time(9), 1, BERLIN))
+        for i, day in enumerate(days)
     ]
     first, last = shifts[0].start, shifts[-1].end
     assert gaps(shifts, [], first, last) == []

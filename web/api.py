@@ -6,20 +6,19 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from hotline import apikeys
 from hotline.db import Database
 from hotline.errors import DomainError
-from hotline.models import ApiKey, Counsellor, Shift, utcnow
+from hotline.models import Counsellor, Shift, utcnow
 from scheduling import counsellors as counsellor_cases
 from scheduling import shifts as shift_cases
 from scheduling.teams import team_by_slug
@@ -92,8 +91,12 @@ def api(
         token = _bearer(request)
         who = await run_in_threadpool(_authenticate, db, token) if token else None
         if who is None:
-            return error(401, "unauthorized", "a valid API key is required (Authorization: "
-                         "Bearer ...)", headers={"WWW-Authenticate": 'Bearer realm="api"'})
+            return error(
+                401,
+                "unauthorized",
+                "a valid API key is required (Authorization: Bearer ...)",
+                headers={"WWW-Authenticate": 'Bearer realm="api"'},
+            )
         try:
             work = await prepare(request)
         except BadRequest as exc:

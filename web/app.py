@@ -40,7 +40,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     """The web service. `database` lets tests hand in their own; by default one is built from
     settings (the schema must already be up to date: `hotline db upgrade`, or `hotline serve`)."""
     db = database or Database(make_engine(settings.database_url))
-    templates = Jinja2Templates(directory=TEMPLATES, autoescape=True)
+    templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     openapi = document(app_version())
     metrics = health.Metrics()
 

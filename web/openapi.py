@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from web import schemas
@@ -11,11 +12,11 @@ from web import schemas
 REF = "#/components/schemas/{model}"
 
 
-def _ref(model: type[schemas.BaseModel]) -> dict[str, str]:
+def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
 
 
-def _json(model: type[schemas.BaseModel], description: str) -> dict[str, Any]:
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
@@ -42,7 +43,7 @@ def _query(name: str, description: str, *, required: bool = False, **schema: Any
     }
 
 
-_TIME = {"type": "string", "format": "date-time"}
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 _BODY_ERRORS = (400, 413, 415, 422)
 
 
@@ -65,19 +66,29 @@ def document(version: str) -> dict[str, Any]:
                     "operationId": "listCounsellors",
                     "parameters": [
                         _query("team", "only members of this team (slug)"),
-                        _query("active", "only active (true) or inactive (false)",
-                               enum=["true", "false"], type="string"),
+                        _query(
+                            "active",
+                            "only active (true) or inactive (false)",
+                            enum=["true", "false"],
+                            type="string",
+                        ),
                     ],
-                    "responses": {"200": _json(schemas.CounsellorList, "counsellors by name"),
-                                  **_errors(422)},
+                    "responses": {
+                        "200": _json(schemas.CounsellorList, "counsellors by name"),
+                        **_errors(422),
+                    },
                 },
                 "post": {
                     "summary": "Create a counsellor",
                     "operationId": "createCounsellor",
-                    "requestBody": {"required": True, "content": {
-                        "application/json": {"schema": _ref(schemas.CounsellorIn)}}},
-                    "responses": {"201": _json(schemas.CounsellorOut, "created"),
-                                  **_errors(*_BODY_ERRORS)},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref(schemas.CounsellorIn)}},
+                    },
+                    "responses": {
+                        "201": _json(schemas.CounsellorOut, "created"),
+                        **_errors(*_BODY_ERRORS),
+                    },
                 },
             },
             "/api/v1/shifts": {
@@ -86,30 +97,44 @@ def document(version: str) -> dict[str, Any]:
                     "operationId": "listShifts",
                     "parameters": [
                         _query("team", "team slug"),
-                        _query("counsellor_id", "only this counsellor's", type="integer",
-                               minimum=1),
+                        _query(
+                            "counsellor_id", "only this counsellor's", type="integer", minimum=1
+                        ),
                         _query("from", "window start (default: now)", **_TIME),
-                        _query("to", "window end (default: from + 28 days; at most 400 days)",
-                               **_TIME),
+                        _query(
+                            "to", "window end (default: from + 28 days; at most 400 days)", **_TIME
+                        ),
                     ],
-                    "responses": {"200": _json(schemas.ShiftList, "shifts in start order"),
-                                  **_errors(422)},
+                    "responses": {
+                        "200": _json(schemas.ShiftList, "shifts in start order"),
+                        **_errors(422),
+                    },
                 },
                 "post": {
                     "summary": "Create a shift",
                     "operationId": "createShift",
-                    "requestBody": {"required": True, "content": {
-                        "application/json": {"schema": _ref(schemas.ShiftIn)}}},
-                    "responses": {"201": _json(schemas.ShiftOut, "created"),
-                                  **_errors(*_BODY_ERRORS, 409)},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref(schemas.ShiftIn)}},
+                    },
+                    "responses": {
+                        "201": _json(schemas.ShiftOut, "created"),
+                        **_errors(*_BODY_ERRORS, 409),
+                    },
                 },
             },
             "/api/v1/shifts/{shift_id}": {
                 "delete": {
                     "summary": "Delete a shift",
                     "operationId": "deleteShift",
-                    "parameters": [{"name": "shift_id", "in": "path", "required": True,
-                                    "schema": {"type": "integer", "minimum": 1}}],
+                    "parameters": [
+                        {
+                            "name": "shift_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    ],
                     "responses": {"204": {"description": "deleted"}, **_errors(404, 422)},
                 },
             },
@@ -121,16 +146,21 @@ def document(version: str) -> dict[str, Any]:
                         _query("team", "team slug", required=True),
                         _query("at", "instant (default: now)", **_TIME),
                     ],
-                    "responses": {"200": _json(schemas.OnCallOut, "the tiers in calling order"),
-                                  **_errors(422)},
+                    "responses": {
+                        "200": _json(schemas.OnCallOut, "the tiers in calling order"),
+                        **_errors(422),
+                    },
                 },
             },
         },
         "components": {
             "schemas": definitions["$defs"],
             "securitySchemes": {
-                "apiKey": {"type": "http", "scheme": "bearer",
-                           "description": "create one with `hotline apikey create --name N`"},
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "create one with `hotline apikey create --name N`",
+                },
             },
         },
     }

@@ -54,5 +54,4 @@ def query_time(raw: str) -> str:
     return raw.replace(" ", "+")
 
 
-__all__ = ["domain_error", "error", "json_response", "local", "query_time",
-           "validation_error"]
+__all__ = ["domain_error", "error", "json_response", "local", "query_time", "validation_error"]

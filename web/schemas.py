@@ -87,5 +87,16 @@ class Health(Out):
     status: str
 
 
-ALL = (CounsellorIn, CounsellorOut, CounsellorList, ShiftIn, ShiftOut, ShiftList, Person,
-       OnCallOut, ErrorDetail, ErrorOut, Health)
+ALL = (
+    CounsellorIn,
+    CounsellorOut,
+    CounsellorList,
+    ShiftIn,
+    ShiftOut,
+    ShiftList,
+    Person,
+    OnCallOut,
+    ErrorDetail,
+    ErrorOut,
+    Health,
+)
