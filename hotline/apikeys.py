@@ -56,3 +56,14 @@ def touch(session: Session, key_id: int, now: datetime | None = None) -> None:
 def actor(key: ApiKey) -> str:
     """How the audit log names changes made with this key."""
     return f"api-key:{key.id} {key.name}"
+
+
+def revoke_named(session: Session, name: str, *, actor: str) -> int:
+    """Revoke every live key called `name`; returns how many."""
+    keys = session.scalars(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)))
+    count = 0
+    for key in keys:
+        key.revoked_at = utcnow()
+        audit.record(session, actor, "revoke", "api_key", key.id, before={"name": key.name})
+        count += 1
+    return count

@@ -15,6 +15,7 @@ from scheduling.demo import demo_today, load_demo
 from scheduling.teams import sync_teams
 
 log = logging.getLogger("hotline")
+DEMO_KEY_NAME = "demo"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,8 +111,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     demo_key = None
     if args.demo:
         with database.write() as session:
-            if load_demo(session, settings.config, demo_today(utcnow(), settings.config)):
-                _, demo_key = apikeys.create_api_key(session, "demo", actor="demo")
+            load_demo(session, settings.config, demo_today(utcnow(), settings.config))
+            # A fresh demo key on every demo start (the old one is revoked): its plain text is
+            # never stored, so this is the only way to hand one out again.
+            apikeys.revoke_named(session, DEMO_KEY_NAME, actor="demo")
+            _, demo_key = apikeys.create_api_key(session, DEMO_KEY_NAME, actor="demo")
     mode = "simulation mode (no Twilio credentials)" if settings.simulation else "live Twilio"
     print(f"konex hotline on {base} — {mode}, database {_safe_url(settings.database_url)}")
     print(f"  web page:      {base}/")
@@ -122,11 +126,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print(
             f"  try: curl -H 'Authorization: Bearer {demo_key}' "
             f"'{base}/api/v1/oncall?team=islamism'"
-        )
-    elif args.demo:
-        print(
-            "  demo data was already loaded; create an API key with: hotline apikey create "
-            "--name NAME"
         )
     sys.stdout.flush()
     uvicorn.run(

@@ -1,0 +1,142 @@
+"""Shared fixtures.
+
+Database tests take the `db_url` fixture (directly or through `database`, `client`, ...). It is
+parametrised over SQLite (a fresh file per test) and, when HOTLINE_TEST_DATABASE_URL is set,
+PostgreSQL (a fresh schema per test, dropped afterwards), so every such test runs on both.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from config.model import HotlineConfig, load_config
+from config.settings import Settings
+from hotline import apikeys
+from hotline.db import Database, make_engine
+from hotline.models import Base, Counsellor
+from scheduling.counsellors import NewCounsellor, create_counsellor
+from scheduling.teams import sync_teams
+from web.app import create_app
+
+PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "").strip()
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
+@pytest.fixture(scope="session")
+def config() -> HotlineConfig:
+    return load_config(None)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hotline.sqlite3'}"
+        return
+    if not PG_URL:
+        pytest.skip("HOTLINE_TEST_DATABASE_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database(db_url: str, config: HotlineConfig) -> Iterator[Database]:
+    """The schema created from the models (the migrations are checked against it separately)
+    and the configured teams in place."""
+    db = Database(make_engine(db_url))
+    Base.metadata.create_all(db.engine)
+    with db.write() as session:
+        sync_teams(session, config)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str, config: HotlineConfig) -> Settings:
+    return Settings(config=config, database_url=db_url)
+
+
+@pytest.fixture
+def client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, database=database)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api_key(database: Database) -> str:
+    with database.write() as session:
+        _, plain = apikeys.create_api_key(session, "tests", actor="tests")
+    return plain
+
+
+@pytest.fixture
+def api(client: TestClient, api_key: str) -> TestClient:
+    """The test client, authenticated."""
+    client.headers["Authorization"] = f"Bearer {api_key}"
+    return client
+
+
+_phone_counter = iter(range(1000, 10_000))
+
+
+def add_counsellor(
+    session: Session,
+    config: HotlineConfig,
+    *teams: str,
+    name: str = "Test Person",
+    **extra: str | None,
+) -> Counsellor:
+    """A counsellor with a unique mobile number, member of `teams`."""
+    return create_counsellor(
+        session,
+        config,
+        NewCounsellor(
+            name=name,
+            phone=extra.pop("phone", None) or f"+49151{next(_phone_counter):08d}",
+            email=extra.pop("email", None),
+            teams=teams,
+        ),
+        actor="tests",
+    )
+
+
+def berlin(*args: int) -> datetime:
+    """An aware Europe/Berlin datetime (fold 0)."""
+    from zoneinfo import ZoneInfo
+
+    return datetime(*args, tzinfo=ZoneInfo("Europe/Berlin"))  # type: ignore[misc]
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def quoted(value: datetime) -> str:
+    """A datetime as a query-string value (the + of an offset must be escaped)."""
+    return quote(value.isoformat())
