@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -46,13 +46,17 @@ class OnCallNow:
     next_change: datetime | None
 
 
-def _check_interval(start: datetime, end: datetime) -> None:
+def _check_interval(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The interval in UTC. (Comparing two datetimes of one ZoneInfo ignores `fold`, and so
+    misorders the repeated autumn hour; UTC instants compare correctly.)"""
     if start.tzinfo is None or end.tzinfo is None:
         raise Invalid("start and end need a UTC offset", field="start")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         raise Invalid("end must be after start", field="end")
     if end - start > MAX_SHIFT:
         raise Invalid(f"a shift lasts at most {MAX_SHIFT.days} days", field="end")
+    return start, end
 
 
 def _snapshot(shift: Shift) -> dict[str, object]:
@@ -68,7 +72,7 @@ def _snapshot(shift: Shift) -> dict[str, object]:
 def create_shift(session: Session, config: HotlineConfig, new: NewShift, *, actor: str) -> Shift:
     """Add a shift; refuses unknown team or counsellor, non-members, and overlaps of the same
     counsellor in the same team (being on call for two teams at once is allowed)."""
-    _check_interval(new.start, new.end)
+    start, end = _check_interval(new.start, new.end)
     team = team_by_slug(session, new.team, config)
     # Lock the counsellor row: two concurrent bookings for one person serialise here
     # (SQLite write transactions are already exclusive).
@@ -83,9 +87,9 @@ def create_shift(session: Session, config: HotlineConfig, new: NewShift, *, acto
         select(Shift.id).where(
             Shift.counsellor_id == counsellor.id,
             Shift.team_id == team.id,
-            Shift.start_at < new.end,
-            Shift.start_at > new.start - MAX_SHIFT,
-            Shift.end_at > new.start,
+            Shift.start_at < end,
+            Shift.start_at > start - MAX_SHIFT,
+            Shift.end_at > start,
         )
     )
     if clash is not None:
@@ -93,9 +97,7 @@ def create_shift(session: Session, config: HotlineConfig, new: NewShift, *, acto
             f"the counsellor already has shift {clash} in team {team.slug!r} at that time",
             field="start",
         )
-    shift = Shift(
-        team=team, counsellor=counsellor, tier=new.tier, start_at=new.start, end_at=new.end
-    )
+    shift = Shift(team=team, counsellor=counsellor, tier=new.tier, start_at=start, end_at=end)
     session.add(shift)
     session.flush()
     audit.record(session, actor, "create", "shift", shift.id, after=_snapshot(shift))
