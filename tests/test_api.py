@@ -302,7 +302,8 @@ def test_mutations_are_audited_with_the_key(
         ).first()
     assert entry is not None
     assert entry.action == "create"
-    assert entry.actor.startswith("api-key:") and entry.actor.endswith("tests")
+    assert entry.actor.startswith("api-key:")
+    assert entry.actor.endswith("tests")
 
 
 # --- on call ----------------------------------------------------------------------------------
@@ -330,7 +331,9 @@ def test_oncall_with_demo_data(api: TestClient, database: Database, config: Hotl
 
 def test_oncall_without_a_rota_is_empty(api: TestClient) -> None:
     body = api.get("/api/v1/oncall?team=right-wing").json()
-    assert body["primary"] == [] and body["backup"] == [] and body["next_change"] is None
+    assert body["primary"] == []
+    assert body["backup"] == []
+    assert body["next_change"] is None
 
 
 def test_oncall_across_the_spring_dst_change(

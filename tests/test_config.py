@@ -138,7 +138,8 @@ def test_invalid_configuration_stops_the_cli_with_the_message(
     monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
     assert main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err
-    assert str(path) in err and "lines.islamism.ring_timeout" in err
+    assert str(path) in err
+    assert "lines.islamism.ring_timeout" in err
     assert not (tmp_path / "db.sqlite3").exists()
 
 

@@ -117,7 +117,8 @@ def test_on_call_query_uses_the_team_start_index(database: Database) -> None:
             connection.execute(text("SET enable_seqscan = off"))
             plan = " ".join(row[0] for row in connection.execute(text(f"EXPLAIN {query}")))
             assert "ix_shifts_team_id_start_at" in plan, plan
-            assert "start_at >" in plan and "start_at <" in plan, plan
+            assert "start_at >" in plan, plan
+            assert "start_at <" in plan, plan
 
 
 def test_indexes_exist(database: Database) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -19,8 +20,12 @@ from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
 from hotline.db import Database, make_engine
+from hotline.models import utcnow
+from scheduling import shifts
+from scheduling.shifts import OnCallNow
 from scheduling.teams import sync_teams
 from web import api, health
+from web.filters import install as install_filters
 from web.headers import SecurityHeadersMiddleware
 from web.openapi import document
 
@@ -41,6 +46,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     settings (the schema must already be up to date: `hotline db upgrade`, or `hotline serve`)."""
     db = database or Database(make_engine(settings.database_url))
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
+    install_filters(templates.env, settings.config.organisation.zone)
     openapi = document(app_version())
     metrics = health.Metrics()
 
@@ -52,8 +58,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
             db.dispose()
 
     async def index(request: Request) -> Response:
+        now = utcnow()
+        teams = await run_in_threadpool(_on_call_now, db, settings, now)
         return templates.TemplateResponse(
-            request, "index.html", {"settings": settings, "config": settings.config}
+            request,
+            "index.html",
+            {"settings": settings, "config": settings.config, "teams": teams, "now": now},
         )
 
     async def openapi_json(_request: Request) -> Response:
@@ -77,6 +87,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     app.state.db = db
     app.state.metrics = metrics
     return app
+
+
+def _on_call_now(db: Database, settings: Settings, now: datetime) -> list[OnCallNow]:
+    with db.read() as session:
+        return [
+            shifts.on_call(session, settings.config, slug, now) for slug in settings.config.teams
+        ]
 
 
 def _sync_teams(db: Database, settings: Settings) -> None:

@@ -1,0 +1,29 @@
+"""Jinja filters: times in the organisation's zone, written the German way."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+
+from hotline.phone import display
+
+WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
+
+
+def install(env: Environment, zone: ZoneInfo) -> None:
+    def local(moment: datetime) -> datetime:
+        return moment.astimezone(zone)
+
+    def when(moment: datetime) -> str:
+        """'Do 26.11., 09:00' in the organisation's zone."""
+        at = local(moment)
+        return f"{WEEKDAYS[at.weekday()]} {at:%d.%m.}, {at:%H:%M}"
+
+    def clock(moment: datetime) -> str:
+        return f"{local(moment):%H:%M}"
+
+    env.filters["when"] = when
+    env.filters["clock"] = clock
+    env.filters["phone"] = display
