@@ -181,6 +181,19 @@ class Line(Strict):
     voicemail: bool = True
     voicemail_max_seconds: int = Field(default=120, ge=10, le=3600)
     recording: bool = False
+    caller_hash: bool = True
+    relatives_menu: bool = False
+    relatives_prompt: str = Field(
+        default=(
+            "Wenn Sie Angehörige oder Angehöriger sind, drücken Sie die 2. "
+            "Andernfalls bleiben Sie bitte einfach am Apparat."
+        ),
+        min_length=1,
+    )
+    relatives_team: Slug | None = None
+    relatives_tiers: tuple[Literal["primary", "backup"], ...] = Field(
+        default=("primary", "backup"), min_length=1
+    )
 
 
 class HotlineConfig(Strict):
@@ -194,6 +207,12 @@ class HotlineConfig(Strict):
             if line.team not in self.teams:
                 known = ", ".join(sorted(self.teams))
                 raise ValueError(f"lines.{slug}.team: unknown team {line.team!r} (known: {known})")
+            if line.relatives_team is not None and line.relatives_team not in self.teams:
+                known = ", ".join(sorted(self.teams))
+                raise ValueError(
+                    f"lines.{slug}.relatives_team: unknown team {line.relatives_team!r} "
+                    f"(known: {known})"
+                )
             if self.fallback_for(slug) == line.number:
                 raise ValueError(f"lines.{slug}.fallback_number: must not be the line's own number")
         numbers = [line.number for line in self.lines.values()]

@@ -22,10 +22,18 @@ ENVIRONMENT = {
     "HOTLINE_PUBLIC_URL": "base URL Twilio calls; webhook signatures are checked against it",
     "TWILIO_ACCOUNT_SID": "Twilio account; without it and the token: simulation mode",
     "TWILIO_AUTH_TOKEN": "Twilio auth token (signs webhooks, authenticates REST calls)",
+    "TWILIO_AUTH_TOKEN_SECONDARY": "a second accepted webhook token, while rotating the token",
+    "HOTLINE_MODE": "production or development (default); production refuses missing secrets",
     "HOTLINE_SECRET_KEY": "key for sessions and keyed hashes",
     "HOTLINE_ENCRYPTION_KEY": "key for data encrypted at rest (client phone numbers, messages)",
     "HOTLINE_TWILIO_API_URL": "send Twilio REST calls to this Twilio-compatible server instead",
 }
+
+
+# In simulation mode (no Twilio credentials) webhooks are signed with this well-known token,
+# so the simulator and local tools can produce valid requests. Never accepted in production.
+DEVELOPMENT_AUTH_TOKEN = "konex-development-token"  # noqa: S105 - public by design
+MODES = ("development", "production")
 
 
 class SettingsError(Exception):
@@ -42,6 +50,37 @@ class Settings:
     secret_key: Secret | None = field(default=None, repr=False)
     encryption_key: Secret | None = field(default=None, repr=False)
     twilio_api_url: str | None = None
+    twilio_auth_token_secondary: Secret | None = field(default=None, repr=False)
+    mode: str = "development"
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    def webhook_tokens(self) -> tuple[str, ...]:
+        """Tokens a Twilio signature may be made with: the auth token (and, while rotating,
+        the secondary one); without credentials, the development token."""
+        tokens = [str(t) for t in (self.twilio_auth_token, self.twilio_auth_token_secondary) if t]
+        return tuple(tokens) or (DEVELOPMENT_AUTH_TOKEN,)
+
+    def check_production(self) -> None:
+        """Production needs real secrets; refuse to start without them."""
+        if not self.production:
+            return
+        missing = [
+            name
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                ("HOTLINE_SECRET_KEY", self.secret_key),
+                ("HOTLINE_ENCRYPTION_KEY", self.encryption_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(f"HOTLINE_MODE=production needs {', '.join(missing)}")
+        if not self.public_url.startswith("https://"):
+            raise SettingsError("HOTLINE_MODE=production needs an https:// HOTLINE_PUBLIC_URL")
 
     @property
     def simulation(self) -> bool:
@@ -63,7 +102,10 @@ class Settings:
         public_url = (text("HOTLINE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
         if not public_url.startswith(("http://", "https://")):
             raise SettingsError("HOTLINE_PUBLIC_URL: must start with http:// or https://")
-        return cls(
+        mode = text("HOTLINE_MODE") or "development"
+        if mode not in MODES:
+            raise SettingsError(f"HOTLINE_MODE: must be one of {', '.join(MODES)}")
+        settings = cls(
             config=load_config(text("HOTLINE_CONFIG")),
             database_url=text("HOTLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
             public_url=public_url,
@@ -72,7 +114,11 @@ class Settings:
             secret_key=secret("HOTLINE_SECRET_KEY"),
             encryption_key=secret("HOTLINE_ENCRYPTION_KEY"),
             twilio_api_url=text("HOTLINE_TWILIO_API_URL"),
+            twilio_auth_token_secondary=secret("TWILIO_AUTH_TOKEN_SECONDARY"),
+            mode=mode,
         )
+        settings.check_production()
+        return settings
 
     def sqlite_path(self) -> Path | None:
         """The database file for a SQLite URL (created on demand), else None."""

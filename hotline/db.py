@@ -16,8 +16,13 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
+PG_CONNECT_TIMEOUT = 3  # seconds: a call webhook must fail open well within Twilio's 15 s
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine; SQLite gets WAL, a busy timeout and enforced foreign keys on every connection."""
+    """An engine; SQLite gets WAL, a busy timeout and enforced foreign keys on every connection.
+    Error messages never quote SQL parameters (they can be phone numbers)."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
         engine = create_engine(url, **kwargs)
@@ -25,6 +30,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", PG_CONNECT_TIMEOUT)
     return create_engine(url, **kwargs)
 
 

@@ -24,7 +24,7 @@ from hotline.models import utcnow
 from scheduling import shifts
 from scheduling.shifts import OnCallNow
 from scheduling.teams import sync_teams
-from web import api, health
+from web import api, health, twilio
 from web.filters import install as install_filters
 from web.headers import SecurityHeadersMiddleware
 from web.openapi import document
@@ -74,6 +74,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
             Route("/", index, methods=["GET"]),
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
             *api.routes,
+            *twilio.routes,
             *health.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

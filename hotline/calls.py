@@ -1,0 +1,137 @@
+"""Call records: one row per CallSid, however often Twilio retries, moved only forward.
+
+Twilio retries webhooks and delivers status callbacks more than once and out of order, so every
+write here is idempotent: inserting an existing CallSid changes nothing, a state only advances
+(ringing → in-progress → a final state), and an outcome once set is only ever refined from
+"fallback" to nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hotline.models import Call, Team, Voicemail
+
+FINAL_STATES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+_RANK = {"queued": 0, "ringing": 1, "in-progress": 2} | dict.fromkeys(FINAL_STATES, 3)
+
+
+def rank(state: str) -> int:
+    return _RANK.get(state, -1)
+
+
+def open_call(
+    session: Session,
+    *,
+    call_sid: str,
+    line: str,
+    team: Team | None,
+    caller_hash: str | None,
+    at: datetime,
+) -> Call:
+    """The call's record, created on the first webhook and returned unchanged on retries."""
+    existing = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    if existing is not None:
+        return existing
+    call = Call(
+        call_sid=call_sid,
+        line=line,
+        team_id=team.id if team else None,
+        state="in-progress",
+        caller_hash=caller_hash,
+        started_at=at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(call)
+    except IntegrityError:
+        # A concurrent retry inserted it first.
+        found = session.scalar(select(Call).where(Call.call_sid == call_sid))
+        assert found is not None
+        return found
+    return call
+
+
+def find(session: Session, call_sid: str) -> Call | None:
+    return session.scalar(select(Call).where(Call.call_sid == call_sid))
+
+
+def mark_relative(session: Session, call_sid: str) -> None:
+    session.execute(update(Call).where(Call.call_sid == call_sid).values(from_relative=True))
+
+
+def accept(session: Session, call_sid: str, counsellor_id: int, at: datetime) -> bool:
+    """Record who took the call; only the first acceptance counts. True if this one did."""
+    call = find(session, call_sid)
+    if call is None or call.accepted_by_id is not None:
+        return False
+    call.accepted_by_id = counsellor_id
+    call.answered_at = at
+    call.ring_seconds = max(0, round((at - call.started_at).total_seconds()))
+    call.outcome = "accepted"
+    return True
+
+
+def talked(session: Session, call_sid: str, seconds: int) -> None:
+    call = find(session, call_sid)
+    if call is not None and call.talk_seconds is None:
+        call.talk_seconds = max(0, seconds)
+
+
+def fallback(session: Session, call_sid: str, *, answered: bool, at: datetime) -> None:
+    call = find(session, call_sid)
+    if call is None:
+        return
+    call.fallback_used = True
+    if answered and call.outcome is None:
+        call.outcome = "fallback"
+        call.answered_at = at
+        call.ring_seconds = max(0, round((at - call.started_at).total_seconds()))
+
+
+def status(session: Session, call_sid: str, state: str, at: datetime, duration: int | None) -> None:
+    """A status callback: advance the state, never move it back."""
+    call = find(session, call_sid)
+    if call is None or rank(state) <= rank(call.state):
+        return
+    call.state = state
+    if state in FINAL_STATES:
+        call.ended_at = at
+        if call.outcome is None:
+            call.outcome = "hung_up"
+        if duration is not None and call.accepted_by_id is not None and call.talk_seconds is None:
+            call.talk_seconds = max(0, duration - (call.ring_seconds or 0))
+
+
+def store_voicemail(
+    session: Session,
+    *,
+    call_sid: str,
+    line: str,
+    team: Team,
+    recording_sid: str,
+    seconds: int,
+) -> Voicemail | None:
+    """The voicemail as a task for the team; None if this recording was already stored."""
+    if session.scalar(select(Voicemail.id).where(Voicemail.recording_sid == recording_sid)):
+        return None
+    call = find(session, call_sid)
+    voicemail = Voicemail(
+        call_id=call.id if call else None,
+        line=line,
+        team_id=team.id,
+        recording_sid=recording_sid,
+        duration_seconds=max(0, seconds),
+    )
+    try:
+        with session.begin_nested():
+            session.add(voicemail)
+    except IntegrityError:
+        return None
+    if call is not None and call.outcome in (None, "hung_up"):
+        call.outcome = "voicemail"
+    return voicemail

@@ -1,0 +1,784 @@
+"""Calls end to end: a Twilio-like walker follows the service's TwiML (hotline.simulator)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import select
+from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from config.model import SHIPPED, HotlineConfig, load_config
+from config.settings import DEVELOPMENT_AUTH_TOKEN, Settings, SettingsError
+from hotline import crypto, outbox
+from hotline.db import Database, make_engine
+from hotline.models import Base, Call, OutboxMessage, StandIn, Voicemail
+from hotline.simulator import Behaviour, Simulator, TwimlError, parse
+from scheduling.rota import Tier
+from scheduling.shifts import NewShift, create_shift
+from scheduling.teams import team_by_slug
+from tests.conftest import add_counsellor, berlin
+from tests.fake_twilio import running
+from web import twilio as webhooks
+from web.app import create_app
+
+ISLAMISM = "+497112794555"
+RIGHT_WING = "+497112794544"
+GENERAL = "+497112794556"
+WEDNESDAY_NOON = berlin(2026, 12, 2, 12)
+
+
+@dataclass
+class Rota:
+    primary: str
+    backup: str
+    primary_id: int
+    backup_id: int
+    other: str  # a team member without a shift
+    other_id: int
+
+
+def transport(client: TestClient):  # type: ignore[no-untyped-def]
+    def post(path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> tuple[int, str]:
+        response = client.post(path, data=dict(params), headers=dict(headers))
+        assert response.headers.get("content-type", "").startswith(
+            ("application/xml", "text/plain")
+        ), response.headers
+        return response.status_code, response.text
+
+    return post
+
+
+def simulator(client: TestClient, settings: Settings) -> Simulator:
+    return Simulator(transport(client), settings.public_url, settings.webhook_tokens()[0])
+
+
+def day_shifts(
+    database: Database, config: HotlineConfig, team: str, start: datetime, end: datetime
+) -> Rota:
+    with database.write() as session:
+        primary = add_counsellor(session, config, team, name="Primär")
+        backup = add_counsellor(session, config, team, name="Hintergrund")
+        other = add_counsellor(session, config, team, name="Vertretung")
+        for person, tier in ((primary, Tier.PRIMARY), (backup, Tier.BACKUP)):
+            create_shift(
+                session, config, NewShift(team, person.id, tier, start, end), actor="tests"
+            )
+        return Rota(primary.phone, backup.phone, primary.id, backup.id, other.phone, other.id)
+
+
+@pytest.fixture
+def rota(database: Database, config: HotlineConfig) -> Rota:
+    return day_shifts(database, config, "islamism", berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9))
+
+
+@pytest.fixture
+def sim(client: TestClient, settings: Settings) -> Iterator[Simulator]:
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):
+        yield simulator(client, settings)
+
+
+def the_call(database: Database) -> Call:
+    with database.read() as session:
+        return session.scalars(select(Call)).one()
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+
+def test_primary_accepts(sim: Simulator, rota: Rota, database: Database) -> None:
+    walk = sim.call(ISLAMISM)
+    assert walk.connected_to == rota.primary
+    assert walk.details("ring") == [rota.primary]
+    assert walk.details("caller-id") == [ISLAMISM]  # the counsellor's number stays private
+    assert "Ausstiegsberatung" in walk.details("say")[0]
+    assert "Anruf über die Islamismus-Leitung" in walk.details("whisper-say")[0]
+    assert walk.kinds()[-2:] == ["hangup", "ended"]  # no dangling call after the conversation
+    call = the_call(database)
+    assert call.outcome == "accepted"
+    assert call.accepted_by_id == rota.primary_id
+    assert call.state == "completed"
+    assert call.ring_seconds is not None
+    assert call.talk_seconds == 300
+    assert call.line == "islamism"
+
+
+def test_primary_mailbox_answers_then_backup_accepts(
+    sim: Simulator, rota: Rota, database: Database
+) -> None:
+    walk = sim.call(ISLAMISM, behaviour=Behaviour(counsellors={rota.primary: "mailbox"}))
+    assert walk.details("ring") == [rota.primary, rota.backup]
+    assert walk.details("mailbox") == [rota.primary]
+    assert walk.connected_to == rota.backup
+    assert the_call(database).accepted_by_id == rota.backup_id
+
+
+@pytest.mark.parametrize("failure", ["busy", "no-answer", "failed", "wrong-key"])
+def test_each_failure_moves_to_the_next_tier(sim: Simulator, rota: Rota, failure: str) -> None:
+    walk = sim.call(ISLAMISM, behaviour=Behaviour(counsellors={rota.primary: failure}))
+    assert walk.connected_to == rota.backup
+
+
+def test_everybody_fails_then_fallback_then_voicemail_and_sms(
+    sim: Simulator, rota: Rota, database: Database, settings: Settings
+) -> None:
+    behaviour = Behaviour(default="no-answer", fallback="no-answer", voicemail_seconds=42)
+    walk = sim.call(ISLAMISM, caller="+4917612345678", behaviour=behaviour)
+    assert walk.details("ring") == [rota.primary, rota.backup]
+    assert walk.details("fallback") == [GENERAL]
+    assert walk.details("voicemail") == ["42"]
+    assert walk.connected_to is None
+    assert "Vielen Dank für Ihre Nachricht" in walk.said()
+    with database.read() as session:
+        (voicemail,) = session.scalars(select(Voicemail)).all()
+        messages = outbox.recent(session, settings)
+    assert voicemail.duration_seconds == 42
+    assert voicemail.line == "islamism"
+    assert voicemail.status == "new"
+    (sms,) = messages
+    assert sms.to == rota.primary
+    assert sms.from_number == ISLAMISM
+    assert sms.body.startswith("Neue Sprachnachricht auf der Leitung Islamismus-Leitung")
+    assert "17612345678" not in sms.body  # nothing about the caller
+    assert sms.status == "simulated"
+    call = the_call(database)
+    assert call.outcome == "voicemail"
+    assert call.fallback_used
+
+
+def test_fallback_answers(sim: Simulator, rota: Rota, database: Database) -> None:
+    walk = sim.call(ISLAMISM, behaviour=Behaviour(default="busy"))
+    assert walk.connected_to == GENERAL
+    call = the_call(database)
+    assert call.outcome == "fallback"
+    assert call.fallback_used
+
+
+def test_empty_rota_goes_straight_to_the_fallback_number(sim: Simulator) -> None:
+    walk = sim.call(RIGHT_WING)
+    assert walk.details("ring") == []
+    assert walk.connected_to == GENERAL
+    assert walk.details("caller-id") == [RIGHT_WING]
+
+
+def test_stand_in_takes_the_call(
+    sim: Simulator, rota: Rota, database: Database, config: HotlineConfig
+) -> None:
+    with database.write() as session:
+        session.add(
+            StandIn(
+                team_id=team_by_slug(session, "islamism", config).id,
+                absent_id=rota.primary_id,
+                substitute_id=rota.other_id,
+                start_at=berlin(2026, 12, 2, 10),
+                end_at=berlin(2026, 12, 2, 14),
+            )
+        )
+    walk = sim.call(ISLAMISM)
+    assert walk.details("ring") == [rota.other]
+    assert walk.connected_to == rota.other
+
+
+def test_second_call_is_its_own_record(sim: Simulator, rota: Rota, database: Database) -> None:
+    sim.call(ISLAMISM)
+    sim.call(ISLAMISM, behaviour=Behaviour(default="no-answer", fallback="answer"))
+    with database.read() as session:
+        outcomes = sorted(c.outcome or "" for c in session.scalars(select(Call)))
+    assert outcomes == ["accepted", "fallback"]
+
+
+# --- hours, holidays, DST -----------------------------------------------------------------------
+
+
+def test_outside_hours_hears_the_hours_and_can_leave_a_message(
+    client: TestClient, settings: Settings, rota: Rota, database: Database
+) -> None:
+    with time_machine.travel(berlin(2026, 12, 2, 19, 30), tick=False):
+        walk = simulator(client, settings).call(ISLAMISM)
+    said = walk.said()
+    assert "außerhalb unserer Sprechzeiten" in said
+    assert "montags bis donnerstags von 9 bis 18 Uhr und freitags von 9 bis 16 Uhr" in said
+    assert "1 1 0" in said
+    assert walk.details("ring") == []
+    assert walk.details("voicemail") == ["30"]
+    with database.read() as session:
+        assert len(session.scalars(select(Voicemail)).all()) == 1
+
+
+def test_epiphany_is_a_holiday_in_baden_wuerttemberg(
+    client: TestClient, settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    day_shifts(database, config, "islamism", berlin(2026, 1, 6, 9), berlin(2026, 1, 7, 9))
+    with time_machine.travel(berlin(2026, 1, 6, 11), tick=False):  # a Tuesday
+        walk = simulator(client, settings).call(ISLAMISM)
+    assert "Feiertag" in walk.said()
+    assert walk.details("ring") == []
+
+
+ALWAYS_OPEN = "\n".join(
+    f'{day} = "00:00-24:00"' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+)
+
+
+def always_open() -> str:
+    """The shipped configuration with the islamism line open around the clock."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    head, rest = text.split("[lines.islamism.hours]\n", 1)
+    _, tail = rest.split("\n\n", 1)
+    head = head.replace("closed_on_holidays = true", "closed_on_holidays = false", 1)
+    return f"{head}[lines.islamism.hours]\n{ALWAYS_OPEN}\n\n{tail}"
+
+
+@pytest.mark.parametrize(
+    ("first_day", "moments"),
+    [
+        # 2026-03-29: clocks jump 02:00 -> 03:00; Saturday's 24-hour shift lasts 23 real hours.
+        (
+            berlin(2026, 3, 28, 9),
+            [(berlin(2026, 3, 29, 1, 30), 0), (berlin(2026, 3, 29, 3, 30), 0),
+             (berlin(2026, 3, 29, 8, 59), 0), (berlin(2026, 3, 29, 9, 1), 1)],
+        ),
+        # 2026-10-25: clocks go back 03:00 -> 02:00; Saturday's shift lasts 25 real hours.
+        (
+            berlin(2026, 10, 24, 9),
+            [(berlin(2026, 10, 25, 2, 30), 0), (berlin(2026, 10, 25, 2, 30).replace(fold=1), 0),
+             (berlin(2026, 10, 25, 8, 59), 0), (berlin(2026, 10, 25, 9, 1), 1)],
+        ),
+    ],
+)  # fmt: skip
+def test_handoff_at_nine_local_across_dst(
+    tmp_path: Path,
+    db_url: str,
+    database: Database,
+    first_day: datetime,
+    moments: list[tuple[datetime, int]],
+) -> None:
+    """Daily 09:00 handoffs laid out in local time: on the day of each change the handoff
+    still happens at 09:00 Berlin time, and the night's odd hour is covered."""
+    from scheduling.rota import local_span
+
+    client, settings = app_with(tmp_path, db_url, database, always_open())
+    config = settings.config
+    with client:
+        with database.write() as session:
+            people = [add_counsellor(session, config, "islamism", name=f"P{i}") for i in range(2)]
+            for day in range(2):
+                start, end = local_span(
+                    first_day.date() + timedelta(days=day),
+                    first_day.time(),
+                    1,
+                    config.organisation.zone,
+                )
+                create_shift(
+                    session,
+                    config,
+                    NewShift("islamism", people[day].id, Tier.PRIMARY, start, end),
+                    actor="tests",
+                )
+            phones = [p.phone for p in people]
+        for at, expected in moments:
+            with time_machine.travel(at, tick=False):
+                walk = simulator(client, settings).call(ISLAMISM)
+            assert walk.connected_to == phones[expected], (at, walk.events)
+
+
+def test_a_dst_shift_really_lasts_23_hours(database: Database, config: HotlineConfig) -> None:
+    rota = day_shifts(database, config, "islamism", berlin(2026, 3, 28, 9), berlin(2026, 3, 29, 9))
+    assert rota  # the shift was accepted
+    with database.read() as session:
+        from hotline.models import Shift
+
+        lengths = {s.end_at - s.start_at for s in session.scalars(select(Shift))}
+    assert lengths == {timedelta(hours=23)}
+
+
+# --- configuration-driven behaviour -------------------------------------------------------------
+
+
+def app_with(
+    tmp_path: Path, db_url: str, database: Database, text: str
+) -> tuple[TestClient, Settings]:
+    path = tmp_path / "hotline.toml"
+    path.write_text(text, encoding="utf-8")
+    settings = Settings(config=load_config(path), database_url=db_url)
+    return TestClient(create_app(settings, database=database)), settings
+
+
+def test_a_third_line_routes_to_its_team(tmp_path: Path, db_url: str, database: Database) -> None:
+    from tests.test_config import LEFT_WING
+
+    client, settings = app_with(
+        tmp_path, db_url, database, SHIPPED.read_text(encoding="utf-8") + LEFT_WING
+    )
+    with client:
+        rota = day_shifts(
+            database, settings.config, "left-wing", berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9)
+        )
+        with time_machine.travel(berlin(2026, 12, 2, 10, 30), tick=False):  # Wed 09-12 open
+            walk = simulator(client, settings).call("+497112794533")
+    assert walk.connected_to == rota.primary
+    assert walk.details("caller-id") == ["+497112794533"]
+    assert "Anruf über die Leitung Linksextremismus" in walk.details("whisper-say")[0]
+
+
+def test_ring_all_rings_every_tier_at_once(tmp_path: Path, db_url: str, database: Database) -> None:
+    text = SHIPPED.read_text(encoding="utf-8").replace(
+        'strategy = "sequential"', 'strategy = "ring_all"', 1
+    )
+    client, settings = app_with(tmp_path, db_url, database, text)
+    with client:
+        rota = day_shifts(
+            database, settings.config, "islamism", berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9)
+        )
+        with time_machine.travel(WEDNESDAY_NOON, tick=False):
+            walk = simulator(client, settings).call(
+                ISLAMISM, behaviour=Behaviour(counsellors={rota.primary: "no-answer"})
+            )
+    assert walk.details("ring") == [f"{rota.primary},{rota.backup}"]
+    assert walk.connected_to == rota.backup
+
+
+def test_screening_can_be_switched_off(tmp_path: Path, db_url: str, database: Database) -> None:
+    text = SHIPPED.read_text(encoding="utf-8").replace("screening = true", "screening = false", 1)
+    client, settings = app_with(tmp_path, db_url, database, text)
+    with client:
+        rota = day_shifts(
+            database, settings.config, "islamism", berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9)
+        )
+        with time_machine.travel(WEDNESDAY_NOON, tick=False):
+            walk = simulator(client, settings).call(ISLAMISM)
+    assert walk.details("whisper") == []
+    assert walk.connected_to == rota.primary
+    assert the_call(database).outcome == "accepted"
+
+
+def test_relatives_menu_tags_the_call_and_routes_to_its_tiers(
+    tmp_path: Path, db_url: str, database: Database
+) -> None:
+    text = SHIPPED.read_text(encoding="utf-8").replace(
+        "recording = false",
+        'recording = false\nrelatives_menu = true\nrelatives_tiers = ["backup", "primary"]',
+        1,
+    )
+    client, settings = app_with(tmp_path, db_url, database, text)
+    with client:
+        rota = day_shifts(
+            database, settings.config, "islamism", berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9)
+        )
+        with time_machine.travel(WEDNESDAY_NOON, tick=False):
+            relative = simulator(client, settings).call(
+                ISLAMISM, behaviour=Behaviour(menu_digits="2"), call_sid="CA" + "1" * 32
+            )
+            other = simulator(client, settings).call(ISLAMISM, call_sid="CA" + "2" * 32)
+    assert "Angehörige" in relative.said()
+    assert relative.details("ring")[0] == rota.backup
+    assert other.details("ring")[0] == rota.primary
+    with database.read() as session:
+        flags = {c.call_sid: c.from_relative for c in session.scalars(select(Call))}
+    assert flags == {"CA" + "1" * 32: True, "CA" + "2" * 32: False}
+
+
+def test_unknown_number_goes_to_the_general_number(sim: Simulator, database: Database) -> None:
+    walk = sim.call("+497111234567")
+    assert walk.connected_to == GENERAL
+    with database.read() as session:
+        assert session.scalars(select(Call)).all() == []
+
+
+# --- fail open --------------------------------------------------------------------------------
+
+
+def break_database(app_db: Database, db_url: str, client: TestClient, settings: Settings) -> None:
+    """Make the database unreachable under the running app."""
+    if db_url.startswith("sqlite"):
+        app_db.engine.dispose()
+        path = Path(db_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            candidate = path.with_name(path.name + suffix)
+            if candidate.exists():
+                candidate.rename(candidate.with_name(candidate.name + ".gone"))
+        path.mkdir()  # a directory where the file was: SQLite cannot open it
+    else:
+        client.app.state.db = Database(  # type: ignore[attr-defined]
+            make_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")
+        )
+
+
+def restore_database(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        if path.is_dir():
+            shutil.rmtree(path)
+
+
+@pytest.mark.parametrize("moment", ["before the call", "mid-call"])
+def test_database_down_still_connects_the_caller(
+    client: TestClient,
+    settings: Settings,
+    database: Database,
+    db_url: str,
+    rota: Rota,
+    moment: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = simulator(client, settings)
+    if moment == "before the call":
+        break_database(database, db_url, client, settings)
+    else:
+        # The first request is answered normally; the database goes away while it rings.
+        original = sim._post
+        calls = 0
+
+        def breaking(path: str, params: Mapping[str, str], headers: Mapping[str, str]):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                break_database(database, db_url, client, settings)
+            return original(path, params, headers)
+
+        sim._post = breaking
+    try:
+        with time_machine.travel(WEDNESDAY_NOON, tick=False):
+            walk = sim.call(
+                ISLAMISM,
+                caller="+4917612345678",
+                behaviour=Behaviour(counsellors={rota.primary: "no-answer"}),
+            )
+    finally:
+        restore_database(db_url)
+    assert walk.connected_to in (GENERAL, rota.backup)
+    if moment == "before the call":
+        assert walk.connected_to == GENERAL
+        assert walk.details("caller-id") == [ISLAMISM]
+    assert "answering from memory" in caplog.text
+    assert "17612345678" not in caplog.text
+
+
+def test_fallback_url_needs_no_database(client: TestClient, settings: Settings) -> None:
+    class NoDatabase:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the fallback URL touched the database ({name})")
+
+    client.app.state.db = NoDatabase()  # type: ignore[attr-defined]
+    sim = simulator(client, settings)
+    params = {"CallSid": "CA" + "9" * 32, "To": ISLAMISM, "From": "anonymous", "ErrorCode": "11200"}
+    root = parse(sim.request(sim.url("/twilio/fallback"), params))
+    dial = root.find("Dial")
+    assert dial is not None
+    assert dial.text == GENERAL
+    assert dial.attrib["callerId"] == ISLAMISM
+
+
+def test_a_bug_in_routing_falls_back(
+    sim: Simulator, rota: Rota, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(webhooks.shifts, "on_call", boom)
+    walk = sim.call(ISLAMISM)
+    assert walk.connected_to == GENERAL
+
+
+def test_a_slow_step_falls_back_within_the_budget(
+    sim: Simulator, rota: Rota, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhooks, "BUDGET_SECONDS", 0.3)
+    original = webhooks.shifts.on_call
+
+    finished = threading.Event()
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(1.0)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(webhooks.shifts, "on_call", slow)
+    started = time.perf_counter()
+    walk = sim.call(ISLAMISM)
+    assert walk.connected_to == GENERAL
+    assert time.perf_counter() - started < 1.0  # answered before the slow step even finished
+    assert finished.wait(5)  # the abandoned worker ends on its own
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+
+def test_twilio_signature_known_vector() -> None:
+    validator = RequestValidator("12345")
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+12349013030",
+        "Digits": "1234",
+        "From": "+12349013030",
+        "To": "+18005551212",
+    }
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert validator.compute_signature(url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    sim = Simulator(lambda *_: (200, "<Response/>"), "https://mycompany.com", "12345")
+    assert sim.sign(url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+def post_signed(
+    client: TestClient, url_signed: str, path: str, params: dict[str, str], token: str
+) -> int:
+    signature = RequestValidator(token).compute_signature(url_signed, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature}).status_code
+
+
+def test_forged_and_replayed_requests_are_refused(
+    client: TestClient, settings: Settings, database: Database, rota: Rota
+) -> None:
+    params = {"CallSid": "CA" + "3" * 32, "To": ISLAMISM, "From": "+4917612345678"}
+    base = settings.public_url
+    assert client.post("/twilio/voice", data=params).status_code == 403  # unsigned
+    assert post_signed(client, f"{base}/twilio/voice", "/twilio/voice", params, "wrong") == 403
+    # A genuine signature replayed against another URL, or with other parameters.
+    assert (
+        post_signed(
+            client, f"{base}/twilio/status", "/twilio/voice", params, DEVELOPMENT_AUTH_TOKEN
+        )
+        == 403
+    )
+    signature = RequestValidator(DEVELOPMENT_AUTH_TOKEN).compute_signature(
+        f"{base}/twilio/voice", params
+    )
+    tampered = params | {"To": RIGHT_WING}
+    response = client.post(
+        "/twilio/voice", data=tampered, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 403
+    # Forwarded headers do not change the URL that is checked.
+    response = client.post(
+        "/twilio/voice",
+        data=params,
+        headers={
+            "X-Twilio-Signature": RequestValidator(DEVELOPMENT_AUTH_TOKEN).compute_signature(
+                "https://evil.example/twilio/voice", params
+            ),
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "https",
+        },
+    )
+    assert response.status_code == 403
+    with database.read() as session:
+        assert session.scalars(select(Call)).all() == []  # nothing was touched
+
+
+def test_replayed_webhooks_keep_one_record(
+    client: TestClient, settings: Settings, database: Database, rota: Rota
+) -> None:
+    sim = simulator(client, settings)
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):
+        walk = sim.call(ISLAMISM, call_sid="CA" + "4" * 32)
+        # Twilio retries and replays: the same requests again change nothing.
+        for path, params in walk.requests:
+            sim.request(sim.url(path.split("?")[0]) + _query(path), params)
+    call = the_call(database)
+    assert call.accepted_by_id == rota.primary_id
+    assert call.state == "completed"
+    # A replayed key press after the call ended connects nobody.
+    answer = next(
+        path for path, _ in walk.requests if path.startswith("/twilio/voice/screen/answer")
+    )
+    body = sim.request(sim.url("") + answer, {"CallSid": "CA" + "5" * 32, "Digits": "1"})
+    assert parse(body).find("Hangup") is not None
+
+
+def _query(path: str) -> str:
+    return "?" + path.split("?", 1)[1] if "?" in path else ""
+
+
+def test_status_callbacks_only_move_forward(
+    client: TestClient, settings: Settings, database: Database, rota: Rota
+) -> None:
+    sim = simulator(client, settings)
+    sid = "CA" + "6" * 32
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):
+        sim.call(ISLAMISM, call_sid=sid)
+        for status in ("ringing", "in-progress", "completed", "ringing"):
+            sim.request(sim.url("/twilio/status"), {"CallSid": sid, "CallStatus": status})
+    assert the_call(database).state == "completed"
+    assert the_call(database).outcome == "accepted"
+
+
+def test_oversized_request_is_refused(client: TestClient) -> None:
+    response = client.post(
+        "/twilio/voice",
+        content=b"Body=" + b"x" * 40_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+
+
+def test_token_rotation_accepts_both_tokens(
+    config: HotlineConfig, database: Database, db_url: str
+) -> None:
+    from starlette.datastructures import Secret
+
+    settings = Settings(
+        config=config,
+        database_url=db_url,
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token=Secret("new-token"),
+        twilio_auth_token_secondary=Secret("old-token"),
+    )
+    params = {"CallSid": "CA" + "7" * 32, "To": "+497111234567", "From": "anonymous"}
+    url = f"{settings.public_url}/twilio/fallback"
+    with TestClient(create_app(settings, database=database)) as client:
+        for token, status in (
+            ("new-token", 200),
+            ("old-token", 200),
+            (DEVELOPMENT_AUTH_TOKEN, 403),
+        ):
+            assert post_signed(client, url, "/twilio/fallback", params, token) == status, token
+
+
+def test_production_refuses_to_start_without_secrets() -> None:
+    with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
+        Settings.from_environ({"HOTLINE_MODE": "production"})
+    with pytest.raises(SettingsError, match="HOTLINE_MODE"):
+        Settings.from_environ({"HOTLINE_MODE": "staging"})
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+def test_caller_number_is_never_stored_in_clear(
+    sim: Simulator,
+    rota: Rota,
+    database: Database,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sim.call(ISLAMISM, caller="+49 176 12345678", call_sid="CA" + "8" * 32)
+    sim.call(ISLAMISM, caller="+4917612345678", call_sid="CA" + "9" * 32)
+    sim.call(ISLAMISM, caller="anonymous", call_sid="CA" + "a" * 32)
+    sim.call(ISLAMISM, caller="+266696687", call_sid="CA" + "b" * 32)
+    with database.read() as session:
+        hashes = [c.caller_hash for c in session.scalars(select(Call).order_by(Call.call_sid))]
+    assert hashes[0] == hashes[1] == crypto.keyed_hash(settings, "caller", "+4917612345678")
+    assert hashes[2] is None
+    assert hashes[3] is None
+    assert all("12345678" not in (h or "") for h in hashes)
+    assert "12345678" not in caplog.text
+
+
+def test_repeat_caller_hash_can_be_switched_off(
+    tmp_path: Path, db_url: str, database: Database
+) -> None:
+    text = SHIPPED.read_text(encoding="utf-8").replace(
+        "recording = false", "recording = false\ncaller_hash = false", 1
+    )
+    client, settings = app_with(tmp_path, db_url, database, text)
+    with client, time_machine.travel(WEDNESDAY_NOON, tick=False):
+        simulator(client, settings).call(ISLAMISM, caller="+4917612345678")
+    assert the_call(database).caller_hash is None
+
+
+def test_no_recording_verb_unless_voicemail(sim: Simulator, rota: Rota) -> None:
+    walk = sim.call(ISLAMISM)
+    assert "record" not in walk.kinds()  # an accepted call is never recorded
+
+
+# --- SMS through Twilio's REST API (a fake on loopback) ----------------------------------------
+
+
+def test_voicemail_sms_is_sent_through_twilio(
+    config: HotlineConfig, database: Database, db_url: str, rota: Rota
+) -> None:
+    from starlette.datastructures import Secret
+
+    sid, token = "AC" + "1" * 32, "live-token"
+    with running(sid, token) as fake:
+        settings = Settings(
+            config=config,
+            database_url=db_url,
+            twilio_account_sid=sid,
+            twilio_auth_token=Secret(token),
+            twilio_api_url=fake.url,
+        )
+        with (
+            TestClient(create_app(settings, database=database)) as client,
+            time_machine.travel(WEDNESDAY_NOON, tick=False),
+        ):
+            simulator(client, settings).call(
+                ISLAMISM, behaviour=Behaviour(default="no-answer", fallback="no-answer")
+            )
+    (sent,) = fake.messages
+    assert sent["To"] == rota.primary
+    assert sent["From"] == ISLAMISM
+    assert sent["Body"].startswith("Neue Sprachnachricht")
+    with database.read() as session:
+        stored = session.scalars(select(OutboxMessage)).one()
+    assert stored.status == "sent"
+    assert stored.provider_sid == sent["Sid"]
+    assert rota.primary.encode() not in stored.to_enc  # encrypted at rest
+
+
+def test_failed_sms_is_recorded_not_raised(
+    config: HotlineConfig, database: Database, db_url: str, rota: Rota
+) -> None:
+    from starlette.datastructures import Secret
+
+    sid, token = "AC" + "2" * 32, "live-token"
+    with running(sid, token) as fake:
+        fake.fail_next = 1
+        settings = Settings(
+            config=config,
+            database_url=db_url,
+            twilio_account_sid=sid,
+            twilio_auth_token=Secret(token),
+            twilio_api_url=fake.url,
+        )
+        with (
+            TestClient(create_app(settings, database=database)) as client,
+            time_machine.travel(WEDNESDAY_NOON, tick=False),
+        ):
+            walk = simulator(client, settings).call(
+                ISLAMISM, behaviour=Behaviour(default="no-answer", fallback="no-answer")
+            )
+    assert "Vielen Dank für Ihre Nachricht" in walk.said()
+    with database.read() as session:
+        assert session.scalars(select(OutboxMessage)).one().status == "failed"
+
+
+# --- the walker itself ------------------------------------------------------------------------
+
+
+def test_walker_rejects_attributes_twilio_does_not_know() -> None:
+    with pytest.raises(TwimlError, match="ringtone"):
+        parse('<Response><Dial ringtone="de">+49</Dial></Response>')
+    with pytest.raises(TwimlError, match="Speak"):
+        parse("<Response><Speak>Hallo</Speak></Response>")
+
+
+def test_every_twiml_document_is_valid_for_all_lines(
+    client: TestClient, settings: Settings, rota: Rota
+) -> None:
+    """Walk every path once per line; the walker checks every verb and attribute."""
+    behaviours = [
+        Behaviour(),
+        Behaviour(default="mailbox", fallback="no-answer"),
+        Behaviour(default="busy", fallback="busy", voicemail_seconds=0),
+    ]
+    for number in (ISLAMISM, RIGHT_WING):
+        for behaviour in behaviours:
+            with time_machine.travel(WEDNESDAY_NOON, tick=False):
+                simulator(client, settings).call(number, behaviour=behaviour)
+
+
+def test_models_are_untouched_by_base(database: Database) -> None:
+    assert Base.metadata.tables["calls"].c.caller_hash is not None

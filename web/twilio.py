@@ -1,0 +1,498 @@
+"""Twilio webhooks for calls: /twilio/voice and the steps that follow it, /twilio/status and
+/twilio/fallback.
+
+Two rules hold for every request:
+
+* **Trust nothing unsigned.** The signature is checked against HOTLINE_PUBLIC_URL + path +
+  query (never forwarded headers) before anything else happens; a bad one is a 403.
+* **Fail open.** Whatever goes wrong after that (database gone, empty rota, a bug, a step that
+  takes too long) the caller is connected to the line's fallback number, from the configuration
+  held in memory. A call webhook never answers with a 5xx or a non-TwiML body.
+
+The call's plan (who to ring in which order) is recomputed at every step from the rota at the
+instant the call came in (`t` in the step URLs), so the steps need no session state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import anyio
+from anyio import to_thread
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from config.model import Line
+from config.settings import Settings
+from hotline import calls, crypto, outbox, voice
+from hotline.db import Database
+from hotline.models import utcnow
+from hotline.phone import InvalidPhoneNumber, normalise
+from hotline.voice import Target
+from scheduling import shifts
+from scheduling.teams import team_by_slug
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 32 * 1024
+# Twilio gives a webhook 15 s; past this budget the caller goes to the fallback number.
+BUDGET_SECONDS = 8.0
+TWIML = "application/xml"
+ANSWERED = frozenset({"completed", "answered"})
+# Longer than the whisper can possibly last (two prompts and the key timeout).
+SURELY_TALKED_SECONDS = 45
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    settings: Settings
+    db: Database
+    params: dict[str, str]
+    query: dict[str, str]
+
+    @property
+    def config(self) -> Any:
+        return self.settings.config
+
+    def url(self, path: str, **params: object) -> str:
+        return f"{self.settings.public_url}{path}?{urlencode(params)}"
+
+
+def twiml(document: VoiceResponse, background: BackgroundTask | None = None) -> Response:
+    return Response(str(document), media_type=TWIML, background=background)
+
+
+# --- signature --------------------------------------------------------------------------------
+
+
+async def _signed_params(request: Request, settings: Settings) -> dict[str, str] | Response:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return Response("request too large", status_code=413, media_type="text/plain")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return Response("request too large", status_code=413, media_type="text/plain")
+    try:
+        params = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        params = {}
+    url = settings.public_url + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    signature = request.headers.get("x-twilio-signature", "")
+    if not signature or not any(
+        RequestValidator(token).validate(url, params, signature)
+        for token in settings.webhook_tokens()
+    ):
+        log.warning("refused a request to %s with a missing or invalid signature", request.url.path)
+        return Response("invalid signature", status_code=403, media_type="text/plain")
+    return params
+
+
+Handler = Callable[[Context], Response]
+Recover = Callable[[Settings, dict[str, str], dict[str, str]], VoiceResponse]
+
+
+def webhook(handler: Handler, recover: Recover) -> Callable[[Request], Awaitable[Response]]:
+    """Signature first; then the handler, in a worker thread, within the time budget; any
+    failure answers with `recover`'s TwiML, built from memory alone."""
+
+    async def endpoint(request: Request) -> Response:
+        settings: Settings = request.app.state.settings
+        params = await _signed_params(request, settings)
+        if isinstance(params, Response):
+            return params
+        query = dict(request.query_params)
+        context = Context(settings, request.app.state.db, params, query)
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(BUDGET_SECONDS):
+                return await to_thread.run_sync(handler, context, abandon_on_cancel=True)
+        except Exception as exc:
+            # Never the message: database errors can quote parameters.
+            log.error(
+                "%s failed after %.1f s (%s at %s); answering from memory",
+                request.url.path,
+                time.perf_counter() - started,
+                type(exc).__name__,
+                _where(exc),
+            )
+            return _recovered(recover, settings, params, query)
+
+    return endpoint
+
+
+def _recovered(
+    recover: Recover, settings: Settings, params: dict[str, str], query: dict[str, str]
+) -> Response:
+    try:
+        return twiml(recover(settings, params, query))
+    except Exception as exc:
+        log.critical("recovery failed too (%s); dialling the general number", type(exc).__name__)
+        response = VoiceResponse()
+        response.dial(settings.config.organisation.general_number)
+        return twiml(response)
+
+
+def _where(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+
+
+# --- the line of a request, from memory -------------------------------------------------------
+
+
+def _line_of(settings: Settings, params: dict[str, str], query: dict[str, str]) -> str | None:
+    config = settings.config
+    if query.get("line") in config.lines:
+        return query["line"]
+    try:
+        found = config.line_for_number(normalise(params.get("To", "")))
+    except InvalidPhoneNumber:
+        return None
+    return found[0] if found else None
+
+
+def static_fallback(
+    settings: Settings, params: dict[str, str], query: dict[str, str]
+) -> VoiceResponse:
+    """Connect the caller to the line's fallback number (the general number for an unknown
+    line). Needs nothing but the configuration in memory."""
+    config = settings.config
+    slug = _line_of(settings, params, query)
+    response = VoiceResponse()
+    if slug is None:
+        response.say(
+            "Einen Moment bitte, Sie werden verbunden.",
+            language=voice.LANGUAGE,
+            voice="Polly.Vicki-Neural",
+        )
+        # The dialled number is one of ours; without it, Twilio uses the caller's own.
+        to = params.get("To", "")
+        caller_id = {"caller_id": to} if to.startswith("+") and to[1:].isdigit() else {}
+        response.dial(config.organisation.general_number, ring_tone=voice.RING_TONE, **caller_id)
+        return response
+    line = config.lines[slug]
+    voice.say(response, "Einen Moment bitte, Sie werden verbunden.", line)
+    response.dial(config.fallback_for(slug), caller_id=line.number, ring_tone=voice.RING_TONE)
+    return response
+
+
+def _bridge_anyway(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
+    # On the counsellor's leg: if screening breaks, connecting beats dropping the caller.
+    return voice.bridge()
+
+
+def _thanks_anyway(
+    settings: Settings, params: dict[str, str], query: dict[str, str]
+) -> VoiceResponse:
+    # The caller has left a message (Twilio keeps the recording): do not ring anyone now.
+    slug = _line_of(settings, params, query)
+    if slug is None:
+        return voice.hang_up()
+    return voice.thanks(settings.config.lines[slug])
+
+
+def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
+    return VoiceResponse()
+
+
+# --- the plan of a call -----------------------------------------------------------------------
+
+
+def _plan(
+    context: Context, slug: str, line: Line, at: datetime, relative: bool
+) -> list[list[Target]]:
+    """Who to ring, step by step: one step per tier (sequential) or everyone at once."""
+    team = line.relatives_team if relative and line.relatives_team else line.team
+    tiers = line.relatives_tiers if relative else ("primary", "backup")
+    with context.db.read() as session:
+        now = shifts.on_call(session, context.config, team, at)
+    by_tier = {"primary": now.primary, "backup": now.backup}
+    steps: list[list[Target]] = []
+    seen: set[int] = set()
+    for tier in tiers:
+        step = [Target(c.id, c.phone) for c in by_tier[tier] if c.id not in seen]
+        seen.update(target.counsellor_id for target in step)
+        if step:
+            steps.append(step)
+    if line.strategy == "ring_all" and steps:
+        return [[target for step in steps for target in step]]
+    return steps
+
+
+def _step(
+    context: Context, slug: str, line: Line, *, at: datetime, step: int, relative: bool, greet: bool
+) -> Response:
+    steps = _plan(context, slug, line, at, relative)
+    call_sid = context.params.get("CallSid", "")
+    common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative)}
+    if step < len(steps):
+        return twiml(
+            voice.dial(
+                line,
+                steps[step],
+                action=context.url("/twilio/voice/dialed", **common, step=step),
+                screen_url=(
+                    context.url("/twilio/voice/screen", line=slug, parent=call_sid)
+                    if line.screening
+                    else None
+                ),
+                greet=greet,
+            )
+        )
+    if step == 0:
+        log.warning("line %s: nobody on call; ringing the fallback number", slug)
+    return twiml(
+        voice.fallback_dial(
+            line,
+            context.config.fallback_for(slug),
+            action=context.url("/twilio/voice/fallback-dialed", **common),
+            greet=greet,
+        )
+    )
+
+
+def _query_line(context: Context) -> tuple[str, Line]:
+    slug = context.query.get("line", "")
+    return slug, context.config.lines[slug]
+
+
+def _query_instant(context: Context) -> datetime:
+    return datetime.fromtimestamp(int(context.query["t"]), UTC)
+
+
+def _caller_hash(context: Context, line: Line) -> str | None:
+    caller = context.params.get("From", "")
+    if not line.caller_hash or voice.is_anonymous(caller):
+        return None
+    with contextlib.suppress(InvalidPhoneNumber):
+        caller = normalise(caller)
+    return crypto.keyed_hash(context.settings, "caller", caller)
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def incoming(context: Context) -> Response:
+    slug = _line_of(context.settings, context.params, {})
+    if slug is None:
+        log.warning("call to a number that is no configured line; sent to the general number")
+        return twiml(static_fallback(context.settings, context.params, {}))
+    line = context.config.lines[slug]
+    now = utcnow()
+    try:
+        with context.db.write() as session:
+            team = team_by_slug(session, line.team, context.config)
+            calls.open_call(
+                session,
+                call_sid=context.params.get("CallSid", ""),
+                line=slug,
+                team=team,
+                caller_hash=_caller_hash(context, line),
+                at=now,
+            )
+    except Exception as exc:  # the record is not worth a caller: route anyway
+        log.error("line %s: call not recorded (%s)", slug, type(exc).__name__)
+    reason = voice.closed_reason(context.config, line, now)
+    if reason is not None:
+        return twiml(voice.closed(line, reason, context.url("/twilio/voice/voicemail", line=slug)))
+    if line.relatives_menu:
+        common = {"line": slug, "t": int(now.timestamp())}
+        return twiml(
+            voice.menu(
+                line,
+                action=context.url("/twilio/voice/menu", **common),
+                no_choice=context.url("/twilio/voice/route", **common, rel=0),
+            )
+        )
+    return _step(context, slug, line, at=now, step=0, relative=False, greet=True)
+
+
+def menu_choice(context: Context) -> Response:
+    slug, line = _query_line(context)
+    relative = context.params.get("Digits", "") == "2"
+    if relative:
+        with context.db.write() as session:
+            calls.mark_relative(session, context.params.get("CallSid", ""))
+    return _step(
+        context, slug, line, at=_query_instant(context), step=0, relative=relative, greet=False
+    )
+
+
+def route(context: Context) -> Response:
+    slug, line = _query_line(context)
+    relative = context.query.get("rel") == "1"
+    return _step(
+        context, slug, line, at=_query_instant(context), step=0, relative=relative, greet=False
+    )
+
+
+def dialed(context: Context) -> Response:
+    """A tier's Dial ended: done if someone accepted, else the next step."""
+    slug, line = _query_line(context)
+    call_sid = context.params.get("CallSid", "")
+    status = context.params.get("DialCallStatus", "")
+    duration = _int(context.params.get("DialCallDuration"))
+    step = _int(context.query.get("step"))
+    with context.db.write() as session:
+        call = calls.find(session, call_sid)
+        if call is not None and call.accepted_by_id is not None:
+            calls.talked(session, call_sid, duration)
+            return twiml(voice.hang_up())
+        if call is None and status in ANSWERED and duration > SURELY_TALKED_SECONDS:
+            # No record to tell (it could not be written): a leg this long was a conversation,
+            # not a whisper that timed out. Do not ring the next tier after it.
+            return twiml(voice.hang_up())
+        if not line.screening and status in ANSWERED:
+            # Without screening, an answer is taken for acceptance (a mailbox included).
+            if call is not None and call.outcome is None:
+                call.outcome = "accepted"
+            calls.talked(session, call_sid, duration)
+            return twiml(voice.hang_up())
+    return _step(
+        context,
+        slug,
+        line,
+        at=_query_instant(context),
+        step=step + 1,
+        relative=context.query.get("rel") == "1",
+        greet=False,
+    )
+
+
+def fallback_dialed(context: Context) -> Response:
+    slug, line = _query_line(context)
+    answered = context.params.get("DialCallStatus", "") in ANSWERED
+    with context.db.write() as session:
+        calls.fallback(session, context.params.get("CallSid", ""), answered=answered, at=utcnow())
+    if answered:
+        return twiml(voice.hang_up())
+    return twiml(voice.nobody_reached(line, context.url("/twilio/voice/voicemail", line=slug)))
+
+
+def screen(context: Context) -> Response:
+    """The counsellor answered: the whisper, and 'press 1'."""
+    slug, line = _query_line(context)
+    action = context.url(
+        "/twilio/voice/screen/answer",
+        line=slug,
+        parent=context.query.get("parent", ""),
+        cid=_int(context.query.get("cid")),
+    )
+    return twiml(voice.whisper(line, action))
+
+
+def screen_answer(context: Context) -> Response:
+    if context.params.get("Digits", "") != "1":
+        return twiml(voice.hang_up())
+    parent = context.query.get("parent", "")
+    with context.db.write() as session:
+        call = calls.find(session, parent)
+        if call is not None and call.state in calls.FINAL_STATES:
+            return twiml(voice.hang_up())  # the caller is gone (a replayed or late key press)
+        calls.accept(session, parent, _int(context.query.get("cid")), utcnow())
+    return twiml(voice.bridge())
+
+
+def voicemail_left(context: Context) -> Response:
+    slug, line = _query_line(context)
+    recording_sid = context.params.get("RecordingSid", "")
+    seconds = _int(context.params.get("RecordingDuration"))
+    if not recording_sid:
+        return twiml(voice.thanks(line))
+    message_ids: list[int] = []
+    with context.db.write() as session:
+        team = team_by_slug(session, line.team, context.config)
+        stored = calls.store_voicemail(
+            session,
+            call_sid=context.params.get("CallSid", ""),
+            line=slug,
+            team=team,
+            recording_sid=recording_sid,
+            seconds=seconds,
+        )
+        if stored is not None:
+            now = shifts.on_call(session, context.config, line.team, utcnow())
+            notify = now.primary or now.backup
+            for counsellor in notify[:1]:
+                message_ids.append(
+                    outbox.queue(
+                        session,
+                        context.settings,
+                        to=counsellor.phone,
+                        body=voice.voicemail_sms(line, seconds),
+                        from_number=line.number,
+                        purpose="voicemail",
+                    )
+                )
+            if not notify:
+                log.warning("line %s: voicemail %d left; nobody on call to tell", slug, stored.id)
+    background = None
+    if message_ids:
+        background = BackgroundTask(_deliver_all, context.db, context.settings, message_ids)
+    return twiml(voice.thanks(line), background)
+
+
+def _deliver_all(db: Database, settings: Settings, message_ids: list[int]) -> None:
+    for message_id in message_ids:
+        outbox.deliver(db, settings, message_id)
+
+
+def status_callback(context: Context) -> Response:
+    with context.db.write() as session:
+        calls.status(
+            session,
+            context.params.get("CallSid", ""),
+            context.params.get("CallStatus", ""),
+            utcnow(),
+            _int(context.params.get("CallDuration"))
+            if context.params.get("CallDuration")
+            else None,
+        )
+    return twiml(VoiceResponse())
+
+
+async def fallback_url(request: Request) -> Response:
+    """Twilio's fallback URL: static TwiML from memory, no database, no worker thread."""
+    settings: Settings = request.app.state.settings
+    params = await _signed_params(request, settings)
+    if isinstance(params, Response):
+        return params
+    return _recovered(static_fallback, settings, params, dict(request.query_params))
+
+
+def _int(raw: str | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+routes = [
+    Route("/twilio/voice", webhook(incoming, static_fallback), methods=["POST"]),
+    Route("/twilio/voice/menu", webhook(menu_choice, static_fallback), methods=["POST"]),
+    Route("/twilio/voice/route", webhook(route, static_fallback), methods=["POST"]),
+    Route("/twilio/voice/dialed", webhook(dialed, static_fallback), methods=["POST"]),
+    Route(
+        "/twilio/voice/fallback-dialed", webhook(fallback_dialed, static_fallback), methods=["POST"]
+    ),
+    Route("/twilio/voice/screen", webhook(screen, _bridge_anyway), methods=["POST"]),
+    Route("/twilio/voice/screen/answer", webhook(screen_answer, _bridge_anyway), methods=["POST"]),
+    Route("/twilio/voice/voicemail", webhook(voicemail_left, _thanks_anyway), methods=["POST"]),
+    Route("/twilio/status", webhook(status_callback, _empty), methods=["POST"]),
+    Route("/twilio/fallback", fallback_url, methods=["POST"]),
+]
