@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from config.model import ConfigError
 from config.settings import Settings, SettingsError
-from hotline import apikeys, db
+from hotline import apikeys, db, outbox
 from hotline.models import utcnow
 from scheduling.demo import demo_today, load_demo
 from scheduling.teams import sync_teams
@@ -37,6 +37,23 @@ def _parser() -> argparse.ArgumentParser:
     key_commands = key.add_subparsers(dest="apikey_command", required=True)
     create = key_commands.add_parser("create", help="print a new API key (shown once)")
     create.add_argument("--name", required=True)
+    simulate = commands.add_parser("simulate", help="walk a call through the service, no phone")
+    simulate_commands = simulate.add_subparsers(dest="simulate_command", required=True)
+    call = simulate_commands.add_parser(
+        "call", help="simulate a call to a line, printed step by step"
+    )
+    call.add_argument("--line", required=True, help="line slug, e.g. islamism")
+    call.add_argument(
+        "--counsellors",
+        choices=["accept", "mailbox", "wrong-key", "busy", "no-answer", "failed"],
+        default="accept",
+        help="what every counsellor on call does (default: presses 1)",
+    )
+    call.add_argument("--fallback", choices=["answer", "no-answer", "busy"], default="answer")
+    call.add_argument("--relative", action="store_true", help="press 2 at the relatives menu")
+    call.add_argument(
+        "--voicemail", type=int, default=20, metavar="SECONDS", help="message length (0: none)"
+    )
     return parser
 
 
@@ -55,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "db": _db_upgrade,
         "demo": _demo,
         "apikey": _apikey_create,
+        "simulate": _simulate_call,
     }[args.command]
     return handler(settings, args)
 
@@ -148,3 +166,57 @@ def _safe_url(url: str) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _simulate_call(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.asgi import post_form
+    from hotline.simulator import Behaviour, Simulator
+    from web.app import create_app
+
+    line = settings.config.lines.get(args.line)
+    if line is None:
+        known = ", ".join(sorted(settings.config.lines))
+        print(f"hotline: unknown line {args.line!r} (known: {known})", file=sys.stderr)
+        return 2
+    database = _prepare(settings)
+    try:
+        with database.read() as session:
+            before = {message.id for message in outbox.recent(session, settings)}
+        app = create_app(settings, database=database)
+        simulator = Simulator(
+            lambda path, params, headers: post_form(app, path, params, headers),
+            settings.public_url,
+            settings.webhook_tokens()[0],
+        )
+        behaviour = Behaviour(
+            default=args.counsellors,
+            fallback=args.fallback,
+            menu_digits="2" if args.relative else "",
+            voicemail_seconds=max(0, args.voicemail),
+        )
+        walk = simulator.call(line.number, caller="anonymous", behaviour=behaviour)
+        with database.read() as session:
+            sent = [m for m in outbox.recent(session, settings) if m.id not in before]
+    finally:
+        database.dispose()
+    names = _counsellor_names(settings)
+    print(f"simulated call to {line.display_name} ({line.number}):")
+    for kind, detail in walk.events:
+        print(f"  {kind:<18} {names.get(detail, detail)}".rstrip())
+    for message in reversed(sent):
+        label = f"sms ({message.status})"
+        print(f"  {label:<18} to {names.get(message.to, message.to)}: {message.body}")
+    return 0
+
+
+def _counsellor_names(settings: Settings) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from hotline.models import Counsellor
+
+    database = db.Database(db.make_engine(settings.database_url))
+    try:
+        with database.read() as session:
+            return {c.phone: f"{c.name} ({c.phone})" for c in session.scalars(select(Counsellor))}
+    finally:
+        database.dispose()

@@ -138,3 +138,42 @@ def test_serve_demo_answers_health_and_oncall(tmp_path: Path) -> None:
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
+
+
+def test_simulate_call_walks_the_rota(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import time_machine
+
+    from tests.conftest import berlin
+
+    with time_machine.travel(berlin(2026, 12, 2, 12), tick=False):
+        assert main(["demo"]) == 0
+        capsys.readouterr()
+        assert main(["simulate", "call", "--line", "islamism"]) == 0
+        out = capsys.readouterr().out
+        assert "simulated call to Islamismus-Leitung" in out
+        assert "whisper" in out
+        assert "connected" in out
+        assert (
+            main(
+                [
+                    "simulate",
+                    "call",
+                    "--line",
+                    "islamism",
+                    "--counsellors",
+                    "busy",
+                    "--fallback",
+                    "busy",
+                ]
+            )
+            == 0
+        )
+        out = capsys.readouterr().out
+    assert "voicemail" in out
+    assert "sms (simulated)" in out
+    assert "Neue Sprachnachricht" in out
+
+
+def test_simulate_unknown_line(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "call", "--line", "nowhere"]) == 2
+    assert "known: islamism, right-wing" in capsys.readouterr().err
