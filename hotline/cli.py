@@ -139,6 +139,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  web page:      {base}/")
     print(f"  health:        {base}/healthz   {base}/readyz   {base}/metrics")
     print(f"  API document:  {base}/api/v1/openapi.json")
+    print(f"  Twilio:        {settings.public_url}/twilio/voice (fallback: /twilio/fallback)")
+    if settings.simulation:
+        print("  try a call:    .venv/bin/hotline simulate call --line islamism")
     if demo_key:
         print(f"  demo API key (shown once): {demo_key}")
         print(

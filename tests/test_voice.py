@@ -665,7 +665,8 @@ def test_caller_number_is_never_stored_in_clear(
     caplog.set_level(logging.DEBUG)
     sim.call(ISLAMISM, caller="+49 176 12345678", call_sid="CA" + "8" * 32)
     sim.call(ISLAMISM, caller="+4917612345678", call_sid="CA" + "9" * 32)
-    sim.call(ISLAMISM, caller="anonymous", call_sid="CA" + "a" * 32)
+    anonymous = sim.call(ISLAMISM, caller="anonymous", call_sid="CA" + "a" * 32)
+    assert anonymous.connected_to == rota.primary  # withheld numbers are callers like any other
     sim.call(ISLAMISM, caller="+266696687", call_sid="CA" + "b" * 32)
     with database.read() as session:
         hashes = [c.caller_hash for c in session.scalars(select(Call).order_by(Call.call_sid))]
