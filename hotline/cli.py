@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
+import secrets
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from config.model import ConfigError
 from config.settings import Settings, SettingsError
-from hotline import apikeys, db, outbox
-from hotline.models import utcnow
+from hotline import apikeys, db, outbox, users
+from hotline.errors import DomainError
+from hotline.models import Role, User, utcnow
 from scheduling.demo import demo_today, load_demo
 from scheduling.teams import sync_teams
 
 log = logging.getLogger("hotline")
 DEMO_KEY_NAME = "demo"
+DEMO_ADMIN = "admin"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     key_commands = key.add_subparsers(dest="apikey_command", required=True)
     create = key_commands.add_parser("create", help="print a new API key (shown once)")
     create.add_argument("--name", required=True)
+    user = commands.add_parser("user", help="web accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="create a web account (the first one: an admin)")
+    add.add_argument("--username", required=True)
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
+    add.add_argument("--team", action="append", default=[], help="team slug (repeatable)")
+    add.add_argument("--counsellor-id", type=int, default=None)
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
     simulate = commands.add_parser("simulate", help="walk a call through the service, no phone")
     simulate_commands = simulate.add_subparsers(dest="simulate_command", required=True)
     call = simulate_commands.add_parser(
@@ -73,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
         "apikey": _apikey_create,
         "simulate": _simulate_call,
+        "user": _user_add,
     }[args.command]
     return handler(settings, args)
 
@@ -127,6 +146,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     database = _prepare(settings)
     base = f"http://{args.host}:{args.port}"
     demo_key = None
+    demo_password = ""
     if args.demo:
         with database.write() as session:
             load_demo(session, settings.config, demo_today(utcnow(), settings.config))
@@ -134,6 +154,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             # never stored, so this is the only way to hand one out again.
             apikeys.revoke_named(session, DEMO_KEY_NAME, actor="demo")
             _, demo_key = apikeys.create_api_key(session, DEMO_KEY_NAME, actor="demo")
+            demo_password = _demo_admin(session, settings)
     mode = "simulation mode (no Twilio credentials)" if settings.simulation else "live Twilio"
     print(f"konex hotline on {base} — {mode}, database {_safe_url(settings.database_url)}")
     print(f"  web page:      {base}/")
@@ -143,6 +164,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.simulation:
         print("  try a call:    .venv/bin/hotline simulate call --line islamism")
     if demo_key:
+        print(f"  demo sign-in:  {DEMO_ADMIN} / {demo_password}   (a new password on every start)")
         print(f"  demo API key (shown once): {demo_key}")
         print(
             f"  try: curl -H 'Authorization: Bearer {demo_key}' "
@@ -223,3 +245,48 @@ def _counsellor_names(settings: Settings) -> dict[str, str]:
             return {c.phone: f"{c.name} ({c.phone})" for c in session.scalars(select(Counsellor))}
     finally:
         database.dispose()
+
+
+def _demo_admin(session: Session, settings: Settings) -> str:
+    """The demo's admin account, with a fresh random password (printed, never stored)."""
+    password = secrets.token_urlsafe(12)
+    existing = session.scalar(select(User).where(User.username == DEMO_ADMIN))
+    if existing is None:
+        users.create_user(
+            session,
+            settings.config,
+            users.NewUser(DEMO_ADMIN, password, Role.ADMIN, tuple(settings.config.teams)),
+            actor="demo",
+        )
+    else:
+        users.set_password(session, existing, password, actor="demo")
+    return password
+
+
+def _user_add(settings: Settings, args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("hotline: the passwords differ", file=sys.stderr)
+            return 1
+    database = _prepare(settings)
+    try:
+        with database.write() as session:
+            user = users.create_user(
+                session,
+                settings.config,
+                users.NewUser(
+                    args.username, password, Role(args.role), tuple(args.team), args.counsellor_id
+                ),
+                actor="cli",
+            )
+            name, role = user.username, user.role.value
+    except DomainError as exc:
+        print(f"hotline: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    print(f"user {name!r} ({role}) created")
+    return 0

@@ -221,6 +221,28 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
+    teams: Mapped[list[Team]] = relationship(secondary="user_teams", order_by="Team.slug")
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 is stored here."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index(None, "user_id"),)
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins per (username, client address) key, for throttling. Keys are hashed."""
+
+    __tablename__ = "login_attempts"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+
 
 class ApiKey(Base):
     """A bearer key for /api/v1. Only a SHA-256 of the (256-bit random) key is kept."""

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import time_machine
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
-from config.model import HotlineConfig
 from config.settings import Settings
 from hotline.db import Database
-from scheduling.demo import load_demo
-from tests.conftest import berlin
 from web.app import create_app
 
 
@@ -46,7 +42,7 @@ def test_metrics_count_requests_by_route_template(api: TestClient) -> None:
 
 
 def test_security_headers(client: TestClient) -> None:
-    headers = client.get("/").headers
+    headers = client.get("/login").headers
     assert "default-src 'self'" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
@@ -62,27 +58,15 @@ def test_hsts_when_served_over_https(settings: Settings, database: Database) -> 
         assert client.get("/healthz").headers["strict-transport-security"].startswith("max-age=")
 
 
-def test_index_shows_who_is_on_call_now(
-    client: TestClient, database: Database, config: HotlineConfig
-) -> None:
-    with database.write() as session:
-        assert load_demo(session, config, berlin(2026, 11, 23).date())
-    with time_machine.travel(berlin(2026, 11, 25, 12), tick=False):
-        page = client.get("/")
+def test_the_page_needs_a_sign_in(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/"
+    page = client.get("/login")
     assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/html")
-    html = page.text
-    assert '<html lang="de">' in html
-    assert "Jetzt im Dienst" in html
-    assert "Simulationsmodus" in html
-    assert "Team Islamismus" in html
-    assert "Do 26.11., 09:00" in html  # the next handoff, in Berlin time
-    assert "Niemand eingeteilt" not in html
-    assert "+49 711 2794555" in html or "0711 2794555" in html
-
-
-def test_index_marks_a_team_without_anyone_on_call(client: TestClient) -> None:
-    assert "Niemand eingeteilt" in client.get("/").text
+    assert '<html lang="de">' in page.text
+    assert "Anmelden" in page.text
+    assert "<script" not in page.text  # works without JavaScript; the CSP allows no inline script
 
 
 def test_static_files_are_served(client: TestClient) -> None:

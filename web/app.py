@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -20,11 +19,8 @@ from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
 from hotline.db import Database, make_engine
-from hotline.models import utcnow
-from scheduling import shifts
-from scheduling.shifts import OnCallNow
 from scheduling.teams import sync_teams
-from web import api, health, twilio
+from web import api, health, pages, twilio
 from web.filters import install as install_filters
 from web.headers import SecurityHeadersMiddleware
 from web.openapi import document
@@ -47,6 +43,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     db = database or Database(make_engine(settings.database_url))
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
+    templates.env.globals.update(settings=settings, config=settings.config)
     openapi = document(app_version())
     metrics = health.Metrics()
 
@@ -57,21 +54,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
         if database is None:
             db.dispose()
 
-    async def index(request: Request) -> Response:
-        now = utcnow()
-        teams = await run_in_threadpool(_on_call_now, db, settings, now)
-        return templates.TemplateResponse(
-            request,
-            "index.html",
-            {"settings": settings, "config": settings.config, "teams": teams, "now": now},
-        )
-
     async def openapi_json(_request: Request) -> Response:
         return JSONResponse(openapi)
 
     app = Starlette(
         routes=[
-            Route("/", index, methods=["GET"]),
+            *pages.routes,
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
             *api.routes,
             *twilio.routes,
@@ -87,14 +75,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
+    app.state.templates = templates
     return app
-
-
-def _on_call_now(db: Database, settings: Settings, now: datetime) -> list[OnCallNow]:
-    with db.read() as session:
-        return [
-            shifts.on_call(session, settings.config, slug, now) for slug in settings.config.teams
-        ]
 
 
 def _sync_teams(db: Database, settings: Settings) -> None:

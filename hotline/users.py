@@ -1,0 +1,172 @@
+"""Web accounts: creation, password policy, sign-in with throttling.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults, rehashed when they change). The
+policy follows NIST SP 800-63B: at least 8 characters, no composition rules, and refused if it is
+a commonly used password (zxcvbn's list of the 30,000 most common, plus German favourites).
+Sign-in answers the same for an unknown user and a wrong password, and takes the same time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from config.model import HotlineConfig
+from hotline import audit
+from hotline.errors import Conflict, Invalid
+from hotline.models import LoginAttempt, Role, User, utcnow
+from scheduling.teams import team_by_slug
+
+MIN_LENGTH = 8
+MAX_LENGTH = 256
+# Throttling: after FREE_FAILURES failures for one (username, address), each further attempt
+# must wait twice as long as the one before, up to MAX_DELAY. A correct password from another
+# address is never delayed, so an attacker cannot lock a real user out.
+FREE_FAILURES = 5
+MAX_DELAY = timedelta(minutes=5)
+FAILURE_MEMORY = timedelta(hours=1)
+GERMAN_FAVOURITES = frozenset(
+    {
+        "passwort", "passwort1", "passwort123", "hallo123", "hallo1234", "schatz", "schatz123",
+        "geheim", "geheim123", "sommer2026", "winter2026", "fussball", "fußball", "ichliebedich",
+        "konex123", "beratung", "hotline123", "stuttgart", "deutschland", "qwertz", "qwertz123",
+        "123456789", "1234567890", "asdfghjk", "berlin123", "muenchen", "bayern1900",
+    }
+)  # fmt: skip
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("an unguessable dummy password, used only to burn the same time")
+
+
+class ThrottledError(Exception):
+    def __init__(self, wait: timedelta) -> None:
+        super().__init__(f"wait {wait.total_seconds():.0f} s")
+        self.wait = wait
+
+
+@cache
+def _common() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"]) | GERMAN_FAVOURITES
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """A German explanation of why `password` is refused, or None."""
+    if len(password) < MIN_LENGTH:
+        return f"Das Passwort muss mindestens {MIN_LENGTH} Zeichen lang sein."
+    if len(password) > MAX_LENGTH:
+        return f"Das Passwort darf höchstens {MAX_LENGTH} Zeichen lang sein."
+    lowered = password.lower()
+    if lowered in _common() or (username and lowered == username.lower()):
+        return (
+            "Dieses Passwort ist zu verbreitet oder leicht zu erraten. "
+            "Bitte wählen Sie ein anderes."
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    username: str
+    password: str
+    role: Role
+    teams: Sequence[str] = ()
+    counsellor_id: int | None = None
+
+
+def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor: str) -> User:
+    username = new.username.strip().lower()
+    if not username or len(username) > 100 or any(c.isspace() for c in username):
+        raise Invalid("Benutzername: 1 bis 100 Zeichen ohne Leerzeichen.", field="username")
+    problem = password_problem(new.password, username)
+    if problem:
+        raise Invalid(problem, field="password")
+    if session.scalar(select(User.id).where(func.lower(User.username) == username)):
+        raise Conflict("Diesen Benutzernamen gibt es schon.", field="username")
+    user = User(
+        username=username,
+        password_hash=_hasher.hash(new.password),
+        role=new.role,
+        counsellor_id=new.counsellor_id,
+        active=True,
+    )
+    user.teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "create",
+        "user",
+        user.id,
+        after={"username": username, "role": new.role.value, "teams": list(new.teams)},
+    )
+    return user
+
+
+def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    problem = password_problem(password, user.username)
+    if problem:
+        raise Invalid(problem, field="password")
+    user.password_hash = _hasher.hash(password)
+    audit.record(session, actor, "set_password", "user", user.id)  # never the password itself
+
+
+def _throttle_key(username: str, address: str) -> str:
+    return hashlib.sha256(f"{username.strip().lower()}\x00{address}".encode()).hexdigest()
+
+
+def _delay(failures: int) -> timedelta:
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(MAX_DELAY, timedelta(seconds=2 ** (failures - FREE_FAILURES + 1)))
+
+
+def authenticate(
+    session: Session, username: str, password: str, address: str, now: datetime | None = None
+) -> User | None:
+    """The active user with this username and password, or None (the same for every kind of
+    failure). Raises ThrottledError while the (username, address) pair must wait."""
+    now = now or utcnow()
+    key = _throttle_key(username, address)
+    attempt = session.get(LoginAttempt, key, with_for_update=True)
+    if attempt is not None and now - attempt.last_failure_at > FAILURE_MEMORY:
+        attempt.failures = 0
+    if attempt is not None:
+        wait = attempt.last_failure_at + _delay(attempt.failures) - now
+        if wait > timedelta(0):
+            raise ThrottledError(wait)
+    user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+        valid = user is not None and user.active
+    except (VerificationError, InvalidHashError):
+        valid = False
+    if not valid or user is None:
+        if attempt is None:
+            attempt = LoginAttempt(key_hash=key, failures=0)
+            session.add(attempt)
+        attempt.failures += 1
+        attempt.last_failure_at = now
+        return None
+    if attempt is not None:
+        session.delete(attempt)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = now
+    return user
+
+
+def forget_old_attempts(session: Session, now: datetime | None = None) -> None:
+    cutoff = (now or utcnow()) - FAILURE_MEMORY - MAX_DELAY
+    session.execute(delete(LoginAttempt).where(LoginAttempt.last_failure_at < cutoff))

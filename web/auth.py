@@ -1,0 +1,217 @@
+"""Browser sessions, CSRF and role checks for the web pages.
+
+* The session cookie `__Host-hotline` (Secure, HttpOnly, SameSite=Lax, Path=/) holds 256 random
+  bits; the database keeps only their SHA-256, so a leaked table cannot be replayed. A new id is
+  issued at every sign-in; sign-out deletes the row. Sessions end after IDLE without a request
+  and at the latest ABSOLUTE after sign-in.
+* Every form carries a CSRF token: an HMAC of the session id (before sign-in: of a random nonce
+  in the `__Host-hotline-login` cookie). Every POST checks it.
+* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import delete, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from config.settings import Settings
+from hotline.db import Database
+from hotline.models import Role, User, WebSession, utcnow
+
+COOKIE = "__Host-hotline"
+LOGIN_COOKIE = "__Host-hotline-login"
+IDLE = timedelta(minutes=30)
+ABSOLUTE = timedelta(hours=12)
+TOUCH_EVERY = timedelta(minutes=1)
+_DEVELOPMENT_SECRET = "konex-development-session-secret"  # noqa: S105 - development only
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in user, as the pages need them."""
+
+    user_id: int
+    username: str
+    role: Role
+    team_slugs: frozenset[str]
+    counsellor_id: int | None
+    session_hash: str
+    csrf: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def may_coordinate(self, team: str) -> bool:
+        return self.is_admin or (self.role is Role.COORDINATOR and team in self.team_slugs)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _secret(settings: Settings) -> bytes:
+    return (str(settings.secret_key) if settings.secret_key else _DEVELOPMENT_SECRET).encode()
+
+
+def csrf_token(settings: Settings, purpose: str, value: str) -> str:
+    return hmac.new(_secret(settings), f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def cookie_options(max_age: int | None = None) -> dict[str, Any]:
+    return {
+        "httponly": True,
+        "secure": True,
+        "samesite": "lax",
+        "path": "/",
+        "max_age": max_age,
+    }
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+def start_session(db: Database, user_id: int) -> str:
+    """A new session for the user; returns the cookie value (the only place it exists)."""
+    plain = secrets.token_urlsafe(32)
+    with db.write() as session:
+        session.add(WebSession(id_hash=_digest(plain), user_id=user_id))
+    return plain
+
+
+def end_session(db: Database, session_hash: str) -> None:
+    with db.write() as session:
+        session.execute(delete(WebSession).where(WebSession.id_hash == session_hash))
+
+
+def end_all_sessions(db: Database, user_id: int) -> None:
+    with db.write() as session:
+        session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer | None:
+    if not cookie or len(cookie) > 100:
+        return None
+    key = _digest(cookie)
+    now = utcnow()
+    with db.read() as session:
+        row = session.execute(
+            select(WebSession, User)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.id_hash == key)
+        ).first()
+        if row is None:
+            return None
+        web_session, user = row
+        expired = (
+            not user.active
+            or now - web_session.last_seen_at > IDLE
+            or now - web_session.created_at > ABSOLUTE
+        )
+        viewer = Viewer(
+            user_id=user.id,
+            username=user.username,
+            role=user.role,
+            team_slugs=frozenset(team.slug for team in user.teams),
+            counsellor_id=user.counsellor_id,
+            session_hash=key,
+            csrf=csrf_token(settings, "session", key),
+        )
+        stale = now - web_session.last_seen_at > TOUCH_EVERY
+    if expired:
+        end_session(db, key)
+        return None
+    if stale:
+        with db.write() as session:
+            stored = session.get(WebSession, key)
+            if stored is not None:
+                stored.last_seen_at = now
+    return viewer
+
+
+def sweep(db: Database, now: datetime | None = None) -> None:
+    """Delete sessions that can no longer be used."""
+    now = now or utcnow()
+    with db.write() as session:
+        session.execute(
+            delete(WebSession).where(
+                (WebSession.last_seen_at < now - IDLE) | (WebSession.created_at < now - ABSOLUTE)
+            )
+        )
+
+
+# --- page decorator ---------------------------------------------------------------------------
+
+PageHandler = Callable[[Request, Viewer], Awaitable[Response]]
+
+
+class Forbidden(Exception):
+    pass
+
+
+def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]:
+    """Require a session with one of `roles` (any role if none given) and, for POST, a valid
+    CSRF token in the form field `csrf`."""
+    allowed = frozenset(roles) or frozenset(Role)
+
+    def wrap(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            settings: Settings = request.app.state.settings
+            viewer = await run_in_threadpool(
+                load_viewer, request.app.state.db, settings, request.cookies.get(COOKIE)
+            )
+            if viewer is None:
+                if request.method != "GET":
+                    return forbidden(
+                        request, "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich an."
+                    )
+                target = quote(
+                    request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                )
+                return RedirectResponse(f"/login?next={target}", status_code=303)
+            if viewer.role not in allowed:
+                return forbidden(request, "Für diese Seite fehlt Ihnen die Berechtigung.", viewer)
+            if request.method == "POST":
+                form = await request.form()
+                sent = str(form.get("csrf", ""))
+                if not hmac.compare_digest(sent, viewer.csrf):
+                    return forbidden(
+                        request,
+                        "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.",
+                        viewer,
+                    )
+            try:
+                return await handler(request, viewer)
+            except Forbidden:
+                return forbidden(request, "Für diese Seite fehlt Ihnen die Berechtigung.", viewer)
+
+        endpoint.__name__ = handler.__name__
+        return endpoint
+
+    return wrap
+
+
+def forbidden(request: Request, message: str, viewer: Viewer | None = None) -> Response:
+    templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(
+        request, "error.html", {"message": message, "viewer": viewer}, status_code=403
+    )
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

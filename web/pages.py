@@ -1,0 +1,217 @@
+"""The web pages: sign-in, the dashboard, the audit log. German text, Europe/Berlin times."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from config.settings import Settings
+from hotline import outbox, users
+from hotline.db import Database
+from hotline.models import AuditEntry, Counsellor, Role, TaskStatus, Team, Voicemail, utcnow
+from scheduling import shifts
+from scheduling.shifts import OnCallNow
+from web import auth
+from web.auth import Viewer, page
+
+GAP_HORIZON = timedelta(days=28)
+
+
+def _render(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
+    settings: Settings = request.app.state.settings
+    response: Response = request.app.state.templates.TemplateResponse(
+        request,
+        name,
+        {"settings": settings, "config": settings.config, **context},
+        status_code=status,
+    )
+    return response
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+
+def _login_nonce(request: Request) -> tuple[str, bool]:
+    nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
+    if 20 <= len(nonce) <= 100:
+        return nonce, False
+    return secrets.token_urlsafe(24), True
+
+
+def _login_page(
+    request: Request, message: str | None = None, username: str = "", status: int = 200
+) -> Response:
+    settings: Settings = request.app.state.settings
+    nonce, fresh = _login_nonce(request)
+    response = _render(
+        request,
+        "login.html",
+        {
+            "csrf": auth.csrf_token(settings, "login", nonce),
+            "message": message,
+            "username": username,
+            "next": auth.safe_next(request.query_params.get("next")),
+            "viewer": None,
+        },
+        status,
+    )
+    if fresh:
+        response.set_cookie(auth.LOGIN_COOKIE, nonce, **auth.cookie_options(max_age=3600))
+    return response
+
+
+async def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+async def login(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+    form = await request.form()
+    username = str(form.get("username", ""))[:100]
+    password = str(form.get("password", ""))[: users.MAX_LENGTH + 1]
+    nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
+    expected = auth.csrf_token(settings, "login", nonce)
+    if not nonce or not secrets.compare_digest(str(form.get("csrf", "")), expected):
+        return _login_page(
+            request,
+            "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.",
+            username,
+            403,
+        )
+    address = request.client.host if request.client else "unknown"
+
+    def check() -> int | None:
+        with db.write() as session:
+            user = users.authenticate(session, username, password, address)
+            return user.id if user else None
+
+    try:
+        user_id = await run_in_threadpool(check)
+    except users.ThrottledError as exc:
+        seconds = max(1, round(exc.wait.total_seconds()))
+        return _login_page(
+            request,
+            f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden "
+            "und versuchen Sie es dann erneut.",
+            username,
+            429,
+        )
+    if user_id is None:
+        return _login_page(request, "Benutzername oder Passwort ist falsch.", username, 400)
+    plain = await run_in_threadpool(auth.start_session, db, user_id)
+    target = auth.safe_next(str(form.get("next", "")) or None)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(auth.COOKIE, plain, **auth.cookie_options())
+    response.delete_cookie(auth.LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
+
+@page()
+async def logout(request: Request, viewer: Viewer) -> Response:
+    await run_in_threadpool(auth.end_session, request.app.state.db, viewer.session_hash)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(auth.COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPanel:
+    slug: str
+    name: str
+    now: OnCallNow
+    gaps: list[tuple[datetime, datetime]]
+    voicemails: list[Voicemail]
+    coordinates: bool
+
+
+def visible_teams(settings: Settings, viewer: Viewer, counsellor_teams: set[str]) -> list[str]:
+    slugs = list(settings.config.teams)
+    if viewer.is_admin:
+        return slugs
+    return [s for s in slugs if s in viewer.team_slugs or s in counsellor_teams]
+
+
+def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, object]:
+    now = utcnow()
+    with db.read() as session:
+        own: set[str] = set()
+        if viewer.counsellor_id is not None:
+            own = set(
+                session.scalars(
+                    select(Team.slug).where(
+                        Team.counsellors.any(Counsellor.id == viewer.counsellor_id)
+                    )
+                )
+            )
+        panels = []
+        for slug in visible_teams(settings, viewer, own):
+            team_now = shifts.on_call(session, settings.config, slug, now)
+            voicemails = list(
+                session.scalars(
+                    select(Voicemail)
+                    .where(
+                        Voicemail.team_id == team_now.team.id, Voicemail.status == TaskStatus.NEW
+                    )
+                    .order_by(Voicemail.created_at.desc())
+                    .limit(20)
+                )
+            )
+            panels.append(
+                TeamPanel(
+                    slug=slug,
+                    name=team_now.team.name,
+                    now=team_now,
+                    gaps=shifts.gaps(session, settings.config, slug, now, now + GAP_HORIZON),
+                    voicemails=voicemails,
+                    coordinates=viewer.may_coordinate(slug),
+                )
+            )
+        messages = (
+            outbox.recent(session, settings, limit=20)
+            if settings.simulation and viewer.role is not Role.COUNSELLOR
+            else []
+        )
+    return {"panels": panels, "now": now, "messages": messages, "horizon_days": GAP_HORIZON.days}
+
+
+@page()
+async def dashboard(request: Request, viewer: Viewer) -> Response:
+    data = await run_in_threadpool(
+        _dashboard_data, request.app.state.db, request.app.state.settings, viewer
+    )
+    return _render(request, "dashboard.html", {"viewer": viewer, **data})
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+
+@page(Role.ADMIN)
+async def audit_log(request: Request, viewer: Viewer) -> Response:
+    def load() -> list[AuditEntry]:
+        with request.app.state.db.read() as session:
+            return list(
+                session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200))
+            )
+
+    entries = await run_in_threadpool(load)
+    return _render(request, "audit.html", {"viewer": viewer, "entries": entries})
+
+
+routes = [
+    Route("/", dashboard, methods=["GET"]),
+    Route("/login", login_form, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/audit", audit_log, methods=["GET"]),
+]
