@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from config.model import HotlineConfig
 from hotline import audit
-from hotline.errors import Invalid
+from hotline.errors import Invalid, NotFound
 from hotline.models import Counsellor, Team
 from hotline.phone import InvalidPhoneNumber, normalise
 from scheduling.teams import team_by_slug
@@ -58,3 +58,64 @@ def list_counsellors(
     if active is not None:
         query = query.where(Counsellor.active.is_(active))
     return list(session.scalars(query))
+
+
+def _snapshot(counsellor: Counsellor) -> dict[str, object]:
+    # The audit log records who is in which team and whether active; never the phone number.
+    return {
+        "name": counsellor.name,
+        "teams": [team.slug for team in counsellor.teams],
+        "active": counsellor.active,
+        "email_set": counsellor.email is not None,
+    }
+
+
+def update_counsellor(
+    session: Session, config: HotlineConfig, counsellor_id: int, new: NewCounsellor, *, actor: str
+) -> Counsellor:
+    counsellor = session.get(Counsellor, counsellor_id, with_for_update=True)
+    if counsellor is None:
+        raise NotFound(f"no counsellor with id {counsellor_id}")
+    before = _snapshot(counsellor)
+    name = new.name.strip()
+    if not name:
+        raise Invalid("name must not be empty", field="name")
+    try:
+        phone = normalise(new.phone)
+    except InvalidPhoneNumber as exc:
+        raise Invalid(f"phone: {exc}", field="phone") from exc
+    counsellor.name = name
+    counsellor.phone = phone
+    counsellor.email = new.email or None
+    counsellor.teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "update",
+        "counsellor",
+        counsellor.id,
+        before=before,
+        after=_snapshot(counsellor),
+    )
+    return counsellor
+
+
+def set_active(session: Session, counsellor_id: int, active: bool, *, actor: str) -> Counsellor:
+    """Deactivate (or reactivate). A deactivated counsellor keeps their history but is never
+    rung: the rota skips their shifts."""
+    counsellor = session.get(Counsellor, counsellor_id, with_for_update=True)
+    if counsellor is None:
+        raise NotFound(f"no counsellor with id {counsellor_id}")
+    before = _snapshot(counsellor)
+    counsellor.active = active
+    audit.record(
+        session,
+        actor,
+        "activate" if active else "deactivate",
+        "counsellor",
+        counsellor.id,
+        before=before,
+        after=_snapshot(counsellor),
+    )
+    return counsellor

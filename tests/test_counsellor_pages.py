@@ -1,0 +1,145 @@
+"""The counsellors page: create, edit, deactivate; German errors next to the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from config.model import HotlineConfig
+from config.settings import Settings
+from hotline.db import Database
+from hotline.models import AuditEntry, Counsellor, Role
+from tests.conftest import add_counsellor
+from tests.test_auth import csrf_of, make_user, sign_in
+from web.app import create_app
+
+
+@pytest.fixture
+def admin(settings: Settings, database: Database, config: HotlineConfig) -> Iterator[TestClient]:
+    make_user(database, config, "chef", Role.ADMIN)
+    with TestClient(
+        create_app(settings, database=database),
+        base_url="https://testserver",
+        follow_redirects=False,
+    ) as client:
+        yield sign_in(client, "chef")
+
+
+def count(database: Database) -> int:
+    with database.read() as session:
+        return session.scalar(select(func.count()).select_from(Counsellor)) or 0
+
+
+def test_create_normalises_the_number(admin: TestClient, database: Database) -> None:
+    csrf = csrf_of(admin.get("/counsellors").text)
+    response = admin.post(
+        "/counsellors",
+        data={
+            "csrf": csrf,
+            "name": "Lena Brandt",
+            "phone": "0151 / 234 567 89",
+            "teams": ["islamism"],
+        },
+    )
+    assert response.status_code == 303
+    with database.read() as session:
+        person = session.scalars(select(Counsellor)).one()
+        assert [t.slug for t in person.teams] == ["islamism"]
+    assert person.phone == "+4915123456789"
+    page = admin.get("/counsellors").text
+    assert "Lena Brandt" in page
+    assert "+49 151 23456789" in page
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"name": "", "phone": "0151 23456789"}, "name", "Bitte geben Sie einen Namen an."),
+        ({"name": "X", "phone": "12"}, "phone", "keine gültige Telefonnummer"),
+        ({"name": "X", "phone": "0151 23456789", "email": "kein-at"}, "email", "E-Mail"),
+        ({"name": "X", "phone": "0151 23456789", "teams": ["left-wing"]}, "teams", "Teams"),
+    ],
+)
+def test_invalid_input_is_explained_next_to_the_field_and_changes_nothing(
+    admin: TestClient, database: Database, data: dict[str, object], field: str, message: str
+) -> None:
+    csrf = csrf_of(admin.get("/counsellors").text)
+    response = admin.post("/counsellors", data={"csrf": csrf, **data})
+    assert response.status_code == 422
+    assert message in response.text
+    assert "Es wurde nichts gespeichert." in response.text
+    if field != "teams":
+        assert f'aria-describedby="e-{field}"' in response.text
+    assert count(database) == 0
+
+
+def test_edit_and_deactivate_keep_history(
+    admin: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    with database.write() as session:
+        person_id = add_counsellor(session, config, "islamism", name="Jonas Becker").id
+    page = admin.get(f"/counsellors/{person_id}")
+    assert page.status_code == 200
+    assert 'value="Jonas Becker"' in page.text
+    csrf = csrf_of(page.text)
+    response = admin.post(
+        f"/counsellors/{person_id}",
+        data={"csrf": csrf, "name": "Jonas Becker-Roth", "phone": "+49 170 1234567",
+              "teams": ["islamism", "right-wing"]},
+    )  # fmt: skip
+    assert response.status_code == 303
+    assert admin.post(f"/counsellors/{person_id}/active", data={"csrf": csrf}).status_code == 303
+    with database.read() as session:
+        person = session.get(Counsellor, person_id)
+        assert person is not None
+        assert person.name == "Jonas Becker-Roth"
+        assert person.phone == "+491701234567"
+        assert {t.slug for t in person.teams} == {"islamism", "right-wing"}
+        assert not person.active
+        actions = [
+            e.action
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.entity == "counsellor"))
+        ]
+        logged = " ".join(str(e.after) for e in session.scalars(select(AuditEntry)))
+    assert actions[-2:] == ["update", "deactivate"]
+    assert "1701234567" not in logged  # phone numbers stay out of the audit log
+    assert "deaktiviert" in admin.get("/counsellors").text
+
+
+def test_coordinator_manages_only_their_teams(
+    settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    make_user(database, config, "koordination", Role.COORDINATOR, "right-wing")
+    with database.write() as session:
+        other = add_counsellor(session, config, "islamism", name="Fremd Team").id
+        mine = add_counsellor(session, config, "right-wing", "islamism", name="Eigen Team").id
+    with TestClient(
+        create_app(settings, database=database),
+        base_url="https://testserver",
+        follow_redirects=False,
+    ) as client:
+        sign_in(client, "koordination")
+        page = client.get("/counsellors").text
+        assert "Eigen Team" in page
+        assert "Fremd Team" not in page
+        csrf = csrf_of(page)
+        assert client.get(f"/counsellors/{other}").status_code == 403
+        assert client.post(f"/counsellors/{other}/active", data={"csrf": csrf}).status_code == 403
+        # Editing keeps the membership in the team the coordinator does not coordinate.
+        response = client.post(
+            f"/counsellors/{mine}",
+            data={
+                "csrf": csrf,
+                "name": "Eigen Team",
+                "phone": "0151 11111111",
+                "teams": ["right-wing"],
+            },
+        )
+        assert response.status_code == 303
+    with database.read() as session:
+        person = session.get(Counsellor, mine)
+        assert person is not None
+        assert {t.slug for t in person.teams} == {"islamism", "right-wing"}

@@ -1,0 +1,197 @@
+"""The counsellors page: list, create, edit, deactivate. Admins manage everyone; coordinators
+the counsellors of their teams, and may only assign their own teams."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from config.settings import Settings
+from hotline.db import Database
+from hotline.errors import DomainError, NotFound
+from hotline.models import Counsellor, Role
+from hotline.phone import display
+from scheduling import counsellors as cases
+from web.auth import Forbidden, Viewer, page
+from web.pages import _render
+
+# German messages for the form, by field (the use cases speak English for the API).
+MESSAGES = {
+    "name": "Bitte geben Sie einen Namen an.",
+    "phone": "Das ist keine gültige Telefonnummer (zum Beispiel 0151 23456789).",
+    "email": "Das ist keine gültige E-Mail-Adresse.",
+    "team": "Dieses Team gibt es nicht.",
+    "teams": "Bitte wählen Sie nur Teams, die Sie koordinieren.",
+}
+
+
+def _manageable_teams(settings: Settings, viewer: Viewer) -> list[str]:
+    return [slug for slug in settings.config.teams if viewer.may_coordinate(slug)]
+
+
+def _may_edit(viewer: Viewer, counsellor: Counsellor) -> bool:
+    return viewer.is_admin or any(viewer.may_coordinate(team.slug) for team in counsellor.teams)
+
+
+def _read_form(form: FormData) -> tuple[cases.NewCounsellor, dict[str, str]]:
+    values = {key: str(form.get(key, "")).strip() for key in ("name", "phone", "email")}
+    teams = tuple(str(team) for team in form.getlist("teams"))
+    errors: dict[str, str] = {}
+    email = values["email"]
+    if email and ("@" not in email or " " in email or len(email) > 320):
+        errors["email"] = MESSAGES["email"]
+    if len(values["name"]) > 200:
+        errors["name"] = "Der Name darf höchstens 200 Zeichen lang sein."
+    return cases.NewCounsellor(values["name"], values["phone"], email or None, teams), errors
+
+
+def _list(db: Database, viewer: Viewer) -> list[Counsellor]:
+    with db.read() as session:
+        everyone = cases.list_counsellors(session)
+    if viewer.is_admin:
+        return everyone
+    return [c for c in everyone if _may_edit(viewer, c) or not c.teams]
+
+
+def _page(
+    request: Request,
+    viewer: Viewer,
+    people: list[Counsellor],
+    *,
+    editing: Counsellor | None = None,
+    form: cases.NewCounsellor | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    return _render(
+        request,
+        "counsellors.html",
+        {
+            "viewer": viewer,
+            "people": people,
+            "editing": editing,
+            "form": form,
+            "errors": errors or {},
+            "teams": _manageable_teams(settings, viewer),
+            "display": display,
+        },
+        status,
+    )
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def counsellors(request: Request, viewer: Viewer) -> Response:
+    people = await run_in_threadpool(_list, request.app.state.db, viewer)
+    return _page(request, viewer, people)
+
+
+def _save(
+    request: Request, viewer: Viewer, counsellor_id: int | None, new: cases.NewCounsellor
+) -> dict[str, str]:
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+    allowed = set(_manageable_teams(settings, viewer))
+    if not set(new.teams) <= allowed:
+        return {"teams": MESSAGES["teams"]}
+    actor = f"user:{viewer.user_id} {viewer.username}"
+    try:
+        with db.write() as session:
+            if counsellor_id is None:
+                cases.create_counsellor(session, settings.config, new, actor=actor)
+            else:
+                existing = session.get(Counsellor, counsellor_id)
+                if existing is None:
+                    raise NotFound("no such counsellor")
+                if not _may_edit(viewer, existing):
+                    raise Forbidden
+                # A coordinator keeps memberships in teams they do not coordinate.
+                kept = tuple(t.slug for t in existing.teams if t.slug not in allowed)
+                merged = cases.NewCounsellor(new.name, new.phone, new.email, kept + new.teams)
+                cases.update_counsellor(
+                    session, settings.config, counsellor_id, merged, actor=actor
+                )
+    except DomainError as exc:
+        field = exc.field or "name"
+        return {field: MESSAGES.get(field, exc.message)}
+    return {}
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def create(request: Request, viewer: Viewer) -> Response:
+    new, errors = _read_form(await request.form())
+    if not errors:
+        errors = await run_in_threadpool(_save, request, viewer, None, new)
+    if errors:
+        people = await run_in_threadpool(_list, request.app.state.db, viewer)
+        return _page(request, viewer, people, form=new, errors=errors, status=422)
+    return RedirectResponse("/counsellors", status_code=303)
+
+
+def _one(db: Database, counsellor_id: int) -> Counsellor | None:
+    with db.read() as session:
+        counsellor = session.get(Counsellor, counsellor_id)
+        if counsellor is not None:
+            _ = counsellor.teams  # load while the session is open
+        return counsellor
+
+
+def _counsellor_id(request: Request) -> int:
+    raw = str(request.path_params.get("counsellor_id", ""))
+    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def edit(request: Request, viewer: Viewer) -> Response:
+    db: Database = request.app.state.db
+    counsellor = await run_in_threadpool(_one, db, _counsellor_id(request))
+    if counsellor is None:
+        return RedirectResponse("/counsellors", status_code=303)
+    if not _may_edit(viewer, counsellor):
+        raise Forbidden
+    people = await run_in_threadpool(_list, db, viewer)
+    if request.method == "GET":
+        form = cases.NewCounsellor(
+            counsellor.name,
+            display(counsellor.phone),
+            counsellor.email,
+            tuple(t.slug for t in counsellor.teams),
+        )
+        return _page(request, viewer, people, editing=counsellor, form=form)
+    new, errors = _read_form(await request.form())
+    if not errors:
+        errors = await run_in_threadpool(_save, request, viewer, counsellor.id, new)
+    if errors:
+        return _page(
+            request, viewer, people, editing=counsellor, form=new, errors=errors, status=422
+        )
+    return RedirectResponse("/counsellors", status_code=303)
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def toggle_active(request: Request, viewer: Viewer) -> Response:
+    db: Database = request.app.state.db
+    counsellor = await run_in_threadpool(_one, db, _counsellor_id(request))
+    if counsellor is None:
+        return RedirectResponse("/counsellors", status_code=303)
+    if not _may_edit(viewer, counsellor):
+        raise Forbidden
+    actor = f"user:{viewer.user_id} {viewer.username}"
+
+    def flip() -> None:
+        with db.write() as session:
+            cases.set_active(session, counsellor.id, not counsellor.active, actor=actor)
+
+    await run_in_threadpool(flip)
+    return RedirectResponse("/counsellors", status_code=303)
+
+
+routes = [
+    Route("/counsellors", counsellors, methods=["GET"]),
+    Route("/counsellors", create, methods=["POST"]),
+    Route("/counsellors/{counsellor_id}", edit, methods=["GET", "POST"]),
+    Route("/counsellors/{counsellor_id}/active", toggle_active, methods=["POST"]),
+]
