@@ -1,0 +1,96 @@
+"""Stand-ins ("Vertretung"): X is replaced by Y in a team from … to …, without touching the
+rotation. The rota core applies them (`scheduling.rota`): the latest stand-in wins, no chains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.model import HotlineConfig
+from hotline import audit
+from hotline.errors import Invalid, NotFound
+from hotline.models import Counsellor, StandIn
+from scheduling.teams import team_by_slug
+
+MAX_STAND_IN = timedelta(days=366)
+
+
+@dataclass(frozen=True, slots=True)
+class NewStandIn:
+    team: str
+    absent_id: int
+    substitute_id: int
+    start: datetime
+    end: datetime
+    note: str = ""
+
+
+def _snapshot(stand_in: StandIn) -> dict[str, object]:
+    return {
+        "team_id": stand_in.team_id,
+        "absent_id": stand_in.absent_id,
+        "substitute_id": stand_in.substitute_id,
+        "start": stand_in.start_at.isoformat(),
+        "end": stand_in.end_at.isoformat(),
+    }
+
+
+def create_stand_in(
+    session: Session, config: HotlineConfig, new: NewStandIn, *, actor: str
+) -> StandIn:
+    if new.start.tzinfo is None or new.end.tzinfo is None:
+        raise Invalid("start and end need a UTC offset", field="start")
+    start, end = new.start.astimezone(UTC), new.end.astimezone(UTC)
+    if end <= start:
+        raise Invalid("end must be after start", field="end")
+    if end - start > MAX_STAND_IN:
+        raise Invalid("a stand-in lasts at most a year", field="end")
+    if new.absent_id == new.substitute_id:
+        raise Invalid("a counsellor cannot stand in for themselves", field="substitute_id")
+    team = team_by_slug(session, new.team, config)
+    people = {}
+    for field, person_id in (("absent_id", new.absent_id), ("substitute_id", new.substitute_id)):
+        person = session.get(Counsellor, person_id)
+        if person is None:
+            raise NotFound(f"no counsellor with id {person_id}", field=field)
+        if team not in person.teams:
+            raise Invalid(f"counsellor {person_id} is not in team {team.slug!r}", field=field)
+        people[field] = person
+    if not people["substitute_id"].active:
+        raise Invalid("the substitute is deactivated", field="substitute_id")
+    stand_in = StandIn(
+        team_id=team.id,
+        absent_id=new.absent_id,
+        substitute_id=new.substitute_id,
+        start_at=start,
+        end_at=end,
+        note=new.note.strip()[:500] or None,
+    )
+    session.add(stand_in)
+    session.flush()
+    audit.record(session, actor, "create", "stand_in", stand_in.id, after=_snapshot(stand_in))
+    return stand_in
+
+
+def delete_stand_in(session: Session, stand_in_id: int, *, actor: str) -> None:
+    stand_in = session.get(StandIn, stand_in_id)
+    if stand_in is None:
+        raise NotFound(f"no stand-in with id {stand_in_id}")
+    audit.record(session, actor, "delete", "stand_in", stand_in.id, before=_snapshot(stand_in))
+    session.delete(stand_in)
+
+
+def list_stand_ins(
+    session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
+) -> list[StandIn]:
+    team = team_by_slug(session, team_slug, config)
+    return list(
+        session.scalars(
+            select(StandIn)
+            .where(StandIn.team_id == team.id, StandIn.start_at < end, StandIn.end_at > start)
+            .order_by(StandIn.start_at, StandIn.id)
+        )
+    )
