@@ -208,4 +208,21 @@ __all__ = [
     "gaps",
     "list_shifts",
     "on_call",
+    "update_shift",
 ]
+
+
+def update_shift(
+    session: Session, config: HotlineConfig, shift_id: int, new: NewShift, *, actor: str
+) -> Shift:
+    """Change a shift: the old one goes and the new one is checked like a new shift, in one
+    transaction, so a refused change leaves the old shift in place."""
+    old = session.get(Shift, shift_id, with_for_update=True)
+    if old is None:
+        raise NotFound(f"no shift with id {shift_id}")
+    before = _snapshot(old)
+    session.delete(old)
+    session.flush()
+    shift = create_shift(session, config, new, actor=actor)
+    audit.record(session, actor, "update", "shift", shift.id, before=before, after=_snapshot(shift))
+    return shift

@@ -324,6 +324,13 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("GET", "/counsellors/{counsellor_id}"): {Role.ADMIN, Role.COORDINATOR},
     ("POST", "/counsellors/{counsellor_id}"): {Role.ADMIN, Role.COORDINATOR},
     ("POST", "/counsellors/{counsellor_id}/active"): {Role.ADMIN, Role.COORDINATOR},
+    ("GET", "/rota"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
+    ("GET", "/rota/{team}"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
+    ("POST", "/rota/{team}/shifts"): {Role.ADMIN, Role.COORDINATOR},
+    ("POST", "/rota/{team}/shifts/{shift_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
+    ("POST", "/rota/{team}/rotation"): {Role.ADMIN, Role.COORDINATOR},
+    ("POST", "/rota/{team}/standins"): {Role.ADMIN, Role.COORDINATOR},
+    ("POST", "/rota/{team}/standins/{stand_in_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
 }
 
 
@@ -373,7 +380,12 @@ def test_every_route_checks_the_role(
         for (method, path), allowed in sorted(PAGES.items()):
             if path == "/logout":
                 continue  # checked last
-            url = path.replace("{counsellor_id}", str(counsellor_id))
+            url = (
+                path.replace("{counsellor_id}", str(counsellor_id))
+                .replace("{team}", "islamism")
+                .replace("{shift_id}", "999")
+                .replace("{stand_in_id}", "999")
+            )
             response = browser.request(
                 method, url, data={"csrf": csrf} if method == "POST" else None
             )

@@ -20,7 +20,7 @@ from starlette.templating import Jinja2Templates
 from config.settings import Settings
 from hotline.db import Database, make_engine
 from scheduling.teams import sync_teams
-from web import api, counsellor_pages, health, pages, twilio
+from web import api, counsellor_pages, health, pages, rota_pages, twilio
 from web.filters import install as install_filters
 from web.headers import SecurityHeadersMiddleware
 from web.openapi import document
@@ -61,6 +61,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
         routes=[
             *pages.routes,
             *counsellor_pages.routes,
+            *rota_pages.routes,
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
             *api.routes,
             *twilio.routes,

@@ -21,13 +21,14 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
 from hotline.db import Database
-from hotline.models import Role, User, WebSession, utcnow
+from hotline.models import Counsellor, Role, User, WebSession, utcnow
 
 COOKIE = "__Host-hotline"
 LOGIN_COOKIE = "__Host-hotline-login"
@@ -123,7 +124,8 @@ def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer 
             user_id=user.id,
             username=user.username,
             role=user.role,
-            team_slugs=frozenset(team.slug for team in user.teams),
+            team_slugs=frozenset(team.slug for team in user.teams)
+            | _counsellor_teams(session, user),
             counsellor_id=user.counsellor_id,
             session_hash=key,
             csrf=csrf_token(settings, "session", key),
@@ -138,6 +140,14 @@ def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer 
             if stored is not None:
                 stored.last_seen_at = now
     return viewer
+
+
+def _counsellor_teams(session: Session, user: User) -> frozenset[str]:
+    """A counsellor's account sees the teams the counsellor belongs to."""
+    if user.counsellor_id is None:
+        return frozenset()
+    counsellor = session.get(Counsellor, user.counsellor_id)
+    return frozenset(team.slug for team in counsellor.teams) if counsellor else frozenset()
 
 
 def sweep(db: Database, now: datetime | None = None) -> None:

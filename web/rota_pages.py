@@ -1,0 +1,581 @@
+"""The rota page of a team: a week or month timeline (server-rendered SVG: no inline styles or
+scripts, so the CSP stays strict), shifts to create, edit and delete, the rotation generator
+with a preview, and stand-ins. All times are entered and shown in the organisation's zone."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from config.settings import Settings
+from hotline.db import Database
+from hotline.errors import DomainError
+from hotline.models import Counsellor, Role, Shift, StandIn, utcnow
+from scheduling import shifts, standins
+from scheduling.rota import Tier
+from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
+from scheduling.teams import team_by_slug
+from web.auth import Forbidden, Viewer, page
+from web.pages import _render
+
+T = TypeVar("T")
+LABEL_WIDTH = 190
+TIMELINE_WIDTH = 810
+ROW_HEIGHT = 26
+WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
+TIER_NAMES = {Tier.PRIMARY: "Erreichbar", Tier.BACKUP: "Hintergrund"}
+MESSAGES = {
+    "start": "Bitte geben Sie Beginn als Datum und Uhrzeit an.",
+    "end": "Das Ende muss nach dem Beginn liegen (höchstens 31 Tage).",
+    "counsellor_id": "Bitte wählen Sie eine Person aus diesem Team.",
+    "substitute_id": "Bitte wählen Sie eine andere, aktive Person aus diesem Team.",
+    "absent_id": "Bitte wählen Sie eine Person aus diesem Team.",
+    "team": "Dieses Team gibt es nicht.",
+    "tier": "Bitte wählen Sie „Erreichbar“ oder „Hintergrund“.",
+}
+
+
+class _Refused(Exception):
+    """Roll the transaction back."""
+
+
+def _actor(viewer: Viewer) -> str:
+    return f"user:{viewer.user_id} {viewer.username}"
+
+
+# --- the period shown -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    view: str  # "week" or "month"
+    first: date
+    days: int
+    zone: Any
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(0), tzinfo=self.zone).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        last = self.first + timedelta(days=self.days)
+        return datetime.combine(last, time(0), tzinfo=self.zone).astimezone(UTC)
+
+    def day_starts(self) -> list[tuple[date, datetime]]:
+        return [
+            (day, datetime.combine(day, time(0), tzinfo=self.zone).astimezone(UTC))
+            for day in (self.first + timedelta(days=i) for i in range(self.days))
+        ]
+
+    def previous(self) -> date:
+        if self.view == "week":
+            return self.first - timedelta(days=7)
+        return (self.first - timedelta(days=1)).replace(day=1)
+
+    def next(self) -> date:
+        return self.first + timedelta(days=self.days)
+
+    def title(self) -> str:
+        if self.view == "week":
+            iso = self.first.isocalendar()
+            last = self.first + timedelta(days=6)
+            return f"KW {iso.week}/{iso.year}: {self.first:%d.%m.} – {last:%d.%m.%Y}"
+        months = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+                  "September", "Oktober", "November", "Dezember")  # fmt: skip
+        return f"{months[self.first.month - 1]} {self.first.year}"
+
+
+def period_of(view: str, raw_day: str | None, zone: Any, today: date) -> Period:
+    try:
+        day = date.fromisoformat(raw_day) if raw_day else today
+    except ValueError:
+        day = today
+    if view == "month":
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return Period("month", first, (following - first).days, zone)
+    first = day - timedelta(days=day.weekday())
+    return Period("week", first, 7, zone)
+
+
+# --- the timeline -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    x: float
+    width: float
+    label: str
+    title: str
+    css: str
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    y: int
+    blocks: list[Block]
+    css: str = ""
+
+
+def _x(period: Period, moment: datetime) -> float:
+    span = (period.end - period.start).total_seconds()
+    offset = (min(max(moment, period.start), period.end) - period.start).total_seconds()
+    return round(LABEL_WIDTH + TIMELINE_WIDTH * offset / span, 2)
+
+
+def _when(moment: datetime, zone: Any) -> str:
+    local = moment.astimezone(zone)
+    return f"{WEEKDAYS[local.weekday()]} {local:%d.%m. %H:%M}"
+
+
+def timeline(
+    period: Period,
+    rows_of_shifts: list[Shift],
+    gaps: list[tuple[datetime, datetime]],
+    stand_ins: list[StandIn],
+    names: dict[int, str],
+    now: datetime,
+) -> dict[str, object]:
+    zone = period.zone
+    rows: list[Row] = []
+    keyed: dict[tuple[Tier, int], list[Shift]] = {}
+    for shift in rows_of_shifts:
+        keyed.setdefault((shift.tier, shift.counsellor_id), []).append(shift)
+    order = sorted(keyed, key=lambda k: (0 if k[0] is Tier.PRIMARY else 1, names.get(k[1], "")))
+    for tier, counsellor_id in order:
+        blocks = []
+        for shift in keyed[tier, counsellor_id]:
+            x0, x1 = _x(period, shift.start_at), _x(period, shift.end_at)
+            blocks.append(
+                Block(
+                    x0,
+                    max(x1 - x0, 1.5),
+                    names.get(counsellor_id, "?"),
+                    f"{TIER_NAMES[tier]}: {names.get(counsellor_id, '?')}, "
+                    f"{_when(shift.start_at, zone)} – {_when(shift.end_at, zone)}",
+                    "shift primary" if tier is Tier.PRIMARY else "shift backup",
+                )
+            )
+        rows.append(Row(f"{names.get(counsellor_id, '?')} ({TIER_NAMES[tier]})", 0, blocks))
+    for stand_in in stand_ins:
+        x0, x1 = _x(period, stand_in.start_at), _x(period, stand_in.end_at)
+        absent, substitute = (
+            names.get(stand_in.absent_id, "?"),
+            names.get(stand_in.substitute_id, "?"),
+        )
+        rows.append(
+            Row(
+                f"Vertretung für {absent}",
+                0,
+                [
+                    Block(
+                        x0,
+                        max(x1 - x0, 1.5),
+                        substitute,
+                        f"{substitute} vertritt {absent}, {_when(stand_in.start_at, zone)} – "
+                        f"{_when(stand_in.end_at, zone)}",
+                        "standin",
+                    )
+                ],
+            )
+        )
+    gap_blocks = [
+        Block(
+            _x(period, start),
+            max(_x(period, end) - _x(period, start), 1.5),
+            "Lücke",
+            f"Niemand erreichbar: {_when(start, zone)} – {_when(end, zone)}",
+            "gap",
+        )
+        for start, end in gaps
+    ]
+    rows.append(Row("Lücken", 0, gap_blocks, "gaps"))
+    top = 30
+    placed = [dataclasses.replace(row, y=top + i * ROW_HEIGHT) for i, row in enumerate(rows)]
+    days = [
+        {
+            "x": _x(period, start),
+            "label": f"{WEEKDAYS[day.weekday()]} {day:%d.%m.}"
+            if period.view == "week"
+            else f"{day.day}",
+            "weekend": day.weekday() >= 5,
+        }
+        for day, start in period.day_starts()
+    ]
+    today = _x(period, now) if period.start <= now < period.end else None
+    return {
+        "rows": placed,
+        "days": days,
+        "today": today,
+        "height": top + len(placed) * ROW_HEIGHT + 6,
+        "width": LABEL_WIDTH + TIMELINE_WIDTH,
+        "label_width": LABEL_WIDTH,
+        "row_height": ROW_HEIGHT,
+    }
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def _team_data(db: Database, settings: Settings, team: str, period: Period) -> dict[str, Any]:
+    config = settings.config
+    with db.read() as session:
+        team_row = team_by_slug(session, team, config)
+        members = list(team_row.counsellors)
+        in_period = list(
+            session.scalars(
+                select(Shift)
+                .options(joinedload(Shift.counsellor))
+                .where(
+                    Shift.team_id == team_row.id,
+                    Shift.start_at < period.end,
+                    Shift.start_at > period.start - shifts.MAX_SHIFT,
+                    Shift.end_at > period.start,
+                )
+                .order_by(Shift.start_at, Shift.id)
+            )
+        )
+        stand_ins = standins.list_stand_ins(session, config, team, period.start, period.end)
+        gaps = shifts.gaps(session, config, team, period.start, period.end)
+        everyone = {c.id: c.name for c in session.scalars(select(Counsellor))}
+    return {
+        "team_name": team_row.name,
+        "members": members,
+        "shifts": in_period,
+        "stand_ins": stand_ins,
+        "gaps": gaps,
+        "names": everyone,
+    }
+
+
+def _check_team(settings: Settings, viewer: Viewer, team: str, *, edit: bool) -> None:
+    if team not in settings.config.teams:
+        raise Forbidden
+    if viewer.may_coordinate(team):
+        return
+    if edit or team not in viewer.team_slugs:
+        raise Forbidden
+
+
+async def _in_thread(fn: Callable[[], T]) -> T:
+    return await run_in_threadpool(fn)
+
+
+def _local(form: FormData, prefix: str, zone: Any) -> datetime | None:
+    try:
+        day = date.fromisoformat(str(form.get(f"{prefix}_date", "")))
+        clock = time.fromisoformat(str(form.get(f"{prefix}_time", "")) or "00:00")
+    except ValueError:
+        return None
+    return datetime.combine(day, clock, tzinfo=zone)
+
+
+def _int(raw: object) -> int:
+    text = str(raw or "")
+    return int(text) if text.isdigit() and len(text) < 12 else 0
+
+
+# --- page -------------------------------------------------------------------------------------
+
+
+async def _show(
+    request: Request,
+    viewer: Viewer,
+    team: str,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    preview: list[PlannedShift] | None = None,
+    status: int = 200,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    zone = settings.config.organisation.zone
+    now = utcnow()
+    view = request.query_params.get("view", "week")
+    period = period_of(view, request.query_params.get("date"), zone, now.astimezone(zone).date())
+    data = await _in_thread(lambda: _team_data(request.app.state.db, settings, team, period))
+    editing = _int(request.query_params.get("edit"))
+    if editing and form is None:
+        for shift in data["shifts"]:
+            if shift.id == editing:
+                start, end = shift.start_at.astimezone(zone), shift.end_at.astimezone(zone)
+                form = {
+                    "shift_id": str(shift.id),
+                    "counsellor_id": str(shift.counsellor_id),
+                    "tier": shift.tier.value,
+                    "start_date": start.date().isoformat(),
+                    "start_time": f"{start:%H:%M}",
+                    "end_date": end.date().isoformat(),
+                    "end_time": f"{end:%H:%M}",
+                }
+    drawing = timeline(period, data["shifts"], data["gaps"], data["stand_ins"], data["names"], now)
+    return _render(
+        request,
+        "rota.html",
+        {
+            "viewer": viewer,
+            "team": team,
+            "period": period,
+            "drawing": drawing,
+            "may_edit": viewer.may_coordinate(team),
+            "errors": errors or {},
+            "form": form or {},
+            "preview": preview,
+            "tier_names": TIER_NAMES,
+            "today": now.astimezone(zone).date(),
+            **data,
+        },
+        status,
+    )
+
+
+@page()
+async def rota_index(request: Request, viewer: Viewer) -> Response:
+    settings: Settings = request.app.state.settings
+    for slug in settings.config.teams:
+        if viewer.may_coordinate(slug) or slug in viewer.team_slugs:
+            return RedirectResponse(f"/rota/{slug}", status_code=303)
+    raise Forbidden
+
+
+@page()
+async def rota(request: Request, viewer: Viewer) -> Response:
+    team = request.path_params["team"]
+    _check_team(request.app.state.settings, viewer, team, edit=False)
+    return await _show(request, viewer, team)
+
+
+def _back(request: Request, team: str, form: FormData) -> RedirectResponse:
+    view = "month" if str(form.get("view", "")) == "month" else "week"
+    day = str(form.get("date", ""))
+    query = f"?view={view}" + (f"&date={day}" if day[:4].isdigit() else "")
+    return RedirectResponse(f"/rota/{team}{query}", status_code=303)
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def create_shift(request: Request, viewer: Viewer) -> Response:
+    team = request.path_params["team"]
+    settings: Settings = request.app.state.settings
+    _check_team(settings, viewer, team, edit=True)
+    form = await request.form()
+    zone = settings.config.organisation.zone
+    start, end = _local(form, "start", zone), _local(form, "end", zone)
+    values = {k: str(v) for k, v in form.items() if k != "csrf"}
+    if start is None or end is None:
+        field = "start" if start is None else "end"
+        return await _show(
+            request, viewer, team, errors={field: MESSAGES[field]}, form=values, status=422
+        )
+    tier = str(form.get("tier", ""))
+    if tier not in ("primary", "backup"):
+        return await _show(
+            request, viewer, team, errors={"tier": MESSAGES["tier"]}, form=values, status=422
+        )
+    new = shifts.NewShift(team, _int(form.get("counsellor_id")), Tier(tier), start, end)
+    shift_id = _int(form.get("shift_id"))
+
+    def save() -> None:
+        with request.app.state.db.write() as session:
+            if shift_id:
+                existing = session.get(Shift, shift_id)
+                if existing is None or existing.team.slug != team:
+                    raise Forbidden
+                shifts.update_shift(session, settings.config, shift_id, new, actor=_actor(viewer))
+            else:
+                shifts.create_shift(session, settings.config, new, actor=_actor(viewer))
+
+    try:
+        await _in_thread(save)
+    except DomainError as exc:
+        field = exc.field or "start"
+        message = MESSAGES.get(field, exc.message)
+        if exc.__class__.__name__ == "Conflict":
+            message = "Diese Person hat in diesem Team zu dieser Zeit bereits einen Dienst."
+        return await _show(request, viewer, team, errors={field: message}, form=values, status=422)
+    return _back(request, team, form)
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def delete_shift(request: Request, viewer: Viewer) -> Response:
+    team = request.path_params["team"]
+    settings: Settings = request.app.state.settings
+    _check_team(settings, viewer, team, edit=True)
+    form = await request.form()
+    shift_id = _int(request.path_params.get("shift_id"))
+
+    def remove() -> None:
+        with request.app.state.db.write() as session:
+            existing = session.get(Shift, shift_id)
+            if existing is None:
+                return
+            if existing.team.slug != team:
+                raise Forbidden
+            shifts.delete_shift(session, shift_id, actor=_actor(viewer))
+
+    await _in_thread(remove)
+    return _back(request, team, form)
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def rotation(request: Request, viewer: Viewer) -> Response:
+    """Preview (button "preview") or save (button "save") a generated rotation."""
+    team = request.path_params["team"]
+    settings: Settings = request.app.state.settings
+    _check_team(settings, viewer, team, edit=True)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k != "csrf"}
+    order = sorted(
+        (_int(value), _int(key.removeprefix("order_")))
+        for key, value in form.items()
+        if key.startswith("order_") and _int(value) > 0
+    )
+    try:
+        request_ = RotationRequest(
+            counsellor_ids=tuple(counsellor for _, counsellor in order),
+            shift_days=_int(form.get("shift_days")),
+            handoff=time.fromisoformat(str(form.get("handoff", "")) or "09:00"),
+            tier=Tier(str(form.get("tier", "primary"))),
+            first_day=date.fromisoformat(str(form.get("first_day", ""))),
+            last_day=date.fromisoformat(str(form.get("last_day", ""))),
+            zone=settings.config.organisation.zone,
+            start_index=_int(form.get("start_index")),
+        )
+        plan = plan_rotation(request_)
+    except RotationError as exc:
+        return await _show(
+            request,
+            viewer,
+            team,
+            errors={f"rotation_{exc.field}": exc.message},
+            form=values,
+            status=422,
+        )
+    except ValueError:
+        return await _show(
+            request,
+            viewer,
+            team,
+            errors={"rotation_first_day": "Bitte füllen Sie alle Felder der Rotation aus."},
+            form=values,
+            status=422,
+        )
+    if form.get("action") != "save":
+        return await _show(request, viewer, team, form=values, preview=list(plan.shifts))
+
+    def save() -> list[str]:
+        """All or nothing: every planned shift is checked; one refusal saves none."""
+        problems: list[str] = []
+        zone = settings.config.organisation.zone
+        try:
+            with request.app.state.db.write() as session:
+                for planned in plan.shifts:
+                    new = shifts.NewShift(
+                        team, planned.counsellor_id, planned.tier, planned.start, planned.end
+                    )
+                    try:
+                        with session.begin_nested():
+                            shifts.create_shift(session, settings.config, new, actor=_actor(viewer))
+                    except DomainError:
+                        problems.append(
+                            f"Der Dienst ab {_when(planned.start, zone)} überschneidet sich."
+                        )
+                if problems:
+                    raise _Refused
+        except _Refused:
+            pass
+        return problems
+
+    problems = await _in_thread(save)
+    if problems:
+        return await _show(
+            request,
+            viewer,
+            team,
+            errors={"rotation_save": " ".join(problems[:5]) + " Es wurde nichts gespeichert."},
+            form=values,
+            preview=list(plan.shifts),
+            status=409,
+        )
+    return _back(request, team, form)
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def create_stand_in(request: Request, viewer: Viewer) -> Response:
+    team = request.path_params["team"]
+    settings: Settings = request.app.state.settings
+    _check_team(settings, viewer, team, edit=True)
+    form = await request.form()
+    zone = settings.config.organisation.zone
+    values = {k: str(v) for k, v in form.items() if k != "csrf"}
+    start, end = _local(form, "si_start", zone), _local(form, "si_end", zone)
+    if start is None or end is None:
+        return await _show(
+            request, viewer, team, errors={"si_start": MESSAGES["start"]}, form=values, status=422
+        )
+    new = standins.NewStandIn(
+        team, _int(form.get("absent_id")), _int(form.get("substitute_id")), start, end,
+        str(form.get("note", "")),
+    )  # fmt: skip
+
+    def save() -> None:
+        with request.app.state.db.write() as session:
+            standins.create_stand_in(session, settings.config, new, actor=_actor(viewer))
+
+    try:
+        await _in_thread(save)
+    except DomainError as exc:
+        field = exc.field or "start"
+        return await _show(
+            request,
+            viewer,
+            team,
+            errors={f"si_{field}": MESSAGES.get(field, exc.message)},
+            form=values,
+            status=422,
+        )
+    return _back(request, team, form)
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def delete_stand_in(request: Request, viewer: Viewer) -> Response:
+    team = request.path_params["team"]
+    settings: Settings = request.app.state.settings
+    _check_team(settings, viewer, team, edit=True)
+    form = await request.form()
+    stand_in_id = _int(request.path_params.get("stand_in_id"))
+
+    def remove() -> None:
+        with request.app.state.db.write() as session:
+            existing = session.get(StandIn, stand_in_id)
+            if existing is None:
+                return
+            if team_by_slug(session, team, settings.config).id != existing.team_id:
+                raise Forbidden
+            standins.delete_stand_in(session, stand_in_id, actor=_actor(viewer))
+
+    await _in_thread(remove)
+    return _back(request, team, form)
+
+
+routes = [
+    Route("/rota", rota_index, methods=["GET"]),
+    Route("/rota/{team}", rota, methods=["GET"]),
+    Route("/rota/{team}/shifts", create_shift, methods=["POST"]),
+    Route("/rota/{team}/shifts/{shift_id}/delete", delete_shift, methods=["POST"]),
+    Route("/rota/{team}/rotation", rotation, methods=["POST"]),
+    Route("/rota/{team}/standins", create_stand_in, methods=["POST"]),
+    Route("/rota/{team}/standins/{stand_in_id}/delete", delete_stand_in, methods=["POST"]),
+]
