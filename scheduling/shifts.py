@@ -166,9 +166,18 @@ def _stand_ins(session: Session, team: Team, start: datetime, end: datetime) -> 
     return [rota.StandIn(a, s, b, e) for a, s, b, e in rows]
 
 
-def on_call(session: Session, config: HotlineConfig, team_slug: str, at: datetime) -> OnCallNow:
+def on_call(
+    session: Session,
+    config: HotlineConfig,
+    team_slug: str,
+    at: datetime,
+    *,
+    next_change: bool = True,
+) -> OnCallNow:
+    """Who is on call at `at`, and (unless `next_change=False`, as a call's routing asks) when
+    that changes next, which needs the shifts of the following 31 days."""
     team = team_by_slug(session, team_slug, config)
-    horizon = at + MAX_SHIFT
+    horizon = at + MAX_SHIFT if next_change else at + timedelta(microseconds=1)
     spans = _spans(session, team, at, horizon)
     stand_ins = _stand_ins(session, team, at, horizon)
     current = rota.on_call(spans, stand_ins, at)
@@ -178,7 +187,7 @@ def on_call(session: Session, config: HotlineConfig, team_slug: str, at: datetim
         at=at,
         primary=tuple(people[i] for i in current.primary),
         backup=tuple(people[i] for i in current.backup),
-        next_change=rota.next_change(spans, stand_ins, at),
+        next_change=rota.next_change(spans, stand_ins, at) if next_change else None,
     )
 
 

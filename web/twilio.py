@@ -220,7 +220,7 @@ def _plan(
     team = line.relatives_team if relative and line.relatives_team else line.team
     tiers = line.relatives_tiers if relative else ("primary", "backup")
     with context.db.read() as session:
-        now = shifts.on_call(session, context.config, team, at)
+        now = shifts.on_call(session, context.config, team, at, next_change=False)
     by_tier = {"primary": now.primary, "backup": now.backup}
     steps: list[list[Target]] = []
     seen: set[int] = set()
