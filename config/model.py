@@ -10,7 +10,7 @@ import re
 import tomllib
 from datetime import date, time
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -154,10 +154,13 @@ class Organisation(Strict):
         return ZoneInfo(self.timezone)
 
     def is_holiday(self, day: date) -> bool:
-        calendar = holidays.country_holidays(
-            self.holidays.country, subdiv=self.holidays.subdivision, years=day.year
-        )
-        return day in calendar
+        return day in _holidays(self.holidays.country, self.holidays.subdivision, day.year)
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    """A year's public holidays; built once (every incoming call asks)."""
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
 class Team(Strict):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,28 +34,24 @@ def open_call(
     team: Team | None,
     caller_hash: str | None,
     at: datetime,
-) -> Call:
-    """The call's record, created on the first webhook and returned unchanged on retries."""
-    existing = session.scalar(select(Call).where(Call.call_sid == call_sid))
-    if existing is not None:
-        return existing
-    call = Call(
-        call_sid=call_sid,
-        line=line,
-        team_id=team.id if team else None,
-        state="in-progress",
-        caller_hash=caller_hash,
-        started_at=at,
+) -> None:
+    """Create the call's record on the first webhook; a retry (same CallSid) changes nothing.
+    One statement, safe against concurrent retries: INSERT … ON CONFLICT DO NOTHING."""
+    values = {
+        "call_sid": call_sid,
+        "line": line,
+        "team_id": team.id if team else None,
+        "state": "in-progress",
+        "caller_hash": caller_hash,
+        "started_at": at,
+        "from_relative": False,
+        "fallback_used": False,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(Call).values(**values).on_conflict_do_nothing(index_elements=["call_sid"])
     )
-    try:
-        with session.begin_nested():
-            session.add(call)
-    except IntegrityError:
-        # A concurrent retry inserted it first.
-        found = session.scalar(select(Call).where(Call.call_sid == call_sid))
-        assert found is not None
-        return found
-    return call
 
 
 def find(session: Session, call_sid: str) -> Call | None:

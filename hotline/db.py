@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,11 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time. Writers of this process queue on a lock (first come,
+        # first served) instead of polling SQLite's busy timeout, whose growing sleeps let a
+        # waiting writer lose to newer ones for seconds under a burst of calls. Other processes
+        # still wait on the busy timeout.
+        self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(sqlite_immediate=True), expire_on_commit=False
@@ -69,7 +75,11 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        with self._write.begin() as session:
+        if self._write_lock is None:
+            with self._write.begin() as session:
+                yield session
+            return
+        with self._write_lock, self._write.begin() as session:
             yield session
 
     def dispose(self) -> None:

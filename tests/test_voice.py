@@ -490,7 +490,7 @@ def test_a_bug_in_routing_falls_back(
 
 
 def test_a_slow_step_falls_back_within_the_budget(
-    sim: Simulator, rota: Rota, monkeypatch: pytest.MonkeyPatch
+    sim: Simulator, rota: Rota, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(webhooks, "BUDGET_SECONDS", 0.3)
     original = webhooks.shifts.on_call
@@ -510,6 +510,9 @@ def test_a_slow_step_falls_back_within_the_budget(
     assert walk.connected_to == GENERAL
     assert time.perf_counter() - started < 1.0  # answered before the slow step even finished
     assert finished.wait(5)  # the abandoned worker ends on its own
+    deadline = time.monotonic() + 5  # and gives its connection back before the test ends
+    while database.engine.pool.checkedout() and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
 
 
 # --- signatures -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -27,6 +28,8 @@ from web.openapi import document
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
+WEBHOOK_THREADS_SQLITE = 2
+WEBHOOK_THREADS = 8
 STATIC = Path(__file__).with_name("static")
 
 
@@ -48,8 +51,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     metrics = health.Metrics()
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(_sync_teams, db, settings)
+        # Call webhooks run in worker threads; more threads than the database can serve at
+        # once only hand work back and forth (SQLite: one writer; PostgreSQL: the pool).
+        app.state.webhook_limiter = anyio.CapacityLimiter(
+            WEBHOOK_THREADS_SQLITE if db.engine.dialect.name == "sqlite" else WEBHOOK_THREADS
+        )
         yield
         if database is None:
             db.dispose()

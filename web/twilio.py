@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import anyio
 from anyio import to_thread
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -118,7 +119,12 @@ def webhook(handler: Handler, recover: Recover) -> Callable[[Request], Awaitable
         started = time.perf_counter()
         try:
             with anyio.fail_after(BUDGET_SECONDS):
-                return await to_thread.run_sync(handler, context, abandon_on_cancel=True)
+                return await to_thread.run_sync(
+                    handler,
+                    context,
+                    abandon_on_cancel=True,
+                    limiter=getattr(request.app.state, "webhook_limiter", None),
+                )
         except Exception as exc:
             # Never the message: database errors can quote parameters.
             log.error(
@@ -214,13 +220,15 @@ def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceRespons
 
 
 def _plan(
-    context: Context, slug: str, line: Line, at: datetime, relative: bool
+    context: Context, line: Line, at: datetime, relative: bool, session: Session | None = None
 ) -> list[list[Target]]:
     """Who to ring, step by step: one step per tier (sequential) or everyone at once."""
+    if session is None:
+        with context.db.read() as own:
+            return _plan(context, line, at, relative, own)
     team = line.relatives_team if relative and line.relatives_team else line.team
     tiers = line.relatives_tiers if relative else ("primary", "backup")
-    with context.db.read() as session:
-        now = shifts.on_call(session, context.config, team, at, next_change=False)
+    now = shifts.on_call(session, context.config, team, at, next_change=False)
     by_tier = {"primary": now.primary, "backup": now.backup}
     steps: list[list[Target]] = []
     seen: set[int] = set()
@@ -235,9 +243,18 @@ def _plan(
 
 
 def _step(
-    context: Context, slug: str, line: Line, *, at: datetime, step: int, relative: bool, greet: bool
+    context: Context,
+    slug: str,
+    line: Line,
+    *,
+    at: datetime,
+    step: int,
+    relative: bool,
+    greet: bool,
+    steps: list[list[Target]] | None = None,
 ) -> Response:
-    steps = _plan(context, slug, line, at, relative)
+    if steps is None:
+        steps = _plan(context, line, at, relative)
     call_sid = context.params.get("CallSid", "")
     common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative)}
     if step < len(steps):
@@ -294,7 +311,10 @@ def incoming(context: Context) -> Response:
         return twiml(static_fallback(context.settings, context.params, {}))
     line = context.config.lines[slug]
     now = utcnow()
+    reason = voice.closed_reason(context.config, line, now)
+    steps: list[list[Target]] | None = None
     try:
+        # One transaction: record the call and, on the common path, work out who to ring.
         with context.db.write() as session:
             team = team_by_slug(session, line.team, context.config)
             calls.open_call(
@@ -305,9 +325,10 @@ def incoming(context: Context) -> Response:
                 caller_hash=_caller_hash(context, line),
                 at=now,
             )
+            if reason is None and not line.relatives_menu:
+                steps = _plan(context, line, now, False, session)
     except Exception as exc:  # the record is not worth a caller: route anyway
         log.error("line %s: call not recorded (%s)", slug, type(exc).__name__)
-    reason = voice.closed_reason(context.config, line, now)
     if reason is not None:
         return twiml(voice.closed(line, reason, context.url("/twilio/voice/voicemail", line=slug)))
     if line.relatives_menu:
@@ -319,7 +340,7 @@ def incoming(context: Context) -> Response:
                 no_choice=context.url("/twilio/voice/route", **common, rel=0),
             )
         )
-    return _step(context, slug, line, at=now, step=0, relative=False, greet=True)
+    return _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
 
 
 def menu_choice(context: Context) -> Response:
