@@ -173,6 +173,16 @@ def voicemail(line: Line, action: str, *, intro: str = "") -> VoiceResponse:
     response = VoiceResponse()
     text = "Bitte hinterlassen Sie nach dem Signalton eine Nachricht. Wir melden uns bei Ihnen."
     say(response, f"{intro} {text}".strip(), line)
+    _record(response, line, action)
+    # Reached only when nothing was recorded.
+    say(response, "Wir haben keine Nachricht erhalten. Auf Wiederhören.", line)
+    response.hangup()
+    return response
+
+
+def _record(response: VoiceResponse, line: Line, action: str) -> None:
+    """A voicemail: beep, at most the line's maximum, no transcription (the audio stays at
+    Twilio; nobody else reads it)."""
     response.record(
         action=action,
         method="POST",
@@ -183,10 +193,6 @@ def voicemail(line: Line, action: str, *, intro: str = "") -> VoiceResponse:
         transcribe=False,
         trim="trim-silence",
     )
-    # Reached only when nothing was recorded.
-    say(response, "Wir haben keine Nachricht erhalten. Auf Wiederhören.", line)
-    response.hangup()
-    return response
 
 
 def nobody_reached(line: Line, voicemail_action: str) -> VoiceResponse:
@@ -220,16 +226,7 @@ def closed(line: Line, reason: str, voicemail_action: str) -> VoiceResponse:
         response.play(line.greeting_audio_url)
     if line.voicemail:
         say(response, text, line)
-        response.record(
-            action=voicemail_action,
-            method="POST",
-            max_length=line.voicemail_max_seconds,
-            play_beep=True,
-            timeout=5,
-            finish_on_key="#",
-            transcribe=False,
-            trim="trim-silence",
-        )
+        _record(response, line, voicemail_action)
         say(response, "Auf Wiederhören.", line)
     else:
         say(response, f"{text} Auf Wiederhören.", line)

@@ -410,20 +410,31 @@ async def create_shift(request: Request, viewer: Viewer) -> Response:
 
 @page(Role.ADMIN, Role.COORDINATOR)
 async def delete_shift(request: Request, viewer: Viewer) -> Response:
+    return await _delete(request, viewer, Shift, "shift_id", shifts.delete_shift)
+
+
+async def _delete(
+    request: Request,
+    viewer: Viewer,
+    model: type[Shift] | type[StandIn],
+    key: str,
+    delete: Callable[..., None],
+) -> Response:
+    """Delete a row of this team (a missing one is already gone), then back to the rota."""
     team = request.path_params["team"]
     settings: Settings = request.app.state.settings
     _check_team(settings, viewer, team, edit=True)
     form = await request.form()
-    shift_id = _int(request.path_params.get("shift_id"))
+    row_id = _int(request.path_params.get(key))
 
     def remove() -> None:
         with request.app.state.db.write() as session:
-            existing = session.get(Shift, shift_id)
+            existing = session.get(model, row_id)
             if existing is None:
                 return
-            if existing.team.slug != team:
+            if team_by_slug(session, team, settings.config).id != existing.team_id:
                 raise Forbidden
-            shifts.delete_shift(session, shift_id, actor=_actor(viewer))
+            delete(session, row_id, actor=_actor(viewer))
 
     await _in_thread(remove)
     return _back(request, team, form)
@@ -551,23 +562,7 @@ async def create_stand_in(request: Request, viewer: Viewer) -> Response:
 
 @page(Role.ADMIN, Role.COORDINATOR)
 async def delete_stand_in(request: Request, viewer: Viewer) -> Response:
-    team = request.path_params["team"]
-    settings: Settings = request.app.state.settings
-    _check_team(settings, viewer, team, edit=True)
-    form = await request.form()
-    stand_in_id = _int(request.path_params.get("stand_in_id"))
-
-    def remove() -> None:
-        with request.app.state.db.write() as session:
-            existing = session.get(StandIn, stand_in_id)
-            if existing is None:
-                return
-            if team_by_slug(session, team, settings.config).id != existing.team_id:
-                raise Forbidden
-            standins.delete_stand_in(session, stand_in_id, actor=_actor(viewer))
-
-    await _in_thread(remove)
-    return _back(request, team, form)
+    return await _delete(request, viewer, StandIn, "stand_in_id", standins.delete_stand_in)
 
 
 routes = [
