@@ -226,6 +226,11 @@ class HotlineConfig(Strict):
     def fallback_for(self, line_slug: str) -> str:
         return self.lines[line_slug].fallback_number or self.organisation.general_number
 
+    @cached_property
+    def line_by_number(self) -> dict[str, str]:
+        """E.164 number -> line slug."""
+        return {line.number: slug for slug, line in self.lines.items()}
+
     def line_for_number(self, number: str) -> tuple[str, Line] | None:
         for slug, line in self.lines.items():
             if line.number == number:

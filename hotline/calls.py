@@ -26,6 +26,32 @@ def rank(state: str) -> int:
     return _RANK.get(state, -1)
 
 
+def call_values(
+    *, call_sid: str, line: str, team_id: int | None, caller_hash: str | None, at: datetime
+) -> dict[str, object]:
+    """The columns of a new call record."""
+    return {
+        "call_sid": call_sid,
+        "line": line,
+        "team_id": team_id,
+        "state": "in-progress",
+        "caller_hash": caller_hash,
+        "started_at": at,
+        "from_relative": False,
+        "fallback_used": False,
+    }
+
+
+def open_calls(session: Session, rows: list[dict[str, object]]) -> None:
+    """Create call records; a CallSid that exists already (a retry) changes nothing. One
+    statement, safe against concurrent retries: INSERT … ON CONFLICT DO NOTHING."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Call).on_conflict_do_nothing(index_elements=["call_sid"]), rows)
+
+
 def open_call(
     session: Session,
     *,
@@ -35,22 +61,18 @@ def open_call(
     caller_hash: str | None,
     at: datetime,
 ) -> None:
-    """Create the call's record on the first webhook; a retry (same CallSid) changes nothing.
-    One statement, safe against concurrent retries: INSERT … ON CONFLICT DO NOTHING."""
-    values = {
-        "call_sid": call_sid,
-        "line": line,
-        "team_id": team.id if team else None,
-        "state": "in-progress",
-        "caller_hash": caller_hash,
-        "started_at": at,
-        "from_relative": False,
-        "fallback_used": False,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(Call).values(**values).on_conflict_do_nothing(index_elements=["call_sid"])
+    """Create the call's record on the first webhook; a retry changes nothing."""
+    open_calls(
+        session,
+        [
+            call_values(
+                call_sid=call_sid,
+                line=line,
+                team_id=team.id if team else None,
+                caller_hash=caller_hash,
+                at=at,
+            )
+        ],
     )
 
 

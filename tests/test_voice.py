@@ -531,6 +531,7 @@ def test_twilio_signature_known_vector() -> None:
     assert validator.compute_signature(url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
     sim = Simulator(lambda *_: (200, "<Response/>"), "https://mycompany.com", "12345")
     assert sim.sign(url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    assert webhooks.twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
 
 
 def post_signed(
@@ -786,3 +787,73 @@ def test_every_twiml_document_is_valid_for_all_lines(
 
 def test_models_are_untouched_by_base(database: Database) -> None:
     assert Base.metadata.tables["calls"].c.caller_hash is not None
+
+
+# --- the hot path (web.hotpath) ---------------------------------------------------------------
+
+
+def test_later_calls_are_answered_from_the_snapshot(
+    sim: Simulator, rota: Rota, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = sim.call(ISLAMISM)
+    asked: list[object] = []
+    original = webhooks.shifts.on_call
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(webhooks.shifts, "on_call", counting)
+    calls_made = [sim.call(ISLAMISM) for _ in range(5)]
+    assert all(walk.connected_to == rota.primary for walk in calls_made)
+    assert first.connected_to == rota.primary
+    assert asked == []  # nobody asked the rota: the snapshot answered
+    with database.read() as session:
+        records = session.scalars(select(Call)).all()
+    assert len(records) == 6
+    assert {c.outcome for c in records} == {"accepted"}
+    assert {c.accepted_by_id for c in records} == {rota.primary_id}
+
+
+def test_a_rota_change_in_this_process_drops_the_snapshot(
+    sim: Simulator, rota: Rota, database: Database, config: HotlineConfig
+) -> None:
+    assert sim.call(ISLAMISM).connected_to == rota.primary
+    with database.write() as session:
+        session.add(
+            StandIn(
+                team_id=team_by_slug(session, "islamism", config).id,
+                absent_id=rota.primary_id,
+                substitute_id=rota.other_id,
+                start_at=berlin(2026, 12, 2, 10),
+                end_at=berlin(2026, 12, 2, 14),
+            )
+        )
+    assert sim.call(ISLAMISM).connected_to == rota.other
+
+
+def test_the_snapshot_ends_at_the_next_handoff(
+    client: TestClient, settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    first = day_shifts(
+        database, config, "islamism", berlin(2026, 12, 2, 9), berlin(2026, 12, 2, 15)
+    )
+    second = day_shifts(
+        database, config, "islamism", berlin(2026, 12, 2, 15), berlin(2026, 12, 3, 9)
+    )
+    with time_machine.travel(berlin(2026, 12, 2, 14, 59, 58), tick=False):
+        assert simulator(client, settings).call(ISLAMISM).connected_to == first.primary
+    with time_machine.travel(berlin(2026, 12, 2, 15, 0, 0), tick=False):
+        assert simulator(client, settings).call(ISLAMISM).connected_to == second.primary
+
+
+def test_retried_first_webhook_keeps_one_record(
+    sim: Simulator, rota: Rota, database: Database
+) -> None:
+    sim.call(ISLAMISM)  # warms the snapshot
+    params = {"CallSid": "CA" + "c" * 32, "To": ISLAMISM, "From": "+4917612345678"}
+    for _ in range(3):  # Twilio retries the same webhook
+        sim.request(sim.url("/twilio/voice"), params)
+    sim.request(sim.url("/twilio/status"), params | {"CallStatus": "completed"})
+    with database.read() as session:
+        assert len(session.scalars(select(Call).where(Call.call_sid == "CA" + "c" * 32)).all()) == 1

@@ -21,9 +21,9 @@ from starlette.templating import Jinja2Templates
 from config.settings import Settings
 from hotline.db import Database, make_engine
 from scheduling.teams import sync_teams
-from web import api, counsellor_pages, health, pages, rota_pages, twilio
+from web import api, counsellor_pages, health, hotpath, pages, rota_pages, twilio
 from web.filters import install as install_filters
-from web.headers import SecurityHeadersMiddleware
+from web.headers import security_headers
 from web.openapi import document
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,17 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
         app.state.webhook_limiter = anyio.CapacityLimiter(
             WEBHOOK_THREADS_SQLITE if db.engine.dialect.name == "sqlite" else WEBHOOK_THREADS
         )
-        yield
+        # Incoming calls are answered from memory while the rota stands still (web.hotpath).
+        recorder = hotpath.Recorder(db)
+        async with anyio.create_task_group() as tasks:
+            app.state.snapshots = hotpath.Snapshots()
+            app.state.recorder = recorder
+            app.state.tasks = tasks
+            tasks.start_soon(recorder.run)
+            yield
+            app.state.recorder = None
+            app.state.tasks = None
+            tasks.cancel_scope.cancel()
         if database is None:
             db.dispose()
 
@@ -67,18 +77,21 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
 
     app = Starlette(
         routes=[
+            *twilio.routes,  # first: the routes that must answer fastest
             *pages.routes,
             *counsellor_pages.routes,
             *rota_pages.routes,
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
             *api.routes,
-            *twilio.routes,
             *health.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
-            Middleware(health.MetricsMiddleware, metrics=metrics),
-            Middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https")),
+            Middleware(
+                health.MetricsMiddleware,
+                metrics=metrics,
+                extra_headers=security_headers(https=settings.public_url.startswith("https")),
+            ),
         ],
         lifespan=lifespan,
     )

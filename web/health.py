@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -51,11 +51,19 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Counts requests by route template (never by raw path: paths can carry tokens)."""
+    """Counts requests by route template (never by raw path: paths can carry tokens), and
+    adds `extra_headers` (the security headers) to every response: one layer for both, as
+    every incoming call passes through it."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, extra_headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.extra_headers = list(extra_headers)
+        self._names = {name for name, _ in self.extra_headers}
+        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,19 +71,34 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        extra, names = self.extra_headers, self._names
 
         async def recording_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = message.get("headers", ())
+                if extra:
+                    present = {name.lower() for name, _ in headers} & names
+                    message["headers"] = [
+                        *headers,
+                        *(item for item in extra if item[0] not in present),
+                    ]
             await send(message)
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            key = (scope["method"], route, str(status))
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = self.metrics.requests.labels(*key)
+            counter.inc()
+            timer = self._timers.get(route)
+            if timer is None:
+                timer = self._timers[route] = self.metrics.latency.labels(route)
+            timer.observe(time.perf_counter() - started)
 
 
 async def healthz(_request: Request) -> Response:

@@ -15,12 +15,17 @@ instant the call came in (`t` in the step URLs), so the steps need no session st
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -34,7 +39,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from config.model import Line
+from config.model import HotlineConfig, Line
 from config.settings import Settings
 from hotline import calls, crypto, outbox, voice
 from hotline.db import Database
@@ -43,6 +48,7 @@ from hotline.phone import InvalidPhoneNumber, normalise
 from hotline.voice import Target
 from scheduling import shifts
 from scheduling.teams import team_by_slug
+from web import hotpath
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,7 @@ MAX_BODY = 32 * 1024
 BUDGET_SECONDS = 8.0
 TWIML = "application/xml"
 ANSWERED = frozenset({"completed", "answered"})
+_E164 = re.compile(r"\+[1-9]\d{5,14}")
 # Longer than the whisper can possibly last (two prompts and the key timeout).
 SURELY_TALKED_SECONDS = 45
 
@@ -61,6 +68,15 @@ class Context:
     db: Database
     params: dict[str, str]
     query: dict[str, str]
+    state: Any = None  # the app's state: snapshots and the call recorder, when running
+
+    @property
+    def recorder(self) -> hotpath.Recorder | None:
+        return getattr(self.state, "recorder", None)
+
+    @property
+    def snapshots(self) -> hotpath.Snapshots | None:
+        return getattr(self.state, "snapshots", None)
 
     @property
     def config(self) -> Any:
@@ -78,7 +94,11 @@ def twiml(document: VoiceResponse, background: BackgroundTask | None = None) -> 
 
 
 async def _signed_params(request: Request, settings: Settings) -> dict[str, str] | Response:
-    declared = request.headers.get("content-length", "")
+    # Straight from the ASGI scope: this runs for every call, and Request.url re-parses.
+    path: str = request.scope["path"]
+    query: str = request.scope["query_string"].decode("latin-1")
+    headers = request.headers
+    declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         return Response("request too large", status_code=413, media_type="text/plain")
     raw = await request.body()
@@ -88,26 +108,57 @@ async def _signed_params(request: Request, settings: Settings) -> dict[str, str]
         params = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError:
         params = {}
-    url = settings.public_url + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    signature = request.headers.get("x-twilio-signature", "")
-    if not signature or not any(
-        RequestValidator(token).validate(url, params, signature)
-        for token in settings.webhook_tokens()
-    ):
-        log.warning("refused a request to %s with a missing or invalid signature", request.url.path)
+    url = settings.public_url + path + (f"?{query}" if query else "")
+    signature = headers.get("x-twilio-signature", "")
+    if not signature or not _valid_signature(settings.webhook_tokens(), url, params, signature):
+        log.warning("refused a request to %s with a missing or invalid signature", path)
         return Response("invalid signature", status_code=403, media_type="text/plain")
     return params
 
 
+def twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
+    """Twilio's signature: HMAC-SHA1 of the URL followed by every POST parameter name and
+    value in name order, base64. The same as RequestValidator.compute_signature (a test
+    checks both against Twilio's published example), without its per-call overhead."""
+    payload = url + "".join(f"{name}{params[name]}" for name in sorted(params))
+    digest = hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+@lru_cache(maxsize=8)
+def _validators(tokens: tuple[str, ...]) -> tuple[RequestValidator, ...]:
+    return tuple(RequestValidator(token) for token in tokens)
+
+
+def _valid_signature(
+    tokens: tuple[str, ...], url: str, params: dict[str, str], signature: str
+) -> bool:
+    """Twilio's check. The URL exactly as configured is tried first (one HMAC); only if that
+    fails, RequestValidator.validate, which also tries the URL with and without the port."""
+    for token in tokens:
+        if hmac.compare_digest(twilio_signature(token, url, params), signature):
+            return True
+    return any(validator.validate(url, params, signature) for validator in _validators(tokens))
+
+
 Handler = Callable[[Context], Response]
+# A fast path answers, names the line whose snapshot is missing, or declines (None).
+Fast = Callable[[Context], Response | str | None]
+REFRESH_WAIT_SECONDS = 2.0
 Recover = Callable[[Settings, dict[str, str], dict[str, str]], VoiceResponse]
 
 
-def webhook(handler: Handler, recover: Recover) -> Callable[[Request], Awaitable[Response]]:
-    """Signature first; then the handler, in a worker thread, within the time budget; any
-    failure answers with `recover`'s TwiML, built from memory alone."""
+def webhook(
+    handler: Handler, recover: Recover, *, fast: Fast | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """Signature first; then `fast` (from memory, on the event loop) if it can answer; else
+    the handler, in a worker thread, within the time budget, after writing queued call
+    records; any failure answers with `recover`'s TwiML, built from memory alone."""
+
+    def run(context: Context) -> Response:
+        if context.recorder is not None and fast is None:
+            context.recorder.flush()  # later steps must find the records of the hot path
+        return handler(context)
 
     async def endpoint(request: Request) -> Response:
         settings: Settings = request.app.state.settings
@@ -115,28 +166,63 @@ def webhook(handler: Handler, recover: Recover) -> Callable[[Request], Awaitable
         if isinstance(params, Response):
             return params
         query = dict(request.query_params)
-        context = Context(settings, request.app.state.db, params, query)
-        started = time.perf_counter()
+        context = Context(settings, request.app.state.db, params, query, request.app.state)
+        refreshing: anyio.Event | None = None
+        if fast is not None:
+            answer = _fast(fast, context)
+            if isinstance(answer, Response):
+                return answer
+            if isinstance(answer, str) and context.snapshots is not None:
+                # Single flight: one request refreshes the line's snapshot, the others wait
+                # for it instead of all taking the slow path at once.
+                pending = context.snapshots.refreshing.get(answer)
+                if pending is None:
+                    refreshing = context.snapshots.refreshing[answer] = anyio.Event()
+                else:
+                    with anyio.move_on_after(REFRESH_WAIT_SECONDS):
+                        await pending.wait()
+                    again = _fast(fast, context)
+                    if isinstance(again, Response):
+                        return again
         try:
-            with anyio.fail_after(BUDGET_SECONDS):
-                return await to_thread.run_sync(
-                    handler,
-                    context,
-                    abandon_on_cancel=True,
-                    limiter=getattr(request.app.state, "webhook_limiter", None),
-                )
-        except Exception as exc:
-            # Never the message: database errors can quote parameters.
-            log.error(
-                "%s failed after %.1f s (%s at %s); answering from memory",
-                request.url.path,
-                time.perf_counter() - started,
-                type(exc).__name__,
-                _where(exc),
-            )
-            return _recovered(recover, settings, params, query)
+            return await _slow(request, context, run, recover)
+        finally:
+            if refreshing is not None and context.snapshots is not None:
+                context.snapshots.refreshing.pop(str(answer), None)
+                refreshing.set()
 
     return endpoint
+
+
+def _fast(fast: Fast, context: Context) -> Response | str | None:
+    try:
+        return fast(context)
+    except Exception as exc:
+        log.error("fast path failed (%s); taking the slow one", type(exc).__name__)
+        return None
+
+
+async def _slow(request: Request, context: Context, run: Handler, recover: Recover) -> Response:
+    settings, params, query = context.settings, context.params, context.query
+    started = time.perf_counter()
+    try:
+        with anyio.fail_after(BUDGET_SECONDS):
+            return await to_thread.run_sync(
+                run,
+                context,
+                abandon_on_cancel=True,
+                limiter=getattr(request.app.state, "webhook_limiter", None),
+            )
+    except Exception as exc:
+        # Never the message: database errors can quote parameters.
+        log.error(
+            "%s failed after %.1f s (%s at %s); answering from memory",
+            request.url.path,
+            time.perf_counter() - started,
+            type(exc).__name__,
+            _where(exc),
+        )
+        return _recovered(recover, settings, params, query)
 
 
 def _recovered(
@@ -165,8 +251,16 @@ def _line_of(settings: Settings, params: dict[str, str], query: dict[str, str]) 
     config = settings.config
     if query.get("line") in config.lines:
         return query["line"]
+    return _line_for(config, params.get("To", ""))
+
+
+def _line_for(config: HotlineConfig, dialled: str) -> str | None:
+    """The line of a dialled number; Twilio sends our numbers in E.164, so usually a lookup."""
+    slug = config.line_by_number.get(dialled)
+    if slug is not None:
+        return slug
     try:
-        found = config.line_for_number(normalise(params.get("To", "")))
+        found = config.line_for_number(normalise(dialled))
     except InvalidPhoneNumber:
         return None
     return found[0] if found else None
@@ -227,8 +321,13 @@ def _plan(
         with context.db.read() as own:
             return _plan(context, line, at, relative, own)
     team = line.relatives_team if relative and line.relatives_team else line.team
+    return _steps_of(
+        shifts.on_call(session, context.config, team, at, next_change=False), line, relative
+    )
+
+
+def _steps_of(now: shifts.OnCallNow, line: Line, relative: bool) -> list[list[Target]]:
     tiers = line.relatives_tiers if relative else ("primary", "backup")
-    now = shifts.on_call(session, context.config, team, at, next_change=False)
     by_tier = {"primary": now.primary, "backup": now.backup}
     steps: list[list[Target]] = []
     seen: set[int] = set()
@@ -255,7 +354,6 @@ def _step(
 ) -> Response:
     if steps is None:
         steps = _plan(context, line, at, relative)
-    call_sid = context.params.get("CallSid", "")
     common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative)}
     if step < len(steps):
         return twiml(
@@ -263,10 +361,9 @@ def _step(
                 line,
                 steps[step],
                 action=context.url("/twilio/voice/dialed", **common, step=step),
+                # The parent call comes as ParentCallSid: the same TwiML serves every call.
                 screen_url=(
-                    context.url("/twilio/voice/screen", line=slug, parent=call_sid)
-                    if line.screening
-                    else None
+                    context.url("/twilio/voice/screen", line=slug) if line.screening else None
                 ),
                 greet=greet,
             )
@@ -296,8 +393,9 @@ def _caller_hash(context: Context, line: Line) -> str | None:
     caller = context.params.get("From", "")
     if not line.caller_hash or voice.is_anonymous(caller):
         return None
-    with contextlib.suppress(InvalidPhoneNumber):
-        caller = normalise(caller)
+    if not _E164.fullmatch(caller):  # Twilio sends E.164; anything else is normalised
+        with contextlib.suppress(InvalidPhoneNumber):
+            caller = normalise(caller)
     return crypto.keyed_hash(context.settings, "caller", caller)
 
 
@@ -313,6 +411,8 @@ def incoming(context: Context) -> Response:
     now = utcnow()
     reason = voice.closed_reason(context.config, line, now)
     steps: list[list[Target]] | None = None
+    version = hotpath.rota_version()  # before reading the rota: a change meanwhile drops it
+    snapshot: tuple[int, datetime | None] | None = None
     try:
         # One transaction: record the call and, on the common path, work out who to ring.
         with context.db.write() as session:
@@ -326,7 +426,10 @@ def incoming(context: Context) -> Response:
                 at=now,
             )
             if reason is None and not line.relatives_menu:
-                steps = _plan(context, line, now, False, session)
+                keep = context.snapshots is not None
+                current = shifts.on_call(session, context.config, line.team, now, next_change=keep)
+                steps = _steps_of(current, line, relative=False)
+                snapshot = (team.id, current.next_change) if keep else None
     except Exception as exc:  # the record is not worth a caller: route anyway
         log.error("line %s: call not recorded (%s)", slug, type(exc).__name__)
     if reason is not None:
@@ -340,7 +443,88 @@ def incoming(context: Context) -> Response:
                 no_choice=context.url("/twilio/voice/route", **common, rel=0),
             )
         )
-    return _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
+    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
+    if snapshot is not None and context.snapshots is not None:
+        team_id, next_change = snapshot
+        context.snapshots.put(
+            slug,
+            bytes(response.body).decode(),
+            team_id,
+            now=now,
+            next_change=next_change,
+            version=version,
+        )
+    return response
+
+
+async def _refresh_in_background(context: Context, slug: str) -> None:
+    snapshots = context.snapshots
+    try:
+        await to_thread.run_sync(
+            refresh_snapshot, context, slug, limiter=getattr(context.state, "webhook_limiter", None)
+        )
+    except Exception as exc:
+        log.error("line %s: snapshot not refreshed (%s)", slug, type(exc).__name__)
+    finally:
+        if snapshots is not None:
+            event = snapshots.refreshing.pop(slug, None)
+            if event is not None:
+                event.set()
+
+
+def refresh_snapshot(context: Context, slug: str) -> None:
+    """Recompute a line's first answer without a call (stale-while-revalidate)."""
+    snapshots = context.snapshots
+    if snapshots is None:
+        return
+    line = context.config.lines[slug]
+    now = utcnow()
+    version = hotpath.rota_version()
+    with context.db.read() as session:
+        team = team_by_slug(session, line.team, context.config)
+        current = shifts.on_call(session, context.config, line.team, now, next_change=True)
+    steps = _steps_of(current, line, relative=False)
+    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
+    snapshots.put(
+        slug,
+        bytes(response.body).decode(),
+        team.id,
+        now=now,
+        next_change=current.next_change,
+        version=version,
+    )
+
+
+def incoming_fast(context: Context) -> Response | str | None:
+    """The hot path: the line's current snapshot, if there is one, and the record queued."""
+    snapshots, recorder = context.snapshots, context.recorder
+    if snapshots is None or recorder is None:
+        return None
+    slug = _line_of(context.settings, context.params, {})
+    if slug is None:
+        return None
+    line = context.config.lines[slug]
+    now = utcnow()
+    if line.relatives_menu or voice.closed_reason(context.config, line, now) is not None:
+        return None
+    cached = snapshots.get(slug, now)
+    if cached is None:
+        return slug
+    document, team_id, stale = cached
+    tasks = getattr(context.state, "tasks", None)
+    if stale and tasks is not None and slug not in snapshots.refreshing:
+        snapshots.refreshing[slug] = anyio.Event()
+        tasks.start_soon(_refresh_in_background, context, slug)
+    record = calls.call_values(
+        call_sid=context.params.get("CallSid", ""),
+        line=slug,
+        team_id=team_id,
+        caller_hash=_caller_hash(context, line),
+        at=now,
+    )
+    if not recorder.add(record):
+        return None
+    return Response(document, media_type=TWIML)
 
 
 def menu_choice(context: Context) -> Response:
@@ -411,7 +595,7 @@ def screen(context: Context) -> Response:
     action = context.url(
         "/twilio/voice/screen/answer",
         line=slug,
-        parent=context.query.get("parent", ""),
+        parent=context.params.get("ParentCallSid") or context.query.get("parent", ""),
         cid=_int(context.query.get("cid")),
     )
     return twiml(voice.whisper(line, action))
@@ -504,7 +688,9 @@ def _int(raw: str | None) -> int:
 
 
 routes = [
-    Route("/twilio/voice", webhook(incoming, static_fallback), methods=["POST"]),
+    Route(
+        "/twilio/voice", webhook(incoming, static_fallback, fast=incoming_fast), methods=["POST"]
+    ),
     Route("/twilio/voice/menu", webhook(menu_choice, static_fallback), methods=["POST"]),
     Route("/twilio/voice/route", webhook(route, static_fallback), methods=["POST"]),
     Route("/twilio/voice/dialed", webhook(dialed, static_fallback), methods=["POST"]),

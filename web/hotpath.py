@@ -1,0 +1,143 @@
+"""The hot path of an incoming call: answer from memory, write the record in batches.
+
+Most calls to a line within a few seconds get the same answer (the same people to ring), so the
+first call's TwiML is kept as a snapshot and later calls are answered from it on the event loop,
+without a worker thread or the database. A snapshot is dropped
+
+* at the rota's next change (a handoff, a stand-in starting or ending),
+* when this process changes shifts, stand-ins or counsellors (any flush touching them),
+* after SNAPSHOT_TTL it is refreshed in the background (served meanwhile, for at most
+  STALE_LIMIT), so that changes made by other processes reach callers within seconds.
+
+Call records of such answers are queued and inserted in batches every FLUSH_INTERVAL (one
+transaction, `INSERT … ON CONFLICT DO NOTHING`); every later step of a call flushes the queue
+first, so it always finds its record. A crash can lose at most the queue of the last interval:
+the records, never the routing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from hotline import calls
+from hotline.db import Database
+from hotline.models import Counsellor, Shift, StandIn
+
+log = logging.getLogger(__name__)
+SNAPSHOT_TTL = timedelta(seconds=5)
+STALE_LIMIT = timedelta(seconds=30)
+FLUSH_INTERVAL = 0.05  # seconds
+MAX_QUEUE = 10_000
+
+_rota_version = itertools.count()
+_current_version = next(_rota_version)
+_ROTA_MODELS = (Shift, StandIn, Counsellor)
+
+
+@event.listens_for(Session, "after_flush")
+def _rota_changed(session: Session, _context: Any) -> None:
+    global _current_version
+    touched = itertools.chain(session.new, session.dirty, session.deleted)
+    if any(isinstance(obj, _ROTA_MODELS) for obj in touched):
+        _current_version = next(_rota_version)
+
+
+def rota_version() -> int:
+    return _current_version
+
+
+class Snapshots:
+    """Rendered first answers per line.
+
+    An entry is fresh for SNAPSHOT_TTL; after that it is served stale while one background
+    refresh runs (changes by other processes reach callers within about SNAPSHOT_TTL), but
+    never past the rota's next change, a change in this process, or STALE_LIMIT.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[str, int, datetime, datetime, int]] = {}
+        self.refreshing: dict[str, anyio.Event] = {}  # line -> set when its refresh is done
+
+    def get(self, line: str, now: datetime) -> tuple[str, int, bool] | None:
+        """(TwiML, team id, stale) or None."""
+        entry = self._entries.get(line)
+        if entry is None:
+            return None
+        document, team_id, fresh_until, valid_until, version = entry
+        if now >= valid_until or version != rota_version():
+            self._entries.pop(line, None)
+            return None
+        return document, team_id, now >= fresh_until
+
+    def put(
+        self,
+        line: str,
+        document: str,
+        team_id: int,
+        *,
+        now: datetime,
+        next_change: datetime | None,
+        version: int,
+    ) -> None:
+        valid_until = now + STALE_LIMIT
+        if next_change is not None:
+            valid_until = min(valid_until, next_change)
+        self._entries[line] = (document, team_id, now + SNAPSHOT_TTL, valid_until, version)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class Recorder:
+    """Call records queued by the hot path, inserted in batches."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def add(self, values: dict[str, Any]) -> bool:
+        with self._lock:
+            if len(self._pending) >= MAX_QUEUE:
+                return False  # the database is not keeping up: take the slow path instead
+            self._pending.append(values)
+            return True
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            with self._db.write() as session:
+                calls.open_calls(session, batch)
+        except Exception as exc:
+            log.error("%d call records not written (%s)", len(batch), type(exc).__name__)
+
+    async def run(self) -> None:
+        """Flush every FLUSH_INTERVAL until cancelled, then once more.
+
+        SQLite is flushed on the event loop itself: one in-process batch insert takes about a
+        millisecond, while a worker thread would wait for the GIL behind the busy event loop
+        and fall ever further behind. A network database is flushed in a worker thread.
+        """
+        inline = self._db.engine.dialect.name == "sqlite"
+        try:
+            while True:
+                await anyio.sleep(FLUSH_INTERVAL)
+                if self._pending:
+                    if inline:
+                        self.flush()
+                    else:
+                        await anyio.to_thread.run_sync(self.flush)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.flush)
