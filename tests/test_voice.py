@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
@@ -857,3 +859,15 @@ def test_retried_first_webhook_keeps_one_record(
     sim.request(sim.url("/twilio/status"), params | {"CallStatus": "completed"})
     with database.read() as session:
         assert len(session.scalars(select(Call).where(Call.call_sid == "CA" + "c" * 32)).all()) == 1
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    token=st.text(min_size=1, max_size=40),
+    path=st.text(alphabet="abcdefghijklmnopqrstuvwxyz/?=&0123456789", max_size=40),
+    params=st.dictionaries(st.text(max_size=12), st.text(max_size=30), max_size=8),
+)
+def test_own_signature_equals_twilios(token: str, path: str, params: dict[str, str]) -> None:
+    url = f"https://hotline.example.org/{path}"
+    expected = RequestValidator(token).compute_signature(url, params)
+    assert webhooks.twilio_signature(token, url, params) == expected
