@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -20,6 +20,7 @@ from hotline import audit
 from hotline.errors import Conflict, Invalid, NotFound
 from hotline.models import Counsellor, Shift, StandIn, Team
 from scheduling import rota
+from scheduling.intervals import utc_interval
 from scheduling.rota import OnCall, ShiftSpan, Tier
 from scheduling.teams import team_by_slug
 
@@ -46,19 +47,6 @@ class OnCallNow:
     next_change: datetime | None
 
 
-def _check_interval(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """The interval in UTC. (Comparing two datetimes of one ZoneInfo ignores `fold`, and so
-    misorders the repeated autumn hour; UTC instants compare correctly.)"""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise Invalid("start and end need a UTC offset", field="start")
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    if end <= start:
-        raise Invalid("end must be after start", field="end")
-    if end - start > MAX_SHIFT:
-        raise Invalid(f"a shift lasts at most {MAX_SHIFT.days} days", field="end")
-    return start, end
-
-
 def _snapshot(shift: Shift) -> dict[str, object]:
     return {
         "team_id": shift.team_id,
@@ -72,7 +60,12 @@ def _snapshot(shift: Shift) -> dict[str, object]:
 def create_shift(session: Session, config: HotlineConfig, new: NewShift, *, actor: str) -> Shift:
     """Add a shift; refuses unknown team or counsellor, non-members, and overlaps of the same
     counsellor in the same team (being on call for two teams at once is allowed)."""
-    start, end = _check_interval(new.start, new.end)
+    start, end = utc_interval(
+        new.start,
+        new.end,
+        longest=MAX_SHIFT,
+        too_long=f"a shift lasts at most {MAX_SHIFT.days} days",
+    )
     team = team_by_slug(session, new.team, config)
     # Lock the counsellor row: two concurrent bookings for one person serialise here
     # (SQLite write transactions are already exclusive).

@@ -4,7 +4,7 @@ rotation. The rota core applies them (`scheduling.rota`): the latest stand-in wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from config.model import HotlineConfig
 from hotline import audit
 from hotline.errors import Invalid, NotFound
 from hotline.models import Counsellor, StandIn
+from scheduling.intervals import utc_interval
 from scheduling.teams import team_by_slug
 
 MAX_STAND_IN = timedelta(days=366)
@@ -41,13 +42,9 @@ def _snapshot(stand_in: StandIn) -> dict[str, object]:
 def create_stand_in(
     session: Session, config: HotlineConfig, new: NewStandIn, *, actor: str
 ) -> StandIn:
-    if new.start.tzinfo is None or new.end.tzinfo is None:
-        raise Invalid("start and end need a UTC offset", field="start")
-    start, end = new.start.astimezone(UTC), new.end.astimezone(UTC)
-    if end <= start:
-        raise Invalid("end must be after start", field="end")
-    if end - start > MAX_STAND_IN:
-        raise Invalid("a stand-in lasts at most a year", field="end")
+    start, end = utc_interval(
+        new.start, new.end, longest=MAX_STAND_IN, too_long="a stand-in lasts at most a year"
+    )
     if new.absent_id == new.substitute_id:
         raise Invalid("a counsellor cannot stand in for themselves", field="substitute_id")
     team = team_by_slug(session, new.team, config)

@@ -432,3 +432,25 @@ def test_coordinator_sees_only_their_teams(
     html = browser.get("/").text
     assert "Team Rechtsextremismus" in html
     assert "Team Islamismus" not in html
+
+
+def test_housekeeping_deletes_expired_sessions_and_old_failures(
+    browser: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    from hotline.models import LoginAttempt
+    from web.app import _sweep
+
+    make_user(database, config, "chef", Role.ADMIN)
+    start = berlin(2026, 12, 2, 8)
+    with time_machine.travel(start, tick=False):
+        sign_in(browser, "chef")
+        with database.write() as session:
+            users.authenticate(session, "chef", "wrong", "10.0.0.9")
+        _sweep(database)
+    with database.read() as session:
+        assert len(session.scalars(select(WebSession)).all()) == 1  # still valid: kept
+    with time_machine.travel(start + timedelta(hours=13), tick=False):
+        _sweep(database)
+    with database.read() as session:
+        assert session.scalars(select(WebSession)).all() == []
+        assert session.scalars(select(LoginAttempt)).all() == []

@@ -19,9 +19,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
+from hotline import users
 from hotline.db import Database, make_engine
 from scheduling.teams import sync_teams
-from web import api, counsellor_pages, health, hotpath, pages, rota_pages, twilio
+from web import api, auth, counsellor_pages, health, hotpath, pages, rota_pages, twilio
 from web.filters import install as install_filters
 from web.headers import security_headers
 from web.openapi import document
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
             app.state.recorder = recorder
             app.state.tasks = tasks
             tasks.start_soon(recorder.run)
+            tasks.start_soon(_housekeeping, db)
             yield
             app.state.recorder = None
             app.state.tasks = None
@@ -100,6 +102,25 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     app.state.metrics = metrics
     app.state.templates = templates
     return app
+
+
+HOUSEKEEPING_SECONDS = 3600
+
+
+async def _housekeeping(db: Database) -> None:
+    """Hourly: delete sign-in sessions that have expired and throttling records nobody needs."""
+    while True:
+        await anyio.sleep(HOUSEKEEPING_SECONDS)
+        try:
+            await run_in_threadpool(_sweep, db)
+        except Exception as exc:
+            log.error("housekeeping failed (%s)", type(exc).__name__)
+
+
+def _sweep(db: Database) -> None:
+    auth.sweep(db)
+    with db.write() as session:
+        users.forget_old_attempts(session)
 
 
 def _sync_teams(db: Database, settings: Settings) -> None:

@@ -51,6 +51,11 @@ class Viewer:
     csrf: str
 
     @property
+    def actor(self) -> str:
+        """How the audit log names this user's changes."""
+        return f"user:{self.user_id} {self.username}"
+
+    @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
@@ -94,11 +99,6 @@ def start_session(db: Database, user_id: int) -> str:
 def end_session(db: Database, session_hash: str) -> None:
     with db.write() as session:
         session.execute(delete(WebSession).where(WebSession.id_hash == session_hash))
-
-
-def end_all_sessions(db: Database, user_id: int) -> None:
-    with db.write() as session:
-        session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer | None:

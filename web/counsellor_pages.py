@@ -16,7 +16,7 @@ from hotline.models import Counsellor, Role
 from hotline.phone import display
 from scheduling import counsellors as cases
 from web.auth import Forbidden, Viewer, page
-from web.pages import _render
+from web.pages import render
 
 # German messages for the form, by field (the use cases speak English for the API).
 MESSAGES = {
@@ -67,7 +67,7 @@ def _page(
     status: int = 200,
 ) -> Response:
     settings: Settings = request.app.state.settings
-    return _render(
+    return render(
         request,
         "counsellors.html",
         {
@@ -97,7 +97,7 @@ def _save(
     allowed = set(_manageable_teams(settings, viewer))
     if not set(new.teams) <= allowed:
         return {"teams": MESSAGES["teams"]}
-    actor = f"user:{viewer.user_id} {viewer.username}"
+    actor = viewer.actor
     try:
         with db.write() as session:
             if counsellor_id is None:
@@ -144,14 +144,20 @@ def _counsellor_id(request: Request) -> int:
     return int(raw) if raw.isdigit() and len(raw) < 12 else 0
 
 
+async def _editable(request: Request, viewer: Viewer) -> Counsellor | None:
+    """The counsellor of the path, if it exists; Forbidden if the viewer may not edit them."""
+    counsellor = await run_in_threadpool(_one, request.app.state.db, _counsellor_id(request))
+    if counsellor is not None and not _may_edit(viewer, counsellor):
+        raise Forbidden
+    return counsellor
+
+
 @page(Role.ADMIN, Role.COORDINATOR)
 async def edit(request: Request, viewer: Viewer) -> Response:
     db: Database = request.app.state.db
-    counsellor = await run_in_threadpool(_one, db, _counsellor_id(request))
+    counsellor = await _editable(request, viewer)
     if counsellor is None:
         return RedirectResponse("/counsellors", status_code=303)
-    if not _may_edit(viewer, counsellor):
-        raise Forbidden
     people = await run_in_threadpool(_list, db, viewer)
     if request.method == "GET":
         form = cases.NewCounsellor(
@@ -174,12 +180,10 @@ async def edit(request: Request, viewer: Viewer) -> Response:
 @page(Role.ADMIN, Role.COORDINATOR)
 async def toggle_active(request: Request, viewer: Viewer) -> Response:
     db: Database = request.app.state.db
-    counsellor = await run_in_threadpool(_one, db, _counsellor_id(request))
+    counsellor = await _editable(request, viewer)
     if counsellor is None:
         return RedirectResponse("/counsellors", status_code=303)
-    if not _may_edit(viewer, counsellor):
-        raise Forbidden
-    actor = f"user:{viewer.user_id} {viewer.username}"
+    actor = viewer.actor
 
     def flip() -> None:
         with db.write() as session:

@@ -92,9 +92,6 @@ class Snapshots:
             valid_until = min(valid_until, next_change)
         self._entries[line] = (document, team_id, now + SNAPSHOT_TTL, valid_until, version)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 class Recorder:
     """Call records queued by the hot path, inserted in batches."""

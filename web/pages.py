@@ -24,7 +24,7 @@ from web.auth import Viewer, page
 GAP_HORIZON = timedelta(days=28)
 
 
-def _render(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
+def render(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
     settings: Settings = request.app.state.settings
     response: Response = request.app.state.templates.TemplateResponse(
         request,
@@ -50,7 +50,7 @@ def _login_page(
 ) -> Response:
     settings: Settings = request.app.state.settings
     nonce, fresh = _login_nonce(request)
-    response = _render(
+    response = render(
         request,
         "login.html",
         {
@@ -190,7 +190,7 @@ async def dashboard(request: Request, viewer: Viewer) -> Response:
     data = await run_in_threadpool(
         _dashboard_data, request.app.state.db, request.app.state.settings, viewer
     )
-    return _render(request, "dashboard.html", {"viewer": viewer, **data})
+    return render(request, "dashboard.html", {"viewer": viewer, **data})
 
 
 # --- audit log --------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ async def audit_log(request: Request, viewer: Viewer) -> Response:
             )
 
     entries = await run_in_threadpool(load)
-    return _render(request, "audit.html", {"viewer": viewer, "entries": entries})
+    return render(request, "audit.html", {"viewer": viewer, "entries": entries})
 
 
 routes = [

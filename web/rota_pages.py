@@ -27,7 +27,7 @@ from scheduling.rota import Tier
 from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
 from scheduling.teams import team_by_slug
 from web.auth import Forbidden, Viewer, page
-from web.pages import _render
+from web.pages import render
 
 T = TypeVar("T")
 LABEL_WIDTH = 190
@@ -48,10 +48,6 @@ MESSAGES = {
 
 class _Refused(Exception):
     """Roll the transaction back."""
-
-
-def _actor(viewer: Viewer) -> str:
-    return f"user:{viewer.user_id} {viewer.username}"
 
 
 # --- the period shown -------------------------------------------------------------------------
@@ -322,7 +318,7 @@ async def _show(
                     "end_time": f"{end:%H:%M}",
                 }
     drawing = timeline(period, data["shifts"], data["gaps"], data["stand_ins"], data["names"], now)
-    return _render(
+    return render(
         request,
         "rota.html",
         {
@@ -393,9 +389,9 @@ async def create_shift(request: Request, viewer: Viewer) -> Response:
                 existing = session.get(Shift, shift_id)
                 if existing is None or existing.team.slug != team:
                     raise Forbidden
-                shifts.update_shift(session, settings.config, shift_id, new, actor=_actor(viewer))
+                shifts.update_shift(session, settings.config, shift_id, new, actor=viewer.actor)
             else:
-                shifts.create_shift(session, settings.config, new, actor=_actor(viewer))
+                shifts.create_shift(session, settings.config, new, actor=viewer.actor)
 
     try:
         await _in_thread(save)
@@ -434,7 +430,7 @@ async def _delete(
                 return
             if team_by_slug(session, team, settings.config).id != existing.team_id:
                 raise Forbidden
-            delete(session, row_id, actor=_actor(viewer))
+            delete(session, row_id, actor=viewer.actor)
 
     await _in_thread(remove)
     return _back(request, team, form)
@@ -498,7 +494,7 @@ async def rotation(request: Request, viewer: Viewer) -> Response:
                     )
                     try:
                         with session.begin_nested():
-                            shifts.create_shift(session, settings.config, new, actor=_actor(viewer))
+                            shifts.create_shift(session, settings.config, new, actor=viewer.actor)
                     except DomainError:
                         problems.append(
                             f"Der Dienst ab {_when(planned.start, zone)} überschneidet sich."
@@ -543,7 +539,7 @@ async def create_stand_in(request: Request, viewer: Viewer) -> Response:
 
     def save() -> None:
         with request.app.state.db.write() as session:
-            standins.create_stand_in(session, settings.config, new, actor=_actor(viewer))
+            standins.create_stand_in(session, settings.config, new, actor=viewer.actor)
 
     try:
         await _in_thread(save)
