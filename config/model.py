@@ -165,6 +165,35 @@ def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dat
 
 class Team(Strict):
     name: str = Field(min_length=1)
+    # A shift swap agreed between two counsellors needs a coordinator's approval.
+    swap_approval: bool = True
+
+
+def _clock(value: Any) -> Any:
+    """Accept "18:00" (or "" for off) as a local wall-clock time."""
+    if isinstance(value, str):
+        if not value:
+            return None
+        try:
+            return time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a time like '18:00'") from exc
+    return value
+
+
+class Notices(Strict):
+    """When the scheduler tells counsellors about their on-call duty."""
+
+    # The day before a duty starts, at this local time ("" switches it off).
+    evening_before: Annotated[time | None, BeforeValidator(_clock)] = time(18, 0)
+    # Minutes before a duty starts.
+    before_minutes: tuple[Annotated[int, Field(ge=1, le=7 * 24 * 60)], ...] = (60,)
+    # Minutes before a duty ends: the handoff note to the outgoing counsellor (0: off).
+    handoff_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    # A coordinator's changes are gathered this many minutes into one notice per counsellor.
+    change_delay_minutes: int = Field(default=2, ge=0, le=60)
+    # A notice whose moment passed longer ago than this is not sent late (minutes).
+    grace_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
 
 class Line(Strict):
@@ -199,10 +228,21 @@ class Line(Strict):
     )
 
 
+class Reminders(Strict):
+    """Appointment reminders (scheduling.reminders): when, from which number, in which words."""
+
+    client_offsets_minutes: tuple[Annotated[int, Field(ge=1, le=14 * 24 * 60)], ...] = (1440, 120)
+    counsellor_offsets_minutes: tuple[Annotated[int, Field(ge=1, le=14 * 24 * 60)], ...] = (30,)
+    # A reminder whose moment passed longer ago than this is marked missed, not sent late.
+    grace_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+
 class HotlineConfig(Strict):
     organisation: Organisation
     teams: dict[Slug, Team] = Field(min_length=1)
     lines: dict[Slug, Line] = Field(min_length=1)
+    notices: Notices = Notices()
+    reminders: Reminders = Reminders()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

@@ -1,4 +1,4 @@
-"""The `hotline` command: serve, db upgrade, demo, apikey create."""
+"""The `hotline` command: serve, scheduler, db upgrade, demo, apikey create, user add, simulate."""
 
 from __future__ import annotations
 
@@ -33,6 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="load demo data into an empty database")
+
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not run the scheduler in this process (run `hotline scheduler` elsewhere)",
+    )
+
+    commands.add_parser("scheduler", help="run the scheduler alone (reminders, shift notices)")
 
     database = commands.add_parser("db", help="database schema")
     database_commands = database.add_subparsers(dest="db_command", required=True)
@@ -87,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler = {
         "serve": _serve,
+        "scheduler": _scheduler,
         "db": _db_upgrade,
         "demo": _demo,
         "apikey": _apikey_create,
@@ -103,6 +112,20 @@ def _prepare(settings: Settings) -> db.Database:
     with database.write() as session:
         sync_teams(session, settings.config)
     return database
+
+
+def _scheduler(settings: Settings, _args: argparse.Namespace) -> int:
+    from scheduling.scheduler import run_forever
+
+    database = _prepare(settings)
+    mode = "simulation mode: messages go to the outbox" if settings.simulation else "live Twilio"
+    print(f"konex hotline scheduler — {mode}, database {_safe_url(settings.database_url)}")
+    sys.stdout.flush()
+    try:
+        run_forever(database, settings)
+    finally:
+        database.dispose()
+    return 0
 
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
@@ -172,7 +195,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         )
     sys.stdout.flush()
     uvicorn.run(
-        create_app(settings, database=database),
+        create_app(settings, database=database, scheduler=not args.no_scheduler),
         host=args.host,
         port=args.port,
         log_level="info",

@@ -25,6 +25,12 @@ from sqlalchemy import (
     UniqueConstraint,
     types,
 )
+from sqlalchemy import (
+    false as sa_false,
+)
+from sqlalchemy import (
+    true as sa_true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scheduling.rota import Tier
@@ -104,6 +110,30 @@ class ReminderState(StrEnum):
     MISSED = "missed"  # its moment passed longer ago than the grace
     CANCELLED = "cancelled"
     UNCERTAIN = "uncertain"  # a send may or may not have happened: a person decides
+    FAILED = "failed"  # the provider refused it: certainly not sent
+
+
+class AbsenceKind(StrEnum):
+    HOLIDAY = "holiday"
+    SICK = "sick"
+    OTHER = "other"
+
+
+class NoticeKind(StrEnum):
+    UPCOMING = "upcoming"  # a duty starts soon (the evening before, an hour before)
+    HANDOFF = "handoff"  # to the outgoing counsellor, before the duty passes on
+    CHANGED = "changed"  # a coordinator changed shifts of this counsellor
+    SWAP = "swap"  # a shift swap asks something of this counsellor, or was decided
+
+
+class SwapState(StrEnum):
+    REQUESTED = "requested"  # waiting for the colleague
+    ACCEPTED = "accepted"  # the colleague agreed; waiting for a coordinator
+    APPROVED = "approved"  # applied to the rota
+    DECLINED = "declined"  # the colleague said no
+    REJECTED = "rejected"  # a coordinator said no
+    WITHDRAWN = "withdrawn"  # the requester took it back
+    OBSOLETE = "obsolete"  # a shift it names was changed or deleted meanwhile
 
 
 class Recipient(StrEnum):
@@ -160,6 +190,9 @@ class Counsellor(Base):
     phone: Mapped[str] = mapped_column(String(20))  # E.164; staff number, never shown to clients
     email: Mapped[str | None] = mapped_column(String(320))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # How shift notices reach this counsellor (SMS to `phone`, e-mail to `email`).
+    notify_sms: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    notify_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -208,6 +241,53 @@ class StandIn(Base):
     end_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Absence(Base):
+    """A counsellor is away (holiday, sick) during [start_at, end_at), in every team.
+
+    Her shifts in that time are flagged and count as gaps until a stand-in covers them."""
+
+    __tablename__ = "absences"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ends_after_start"),
+        Index(None, "counsellor_id", "start_at"),
+        Index(None, "start_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    kind: Mapped[AbsenceKind] = mapped_column(_enum(AbsenceKind, "absence_kind"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    counsellor: Mapped[Counsellor] = relationship()
+
+
+class SwapRequest(Base):
+    """A counsellor asks a colleague to take `shift` (optionally taking `return_shift` back).
+
+    The colleague accepts; a coordinator approves (unless the team switched approval off)."""
+
+    __tablename__ = "swap_requests"
+    __table_args__ = (
+        CheckConstraint("requester_id <> colleague_id", name="distinct_people"),
+        Index(None, "state"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id", ondelete="SET NULL"))
+    return_shift_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shifts.id", ondelete="SET NULL")
+    )
+    requester_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    colleague_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    state: Mapped[SwapState] = mapped_column(_enum(SwapState, "swap_state"), default="requested")
+    note: Mapped[str | None] = mapped_column(String(500))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class User(Base):
@@ -336,6 +416,32 @@ class Reminder(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None]
     provider_sid: Mapped[str | None] = mapped_column(String(64))
+
+
+class ShiftNotice(Base):
+    """A message about on-call duty to one counsellor, sent by the scheduler exactly once.
+
+    `dedupe_key` names what it is about (kind, team, duty start, channel), so planning it
+    twice, in two processes, stores it once. Claimed and finished like a `Reminder`."""
+
+    __tablename__ = "shift_notices"
+    __table_args__ = (Index(None, "state", "due_at"), Index(None, "counsellor_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    kind: Mapped[NoticeKind] = mapped_column(_enum(NoticeKind, "notice_kind"))
+    channel: Mapped[str] = mapped_column(String(8))  # sms, email
+    due_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[ReminderState] = mapped_column(
+        _enum(ReminderState, "notice_state"), default="pending"
+    )
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    provider_sid: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OutboxMessage(Base):

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -21,6 +21,7 @@ from starlette.templating import Jinja2Templates
 from config.settings import Settings
 from hotline import users
 from hotline.db import Database, make_engine
+from scheduling.scheduler import Scheduler
 from scheduling.teams import sync_teams
 from web import api, auth, counsellor_pages, health, hotpath, pages, rota_pages, twilio
 from web.filters import install as install_filters
@@ -32,6 +33,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 WEBHOOK_THREADS_SQLITE = 2
 WEBHOOK_THREADS = 8
 STATIC = Path(__file__).with_name("static")
+PLAIN_404 = ("/api/", "/twilio/", "/static/")
+NOT_FOUND = "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse."
 
 
 def app_version() -> str:
@@ -41,9 +44,13 @@ def app_version() -> str:
         return "0+unknown"
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, database: Database | None = None, scheduler: bool = False
+) -> Starlette:
     """The web service. `database` lets tests hand in their own; by default one is built from
-    settings (the schema must already be up to date: `hotline db upgrade`, or `hotline serve`)."""
+    settings (the schema must already be up to date: `hotline db upgrade`, or `hotline serve`).
+    `scheduler`: also run the scheduler (reminders, shift notices) in this process, as
+    `hotline serve` does."""
     db = database or Database(make_engine(settings.database_url))
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
@@ -61,6 +68,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
         )
         # Incoming calls are answered from memory while the rota stands still (web.hotpath).
         recorder = hotpath.Recorder(db)
+        jobs = Scheduler(db, settings) if scheduler else None
+        app.state.scheduler = jobs
+        if jobs is not None:
+            jobs.start()
         async with anyio.create_task_group() as tasks:
             app.state.snapshots = hotpath.Snapshots()
             app.state.recorder = recorder
@@ -71,11 +82,21 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
             app.state.recorder = None
             app.state.tasks = None
             tasks.cancel_scope.cancel()
+        if jobs is not None:
+            await run_in_threadpool(jobs.shutdown)
         if database is None:
             db.dispose()
 
     async def openapi_json(_request: Request) -> Response:
         return JSONResponse(openapi)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        """An unknown page gets the German error page; API, webhooks and files a plain 404."""
+        if request.method in ("GET", "HEAD") and not request.url.path.startswith(PLAIN_404):
+            context = {"title": "Seite nicht gefunden", "message": NOT_FOUND, "viewer": None}
+            page: Response = templates.TemplateResponse(request, "error.html", context, 404)
+            return page
+        return PlainTextResponse(getattr(exc, "detail", "Not Found"), status_code=404)
 
     app = Starlette(
         routes=[
@@ -95,6 +116,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
                 extra_headers=security_headers(https=settings.public_url.startswith("https")),
             ),
         ],
+        exception_handlers={404: not_found},
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -1,0 +1,115 @@
+"""The scheduler: APScheduler decides when to look; the database says what is due.
+
+Every job is idempotent and reads its work from the database (`scheduling.dispatch`), so a
+job may run late, twice, or in two processes at once without sending anything twice, and a
+restart picks up whatever came due meanwhile. It runs inside `hotline serve` (a background
+thread) and alone as `hotline scheduler` (for a separate process, or several).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from config.settings import Settings
+from hotline.db import Database
+from hotline.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    every: timedelta
+    run: Callable[[Database, Settings], object]
+
+
+def default_jobs() -> list[Job]:
+    """Every job of the service. Modules register here (imported late: no import cycles)."""
+    from scheduling import notices
+
+    return [
+        Job("notices.plan", timedelta(seconds=60), notices.plan_job),
+        Job("notices.dispatch", timedelta(seconds=2), notices.dispatch_job),
+    ]
+
+
+class Scheduler:
+    """APScheduler in a background thread, running `jobs` at their intervals.
+
+    A job never overlaps itself (`max_instances=1`); runs missed while the process was busy or
+    stopped are folded into one (`coalesce`); the first run of every job is immediate."""
+
+    def __init__(self, db: Database, settings: Settings, jobs: Sequence[Job] | None = None):
+        self._db = db
+        self._settings = settings
+        self._jobs = list(default_jobs() if jobs is None else jobs)
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=max(2, len(self._jobs)))},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+        for job in self._jobs:
+            self._scheduler.add_job(
+                self._runner(job),
+                "interval",
+                seconds=job.every.total_seconds(),
+                id=job.id,
+                name=job.id,
+                next_run_time=utcnow(),
+            )
+
+    def _runner(self, job: Job) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job.run(self._db, self._settings)
+            except Exception as exc:  # logged without arguments: they may hold numbers
+                log.error("scheduler job %s failed: %s", job.id, type(exc).__name__)
+
+        return run
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [job.id for job in self._jobs]
+
+    def start(self) -> None:
+        self._scheduler.start()
+        log.info("scheduler started: %s", ", ".join(self.job_ids))
+
+    def wake(self, job_id: str) -> None:
+        """Run a job now (for instance after a booking made something due soon)."""
+        if self._scheduler.running:
+            self._scheduler.modify_job(job_id, next_run_time=utcnow())
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop; with `wait`, jobs under way finish first (a claimed batch is sent and recorded)."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+
+
+def run_forever(db: Database, settings: Settings) -> None:
+    """`hotline scheduler`: run until SIGINT or SIGTERM, then finish the jobs under way."""
+    stop = threading.Event()
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    scheduler = Scheduler(db, settings)
+    scheduler.start()
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("scheduler stopped")
