@@ -14,6 +14,10 @@ Semantics
   is served by the substitute instead.  If several stand-ins for X cover ``at``, the last
   one in the given iterable wins (callers pass them in creation order), so a later stand-in
   naming X as her own substitute reinstates X.
+* Absences: a counsellor who is absent (holiday, sick) at ``at`` serves no shift at ``at``:
+  neither her own nor one she stands in for. Her own shifts are served by whoever a stand-in
+  names for her (if that person is not absent too); otherwise they count as gaps. So an absence
+  opens a gap and a stand-in closes it, whatever order they were entered in.
 * No chaining: the substitute is never replaced by a stand-in of her own.  Following chains
   could loop (X -> Y -> X) and would put someone on call whom the coordinator never named;
   this way the coordinator sees exactly the person they entered.
@@ -62,7 +66,7 @@ def _as_utc(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _normalise_interval(obj: ShiftSpan | StandIn) -> None:
+def _normalise_interval(obj: ShiftSpan | StandIn | Absence) -> None:
     start = _as_utc(obj.start, "start")
     end = _as_utc(obj.end, "end")
     if start >= end:
@@ -72,7 +76,7 @@ def _normalise_interval(obj: ShiftSpan | StandIn) -> None:
     object.__setattr__(obj, "end", end)
 
 
-def _covers(span: ShiftSpan | StandIn, at: datetime) -> bool:
+def _covers(span: ShiftSpan | StandIn | Absence, at: datetime) -> bool:
     return span.start <= at < span.end
 
 
@@ -104,6 +108,18 @@ class StandIn:
 
 
 @dataclass(frozen=True, slots=True)
+class Absence:
+    """counsellor_id is away (holiday, sick) during [start, end)."""
+
+    counsellor_id: int
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        _normalise_interval(self)
+
+
+@dataclass(frozen=True, slots=True)
 class OnCall:
     primary: tuple[int, ...]
     backup: tuple[int, ...]
@@ -123,9 +139,15 @@ class OnCall:
 # --- on_call ---------------------------------------------------------------------------------
 
 
-def on_call(shifts: Iterable[ShiftSpan], stand_ins: Iterable[StandIn], at: datetime) -> OnCall:
+def on_call(
+    shifts: Iterable[ShiftSpan],
+    stand_ins: Iterable[StandIn],
+    at: datetime,
+    absences: Iterable[Absence] = (),
+) -> OnCall:
     at = _as_utc(at, "at")
-    return _rank([s for s in shifts if _covers(s, at)], _substitutes_at(stand_ins, at))
+    away = {a.counsellor_id for a in absences if _covers(a, at)}
+    return _rank([s for s in shifts if _covers(s, at)], _substitutes_at(stand_ins, at), away)
 
 
 def _substitutes_at(stand_ins: Iterable[StandIn], at: datetime) -> dict[int, int]:
@@ -133,12 +155,12 @@ def _substitutes_at(stand_ins: Iterable[StandIn], at: datetime) -> dict[int, int
     return {si.absent_id: si.substitute_id for si in stand_ins if _covers(si, at)}
 
 
-def _rank(covering: Iterable[ShiftSpan], substitutes: Mapping[int, int]) -> OnCall:
+def _rank(covering: Iterable[ShiftSpan], substitutes: Mapping[int, int], away: set[int]) -> OnCall:
     keyed = sorted(
         (_TIERS.index(s.tier), s.start, substitutes.get(s.counsellor_id, s.counsellor_id))
         for s in covering
     )
-    seen: set[int] = set()
+    seen: set[int] = set(away)
     ranked: tuple[list[int], list[int]] = ([], [])
     for tier_index, _, who in keyed:
         if who not in seen:
@@ -151,24 +173,72 @@ def _rank(covering: Iterable[ShiftSpan], substitutes: Mapping[int, int]) -> OnCa
 
 
 def next_change(
-    shifts: Iterable[ShiftSpan], stand_ins: Iterable[StandIn], after: datetime
+    shifts: Iterable[ShiftSpan],
+    stand_ins: Iterable[StandIn],
+    after: datetime,
+    absences: Iterable[Absence] = (),
 ) -> datetime | None:
     after = _as_utc(after, "after")
     # Anything that ended by `after` can never cover a later instant again.
     live_shifts = [s for s in shifts if s.end > after]
     live_stand_ins = [si for si in stand_ins if si.end > after]
-    current = on_call(live_shifts, live_stand_ins, after)
-    for candidate in _boundaries_after(live_shifts, live_stand_ins, after):
-        if on_call(live_shifts, live_stand_ins, candidate) != current:
+    live_absences = [a for a in absences if a.end > after]
+    current = on_call(live_shifts, live_stand_ins, after, live_absences)
+    for candidate in _boundaries_after(live_shifts, live_stand_ins, live_absences, after):
+        if on_call(live_shifts, live_stand_ins, candidate, live_absences) != current:
             return candidate
     return None
 
 
 def _boundaries_after(
-    shifts: Iterable[ShiftSpan], stand_ins: Iterable[StandIn], after: datetime
+    shifts: Iterable[ShiftSpan],
+    stand_ins: Iterable[StandIn],
+    absences: Iterable[Absence],
+    after: datetime,
 ) -> list[datetime]:
-    spans: Iterator[ShiftSpan | StandIn] = itertools.chain(shifts, stand_ins)
+    spans: Iterator[ShiftSpan | StandIn | Absence] = itertools.chain(shifts, stand_ins, absences)
     return sorted({t for span in spans for t in (span.start, span.end) if t > after})
+
+
+# --- timeline --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Who is on call during [start, end): the same people, tiers and order throughout."""
+
+    start: datetime
+    end: datetime
+    on_call: OnCall
+
+
+def timeline(
+    shifts: Iterable[ShiftSpan],
+    stand_ins: Iterable[StandIn],
+    start: datetime,
+    end: datetime,
+    absences: Iterable[Absence] = (),
+) -> list[Segment]:
+    """[start, end) cut into maximal segments of unchanging on-call state (empty ones too).
+
+    Evaluates `on_call` once per boundary: O(n * b) for n spans and b boundaries, meant for
+    windows of days (notices, a page of the rota), not for years."""
+    start = _as_utc(start, "start")
+    end = _as_utc(end, "end")
+    if start >= end:
+        return []
+    spans = [s for s in shifts if s.end > start and s.start < end]
+    subs = [si for si in stand_ins if si.end > start and si.start < end]
+    away = [a for a in absences if a.end > start and a.start < end]
+    cuts = [start] + [t for t in _boundaries_after(spans, subs, away, start) if t < end] + [end]
+    segments: list[Segment] = []
+    for seg_start, seg_end in itertools.pairwise(cuts):
+        state = on_call(spans, subs, seg_start, away)
+        if segments and segments[-1].on_call == state:
+            segments[-1] = Segment(segments[-1].start, seg_end, state)
+        else:
+            segments.append(Segment(seg_start, seg_end, state))
+    return segments
 
 
 # --- gaps ------------------------------------------------------------------------------------
@@ -180,12 +250,14 @@ def gaps(
     start: datetime,
     end: datetime,
     tier: Tier | None = Tier.PRIMARY,
+    absences: Iterable[Absence] = (),
 ) -> list[tuple[datetime, datetime]]:
     start = _as_utc(start, "start")
     end = _as_utc(end, "end")
     if start >= end:
         return []
-    return _uncovered(_coverage_timeline(tuple(shifts), tuple(stand_ins), tier), start, end)
+    timeline = _coverage_timeline(tuple(shifts), tuple(stand_ins), tuple(absences), tier)
+    return _uncovered(timeline, start, end)
 
 
 def _uncovered(
@@ -209,11 +281,14 @@ def _uncovered(
     return found
 
 
-_SHIFT_START, _SHIFT_END, _STAND_IN_START, _STAND_IN_END = range(4)
+_SHIFT_START, _SHIFT_END, _STAND_IN_START, _STAND_IN_END, _AWAY_START, _AWAY_END = range(6)
 
 
 def _coverage_timeline(
-    shifts: Sequence[ShiftSpan], stand_ins: Sequence[StandIn], tier: Tier | None
+    shifts: Sequence[ShiftSpan],
+    stand_ins: Sequence[StandIn],
+    absences: Sequence[Absence],
+    tier: Tier | None,
 ) -> Iterator[tuple[datetime, bool]]:
     """Yield each boundary with whether `tier` is staffed from it until the next one."""
     events = sorted(
@@ -221,6 +296,8 @@ def _coverage_timeline(
         + [(s.end, _SHIFT_END, i) for i, s in enumerate(shifts)]
         + [(si.start, _STAND_IN_START, j) for j, si in enumerate(stand_ins)]
         + [(si.end, _STAND_IN_END, j) for j, si in enumerate(stand_ins)]
+        + [(a.start, _AWAY_START, k) for k, a in enumerate(absences)]
+        + [(a.end, _AWAY_END, k) for k, a in enumerate(absences)]
     )
     state = _Coverage(stand_ins)
     for t, group in itertools.groupby(events, key=lambda event: event[0]):
@@ -228,8 +305,10 @@ def _coverage_timeline(
             if kind in (_SHIFT_START, _SHIFT_END):
                 shift = shifts[index]
                 state.shift(shift.tier, shift.counsellor_id, 1 if kind == _SHIFT_START else -1)
-            else:
+            elif kind in (_STAND_IN_START, _STAND_IN_END):
                 state.stand_in(index, starting=kind == _STAND_IN_START)
+            else:
+                state.away(absences[index].counsellor_id, 1 if kind == _AWAY_START else -1)
         yield t, state.staffed(tier)
 
 
@@ -247,8 +326,9 @@ class _Coverage:
         self._candidates: dict[int, list[int]] = {}  # absent id -> max-heap of stand-in indices
         self._ended: set[int] = set()  # lazily deleted from the heaps
         self._substitute: dict[int, int] = {}  # absent id -> who serves in her place now
-        self._primary = 0  # counsellors serving at least one primary shift
-        self._backup_only = 0  # counsellors serving backup shifts and no primary one
+        self._away: Counter[int] = Counter()  # absences under way per counsellor
+        self._primary = 0  # present counsellors serving at least one primary shift
+        self._backup_only = 0  # present counsellors serving backup shifts and no primary one
 
     def staffed(self, tier: Tier | None) -> bool:
         if tier is Tier.PRIMARY:
@@ -285,14 +365,24 @@ class _Coverage:
                 self._move(old, tier, -count)
                 self._move(new, tier, count)
 
+    def away(self, who: int, delta: int) -> None:
+        was_primary, was_backup_only = self._flags(who)
+        self._away[who] += delta
+        self._count(who, was_primary, was_backup_only)
+
     def _move(self, who: int, tier: Tier, delta: int) -> None:
         was_primary, was_backup_only = self._flags(who)
         self._serving[tier, who] += delta
+        self._count(who, was_primary, was_backup_only)
+
+    def _count(self, who: int, was_primary: int, was_backup_only: int) -> None:
         is_primary, is_backup_only = self._flags(who)
         self._primary += is_primary - was_primary
         self._backup_only += is_backup_only - was_backup_only
 
     def _flags(self, who: int) -> tuple[int, int]:
+        if self._away[who] > 0:
+            return 0, 0
         primary = self._serving[Tier.PRIMARY, who] > 0
         backup_only = not primary and self._serving[Tier.BACKUP, who] > 0
         return int(primary), int(backup_only)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from config.model import HotlineConfig
 from hotline import audit
 from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import Counsellor, Shift, StandIn, Team
+from hotline.models import Absence, Counsellor, Shift, StandIn, Team, TeamMembership
 from scheduling import rota
 from scheduling.intervals import utc_interval
 from scheduling.rota import OnCall, ShiftSpan, Tier
@@ -159,6 +159,17 @@ def _stand_ins(session: Session, team: Team, start: datetime, end: datetime) -> 
     return [rota.StandIn(a, s, b, e) for a, s, b, e in rows]
 
 
+def _absences(session: Session, team: Team, start: datetime, end: datetime) -> list[rota.Absence]:
+    # Absences are rare and may be long: no start bound. Only the team's members matter.
+    rows = session.execute(
+        select(Absence.counsellor_id, Absence.start_at, Absence.end_at)
+        .join(TeamMembership, TeamMembership.counsellor_id == Absence.counsellor_id)
+        .where(TeamMembership.team_id == team.id, Absence.start_at < end, Absence.end_at > start)
+        .order_by(Absence.start_at, Absence.id)
+    )
+    return [rota.Absence(cid, s, e) for cid, s, e in rows]
+
+
 def on_call(
     session: Session,
     config: HotlineConfig,
@@ -173,24 +184,44 @@ def on_call(
     horizon = at + MAX_SHIFT if next_change else at + timedelta(microseconds=1)
     spans = _spans(session, team, at, horizon)
     stand_ins = _stand_ins(session, team, at, horizon)
-    current = rota.on_call(spans, stand_ins, at)
+    away = _absences(session, team, at, horizon)
+    current = rota.on_call(spans, stand_ins, at, away)
     people = _people(session, current.counsellors())
     return OnCallNow(
         team=team,
         at=at,
         primary=tuple(people[i] for i in current.primary),
         backup=tuple(people[i] for i in current.backup),
-        next_change=rota.next_change(spans, stand_ins, at) if next_change else None,
+        next_change=rota.next_change(spans, stand_ins, at, away) if next_change else None,
     )
 
 
 def gaps(
     session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """Intervals of [start, end) in which the team has no primary on call."""
+    """Intervals of [start, end) in which the team has no primary on call (absences count)."""
     team = team_by_slug(session, team_slug, config)
     return rota.gaps(
-        _spans(session, team, start, end), _stand_ins(session, team, start, end), start, end
+        _spans(session, team, start, end),
+        _stand_ins(session, team, start, end),
+        start,
+        end,
+        absences=_absences(session, team, start, end),
+    )
+
+
+def timeline(
+    session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
+) -> list[rota.Segment]:
+    """[start, end) cut into segments of unchanging on-call state (see `rota.timeline`),
+    with stand-ins and absences applied. Meant for windows of days."""
+    team = team_by_slug(session, team_slug, config)
+    return rota.timeline(
+        _spans(session, team, start, end),
+        _stand_ins(session, team, start, end),
+        start,
+        end,
+        _absences(session, team, start, end),
     )
 
 
@@ -210,6 +241,7 @@ __all__ = [
     "gaps",
     "list_shifts",
     "on_call",
+    "timeline",
     "update_shift",
 ]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduling.rota import (
+    Absence,
     OnCall,
     ShiftSpan,
     StandIn,
@@ -17,6 +19,7 @@ from scheduling.rota import (
     local_span,
     next_change,
     on_call,
+    timeline,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -47,11 +50,18 @@ def stand_in(absent: int, substitute: int, start: int, end: int) -> StandIn:
     return StandIn(absent, substitute, at(start), at(end))
 
 
+def away(who: int, start: int, end: int) -> Absence:
+    return Absence(who, at(start), at(end))
+
+
 # --- brute-force oracles: deliberately literal, no cleverness ---------------------------------
 
 
 def oracle_on_call(
-    shifts: Sequence[ShiftSpan], stand_ins: Sequence[StandIn], when: datetime
+    shifts: Sequence[ShiftSpan],
+    stand_ins: Sequence[StandIn],
+    when: datetime,
+    absences: Sequence[Absence] = (),
 ) -> OnCall:
     entries: dict[Tier, list[tuple[datetime, int]]] = {PRIMARY: [], BACKUP: []}
     for s in shifts:
@@ -60,6 +70,8 @@ def oracle_on_call(
             for si in stand_ins:  # later ones overwrite earlier ones: last wins
                 if si.absent_id == s.counsellor_id and si.start <= when < si.end:
                     who = si.substitute_id
+            if any(a.counsellor_id == who and a.start <= when < a.end for a in absences):
+                continue  # whoever would serve is away: nobody does
             entries[s.tier].append((s.start, who))
     seen: set[int] = set()
     result: dict[Tier, tuple[int, ...]] = {}
@@ -85,11 +97,12 @@ def oracle_gaps(
     start: datetime,
     end: datetime,
     tier: Tier | None,
+    absences: Sequence[Absence] = (),
 ) -> list[tuple[datetime, datetime]]:
     found: list[tuple[datetime, datetime]] = []
     t = start
     while t < end:
-        if oracle_empty(oracle_on_call(shifts, stand_ins, t), tier):
+        if oracle_empty(oracle_on_call(shifts, stand_ins, t, absences), tier):
             if found and found[-1][1] == t:
                 found[-1] = (found[-1][0], t + MINUTE)
             else:
@@ -99,13 +112,17 @@ def oracle_gaps(
 
 
 def oracle_next_change(
-    shifts: Sequence[ShiftSpan], stand_ins: Sequence[StandIn], after: datetime
+    shifts: Sequence[ShiftSpan],
+    stand_ins: Sequence[StandIn],
+    after: datetime,
+    absences: Sequence[Absence] = (),
 ) -> datetime | None:
-    last = max([s.end for s in shifts] + [si.end for si in stand_ins], default=after)
-    current = oracle_on_call(shifts, stand_ins, after)
+    ends = [s.end for s in [*shifts, *stand_ins, *absences]]
+    last = max(ends, default=after)
+    current = oracle_on_call(shifts, stand_ins, after, absences)
     t = after + MINUTE
     while t <= last:
-        if oracle_on_call(shifts, stand_ins, t) != current:
+        if oracle_on_call(shifts, stand_ins, t, absences) != current:
             return t
         t += MINUTE
     return None
@@ -139,14 +156,21 @@ def stand_in_spans(draw: st.DrawFn) -> StandIn:
     return stand_in(draw(counsellor_ids), draw(st.integers(1, 5)), start, start + draw(durations))
 
 
+@st.composite
+def absence_spans(draw: st.DrawFn) -> Absence:
+    start = draw(offsets)
+    return away(draw(st.integers(1, 5)), start, start + draw(durations))
+
+
 shift_lists = st.lists(shift_spans(), max_size=8)
 stand_in_lists = st.lists(stand_in_spans(), max_size=5)
+absence_lists = st.lists(absence_spans(), max_size=3)
 
 
 def interesting_instants(
-    shifts: Sequence[ShiftSpan], stand_ins: Sequence[StandIn]
+    shifts: Sequence[ShiftSpan], stand_ins: Sequence[StandIn], absences: Sequence[Absence] = ()
 ) -> set[datetime]:
-    bounds = {t for s in [*shifts, *stand_ins] for t in (s.start, s.end)}
+    bounds = {t for s in [*shifts, *stand_ins, *absences] for t in (s.start, s.end)}
     return {t + d for t in bounds for d in (-MINUTE, timedelta(0), MINUTE)}
 
 
@@ -154,21 +178,22 @@ def interesting_instants(
 
 
 @PROPERTY
-@given(shift_lists, stand_in_lists, st.lists(offsets, max_size=10))
+@given(shift_lists, stand_in_lists, absence_lists, st.lists(offsets, max_size=10))
 def test_on_call_matches_oracle(
-    shifts: list[ShiftSpan], stand_ins: list[StandIn], extra: list[int]
+    shifts: list[ShiftSpan], stand_ins: list[StandIn], absences: list[Absence], extra: list[int]
 ) -> None:
-    for when in interesting_instants(shifts, stand_ins) | {at(m) for m in extra}:
-        expected = oracle_on_call(shifts, stand_ins, when)
-        assert on_call(shifts, stand_ins, when) == expected
+    for when in interesting_instants(shifts, stand_ins, absences) | {at(m) for m in extra}:
+        expected = oracle_on_call(shifts, stand_ins, when, absences)
+        assert on_call(shifts, stand_ins, when, absences) == expected
         # Generators are consumed once; the result must not depend on the container type.
-        assert on_call(iter(shifts), iter(stand_ins), when) == expected
+        assert on_call(iter(shifts), iter(stand_ins), when, iter(absences)) == expected
 
 
 @PROPERTY
 @given(
     shift_lists,
     stand_in_lists,
+    absence_lists,
     offsets,
     offsets,
     st.sampled_from([PRIMARY, BACKUP, None]),
@@ -176,23 +201,61 @@ def test_on_call_matches_oracle(
 def test_gaps_match_minute_sampling(
     shifts: list[ShiftSpan],
     stand_ins: list[StandIn],
+    absences: list[Absence],
     a: int,
     b: int,
     tier: Tier | None,
 ) -> None:
     start, end = at(min(a, b)), at(max(a, b))
-    assert gaps(shifts, stand_ins, start, end, tier) == oracle_gaps(
-        shifts, stand_ins, start, end, tier
+    assert gaps(shifts, stand_ins, start, end, tier, absences) == oracle_gaps(
+        shifts, stand_ins, start, end, tier, absences
     )
 
 
 @PROPERTY
-@given(shift_lists, stand_in_lists, offsets)
+@given(shift_lists, stand_in_lists, absence_lists, offsets)
 def test_next_change_matches_minute_stepping(
-    shifts: list[ShiftSpan], stand_ins: list[StandIn], after: int
+    shifts: list[ShiftSpan], stand_ins: list[StandIn], absences: list[Absence], after: int
 ) -> None:
-    expected = oracle_next_change(shifts, stand_ins, at(after))
-    assert next_change(shifts, stand_ins, at(after)) == expected
+    expected = oracle_next_change(shifts, stand_ins, at(after), absences)
+    assert next_change(shifts, stand_ins, at(after), absences) == expected
+
+
+@PROPERTY
+@given(shift_lists, stand_in_lists, absence_lists, offsets, offsets)
+def test_timeline_segments_are_maximal_and_match_on_call(
+    shifts: list[ShiftSpan], stand_ins: list[StandIn], absences: list[Absence], a: int, b: int
+) -> None:
+    start, end = at(min(a, b)), at(max(a, b))
+    segments = timeline(shifts, stand_ins, start, end, absences)
+    if start == end:
+        assert segments == []
+        return
+    assert segments[0].start == start
+    assert segments[-1].end == end
+    for left, right in itertools.pairwise(segments):
+        assert left.end == right.start
+        assert left.on_call != right.on_call  # maximal: neighbours differ
+    for segment in segments:
+        for when in (segment.start, segment.end - MINUTE):
+            assert oracle_on_call(shifts, stand_ins, when, absences) == segment.on_call
+
+
+def test_absence_opens_a_gap_and_a_stand_in_closes_it_whatever_the_order() -> None:
+    day = [shift(1, PRIMARY, 0, 24 * 60)]
+    holiday = [away(1, 6 * 60, 12 * 60)]
+    assert gaps(day, [], at(0), at(24 * 60), absences=holiday) == [(at(6 * 60), at(12 * 60))]
+    covered = [stand_in(1, 2, 0, 24 * 60)]  # entered before or after the absence: same result
+    assert gaps(day, covered, at(0), at(24 * 60), absences=holiday) == []
+    assert on_call(day, covered, at(7 * 60), holiday) == OnCall((2,), ())
+    assert on_call(day, [], at(7 * 60), holiday) == OnCall((), ())
+
+
+def test_an_absent_substitute_serves_nothing() -> None:
+    day = [shift(1, PRIMARY, 0, 600), shift(3, BACKUP, 0, 600)]
+    subs = [stand_in(1, 2, 0, 600)]
+    assert on_call(day, subs, at(60), [away(2, 0, 120)]) == OnCall((), (3,))
+    assert on_call(day, subs, at(180), [away(2, 0, 120)]) == OnCall((2,), (3,))
 
 
 # --- stories --------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from hotline import calls
 from hotline.db import Database
-from hotline.models import Counsellor, Shift, StandIn
+from hotline.models import Absence, Counsellor, Shift, StandIn
 
 log = logging.getLogger(__name__)
 SNAPSHOT_TTL = timedelta(seconds=5)
@@ -39,7 +39,7 @@ MAX_QUEUE = 10_000
 
 _rota_version = itertools.count()
 _current_version = next(_rota_version)
-_ROTA_MODELS = (Shift, StandIn, Counsellor)
+_ROTA_MODELS = (Shift, StandIn, Absence, Counsellor)
 
 
 @event.listens_for(Session, "after_flush")
