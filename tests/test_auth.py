@@ -331,6 +331,8 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("POST", "/rota/{team}/rotation"): {Role.ADMIN, Role.COORDINATOR},
     ("POST", "/rota/{team}/standins"): {Role.ADMIN, Role.COORDINATOR},
     ("POST", "/rota/{team}/standins/{stand_in_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
+    ("POST", "/rota/{team}/absences"): {Role.ADMIN, Role.COORDINATOR},
+    ("POST", "/rota/{team}/absences/{absence_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
 }
 
 
@@ -385,6 +387,7 @@ def test_every_route_checks_the_role(
                 .replace("{team}", "islamism")
                 .replace("{shift_id}", "999")
                 .replace("{stand_in_id}", "999")
+                .replace("{absence_id}", "999")
             )
             response = browser.request(
                 method, url, data={"csrf": csrf} if method == "POST" else None

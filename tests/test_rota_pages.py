@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from config.model import HotlineConfig
 from config.settings import Settings
 from hotline.db import Database
-from hotline.models import Role, Shift, StandIn
+from hotline.models import Absence, Role, Shift, StandIn
 from tests.conftest import add_counsellor, berlin
 from tests.test_auth import csrf_of, make_user, sign_in
 from web.app import create_app
@@ -162,3 +162,145 @@ def test_rotation_errors_are_german_and_next_to_the_field(
     )
     assert nobody.status_code == 422
     assert shift_count(database) == 0
+
+
+def gaps_line(html: str) -> str:
+    """The page's one-line summary of the gaps in the period shown."""
+    found = re.search(r'<p class="(?:error|ok)" role="status">(.*?)</p>', html, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+def absence_count(database: Database) -> int:
+    with database.read() as session:
+        return session.scalar(select(func.count()).select_from(Absence)) or 0
+
+
+def test_a_holiday_opens_a_gap_and_a_stand_in_closes_it(
+    coordinator: TestClient, database: Database, team: list[int]
+) -> None:
+    page = coordinator.get("/rota/islamism?date=2026-11-30")
+    csrf = csrf_of(page.text)
+    rotation = {
+        "csrf": csrf, f"order_{team[0]}": "1", f"order_{team[1]}": "2",
+        "shift_days": "7", "handoff": "09:00", "tier": "primary",
+        "first_day": "2026-11-30", "last_day": "2026-12-13", "start_index": "0",
+        "view": "week", "date": "2026-11-30", "action": "save",
+    }  # fmt: skip
+    assert coordinator.post("/rota/islamism/rotation", data=rotation).status_code == 303
+    week = "/rota/islamism?date=2026-11-30"
+    assert gaps_line(coordinator.get(week).text) == (
+        "Lücken in diesem Zeitraum: Mo 30.11., 00:00 bis Mo 30.11., 09:00."
+    )
+    # Amira is on holiday 2–4 December (her week is 30.11.–07.12.).
+    holiday = {
+        "csrf": csrf, "ab_counsellor_id": str(team[0]), "kind": "holiday",
+        "ab_start_date": "2026-12-02", "ab_start_time": "00:00",
+        "ab_end_date": "2026-12-05", "ab_end_time": "00:00", "ab_note": "Familie",
+    }  # fmt: skip
+    assert coordinator.post("/rota/islamism/absences", data=holiday).status_code == 303
+    shown = coordinator.get(week).text
+    assert gaps_line(shown) == (  # the holiday opens a gap
+        "Lücken in diesem Zeitraum: Mo 30.11., 00:00 bis Mo 30.11., 09:00; "
+        "Mi 02.12., 00:00 bis Sa 05.12., 00:00."
+    )
+    assert "Abwesenheit ohne Vertretung" in shown
+    assert "Urlaub, ohne Vertretung" in shown  # the shift is flagged in the table
+    assert 'class="shift primary hit"' in shown  # ... and on the timeline
+    assert "Abwesend: Amira Yilmaz" in shown
+    with database.read() as session:
+        amiras = session.scalars(select(Shift).where(Shift.counsellor_id == team[0])).first()
+    assert amiras is not None
+    # "Vertretung eintragen" fills the stand-in form with the uncovered part.
+    cover = coordinator.get(f"{week}&cover={amiras.id}").text
+    assert 'value="2026-12-02"' in cover
+    assert 'value="2026-12-05"' in cover
+    assert f'<option value="{team[0]}" selected>' in cover
+    stand_in = {
+        "csrf": csrf, "absent_id": str(team[0]), "substitute_id": str(team[2]),
+        "si_start_date": "2026-12-02", "si_start_time": "00:00",
+        "si_end_date": "2026-12-05", "si_end_time": "00:00",
+    }  # fmt: skip
+    assert coordinator.post("/rota/islamism/standins", data=stand_in).status_code == 303
+    covered = coordinator.get(week).text
+    assert "Abwesenheit ohne Vertretung" not in covered
+    assert gaps_line(covered) == "Lücken in diesem Zeitraum: Mo 30.11., 00:00 bis Mo 30.11., 09:00."
+    assert "Leyla Demir vertritt Amira Yilmaz" in covered
+    # The holiday itself stays visible, and can be removed.
+    assert "Amira Yilmaz: Urlaub" in covered
+    with database.read() as session:
+        absence = session.scalars(select(Absence)).one()
+    removed = coordinator.post(f"/rota/islamism/absences/{absence.id}/delete", data={"csrf": csrf})
+    assert removed.status_code == 303
+    assert absence_count(database) == 0
+
+
+def test_absence_errors_change_nothing(
+    coordinator: TestClient, database: Database, team: list[int], config: HotlineConfig
+) -> None:
+    csrf = csrf_of(coordinator.get("/rota/islamism").text)
+    good = {
+        "csrf": csrf, "ab_counsellor_id": str(team[0]), "kind": "sick",
+        "ab_start_date": "2026-12-02", "ab_start_time": "00:00",
+        "ab_end_date": "2026-12-03", "ab_end_time": "00:00",
+    }  # fmt: skip
+    backwards = coordinator.post(
+        "/rota/islamism/absences", data=good | {"ab_end_date": "2026-12-01"}
+    )
+    assert backwards.status_code == 422
+    assert "Das Ende muss nach dem Beginn liegen" in backwards.text
+    unknown = coordinator.post("/rota/islamism/absences", data=good | {"kind": "party"})
+    assert unknown.status_code == 422
+    assert "Urlaub, krank oder sonstige" in unknown.text
+    missing = coordinator.post("/rota/islamism/absences", data=good | {"ab_start_date": ""})
+    assert missing.status_code == 422
+    with database.write() as session:
+        outsider = add_counsellor(session, config, "right-wing", name="Außen Stehend").id
+    foreign = coordinator.post(
+        "/rota/islamism/absences", data=good | {"ab_counsellor_id": str(outsider)}
+    )
+    assert foreign.status_code == 422
+    assert "Person aus diesem Team" in foreign.text
+    assert absence_count(database) == 0
+
+
+def test_daily_handoffs_across_both_dst_changes_through_the_form(
+    coordinator: TestClient, database: Database, team: list[int]
+) -> None:
+    csrf = csrf_of(coordinator.get("/rota/islamism").text)
+    for first, last in (("2026-03-27", "2026-03-31"), ("2026-10-23", "2026-10-27")):
+        rotation = {
+            "csrf": csrf, f"order_{team[0]}": "1", f"order_{team[1]}": "2",
+            "shift_days": "1", "handoff": "09:00", "tier": "primary",
+            "first_day": first, "last_day": last, "start_index": "0", "action": "save",
+        }  # fmt: skip
+        assert coordinator.post("/rota/islamism/rotation", data=rotation).status_code == 303
+    with database.read() as session:
+        saved = session.scalars(select(Shift).order_by(Shift.start_at)).all()
+    lengths = {s.start_at.astimezone(berlin(2026, 1, 1).tzinfo).date().isoformat(): (
+        s.end_at - s.start_at).total_seconds() / 3600 for s in saved}  # fmt: skip
+    assert lengths["2026-03-28"] == 23  # 09:00 CET to 09:00 CEST
+    assert lengths["2026-10-24"] == 25  # 09:00 CEST to 09:00 CET
+    assert {v for k, v in lengths.items() if k not in ("2026-03-28", "2026-10-24")} == {24}
+    for handoff in saved:
+        assert handoff.start_at.astimezone(berlin(2026, 1, 1).tzinfo).hour == 9
+    spring = coordinator.get("/rota/islamism?date=2026-03-28").text
+    assert "Sa 28.03., 09:00" in spring
+    assert "So 29.03., 09:00" in spring
+    # Handoffs meet exactly: the only gaps are before the first and after the last shift.
+    assert gaps_line(coordinator.get("/rota/islamism?date=2026-03-28").text) == (
+        "Lücken in diesem Zeitraum: Mo 23.03., 00:00 bis Fr 27.03., 09:00."
+    )
+    assert gaps_line(coordinator.get("/rota/islamism?date=2026-10-24").text) == (
+        "Lücken in diesem Zeitraum: Mo 19.10., 00:00 bis Fr 23.10., 09:00."
+    )
+    # A wall time the spring change skips is refused, not silently moved.
+    skipped = {
+        "csrf": csrf, "counsellor_id": str(team[2]), "tier": "backup",
+        "start_date": "2026-03-29", "start_time": "02:30",
+        "end_date": "2026-03-29", "end_time": "12:00",
+    }  # fmt: skip
+    refused = coordinator.post("/rota/islamism/shifts", data=skipped)
+    assert refused.status_code == 422
+    assert "fehlt 02:00–03:00" in refused.text
+    assert shift_count(database) == len(saved)

@@ -20,9 +20,9 @@ from starlette.routing import Route
 
 from config.settings import Settings
 from hotline.db import Database
-from hotline.errors import DomainError
-from hotline.models import Counsellor, Role, Shift, StandIn, utcnow
-from scheduling import shifts, standins
+from hotline.errors import DomainError, Invalid
+from hotline.models import Absence, AbsenceKind, Counsellor, Role, Shift, StandIn, utcnow
+from scheduling import absences, shifts, standins
 from scheduling.rota import Tier
 from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
 from scheduling.teams import team_by_slug
@@ -36,13 +36,23 @@ ROW_HEIGHT = 26
 WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 TIER_NAMES = {Tier.PRIMARY: "Erreichbar", Tier.BACKUP: "Hintergrund"}
 MESSAGES = {
-    "start": "Bitte geben Sie Beginn als Datum und Uhrzeit an.",
+    "start": "Bitte geben Sie Beginn als Datum und Uhrzeit an (eine Uhrzeit, die es gibt: "
+    "am Tag der Umstellung auf Sommerzeit fehlt 02:00–03:00).",
     "end": "Das Ende muss nach dem Beginn liegen (höchstens 31 Tage).",
+    "end_time": "Bitte geben Sie das Ende als Datum und Uhrzeit an (eine Uhrzeit, die es gibt: "
+    "am Tag der Umstellung auf Sommerzeit fehlt 02:00–03:00).",
     "counsellor_id": "Bitte wählen Sie eine Person aus diesem Team.",
     "substitute_id": "Bitte wählen Sie eine andere, aktive Person aus diesem Team.",
     "absent_id": "Bitte wählen Sie eine Person aus diesem Team.",
     "team": "Dieses Team gibt es nicht.",
     "tier": "Bitte wählen Sie „Erreichbar“ oder „Hintergrund“.",
+    "kind": "Bitte wählen Sie Urlaub, krank oder sonstige Abwesenheit.",
+}
+ABSENCE_MESSAGES = {
+    "start": "Bitte geben Sie Beginn und Ende als Datum und Uhrzeit an.",
+    "end": "Das Ende muss nach dem Beginn liegen (höchstens ein Jahr).",
+    "counsellor_id": "Bitte wählen Sie eine Person aus diesem Team.",
+    "kind": MESSAGES["kind"],
 }
 
 
@@ -144,8 +154,10 @@ def timeline(
     stand_ins: list[StandIn],
     names: dict[int, str],
     now: datetime,
+    away: list[Absence] | None = None,
 ) -> dict[str, object]:
     zone = period.zone
+    away = away or []
     rows: list[Row] = []
     keyed: dict[tuple[Tier, int], list[Shift]] = {}
     for shift in rows_of_shifts:
@@ -155,14 +167,17 @@ def timeline(
         blocks = []
         for shift in keyed[tier, counsellor_id]:
             x0, x1 = _x(period, shift.start_at), _x(period, shift.end_at)
+            hit = absences.hit(shift, away)
             blocks.append(
                 Block(
                     x0,
                     max(x1 - x0, 1.5),
                     names.get(counsellor_id, "?"),
                     f"{TIER_NAMES[tier]}: {names.get(counsellor_id, '?')}, "
-                    f"{_when(shift.start_at, zone)} – {_when(shift.end_at, zone)}",
-                    "shift primary" if tier is Tier.PRIMARY else "shift backup",
+                    f"{_when(shift.start_at, zone)} – {_when(shift.end_at, zone)}"
+                    + "".join(f"; {_absence_text(a, zone)}" for a in hit),
+                    ("shift primary" if tier is Tier.PRIMARY else "shift backup")
+                    + (" hit" if hit else ""),
                 )
             )
         rows.append(Row(f"{names.get(counsellor_id, '?')} ({TIER_NAMES[tier]})", 0, blocks))
@@ -186,6 +201,17 @@ def timeline(
                         "standin",
                     )
                 ],
+            )
+        )
+    for absence in away:
+        x0, x1 = _x(period, absence.start_at), _x(period, absence.end_at)
+        who = names.get(absence.counsellor_id, "?")
+        label = absences.KIND_LABELS[absence.kind]
+        rows.append(
+            Row(
+                f"Abwesend: {who}",
+                0,
+                [Block(x0, max(x1 - x0, 1.5), label, _absence_text(absence, zone), "absence")],
             )
         )
     gap_blocks = [
@@ -223,6 +249,41 @@ def timeline(
     }
 
 
+def _absence_text(absence: Absence, zone: Any) -> str:
+    return (
+        f"{absence.counsellor.name if absence.counsellor else '?'} "
+        f"{absences.KIND_LABELS[absence.kind]}: "
+        f"{_when(absence.start_at, zone)} – {_when(absence.end_at, zone)}"
+    )
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    """A shift an absence hits, not (fully) covered by a stand-in: the page offers to cover it."""
+
+    shift: Shift
+    absence: Absence
+    start: datetime
+    end: datetime
+
+
+def _uncovered(
+    in_period: list[Shift], away: list[Absence], stand_ins: list[StandIn]
+) -> list[Uncovered]:
+    found = []
+    for shift in in_period:
+        for absence in absences.hit(shift, away):
+            start = max(shift.start_at, absence.start_at)
+            end = min(shift.end_at, absence.end_at)
+            covered = any(
+                si.absent_id == shift.counsellor_id and si.start_at <= start and si.end_at >= end
+                for si in stand_ins
+            )
+            if not covered:
+                found.append(Uncovered(shift, absence, start, end))
+    return found
+
+
 # --- loading ----------------------------------------------------------------------------------
 
 
@@ -247,6 +308,9 @@ def _team_data(db: Database, settings: Settings, team: str, period: Period) -> d
         stand_ins = standins.list_stand_ins(session, config, team, period.start, period.end)
         gaps = shifts.gaps(session, config, team, period.start, period.end)
         everyone = {c.id: c.name for c in session.scalars(select(Counsellor))}
+        away = absences.list_absences(
+            session, period.start, period.end, counsellor_ids=[m.id for m in members]
+        )
     return {
         "team_name": team_row.name,
         "members": members,
@@ -254,6 +318,8 @@ def _team_data(db: Database, settings: Settings, team: str, period: Period) -> d
         "stand_ins": stand_ins,
         "gaps": gaps,
         "names": everyone,
+        "absences": away,
+        "uncovered": _uncovered(in_period, away, stand_ins),
     }
 
 
@@ -271,12 +337,18 @@ async def _in_thread(fn: Callable[[], T]) -> T:
 
 
 def _local(form: FormData, prefix: str, zone: Any) -> datetime | None:
+    """The instant of a local date and time field pair; None when unreadable or when the wall
+    time does not exist (skipped by the spring DST change). An ambiguous autumn time means its
+    first occurrence (summer time)."""
     try:
         day = date.fromisoformat(str(form.get(f"{prefix}_date", "")))
         clock = time.fromisoformat(str(form.get(f"{prefix}_time", "")) or "00:00")
     except ValueError:
         return None
-    return datetime.combine(day, clock, tzinfo=zone)
+    moment = datetime.combine(day, clock, tzinfo=zone)
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None):
+        return None  # 02:30 on the spring change day never happens
+    return moment
 
 
 def _int(raw: object) -> int:
@@ -317,7 +389,18 @@ async def _show(
                     "end_date": end.date().isoformat(),
                     "end_time": f"{end:%H:%M}",
                 }
-    drawing = timeline(period, data["shifts"], data["gaps"], data["stand_ins"], data["names"], now)
+    covering = _int(request.query_params.get("cover"))
+    if covering and form is None:
+        form = _cover_form(data["uncovered"], covering, zone)
+    drawing = timeline(
+        period,
+        data["shifts"],
+        data["gaps"],
+        data["stand_ins"],
+        data["names"],
+        now,
+        data["absences"],
+    )
     return render(
         request,
         "rota.html",
@@ -331,11 +414,27 @@ async def _show(
             "form": form or {},
             "preview": preview,
             "tier_names": TIER_NAMES,
+            "absence_kinds": absences.KIND_LABELS,
             "today": now.astimezone(zone).date(),
             **data,
         },
         status,
     )
+
+
+def _cover_form(uncovered: list[Uncovered], shift_id: int, zone: Any) -> dict[str, str] | None:
+    """The stand-in form filled in for an absence that hits shift `shift_id`."""
+    for item in uncovered:
+        if item.shift.id == shift_id:
+            start, end = item.start.astimezone(zone), item.end.astimezone(zone)
+            return {
+                "absent_id": str(item.shift.counsellor_id),
+                "si_start_date": start.date().isoformat(),
+                "si_start_time": f"{start:%H:%M}",
+                "si_end_date": end.date().isoformat(),
+                "si_end_time": f"{end:%H:%M}",
+            }
+    return None
 
 
 @page()
@@ -371,10 +470,8 @@ async def create_shift(request: Request, viewer: Viewer) -> Response:
     start, end = _local(form, "start", zone), _local(form, "end", zone)
     values = {k: str(v) for k, v in form.items() if k != "csrf"}
     if start is None or end is None:
-        field = "start" if start is None else "end"
-        return await _show(
-            request, viewer, team, errors={field: MESSAGES[field]}, form=values, status=422
-        )
+        errors = {"start": MESSAGES["start"]} if start is None else {"end": MESSAGES["end_time"]}
+        return await _show(request, viewer, team, errors=errors, form=values, status=422)
     tier = str(form.get("tier", ""))
     if tier not in ("primary", "backup"):
         return await _show(
@@ -561,6 +658,67 @@ async def delete_stand_in(request: Request, viewer: Viewer) -> Response:
     return await _delete(request, viewer, StandIn, "stand_in_id", standins.delete_stand_in)
 
 
+@page(Role.ADMIN, Role.COORDINATOR)
+async def create_absence(request: Request, viewer: Viewer) -> Response:
+    team = request.path_params["team"]
+    settings: Settings = request.app.state.settings
+    _check_team(settings, viewer, team, edit=True)
+    form = await request.form()
+    zone = settings.config.organisation.zone
+    values = {k: str(v) for k, v in form.items() if k != "csrf"}
+    start, end = _local(form, "ab_start", zone), _local(form, "ab_end", zone)
+    kind = str(form.get("kind", ""))
+    if kind not in {k.value for k in AbsenceKind}:
+        errors = {"ab_kind": ABSENCE_MESSAGES["kind"]}
+        return await _show(request, viewer, team, errors=errors, form=values, status=422)
+    if start is None or end is None:
+        errors = {"ab_start": ABSENCE_MESSAGES["start"]}
+        return await _show(request, viewer, team, errors=errors, form=values, status=422)
+    counsellor_id = _int(form.get("ab_counsellor_id"))
+    new = absences.NewAbsence(
+        counsellor_id, AbsenceKind(kind), start, end, str(form.get("ab_note", ""))
+    )
+
+    def save() -> None:
+        with request.app.state.db.write() as session:
+            member = session.get(Counsellor, counsellor_id)
+            if member is None or team not in {t.slug for t in member.teams}:
+                raise Invalid("not a member of this team", field="counsellor_id")
+            absences.create_absence(session, new, actor=viewer.actor)
+
+    try:
+        await _in_thread(save)
+    except DomainError as exc:
+        field = exc.field or "start"
+        message = ABSENCE_MESSAGES.get(field, exc.message)
+        return await _show(
+            request, viewer, team, errors={f"ab_{field}": message}, form=values, status=422
+        )
+    return _back(request, team, form)
+
+
+@page(Role.ADMIN, Role.COORDINATOR)
+async def delete_absence(request: Request, viewer: Viewer) -> Response:
+    """Absences belong to a person, not a team: a coordinator may remove those of members."""
+    team = request.path_params["team"]
+    settings: Settings = request.app.state.settings
+    _check_team(settings, viewer, team, edit=True)
+    form = await request.form()
+    absence_id = _int(request.path_params.get("absence_id"))
+
+    def remove() -> None:
+        with request.app.state.db.write() as session:
+            existing = session.get(Absence, absence_id)
+            if existing is None:
+                return
+            if team not in {t.slug for t in existing.counsellor.teams}:
+                raise Forbidden
+            absences.delete_absence(session, absence_id, actor=viewer.actor)
+
+    await _in_thread(remove)
+    return _back(request, team, form)
+
+
 routes = [
     Route("/rota", rota_index, methods=["GET"]),
     Route("/rota/{team}", rota, methods=["GET"]),
@@ -569,4 +727,6 @@ routes = [
     Route("/rota/{team}/rotation", rotation, methods=["POST"]),
     Route("/rota/{team}/standins", create_stand_in, methods=["POST"]),
     Route("/rota/{team}/standins/{stand_in_id}/delete", delete_stand_in, methods=["POST"]),
+    Route("/rota/{team}/absences", create_absence, methods=["POST"]),
+    Route("/rota/{team}/absences/{absence_id}/delete", delete_absence, methods=["POST"]),
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, select
+
 from config.model import HotlineConfig
 from hotline import users
-from hotline.models import Role
+from hotline.models import Role, Shift, Team
 from scheduling.demo import load_demo
 from tests.browser.conftest import ARTIFACTS, Service
 from tests.conftest import add_counsellor
@@ -21,6 +23,9 @@ def test_coordinator_builds_next_months_rota(service: Service, browser_page: Any
     today = datetime.now(service.settings.config.organisation.zone).date()
     with service.database.write() as session:
         load_demo(session, config, today)
+        # The right-wing team starts with an empty rota: the coordinator builds it.
+        team_id = session.scalar(select(Team.id).where(Team.slug == "right-wing"))
+        session.execute(delete(Shift).where(Shift.team_id == team_id))
         people = [
             add_counsellor(session, config, "right-wing", name=n).id
             for n in ("Ada Graf", "Ben Ott", "Cem Aksoy")
@@ -44,7 +49,7 @@ def test_coordinator_builds_next_months_rota(service: Service, browser_page: Any
     first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     page.goto(f"{service.url}/rota/right-wing?view=month&date={first.isoformat()}")
-    assert page.get_by_text("Lücken in diesem Zeitraum").is_visible()
+    assert page.locator("p.error", has_text="Lücken in diesem Zeitraum").is_visible()
     form = page.locator("form[action$='/rotation']")
     for position, name in enumerate(("Ada Graf", "Ben Ott"), 1):
         form.get_by_label(name, exact=True).fill(str(position))
@@ -60,17 +65,35 @@ def test_coordinator_builds_next_months_rota(service: Service, browser_page: Any
     assert page.get_by_text("Keine Lücken in diesem Zeitraum.").is_visible()
     assert page.locator("svg.timeline g.shift").count() >= 4
 
-    # Cover a holiday with a stand-in.
+    # Ada goes on holiday: her shift is flagged and a gap opens.
+    absence = page.locator("form[action$='/absences']")
+    absence.get_by_label("Person").select_option(label="Ada Graf")
+    absence.get_by_label("Art").select_option(label="Urlaub")
+    absence.get_by_label("Von (Datum)").fill(first.isoformat())
+    absence.get_by_label("Bis (Datum)").fill((first + timedelta(days=3)).isoformat())
+    absence.get_by_role("button", name="Abwesenheit eintragen").click()
+    page.wait_for_url(f"{service.url}/rota/right-wing?*")
+    page.goto(f"{service.url}/rota/right-wing?view=month&date={first.isoformat()}")
+    gap = page.locator("p.error", has_text="Lücken in diesem Zeitraum")
+    assert gap.is_visible()
+    assert "bis" in gap.inner_text()
+    assert page.get_by_role("heading", name="Abwesenheit ohne Vertretung").is_visible()
+    assert page.locator("svg.timeline g.shift.hit").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "rota-holiday-gap.png"), full_page=True)
+
+    # Cover the holiday with a stand-in, from the link next to the warning: the gap closes.
+    page.get_by_role("link", name="Vertretung eintragen").first.click()
     stand_in = page.locator("form[action$='/standins']")
-    stand_in.get_by_label("Abwesend").select_option(label="Ada Graf")
+    assert stand_in.get_by_label("Abwesend").input_value() == str(people[0])
+    assert stand_in.get_by_label("Von (Datum)").input_value() == first.isoformat()
     stand_in.get_by_label("Vertreten durch").select_option(label="Cem Aksoy")
-    stand_in.get_by_label("Von (Datum)").fill(first.isoformat())
-    stand_in.get_by_label("Bis (Datum)").fill((first + timedelta(days=3)).isoformat())
     stand_in.get_by_role("button", name="Vertretung eintragen").click()
     page.wait_for_url(f"{service.url}/rota/right-wing?*")
     page.goto(f"{service.url}/rota/right-wing?view=month&date={first.isoformat()}")
     assert page.get_by_role("listitem").filter(has_text="Cem Aksoy vertritt Ada Graf").is_visible()
     assert page.get_by_text("Keine Lücken in diesem Zeitraum.").is_visible()
+    assert page.locator("svg.timeline g.shift.hit").count() == 1  # still on holiday, but covered
+    assert page.get_by_role("heading", name="Abwesenheit ohne Vertretung").count() == 0
     page.screenshot(path=str(ARTIFACTS / "rota-month.png"), full_page=True)
     page.goto(f"{service.url}/rota/right-wing?view=week&date={first.isoformat()}")
     page.screenshot(path=str(ARTIFACTS / "rota-week.png"), full_page=True)

@@ -67,6 +67,7 @@ def upgrade() -> None:
                 "upcoming",
                 "handoff",
                 "changed",
+                "swap",
                 name="notice_kind",
                 native_enum=False,
                 create_constraint=True,
