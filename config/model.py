@@ -7,6 +7,7 @@ starts; an invalid file stops it with the file, the key and what is wrong.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from datetime import date, time
 from enum import StrEnum
@@ -228,6 +229,40 @@ class Line(Strict):
     )
 
 
+# What a reminder text may say about its appointment (local time of the organisation):
+# weekday "Do", date "26.11.", time "14:00", when "heute" / "morgen" / "am Do, 26.11.",
+# mode "Telefon" / "vor Ort" / "Video".
+APPOINTMENT_PLACEHOLDERS = frozenset({"weekday", "date", "time", "when", "mode"})
+
+
+def _placeholders(allowed: frozenset[str]) -> AfterValidator:
+    """A text with `{name}` placeholders, checked at load so that a misspelt one stops the
+    service with a config error instead of failing (or sending "{wekday}") at send time."""
+
+    def check(value: str) -> str:
+        try:
+            parts = list(string.Formatter().parse(value))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (write {{{{ or }}}} for a literal brace)") from exc
+        known = ", ".join(f"{{{name}}}" for name in sorted(allowed)) or "none"
+        for _text, name, spec, conversion in parts:
+            if name is None:
+                continue
+            if name not in allowed:
+                raise ValueError(f"unknown placeholder {{{name}}} (known: {known})")
+            if spec or conversion:
+                raise ValueError(f"placeholder {{{name}}} takes no format (write {{{name}}})")
+        return value
+
+    return AfterValidator(check)
+
+
+AppointmentTemplate = Annotated[
+    str, Field(min_length=1, max_length=480), _placeholders(APPOINTMENT_PLACEHOLDERS)
+]
+PlainTemplate = Annotated[str, Field(min_length=1, max_length=480), _placeholders(frozenset())]
+
+
 class Reminders(Strict):
     """Appointment reminders (scheduling.reminders): when, from which number, in which words."""
 
@@ -235,6 +270,55 @@ class Reminders(Strict):
     counsellor_offsets_minutes: tuple[Annotated[int, Field(ge=1, le=14 * 24 * 60)], ...] = (30,)
     # A reminder whose moment passed longer ago than this is marked missed, not sent late.
     grace_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # The neutral number client SMS come from (replies ABSAGEN / STOP arrive there); default:
+    # the organisation's general number.
+    sender_number: PhoneNumber | None = None
+    # Words. Client texts must not name the service, a team or a counsellor: a phone may be
+    # shared. Placeholders are checked at load (APPOINTMENT_PLACEHOLDERS).
+    client_template: AppointmentTemplate = (
+        "Erinnerung: Ihr Termin am {weekday}, {date} um {time} Uhr. "
+        "Antworten Sie ABSAGEN, um abzusagen."
+    )
+    counsellor_template: AppointmentTemplate = (
+        "Erinnerung: Beratungstermin {when} um {time} Uhr ({mode})."
+    )
+    cancel_reply: AppointmentTemplate = (
+        "Ihr Termin am {weekday}, {date} um {time} Uhr ist abgesagt."
+    )
+    stop_reply: PlainTemplate = "Sie erhalten von dieser Nummer keine Erinnerungen mehr."
+    cancelled_notice: AppointmentTemplate = (
+        "Termin am {weekday} {date} um {time} Uhr wurde per SMS abgesagt."
+    )
+
+
+class Tasks(Strict):
+    """Callback requests and voicemails (scheduling.tasks): how long their personal data stays."""
+
+    # A done callback request is deleted, and the recording of a done voicemail is deleted at
+    # Twilio, this many days after (personal data is kept no longer than the work needs it).
+    retention_days: int = Field(default=90, ge=1, le=3650)
+
+
+class Feeds(Strict):
+    """Calendar feeds (scheduling.feeds) and busy times read back (scheduling.busy)."""
+
+    # The window a feed covers, from this many days back to this many days ahead.
+    past_days: int = Field(default=30, ge=0, le=366)
+    future_days: int = Field(default=365, ge=1, le=3 * 366)
+    # A cancelled appointment stays in the feed (STATUS:CANCELLED) this many days, then goes.
+    cancelled_keep_days: int = Field(default=14, ge=0, le=366)
+    # How often subscribers are asked to refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL), minutes.
+    refresh_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
+    # A reminder (VALARM) this many minutes before each of a counsellor's shifts (0: none).
+    alarm_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    # Appointments read "Beratungstermin (Telefon)"; true adds the client's pseudonym.
+    show_pseudonym: bool = False
+    # External calendars: largest body read (bytes) and how long a fetch may take (seconds).
+    external_max_bytes: int = Field(default=5_000_000, ge=10_000, le=50_000_000)
+    external_timeout_seconds: int = Field(default=10, ge=1, le=60)
+    # Fetch external calendars from loopback and private addresses too. For tests and trials
+    # only: ignored in production (HOTLINE_MODE=production), where such URLs are refused.
+    external_allow_private: bool = False
 
 
 class HotlineConfig(Strict):
@@ -243,6 +327,8 @@ class HotlineConfig(Strict):
     lines: dict[Slug, Line] = Field(min_length=1)
     notices: Notices = Notices()
     reminders: Reminders = Reminders()
+    tasks: Tasks = Tasks()
+    feeds: Feeds = Feeds()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

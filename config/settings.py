@@ -27,6 +27,8 @@ ENVIRONMENT = {
     "HOTLINE_SECRET_KEY": "key for sessions and keyed hashes",
     "HOTLINE_ENCRYPTION_KEY": "key for data encrypted at rest (client phone numbers, messages)",
     "HOTLINE_TWILIO_API_URL": "send Twilio REST calls to this Twilio-compatible server instead",
+    "HOTLINE_SMTP_URL": "mail server for e-mail notices: smtp://user:pass@host:587 or smtps://…:465",
+    "HOTLINE_MAIL_FROM": "sender address of e-mail notices (default: hotline@ the public host)",
 }
 
 
@@ -52,6 +54,8 @@ class Settings:
     twilio_api_url: str | None = None
     twilio_auth_token_secondary: Secret | None = field(default=None, repr=False)
     mode: str = "development"
+    smtp_url: Secret | None = field(default=None, repr=False)  # holds the SMTP password
+    mail_from: str | None = None
 
     @property
     def production(self) -> bool:
@@ -103,6 +107,9 @@ class Settings:
         if not public_url.startswith(("http://", "https://")):
             raise SettingsError("HOTLINE_PUBLIC_URL: must start with http:// or https://")
         mode = text("HOTLINE_MODE") or "development"
+        smtp_url = text("HOTLINE_SMTP_URL")
+        if smtp_url and not smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError("HOTLINE_SMTP_URL: must start with smtp:// or smtps://")
         if mode not in MODES:
             raise SettingsError(f"HOTLINE_MODE: must be one of {', '.join(MODES)}")
         settings = cls(
@@ -116,6 +123,8 @@ class Settings:
             twilio_api_url=text("HOTLINE_TWILIO_API_URL"),
             twilio_auth_token_secondary=secret("TWILIO_AUTH_TOKEN_SECONDARY"),
             mode=mode,
+            smtp_url=secret("HOTLINE_SMTP_URL"),
+            mail_from=text("HOTLINE_MAIL_FROM"),
         )
         settings.check_production()
         return settings

@@ -48,10 +48,22 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="load demo counsellors and four weeks of rota")
 
+    rekey = commands.add_parser(
+        "rekey", help="re-encrypt stored client data with the first HOTLINE_ENCRYPTION_KEY"
+    )
+    rekey.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
+
     key = commands.add_parser("apikey", help="API keys")
     key_commands = key.add_subparsers(dest="apikey_command", required=True)
     create = key_commands.add_parser("create", help="print a new API key (shown once)")
     create.add_argument("--name", required=True)
+    feed = commands.add_parser("feed", help="calendar feeds")
+    feed_commands = feed.add_subparsers(dest="feed_command", required=True)
+    issue = feed_commands.add_parser("issue", help="print a new feed URL (shown once)")
+    owner = issue.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--counsellor", type=int, help="a counsellor's shifts and appointments")
+    owner.add_argument("--team", help="a team's rota (team slug)")
+    issue.add_argument("--label", default="", help="e.g. phone, laptop")
     user = commands.add_parser("user", help="web accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     add = user_commands.add_parser("add", help="create a web account (the first one: an admin)")
@@ -88,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The Twilio library logs a dozen INFO lines (URL, headers) per REST call: noise that cost
+    # the scheduler a sixth of its time sending reminders (bench/reminders.py).
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     try:
         settings = Settings.from_environ()
     except (ConfigError, SettingsError) as exc:
@@ -101,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "apikey": _apikey_create,
         "simulate": _simulate_call,
         "user": _user_add,
+        "rekey": _rekey,
+        "feed": _feed_issue,
     }[args.command]
     return handler(settings, args)
 
@@ -143,6 +160,56 @@ def _demo(settings: Settings, _args: argparse.Namespace) -> int:
         print("the database already has counsellors: demo data not loaded", file=sys.stderr)
         return 1
     print("demo data loaded: counsellors for every team and four weeks of rota")
+    return 0
+
+
+def _rekey(settings: Settings, args: argparse.Namespace) -> int:
+    """Seal every encrypted column again with the first key, so older keys can be dropped."""
+    from hotline import crypto
+
+    if args.batch_size < 1:
+        print("hotline: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    database = _prepare(settings)
+    try:
+        counts = crypto.rekey(database, crypto.box(settings), batch=args.batch_size)
+    except crypto.DecryptionError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    for count in counts:
+        print(f"{count.table}: {count.rows} rows, {count.resealed} values re-encrypted")
+    print("every encrypted value now uses the first key; older keys may be removed")
+    return 0
+
+
+def _feed_issue(settings: Settings, args: argparse.Namespace) -> int:
+    """A fresh feed URL, printed once, alone on the last line (only its hash is stored)."""
+    from scheduling import feed_tokens
+    from scheduling.teams import team_by_slug
+
+    database = _prepare(settings)
+    try:
+        with database.write() as session:
+            team_id = None
+            if args.team is not None:
+                team_id = team_by_slug(session, args.team, settings.config).id
+            _, plain = feed_tokens.issue(
+                session,
+                counsellor_id=args.counsellor,
+                team_id=team_id,
+                label=args.label or "Kalender",
+                actor="cli",
+            )
+    except DomainError as exc:
+        print(f"hotline: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    owner = f"counsellor {args.counsellor}" if args.team is None else f"team {args.team!r}"
+    print(f"Feed URL for {owner} created. It is shown only this once; subscribe to it now:")
+    print(feed_tokens.feed_url(settings.public_url, plain))
     return 0
 
 

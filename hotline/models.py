@@ -6,7 +6,7 @@ message bodies are stored encrypted (`*_enc` columns), never in clear.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     Dialect,
     Enum,
     ForeignKey,
@@ -23,6 +24,10 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    event,
+    func,
+    literal_column,
+    text,
     types,
 )
 from sqlalchemy import (
@@ -31,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     true as sa_true,
 )
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scheduling.rota import Tier
@@ -374,11 +380,25 @@ class Voicemail(Base):
     recording_deleted_at: Mapped[datetime | None]
 
 
+# On PostgreSQL the database itself refuses two booked appointments of one counsellor whose
+# [start, end) overlap (migration 0004; needs the btree_gist extension for `counsellor_id WITH =`).
+# SQLite has no such constraint: there the booking's write transaction checks and inserts
+# atomically (BEGIN IMMEDIATE, see hotline.db).
+APPOINTMENT_OVERLAP = "ex_appointments_counsellor_id_time"
+
+
 class Appointment(Base):
     __tablename__ = "appointments"
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="ends_after_start"),
         Index(None, "counsellor_id", "start_at"),
+        ExcludeConstraint(
+            (literal_column("counsellor_id"), "="),
+            (func.tstzrange(literal_column("start_at"), literal_column("end_at"), "[)"), "&&"),
+            name=APPOINTMENT_OVERLAP,
+            using="gist",
+            where=text("status = 'booked'"),
+        ).ddl_if(dialect="postgresql"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
@@ -396,6 +416,14 @@ class Appointment(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCal SEQUENCE
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+@event.listens_for(Appointment.__table__, "before_create")
+def _btree_gist(_table: Any, connection: Any, **_kw: Any) -> None:
+    """`create_all` (tests) needs the extension the exclusion constraint uses, as migration
+    0004 does."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS btree_gist")
 
 
 class Reminder(Base):
@@ -474,3 +502,98 @@ class AuditEntry(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CallbackRequest(Base):
+    """A web request to be called back ("Rückruf anfordern"): a task for the line's team.
+
+    Everything the requester typed is personal data, so it is encrypted (`*_enc`); the keyed
+    hashes of the number and of the client address only count floods. A done request is deleted
+    `tasks.retention_days` after it was done (scheduling.tasks.retention_job)."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (
+        Index(None, "team_id", "status", "created_at"),
+        Index(None, "phone_hash", "created_at"),
+        Index(None, "client_hash", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(String(40))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # first name or pseudonym
+    phone_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_hash: Mapped[str] = mapped_column(String(64))  # keyed hash: flood limit per number
+    client_hash: Mapped[str] = mapped_column(String(64))  # keyed hash of the client address
+    time_window: Mapped[str] = mapped_column(String(16))  # morgens, mittags, ... (a choice)
+    preferred_date: Mapped[date | None] = mapped_column(Date)  # local date, or any day
+    message_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    confirm_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), default="new")
+    taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+class FeedToken(Base):
+    """A secret iCal feed URL: a counsellor's own feed or a team's rota feed (exactly one).
+
+    Only the SHA-256 of the 256-bit token is kept. `etag`/`changed_at` remember the last
+    fingerprint served and when it last changed: the feed's Last-Modified (scheduling.feeds)."""
+
+    __tablename__ = "feed_tokens"
+    __table_args__ = (
+        CheckConstraint("(counsellor_id IS NULL) <> (team_id IS NULL)", name="one_owner"),
+        Index(None, "counsellor_id"),
+        Index(None, "team_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    counsellor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="CASCADE")
+    )
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(120))
+    etag: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime | None]
+
+
+class ExternalCalendar(Base):
+    """A counsellor's own calendar (an ICS URL, stored encrypted), read for busy times only."""
+
+    __tablename__ = "external_calendars"
+    __table_args__ = (Index(None, "counsellor_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(100))
+    url_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    host: Mapped[str] = mapped_column(String(255))  # shown on the page instead of the URL
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(100))  # the HTTP header, verbatim
+    last_fetched_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    busy_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BusyInterval(Base):
+    """A busy time read from an external calendar: only [start_at, end_at), never a title."""
+
+    __tablename__ = "busy_intervals"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ends_after_start"),
+        Index(None, "calendar_id", "start_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("external_calendars.id", ondelete="CASCADE")
+    )
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]

@@ -21,6 +21,14 @@ class NewCounsellor:
     phone: str
     email: str | None
     teams: tuple[str, ...]
+    # Shift notices (scheduling.notices) by SMS to `phone` and/or by e-mail to `email`.
+    notify_sms: bool = True
+    notify_email: bool = False
+
+
+def _check_notices(new: NewCounsellor) -> None:
+    if new.notify_email and not new.email:
+        raise Invalid("e-mail notices need an e-mail address", field="notify_email")
 
 
 def create_counsellor(
@@ -33,8 +41,16 @@ def create_counsellor(
         phone = normalise(new.phone)
     except InvalidPhoneNumber as exc:
         raise Invalid(f"phone: {exc}", field="phone") from exc
+    _check_notices(new)
     teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
-    counsellor = Counsellor(name=name, phone=phone, email=new.email or None, active=True)
+    counsellor = Counsellor(
+        name=name,
+        phone=phone,
+        email=new.email or None,
+        active=True,
+        notify_sms=new.notify_sms,
+        notify_email=new.notify_email,
+    )
     counsellor.teams = teams
     session.add(counsellor)
     session.flush()
@@ -44,7 +60,7 @@ def create_counsellor(
         "create",
         "counsellor",
         counsellor.id,
-        after={"name": name, "teams": [team.slug for team in teams], "active": True},
+        after=_snapshot(counsellor),
     )
     return counsellor
 
@@ -67,6 +83,8 @@ def _snapshot(counsellor: Counsellor) -> dict[str, object]:
         "teams": [team.slug for team in counsellor.teams],
         "active": counsellor.active,
         "email_set": counsellor.email is not None,
+        "notify_sms": counsellor.notify_sms,
+        "notify_email": counsellor.notify_email,
     }
 
 
@@ -84,9 +102,12 @@ def update_counsellor(
         phone = normalise(new.phone)
     except InvalidPhoneNumber as exc:
         raise Invalid(f"phone: {exc}", field="phone") from exc
+    _check_notices(new)
     counsellor.name = name
     counsellor.phone = phone
     counsellor.email = new.email or None
+    counsellor.notify_sms = new.notify_sms
+    counsellor.notify_email = new.notify_email
     counsellor.teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
     session.flush()
     audit.record(

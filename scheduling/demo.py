@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from config.model import HotlineConfig
 from hotline.models import Counsellor
 from scheduling.counsellors import NewCounsellor, create_counsellor
+from scheduling.notices import QUIET
 from scheduling.rota import Tier, local_span
 from scheduling.shifts import NewShift, create_shift
 
@@ -28,6 +29,7 @@ def load_demo(session: Session, config: HotlineConfig, today: date) -> bool:
     """Load the demo into an empty database; False (and nothing changed) if it has counsellors."""
     if session.scalar(select(func.count()).select_from(Counsellor)):
         return False
+    session.info[QUIET] = True  # demo shifts are nobody's news: no change notices
     first_day = today - timedelta(days=today.weekday())  # this week's Monday
     number = 0
     for team, names in PEOPLE.items():

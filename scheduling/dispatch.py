@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import CursorResult, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -157,11 +157,18 @@ def dispatch_round(
         now = clock()
         sent = [{"_id": i, "_sid": sid, "_at": now} for i, state, sid in outcomes if sid]
         if sent:
+            # On the table (Core), not the entity: an ORM update with a list of parameter sets
+            # would be SQLAlchemy's "bulk UPDATE by primary key", which wants `id` keys.
+            table = cast(Table, queue.model.__table__)
             session.execute(
-                update(queue.model)
+                update(table)
                 .where(
-                    queue.model.id == bindparam("_id"),
-                    queue.model.state.in_([ReminderState.SENDING, ReminderState.UNCERTAIN]),
+                    table.c.id == bindparam("_id"),
+                    # (no IN: an expanding parameter cannot take part in executemany)
+                    or_(
+                        table.c.state == ReminderState.SENDING,
+                        table.c.state == ReminderState.UNCERTAIN,
+                    ),
                 )
                 .values(
                     state=ReminderState.SENT,
@@ -217,6 +224,10 @@ def _lapse_leases(session: Session, model: type[Row], now: datetime) -> int:
 
 
 def _claim(session: Session, model: type[Row], now: datetime, batch: int) -> Sequence[Row]:
+    # Lock first, then update: not `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP
+    # LOCKED)`, which PostgreSQL may plan as a nested-loop semi join that re-runs the subquery
+    # for every row, each run skipping the rows the previous ones locked: it claimed the whole
+    # backlog in one batch (40 of 40 due rows with batch 4).
     due = (
         select(model.id)
         .where(model.state == ReminderState.PENDING, model.due_at <= now)
@@ -224,25 +235,17 @@ def _claim(session: Session, model: type[Row], now: datetime, batch: int) -> Seq
         .limit(batch)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's writer is exclusive anyway
     )
-    ids = list(
-        session.scalars(
-            update(model)
-            .where(model.id.in_(due.scalar_subquery()), model.state == ReminderState.PENDING)
-            .values(
-                state=ReminderState.SENDING,
-                lease_until=now + LEASE,
-                attempts=model.attempts + 1,
-            )
-            .returning(model.id)
-            .execution_options(synchronize_session=False)
-        )
-    )
+    ids = list(session.scalars(due))
     if not ids:
         return []
     rows = session.scalars(
-        select(model).where(model.id.in_(ids)).order_by(model.due_at, model.id)
+        update(model)
+        .where(model.id.in_(ids), model.state == ReminderState.PENDING)
+        .values(state=ReminderState.SENDING, lease_until=now + LEASE, attempts=model.attempts + 1)
+        .returning(model)
+        .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
-    return cast(Sequence[Row], rows)
+    return cast(Sequence[Row], sorted(rows, key=lambda row: (row.due_at, row.id)))
 
 
 def _set(session: Session, model: type[Row], ids: list[int], state: ReminderState) -> None:

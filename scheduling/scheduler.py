@@ -35,11 +35,14 @@ class Job:
 
 def default_jobs() -> list[Job]:
     """Every job of the service. Modules register here (imported late: no import cycles)."""
-    from scheduling import notices
+    from scheduling import busy, notices, reminder_sending, tasks
 
     return [
         Job("notices.plan", timedelta(seconds=60), notices.plan_job),
         Job("notices.dispatch", timedelta(seconds=2), notices.dispatch_job),
+        Job("reminders.dispatch", timedelta(seconds=2), reminder_sending.dispatch_job),
+        Job("tasks.retention", timedelta(hours=1), tasks.retention_job),
+        Job("busy.fetch", timedelta(minutes=15), busy.fetch_job),
     ]
 
 

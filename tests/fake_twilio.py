@@ -21,6 +21,17 @@ class FakeTwilio:
         self.fail_next = 0
         self._ids = itertools.count(1)
         self.url = ""
+        # Recordings (voicemails): their audio by SID; GET .../Recordings/{sid}.mp3 serves it,
+        # DELETE .../Recordings/{sid}.json deletes it. With `redirect_media`, the GET answers
+        # 302 to a storage URL that, like a pre-signed one, refuses requests with credentials.
+        self.recordings: dict[str, bytes] = {}
+        self.deleted: list[str] = []
+        self.media_requests: list[dict[str, str]] = []
+        self.redirect_media = False
+
+    def authorized(self, header: str | None) -> bool:
+        pair = f"{self.account_sid}:{self.auth_token}".encode()
+        return header == "Basic " + base64.b64encode(pair).decode()
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -59,6 +70,72 @@ class FakeTwilio:
                             "status": "queued",
                         },
                     )
+
+            def do_GET(self) -> None:
+                prefix = f"/2010-04-01/Accounts/{fake.account_sid}/Recordings/"
+                fake.media_requests.append(
+                    {
+                        "path": self.path,
+                        "authorization": self.headers.get("Authorization", ""),
+                        "range": self.headers.get("Range", ""),
+                    }
+                )
+                if self.path.startswith("/storage/") and self.path.endswith(".mp3"):
+                    if self.headers.get("Authorization"):
+                        self._answer(400, {"message": "only one auth mechanism allowed"})
+                    else:
+                        self._media(self.path.removeprefix("/storage/").removesuffix(".mp3"))
+                elif not fake.authorized(self.headers.get("Authorization")):
+                    fake.refused += 1
+                    self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                elif self.path.startswith(prefix) and self.path.endswith(".mp3"):
+                    sid = self.path.removeprefix(prefix).removesuffix(".mp3")
+                    if fake.redirect_media:
+                        self.send_response(302)
+                        self.send_header("Location", f"{fake.url}/storage/{sid}.mp3")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    else:
+                        self._media(sid)
+                else:
+                    self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+
+            def do_DELETE(self) -> None:
+                prefix = f"/2010-04-01/Accounts/{fake.account_sid}/Recordings/"
+                sid = self.path.removeprefix(prefix).removesuffix(".json")
+                if not fake.authorized(self.headers.get("Authorization")):
+                    fake.refused += 1
+                    self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                elif not self.path.startswith(prefix) or sid not in fake.recordings:
+                    self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                elif fake.fail_next:
+                    fake.fail_next -= 1
+                    self._answer(500, {"code": 20500, "message": "Internal", "status": 500})
+                else:
+                    del fake.recordings[sid]
+                    fake.deleted.append(sid)
+                    self.send_response(204)
+                    self.end_headers()
+
+            def _media(self, sid: str) -> None:
+                data = fake.recordings.get(sid)
+                if data is None:
+                    self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                    return
+                status, headers = 200, {"Accept-Ranges": "bytes"}
+                wanted = self.headers.get("Range", "")
+                if wanted.startswith("bytes=") and "-" in wanted:
+                    first, _, last = wanted.removeprefix("bytes=").partition("-")
+                    start, end = int(first or 0), int(last) if last else len(data) - 1
+                    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+                    data, status = data[start : end + 1], 206
+                self.send_response(status)
+                self.send_header("Content-Type", "audio/mpeg")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
 
             def _answer(self, status: int, body: dict[str, object]) -> None:
                 data = json.dumps(body).encode()

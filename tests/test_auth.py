@@ -313,6 +313,10 @@ def test_deactivated_user_loses_the_session(
 PUBLIC = {
     ("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/readyz"),
     ("GET", "/metrics"), ("GET", "/api/v1/openapi.json"),
+    # The public callback form of each line ("Rückruf anfordern"): no account, by design.
+    ("GET", "/rueckruf/{line}"), ("POST", "/rueckruf/{line}"), ("GET", "/rueckruf/{line}/danke"),
+    # Calendar feeds: the secret token in the URL is the credential (web.feed).
+    ("GET", "/feeds/{token}.ics"),
 }  # fmt: skip
 # Page routes and who may use them; anything not listed here makes the matrix test fail.
 PAGES: dict[tuple[str, str], set[Role]] = {
@@ -331,9 +335,49 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("POST", "/rota/{team}/rotation"): {Role.ADMIN, Role.COORDINATOR},
     ("POST", "/rota/{team}/standins"): {Role.ADMIN, Role.COORDINATOR},
     ("POST", "/rota/{team}/standins/{stand_in_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
+    ("GET", "/appointments"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
+    ("POST", "/appointments"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
+    ("POST", "/appointments/{appointment_id}/reschedule"): {
+        Role.ADMIN,
+        Role.COORDINATOR,
+        Role.COUNSELLOR,
+    },
+    ("POST", "/appointments/{appointment_id}/cancel"): {
+        Role.ADMIN,
+        Role.COORDINATOR,
+        Role.COUNSELLOR,
+    },
+    ("POST", "/appointments/{appointment_id}/status"): {
+        Role.ADMIN,
+        Role.COORDINATOR,
+        Role.COUNSELLOR,
+    },
     ("POST", "/rota/{team}/absences"): {Role.ADMIN, Role.COORDINATOR},
     ("POST", "/rota/{team}/absences/{absence_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
+    # Any account may open "Meine Dienste"; acting needs a counsellor record (else a 422).
+    ("GET", "/shifts/mine"): set(Role),
+    ("POST", "/shifts/mine/swaps"): set(Role),
+    ("POST", "/shifts/mine/swaps/{swap_id}/withdraw"): set(Role),
+    ("POST", "/shifts/mine/swaps/{swap_id}/accept"): set(Role),
+    ("POST", "/shifts/mine/swaps/{swap_id}/decline"): set(Role),
+    ("GET", "/rota/{team}/swaps"): {Role.ADMIN, Role.COORDINATOR},
+    ("POST", "/rota/{team}/swaps/{swap_id}/approve"): {Role.ADMIN, Role.COORDINATOR},
+    ("POST", "/rota/{team}/swaps/{swap_id}/reject"): {Role.ADMIN, Role.COORDINATOR},
+    # Every account has a task list (of its teams); a team's tasks are worked by its staff only.
+    ("GET", "/tasks"): set(Role),
+    ("POST", "/tasks/callbacks/{task_id}/status"): set(Role),
+    ("POST", "/tasks/voicemails/{task_id}/status"): set(Role),
+    ("GET", "/tasks/voicemails/{task_id}/audio"): set(Role),
+    ("POST", "/tasks/voicemails/{task_id}/recording/delete"): set(Role),
+    # Every account has a "Kalender" page; who may revoke which feed is checked per token.
+    ("GET", "/calendar"): set(Role),
+    ("POST", "/calendar/feeds"): set(Role),
+    ("POST", "/calendar/feeds/{token_id}/revoke"): set(Role),
+    ("POST", "/calendar/external"): set(Role),
+    ("POST", "/calendar/external/{calendar_id}/delete"): set(Role),
 }
+# Routes that answer 404 for an id that does not exist (the matrix asks for 999).
+MISSING_IS_404 = {("GET", "/tasks/voicemails/{task_id}/audio")}
 
 
 def all_routes(client: TestClient) -> set[tuple[str, str]]:
@@ -388,6 +432,10 @@ def test_every_route_checks_the_role(
                 .replace("{shift_id}", "999")
                 .replace("{stand_in_id}", "999")
                 .replace("{absence_id}", "999")
+                .replace("{swap_id}", "999")
+                .replace("{token_id}", "999")
+                .replace("{calendar_id}", "999")
+                .replace("{task_id}", "999")
             )
             response = browser.request(
                 method, url, data={"csrf": csrf} if method == "POST" else None
@@ -396,7 +444,8 @@ def test_every_route_checks_the_role(
                 expected = 303 if method == "GET" else 403
                 assert response.status_code == expected, (who, method, path)
             elif who in allowed:
-                assert response.status_code in (200, 303, 422), (who, method, path)
+                ok = (200, 303, 422, 404) if (method, path) in MISSING_IS_404 else (200, 303, 422)
+                assert response.status_code in ok, (who, method, path)
                 assert not response.headers.get("location", "").startswith("/login")
             else:
                 assert response.status_code == 403, (who, method, path)

@@ -1,4 +1,4 @@
-"""/api/v1: counsellors, shifts and who is on call, for operators' scripts."""
+"""/api/v1: counsellors, shifts, who is on call and appointments, for operators' scripts."""
 
 from __future__ import annotations
 
@@ -15,23 +15,32 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hotline import apikeys
+from hotline import apikeys, crypto
 from hotline.db import Database
 from hotline.errors import DomainError
-from hotline.models import Counsellor, Shift, utcnow
+from hotline.models import Appointment, AppointmentStatus, Counsellor, Shift, utcnow
+from scheduling import appointments as appointment_cases
 from scheduling import counsellors as counsellor_cases
 from scheduling import shifts as shift_cases
 from scheduling.teams import team_by_slug
 from web.responses import domain_error, error, json_response, local, query_time, validation_error
 from web.schemas import (
+    AppointmentIn,
+    AppointmentList,
+    AppointmentOut,
+    ClientOut,
     CounsellorIn,
     CounsellorList,
     CounsellorOut,
+    Existing,
     OnCallOut,
+    OverlapOut,
     Person,
+    RescheduleIn,
     ShiftIn,
     ShiftList,
     ShiftOut,
+    StatusIn,
 )
 
 MAX_BODY = 64 * 1024
@@ -264,6 +273,181 @@ async def oncall(request: Request) -> Work:
     return work
 
 
+# --- appointments -------------------------------------------------------------------------------
+
+
+def _appointment_out(
+    request: Request, appointment: Appointment, names: dict[int, str], box: crypto.Box
+) -> AppointmentOut:
+    zone = request.app.state.settings.config.organisation.zone
+    return AppointmentOut(
+        id=appointment.id,
+        counsellor_id=appointment.counsellor_id,
+        counsellor_name=names.get(appointment.counsellor_id, ""),
+        client=ClientOut(
+            pseudonym=appointment.client_pseudonym,
+            phone=appointment_cases.masked_client_phone(box, appointment),
+            sms_consent=appointment.sms_consent,
+        ),
+        start=local(appointment.start_at, zone),
+        end=local(appointment.end_at, zone),
+        mode=appointment.mode,
+        location=appointment.location,
+        video_link=appointment.video_link,
+        status=appointment.status,
+        sequence=appointment.sequence,
+    )
+
+
+def _one_out(
+    session: Session, request: Request, appointment: Appointment, status_code: int = 200
+) -> Response:
+    names = appointment_cases.counsellor_names(session, {appointment.counsellor_id})
+    box = crypto.box(request.app.state.settings)
+    return json_response(_appointment_out(request, appointment, names, box), status_code)
+
+
+def _overlap(exc: appointment_cases.Overlap, request: Request) -> BadRequest:
+    """409 naming the appointment in the way (raised, so the transaction rolls back)."""
+    zone = request.app.state.settings.config.organisation.zone
+    body = OverlapOut(
+        error="conflict",
+        message=exc.message,
+        details=[],
+        existing=Existing(
+            id=exc.existing_id,
+            start=local(exc.existing_start, zone),
+            end=local(exc.existing_end, zone),
+        ),
+    )
+    return BadRequest(json_response(body, 409))
+
+
+@api
+async def list_appointments(request: Request) -> Work:
+    config = request.app.state.settings.config
+    params = request.query_params
+    start = instant(params.get("from"), "from") or utcnow()
+    end = instant(params.get("to"), "to") or start + DEFAULT_LIST_RANGE
+    if end <= start or end - start > MAX_LIST_RANGE:
+        raise BadRequest(error(422, "invalid", "to must be after from, at most 400 days later"))
+    team_slug = params.get("team")
+    counsellor_id = _positive_int(params.get("counsellor_id"), "counsellor_id")
+
+    def work(session: Session, _who: str) -> Response:
+        ids: set[int] | None = None
+        if team_slug:
+            ids = set(
+                appointment_cases.team_counsellor_ids(team_by_slug(session, team_slug, config))
+            )
+        if counsellor_id is not None:
+            ids = {counsellor_id} if ids is None else ids & {counsellor_id}
+        rows = appointment_cases.list_appointments(
+            session, start=start, end=end, counsellor_ids=ids
+        )
+        names = appointment_cases.counsellor_names(session, {row.counsellor_id for row in rows})
+        box = crypto.box(request.app.state.settings)
+        items = [_appointment_out(request, row, names, box) for row in rows]
+        return json_response(AppointmentList(items=items))
+
+    return work
+
+
+async def _book(request: Request) -> Work:
+    payload = await body(request, AppointmentIn)
+    settings = request.app.state.settings
+    new = appointment_cases.NewAppointment(
+        counsellor_id=payload.counsellor_id,
+        client=appointment_cases.Client(
+            payload.client.pseudonym, payload.client.phone, payload.client.sms_consent
+        ),
+        start=payload.start,
+        end=payload.end,
+        mode=payload.mode,
+        location=payload.location,
+        video_link=payload.video_link,
+    )
+
+    def work(session: Session, who: str) -> Response:
+        try:
+            appointment = appointment_cases.book(session, settings, new, actor=who)
+        except appointment_cases.Overlap as exc:
+            raise _overlap(exc, request) from exc
+        return _one_out(session, request, appointment, 201)
+
+    return work
+
+
+book_appointment = api(_book, write=True)
+
+
+def _appointment_id(request: Request) -> int:
+    appointment_id = _positive_int(request.path_params["appointment_id"], "appointment_id")
+    assert appointment_id is not None
+    return appointment_id
+
+
+@api
+async def get_appointment(request: Request) -> Work:
+    appointment_id = _appointment_id(request)
+
+    def work(session: Session, _who: str) -> Response:
+        appointment = appointment_cases.get(session, appointment_id)
+        return _one_out(session, request, appointment)
+
+    return work
+
+
+async def _cancel(request: Request) -> Work:
+    appointment_id = _appointment_id(request)
+    settings = request.app.state.settings
+
+    def work(session: Session, who: str) -> Response:
+        appointment = appointment_cases.cancel(session, settings, appointment_id, actor=who)
+        return _one_out(session, request, appointment)
+
+    return work
+
+
+cancel_appointment = api(_cancel, write=True)
+
+
+async def _reschedule(request: Request) -> Work:
+    appointment_id = _appointment_id(request)
+    payload = await body(request, RescheduleIn)
+    settings = request.app.state.settings
+
+    def work(session: Session, who: str) -> Response:
+        try:
+            appointment = appointment_cases.reschedule(
+                session, settings, appointment_id, payload.start, payload.end, actor=who
+            )
+        except appointment_cases.Overlap as exc:
+            raise _overlap(exc, request) from exc
+        return _one_out(session, request, appointment)
+
+    return work
+
+
+reschedule_appointment = api(_reschedule, write=True)
+
+
+async def _set_status(request: Request) -> Work:
+    appointment_id = _appointment_id(request)
+    payload = await body(request, StatusIn)
+    settings = request.app.state.settings
+    status = AppointmentStatus(payload.status)
+
+    def work(session: Session, who: str) -> Response:
+        appointment = appointment_cases.mark(session, settings, appointment_id, status, actor=who)
+        return _one_out(session, request, appointment)
+
+    return work
+
+
+set_appointment_status = api(_set_status, write=True)
+
+
 def _positive_int(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
         return None
@@ -282,9 +466,23 @@ async def _shifts(request: Request) -> Response:
     return await handler(request)
 
 
+async def _appointments(request: Request) -> Response:
+    handler = book_appointment if request.method == "POST" else list_appointments
+    return await handler(request)
+
+
 routes = [
     Route("/api/v1/counsellors", _counsellors, methods=["GET", "POST"]),
     Route("/api/v1/shifts", _shifts, methods=["GET", "POST"]),
     Route("/api/v1/shifts/{shift_id}", delete_shift, methods=["DELETE"]),
     Route("/api/v1/oncall", oncall, methods=["GET"]),
+    Route("/api/v1/appointments", _appointments, methods=["GET", "POST"]),
+    Route("/api/v1/appointments/{appointment_id}", get_appointment, methods=["GET"]),
+    Route("/api/v1/appointments/{appointment_id}/cancel", cancel_appointment, methods=["POST"]),
+    Route(
+        "/api/v1/appointments/{appointment_id}/reschedule",
+        reschedule_appointment,
+        methods=["POST"],
+    ),
+    Route("/api/v1/appointments/{appointment_id}/status", set_appointment_status, methods=["POST"]),
 ]

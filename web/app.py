@@ -21,9 +21,26 @@ from starlette.templating import Jinja2Templates
 from config.settings import Settings
 from hotline import users
 from hotline.db import Database, make_engine
+from scheduling import notices
 from scheduling.scheduler import Scheduler
 from scheduling.teams import sync_teams
-from web import api, auth, counsellor_pages, health, hotpath, pages, rota_pages, twilio
+from web import (
+    api,
+    appointment_pages,
+    auth,
+    calendar_pages,
+    callback_pages,
+    counsellor_pages,
+    feed,
+    health,
+    hotpath,
+    pages,
+    rota_pages,
+    sms,
+    swap_pages,
+    task_pages,
+    twilio,
+)
 from web.filters import install as install_filters
 from web.headers import security_headers
 from web.openapi import document
@@ -52,6 +69,7 @@ def create_app(
     `scheduler`: also run the scheduler (reminders, shift notices) in this process, as
     `hotline serve` does."""
     db = database or Database(make_engine(settings.database_url))
+    notices.watch(db, settings)  # shift changes made here queue change notices
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
     templates.env.globals.update(settings=settings, config=settings.config)
@@ -101,9 +119,16 @@ def create_app(
     app = Starlette(
         routes=[
             *twilio.routes,  # first: the routes that must answer fastest
+            *sms.routes,
             *pages.routes,
             *counsellor_pages.routes,
             *rota_pages.routes,
+            *appointment_pages.routes,
+            *swap_pages.routes,
+            *calendar_pages.routes,
+            *feed.routes,
+            *task_pages.routes,
+            *callback_pages.routes,
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
             *api.routes,
             *health.routes,

@@ -25,6 +25,7 @@ MESSAGES = {
     "email": "Das ist keine gültige E-Mail-Adresse.",
     "team": "Dieses Team gibt es nicht.",
     "teams": "Bitte wählen Sie nur Teams, die Sie koordinieren.",
+    "notify_email": "Für Dienst-Hinweise per E-Mail geben Sie bitte eine E-Mail-Adresse an.",
 }
 
 
@@ -45,7 +46,14 @@ def _read_form(form: FormData) -> tuple[cases.NewCounsellor, dict[str, str]]:
         errors["email"] = MESSAGES["email"]
     if len(values["name"]) > 200:
         errors["name"] = "Der Name darf höchstens 200 Zeichen lang sein."
-    return cases.NewCounsellor(values["name"], values["phone"], email or None, teams), errors
+    # An unticked checkbox is simply missing from the form.
+    notify_sms, notify_email = "notify_sms" in form, "notify_email" in form
+    if notify_email and not email:
+        errors["notify_email"] = MESSAGES["notify_email"]
+    new = cases.NewCounsellor(
+        values["name"], values["phone"], email or None, teams, notify_sms, notify_email
+    )
+    return new, errors
 
 
 def _list(db: Database, viewer: Viewer) -> list[Counsellor]:
@@ -110,7 +118,14 @@ def _save(
                     raise Forbidden
                 # A coordinator keeps memberships in teams they do not coordinate.
                 kept = tuple(t.slug for t in existing.teams if t.slug not in allowed)
-                merged = cases.NewCounsellor(new.name, new.phone, new.email, kept + new.teams)
+                merged = cases.NewCounsellor(
+                    new.name,
+                    new.phone,
+                    new.email,
+                    kept + new.teams,
+                    new.notify_sms,
+                    new.notify_email,
+                )
                 cases.update_counsellor(
                     session, settings.config, counsellor_id, merged, actor=actor
                 )
@@ -165,6 +180,8 @@ async def edit(request: Request, viewer: Viewer) -> Response:
             display(counsellor.phone),
             counsellor.email,
             tuple(t.slug for t in counsellor.teams),
+            counsellor.notify_sms,
+            counsellor.notify_email,
         )
         return _page(request, viewer, people, editing=counsellor, form=form)
     new, errors = _read_form(await request.form())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from jinja2 import Environment
 
 from hotline.phone import display
@@ -26,4 +27,12 @@ def install(env: Environment, zone: ZoneInfo) -> None:
 
     env.filters["when"] = when
     env.filters["clock"] = clock
-    env.filters["phone"] = display
+    env.filters["phone"] = phone
+
+
+def phone(value: str) -> str:
+    """A number the German way; anything else (an e-mail address in the outbox) as it is."""
+    try:
+        return display(value)
+    except phonenumbers.NumberParseException:
+        return value

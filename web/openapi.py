@@ -45,6 +45,92 @@ def _query(name: str, description: str, *, required: bool = False, **schema: Any
 
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 _BODY_ERRORS = (400, 413, 415, 422)
+_APPOINTMENT_ID = {
+    "name": "appointment_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _overlap() -> dict[str, Any]:
+    return {
+        "409": _json(
+            schemas.OverlapOut,
+            "the counsellor has a booked appointment at that time (`existing`), "
+            "or the appointment's status forbids the change",
+        )
+    }
+
+
+def _appointment_paths() -> dict[str, Any]:
+    one = _json(schemas.AppointmentOut, "the appointment")
+    return {
+        "/api/v1/appointments": {
+            "get": {
+                "summary": "List appointments overlapping a window",
+                "operationId": "listAppointments",
+                "parameters": [
+                    _query("counsellor_id", "only this counsellor's", type="integer", minimum=1),
+                    _query("team", "only the team's counsellors (slug)"),
+                    _query("from", "window start (default: now)", **_TIME),
+                    _query("to", "window end (default: from + 28 days; at most 400 days)", **_TIME),
+                ],
+                "responses": {
+                    "200": _json(schemas.AppointmentList, "appointments in start order"),
+                    **_errors(422),
+                },
+            },
+            "post": {
+                "summary": "Book an appointment (and its reminders)",
+                "operationId": "bookAppointment",
+                "requestBody": _body(schemas.AppointmentIn),
+                "responses": {
+                    "201": _json(schemas.AppointmentOut, "booked"),
+                    **_errors(*_BODY_ERRORS),
+                    **_overlap(),
+                },
+            },
+        },
+        "/api/v1/appointments/{appointment_id}": {
+            "get": {
+                "summary": "One appointment",
+                "operationId": "getAppointment",
+                "parameters": [_APPOINTMENT_ID],
+                "responses": {"200": one, **_errors(404, 422)},
+            },
+        },
+        "/api/v1/appointments/{appointment_id}/cancel": {
+            "post": {
+                "summary": "Cancel an appointment (and its pending reminders); repeatable",
+                "operationId": "cancelAppointment",
+                "parameters": [_APPOINTMENT_ID],
+                "responses": {"200": one, **_errors(404, 409, 422)},
+            },
+        },
+        "/api/v1/appointments/{appointment_id}/reschedule": {
+            "post": {
+                "summary": "Move a booked appointment (its pending reminders move with it)",
+                "operationId": "rescheduleAppointment",
+                "parameters": [_APPOINTMENT_ID],
+                "requestBody": _body(schemas.RescheduleIn),
+                "responses": {"200": one, **_errors(404, *_BODY_ERRORS), **_overlap()},
+            },
+        },
+        "/api/v1/appointments/{appointment_id}/status": {
+            "post": {
+                "summary": "Mark an appointment that has begun as done or no-show",
+                "operationId": "setAppointmentStatus",
+                "parameters": [_APPOINTMENT_ID],
+                "requestBody": _body(schemas.StatusIn),
+                "responses": {"200": one, **_errors(404, 409, *_BODY_ERRORS)},
+            },
+        },
+    }
 
 
 def document(version: str) -> dict[str, Any]:
@@ -152,6 +238,7 @@ def document(version: str) -> dict[str, Any]:
                     },
                 },
             },
+            **_appointment_paths(),
         },
         "components": {
             "schemas": definitions["$defs"],

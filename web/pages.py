@@ -16,7 +16,7 @@ from config.settings import Settings
 from hotline import outbox, users
 from hotline.db import Database
 from hotline.models import AuditEntry, Counsellor, Role, TaskStatus, Team, Voicemail, utcnow
-from scheduling import shifts
+from scheduling import shifts, swaps, tasks
 from scheduling.shifts import OnCallNow
 from web import auth
 from web.auth import Viewer, page
@@ -133,6 +133,9 @@ class TeamPanel:
     gaps: list[tuple[datetime, datetime]]
     voicemails: list[Voicemail]
     coordinates: bool
+    swaps_waiting: int = 0  # accepted swaps waiting for a coordinator (coordinators only)
+    callbacks_open: int = 0  # callback requests not done yet
+    callbacks: tuple[tasks.Task, ...] = ()  # the newest of them, without personal data
 
 
 def visible_teams(settings: Settings, viewer: Viewer, counsellor_teams: set[str]) -> list[str]:
@@ -167,6 +170,7 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
                     .limit(20)
                 )
             )
+            callbacks_open, callbacks = tasks.open_callbacks(session, team_now.team.id)
             panels.append(
                 TeamPanel(
                     slug=slug,
@@ -175,6 +179,11 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
                     gaps=shifts.gaps(session, settings.config, slug, now, now + GAP_HORIZON),
                     voicemails=voicemails,
                     coordinates=viewer.may_coordinate(slug),
+                    swaps_waiting=swaps.waiting_for_approval(session, team_now.team.id)
+                    if viewer.may_coordinate(slug)
+                    else 0,
+                    callbacks_open=callbacks_open,
+                    callbacks=tuple(callbacks),
                 )
             )
         messages = (

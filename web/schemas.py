@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hotline.models import AppointmentMode, AppointmentStatus
 from scheduling.rota import Tier
 
 
@@ -72,6 +74,67 @@ class OnCallOut(Out):
     next_change: datetime | None = Field(description="next handoff within 31 days, if any")
 
 
+class ClientIn(In):
+    pseudonym: str = Field(
+        min_length=1, max_length=100, description="how the client is called; no phone number"
+    )
+    phone: str | None = Field(
+        default=None, max_length=40, description="any notation; stored encrypted, never returned"
+    )
+    sms_consent: bool = Field(default=False, description="SMS reminders; needs a mobile phone")
+
+
+class AppointmentIn(In):
+    counsellor_id: int = Field(gt=0)
+    client: ClientIn
+    start: AwareDatetime = Field(description="ISO 8601 with offset")
+    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 8 h")
+    mode: AppointmentMode
+    location: str | None = Field(default=None, max_length=500, description="mode in_person")
+    video_link: str | None = Field(
+        default=None, max_length=500, description="mode video: an https:// link"
+    )
+
+
+class RescheduleIn(In):
+    start: AwareDatetime = Field(description="ISO 8601 with offset")
+    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 8 h")
+
+
+class StatusIn(In):
+    status: Literal["done", "no_show"]
+
+
+class ClientOut(Out):
+    pseudonym: str
+    phone: str | None = Field(description="masked (+49 151 ••• ••67); never in full")
+    sms_consent: bool
+
+
+class AppointmentOut(Out):
+    id: int
+    counsellor_id: int
+    counsellor_name: str
+    client: ClientOut
+    start: datetime
+    end: datetime
+    mode: AppointmentMode
+    location: str | None
+    video_link: str | None
+    status: AppointmentStatus
+    sequence: int = Field(description="grows with every change of time or status (iCal)")
+
+
+class AppointmentList(Out):
+    items: list[AppointmentOut]
+
+
+class Existing(Out):
+    id: int
+    start: datetime
+    end: datetime
+
+
 class ErrorDetail(Out):
     field: str | None
     message: str
@@ -81,6 +144,12 @@ class ErrorOut(Out):
     error: str = Field(description="machine-readable code")
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class OverlapOut(ErrorOut):
+    existing: Existing | None = Field(
+        default=None, description="the counsellor's appointment in the way (on overlap)"
+    )
 
 
 class Health(Out):
@@ -96,7 +165,16 @@ ALL = (
     ShiftList,
     Person,
     OnCallOut,
+    ClientIn,
+    AppointmentIn,
+    RescheduleIn,
+    StatusIn,
+    ClientOut,
+    AppointmentOut,
+    AppointmentList,
+    Existing,
     ErrorDetail,
     ErrorOut,
+    OverlapOut,
     Health,
 )

@@ -290,7 +290,7 @@ def test_keyboard_sign_in_and_skip_link(service: Service, rota: date, browser_pa
     # Signed in: the skip link first, then the navigation, each with a visible focus.
     page.goto(f"{url}/rota/right-wing")
     _press(page, "Tab", "a.skip")
-    for path in ("/", "/rota", "/counsellors", "/audit"):
+    for path in ("/", "/rota", "/tasks", "/counsellors", "/audit"):
         _press(page, "Tab", f"header nav a[href='{path}']")
     _press(page, "Tab", "form.logout button")
     _press(page, "Tab", "nav.period a")

@@ -1,0 +1,196 @@
+"""A client's SMS answer to a reminder: ABSAGEN cancels, STOP withdraws consent.
+
+Only clients who agreed to SMS are ever answered (no SMS without consent, ever): a keyword
+from a number that has no booked appointment with consent gets no answer, and neither does a
+second STOP. Everything else is not ours to answer (issue 7 relays it to a counsellor).
+
+The client's number is stored encrypted with a random nonce, so it cannot be looked up: the
+booked appointments with consent are decrypted and compared (about 2 µs each; a service has
+hundreds, not millions). Nothing here logs a number or a message body.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from hotline import audit, crypto, outbox
+from hotline.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditEntry,
+    Counsellor,
+)
+from hotline.phone import InvalidPhoneNumber, normalise
+from scheduling import appointments
+from scheduling.reminder_sending import appointment_words, sender_number
+from scheduling.reminders import sync_reminders
+
+log = logging.getLogger(__name__)
+
+ACTOR = "client-sms"  # who the audit log names for changes a client made by SMS
+REPLY_ACTION = "sms-answer"
+CANCEL_WORDS = frozenset({"absagen", "absage"})
+STOP_WORDS = frozenset({"stop", "stopp"})
+# A replayed ABSAGEN (same MessageSid) must not cancel the appointment after the next one.
+REPLAY_WINDOW = timedelta(days=2)
+_PUNCTUATION = " \t\r\n.!?,;:\"'«»„“”"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to answer (a TwiML <Message> body, or nothing) and outbox messages to deliver
+    once the transaction has committed."""
+
+    text: str | None = None
+    deliver: list[int] = field(default_factory=list)
+
+
+def keyword(body: str) -> str | None:
+    """ "cancel" or "stop" for a message that is only that word, whatever the case, spacing
+    and punctuation around it ("Absagen.", " STOP "); None for anything else."""
+    word = body.strip(_PUNCTUATION).casefold()
+    if word in CANCEL_WORDS:
+        return "cancel"
+    if word in STOP_WORDS:
+        return "stop"
+    return None
+
+
+def sender_e164(raw: str) -> str | None:
+    """The sender's number in E.164 (`whatsapp:` stripped); None for withheld or invalid."""
+    try:
+        return normalise(raw.removeprefix("whatsapp:"))
+    except InvalidPhoneNumber:
+        return None
+
+
+def answer(
+    session: Session,
+    settings: Settings,
+    *,
+    sender: str,
+    body: str,
+    message_sid: str,
+    now: datetime,
+) -> Answer:
+    """Handle one incoming message in the caller's transaction."""
+    word = keyword(body)
+    phone = sender_e164(sender) if word else None
+    if word is None or phone is None:
+        return Answer()
+    if word == "cancel":
+        return cancel_next(session, settings, phone, message_sid, now)
+    return stop(session, settings, phone, now)
+
+
+def _consented(
+    session: Session, settings: Settings, phone: str, after: datetime | None
+) -> list[Appointment]:
+    """Booked appointments with SMS consent of the client with this number, by start."""
+    query = select(Appointment).where(
+        Appointment.status == AppointmentStatus.BOOKED,
+        Appointment.sms_consent.is_(True),
+        Appointment.client_phone_enc.is_not(None),
+    )
+    if after is not None:
+        query = query.where(Appointment.start_at > after)
+    # Locked: two messages of one client at once are handled one after the other.
+    query = query.with_for_update()
+    box = crypto.box(settings)
+    found = []
+    for appointment in session.scalars(query.order_by(Appointment.start_at, Appointment.id)):
+        if appointment.client_phone_enc and box.open(appointment.client_phone_enc) == phone:
+            found.append(appointment)
+    return found
+
+
+def _replayed(session: Session, message_sid: str, now: datetime) -> bool:
+    if not message_sid:
+        return False
+    done = session.scalars(
+        select(AuditEntry.after).where(
+            AuditEntry.actor == ACTOR,
+            AuditEntry.entity == "appointment",
+            AuditEntry.action == REPLY_ACTION,
+            AuditEntry.at >= now - REPLAY_WINDOW,
+        )
+    )
+    return any((after or {}).get("message_sid") == message_sid for after in done)
+
+
+def cancel_next(
+    session: Session, settings: Settings, phone: str, message_sid: str, now: datetime
+) -> Answer:
+    """ABSAGEN: cancel the client's next booked appointment, tell its counsellor by SMS and
+    confirm neutrally. The same message delivered twice (same MessageSid) does nothing the
+    second time; a second ABSAGEN message cancels the appointment after."""
+    if _replayed(session, message_sid, now):
+        return Answer(text=None)
+    upcoming = _consented(session, settings, phone, after=now)
+    if not upcoming:
+        return Answer()
+    appointment = upcoming[0]
+    config = settings.config
+    _cancel(session, settings, appointment, message_sid, now)
+    words = appointment_words(config, appointment, now)
+    deliver = []
+    counsellor = session.get(Counsellor, appointment.counsellor_id)
+    if counsellor is not None and counsellor.active and counsellor.phone:
+        deliver.append(
+            outbox.queue(
+                session,
+                settings,
+                to=counsellor.phone,
+                body=config.reminders.cancelled_notice.format(**words),
+                from_number=sender_number(config),
+                purpose="appointment-cancelled",
+            )
+        )
+    else:
+        log.warning("appointment %d cancelled by SMS; no active counsellor to tell", appointment.id)
+    log.info("appointment %d cancelled by SMS", appointment.id)
+    return Answer(text=config.reminders.cancel_reply.format(**words), deliver=deliver)
+
+
+def _cancel(
+    session: Session, settings: Settings, appointment: Appointment, message_sid: str, now: datetime
+) -> None:
+    """The appointments use case cancels (status, calendar sequence, reminders, audit); a
+    second audit entry names the message, so that a replay of it is recognised."""
+    appointments.cancel(session, settings, appointment.id, actor=ACTOR, now=now)
+    audit.record(
+        session,
+        ACTOR,
+        REPLY_ACTION,
+        "appointment",
+        appointment.id,
+        after={"keyword": "ABSAGEN", "message_sid": message_sid},
+    )
+
+
+def stop(session: Session, settings: Settings, phone: str, now: datetime) -> Answer:
+    """STOP: no more SMS to this number: consent withdrawn on every booked appointment of
+    the client, their pending client reminders cancelled; one neutral confirmation."""
+    consented = _consented(session, settings, phone, after=None)
+    if not consented:
+        return Answer()  # unknown, or consent already withdrawn: no SMS
+    for appointment in consented:
+        appointment.sms_consent = False
+        sync_reminders(session, settings.config, appointment, now)  # client rows: cancelled
+        audit.record(
+            session,
+            ACTOR,
+            "withdraw-consent",
+            "appointment",
+            appointment.id,
+            before={"sms_consent": True},
+            after={"sms_consent": False, "by": "sms"},
+        )
+    log.info("SMS consent withdrawn by SMS on %d appointment(s)", len(consented))
+    return Answer(text=settings.config.reminders.stop_reply)

@@ -1,0 +1,212 @@
+"""The exactly-once engine (`scheduling.dispatch`) on its own: claim, send, record; missed
+after the grace; a lapsed lease becomes uncertain; retries are capped; a broken row fails
+without blocking the rows behind it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from config.model import HotlineConfig
+from config.settings import Settings
+from hotline.db import Database
+from hotline.models import NoticeKind, Reminder, ReminderState, ShiftNotice
+from hotline.sender import MaybeSent, NotSent, Outgoing
+from scheduling import dispatch
+from tests.conftest import add_counsellor, utc
+
+NOW = utc(2026, 11, 26, 8)
+
+
+class TextQueue:
+    """Rows whose payload holds the text; "boom" in it is a bug in rendering."""
+
+    name = "test notices"
+    model: type[Reminder] | type[ShiftNotice] = ShiftNotice
+
+    def grace(self, settings: Settings) -> timedelta:
+        return timedelta(minutes=30)
+
+    def render(self, session: Session, settings: Settings, row: Any) -> Outgoing | None:
+        text = row.payload.get("text")
+        if text == "boom":
+            raise RuntimeError("a bug")
+        return None if text is None else Outgoing("sms", "+4915100000001", text, "test")
+
+
+QUEUE = TextQueue()
+
+
+@dataclass
+class Sender:
+    """An honest fake: records what it was asked to send; `outcomes` scripts failures."""
+
+    sent: list[str] = field(default_factory=list)
+    outcomes: list[Exception | None] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, _db: Database, _settings: Settings, message: Outgoing) -> str:
+        with self.lock:
+            outcome = self.outcomes.pop(0) if self.outcomes else None
+            if outcome is not None:
+                raise outcome
+            self.sent.append(message.body)
+            return f"ID{len(self.sent)}"
+
+
+@pytest.fixture
+def counsellor(database: Database, config: HotlineConfig) -> int:
+    with database.write() as session:
+        return add_counsellor(session, config, "islamism").id
+
+
+def add(database: Database, counsellor: int, text: str | None, due: datetime) -> int:
+    with database.write() as session:
+        row = ShiftNotice(
+            dedupe_key=f"test:{text}:{due.isoformat()}",
+            counsellor_id=counsellor,
+            kind=NoticeKind.SWAP,
+            channel="sms",
+            due_at=due,
+            payload={} if text is None else {"text": text},
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def states(database: Database) -> dict[int, ReminderState]:
+    with database.read() as session:
+        return {row.id: row.state for row in session.scalars(select(ShiftNotice))}
+
+
+def run(
+    database: Database, settings: Settings, send: Sender, at: datetime = NOW, **kw: Any
+) -> dispatch.Round:
+    clock: Callable[[], datetime] = lambda: at  # noqa: E731
+    return dispatch.dispatch(database, settings, QUEUE, clock=clock, send=send, **kw)
+
+
+def test_due_rows_are_sent_once_and_recorded(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    first = add(database, counsellor, "eins", NOW - timedelta(minutes=1))
+    later = add(database, counsellor, "zwei", NOW + timedelta(minutes=1))
+    send = Sender()
+    done = run(database, settings, send)
+    assert (done.sent, done.claimed, done.ids) == (1, 1, [first])
+    assert run(database, settings, send).sent == 0  # nothing twice
+    assert send.sent == ["eins"]
+    with database.read() as session:
+        row = session.get(ShiftNotice, first)
+        assert row is not None
+        assert (row.state, row.provider_sid, row.attempts) == (ReminderState.SENT, "ID1", 1)
+        assert row.sent_at == NOW
+        assert row.lease_until is None
+    assert states(database)[later] is ReminderState.PENDING
+
+
+def test_rows_later_than_the_grace_are_missed_not_sent(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    late = add(database, counsellor, "spät", NOW - timedelta(minutes=31))
+    in_time = add(database, counsellor, "knapp", NOW - timedelta(minutes=29))
+    send = Sender()
+    done = run(database, settings, send)
+    assert (done.missed, done.sent) == (1, 1)
+    assert states(database) == {late: ReminderState.MISSED, in_time: ReminderState.SENT}
+    assert send.sent == ["knapp"]
+
+
+def test_a_row_with_nothing_to_say_is_cancelled(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    row = add(database, counsellor, None, NOW)
+    assert run(database, settings, Sender()).cancelled == 1
+    assert states(database) == {row: ReminderState.CANCELLED}
+
+
+def test_a_render_bug_fails_its_row_and_the_others_go_out(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    broken = add(database, counsellor, "boom", NOW - timedelta(minutes=2))
+    fine = add(database, counsellor, "gut", NOW - timedelta(minutes=1))
+    send = Sender()
+    done = run(database, settings, send)
+    assert (done.failed, done.sent) == (1, 1)
+    assert states(database) == {broken: ReminderState.FAILED, fine: ReminderState.SENT}
+
+
+def test_maybe_sent_is_uncertain_and_never_sent_again(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    row = add(database, counsellor, "vielleicht", NOW)
+    send = Sender(outcomes=[MaybeSent("timeout after the request went out")])
+    assert run(database, settings, send).uncertain == 1
+    for minutes in (0, 1, 10):
+        run(database, settings, send, NOW + timedelta(minutes=minutes))
+    assert states(database) == {row: ReminderState.UNCERTAIN}
+    assert send.sent == []
+
+
+def test_not_sent_is_retried_until_the_cap_then_failed(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    row = add(database, counsellor, "nochmal", NOW)
+    network_down = [NotSent("cannot connect", retry=True) for _ in range(dispatch.MAX_ATTEMPTS)]
+    send = Sender(outcomes=[NotSent("cannot connect", retry=True)])
+    assert run(database, settings, send).retry == 1
+    assert states(database) == {row: ReminderState.PENDING}
+    assert run(database, settings, send).sent == 1  # the next round: it goes out
+    assert send.sent == ["nochmal"]
+
+    stubborn = add(database, counsellor, "nie", NOW)
+    send = Sender(outcomes=network_down)
+    for _ in range(dispatch.MAX_ATTEMPTS + 1):
+        run(database, settings, send)
+    assert states(database)[stubborn] is ReminderState.FAILED
+    assert send.sent == []
+
+
+def test_a_refusal_fails_at_once(database: Database, settings: Settings, counsellor: int) -> None:
+    row = add(database, counsellor, "nein", NOW)
+    send = Sender(outcomes=[NotSent("invalid number", retry=False)])
+    assert run(database, settings, send).failed == 1
+    assert states(database) == {row: ReminderState.FAILED}
+
+
+def test_a_claim_whose_process_died_becomes_uncertain_when_the_lease_lapses(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    row = add(database, counsellor, "abgestürzt", NOW)
+    with database.write() as session:  # a dispatcher claimed it, then its process died
+        session.execute(
+            update(ShiftNotice)
+            .where(ShiftNotice.id == row)
+            .values(state=ReminderState.SENDING, lease_until=NOW + dispatch.LEASE, attempts=1)
+        )
+    send = Sender()
+    assert run(database, settings, send, NOW + dispatch.LEASE - timedelta(seconds=1)).expired == 0
+    assert states(database) == {row: ReminderState.SENDING}
+    assert run(database, settings, send, NOW + dispatch.LEASE + timedelta(seconds=1)).expired == 1
+    assert states(database) == {row: ReminderState.UNCERTAIN}
+    assert send.sent == []
+
+
+def test_batches_follow_each_other_until_nothing_is_due(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    for i in range(7):
+        add(database, counsellor, f"n{i}", NOW - timedelta(seconds=i))
+    send = Sender()
+    done = run(database, settings, send, batch=3)
+    assert done.sent == 7
+    assert sorted(send.sent) == [f"n{i}" for i in range(7)]
+    assert set(states(database).values()) == {ReminderState.SENT}

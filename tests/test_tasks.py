@@ -1,0 +1,844 @@
+"""Callback requests ("Rückruf anfordern") and the task list: the public form end to end, its
+abuse protections, the staff's task list, the voicemail player against a Twilio-compatible fake,
+and retention."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import httpx2 as httpx
+import pytest
+import time_machine
+from sqlalchemy import func, select, text
+from starlette.datastructures import Secret
+from starlette.testclient import TestClient
+
+from config.model import HotlineConfig, Tasks
+from config.settings import Settings
+from hotline import crypto, outbox
+from hotline.db import Database
+from hotline.models import (
+    AuditEntry,
+    CallbackRequest,
+    OutboxMessage,
+    Role,
+    TaskStatus,
+    Team,
+    Voicemail,
+    utcnow,
+)
+from hotline.phone import display
+from hotline.simulator import Behaviour
+from scheduling import tasks
+from scheduling.rota import Tier
+from scheduling.scheduler import default_jobs
+from scheduling.shifts import NewShift, create_shift
+from tests.conftest import add_counsellor, berlin
+from tests.fake_twilio import FakeTwilio, running
+from tests.test_auth import csrf_of, make_user, sign_in
+from tests.test_voice import ISLAMISM, simulator
+from web.app import create_app
+from web.callback_pages import client_key, form_token, token_age
+
+NOON = berlin(2026, 12, 2, 12)  # a Wednesday
+FORM = "/rueckruf/islamism"
+PHONE = "0151 2345 6789"
+E164 = "+4915123456789"
+COUNSELLOR_SMS = "Neue Rückrufbitte für die Islamismus-Leitung. Details im Webportal."
+SID, TOKEN = "AC" + "7" * 32, "live-token"
+AUDIO = bytes(range(256)) * 40  # 10 KiB standing in for an MP3
+
+
+@dataclass
+class OnCall:
+    primary: str
+    primary_id: int
+    backup: str
+
+
+@pytest.fixture
+def on_call(database: Database, config: HotlineConfig) -> OnCall:
+    """A primary and a backup counsellor on call for the islamism team all of 2 December."""
+    with database.write() as session:
+        primary = add_counsellor(session, config, "islamism", name="Primär")
+        backup = add_counsellor(session, config, "islamism", name="Hintergrund")
+        for person, tier in ((primary, Tier.PRIMARY), (backup, Tier.BACKUP)):
+            shift = NewShift("islamism", person.id, tier, berlin(2026, 12, 2), berlin(2026, 12, 3))
+            create_shift(session, config, shift, actor="tests")
+        return OnCall(primary.phone, primary.id, backup.phone)
+
+
+def _web(settings: Settings, database: Database, address: str = "203.0.113.7") -> TestClient:
+    """A browser on https (the staff cookies are Secure), from `address`, not following
+    redirects."""
+    return TestClient(
+        create_app(settings, database=database),
+        base_url="https://testserver",
+        follow_redirects=False,
+        client=(address, 50000),
+    )
+
+
+@pytest.fixture
+def web(settings: Settings, database: Database) -> Iterator[TestClient]:
+    with _web(settings, database) as client:
+        yield client
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Coordinates]:
+    with time_machine.travel(NOON, tick=False) as traveller:
+        yield traveller
+
+
+def token_of(html: str) -> str:
+    match = re.search(r'name="token" value="([^"]+)"', html)
+    assert match, "no token in the form"
+    return match.group(1)
+
+
+def fill(
+    client: TestClient,
+    clock: time_machine.Coordinates,
+    *,
+    wait: float = 5,
+    line: str = "islamism",
+    **fields: str,
+) -> httpx.Response:
+    """Open the form, take `wait` seconds, send it with `fields` over the defaults."""
+    page = client.get(f"/rueckruf/{line}")
+    assert page.status_code == 200
+    clock.shift(timedelta(seconds=wait))
+    data = {"token": token_of(page.text), "phone": PHONE, "time_window": "abends", **fields}
+    return client.post(f"/rueckruf/{line}", data=data)
+
+
+def stored(database: Database) -> list[CallbackRequest]:
+    with database.read() as session:
+        return list(session.scalars(select(CallbackRequest).order_by(CallbackRequest.id)))
+
+
+def sent(database: Database, settings: Settings) -> list[outbox.Plain]:
+    with database.read() as session:
+        return outbox.recent(session, settings)
+
+
+# --- the public form ------------------------------------------------------------------------
+
+
+def test_form_end_to_end_stores_encrypted_and_tells_the_counsellor_nothing(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+) -> None:
+    page = web.get(FORM)
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert "Rückruf anfordern" in page.text
+    assert '<html lang="de">' in page.text
+    assert "Bitte leer lassen" in page.text
+    assert "Islam" not in page.text  # neutral: the page does not name the topic
+    clock.shift(timedelta(seconds=5))
+    response = web.post(
+        FORM,
+        data={
+            "token": token_of(page.text),
+            "name": "Samira",
+            "phone": PHONE,
+            "time_window": "abends",
+            "preferred_date": "2026-12-04",
+            "message": "Bitte nach 18 Uhr, mein Bruder",
+            "confirm_sms": "ja",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/rueckruf/islamism/danke"
+    thanks = web.get(response.headers["location"])
+    assert thanks.status_code == 200
+    assert "Vielen Dank" in thanks.text
+
+    # Stored encrypted: the raw columns hold none of it in clear.
+    with database.read() as session:
+        (raw,) = session.execute(text("SELECT * FROM callback_requests")).mappings().all()
+    for column in ("name_enc", "phone_enc", "message_enc"):
+        value = bytes(raw[column])
+        for secret in (b"Samira", E164.encode(), b"151", b"Bruder"):
+            assert secret not in value, column
+    (request,) = stored(database)
+    box = crypto.box(settings)
+    assert box.open(request.phone_enc) == E164
+    assert request.name_enc is not None
+    assert box.open(request.name_enc) == "Samira"
+    assert request.message_enc is not None
+    assert box.open(request.message_enc) == "Bitte nach 18 Uhr, mein Bruder"
+    assert request.phone_hash == crypto.keyed_hash(settings, "callback-phone", E164)
+    assert request.time_window == "abends"
+    assert request.preferred_date == date(2026, 12, 4)
+    assert request.status is TaskStatus.NEW
+    assert request.line == "islamism"
+
+    # The on-call counsellor is told, without any caller data; the requester is confirmed to,
+    # in neutral words, from the neutral number.
+    messages = {message.purpose: message for message in sent(database, settings)}
+    assert set(messages) == {"callback", "callback-confirmation"}
+    told = messages["callback"]
+    assert told.to == on_call.primary
+    assert told.from_number == ISLAMISM
+    assert told.body == COUNSELLOR_SMS
+    confirmation = messages["callback-confirmation"]
+    assert confirmation.to == E164
+    assert confirmation.from_number == settings.config.reminders.sender_number
+    for word in ("Islam", "Extrem", "Ausstieg", "konex", "Beratung"):
+        assert word not in confirmation.body
+    with database.read() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "callback_request")
+        ).one()
+    assert (entry.actor, entry.action, entry.entity) == (
+        tasks.PUBLIC_ACTOR,
+        "create",
+        "callback_request",
+    )
+    assert "Samira" not in str(entry.after)
+    assert E164 not in str(entry.after)
+
+
+def test_confirmation_only_when_asked(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+) -> None:
+    assert fill(web, clock).status_code == 303
+    assert [m.purpose for m in sent(database, settings)] == ["callback"]
+
+
+def test_backup_is_told_when_nobody_is_primary(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    config: HotlineConfig,
+) -> None:
+    with database.write() as session:
+        backup = add_counsellor(session, config, "islamism", name="Hintergrund")
+        shift = NewShift(
+            "islamism", backup.id, Tier.BACKUP, berlin(2026, 12, 2), berlin(2026, 12, 3)
+        )
+        create_shift(session, config, shift, actor="tests")
+    fill(web, clock)
+    assert [m.to for m in sent(database, settings)] == [backup.phone]
+
+
+def test_nobody_on_call_still_stores_the_request(
+    web: TestClient, clock: time_machine.Coordinates, database: Database, settings: Settings
+) -> None:
+    assert fill(web, clock).status_code == 303
+    assert len(stored(database)) == 1
+    assert sent(database, settings) == []
+
+
+def test_one_sms_to_the_counsellor_per_ten_minutes(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+) -> None:
+    fill(web, clock, phone="0151 1111 2222")
+    fill(web, clock, phone="0151 1111 3333")
+    clock.shift(timedelta(minutes=11))
+    fill(web, clock, phone="0151 1111 4444")
+    assert len(stored(database)) == 3
+    assert [m.purpose for m in sent(database, settings)] == ["callback", "callback"]
+
+
+# --- bots, floods and bad input -----------------------------------------------------------
+
+
+def test_honeypot_is_refused_quietly(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+) -> None:
+    response = fill(web, clock, website="http://spam.example")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/rueckruf/islamism/danke"
+    assert stored(database) == []
+    assert sent(database, settings) == []
+
+
+@pytest.mark.parametrize("wait", [0, 2.5, 2 * 3600 + 1])
+def test_too_fast_or_expired_stores_nothing(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+    wait: float,
+) -> None:
+    response = fill(web, clock, wait=wait)
+    assert stored(database) == []
+    assert sent(database, settings) == []
+    if wait < 3:  # a bot: the same answer as a person gets, nothing learnt
+        assert response.status_code == 303
+        return
+    # A person who left the page open gets the form again, their input kept, and may send it
+    # again at once.
+    assert response.status_code == 400
+    page = response.text
+    assert "zu lange geöffnet" in page
+    assert f'value="{PHONE}"' in page
+    again = web.post(FORM, data={"token": token_of(page), "phone": PHONE, "time_window": "egal"})
+    assert again.status_code == 303
+    assert len(stored(database)) == 1
+
+
+def test_forged_or_foreign_tokens_are_refused_quietly(
+    web: TestClient, clock: time_machine.Coordinates, database: Database, settings: Settings
+) -> None:
+    other_line = form_token(settings, "right-wing", int(utcnow().timestamp()) - 10)
+    for token in ("", "123.abc", "x" * 50, other_line):
+        response = web.post(FORM, data={"token": token, "phone": PHONE, "time_window": "egal"})
+        assert response.status_code == 303
+    assert stored(database) == []
+
+
+def test_flood_from_one_address(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+) -> None:
+    for i in range(tasks.PER_ADDRESS[0]):
+        assert fill(web, clock, phone=f"0151 2000 000{i}").status_code == 303
+    refused = fill(web, clock, phone="0151 2000 0009")
+    assert refused.status_code == 429
+    assert "später noch einmal" in refused.text
+    assert '<html lang="de">' in refused.text
+    assert len(stored(database)) == tasks.PER_ADDRESS[0]
+    # Another address is not affected; after an hour this one may send again.
+    with _web(settings, database, "198.51.100.20") as elsewhere:
+        assert fill(elsewhere, clock, phone="0151 2000 0010").status_code == 303
+    clock.shift(timedelta(hours=1))
+    assert fill(web, clock, phone="0151 2000 0011").status_code == 303
+
+
+def test_flood_for_one_number_from_many_addresses(
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+) -> None:
+    limit = tasks.PER_NUMBER[0]
+    for i in range(limit + 1):
+        with _web(settings, database, f"198.51.100.{i + 1}") as client:
+            response = fill(client, clock, confirm_sms="ja")
+        assert response.status_code == (303 if i < limit else 429), i
+    assert len(stored(database)) == limit
+    # The number got no more confirmations than the limit: the form cannot be used to flood it.
+    confirmations = [m for m in sent(database, settings) if m.purpose == "callback-confirmation"]
+    assert len(confirmations) == limit
+
+
+def test_huge_bodies_are_refused_with_413(
+    web: TestClient, clock: time_machine.Coordinates, database: Database
+) -> None:
+    page = web.get(FORM)
+    clock.shift(timedelta(seconds=5))
+    token = token_of(page.text)
+    big = web.post(FORM, data={"token": token, "phone": PHONE, "message": "x" * 9000})
+    assert big.status_code == 413
+    assert "zu groß" in big.text
+    # Without a Content-Length (chunked), the cap holds while reading.
+    chunks = iter([f"token={token}&phone=0151&message=".encode()] + [b"y" * 1024] * 20)
+    streamed = web.post(
+        FORM, content=chunks, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert streamed.status_code == 413
+    assert stored(database) == []
+
+
+def test_invalid_input_gets_german_errors_and_stores_nothing(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+) -> None:
+    cases = [
+        ({"phone": "12"}, "keine gültige|unter der wir Sie erreichen"),
+        ({"phone": ""}, "unter der wir Sie erreichen"),
+        ({"phone": "0900 1234567"}, "Festnetz- oder Mobilnummer"),  # premium rate
+        ({"time_window": "nachts"}, "wann wir anrufen dürfen"),
+        ({"preferred_date": "2026-11-30"}, "in den nächsten 14 Tagen"),  # in the past
+        ({"preferred_date": "2027-01-30"}, "in den nächsten 14 Tagen"),
+        ({"message": "z" * 501}, "höchstens 500 Zeichen"),
+        ({"name": "n" * 61}, "höchstens 60 Zeichen"),
+    ]
+    for fields, wanted in cases:
+        response = fill(web, clock, **fields)
+        assert response.status_code == 422, fields
+        page = response.text
+        assert re.search(wanted, page), (fields, wanted)
+        assert 'class="field-error"' in page
+        assert "Es wurde noch nichts gesendet" in page
+    assert stored(database) == []
+    assert sent(database, settings) == []
+
+
+def test_a_quick_correction_after_an_error_is_accepted(
+    web: TestClient, clock: time_machine.Coordinates, database: Database
+) -> None:
+    first = fill(web, clock, phone="12")
+    assert first.status_code == 422
+    clock.shift(timedelta(seconds=1))  # fixing one digit is quick: the form stays valid
+    token = token_of(first.text)
+    again = web.post(FORM, data={"token": token, "phone": PHONE, "time_window": "egal"})
+    assert again.status_code == 303
+    assert len(stored(database)) == 1
+
+
+SCRIPT = "<script>alert('x')</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+
+
+def test_script_in_fields_is_stored_as_text_and_always_escaped(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    config: HotlineConfig,
+    on_call: OnCall,
+) -> None:
+    # Shown again in the form (an error elsewhere): escaped.
+    again = fill(web, clock, name=SCRIPT, message=IMG, phone="kaputt")
+    assert again.status_code == 422
+    assert SCRIPT not in again.text
+    assert "<img src=x" not in again.text
+    assert "&lt;script&gt;" in again.text
+    # Stored as typed, shown escaped in the staff's list.
+    assert fill(web, clock, name=SCRIPT, message=IMG).status_code == 303
+    (request,) = stored(database)
+    assert request.name_enc is not None
+    assert crypto.box(settings).open(request.name_enc) == SCRIPT
+    make_user(database, config, "primaer", Role.COUNSELLOR, "islamism")
+    sign_in(web, "primaer")
+    listing = web.get("/tasks").text
+    assert SCRIPT not in listing
+    assert "<img src=x" not in listing
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in listing
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in listing
+
+
+def test_unknown_line_is_a_german_404(web: TestClient, database: Database) -> None:
+    for response in (
+        web.get("/rueckruf/gibt-es-nicht"),
+        web.post("/rueckruf/gibt-es-nicht", data={"phone": PHONE}),
+        web.get("/rueckruf/gibt-es-nicht/danke"),
+    ):
+        assert response.status_code == 404
+        assert "Diese Seite gibt es nicht" in response.text
+    assert stored(database) == []
+
+
+def test_public_page_loads_nothing_from_elsewhere_and_has_no_script(
+    web: TestClient, database: Database
+) -> None:
+    page = web.get(FORM)
+    assert "<script" not in page.text
+    assert not re.search(r'(src|href)="(https?:)?//', page.text)
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "set-cookie" not in page.headers  # nothing to track a visitor by
+    assert "Hauptnavigation" not in page.text  # not the staff app
+    honeypot = re.search(r"<input [^>]*name=\"website\"[^>]*>", page.text)
+    assert honeypot
+    assert 'tabindex="-1"' in honeypot.group(0)
+    assert 'autocomplete="off"' in honeypot.group(0)
+
+
+def test_client_key_groups_an_ipv6_household() -> None:
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("2001:db8:1:2:3:4:5:6") == client_key("2001:db8:1:2:ffff::1")
+    assert client_key("2001:db8:1:2::1") != client_key("2001:db8:1:3::1")
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert client_key("testclient") == "testclient"
+
+
+def test_token_age(settings: Settings) -> None:
+    token = form_token(settings, "islamism", 1000)
+    assert token_age(settings, "islamism", token, 1004.5) == 4.5
+    assert token_age(settings, "right-wing", token, 1004.5) is None
+    assert token_age(settings, "islamism", token.replace("1000.", "999."), 1004.5) is None
+
+
+# --- the task list ----------------------------------------------------------------------------
+
+
+def _request(
+    database: Database, settings: Settings, phone: str = E164, line: str = "islamism"
+) -> int:
+    with database.write() as session:
+        new = tasks.NewCallback(line, phone, "morgens", "192.0.2.1", name="Jo", message="Hallo")
+        tasks.create_callback(session, settings, new)
+        newest = session.scalar(select(func.max(CallbackRequest.id)))
+    assert newest is not None
+    return newest
+
+
+def _voicemail(database: Database, sid: str, line: str = "islamism", **extra: object) -> int:
+    with database.write() as session:
+        team = session.scalars(select(Team).where(Team.slug == line)).one()
+        voicemail = Voicemail(
+            line=line, team_id=team.id, recording_sid=sid, duration_seconds=83, **extra
+        )
+        session.add(voicemail)
+        session.flush()
+        return voicemail.id
+
+
+def _act(client: TestClient, kind: str, task_id: int, action: str) -> int:
+    csrf = csrf_of(client.get("/tasks").text)
+    path = f"/tasks/{kind}/{task_id}/status"
+    return client.post(path, data={"csrf": csrf, "action": action}).status_code
+
+
+def test_task_list_shows_details_to_the_team_and_works_its_actions(
+    web: TestClient, database: Database, settings: Settings, config: HotlineConfig
+) -> None:
+    request_id = _request(database, settings)
+    voicemail_id = _voicemail(database, "RE" + "a" * 32)
+    make_user(database, config, "beraterin", Role.COUNSELLOR, "islamism")
+    sign_in(web, "beraterin")
+    page = web.get("/tasks")
+    assert page.status_code == 200
+    assert "Aufgaben" in page.text
+    assert f'href="tel:{E164}"' in page.text
+    assert f">{display(E164)}</a>" in page.text
+    assert "Jo" in page.text
+    assert "Hallo" in page.text
+    assert "morgens (8–11 Uhr)" in page.text
+    assert (
+        f'<audio controls preload="none" src="/tasks/voicemails/{voicemail_id}/audio"' in page.text
+    )
+    assert "1:23 min" in page.text
+    # Newest first: the voicemail came after the request.
+    assert page.text.index(f"voicemail-{voicemail_id}") < page.text.index(f"callback-{request_id}")
+
+    assert _act(web, "callbacks", request_id, "take") == 303
+    with database.read() as session:
+        request = session.get(CallbackRequest, request_id)
+        assert request is not None
+        assert request.status is TaskStatus.IN_PROGRESS
+        assert request.taken_by_id is not None
+    assert "übernommen von beraterin" in web.get("/tasks").text
+    assert _act(web, "callbacks", request_id, "done") == 303
+    with database.read() as session:
+        request = session.get(CallbackRequest, request_id)
+        assert request is not None
+        assert request.status is TaskStatus.DONE
+        assert request.done_at is not None
+    listing = web.get("/tasks").text
+    assert "Erledigt in den letzten 14 Tagen (1)" in listing
+    assert "Wieder öffnen" in listing
+    # A done task cannot be taken without reopening it.
+    assert _act(web, "callbacks", request_id, "take") == 409
+    assert _act(web, "callbacks", request_id, "reopen") == 303
+    assert _act(web, "voicemails", voicemail_id, "take") == 303
+    assert _act(web, "voicemails", voicemail_id, "fly") == 422
+    with database.read() as session:
+        request = session.get(CallbackRequest, request_id)
+        voicemail = session.get(Voicemail, voicemail_id)
+        assert request is not None
+        assert voicemail is not None
+        assert (request.status, request.taken_by_id, request.done_at) == (
+            TaskStatus.NEW,
+            None,
+            None,
+        )
+        assert voicemail.status is TaskStatus.IN_PROGRESS
+        trail = session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.entity.in_(("callback_request", "voicemail")))
+            .order_by(AuditEntry.id)
+        ).all()
+    assert trail == ["create", "take", "done", "reopen", "take"]
+
+
+def test_other_teams_and_admins_see_no_client_data_and_cannot_act(
+    web: TestClient, database: Database, settings: Settings, config: HotlineConfig
+) -> None:
+    request_id = _request(database, settings)
+    voicemail_id = _voicemail(database, "RE" + "b" * 32)
+    make_user(database, config, "chef", Role.ADMIN)
+    make_user(database, config, "rechts", Role.COORDINATOR, "right-wing")
+    sign_in(web, "rechts")
+    page = web.get("/tasks").text
+    assert "Team Rechtsextremismus" in page
+    assert "Team Islamismus" not in page
+    assert _act(web, "callbacks", request_id, "take") == 403
+    assert web.get(f"/tasks/voicemails/{voicemail_id}/audio").status_code == 403
+    web.cookies.clear()
+    sign_in(web, "chef")
+    page = web.get("/tasks").text
+    assert "Team Islamismus" in page  # admins see every team's list ...
+    assert "Rückrufbitte vom" in page
+    assert E164 not in page  # ... but not what clients left
+    assert "0151" not in page
+    assert "Hallo" not in page
+    assert "<audio" not in page
+    assert "Die Angaben sieht nur das Team." in page
+    assert _act(web, "callbacks", request_id, "done") == 403
+    csrf = csrf_of(web.get("/tasks").text)
+    delete = web.post(f"/tasks/voicemails/{voicemail_id}/recording/delete", data={"csrf": csrf})
+    assert delete.status_code == 403
+    with database.read() as session:
+        request = session.get(CallbackRequest, request_id)
+        assert request is not None
+        assert request.status is TaskStatus.NEW
+
+
+def test_dashboard_counts_open_callbacks_without_client_data(
+    web: TestClient, database: Database, settings: Settings, config: HotlineConfig
+) -> None:
+    _request(database, settings, phone="+4915111111111")
+    _request(database, settings, phone="+4915122222222")
+    make_user(database, config, "chef", Role.ADMIN)
+    sign_in(web, "chef")
+    page = web.get("/").text
+    assert "2 Rückrufbitten sind offen" in page
+    assert 'href="/tasks#team-islamism"' in page
+    assert "Keine offenen Rückrufbitten." in page  # the other teams
+    assert "0151" not in page
+    assert 'href="/tasks"' in page  # in the navigation
+
+
+# --- voicemail recordings at Twilio -----------------------------------------------------------
+
+
+@pytest.fixture
+def twilio(db_url: str, config: HotlineConfig) -> Iterator[tuple[FakeTwilio, Settings]]:
+    with running(SID, TOKEN) as fake:
+        yield (
+            fake,
+            Settings(
+                config=config,
+                database_url=db_url,
+                twilio_account_sid=SID,
+                twilio_auth_token=Secret(TOKEN),
+                twilio_api_url=fake.url,
+            ),
+        )
+
+
+def test_voicemail_from_a_call_is_played_through_the_service_and_deleted_at_twilio(
+    twilio: tuple[FakeTwilio, Settings],
+    database: Database,
+    config: HotlineConfig,
+    on_call: OnCall,
+) -> None:
+    fake, settings = twilio
+    with (
+        TestClient(
+            create_app(settings, database=database),
+            base_url="https://testserver",
+            follow_redirects=False,
+        ) as client,
+        time_machine.travel(NOON, tick=False),
+    ):
+        # A signed call walks to the voicemail: the task appears in the list.
+        simulator(client, settings).call(
+            ISLAMISM, behaviour=Behaviour(default="no-answer", fallback="no-answer")
+        )
+        with database.read() as session:
+            voicemail = session.scalars(select(Voicemail)).one()
+        fake.recordings[voicemail.recording_sid] = AUDIO
+        make_user(database, config, "primaer", Role.COUNSELLOR, "islamism")
+        sign_in(client, "primaer")
+        assert f"voicemail-{voicemail.id}" in client.get("/tasks").text
+
+        url = f"/tasks/voicemails/{voicemail.id}/audio"
+        played = client.get(url)
+        assert played.status_code == 200
+        assert played.content == AUDIO
+        assert played.headers["content-type"] == "audio/mpeg"
+        assert played.headers["cache-control"] == "no-store"
+        (asked,) = fake.media_requests
+        assert asked["path"] == (
+            f"/2010-04-01/Accounts/{SID}/Recordings/{voicemail.recording_sid}.mp3"
+        )
+        assert asked["authorization"].startswith("Basic ")
+        assert fake.authorized(asked["authorization"])
+        # A range (the player seeks) is passed on.
+        part = client.get(url, headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206
+        assert part.content == AUDIO[100:200]
+        assert part.headers["content-range"] == f"bytes 100-199/{len(AUDIO)}"
+        # Twilio redirecting to its storage: followed, without sending the credentials there.
+        fake.redirect_media = True
+        fake.media_requests.clear()
+        assert client.get(url).content == AUDIO
+        assert [r["path"].split("/")[1] for r in fake.media_requests] == ["2010-04-01", "storage"]
+        assert fake.media_requests[1]["authorization"] == ""
+        # Signed out: nothing.
+        signed_out = TestClient(client.app, base_url="https://testserver", follow_redirects=False)
+        assert signed_out.get(url).status_code == 303
+
+        # Deleting needs the voicemail taken first; then it is deleted at Twilio.
+        csrf = csrf_of(client.get("/tasks").text)
+        delete_url = f"/tasks/voicemails/{voicemail.id}/recording/delete"
+        refused = client.post(delete_url, data={"csrf": csrf})
+        assert refused.status_code == 409
+        assert "übernehmen" in refused.text
+        assert _act(client, "voicemails", voicemail.id, "take") == 303
+        fake.fail_next = 1
+        failed = client.post(delete_url, data={"csrf": csrf})
+        assert failed.status_code == 502
+        assert "später noch einmal" in failed.text
+        assert fake.deleted == []
+        assert client.post(delete_url, data={"csrf": csrf}).status_code == 303
+        assert fake.deleted == [voicemail.recording_sid]
+        with database.read() as session:
+            stored_voicemail = session.get(Voicemail, voicemail.id)
+            assert stored_voicemail is not None
+            assert stored_voicemail.recording_deleted_at is not None
+            entry = session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "delete_recording")
+            ).one()
+        assert entry.actor.endswith("primaer")
+        assert client.get(url).status_code == 404
+        assert "<audio" not in client.get("/tasks").text
+        assert "Die Aufnahme ist gelöscht." in client.get("/tasks").text
+
+
+def test_recording_missing_at_twilio_is_a_404(
+    twilio: tuple[FakeTwilio, Settings], database: Database, config: HotlineConfig
+) -> None:
+    _fake, settings = twilio
+    voicemail_id = _voicemail(database, "RE" + "c" * 32)
+    make_user(database, config, "primaer", Role.COUNSELLOR, "islamism")
+    with TestClient(
+        create_app(settings, database=database),
+        base_url="https://testserver",
+        follow_redirects=False,
+    ) as client:
+        sign_in(client, "primaer")
+        response = client.get(f"/tasks/voicemails/{voicemail_id}/audio")
+    assert response.status_code == 404
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_simulation_mode_plays_a_second_of_silence(
+    web: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    voicemail_id = _voicemail(database, "RE" + "d" * 32)
+    make_user(database, config, "primaer", Role.COUNSELLOR, "islamism")
+    sign_in(web, "primaer")
+    response = web.get(f"/tasks/voicemails/{voicemail_id}/audio")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "audio/wav"
+    assert response.content.startswith(b"RIFF")
+    assert response.headers["cache-control"] == "no-store"
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def test_retention_deletes_old_done_requests_and_recordings_and_keeps_open_ones(
+    twilio: tuple[FakeTwilio, Settings], database: Database
+) -> None:
+    fake, settings = twilio
+    now = NOON
+    days = settings.config.tasks.retention_days
+    old, recent = now - timedelta(days=days + 1), now - timedelta(days=days - 1)
+    with time_machine.travel(now - timedelta(days=days + 30), tick=False):
+        old_done = _request(database, settings, phone="+4915100000001")
+        old_open = _request(database, settings, phone="+4915100000002")
+        recent_done = _request(database, settings, phone="+4915100000003")
+    with database.write() as session:
+        for request_id, done_at in ((old_done, old), (recent_done, recent)):
+            request = session.get(CallbackRequest, request_id)
+            assert request is not None
+            request.status, request.done_at = TaskStatus.DONE, done_at
+    sids = {name: "RE" + char * 32 for name, char in (("old", "1"), ("open", "2"), ("new", "3"))}
+    for sid in sids.values():
+        fake.recordings[sid] = AUDIO
+    created = now - timedelta(days=days + 5)
+    old_voicemail = _voicemail(database, sids["old"], status=TaskStatus.DONE, created_at=created)
+    _voicemail(database, sids["open"], status=TaskStatus.IN_PROGRESS, created_at=created)
+    _voicemail(database, sids["new"], status=TaskStatus.DONE, created_at=recent)
+
+    tasks.retention_job(database, settings, now=now)
+
+    with database.read() as session:
+        left = set(session.scalars(select(CallbackRequest.id)))
+        deleted_at = session.get(Voicemail, old_voicemail).recording_deleted_at  # type: ignore[union-attr]
+        kept = session.scalars(
+            select(Voicemail).where(Voicemail.recording_deleted_at.is_(None))
+        ).all()
+        purged = session.scalars(
+            select(AuditEntry.entity_id).where(AuditEntry.actor == tasks.RETENTION_ACTOR)
+        ).all()
+    assert left == {old_open, recent_done}
+    assert fake.deleted == [sids["old"]]
+    assert deleted_at is not None
+    assert {v.recording_sid for v in kept} == {sids["open"], sids["new"]}
+    assert sorted(purged) == sorted([old_done, old_voicemail])
+    # Idempotent: a second run finds nothing more.
+    tasks.retention_job(database, settings, now=now)
+    assert fake.deleted == [sids["old"]]
+
+
+def test_retention_tries_again_when_twilio_fails(
+    twilio: tuple[FakeTwilio, Settings], database: Database
+) -> None:
+    fake, settings = twilio
+    sid = "RE" + "4" * 32
+    fake.recordings[sid] = AUDIO
+    created = NOON - timedelta(days=settings.config.tasks.retention_days + 1)
+    voicemail_id = _voicemail(database, sid, status=TaskStatus.DONE, created_at=created)
+    fake.fail_next = 1
+    tasks.retention_job(database, settings, now=NOON)
+    with database.read() as session:
+        assert session.get(Voicemail, voicemail_id).recording_deleted_at is None  # type: ignore[union-attr]
+    tasks.retention_job(database, settings, now=NOON)
+    assert fake.deleted == [sid]
+
+
+def test_retention_runs_hourly_from_the_scheduler() -> None:
+    (job,) = [job for job in default_jobs() if job.id == "tasks.retention"]
+    assert job.every == timedelta(hours=1)
+    assert job.run is tasks.retention_job
+
+
+def test_retention_days_is_configured_and_checked(config: HotlineConfig) -> None:
+    assert config.tasks.retention_days == 90  # config/hotline.toml
+    assert Tasks().retention_days == 90
+    for wrong in (0, -1, 10_000):
+        with pytest.raises(ValueError, match="retention_days"):
+            Tasks(retention_days=wrong)
+
+
+def test_callback_requests_are_in_the_rekey_list() -> None:
+    assert (CallbackRequest, ("name_enc", "phone_enc", "message_enc")) in crypto.ENCRYPTED
+
+
+def test_outbox_rows_of_the_form_are_encrypted(
+    web: TestClient, clock: time_machine.Coordinates, database: Database, on_call: OnCall
+) -> None:
+    fill(web, clock, confirm_sms="ja")
+    with database.read() as session:
+        rows = session.scalars(select(OutboxMessage)).all()
+    assert len(rows) == 2
+    for row in rows:
+        assert E164.encode() not in bytes(row.to_enc)
+        assert "Rückruf".encode() not in bytes(row.body_enc)

@@ -1,0 +1,334 @@
+"""The public page "Rückruf anfordern" of each line: `/rueckruf/<line>`.
+
+No sign-in, no cookies, no script, nothing from elsewhere. Against bots: a honeypot field, a
+signed timestamp in the form (filled in faster than MIN_FILL or older than MAX_AGE: refused),
+a body cap, and limits per client address and per number (counted in the database, see
+scheduling.tasks). Bots are refused quietly: they get the same thank-you page as people, so
+they learn nothing. People get German messages next to the fields, and nothing is stored
+until everything is right.
+
+The client address is the socket peer as uvicorn reports it: uvicorn replaces it by the
+`X-Forwarded-For` address only for a proxy in its `FORWARDED_ALLOW_IPS` (default 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import parse_qs
+
+import phonenumbers
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from config.settings import Settings
+from hotline import outbox
+from hotline.db import Database
+from hotline.models import utcnow
+from hotline.phone import InvalidPhoneNumber, normalise
+from scheduling import tasks
+from web.auth import csrf_token
+
+log = logging.getLogger(__name__)
+MAX_BODY = 8 * 1024
+MAX_FIELDS = 20
+MIN_FILL = 3  # seconds: faster than a person can fill in the form
+MAX_AGE = 2 * 3600  # seconds: an older form is expired
+HONEYPOT = "website"
+TOKEN_PURPOSE = "callback-form"  # noqa: S105 - an HMAC purpose, not a secret
+# Numbers a counsellor may call back (no premium-rate or shared-cost numbers: calling them
+# would cost the service money, a known abuse of call-back forms).
+CALLABLE = {
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    phonenumbers.PhoneNumberType.VOIP,
+}
+MESSAGES = {
+    "phone": "Bitte geben Sie eine Telefonnummer an, unter der wir Sie erreichen "
+    "(zum Beispiel 0151 23456789).",
+    "phone_type": "Bitte geben Sie eine Festnetz- oder Mobilnummer an.",
+    "name": f"Bitte höchstens {tasks.MAX_NAME} Zeichen.",
+    "time_window": "Bitte wählen Sie, wann wir anrufen dürfen.",
+    "preferred_date": f"Bitte wählen Sie einen Tag in den nächsten {tasks.PREFERRED_DAYS} Tagen "
+    "oder lassen Sie das Feld leer.",
+    "message": f"Bitte höchstens {tasks.MAX_MESSAGE} Zeichen.",
+}
+EXPIRED = "Das Formular war zu lange geöffnet. Bitte prüfen Sie Ihre Angaben und senden Sie es "
+EXPIRED += "noch einmal."
+
+
+# --- pure parts -------------------------------------------------------------------------------
+
+
+def form_token(settings: Settings, line: str, issued: int) -> str:
+    """`issued.signature`: when the form was handed out, signed with the secret key."""
+    return f"{issued}.{csrf_token(settings, TOKEN_PURPOSE, f'{line}:{issued}')}"
+
+
+def token_age(settings: Settings, line: str, token: str, now: float) -> float | None:
+    """Seconds since the form was handed out, or None if the token is not ours."""
+    issued, _, signature = token.partition(".")
+    if not issued.isdigit() or len(issued) > 12:
+        return None
+    expected = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}")
+    if not hmac.compare_digest(signature, expected):
+        return None
+    return now - int(issued)
+
+
+def client_key(address: str) -> str:
+    """What the flood limit counts: an IPv4 address, or the /64 of an IPv6 address (one
+    household or server gets a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        mapped = ip.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _callable_number(raw: str) -> tuple[str | None, str | None]:
+    """(E.164, None) or (None, error key)."""
+    if not raw or len(raw) > 40:
+        return None, "phone"
+    try:
+        number = normalise(raw)
+    except InvalidPhoneNumber:
+        return None, "phone"
+    if phonenumbers.number_type(phonenumbers.parse(number)) not in CALLABLE:
+        return None, "phone_type"
+    return number, None
+
+
+def _preferred_date(raw: str, today: date) -> tuple[date | None, bool]:
+    """(the day or None, ok)."""
+    if not raw:
+        return None, True
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return None, False
+    return day, today <= day <= today + timedelta(days=tasks.PREFERRED_DAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    """What the visitor typed (for the form shown again) and what it means."""
+
+    values: dict[str, str]
+    request: tasks.NewCallback | None
+    errors: dict[str, str]
+
+
+def read_form(line: str, fields: dict[str, str], client: str, today: date) -> Filled:
+    """Validate the form; a German message per field that is wrong."""
+    values = {
+        "name": fields.get("name", "").strip(),
+        "phone": fields.get("phone", "").strip(),
+        "time_window": fields.get("time_window", "").strip(),
+        "preferred_date": fields.get("preferred_date", "").strip(),
+        "message": fields.get("message", "").replace("\r\n", "\n").strip(),
+        "confirm_sms": "ja" if fields.get("confirm_sms") else "",
+    }
+    errors: dict[str, str] = {}
+    if len(values["name"]) > tasks.MAX_NAME:
+        errors["name"] = MESSAGES["name"]
+    phone, problem = _callable_number(values["phone"])
+    if problem:
+        errors["phone"] = MESSAGES[problem]
+    if values["time_window"] not in tasks.WINDOWS:
+        errors["time_window"] = MESSAGES["time_window"]
+    day, day_ok = _preferred_date(values["preferred_date"], today)
+    if not day_ok:
+        errors["preferred_date"] = MESSAGES["preferred_date"]
+    if len(values["message"]) > tasks.MAX_MESSAGE:
+        errors["message"] = MESSAGES["message"]
+    if errors or phone is None:
+        return Filled(values, None, errors)
+    new = tasks.NewCallback(
+        line=line,
+        phone=phone,
+        time_window=values["time_window"],
+        client=client,
+        name=values["name"],
+        preferred_date=day,
+        message=values["message"],
+        confirm_sms=bool(values["confirm_sms"]),
+    )
+    return Filled(values, new, {})
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+def _page(request: Request, state: str, status: int = 200, **context: object) -> Response:
+    """callback.html in one of its states: form, thanks, limited, too_large, missing."""
+    response: Response = request.app.state.templates.TemplateResponse(
+        request,
+        "callback.html",
+        {"state": state, "line": request.path_params.get("line", ""), **context},
+        status_code=status,
+    )
+    response.headers["Cache-Control"] = "no-store"  # nothing typed lingers in a shared cache
+    return response
+
+
+def _form(
+    request: Request,
+    *,
+    token: str,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    today = _today(settings)
+    return _page(
+        request,
+        "form",
+        status,
+        token=token,
+        values=values or {"time_window": "egal"},
+        errors=errors or {},
+        notice=notice,
+        windows=tasks.WINDOWS,
+        today=today.isoformat(),
+        last_day=(today + timedelta(days=tasks.PREFERRED_DAYS)).isoformat(),
+        max_name=tasks.MAX_NAME,
+        max_message=tasks.MAX_MESSAGE,
+        honeypot=HONEYPOT,
+    )
+
+
+def _today(settings: Settings) -> date:
+    return utcnow().astimezone(settings.config.organisation.zone).date()
+
+
+def _known(request: Request) -> str | None:
+    settings: Settings = request.app.state.settings
+    line = str(request.path_params.get("line", ""))
+    return line if line in settings.config.lines else None
+
+
+def _missing(request: Request) -> Response:
+    return _page(request, "missing", 404)
+
+
+async def callback_form(request: Request) -> Response:
+    line = _known(request)
+    if line is None:
+        return _missing(request)
+    token = form_token(request.app.state.settings, line, int(time.time()))
+    return _form(request, token=token)
+
+
+async def thanks(request: Request) -> Response:
+    if _known(request) is None:
+        return _missing(request)
+    return _page(request, "thanks")
+
+
+async def _body(request: Request) -> bytes | None:
+    """The body, or None if it is larger than MAX_BODY (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    return bytes(body)
+
+
+def _fields(body: bytes) -> dict[str, str] | None:
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _quietly(line: str, reason: str) -> Response:
+    """What a bot gets: exactly what a person gets after sending the form."""
+    log.info("callback form of line %s: a submission refused (%s)", line, reason)
+    return RedirectResponse(f"/rueckruf/{line}/danke", status_code=303)
+
+
+async def submit(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+    line = _known(request)
+    if line is None:
+        return _missing(request)
+    body = await _body(request)
+    if body is None:
+        return _page(request, "too_large", 413)
+    fields = _fields(body)
+    if fields is None:
+        return _quietly(line, "unreadable")
+    now = time.time()
+    age = token_age(settings, line, fields.get("token", ""), now)
+    if age is None:
+        return _quietly(line, "no token")
+    if fields.get(HONEYPOT):
+        return _quietly(line, "honeypot")
+    if age < MIN_FILL:
+        return _quietly(line, "too fast")
+    address = request.client.host if request.client else "unknown"
+    filled = read_form(line, fields, client_key(address), _today(settings))
+    if age > MAX_AGE:
+        # A person who left the page open: the same form again, their input kept, and a
+        # token that may be sent at once.
+        fresh = form_token(settings, line, int(now) - MIN_FILL)
+        return _form(
+            request,
+            token=fresh,
+            values=filled.values,
+            errors=filled.errors,
+            notice=EXPIRED,
+            status=400,
+        )
+    if filled.request is None:
+        token = fields.get("token", "")  # already old enough: a quick correction is welcome
+        return _form(request, token=token, values=filled.values, errors=filled.errors, status=422)
+    new = filled.request
+
+    def store() -> list[int]:
+        with db.write() as session:
+            return tasks.create_callback(session, settings, new)
+
+    try:
+        message_ids = await run_in_threadpool(store)
+    except tasks.Flooded as exc:
+        log.info("callback form of line %s: too many requests per %s", line, exc.scope)
+        return _page(request, "limited", 429, number=settings.config.lines[line].number)
+    response = RedirectResponse(f"/rueckruf/{line}/danke", status_code=303)
+    if message_ids:
+        response.background = BackgroundTask(_deliver_all, db, settings, message_ids)
+    return response
+
+
+def _deliver_all(db: Database, settings: Settings, message_ids: list[int]) -> None:
+    for message_id in message_ids:
+        outbox.deliver(db, settings, message_id)
+
+
+routes = [
+    Route("/rueckruf/{line}", callback_form, methods=["GET"]),
+    Route("/rueckruf/{line}", submit, methods=["POST"]),
+    Route("/rueckruf/{line}/danke", thanks, methods=["GET"]),
+]

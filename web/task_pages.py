@@ -1,0 +1,210 @@
+"""The task list "Aufgaben": callback requests and voicemails of the viewer's teams, newest
+first, with who took each. Admins see every team's list; what a client left (name, number,
+message, the recording) only the staff of the team sees: its coordinators and counsellors.
+
+The recording player streams through this service (`/tasks/voicemails/<id>/audio`): the
+browser never gets a Twilio URL or credentials, and nothing is cached (`no-store`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from config.settings import Settings
+from hotline import recordings
+from hotline.db import Database
+from hotline.errors import Conflict, Invalid, NotFound
+from hotline.models import TaskStatus, Team, utcnow
+from scheduling import tasks
+from scheduling.teams import team_by_slug
+from web.auth import Forbidden, Viewer, page
+from web.pages import render, visible_teams
+
+NO_STORE = {"Cache-Control": "no-store"}
+STATUS_NAMES = {
+    TaskStatus.NEW: "offen",
+    TaskStatus.IN_PROGRESS: "in Arbeit",
+    TaskStatus.DONE: "erledigt",
+}
+MESSAGES = {
+    "done": "Diese Aufgabe ist schon erledigt. Öffnen Sie sie wieder, um sie zu übernehmen.",
+    "action": "Diese Aktion gibt es nicht.",
+    "new": "Bitte übernehmen Sie die Nachricht, bevor Sie die Aufnahme löschen.",
+    "twilio": "Twilio hat die Aufnahme gerade nicht gelöscht. Bitte versuchen Sie es später "
+    "noch einmal.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSection:
+    slug: str
+    name: str
+    staff: bool  # the viewer may see what clients left, and act
+    open: list[tasks.Task]
+    done: list[tasks.Task]
+
+
+def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSection]:
+    now = utcnow()
+    sections = []
+    with db.read() as session:
+        for slug in visible_teams(settings, viewer, set()):
+            team = team_by_slug(session, slug, settings.config)
+            staff = slug in viewer.team_slugs
+            found = tasks.team_tasks(session, settings, team.id, details=staff, now=now)
+            sections.append(TeamSection(slug, team.name, staff, found.open, found.done))
+    return sections
+
+
+def _staff_team_ids(db: Database, viewer: Viewer) -> frozenset[int]:
+    """The ids of the teams whose client data the viewer may see and whose tasks they work."""
+    if not viewer.team_slugs:
+        return frozenset()
+    with db.read() as session:
+        return frozenset(session.scalars(select(Team.id).where(Team.slug.in_(viewer.team_slugs))))
+
+
+async def _page(
+    request: Request, viewer: Viewer, message: str | None = None, status: int = 200
+) -> Response:
+    settings: Settings = request.app.state.settings
+    sections = await run_in_threadpool(_sections, request.app.state.db, settings, viewer)
+    context = {
+        "viewer": viewer,
+        "sections": sections,
+        "message": message,
+        "status_names": STATUS_NAMES,
+    }
+    return render(request, "tasks.html", context, status)
+
+
+def _task_id(request: Request) -> int:
+    raw = str(request.path_params.get("task_id", ""))
+    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+
+
+@page()
+async def task_list(request: Request, viewer: Viewer) -> Response:
+    return await _page(request, viewer)
+
+
+async def _change(request: Request, viewer: Viewer, kind: str) -> Response:
+    db: Database = request.app.state.db
+    form = await request.form()
+    action = str(form.get("action", ""))
+    task_id = _task_id(request)
+    staff = await run_in_threadpool(_staff_team_ids, db, viewer)
+
+    def save() -> None:
+        with db.write() as session:
+            tasks.change_status(
+                session,
+                kind,
+                task_id,
+                action,
+                user_id=viewer.user_id,
+                actor=viewer.actor,
+                may=staff.__contains__,
+            )
+
+    try:
+        await run_in_threadpool(save)
+    except NotFound:
+        pass  # gone meanwhile (retention): the list shows what there is
+    except tasks.NotStaff:
+        raise Forbidden from None
+    except Conflict:
+        return await _page(request, viewer, MESSAGES["done"], 409)
+    except Invalid:
+        return await _page(request, viewer, MESSAGES["action"], 422)
+    return RedirectResponse("/tasks", status_code=303)
+
+
+@page()
+async def callback_status(request: Request, viewer: Viewer) -> Response:
+    return await _change(request, viewer, "callback")
+
+
+@page()
+async def voicemail_status(request: Request, viewer: Viewer) -> Response:
+    return await _change(request, viewer, "voicemail")
+
+
+async def _recording(request: Request, viewer: Viewer) -> tasks.RecordingRef | None:
+    """The voicemail of the path, if it exists; Forbidden unless the viewer is team staff."""
+    db: Database = request.app.state.db
+    voicemail_id = _task_id(request)
+
+    def load() -> tasks.RecordingRef | None:
+        with db.read() as session:
+            return tasks.recording_of(session, voicemail_id)
+
+    ref = await run_in_threadpool(load)
+    staff = await run_in_threadpool(_staff_team_ids, db, viewer)
+    if ref is not None and ref.team_id not in staff:
+        raise Forbidden
+    return ref
+
+
+def _plain(text: str, status: int) -> Response:
+    return PlainTextResponse(text, status_code=status, headers=NO_STORE)
+
+
+@page()
+async def audio(request: Request, viewer: Viewer) -> Response:
+    """The recording, streamed from Twilio (a `Range` passed on, so the player can seek)."""
+    settings: Settings = request.app.state.settings
+    ref = await _recording(request, viewer)
+    if ref is None:
+        return _plain("Diese Sprachnachricht gibt es nicht.", 404)
+    if ref.deleted:
+        return _plain("Die Aufnahme wurde gelöscht.", 404)
+    if settings.simulation:  # no Twilio: a second of silence, so the player can be tried
+        return Response(recordings.silence(), media_type="audio/wav", headers=NO_STORE)
+    try:
+        media = await run_in_threadpool(
+            recordings.open_media, settings, ref.recording_sid, request.headers.get("range")
+        )
+    except recordings.RecordingGone:
+        return _plain("Twilio hat diese Aufnahme nicht (mehr).", 404)
+    except recordings.RecordingUnavailable:
+        return _plain("Die Aufnahme ist gerade nicht abrufbar. Bitte später erneut versuchen.", 502)
+    return StreamingResponse(
+        media.chunks, status_code=media.status, headers={**media.headers, **NO_STORE}
+    )
+
+
+@page()
+async def delete_recording(request: Request, viewer: Viewer) -> Response:
+    """ "Aufnahme bei Twilio löschen": once someone has taken the voicemail."""
+    settings: Settings = request.app.state.settings
+    ref = await _recording(request, viewer)
+    if ref is None or ref.deleted:
+        return RedirectResponse("/tasks", status_code=303)
+    if ref.status is TaskStatus.NEW:
+        return await _page(request, viewer, MESSAGES["new"], 409)
+    try:
+        await run_in_threadpool(
+            tasks.delete_recording,
+            request.app.state.db,
+            settings,
+            ref.voicemail_id,
+            actor=viewer.actor,
+        )
+    except recordings.RecordingUnavailable:
+        return await _page(request, viewer, MESSAGES["twilio"], 502)
+    return RedirectResponse("/tasks", status_code=303)
+
+
+routes = [
+    Route("/tasks", task_list, methods=["GET"]),
+    Route("/tasks/callbacks/{task_id}/status", callback_status, methods=["POST"]),
+    Route("/tasks/voicemails/{task_id}/status", voicemail_status, methods=["POST"]),
+    Route("/tasks/voicemails/{task_id}/audio", audio, methods=["GET"]),
+    Route("/tasks/voicemails/{task_id}/recording/delete", delete_recording, methods=["POST"]),
+]
