@@ -148,10 +148,18 @@ class FakeTwilio:
         return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # Schedulers send from many threads at once. With the default listen backlog of 5, a busy
+    # machine overflows the accept queue and a connection dies after the request went out: the
+    # sender then rightly reports "may have been sent", which Twilio's servers never provoke.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 @contextmanager
 def running(account_sid: str, auth_token: str) -> Iterator[FakeTwilio]:
     fake = FakeTwilio(account_sid, auth_token)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
+    server = _Server(("127.0.0.1", 0), fake.handler())
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
