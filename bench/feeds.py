@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,8 +33,7 @@ from typing import Any
 
 import anyio
 import icalendar
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -43,7 +41,7 @@ import itertools
 
 from config.model import load_config
 from config.settings import Settings
-from hotline.db import Database, make_engine
+from hotline.db import Database, make_engine, scratch_schema
 from hotline.models import Appointment, Base, Shift, utcnow
 from scheduling import feed_tokens, feeds
 from scheduling.counsellors import NewCounsellor, create_counsellor
@@ -64,19 +62,12 @@ def database(base_url: str | None, workdir: Path) -> Iterator[Database]:
         finally:
             db.dispose()
         return
-    schema = f"bench_feeds_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    db = Database(make_engine(url.render_as_string(hide_password=False)))
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(base_url, "bench_feeds_") as url:
+        db = Database(make_engine(url))
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 def build(db: Database, settings: Settings) -> tuple[int, str]:

@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -35,12 +34,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Select, create_engine, event, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Select, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig, load_config
-from hotline.db import Database, make_engine
+from hotline.db import Database, make_engine, scratch_schema
 from hotline.models import Base, Counsellor, Shift, Team
 from scheduling import rota, shifts
 from scheduling.rota import ShiftSpan, Tier
@@ -67,19 +65,12 @@ def database(base_url: str | None, workdir: Path, name: str) -> Iterator[Databas
         finally:
             db.dispose()
         return
-    schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    db = Database(make_engine(url.render_as_string(hide_password=False)))
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(base_url, f"bench_{name}_") as url:
+        db = Database(make_engine(url))
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 def populate(db: Database, config: HotlineConfig, years: int) -> tuple[datetime, datetime, int]:

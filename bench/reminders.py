@@ -35,7 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,8 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from sqlalchemy import create_engine, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select, update
 
 from config.model import load_config
 from config.settings import Settings
@@ -119,22 +117,6 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 
 
 # --- the database -----------------------------------------------------------------------------
-
-
-@contextmanager
-def schema(base_url: str) -> Iterator[str]:
-    """A fresh schema of the PostgreSQL database (its URL), dropped afterwards."""
-    name = f"bench_reminders_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={name}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 def populate(database: db.Database, settings: Settings, count: int, far: datetime) -> None:
@@ -262,7 +244,7 @@ def nearest_rank(ordered: list[float], q: float) -> float:
 def run(base_url: str, processes: int, count: int) -> Result:
     config = load_config(None)
     with (
-        schema(base_url) as url,
+        db.scratch_schema(base_url, "bench_reminders_") as url,
         fake_twilio() as fake,
         tempfile.TemporaryDirectory() as tmp,
     ):

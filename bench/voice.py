@@ -44,7 +44,6 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,8 +53,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -65,7 +63,7 @@ from twilio.request_validator import RequestValidator
 from config.model import SHIPPED, WEEKDAYS, HotlineConfig, load_config
 from config.settings import DEVELOPMENT_AUTH_TOKEN, Settings
 from hotline import voice
-from hotline.db import Database, make_engine
+from hotline.db import Database, make_engine, scratch_schema
 from hotline.models import Base, Call, Counsellor, Shift, StandIn, Team, TeamMembership
 from scheduling import shifts
 from scheduling.rota import Tier
@@ -189,20 +187,12 @@ def database(base_url: str | None, workdir: Path) -> Iterator[tuple[str, Databas
         finally:
             db.dispose()
         return
-    schema = f"bench_voice_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-    db = Database(make_engine(rendered))
-    try:
-        yield rendered, db
-    finally:
-        db.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(base_url, "bench_voice_") as url:
+        db = Database(make_engine(url))
+        try:
+            yield url, db
+        finally:
+            db.dispose()
 
 
 def _handoff(config: HotlineConfig, day: datetime) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -34,6 +35,42 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql"):
         kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", PG_CONNECT_TIMEOUT)
     return create_engine(url, **kwargs)
+
+
+# Any constant: serialises `CREATE EXTENSION` between processes migrating at the same moment
+# (IF NOT EXISTS alone races: both see none, the second fails on the catalog's unique index).
+_EXTENSION_LOCK = 0x6B6F6E6578  # "konex"
+
+
+def ensure_btree_gist(connection: Connection, schema: str | None = None) -> None:
+    """Make sure PostgreSQL's `btree_gist` extension (the appointments' exclusion constraint
+    needs it) exists, creating it in `schema` (default: the first of the search path) if not.
+    Safe when several processes run it at once (the lock lasts until the transaction ends)."""
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EXTENSION_LOCK})")
+    where = f' SCHEMA "{schema}"' if schema else ""
+    connection.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS btree_gist{where}")
+
+
+@contextmanager
+def scratch_schema(base_url: str, prefix: str) -> Iterator[str]:
+    """For tests and benchmarks: a new, empty schema `<prefix><random>` of the PostgreSQL
+    database at `base_url`; yields a URL whose search path is that schema; drops it afterwards.
+    `btree_gist` goes to `public` first: created inside the scratch schema it would be dropped
+    with it, and with it the exclusion constraints of every other schema that uses it."""
+    name = f"{prefix}{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base_url)
+    try:
+        with admin.begin() as connection:
+            ensure_btree_gist(connection, "public")
+            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={name}"})
+        try:
+            yield url.render_as_string(hide_password=False)
+        finally:
+            with admin.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        admin.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

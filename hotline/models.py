@@ -423,7 +423,9 @@ def _btree_gist(_table: Any, connection: Any, **_kw: Any) -> None:
     """`create_all` (tests) needs the extension the exclusion constraint uses, as migration
     0004 does."""
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        from hotline.db import ensure_btree_gist
+
+        ensure_btree_gist(connection)
 
 
 class Reminder(Base):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -92,8 +93,20 @@ def list_absences(
     return list(session.scalars(query))
 
 
-def hit(shift: Shift, absences: list[Absence]) -> list[Absence]:
-    """The absences of the shift's counsellor that overlap it."""
+class _Away(Protocol):
+    @property
+    def counsellor_id(self) -> int: ...
+    @property
+    def start_at(self) -> datetime: ...
+    @property
+    def end_at(self) -> datetime: ...
+
+
+AwayT = TypeVar("AwayT", bound=_Away)
+
+
+def hit(shift: Shift, absences: list[AwayT]) -> list[AwayT]:
+    """The absences (or busy times) of the shift's counsellor that overlap it."""
     return [
         a
         for a in absences

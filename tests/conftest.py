@@ -8,22 +8,19 @@ PostgreSQL (a fresh schema per test, dropped afterwards), so every such test run
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig, load_config
 from config.settings import Settings
 from hotline import apikeys
-from hotline.db import Database, make_engine
+from hotline.db import Database, make_engine, scratch_schema
 from hotline.models import Base, Counsellor
 from scheduling.counsellors import NewCounsellor, create_counsellor
 from scheduling.teams import sync_teams
@@ -52,17 +49,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if not PG_URL:
         pytest.skip("HOTLINE_TEST_DATABASE_URL is not set")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(PG_URL, "t_") as url:
+        yield url
 
 
 @pytest.fixture

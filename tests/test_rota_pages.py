@@ -8,12 +8,22 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
 from hotline.db import Database
-from hotline.models import Absence, Role, Shift, StandIn
+from hotline.models import (
+    Absence,
+    BusyInterval,
+    ExternalCalendar,
+    Role,
+    Shift,
+    StandIn,
+    Team,
+)
+from scheduling.rota import Tier
 from tests.conftest import add_counsellor, berlin
 from tests.test_auth import csrf_of, make_user, sign_in
 from web.app import create_app
@@ -233,6 +243,50 @@ def test_a_holiday_opens_a_gap_and_a_stand_in_closes_it(
     removed = coordinator.post(f"/rota/islamism/absences/{absence.id}/delete", data={"csrf": csrf})
     assert removed.status_code == 303
     assert absence_count(database) == 0
+
+
+def test_busy_times_from_own_calendars_show_like_absences_but_open_no_gap(
+    coordinator: TestClient, database: Database, team: list[int]
+) -> None:
+    with database.write() as session:
+        session.add(
+            Shift(
+                team_id=_team_id(session),
+                counsellor_id=team[1],
+                tier=Tier.PRIMARY,
+                start_at=berlin(2026, 11, 30, 9),
+                end_at=berlin(2026, 12, 1, 9),
+            )
+        )
+        calendar = ExternalCalendar(
+            counsellor_id=team[1], label="Privat", url_enc=b"x", host="cal.example"
+        )
+        session.add(calendar)
+        session.flush()
+        session.add(
+            BusyInterval(
+                calendar_id=calendar.id,
+                start_at=berlin(2026, 11, 30, 14),
+                end_at=berlin(2026, 11, 30, 16),
+            )
+        )
+    shown = coordinator.get("/rota/islamism?date=2026-11-30").text
+    assert "Belegt: Jonas Becker" in shown
+    assert "Jonas Becker belegt (eigener Kalender): Mo 30.11. 14:00 – Mo 30.11. 16:00" in shown
+    assert 'class="shift primary hit"' in shown  # the shift it overlaps is flagged
+    assert "Belegt (eigener Kalender)</span>" in shown  # the legend explains the colour
+    # ... but being busy is not being away: no gap inside the shift, nothing to cover.
+    assert "Mo 30.11., 14:00 bis" not in gaps_line(shown)
+    assert "Abwesenheit ohne Vertretung" not in shown
+    # Nothing of another team's counsellor shows, and no calendar detail but the time.
+    assert "cal.example" not in shown
+    assert "Privat" not in shown
+
+
+def _team_id(session: Session) -> int:
+    team_id = session.scalar(select(Team.id).where(Team.slug == "islamism"))
+    assert team_id is not None
+    return team_id
 
 
 def test_absence_errors_change_nothing(

@@ -22,7 +22,7 @@ from config.settings import Settings
 from hotline.db import Database
 from hotline.errors import DomainError, Invalid
 from hotline.models import Absence, AbsenceKind, Counsellor, Role, Shift, StandIn, utcnow
-from scheduling import absences, shifts, standins
+from scheduling import absences, busy, shifts, standins
 from scheduling.rota import Tier
 from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
 from scheduling.teams import team_by_slug
@@ -155,9 +155,13 @@ def timeline(
     names: dict[int, str],
     now: datetime,
     away: list[Absence] | None = None,
+    busy_times: list[busy.BusyAbsence] | None = None,
 ) -> dict[str, object]:
+    """The grid. `busy_times` (from counsellors' own calendars) are drawn like absences and
+    flag the shifts they overlap, but do not make gaps: only a recorded absence does."""
     zone = period.zone
     away = away or []
+    busy_times = busy_times or []
     rows: list[Row] = []
     keyed: dict[tuple[Tier, int], list[Shift]] = {}
     for shift in rows_of_shifts:
@@ -168,6 +172,7 @@ def timeline(
         for shift in keyed[tier, counsellor_id]:
             x0, x1 = _x(period, shift.start_at), _x(period, shift.end_at)
             hit = absences.hit(shift, away)
+            clash = absences.hit(shift, busy_times)
             blocks.append(
                 Block(
                     x0,
@@ -175,9 +180,10 @@ def timeline(
                     names.get(counsellor_id, "?"),
                     f"{TIER_NAMES[tier]}: {names.get(counsellor_id, '?')}, "
                     f"{_when(shift.start_at, zone)} – {_when(shift.end_at, zone)}"
-                    + "".join(f"; {_absence_text(a, zone)}" for a in hit),
+                    + "".join(f"; {_absence_text(a, zone)}" for a in hit)
+                    + "".join(f"; {_busy_text(b, zone)}" for b in clash),
                     ("shift primary" if tier is Tier.PRIMARY else "shift backup")
-                    + (" hit" if hit else ""),
+                    + (" hit" if hit or clash else ""),
                 )
             )
         rows.append(Row(f"{names.get(counsellor_id, '?')} ({TIER_NAMES[tier]})", 0, blocks))
@@ -214,6 +220,14 @@ def timeline(
                 [Block(x0, max(x1 - x0, 1.5), label, _absence_text(absence, zone), "absence")],
             )
         )
+    busy_rows: dict[int, list[Block]] = {}
+    for busy_time in busy_times:
+        x0, x1 = _x(period, busy_time.start_at), _x(period, busy_time.end_at)
+        busy_rows.setdefault(busy_time.counsellor_id, []).append(
+            Block(x0, max(x1 - x0, 1.5), "belegt", _busy_text(busy_time, zone), "absence busy")
+        )
+    for counsellor_id, blocks_of_person in busy_rows.items():
+        rows.append(Row(f"Belegt: {names.get(counsellor_id, '?')}", 0, blocks_of_person))
     gap_blocks = [
         Block(
             _x(period, start),
@@ -247,6 +261,13 @@ def timeline(
         "label_width": LABEL_WIDTH,
         "row_height": ROW_HEIGHT,
     }
+
+
+def _busy_text(busy_time: busy.BusyAbsence, zone: Any) -> str:
+    return (
+        f"{busy_time.counsellor.name} belegt (eigener Kalender): "
+        f"{_when(busy_time.start_at, zone)} – {_when(busy_time.end_at, zone)}"
+    )
 
 
 def _absence_text(absence: Absence, zone: Any) -> str:
@@ -311,6 +332,9 @@ def _team_data(db: Database, settings: Settings, team: str, period: Period) -> d
         away = absences.list_absences(
             session, period.start, period.end, counsellor_ids=[m.id for m in members]
         )
+        busy_times = busy.busy_as_absences(
+            session, [m.id for m in members], period.start, period.end
+        )
     return {
         "team_name": team_row.name,
         "members": members,
@@ -319,6 +343,7 @@ def _team_data(db: Database, settings: Settings, team: str, period: Period) -> d
         "gaps": gaps,
         "names": everyone,
         "absences": away,
+        "busy_times": busy_times,
         "uncovered": _uncovered(in_period, away, stand_ins),
     }
 
@@ -400,6 +425,7 @@ async def _show(
         data["names"],
         now,
         data["absences"],
+        data["busy_times"],
     )
     return render(
         request,

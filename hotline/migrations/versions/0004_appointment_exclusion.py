@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from hotline.db import ensure_btree_gist
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -29,7 +31,7 @@ NAME = "ex_appointments_counsellor_id_time"
 def upgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
-    op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+    ensure_btree_gist(op.get_bind())
     op.execute(
         f"ALTER TABLE appointments ADD CONSTRAINT {NAME} EXCLUDE USING gist "
         "(counsellor_id WITH =, tstzrange(start_at, end_at, '[)') WITH &&) "
