@@ -290,7 +290,9 @@ def test_keyboard_sign_in_and_skip_link(service: Service, rota: date, browser_pa
     # Signed in: the skip link first, then the navigation, each with a visible focus.
     page.goto(f"{url}/rota/right-wing")
     _press(page, "Tab", "a.skip")
-    for path in ("/", "/rota", "/tasks", "/counsellors", "/audit"):
+    links = page.eval_on_selector_all("header nav a", "as => as.map(a => a.getAttribute('href'))")
+    assert {"/", "/rota", "/appointments", "/tasks", "/counsellors", "/audit"} <= set(links)
+    for path in links:  # every link of the navigation, in the order shown
         _press(page, "Tab", f"header nav a[href='{path}']")
     _press(page, "Tab", "form.logout button")
     _press(page, "Tab", "nav.period a")
