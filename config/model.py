@@ -213,6 +213,9 @@ class Line(Strict):
     screening: bool = True
     voicemail: bool = True
     voicemail_max_seconds: int = Field(default=120, ge=10, le=3600)
+    # Keep the number of a caller who leaves a voicemail (encrypted, shown masked), so the team
+    # can call back through the line (scheduling.call_backs). Withheld numbers are never kept.
+    voicemail_keeps_number: bool = True
     recording: bool = False
     caller_hash: bool = True
     relatives_menu: bool = False
@@ -299,6 +302,23 @@ class Tasks(Strict):
     retention_days: int = Field(default=90, ge=1, le=3650)
 
 
+class Relay(Strict):
+    """The text relay (hotline.relay): SMS and WhatsApp between clients and the on-call
+    counsellor, and how long what was written stays."""
+
+    # Message bodies, and the client address of a conversation closed this long ago, are
+    # deleted after this many days.
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    # The answer to a client writing outside the line's hours: neutral (no service, team or
+    # counsellor name; a phone may be shared). {hours}: "montags bis freitags von 9 bis 18 Uhr".
+    out_of_hours_reply: Annotated[
+        str, Field(min_length=1, max_length=480), _placeholders(frozenset({"hours"}))
+    ] = (
+        "Vielen Dank für Ihre Nachricht. Wir sind {hours} erreichbar und antworten Ihnen dann. "
+        "In einem Notfall wählen Sie bitte 110."
+    )
+
+
 class Feeds(Strict):
     """Calendar feeds (scheduling.feeds) and busy times read back (scheduling.busy)."""
 
@@ -329,6 +349,7 @@ class HotlineConfig(Strict):
     reminders: Reminders = Reminders()
     tasks: Tasks = Tasks()
     feeds: Feeds = Feeds()
+    relay: Relay = Relay()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

@@ -135,8 +135,10 @@ def store_voicemail(
     team: Team,
     recording_sid: str,
     seconds: int,
+    caller_phone_enc: bytes | None = None,
 ) -> Voicemail | None:
-    """The voicemail as a task for the team; None if this recording was already stored."""
+    """The voicemail as a task for the team; None if this recording was already stored.
+    `caller_phone_enc`: the caller's number, sealed, for a call-back through the line."""
     if session.scalar(select(Voicemail.id).where(Voicemail.recording_sid == recording_sid)):
         return None
     call = find(session, call_sid)
@@ -146,6 +148,7 @@ def store_voicemail(
         team_id=team.id,
         recording_sid=recording_sid,
         duration_seconds=max(0, seconds),
+        caller_phone_enc=caller_phone_enc,
     )
     try:
         with session.begin_nested():

@@ -35,7 +35,16 @@ from sqlalchemy import inspect, select
 from config.settings import Settings
 from hotline import audit
 from hotline.db import Database
-from hotline.models import Appointment, Base, CallbackRequest, ExternalCalendar, OutboxMessage
+from hotline.models import (
+    Appointment,
+    Base,
+    CallbackRequest,
+    Conversation,
+    ConversationMessage,
+    ExternalCalendar,
+    OutboxMessage,
+    Voicemail,
+)
 
 _DEVELOPMENT_KEY = "konex-development-encryption-key"
 _DEVELOPMENT_SECRET = "konex-development-secret-key"  # noqa: S105 - development only
@@ -164,6 +173,9 @@ ENCRYPTED: tuple[tuple[type[Base], tuple[str, ...]], ...] = (
     (Appointment, ("client_phone_enc",)),
     (CallbackRequest, ("name_enc", "phone_enc", "message_enc")),
     (ExternalCalendar, ("url_enc",)),
+    (Conversation, ("client_enc",)),
+    (ConversationMessage, ("body_enc",)),
+    (Voicemail, ("caller_phone_enc",)),
 )
 REKEY_BATCH = 500
 

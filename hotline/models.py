@@ -378,6 +378,9 @@ class Voicemail(Base):
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     recording_deleted_at: Mapped[datetime | None]
+    # The caller's number (E.164, encrypted) for a call-back through the line; None when it was
+    # withheld or the line keeps none (`voicemail_keeps_number`), and after the retention.
+    caller_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 # On PostgreSQL the database itself refuses two booked appointments of one counsellor whose
@@ -599,3 +602,121 @@ class BusyInterval(Base):
     )
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class ConversationState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Direction(StrEnum):
+    IN = "in"  # the client wrote
+    OUT = "out"  # to the client (a counsellor's reply, or the out-of-hours answer)
+
+
+_OPEN = text("state = 'open'")
+
+
+class Conversation(Base):
+    """A client's text conversation with a team (hotline.relay), named by a short code ("K7")
+    that counsellors put in front of their replies. The client's address is encrypted; its
+    keyed hash finds the open conversation of a sender. Both go `relay.retention_days` after
+    the conversation was closed."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # A code names one open conversation of a team; a client has one open per channel.
+        Index(
+            "uq_conversations_team_id_code_open",
+            "team_id",
+            "code",
+            unique=True,
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+        Index(
+            "uq_conversations_team_id_client_hash_open",
+            "team_id",
+            "client_hash",
+            unique=True,
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+        Index(None, "team_id", "last_activity_at"),
+        Index(None, "state", "closed_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(String(40))  # the line the client last wrote to
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    code: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    client_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # E.164, without whatsapp:
+    client_hash: Mapped[str | None] = mapped_column(String(64))  # keyed hash of channel:address
+    state: Mapped[ConversationState] = mapped_column(
+        _enum(ConversationState, "conversation_state"), default="open"
+    )
+    last_counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+
+class ConversationMessage(Base):
+    """One message of a conversation. `in`: the client wrote it; it was relayed to
+    `counsellor_id` (of `tier`), or held (outside hours, nobody on call). `out`: to the client,
+    written by `counsellor_id` (by SMS) or `user_id` (in the web page). `status` is the
+    delivery of our own message (the relay, or the message to the client); `provider_sid` its
+    Twilio id, `received_sid` the id of the incoming message (a replay is recognised). The body
+    is encrypted, and deleted (None) after `relay.retention_days`."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (
+        Index(None, "conversation_id", "created_at"),
+        Index(None, "counsellor_id", "created_at"),
+        Index(None, "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    direction: Mapped[Direction] = mapped_column(_enum(Direction, "direction"))
+    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    received_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    tier: Mapped[Tier | None] = mapped_column(_enum(Tier, "tier"))
+    failed_over_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class OutboundCall(Base):
+    """A call-back through the line (scheduling.call_backs): Twilio rings the counsellor from
+    the line's number; on a pressed 1 the client of the target (`kind` "callback", "voicemail"
+    or "appointment", row `target_id`) is dialled, again from the line's number. No number is
+    stored here: the client's is opened from the target when it is dialled.
+
+    `status` is the counsellor's leg as Twilio reports it (queued … completed, busy, no-answer,
+    failed, canceled), or `simulated`, `not_placed`, `uncertain`; `client_status` how the Dial
+    to the client ended."""
+
+    __tablename__ = "outbound_calls"
+    __table_args__ = (Index(None, "kind", "target_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[int] = mapped_column(Integer)
+    line: Mapped[str] = mapped_column(String(40))
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(120))
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    client_status: Mapped[str | None] = mapped_column(String(20))
+    bridged_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -137,9 +137,14 @@ def dial(
 def whisper(line: Line, action: str) -> VoiceResponse:
     """What the counsellor hears on answering: the line's name, 'press 1'. No key: hang up, so a
     mailbox never takes the caller."""
+    text = f"Anruf über die {line.display_name}. Drücken Sie die 1, um das Gespräch anzunehmen."
+    return _press_one(line, text, action)
+
+
+def _press_one(line: Line, text: str, action: str) -> VoiceResponse:
+    """`text` twice, waiting for one key; nothing pressed: hang up."""
     response = VoiceResponse()
     gather = response.gather(num_digits=1, timeout=WHISPER_TIMEOUT, action=action, method="POST")
-    text = f"Anruf über die {line.display_name}. Drücken Sie die 1, um das Gespräch anzunehmen."
     say(gather, text, line)
     say(gather, text, line)
     response.hangup()
@@ -252,3 +257,63 @@ def voicemail_sms(line: Line, seconds: int) -> str:
 
 def is_anonymous(caller: str) -> bool:
     return caller.strip().lower() in ANONYMOUS
+
+
+# --- call-backs through the line (scheduling.call_backs) ------------------------------------
+
+CLIENT_RING_SECONDS = 30  # how long the client's phone rings on a call-back
+CALL_BACK_UNREACHED = {
+    "busy": "Der Anschluss ist besetzt.",
+    "no-answer": "Es hat niemand abgenommen.",
+    "failed": "Die Nummer ist nicht erreichbar.",
+    "canceled": "Der Anruf wurde abgebrochen.",
+}
+
+
+def call_back_whisper(line: Line, action: str) -> VoiceResponse:
+    """What the counsellor hears on answering a call-back: the line, 'press 1'. No key: hang
+    up, so a mailbox that answers never reaches the client."""
+    text = f"Rückruf über die {line.display_name}. Drücken Sie die 1, um verbunden zu werden."
+    return _press_one(line, text, action)
+
+
+def call_back_dial(line: Line, number: str, action: str) -> VoiceResponse:
+    """The counsellor pressed 1: dial the client from the line's number (recorded only if the
+    line records calls)."""
+    response = VoiceResponse()
+    say(response, "Sie werden verbunden.", line)
+    options: dict[str, object] = {
+        "caller_id": line.number,
+        "timeout": CLIENT_RING_SECONDS,
+        "action": action,
+        "method": "POST",
+        "ring_tone": RING_TONE,
+    }
+    if line.recording:
+        options["record"] = "record-from-answer-dual"
+    response.dial(number, **options)
+    return response
+
+
+def call_back_ended(line: Line, client_status: str) -> VoiceResponse:
+    """After the Dial to the client: tell the counsellor why nobody was reached, then hang up."""
+    response = VoiceResponse()
+    reason = CALL_BACK_UNREACHED.get(client_status)
+    if reason:
+        say(response, f"{reason} Der Rückruf ist beendet.", line)
+    response.hangup()
+    return response
+
+
+def call_back_refused() -> VoiceResponse:
+    """A call-back that cannot go on (expired, unknown, no number, a failure): an apology to
+    the counsellor, and hang up. Needs no line and no database."""
+    response = VoiceResponse()
+    response.say(
+        "Entschuldigung, dieser Rückruf ist nicht möglich. "
+        "Bitte starten Sie ihn im Webportal noch einmal.",
+        language=LANGUAGE,
+        voice="Polly.Vicki-Neural",
+    )
+    response.hangup()
+    return response

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from config.settings import Settings
-from hotline import audit, crypto, outbox, recordings
+from hotline import audit, conversations, crypto, outbox, recordings
 from hotline.db import Database
 from hotline.errors import Conflict, Invalid, NotFound
 from hotline.models import CallbackRequest, TaskStatus, Team, User, Voicemail, utcnow
 from scheduling import shifts
+from scheduling.appointments import masked_phone
 from scheduling.teams import team_by_slug
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class Task:
     status: TaskStatus
     taken_by: str | None
     name: str | None = None
-    phone: str | None = None
+    phone: str | None = None  # masked (+49 151 ••• ••67): pages never show a number in full
     time_window: str | None = None
     preferred_date: date | None = None
     message: str | None = None
@@ -233,14 +234,19 @@ def _callback_task(row: CallbackRequest, box: crypto.Box | None, names: dict[int
         status=row.status,
         taken_by=names.get(row.taken_by_id) if row.taken_by_id else None,
         name=opened(row.name_enc),
-        phone=opened(row.phone_enc),
+        phone=_masked(opened(row.phone_enc)),
         time_window=WINDOWS.get(row.time_window, row.time_window) if details else None,
         preferred_date=row.preferred_date if details else None,
         message=opened(row.message_enc),
     )
 
 
-def _voicemail_task(row: Voicemail, names: dict[int, str]) -> Task:
+def _masked(phone: str | None) -> str | None:
+    return masked_phone(phone) if phone else None
+
+
+def _voicemail_task(row: Voicemail, box: crypto.Box | None, names: dict[int, str]) -> Task:
+    number = row.caller_phone_enc
     return Task(
         kind="voicemail",
         id=row.id,
@@ -250,6 +256,7 @@ def _voicemail_task(row: Voicemail, names: dict[int, str]) -> Task:
         taken_by=names.get(row.handled_by_id) if row.handled_by_id else None,
         duration_seconds=row.duration_seconds,
         recording=row.recording_deleted_at is None,
+        phone=_masked(box.open(number)) if box is not None and number is not None else None,
     )
 
 
@@ -286,7 +293,7 @@ def team_tasks(
     box = crypto.box(settings) if details else None
     everything = newest_first(
         [_callback_task(c, box, names) for c in callbacks]
-        + [_voicemail_task(v, names) for v in voicemails]
+        + [_voicemail_task(v, box, names) for v in voicemails]
     )
     return TeamTasks(
         open=[t for t in everything if t.status is not TaskStatus.DONE],
@@ -431,6 +438,26 @@ def purge_callbacks(session: Session, cutoff: datetime) -> int:
     return len(ids)
 
 
+def forget_voicemail_numbers(session: Session, cutoff: datetime) -> int:
+    """Delete the callers' numbers of voicemails done and left before `cutoff`."""
+    ids = list(
+        session.scalars(
+            select(Voicemail.id).where(
+                Voicemail.status == TaskStatus.DONE,
+                Voicemail.created_at < cutoff,
+                Voicemail.caller_phone_enc.is_not(None),
+            )
+        )
+    )
+    for voicemail_id in ids:
+        audit.record(session, RETENTION_ACTOR, "delete_number", "voicemail", voicemail_id)
+    if ids:
+        session.execute(
+            update(Voicemail).where(Voicemail.id.in_(ids)).values(caller_phone_enc=None)
+        )
+    return len(ids)
+
+
 def expired_recordings(session: Session, cutoff: datetime, limit: int) -> list[int]:
     """Done voicemails left before `cutoff` whose audio is still at Twilio."""
     return list(
@@ -449,12 +476,16 @@ def expired_recordings(session: Session, cutoff: datetime, limit: int) -> list[i
 
 def retention_job(db: Database, settings: Settings, now: datetime | None = None) -> None:
     """Hourly: done callback requests older than the retention are deleted; recordings of done
-    voicemails older than it are deleted at Twilio. Idempotent; a recording Twilio could not
-    delete now is tried again next hour."""
+    voicemails older than it are deleted at Twilio; the text relay's bodies and closed
+    conversations' numbers are deleted after their own retention. Idempotent; a recording
+    Twilio could not delete now is tried again next hour."""
     now = now or utcnow()
     cutoff = now - timedelta(days=settings.config.tasks.retention_days)
     with db.write() as session:
         purged = purge_callbacks(session, cutoff)
+        forget_voicemail_numbers(session, cutoff)
+    with db.write() as session:
+        conversations.purge(session, settings, now)  # the text relay: `[relay] retention_days`
     with db.read() as session:
         due = expired_recordings(session, cutoff, RETENTION_BATCH)
     removed = 0

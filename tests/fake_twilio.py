@@ -28,6 +28,10 @@ class FakeTwilio:
         self.deleted: list[str] = []
         self.media_requests: list[dict[str, str]] = []
         self.redirect_media = False
+        # Calls placed (POST .../Calls.json: To, From, Url, StatusCallback, ...); the next
+        # `refuse_calls` are refused with a 400, as Twilio refuses an invalid number.
+        self.calls: list[dict[str, str]] = []
+        self.refuse_calls = 0
 
     def authorized(self, header: str | None) -> bool:
         pair = f"{self.account_sid}:{self.auth_token}".encode()
@@ -48,17 +52,22 @@ class FakeTwilio:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = dict(parse_qsl(self.rfile.read(length).decode()))
                 path = f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
+                calls = f"/2010-04-01/Accounts/{fake.account_sid}/Calls.json"
                 if self.headers.get("Authorization") != expected:
                     fake.refused += 1
                     self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
-                elif self.path != path:
+                elif self.path not in (path, calls):
                     self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
                 elif fake.fail_next:
                     fake.fail_next -= 1
                     self._answer(500, {"code": 20500, "message": "Internal", "status": 500})
+                elif self.path == calls and fake.refuse_calls:
+                    fake.refuse_calls -= 1
+                    self._answer(400, {"code": 21211, "message": "Invalid 'To'", "status": 400})
                 else:
-                    sid = f"SM{next(fake._ids):032x}"
-                    fake.messages.append(form | {"Sid": sid})
+                    placed = self.path == calls
+                    sid = f"{'CA' if placed else 'SM'}{next(fake._ids):032x}"
+                    (fake.calls if placed else fake.messages).append(form | {"Sid": sid})
                     self._answer(
                         201,
                         {
@@ -66,7 +75,7 @@ class FakeTwilio:
                             "account_sid": fake.account_sid,
                             "to": form.get("To"),
                             "from": form.get("From"),
-                            "body": form.get("Body"),
+                            "body": None if placed else form.get("Body"),
                             "status": "queued",
                         },
                     )

@@ -369,6 +369,16 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("POST", "/tasks/voicemails/{task_id}/status"): set(Role),
     ("GET", "/tasks/voicemails/{task_id}/audio"): set(Role),
     ("POST", "/tasks/voicemails/{task_id}/recording/delete"): set(Role),
+    # "Zurückrufen" (a call-back through the line): team staff for tasks, whoever may change
+    # an appointment for appointments; an account without a counsellor record gets a 422.
+    ("POST", "/tasks/callbacks/{task_id}/call"): set(Role),
+    ("POST", "/tasks/voicemails/{task_id}/call"): set(Role),
+    ("POST", "/appointments/{appointment_id}/call"): set(Role),
+    # The text relay: every account lists its teams' conversations; staff of the team act.
+    ("GET", "/conversations"): set(Role),
+    ("GET", "/conversations/{conversation_id}"): set(Role),
+    ("POST", "/conversations/{conversation_id}/reply"): set(Role),
+    ("POST", "/conversations/{conversation_id}/state"): set(Role),
     # Every account has a "Kalender" page; who may revoke which feed is checked per token.
     ("GET", "/calendar"): set(Role),
     ("POST", "/calendar/feeds"): set(Role),
@@ -377,7 +387,10 @@ PAGES: dict[tuple[str, str], set[Role]] = {
     ("POST", "/calendar/external/{calendar_id}/delete"): set(Role),
 }
 # Routes that answer 404 for an id that does not exist (the matrix asks for 999).
-MISSING_IS_404 = {("GET", "/tasks/voicemails/{task_id}/audio")}
+MISSING_IS_404 = {
+    ("GET", "/tasks/voicemails/{task_id}/audio"),
+    ("GET", "/conversations/{conversation_id}"),
+}
 
 
 def all_routes(client: TestClient) -> set[tuple[str, str]]:
@@ -436,6 +449,7 @@ def test_every_route_checks_the_role(
                 .replace("{token_id}", "999")
                 .replace("{calendar_id}", "999")
                 .replace("{task_id}", "999")
+                .replace("{conversation_id}", "999")
             )
             response = browser.request(
                 method, url, data={"csrf": csrf} if method == "POST" else None

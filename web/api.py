@@ -97,15 +97,9 @@ def api(
     @wraps(prepare)
     async def endpoint(request: Request) -> Response:
         db: Database = request.app.state.db
-        token = _bearer(request)
-        who = await run_in_threadpool(_authenticate, db, token) if token else None
-        if who is None:
-            return error(
-                401,
-                "unauthorized",
-                "a valid API key is required (Authorization: Bearer ...)",
-                headers={"WWW-Authenticate": 'Bearer realm="api"'},
-            )
+        who = await caller(request)
+        if isinstance(who, Response):
+            return who
         try:
             work = await prepare(request)
         except BadRequest as exc:
@@ -113,6 +107,20 @@ def api(
         return await run_in_threadpool(_run, db, who, work, write)
 
     return endpoint
+
+
+async def caller(request: Request) -> str | Response:
+    """The audit actor of the request's API key, or the 401 to answer."""
+    token = _bearer(request)
+    who = await run_in_threadpool(_authenticate, request.app.state.db, token) if token else None
+    if who is None:
+        return error(
+            401,
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer ...)",
+            headers={"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    return who
 
 
 def _authenticate(db: Database, token: str) -> str | None:

@@ -29,7 +29,10 @@ from web import (
     appointment_pages,
     auth,
     calendar_pages,
+    call_back_api,
+    call_back_hooks,
     callback_pages,
+    conversation_pages,
     counsellor_pages,
     feed,
     health,
@@ -119,6 +122,7 @@ def create_app(
     app = Starlette(
         routes=[
             *twilio.routes,  # first: the routes that must answer fastest
+            *call_back_hooks.routes,
             *sms.routes,
             *pages.routes,
             *counsellor_pages.routes,
@@ -128,9 +132,11 @@ def create_app(
             *calendar_pages.routes,
             *feed.routes,
             *task_pages.routes,
+            *conversation_pages.routes,
             *callback_pages.routes,
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
             *api.routes,
+            *call_back_api.routes,
             *health.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

@@ -27,7 +27,7 @@ from hotline.db import Database
 from hotline.errors import Conflict, DomainError, Invalid, NotFound
 from hotline.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor, utcnow
 from scheduling import appointments as cases
-from scheduling import busy
+from scheduling import busy, call_backs
 from scheduling.teams import team_by_slug
 from scheduling.wallclock import (
     Ambiguous,
@@ -38,6 +38,7 @@ from scheduling.wallclock import (
     explain_nonexistent,
     resolve,
 )
+from web import call_back
 from web.auth import Forbidden, Viewer, page
 from web.pages import render
 
@@ -85,6 +86,10 @@ NOTICES = {
     "cancelled": "Der Termin ist abgesagt",
     "done": "Der Termin ist als wahrgenommen markiert",
     "no_show": "Der Termin ist als nicht erschienen markiert",
+    "called": "Der Rückruf ist gestartet: Ihr Telefon klingelt gleich. Nehmen Sie ab und drücken "
+    "Sie die 1, dann wird die Klientin oder der Klient angerufen. Termin",
+    "simulated": "Simulationsmodus: Es wurde niemand angerufen, der Rückruf steht im Postausgang. "
+    "Termin",
 }
 
 
@@ -203,6 +208,7 @@ class Row:
     when: str
     phone: str | None
     started: bool
+    call_back: call_backs.Summary | None = None  # the latest call-back of the client
 
 
 def _rows(
@@ -211,6 +217,7 @@ def _rows(
     box: crypto.Box,
     zone: ZoneInfo,
     now: datetime,
+    calls: dict[int, call_backs.Summary],
 ) -> list[Row]:
     return [
         Row(
@@ -219,6 +226,7 @@ def _rows(
             when=cases.span_text(a.start_at, a.end_at, zone),
             phone=cases.masked_client_phone(box, a),
             started=a.start_at <= now,
+            call_back=calls.get(a.id),
         )
         for a in appointments
     ]
@@ -237,7 +245,8 @@ def _load(
             session, start=now - PAST, end=now + AHEAD, counsellor_ids=ids
         )
         names = {c.id: c.name for c in scope.counsellors}
-        rows = _rows(found, names, box, zone, now)
+        calls = call_backs.latest(session, settings, "appointment", (a.id for a in found))
+        rows = _rows(found, names, box, zone, now, calls)
         notice = busy_warning = None
         if notice_id:
             shown = session.get(Appointment, notice_id)
@@ -482,10 +491,32 @@ async def set_status(request: Request, viewer: Viewer) -> Response:
     return await _change(request, viewer, lambda a: a.status.value, mark)
 
 
+@page()
+async def call_client(request: Request, viewer: Viewer) -> Response:
+    """ "Zurückrufen": the viewer's phone rings, then the client's (whoever may change the
+    appointment: its counsellor, the team's coordinators, admins)."""
+    form = await request.form()
+    team = _team_of(request, {k: str(v) for k, v in form.items()})
+    appointment_id = _int(request.path_params.get("appointment_id"))
+
+    def may(session: Session, row: object) -> bool:
+        return isinstance(row, Appointment) and _may_change(session, viewer, row)
+
+    outcome = await call_back.start(request, viewer, "appointment", appointment_id, may)
+    if outcome.error:
+        return await _show(
+            request, viewer, team=team, errors={"action": outcome.error}, status=outcome.status
+        )
+    if outcome.missing or outcome.notice is None:
+        return RedirectResponse("/appointments", status_code=303)
+    return _back(team, outcome.notice, appointment_id)
+
+
 routes = [
     Route("/appointments", appointments, methods=["GET"]),
     Route("/appointments", book, methods=["POST"]),
     Route("/appointments/{appointment_id}/reschedule", reschedule, methods=["POST"]),
     Route("/appointments/{appointment_id}/cancel", cancel, methods=["POST"]),
     Route("/appointments/{appointment_id}/status", set_status, methods=["POST"]),
+    Route("/appointments/{appointment_id}/call", call_client, methods=["POST"]),
 ]

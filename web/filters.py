@@ -9,6 +9,7 @@ import phonenumbers
 from jinja2 import Environment
 
 from hotline.phone import display
+from web.call_back import describe
 
 WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 
@@ -28,6 +29,7 @@ def install(env: Environment, zone: ZoneInfo) -> None:
     env.filters["when"] = when
     env.filters["clock"] = clock
     env.filters["phone"] = phone
+    env.filters["call_back"] = describe  # how a call-back through the line went
 
 
 def phone(value: str) -> str:

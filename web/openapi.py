@@ -29,6 +29,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "body too large",
         415: "not application/json",
         422: "invalid input; `details` names the fields",
+        502: "Twilio did not place the call (`not_placed`) or may have (`uncertain`)",
     }
     return {str(code): _json(schemas.ErrorOut, text[code]) for code in (401, *codes)}
 
@@ -128,6 +129,41 @@ def _appointment_paths() -> dict[str, Any]:
                 "parameters": [_APPOINTMENT_ID],
                 "requestBody": _body(schemas.StatusIn),
                 "responses": {"200": one, **_errors(404, 409, *_BODY_ERRORS)},
+            },
+        },
+    }
+
+
+def _call_back_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/callbacks": {
+            "post": {
+                "summary": "Call a client back through the line: the counsellor's phone rings "
+                "first, from the line's number; on a pressed 1 the client is dialled",
+                "operationId": "startCallBack",
+                "requestBody": _body(schemas.CallBackIn),
+                "responses": {
+                    "201": _json(schemas.CallBackOut, "the counsellor's phone is being rung"),
+                    **_errors(*_BODY_ERRORS, 409, 502),
+                },
+            },
+        },
+        "/api/v1/callbacks/{call_id}": {
+            "get": {
+                "summary": "One call-back and how it went",
+                "operationId": "getCallBack",
+                "parameters": [
+                    {
+                        "name": "call_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                ],
+                "responses": {
+                    "200": _json(schemas.CallBackOut, "the call-back"),
+                    **_errors(404, 422),
+                },
             },
         },
     }
@@ -239,6 +275,7 @@ def document(version: str) -> dict[str, Any]:
                 },
             },
             **_appointment_paths(),
+            **_call_back_paths(),
         },
         "components": {
             "schemas": definitions["$defs"],

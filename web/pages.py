@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline import outbox, users
+from hotline import conversations, outbox, users
 from hotline.db import Database
 from hotline.models import AuditEntry, Counsellor, Role, TaskStatus, Team, Voicemail, utcnow
 from scheduling import shifts, swaps, tasks
@@ -136,6 +136,7 @@ class TeamPanel:
     swaps_waiting: int = 0  # accepted swaps waiting for a coordinator (coordinators only)
     callbacks_open: int = 0  # callback requests not done yet
     callbacks: tuple[tasks.Task, ...] = ()  # the newest of them, without personal data
+    conversations_open: int = 0  # open conversations of the text relay
 
 
 def visible_teams(settings: Settings, viewer: Viewer, counsellor_teams: set[str]) -> list[str]:
@@ -184,6 +185,7 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
                     else 0,
                     callbacks_open=callbacks_open,
                     callbacks=tuple(callbacks),
+                    conversations_open=conversations.open_count(session, team_now.team.id),
                 )
             )
         messages = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from hotline.models import AppointmentMode, AppointmentStatus
 from scheduling.rota import Tier
@@ -135,6 +135,68 @@ class Existing(Out):
     end: datetime
 
 
+class CallBackIn(In):
+    counsellor_id: int = Field(
+        gt=0, description="whose phone rings first: an active counsellor of the target's team"
+    )
+    callback_request_id: int | None = Field(default=None, gt=0, description="a callback request")
+    voicemail_id: int | None = Field(
+        default=None, gt=0, description="a voicemail that kept the caller's number"
+    )
+    appointment_id: int | None = Field(
+        default=None, gt=0, description="an appointment with a client phone"
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CallBackIn:
+        named = [self.callback_request_id, self.voicemail_id, self.appointment_id]
+        if sum(value is not None for value in named) != 1:
+            raise ValueError(
+                "name exactly one target: callback_request_id, voicemail_id or appointment_id"
+            )
+        return self
+
+
+CallBackStatus = Literal[
+    "queued",
+    "initiated",
+    "ringing",
+    "in-progress",
+    "completed",
+    "busy",
+    "no-answer",
+    "failed",
+    "canceled",
+    "simulated",
+    "not_placed",
+    "uncertain",
+]
+
+
+class CallBackTarget(Out):
+    kind: Literal["callback_request", "voicemail", "appointment"]
+    id: int
+
+
+class CallBackOut(Out):
+    id: int
+    status: CallBackStatus = Field(
+        description="the counsellor's leg as Twilio reports it; `simulated` (simulation mode: "
+        "in the outbox), `not_placed` (Twilio refused), `uncertain` (may have been placed)"
+    )
+    target: CallBackTarget
+    counsellor_id: int
+    counsellor_name: str
+    line: str = Field(description="the line whose number both phones see")
+    client_phone: str | None = Field(description="masked (+49 151 ••• ••67); never in full")
+    call_sid: str | None = Field(description="Twilio's CallSid of the counsellor's leg")
+    created_at: datetime
+    bridged_at: datetime | None = Field(description="when the counsellor pressed 1")
+    client_status: str | None = Field(
+        description="how the Dial to the client ended: completed, busy, no-answer, failed, …"
+    )
+
+
 class ErrorDetail(Out):
     field: str | None
     message: str
@@ -173,6 +235,9 @@ ALL = (
     AppointmentOut,
     AppointmentList,
     Existing,
+    CallBackIn,
+    CallBackTarget,
+    CallBackOut,
     ErrorDetail,
     ErrorOut,
     OverlapOut,

@@ -1,16 +1,25 @@
-"""POST /twilio/sms: incoming SMS and WhatsApp messages.
+"""POST /twilio/sms: incoming SMS and WhatsApp messages; POST /twilio/sms/status: how the
+messages of the text relay were delivered.
 
 Signature first (the same check as the call webhooks, `web.twilio`): unsigned is a 403 before
-anything else. Then a client's answer to a reminder (`hotline.replies`: ABSAGEN, STOP) is
-handled and confirmed with a TwiML <Message>; anything else gets an empty <Response/> for now
-(the relay to counsellors comes with issue 7). Whatever fails, Twilio gets an empty
-<Response/> rather than an error: its error message would reach the client. Numbers and
-bodies are never logged.
+anything else. Then, in one transaction:
+
+* a message to a line from an active counsellor of its team is a reply in the text relay
+  (`hotline.relay`);
+* a client's answer to a reminder (`hotline.replies`: ABSAGEN, STOP) is handled and confirmed
+  with a TwiML <Message>;
+* any other message to a line is relayed to the on-call counsellor; to any other number it
+  gets an empty <Response/>.
+
+Messages to send are sent after the answer (a background task), so Twilio's 15 s never wait for
+the REST API. Whatever fails, Twilio gets an empty <Response/> rather than an error: its error
+message would reach the client. Numbers and bodies are never logged.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from anyio import to_thread
 from starlette.background import BackgroundTask
@@ -20,10 +29,10 @@ from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
 from config.settings import Settings
-from hotline import replies
+from hotline import relay, replies
 from hotline.db import Database
 from hotline.models import utcnow
-from web.twilio import TWIML, _deliver_all, _signed_params
+from web.twilio import TWIML, _deliver_all, _int, _line_for, _signed_params
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +45,49 @@ def message_twiml(text: str | None) -> str:
     return str(document)
 
 
-def _answer(db: Database, settings: Settings, params: dict[str, str]) -> replies.Answer:
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """The answer, and what to send once the transaction has committed: outbox messages
+    (reminder answers) and rows of the text relay."""
+
+    text: str | None = None
+    outbox: list[int] = field(default_factory=list)
+    relayed: list[int] = field(default_factory=list)
+
+
+def _answer(db: Database, settings: Settings, params: dict[str, str]) -> Handled:
+    now = utcnow()
+    line = _line_for(settings.config, params.get("To", "").removeprefix(relay.WHATSAPP))
+    incoming = relay.Incoming(
+        line=line or "",
+        sender=params.get("From", ""),
+        body=params.get("Body", ""),
+        message_sid=params.get("MessageSid", ""),
+        media=_int(params.get("NumMedia")),
+    )
     with db.write() as session:
-        return replies.answer(
+        if line is not None:
+            counsellor = relay.staff_sender(session, settings, line, incoming.sender)
+            if counsellor is not None:
+                reply = relay.from_counsellor(session, settings, incoming, counsellor, now)
+                return Handled(reply.text, relayed=reply.deliver)
+        answer = replies.answer(
             session,
             settings,
-            sender=params.get("From", ""),
-            body=params.get("Body", ""),
-            message_sid=params.get("MessageSid", ""),
-            now=utcnow(),
+            sender=incoming.sender,
+            body=incoming.body,
+            message_sid=incoming.message_sid,
+            now=now,
         )
+        if line is None or answer.text is not None or answer.deliver:
+            return Handled(answer.text, outbox=answer.deliver)
+        relayed = relay.from_client(session, settings, incoming, now)
+        return Handled(relayed.text, relayed=relayed.deliver)
+
+
+def _send(db: Database, settings: Settings, handled: Handled) -> None:
+    _deliver_all(db, settings, handled.outbox)
+    relay.deliver(db, settings, handled.relayed)
 
 
 async def incoming(request: Request) -> Response:
@@ -57,14 +99,42 @@ async def incoming(request: Request) -> Response:
     try:
         # Not abandoned on a timeout: a cancellation that commits must also be confirmed and
         # its counsellor told. The database's own timeouts bound the wait.
-        answer = await to_thread.run_sync(_answer, db, settings, params)
+        handled = await to_thread.run_sync(_answer, db, settings, params)
     except Exception as exc:  # never the message: it may quote the body
         log.error("/twilio/sms failed (%s); answering with nothing", type(exc).__name__)
         return Response(message_twiml(None), media_type=TWIML)
     background = None
-    if answer.deliver:
-        background = BackgroundTask(_deliver_all, db, settings, answer.deliver)
-    return Response(message_twiml(answer.text), media_type=TWIML, background=background)
+    if handled.outbox or handled.relayed:
+        background = BackgroundTask(_send, db, settings, handled)
+    return Response(message_twiml(handled.text), media_type=TWIML, background=background)
 
 
-routes = [Route("/twilio/sms", incoming, methods=["POST"])]
+def _status(db: Database, settings: Settings, query: dict[str, str], status: str) -> list[int]:
+    with db.write() as session:
+        return relay.status_update(
+            session, settings, _int(query.get("m")), query.get("leg", ""), status
+        )
+
+
+async def delivery_status(request: Request) -> Response:
+    """Twilio's status callback for a relayed message (the row and leg are in the signed URL).
+    A relay to the primary that failed goes to the backup, once."""
+    settings: Settings = request.app.state.settings
+    params = await _signed_params(request, settings)
+    if isinstance(params, Response):
+        return params
+    db: Database = request.app.state.db
+    status = params.get("MessageStatus") or params.get("SmsStatus", "")
+    try:
+        again = await to_thread.run_sync(_status, db, settings, dict(request.query_params), status)
+    except Exception as exc:
+        log.error("/twilio/sms/status failed (%s)", type(exc).__name__)
+        return Response(message_twiml(None), media_type=TWIML)
+    background = BackgroundTask(relay.deliver, db, settings, again) if again else None
+    return Response(message_twiml(None), media_type=TWIML, background=background)
+
+
+routes = [
+    Route("/twilio/sms", incoming, methods=["POST"]),
+    Route(relay.STATUS_PATH, delivery_status, methods=["POST"]),
+]

@@ -20,8 +20,9 @@ from hotline import recordings
 from hotline.db import Database
 from hotline.errors import Conflict, Invalid, NotFound
 from hotline.models import TaskStatus, Team, utcnow
-from scheduling import tasks
+from scheduling import call_backs, tasks
 from scheduling.teams import team_by_slug
+from web import call_back
 from web.auth import Forbidden, Viewer, page
 from web.pages import render, visible_teams
 
@@ -47,6 +48,7 @@ class TeamSection:
     staff: bool  # the viewer may see what clients left, and act
     open: list[tasks.Task]
     done: list[tasks.Task]
+    calls: dict[tuple[str, int], call_backs.Summary]  # the latest call-back of a task
 
 
 def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSection]:
@@ -57,7 +59,17 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
             team = team_by_slug(session, slug, settings.config)
             staff = slug in viewer.team_slugs
             found = tasks.team_tasks(session, settings, team.id, details=staff, now=now)
-            sections.append(TeamSection(slug, team.name, staff, found.open, found.done))
+            calls = {
+                (kind, target_id): summary
+                for kind in ("callback", "voicemail")
+                for target_id, summary in call_backs.latest(
+                    session,
+                    settings,
+                    kind,
+                    (t.id for t in found.open + found.done if t.kind == kind),
+                ).items()
+            }
+            sections.append(TeamSection(slug, team.name, staff, found.open, found.done, calls))
     return sections
 
 
@@ -70,7 +82,11 @@ def _staff_team_ids(db: Database, viewer: Viewer) -> frozenset[int]:
 
 
 async def _page(
-    request: Request, viewer: Viewer, message: str | None = None, status: int = 200
+    request: Request,
+    viewer: Viewer,
+    message: str | None = None,
+    status: int = 200,
+    notice: str | None = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
     sections = await run_in_threadpool(_sections, request.app.state.db, settings, viewer)
@@ -78,6 +94,7 @@ async def _page(
         "viewer": viewer,
         "sections": sections,
         "message": message,
+        "notice": notice,
         "status_names": STATUS_NAMES,
     }
     return render(request, "tasks.html", context, status)
@@ -90,7 +107,8 @@ def _task_id(request: Request) -> int:
 
 @page()
 async def task_list(request: Request, viewer: Viewer) -> Response:
-    return await _page(request, viewer)
+    notice = call_back.NOTICES.get(request.query_params.get("notice", ""))
+    return await _page(request, viewer, notice=notice)
 
 
 async def _change(request: Request, viewer: Viewer, kind: str) -> Response:
@@ -133,6 +151,30 @@ async def callback_status(request: Request, viewer: Viewer) -> Response:
 @page()
 async def voicemail_status(request: Request, viewer: Viewer) -> Response:
     return await _change(request, viewer, "voicemail")
+
+
+async def _call_back(request: Request, viewer: Viewer, kind: str) -> Response:
+    """ "Zurückrufen": the viewer's phone rings, then the client's (team staff only)."""
+    task_id = _task_id(request)
+    staff = await run_in_threadpool(_staff_team_ids, request.app.state.db, viewer)
+    outcome = await call_back.start(
+        request, viewer, kind, task_id, lambda _session, row: getattr(row, "team_id", 0) in staff
+    )
+    if outcome.error:
+        return await _page(request, viewer, outcome.error, outcome.status)
+    if outcome.missing:
+        return RedirectResponse("/tasks", status_code=303)
+    return RedirectResponse(f"/tasks?notice={outcome.notice}#{kind}-{task_id}", status_code=303)
+
+
+@page()
+async def callback_call(request: Request, viewer: Viewer) -> Response:
+    return await _call_back(request, viewer, "callback")
+
+
+@page()
+async def voicemail_call(request: Request, viewer: Viewer) -> Response:
+    return await _call_back(request, viewer, "voicemail")
 
 
 async def _recording(request: Request, viewer: Viewer) -> tasks.RecordingRef | None:
@@ -205,6 +247,8 @@ routes = [
     Route("/tasks", task_list, methods=["GET"]),
     Route("/tasks/callbacks/{task_id}/status", callback_status, methods=["POST"]),
     Route("/tasks/voicemails/{task_id}/status", voicemail_status, methods=["POST"]),
+    Route("/tasks/callbacks/{task_id}/call", callback_call, methods=["POST"]),
+    Route("/tasks/voicemails/{task_id}/call", voicemail_call, methods=["POST"]),
     Route("/tasks/voicemails/{task_id}/audio", audio, methods=["GET"]),
     Route("/tasks/voicemails/{task_id}/recording/delete", delete_recording, methods=["POST"]),
 ]

@@ -399,6 +399,19 @@ def _caller_hash(context: Context, line: Line) -> str | None:
     return crypto.keyed_hash(context.settings, "caller", caller)
 
 
+def _sealed_caller(context: Context, line: Line) -> bytes | None:
+    """The caller's number, encrypted, to keep with a voicemail for a call-back through the
+    line; None for a withheld number or when the line keeps none."""
+    caller = context.params.get("From", "")
+    if not line.voicemail_keeps_number or voice.is_anonymous(caller):
+        return None
+    try:
+        number = normalise(caller)
+    except InvalidPhoneNumber:
+        return None
+    return crypto.box(context.settings).seal(number)
+
+
 # --- handlers ---------------------------------------------------------------------------------
 
 
@@ -629,6 +642,7 @@ def voicemail_left(context: Context) -> Response:
             team=team,
             recording_sid=recording_sid,
             seconds=seconds,
+            caller_phone_enc=_sealed_caller(context, line),
         )
         if stored is not None:
             now = shifts.on_call(session, context.config, line.team, utcnow())

@@ -1,0 +1,342 @@
+"""The team's text conversations as the web page shows and works them (`web.conversation_pages`),
+and their retention.
+
+What a client wrote (and their number, masked) is shown only to the staff of the team: its
+coordinators and counsellors. Admins see every team's conversations without what was written,
+and cannot act on them, as in the task list. Changes are audited without content.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from hotline import audit, crypto, relay
+from hotline.errors import Conflict, Invalid, NotFound
+from hotline.models import (
+    Channel,
+    Conversation,
+    ConversationMessage,
+    ConversationState,
+    Counsellor,
+    Direction,
+    OutboxMessage,
+    User,
+    utcnow,
+)
+from hotline.phone import masked
+
+log = logging.getLogger(__name__)
+
+CLOSED_SHOWN = 50  # closed conversations listed per team (the newest)
+ACTIONS = ("close", "reopen")
+RETENTION_ACTOR = "system:retention"
+
+
+class NotStaff(Exception):
+    """The conversation belongs to a team the user is not staff of."""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One line of the list."""
+
+    id: int
+    code: str
+    channel: Channel
+    state: ConversationState
+    line: str
+    last_activity_at: datetime
+    messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One message as the page shows it; `body` is None when the viewer is not team staff or
+    the retention deleted it (`deleted`)."""
+
+    direction: Direction
+    created_at: datetime
+    status: str
+    author: str | None
+    body: str | None
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    id: int
+    team_id: int
+    code: str
+    channel: Channel
+    state: ConversationState
+    line: str
+    client: str | None  # masked ("•••678"); None for non-staff or after the retention
+    created_at: datetime
+    last_activity_at: datetime
+    messages: list[Shown]
+
+
+def team_conversations(session: Session, team_id: int) -> tuple[list[Summary], list[Summary]]:
+    """Open conversations of a team (all, most recent activity first) and the newest closed."""
+    counts = (
+        select(ConversationMessage.conversation_id, func.count().label("n"))
+        .group_by(ConversationMessage.conversation_id)
+        .subquery()
+    )
+    query = (
+        select(Conversation, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.conversation_id == Conversation.id)
+        .where(Conversation.team_id == team_id)
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+    )
+    found: dict[ConversationState, list[Summary]] = {state: [] for state in ConversationState}
+    for state, limit in ((ConversationState.OPEN, None), (ConversationState.CLOSED, CLOSED_SHOWN)):
+        for conversation, messages in session.execute(
+            query.where(Conversation.state == state).limit(limit)
+        ):
+            found[state].append(
+                Summary(
+                    conversation.id,
+                    conversation.code,
+                    conversation.channel,
+                    conversation.state,
+                    conversation.line,
+                    conversation.last_activity_at,
+                    int(messages),
+                )
+            )
+    return found[ConversationState.OPEN], found[ConversationState.CLOSED]
+
+
+def open_count(session: Session, team_id: int) -> int:
+    """For the dashboard: how many conversations of the team are open."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.team_id == team_id, Conversation.state == ConversationState.OPEN)
+        )
+        or 0
+    )
+
+
+def team_of(session: Session, conversation_id: int) -> int | None:
+    return session.scalar(select(Conversation.team_id).where(Conversation.id == conversation_id))
+
+
+def detail(session: Session, settings: Settings, conversation_id: int, *, staff: bool) -> Detail:
+    """A conversation with its messages, oldest first; decrypted only for the team's staff."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("no such conversation")
+    rows = session.scalars(
+        select(ConversationMessage)
+        .where(ConversationMessage.conversation_id == conversation.id)
+        .order_by(ConversationMessage.created_at, ConversationMessage.id)
+    ).all()
+    counsellors = dict(
+        session.execute(
+            select(Counsellor.id, Counsellor.name).where(
+                Counsellor.id.in_({r.counsellor_id for r in rows if r.counsellor_id})
+            )
+        ).all()
+    )
+    users = dict(
+        session.execute(
+            select(User.id, User.username).where(
+                User.id.in_({r.user_id for r in rows if r.user_id})
+            )
+        ).all()
+    )
+    box = crypto.box(settings) if staff else None
+
+    def opened(value: bytes | None) -> str | None:
+        return box.open(value) if box is not None and value is not None else None
+
+    client = opened(conversation.client_enc)
+    return Detail(
+        id=conversation.id,
+        team_id=conversation.team_id,
+        code=conversation.code,
+        channel=conversation.channel,
+        state=conversation.state,
+        line=conversation.line,
+        client=masked(client) if client else None,
+        created_at=conversation.created_at,
+        last_activity_at=conversation.last_activity_at,
+        messages=[
+            Shown(
+                direction=row.direction,
+                created_at=row.created_at,
+                status=row.status,
+                author=(counsellors.get(row.counsellor_id) if row.counsellor_id else None)
+                or (users.get(row.user_id) if row.user_id else None),
+                body=opened(row.body_enc),
+                deleted=row.body_enc is None,
+            )
+            for row in rows
+        ],
+    )
+
+
+def _staff_conversation(
+    session: Session, conversation_id: int, may: Callable[[int], bool]
+) -> Conversation:
+    conversation = session.get(Conversation, conversation_id, with_for_update=True)
+    if conversation is None:
+        raise NotFound("no such conversation")
+    if not may(conversation.team_id):
+        raise NotStaff
+    return conversation
+
+
+def reply(
+    session: Session,
+    settings: Settings,
+    conversation_id: int,
+    text: str,
+    *,
+    user_id: int,
+    counsellor_id: int | None,
+    actor: str,
+    may: Callable[[int], bool],
+    now: datetime | None = None,
+) -> int:
+    """A reply written in the web page; returns the row to deliver after the commit. Invalid
+    (empty, too long), Conflict (closed, or the number is deleted), NotFound, NotStaff."""
+    now = now or utcnow()
+    conversation = _staff_conversation(session, conversation_id, may)
+    text = text.strip()
+    if not text:
+        raise Invalid("Bitte schreiben Sie eine Nachricht.", field="body")
+    if len(text) > relay.MAX_BODY:
+        raise Invalid(f"Eine Nachricht hat höchstens {relay.MAX_BODY} Zeichen.", field="body")
+    if conversation.state is not ConversationState.OPEN:
+        raise Conflict("Das Gespräch ist geschlossen. Öffnen Sie es wieder, um zu antworten.")
+    if conversation.client_enc is None:
+        raise Conflict("Die Nummer ist nach Ablauf der Aufbewahrungsfrist gelöscht.")
+    message = relay.queue_reply(
+        session, settings, conversation, text, counsellor_id=counsellor_id, user_id=user_id, now=now
+    )
+    audit.record(
+        session, actor, "reply", "conversation", conversation.id, after={"message_id": message.id}
+    )
+    return message.id
+
+
+def change_state(
+    session: Session,
+    conversation_id: int,
+    action: str,
+    *,
+    actor: str,
+    may: Callable[[int], bool],
+    now: datetime | None = None,
+) -> None:
+    """Schließen (close) or Wieder öffnen (reopen). A reopened conversation gets a new code
+    if another open one has taken its code meanwhile; it cannot be reopened when the client
+    has another open conversation, or their number is deleted (Conflict)."""
+    now = now or utcnow()
+    conversation = _staff_conversation(session, conversation_id, may)
+    if action not in ACTIONS:
+        raise Invalid("Diese Aktion gibt es nicht.", field="action")
+    before = {"state": conversation.state.value, "code": conversation.code}
+    if action == "close":
+        if conversation.state is ConversationState.CLOSED:
+            return
+        conversation.state, conversation.closed_at = ConversationState.CLOSED, now
+    else:
+        if conversation.state is ConversationState.OPEN:
+            return
+        _may_reopen(session, conversation)
+        if relay.by_code(session, conversation.team_id, conversation.code) is not None:
+            conversation.code = relay.free_code(session, conversation.team_id, now)
+        conversation.state, conversation.closed_at = ConversationState.OPEN, None
+        conversation.last_activity_at = now
+    after = {"state": conversation.state.value, "code": conversation.code}
+    audit.record(
+        session, actor, action, "conversation", conversation.id, before=before, after=after
+    )
+
+
+def _may_reopen(session: Session, conversation: Conversation) -> None:
+    if conversation.client_enc is None or conversation.client_hash is None:
+        raise Conflict("Die Nummer ist nach Ablauf der Aufbewahrungsfrist gelöscht.")
+    other = session.scalar(
+        select(Conversation.code).where(
+            Conversation.team_id == conversation.team_id,
+            Conversation.client_hash == conversation.client_hash,
+            Conversation.state == ConversationState.OPEN,
+        )
+    )
+    if other is not None:
+        raise Conflict(f"Mit dieser Person gibt es schon ein offenes Gespräch ({other}).")
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    bodies: int
+    addresses: int
+    outbox: int
+
+
+def purge(session: Session, settings: Settings, now: datetime) -> Purged:
+    """Delete message bodies older than `relay.retention_days`, the client address of
+    conversations closed before that, and the simulation outbox's copies of relayed messages.
+    The rows stay (who, when, how delivered), without content. Idempotent."""
+    cutoff = now - timedelta(days=settings.config.relay.retention_days)
+    bodies = session.execute(
+        update(ConversationMessage)
+        .where(ConversationMessage.body_enc.is_not(None), ConversationMessage.created_at < cutoff)
+        .values(body_enc=None)
+        .execution_options(synchronize_session=False)
+    )
+    addresses = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.state == ConversationState.CLOSED,
+            Conversation.closed_at < cutoff,
+            Conversation.client_enc.is_not(None),
+        )
+        .values(client_enc=None, client_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    copies = session.execute(
+        delete(OutboxMessage)
+        .where(
+            OutboxMessage.purpose.in_((relay.RELAY_PURPOSE, relay.REPLY_PURPOSE)),
+            OutboxMessage.created_at < cutoff,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    done = Purged(
+        int(getattr(bodies, "rowcount", 0) or 0),
+        int(getattr(addresses, "rowcount", 0) or 0),
+        int(getattr(copies, "rowcount", 0) or 0),
+    )
+    if done.bodies or done.addresses or done.outbox:
+        log.info(
+            "retention: %d message bodies, %d client numbers, %d outbox copies deleted",
+            done.bodies,
+            done.addresses,
+            done.outbox,
+        )
+        audit.record(
+            session,
+            RETENTION_ACTOR,
+            "purge",
+            "conversation",
+            None,
+            after={"bodies": done.bodies, "addresses": done.addresses, "outbox": done.outbox},
+        )
+    return done

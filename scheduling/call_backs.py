@@ -1,0 +1,467 @@
+"""Call-backs through the line: a counsellor calls a client back without either seeing the
+other's number.
+
+Twilio first rings the counsellor, from the line's number (REST `Calls.create`); when she
+answers, the service's TwiML whispers the line's name and waits for a 1 (a mailbox that answers
+presses nothing and is hung up on); on the 1 the client is dialled, again from the line's
+number. The target is a callback request, a voicemail that kept the caller's number, or an
+appointment with a client phone; its number is opened only when the client is dialled.
+
+The TwiML URLs carry nothing but a reference: the call-back's id and when it was started,
+signed with HOTLINE_SECRET_KEY (`ref`). It is good for BRIDGE_WITHIN to reach the client, and
+for FOLLOW_UP to report how the call ended. Every call-back is a row of `outbound_calls` and an
+audit entry (who, which target, when; never a number).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.model import HotlineConfig
+from config.settings import Settings
+from hotline import audit, crypto, sender
+from hotline.db import Database
+from hotline.errors import Conflict, Invalid, NotFound
+from hotline.models import (
+    Appointment,
+    CallbackRequest,
+    Counsellor,
+    OutboundCall,
+    TaskStatus,
+    User,
+    Voicemail,
+    utcnow,
+)
+from scheduling.appointments import masked_phone
+
+log = logging.getLogger(__name__)
+
+Target = CallbackRequest | Voicemail | Appointment
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a call-back may be about."""
+
+    model: type[CallbackRequest] | type[Voicemail] | type[Appointment]
+    entity: str  # as the audit log names it
+    field: str  # the API field that names it
+    noun: str  # in (English) error messages
+
+
+KINDS = {
+    "callback": Kind(
+        CallbackRequest, "callback_request", "callback_request_id", "callback request"
+    ),
+    "voicemail": Kind(Voicemail, "voicemail", "voicemail_id", "voicemail"),
+    "appointment": Kind(Appointment, "appointment", "appointment_id", "appointment"),
+}
+PURPOSE = "call-back"
+# The webhooks of a call-back (web.call_back_hooks); each URL carries only `ref`.
+ANSWER_PATH = "/twilio/call-back/answer"
+CONNECT_PATH = "/twilio/call-back/connect"
+DIALED_PATH = "/twilio/call-back/dialed"
+STATUS_PATH = "/twilio/call-back/status"
+REF_PURPOSE = "call-back-ref"
+BRIDGE_WITHIN = timedelta(minutes=10)  # to answer and press 1: the client is dialled only then
+FOLLOW_UP = timedelta(hours=12)  # the Dial's end and status callbacks, after a long talk
+RUNNING_FOR = timedelta(hours=1)  # a call-back not reported ended blocks another this long
+CLOCK_SKEW = timedelta(seconds=5)  # between the processes that issue and read references
+# The counsellor's leg, as Twilio reports it, in the order it moves; then our own outcomes.
+_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
+ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+OWN = frozenset({"simulated", "not_placed", "uncertain"})  # set by us, never moved
+ACTIVE = frozenset(_RANK)
+
+
+class NotAllowed(Exception):
+    """The person asking may not call back this target."""
+
+
+class Running(Conflict):
+    """A call-back of the same target is under way; nothing was changed."""
+
+    def __init__(self, counsellor: str) -> None:
+        super().__init__("a call-back of this target is under way", field="target")
+        self.counsellor = counsellor  # whose phone it rang
+
+
+class Refused(Exception):
+    """A webhook of a call-back that must not go on (unknown, another call, done, no number)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What placing the call needs, taken from the transaction that recorded it."""
+
+    call_id: int
+    ref: str
+    counsellor_phone: str
+    line_number: str
+    description: str  # for the outbox in simulation mode (the client's number masked)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    call_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The latest call-back of a target, for pages and the API. No numbers."""
+
+    id: int
+    kind: str
+    target_id: int
+    line: str
+    counsellor_id: int
+    counsellor: str
+    status: str
+    client_status: str | None
+    call_sid: str | None
+    created_at: datetime
+    bridged_at: datetime | None
+    client_phone: str | None  # masked
+
+
+# --- the reference in the TwiML URLs ------------------------------------------------------------
+
+
+def _signature(settings: Settings, call_id: int, issued: int) -> str:
+    return crypto.keyed_hash(settings, REF_PURPOSE, f"{call_id}:{issued}")
+
+
+def make_ref(settings: Settings, call_id: int, issued: datetime) -> str:
+    """`id.issued.signature`: opaque to Twilio, no number in it."""
+    stamp = int(issued.timestamp())
+    return f"{call_id}.{stamp}.{_signature(settings, call_id, stamp)}"
+
+
+def read_ref(settings: Settings, ref: str, now: datetime, valid_for: timedelta) -> int | None:
+    """The call-back id of a genuine reference no older than `valid_for`, else None."""
+    parts = ref.split(".")
+    if len(parts) != 3 or not all(part.isdigit() and len(part) < 16 for part in parts[:2]):
+        return None
+    call_id, issued = int(parts[0]), int(parts[1])
+    if not hmac.compare_digest(parts[2], _signature(settings, call_id, issued)):
+        return None
+    age = now - datetime.fromtimestamp(issued, UTC)
+    return call_id if -CLOCK_SKEW <= age <= valid_for else None
+
+
+def url(settings: Settings, path: str, ref: str) -> str:
+    return f"{settings.public_url}{path}?ref={ref}"
+
+
+# --- starting a call-back ---------------------------------------------------------------------
+
+
+def _load(session: Session, kind: str, target_id: int, *, lock: bool = False) -> Target | None:
+    row = session.get(KINDS[kind].model, target_id, with_for_update=lock)
+    assert row is None or isinstance(row, CallbackRequest | Voicemail | Appointment)
+    return row
+
+
+def _number(settings: Settings, row: Target) -> str | None:
+    if isinstance(row, CallbackRequest):
+        sealed: bytes | None = row.phone_enc
+    elif isinstance(row, Voicemail):
+        sealed = row.caller_phone_enc
+    else:
+        sealed = row.client_phone_enc
+    return crypto.box(settings).open(sealed) if sealed is not None else None
+
+
+def _line_and_teams(
+    session: Session, config: HotlineConfig, row: Target
+) -> tuple[str | None, frozenset[int]]:
+    """The line to call from and the teams the target belongs to. An appointment belongs to
+    its counsellor's teams and is called back through the first line of one of them."""
+    if not isinstance(row, Appointment):
+        return (row.line if row.line in config.lines else None), frozenset({row.team_id})
+    counsellor = session.get(Counsellor, row.counsellor_id)
+    teams = list(counsellor.teams) if counsellor else []
+    slugs = {team.slug for team in teams}
+    line = next((slug for slug, line in config.lines.items() if line.team in slugs), None)
+    return line, frozenset(team.id for team in teams)
+
+
+def _running(session: Session, kind: str, target_id: int, now: datetime) -> Running | None:
+    found = session.scalar(
+        select(Counsellor.name)
+        .select_from(OutboundCall)
+        .join(Counsellor, Counsellor.id == OutboundCall.counsellor_id)
+        .where(
+            OutboundCall.kind == kind,
+            OutboundCall.target_id == target_id,
+            OutboundCall.status.in_(ACTIVE),
+            OutboundCall.created_at >= now - RUNNING_FOR,
+        )
+        .order_by(OutboundCall.id.desc())
+        .limit(1)
+    )
+    return Running(found) if found is not None else None
+
+
+def _take(session: Session, row: Target, user_id: int | None, counsellor: Counsellor) -> None:
+    """A task called back is in progress, held by whoever called (a done task stays done)."""
+    if isinstance(row, Appointment) or row.status is TaskStatus.DONE:
+        return
+    holder = user_id or session.scalar(
+        select(User.id).where(User.counsellor_id == counsellor.id, User.active.is_(True))
+    )
+    row.status = TaskStatus.IN_PROGRESS
+    if isinstance(row, CallbackRequest):
+        row.taken_by_id = holder or row.taken_by_id
+    else:
+        row.handled_by_id = holder or row.handled_by_id
+
+
+def _anyone(_session: Session, _row: Target) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A call-back asked for: of which target, ringing which counsellor, by whom. `may` says
+    whether the asker may call back this target (else NotAllowed); `member_only`: the
+    counsellor must belong to the target's team (or, for an appointment, be its counsellor)."""
+
+    kind: str
+    target_id: int
+    counsellor_id: int
+    actor: str
+    user_id: int | None = None
+    may: Callable[[Session, Target], bool] = _anyone
+    member_only: bool = False
+
+
+def start(session: Session, settings: Settings, ask: Ask, now: datetime | None = None) -> Placement:
+    """Record the call-back (and audit it; a task goes in progress). Raises NotFound, Invalid,
+    Running (nothing changed) or NotAllowed."""
+    now = now or utcnow()
+    kind, target_id, user_id = ask.kind, ask.target_id, ask.user_id
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise NotFound("no such kind of target", field="kind")
+    row = _load(session, kind, target_id, lock=True)
+    if row is None:
+        raise NotFound(f"no such {spec.noun}", field=spec.field)
+    if not ask.may(session, row):
+        raise NotAllowed
+    number = _number(settings, row)
+    if number is None:
+        raise Invalid(f"the {spec.noun} has no phone number to call back", field=spec.field)
+    line, team_ids = _line_and_teams(session, settings.config, row)
+    if line is None:
+        raise Invalid(f"no configured line to call the {spec.noun} from", field="line")
+    counsellor = session.get(Counsellor, ask.counsellor_id)
+    if counsellor is None or not counsellor.active or not counsellor.phone:
+        raise Invalid("no active counsellor with a phone number has this id", field="counsellor_id")
+    own = isinstance(row, Appointment) and row.counsellor_id == counsellor.id
+    if ask.member_only and not own and not team_ids & {team.id for team in counsellor.teams}:
+        raise Invalid(f"the counsellor is not in the {spec.noun}'s team", field="counsellor_id")
+    running = _running(session, kind, target_id, now)
+    if running is not None:
+        raise running
+    call = OutboundCall(
+        kind=kind,
+        target_id=target_id,
+        line=line,
+        counsellor_id=counsellor.id,
+        user_id=user_id,
+        actor=ask.actor[:120],
+        status="queued",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(call)
+    session.flush()
+    before = getattr(row, "status", None)
+    _take(session, row, user_id, counsellor)
+    after: dict[str, object] = {"call_back": call.id, "counsellor_id": counsellor.id, "line": line}
+    if before is not None and row.status != before:
+        after["status"] = row.status.value
+    audit.record(session, ask.actor, "call_back", spec.entity, row.id, after=after)
+    config_line = settings.config.lines[line]
+    return Placement(
+        call_id=call.id,
+        ref=make_ref(settings, call.id, now),
+        counsellor_phone=counsellor.phone,
+        line_number=config_line.number,
+        description=f"Rückruf über die {config_line.display_name}: nach der 1 verbunden mit "
+        f"{masked_phone(number)}",
+    )
+
+
+def _advance(call: OutboundCall, status: str) -> None:
+    """Move the counsellor leg's status forward only (callbacks come late and twice)."""
+    if call.status in OWN or call.status in ENDED:
+        return
+    if status in ENDED or status in OWN or _RANK.get(status, -1) > _RANK.get(call.status, -1):
+        call.status = status
+
+
+def placed(session: Session, call_id: int, sid: str | None, status: str) -> None:
+    call = session.get(OutboundCall, call_id, with_for_update=True)
+    if call is None:
+        return
+    if sid and call.call_sid is None:
+        call.call_sid = sid
+    _advance(call, status)
+
+
+def call_back(db: Database, settings: Settings, ask: Ask) -> Started:
+    """Start a call-back: record it (one transaction), ask Twilio to ring the counsellor (no
+    database lock held meanwhile), record how that went. Raises what `start` raises."""
+    with db.write() as session:
+        placement = start(session, settings, ask)
+    outgoing = sender.OutgoingCall(
+        to=placement.counsellor_phone,
+        from_number=placement.line_number,
+        url=url(settings, ANSWER_PATH, placement.ref),
+        status_callback=url(settings, STATUS_PATH, placement.ref),
+        purpose=PURPOSE,
+        description=placement.description,
+    )
+    sid: str | None = None
+    try:
+        sid = sender.call(db, settings, outgoing)
+        status = "simulated" if settings.simulation else "queued"
+    except sender.NotSent as exc:
+        log.warning("call-back %d not placed: %s", placement.call_id, exc)
+        status = "not_placed"
+    except sender.MaybeSent as exc:
+        log.warning("call-back %d may or may not be placed: %s", placement.call_id, exc)
+        status = "uncertain"
+    with db.write() as session:
+        placed(session, placement.call_id, None if settings.simulation else sid, status)
+    return Started(placement.call_id, status)
+
+
+# --- the webhooks -----------------------------------------------------------------------------
+
+
+def _live(session: Session, call_id: int, call_sid: str) -> OutboundCall:
+    """The call-back a webhook of Twilio's call `call_sid` is about; Refused if it is another
+    call's (the reference was replayed) or unknown. Binds the CallSid on first sight."""
+    call = session.get(OutboundCall, call_id, with_for_update=True)
+    if call is None:
+        raise Refused("unknown call-back")
+    if call.call_sid is not None and call.call_sid != call_sid:
+        raise Refused("the reference belongs to another call")
+    if call.call_sid is None and call_sid:
+        call.call_sid = call_sid
+    return call
+
+
+def answered(session: Session, call_id: int, call_sid: str) -> str:
+    """The counsellor answered: the line to whisper (Refused once the client was dialled)."""
+    call = _live(session, call_id, call_sid)
+    if call.bridged_at is not None:
+        raise Refused("already connected")
+    return call.line
+
+
+def bridge(
+    session: Session, settings: Settings, call_id: int, call_sid: str, now: datetime
+) -> tuple[str, str]:
+    """The counsellor pressed 1: (line, the client's number), opened from the target now.
+    Once only: Refused for a second attempt, a gone target or one without a number."""
+    call = _live(session, call_id, call_sid)
+    if call.bridged_at is not None:
+        raise Refused("already connected")
+    row = _load(session, call.kind, call.target_id)
+    number = _number(settings, row) if row is not None else None
+    if number is None:
+        raise Refused("the target or its number is gone")
+    call.bridged_at = now
+    log.info("call-back %d: connecting the client", call.id)
+    return call.line, number
+
+
+def client_ended(session: Session, call_id: int, call_sid: str, dial_status: str) -> str:
+    """The Dial to the client ended; returns the line. The first report counts."""
+    call = _live(session, call_id, call_sid)
+    if call.client_status is None:
+        call.client_status = (dial_status or "unknown")[:20]
+    return call.line
+
+
+def leg_status(session: Session, call_id: int, call_sid: str, state: str) -> None:
+    """A status callback of the counsellor's leg."""
+    try:
+        call = _live(session, call_id, call_sid)
+    except Refused:
+        return
+    if state in ENDED or state in _RANK:
+        _advance(call, state)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _summaries(
+    session: Session, settings: Settings, calls: Iterable[OutboundCall]
+) -> list[Summary]:
+    rows = list(calls)
+    names = dict(
+        session.execute(
+            select(Counsellor.id, Counsellor.name).where(
+                Counsellor.id.in_({call.counsellor_id for call in rows})
+            )
+        ).all()
+    )
+    found = []
+    for call in rows:
+        target = _load(session, call.kind, call.target_id)
+        number = _number(settings, target) if target is not None else None
+        found.append(
+            Summary(
+                id=call.id,
+                kind=call.kind,
+                target_id=call.target_id,
+                line=call.line,
+                counsellor_id=call.counsellor_id,
+                counsellor=names.get(call.counsellor_id, "?"),
+                status=call.status,
+                client_status=call.client_status,
+                call_sid=call.call_sid,
+                created_at=call.created_at,
+                bridged_at=call.bridged_at,
+                client_phone=masked_phone(number) if number else None,
+            )
+        )
+    return found
+
+
+def get(session: Session, settings: Settings, call_id: int) -> Summary:
+    call = session.get(OutboundCall, call_id)
+    if call is None:
+        raise NotFound("no such call-back")
+    return _summaries(session, settings, [call])[0]
+
+
+def latest(
+    session: Session, settings: Settings, kind: str, target_ids: Iterable[int]
+) -> dict[int, Summary]:
+    """The latest call-back of each of the targets that has one."""
+    wanted = set(target_ids)
+    if not wanted:
+        return {}
+    newest: dict[int, OutboundCall] = {}
+    for call in session.scalars(
+        select(OutboundCall)
+        .where(OutboundCall.kind == kind, OutboundCall.target_id.in_(wanted))
+        .order_by(OutboundCall.id)
+    ):
+        newest[call.target_id] = call
+    return {s.target_id: s for s in _summaries(session, settings, newest.values())}

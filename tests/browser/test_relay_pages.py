@@ -1,0 +1,59 @@
+"""axe on the text relay's pages ("Nachrichten"): the list, a conversation with its reply form,
+the form with an error, and the same conversation as an admin (without its content)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hotline import users
+from hotline.models import Conversation, Role, utcnow
+from hotline.relay import Incoming, from_client, queue_reply
+from tests.browser.conftest import Service
+from tests.browser.test_accessibility import PASSWORD, _assert_clean, _axe, _check, _login
+from tests.conftest import add_counsellor
+
+
+@pytest.fixture
+def conversation(service: Service) -> int:
+    """A right-wing conversation with a message and a reply (nothing is sent: the rows are
+    written directly), a counsellor account of that team and an admin."""
+    settings = service.settings
+    config = settings.config
+    now = utcnow()
+    with service.database.write() as session:
+        person = add_counsellor(session, config, "right-wing", name="Sabine Roth")
+        for name, role, counsellor_id in (
+            ("sabine", Role.COUNSELLOR, person.id),
+            ("admin", Role.ADMIN, None),
+        ):
+            users.create_user(
+                session,
+                config,
+                users.NewUser(name, PASSWORD, role, counsellor_id=counsellor_id),
+                actor="tests",
+            )
+        message = Incoming("right-wing", "+4917612345678", "Hallo, ich möchte reden.", "SM1")
+        from_client(session, settings, message, now)
+        found = session.scalars(select(Conversation)).one()
+        queue_reply(
+            session, settings, found, "Gern. Wann passt es?", counsellor_id=person.id, now=now
+        )
+        return found.id
+
+
+def test_axe_relay_pages(service: Service, conversation: int, browser_page: Any) -> None:
+    page, url = browser_page, service.url
+    _login(page, service, "sabine")
+    found = _check(page, f"{url}/conversations", "conversations")
+    found += _check(page, f"{url}/conversations/{conversation}", "conversation")
+    page.get_by_role("button", name="Senden").click()  # empty: the browser's own check
+    page.locator("#f-body").evaluate("e => e.removeAttribute('required')")
+    page.get_by_role("button", name="Senden").click()
+    page.get_by_role("alert").wait_for()
+    found += _axe(page, "conversation, reply with error")
+    _login(page, service, "admin")
+    found += _check(page, f"{url}/conversations/{conversation}", "conversation (admin)")
+    _assert_clean(found)

@@ -1,0 +1,722 @@
+"""The text relay (issue 7, item 1): SMS and WhatsApp between clients and the on-call counsellor
+through the line's number, end to end with signed webhooks and a Twilio-compatible fake REST
+server on loopback; codes, the out-of-hours answer, failover to the backup, retention, privacy
+(encrypted at rest, nothing in the logs) and the web page."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx2 as httpx
+import pytest
+import time_machine
+from sqlalchemy import select, text
+from starlette.datastructures import Secret
+from starlette.testclient import TestClient
+
+from config.model import SHIPPED, ConfigError, HotlineConfig, Relay, load_config
+from config.settings import Settings
+from hotline import crypto, outbox, relay
+from hotline.db import Database
+from hotline.models import (
+    AuditEntry,
+    Channel,
+    Conversation,
+    ConversationMessage,
+    ConversationState,
+    Direction,
+    Role,
+)
+from scheduling import tasks
+from scheduling.rota import Tier
+from scheduling.shifts import NewShift, create_shift
+from tests.conftest import add_counsellor, berlin
+from tests.fake_twilio import FakeTwilio, running
+from tests.test_auth import csrf_of, make_user, sign_in
+from tests.test_reminders import wait_for
+from web.app import create_app
+from web.twilio import twilio_signature
+
+ISLAMISM = "+497112794555"
+GENERAL = "+497112794556"
+CLIENT = "+4917612345678"
+OTHER_CLIENT = "+4917687654321"
+NOON = berlin(2026, 12, 2, 12)  # a Wednesday: the line is open 09:00-18:00
+EVENING = berlin(2026, 12, 2, 20)
+SID, TOKEN = "AC" + "5" * 32, "relay-test-token"
+# Words an answer to a client must never contain: a phone may be shared.
+TELLING = ("konex", "Extremismus", "Ausstieg", "Islam", "Rechts", "Beratung", "Team", "Leitung")
+
+
+@dataclass
+class People:
+    primary: str
+    primary_id: int
+    backup: str
+    backup_id: int
+
+
+@pytest.fixture
+def people(database: Database, config: HotlineConfig) -> People:
+    """A primary and a backup counsellor of the islamism team on call all of 2 December."""
+    with database.write() as session:
+        primary = add_counsellor(session, config, "islamism", name="Primär Person")
+        backup = add_counsellor(session, config, "islamism", name="Hintergrund Person")
+        for person, tier in ((primary, Tier.PRIMARY), (backup, Tier.BACKUP)):
+            shift = NewShift("islamism", person.id, tier, berlin(2026, 12, 2), berlin(2026, 12, 3))
+            create_shift(session, config, shift, actor="tests")
+        return People(primary.phone, primary.id, backup.phone, backup.id)
+
+
+@dataclass
+class Line:
+    """The service with a fake Twilio behind it, and Twilio's side of the webhooks."""
+
+    client: TestClient
+    settings: Settings
+    fake: FakeTwilio
+    database: Database
+
+    def post(self, url: str, params: dict[str, str]) -> httpx.Response:
+        """POST as Twilio does: signed over the full URL (with its query) and the parameters."""
+        signature = twilio_signature(self.settings.webhook_tokens()[0], url, params)
+        path = url.removeprefix(self.settings.public_url)
+        return self.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+    def sms(
+        self, sender: str, body: str, *, to: str = ISLAMISM, sid: str = "", **extra: str
+    ) -> httpx.Response:
+        params = {
+            "MessageSid": sid or "SM" + os.urandom(16).hex(),
+            "From": sender,
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+            **extra,
+        }
+        return self.post(self.settings.public_url + "/twilio/sms", params)
+
+    def status(self, sent: dict[str, str], status: str) -> httpx.Response:
+        """Twilio's status callback for a message the service sent."""
+        params = {"MessageSid": sent["Sid"], "MessageStatus": status, "SmsStatus": status}
+        return self.post(sent["StatusCallback"], params)
+
+    def sent(self, count: int) -> list[dict[str, str]]:
+        wait_for(lambda: len(self.fake.messages) >= count, 10)
+        return self.fake.messages
+
+
+@pytest.fixture
+def line(settings: Settings, database: Database) -> Iterator[Line]:
+    with running(SID, TOKEN) as fake:
+        live = replace(
+            settings,
+            twilio_account_sid=SID,
+            twilio_auth_token=Secret(TOKEN),
+            twilio_api_url=fake.url,
+        )
+        with TestClient(create_app(live, database=database)) as client:
+            yield Line(client, live, fake, database)
+
+
+@pytest.fixture
+def noon() -> Iterator[time_machine.Coordinates]:
+    with time_machine.travel(NOON, tick=False) as traveller:
+        yield traveller
+
+
+def rows(database: Database) -> list[ConversationMessage]:
+    with database.read() as session:
+        query = select(ConversationMessage).order_by(ConversationMessage.id)
+        return list(session.scalars(query))
+
+
+def conversations_of(database: Database) -> list[Conversation]:
+    with database.read() as session:
+        return list(session.scalars(select(Conversation).order_by(Conversation.id)))
+
+
+def settled(line: Line, count: int) -> list[ConversationMessage]:
+    """The message rows once `count` of them are no longer being sent."""
+    pending = (relay.QUEUED, relay.SENDING)
+    wait_for(lambda: sum(r.status not in pending for r in rows(line.database)) >= count, 10)
+    return rows(line.database)
+
+
+# --- codes --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "rest"),
+    [
+        ("K7 Hallo", "K7", "Hallo"),
+        ("k7: Hallo", "K7", "Hallo"),
+        ("[K7] Hallo", "K7", "Hallo"),
+        ("[ k12 ]Hallo", "K12", "Hallo"),
+        ("#K7 Hallo", "K7", "Hallo"),
+        ("  #k07 - Hallo", "K7", "Hallo"),
+        ("K7", "K7", ""),
+        ("Kein Code", None, "Kein Code"),
+        ("K7x Hallo", None, "K7x Hallo"),
+        ("Hallo K7", None, "Hallo K7"),
+    ],
+)
+def test_a_leading_code_picks_the_conversation(body: str, code: str | None, rest: str) -> None:
+    assert relay.parse_code(body) == (code, rest)
+
+
+# --- both ways ----------------------------------------------------------------------------------
+
+
+def test_a_client_sms_reaches_the_primary_and_the_reply_the_client(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    answer = line.sms(CLIENT, "Hallo, ich brauche Hilfe.")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/xml")
+    assert "<Message>" not in answer.text
+    (relayed,) = line.sent(1)
+    assert relayed["To"] == people.primary
+    assert relayed["From"] == ISLAMISM
+    assert relayed["Body"] == "[K1] Hallo, ich brauche Hilfe."
+    assert CLIENT[3:] not in str(relayed)  # the counsellor never sees the client's number
+    callback = urlsplit(relayed["StatusCallback"])
+    assert callback.path == "/twilio/sms/status"
+    assert dict(parse_qsl(callback.query))["leg"] == "primary"
+
+    answer = line.sms(people.primary, "K1 Wir sind für Sie da. Wann passt es Ihnen?")
+    assert "<Message>" not in answer.text  # with a code: no notice
+    reply = line.sent(2)[1]
+    assert (reply["To"], reply["From"]) == (CLIENT, ISLAMISM)
+    assert reply["Body"] == "Wir sind für Sie da. Wann passt es Ihnen?"
+    assert people.primary[3:] not in str(reply)  # nor the client the counsellor's
+
+    (conversation,) = conversations_of(line.database)
+    assert (conversation.code, conversation.channel, conversation.state) == (
+        "K1",
+        Channel.SMS,
+        ConversationState.OPEN,
+    )
+    incoming, outgoing = settled(line, 2)
+    assert (incoming.direction, incoming.counsellor_id, incoming.tier) == (
+        Direction.IN,
+        people.primary_id,
+        Tier.PRIMARY,
+    )
+    assert (outgoing.direction, outgoing.counsellor_id) == (Direction.OUT, people.primary_id)
+    assert [r.status for r in (incoming, outgoing)] == [relay.SENT, relay.SENT]
+    assert [r.provider_sid for r in (incoming, outgoing)] == [m["Sid"] for m in line.fake.messages]
+
+    # The client writes again: the same conversation, the same code.
+    line.sms(CLIENT, "Morgen um 10?")
+    assert line.sent(3)[2]["Body"] == "[K1] Morgen um 10?"
+    assert len(conversations_of(line.database)) == 1
+
+
+def test_whatsapp_both_ways(line: Line, people: People, noon: time_machine.Coordinates) -> None:
+    line.sms("whatsapp:" + CLIENT, "Hallo über WhatsApp", to="whatsapp:" + ISLAMISM)
+    relayed = line.sent(1)[0]
+    assert (relayed["To"], relayed["From"]) == (people.primary, ISLAMISM)  # an SMS to her
+    assert relayed["Body"] == "[K1] Hallo über WhatsApp"
+    line.sms(people.primary, "[K1] Gern, schreiben Sie mir.")
+    reply = line.sent(2)[1]
+    assert reply["To"] == "whatsapp:" + CLIENT
+    assert reply["From"] == "whatsapp:" + ISLAMISM
+    assert reply["Body"] == "Gern, schreiben Sie mir."
+    (conversation,) = conversations_of(line.database)
+    assert conversation.channel == Channel.WHATSAPP
+    # The same number by SMS is another conversation (replies must go back the same way).
+    line.sms(CLIENT, "Und per SMS")
+    assert line.sent(3)[2]["Body"] == "[K2] Und per SMS"
+
+
+def test_a_message_delivered_twice_is_relayed_once(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    sid = "SM" + "a" * 32
+    line.sms(CLIENT, "Einmal bitte", sid=sid)
+    line.sms(CLIENT, "Einmal bitte", sid=sid)
+    line.sms(people.primary, "K1 Antwort", sid="SM" + "b" * 32)
+    line.sms(people.primary, "K1 Antwort", sid="SM" + "b" * 32)
+    line.sent(2)
+    assert len(settled(line, 2)) == 2
+    assert [m["Body"] for m in line.fake.messages] == ["[K1] Einmal bitte", "Antwort"]
+
+
+# --- codes in replies ---------------------------------------------------------------------------
+
+
+def test_codes_pick_the_conversation_and_no_code_goes_to_the_most_recent_with_a_notice(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    line.sms(CLIENT, "Ich bin A")
+    line.sms(OTHER_CLIENT, "Ich bin B")
+    assert [m["Body"] for m in line.sent(2)] == ["[K1] Ich bin A", "[K2] Ich bin B"]
+
+    assert "<Message>" not in line.sms(people.primary, "#k1 An A").text
+    assert "<Message>" not in line.sms(people.primary, "[K2] An B").text
+    assert [(m["To"], m["Body"]) for m in line.sent(4)[2:]] == [
+        (CLIENT, "An A"),
+        (OTHER_CLIENT, "An B"),
+    ]
+
+    # No code: the conversation last relayed to her (B's), and she is told.
+    answer = line.sms(people.primary, "Ohne Code")
+    assert "<Message>Ohne Code an K2 gesendet." in answer.text
+    assert (line.sent(5)[4]["To"], line.fake.messages[4]["Body"]) == (OTHER_CLIENT, "Ohne Code")
+
+    line.sms(CLIENT, "Noch eine Frage")  # now A's was relayed last
+    line.sent(6)
+    assert "Ohne Code an K1 gesendet." in line.sms(people.primary, "Gern").text
+    assert (line.sent(7)[6]["To"], line.fake.messages[6]["Body"]) == (CLIENT, "Gern")
+
+
+def test_an_unknown_or_closed_code_is_explained_and_changes_nothing(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    answer = line.sms(people.primary, "Hallo?")
+    assert (
+        "<Message>Ihnen wurde kein offenes Gespräch weitergeleitet: nichts gesendet. "
+        "Es gibt kein offenes Gespräch.</Message>" in answer.text
+    )
+    line.sms(CLIENT, "Ich bin A")
+    line.sent(1)
+    answer = line.sms(people.primary, "K9 Hallo")
+    assert "<Message>Kein offenes Gespräch K9: nichts gesendet. Offen: K1.</Message>" in answer.text
+    # The backup was never relayed anything: without a code, nothing goes.
+    answer = line.sms(people.backup, "Hallo")
+    assert "kein offenes Gespräch weitergeleitet" in answer.text
+    assert "Offen: K1." in answer.text
+    assert "Leere Nachricht" in line.sms(people.primary, "K1").text
+    with line.database.write() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        conversation.state = ConversationState.CLOSED
+        conversation.closed_at = NOON
+    answer = line.sms(people.primary, "K1 Noch da?")
+    assert "Gespräch K1 ist geschlossen: nichts gesendet." in answer.text
+    assert len(line.fake.messages) == 1
+    assert [r.direction for r in rows(line.database)] == [Direction.IN]
+
+
+def test_a_counsellor_of_another_team_writes_as_a_client(
+    line: Line, people: People, config: HotlineConfig, noon: time_machine.Coordinates
+) -> None:
+    with line.database.write() as session:
+        stranger = add_counsellor(session, config, "right-wing", name="Andere Person").phone
+    line.sms(stranger, "K1 Hallo")
+    assert line.sent(1)[0]["Body"] == "[K1] K1 Hallo"
+
+
+# --- hours --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("moment", [EVENING, berlin(2026, 12, 25, 12)], ids=["evening", "holiday"])
+def test_outside_hours_the_client_gets_the_hours_and_nothing_is_relayed(
+    line: Line, people: People, moment: object
+) -> None:
+    with time_machine.travel(moment, tick=False):
+        answer = line.sms(CLIENT, "Ist jemand da?")
+        again = line.sms(CLIENT, "Hallo?")
+    assert answer.status_code == 200
+    expected = (
+        "Vielen Dank für Ihre Nachricht. Wir sind montags bis donnerstags von 9 bis 18 Uhr und "
+        "freitags von 9 bis 16 Uhr erreichbar und antworten Ihnen dann. In einem Notfall wählen "
+        "Sie bitte 110."
+    )
+    assert f"<Message>{expected}</Message>" in answer.text
+    for word in TELLING:
+        assert word.casefold() not in expected.casefold(), word
+    assert "<Message>" not in again.text  # once a night, not once a message
+    assert line.fake.messages == []
+    stored = rows(line.database)
+    assert [(r.direction, r.status) for r in stored] == [
+        (Direction.IN, relay.HELD),
+        (Direction.OUT, relay.AUTO),
+        (Direction.IN, relay.HELD),
+    ]
+    assert all(r.counsellor_id is None for r in stored)
+    assert len(conversations_of(line.database)) == 1  # stored for the team
+
+
+def test_the_out_of_hours_reply_comes_from_the_configuration(
+    database: Database, settings: Settings, config: HotlineConfig, tmp_path: Path
+) -> None:
+    shipped = SHIPPED.read_text(encoding="utf-8")
+    path = tmp_path / "hotline.toml"
+    path.write_text(shipped.replace("Wir sind {hours}", "Wir sind {stunden}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"relay\.out_of_hours_reply: unknown placeholder"):
+        load_config(path)
+    own = config.model_copy(update={"relay": Relay(out_of_hours_reply="Erreichbar {hours}.")})
+    with database.write() as session:
+        answer = relay.from_client(
+            session,
+            replace(settings, config=own),
+            relay.Incoming("islamism", CLIENT, "Hallo", "SM" + "e" * 32),
+            EVENING,
+        )
+    assert answer == relay.Answer(
+        text="Erreichbar montags bis donnerstags von 9 bis 18 Uhr und freitags von 9 bis 16 Uhr."
+    )
+
+
+def test_nobody_on_call_stores_without_relaying(line: Line, noon: time_machine.Coordinates) -> None:
+    answer = line.sms(CLIENT, "Hallo")
+    assert answer.status_code == 200
+    assert "<Message>" not in answer.text
+    assert [r.status for r in rows(line.database)] == [relay.UNROUTED]
+    assert line.fake.messages == []
+
+
+# --- delivery and failover ----------------------------------------------------------------------
+
+
+def test_undelivered_to_the_primary_goes_to_the_backup_exactly_once(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    line.sms(CLIENT, "Bitte melden")
+    first = line.sent(1)[0]
+    settled(line, 1)
+    assert line.status(first, "sent").status_code == 200
+    assert line.status(first, "undelivered").status_code == 200
+    second = line.sent(2)[1]
+    assert (second["To"], second["From"], second["Body"]) == (
+        people.backup,
+        ISLAMISM,
+        "[K1] Bitte melden",
+    )
+    assert dict(parse_qsl(urlsplit(second["StatusCallback"]).query))["leg"] == "backup"
+    # Twilio repeats the callback, and a late one about the primary arrives: nothing more.
+    for status in ("undelivered", "failed", "sent", "delivered"):
+        assert line.status(first, status).status_code == 200
+    (row,) = settled(line, 1)
+    assert len(line.fake.messages) == 2
+    assert (row.counsellor_id, row.tier, row.status) == (people.backup_id, Tier.BACKUP, relay.SENT)
+    assert row.failed_over_at is not None
+    assert row.provider_sid == second["Sid"]
+    # The backup's own callbacks move it on; a failure there does not go round again.
+    line.status(second, "delivered")
+    line.status(second, "sent")
+    assert rows(line.database)[0].status == relay.DELIVERED
+    # Without a code, the backup's reply goes to this conversation now.
+    assert "Ohne Code an K1 gesendet." in line.sms(people.backup, "Ich bin da").text
+    assert line.sent(3)[2]["To"] == CLIENT
+
+
+def test_a_failed_reply_to_the_client_is_shown_not_rerouted(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    line.sms(CLIENT, "Hallo")
+    line.sent(1)
+    line.sms(people.primary, "K1 Antwort")
+    reply = line.sent(2)[1]
+    settled(line, 2)
+    line.status(reply, "failed")
+    line.status(reply, "failed")
+    assert [r.status for r in rows(line.database)] == [relay.SENT, relay.FAILED]
+    assert len(line.fake.messages) == 2
+
+
+def test_a_twilio_error_leaves_the_message_uncertain_never_doubled(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    line.fake.fail_next = 1  # a 500: Twilio may have taken it
+    line.sms(CLIENT, "Hallo")
+    (row,) = settled(line, 1)
+    assert row.status == relay.UNCERTAIN
+    assert line.fake.messages == []
+
+
+# --- signatures and failures --------------------------------------------------------------------
+
+
+def test_unsigned_or_forged_requests_are_refused(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    params = {"MessageSid": "SM" + "c" * 32, "From": CLIENT, "To": ISLAMISM, "Body": "Hallo"}
+    assert line.client.post("/twilio/sms", data=params).status_code == 403
+    forged = twilio_signature("wrong", line.settings.public_url + "/twilio/sms", params)
+    headers = {"X-Twilio-Signature": forged}
+    assert line.client.post("/twilio/sms", data=params, headers=headers).status_code == 403
+    status = {"MessageSid": "SM" + "c" * 32, "MessageStatus": "undelivered"}
+    assert line.client.post("/twilio/sms/status?m=1&leg=primary", data=status).status_code == 403
+    assert rows(line.database) == []
+    assert line.fake.messages == []
+
+
+def test_a_broken_database_still_answers_empty_twiml(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    line.sms(CLIENT, "Hallo")
+    sent = line.sent(1)[0]
+    settled(line, 1)
+    with line.database.write() as session:
+        session.execute(text("DROP TABLE conversation_messages"))
+    for answer in (
+        line.sms(CLIENT, "Noch einmal"),
+        line.sms(people.primary, "K1 Antwort"),
+        line.status(sent, "undelivered"),
+    ):
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/xml")
+        assert "<Response" in answer.text
+        assert "<Message>" not in answer.text
+    assert len(line.fake.messages) == 1
+
+
+# --- privacy ------------------------------------------------------------------------------------
+
+
+def test_bodies_and_numbers_are_encrypted_at_rest(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    line.sms(CLIENT, "Mein Geheimnis")
+    line.sms(people.primary, "K1 Ihre Antwort")
+    line.sent(2)
+    stored = settled(line, 2)
+    (conversation,) = conversations_of(line.database)
+    box = crypto.box(line.settings)
+    assert conversation.client_enc is not None
+    assert CLIENT.encode() not in conversation.client_enc
+    assert CLIENT[3:].encode() not in conversation.client_enc
+    assert box.open(conversation.client_enc) == CLIENT
+    assert conversation.client_hash is not None
+    assert CLIENT[3:] not in conversation.client_hash
+    for row, plain in zip(stored, ("Mein Geheimnis", "Ihre Antwort"), strict=True):
+        assert row.body_enc is not None
+        assert plain.encode() not in row.body_enc
+        assert box.open(row.body_enc) == plain
+    with line.database.read() as session:
+        audit = " ".join(f"{e.before}{e.after}" for e in session.scalars(select(AuditEntry)))
+    assert "Geheimnis" not in audit
+    assert CLIENT[3:] not in audit
+
+
+def test_numbers_and_bodies_never_reach_the_log(
+    line: Line, people: People, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("DEBUG"):
+        with time_machine.travel(NOON, tick=False):
+            line.sms(CLIENT, "Mein Geheimnis")
+            first = line.sent(1)[0]
+            settled(line, 1)
+            line.status(first, "undelivered")
+            line.sms(people.backup, "Streng vertraulich")
+            line.sms(people.primary, "K9 Unbekannt vertraulich")
+            line.sent(3)
+            settled(line, 2)
+        with time_machine.travel(EVENING, tick=False):
+            line.sms(OTHER_CLIENT, "Nachts geheim")
+    assert "relay" in caplog.text  # it does log, by id
+    for secret in (
+        CLIENT,
+        CLIENT[3:],
+        OTHER_CLIENT[3:],
+        people.primary[3:],
+        people.backup[3:],
+        "Geheimnis",
+        "vertraulich",
+        "geheim",
+    ):
+        assert secret not in caplog.text, secret
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+def test_retention_deletes_old_bodies_and_closed_conversations_numbers(
+    line: Line, people: People
+) -> None:
+    old = NOON - timedelta(days=40)
+    with time_machine.travel(NOON, tick=False):
+        line.sms(CLIENT, "Alt und geschlossen")
+        line.sms(OTHER_CLIENT, "Alt und offen")
+        line.sent(2)
+        settled(line, 2)
+    with line.database.write() as session:
+        for row in session.scalars(select(ConversationMessage)):
+            row.created_at = old
+        for conversation in session.scalars(select(Conversation)):
+            if conversation.code == "K1":
+                conversation.state, conversation.closed_at = ConversationState.CLOSED, old
+    with time_machine.travel(NOON, tick=False):
+        line.sms(OTHER_CLIENT, "Neu")
+        line.sent(3)
+        settled(line, 3)
+        tasks.retention_job(line.database, line.settings)
+        tasks.retention_job(line.database, line.settings)  # idempotent
+    closed, still_open = conversations_of(line.database)
+    assert (closed.client_enc, closed.client_hash) == (None, None)
+    assert still_open.client_enc is not None  # open: the reply must still find the client
+    assert [r.body_enc is None for r in rows(line.database)] == [True, True, False]
+    with line.database.read() as session:
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "purge"))
+    assert (entry.actor, entry.entity) == ("system:retention", "conversation")
+    assert entry.after == {"bodies": 2, "addresses": 1, "outbox": 0}
+
+
+def test_retention_also_clears_the_simulation_outbox(
+    client: TestClient, settings: Settings, database: Database, people: People
+) -> None:
+    params = {"MessageSid": "SM" + "d" * 32, "From": CLIENT, "To": ISLAMISM, "Body": "Hallo"}
+    url = settings.public_url + "/twilio/sms"
+    headers = {"X-Twilio-Signature": twilio_signature(settings.webhook_tokens()[0], url, params)}
+    with time_machine.travel(NOON, tick=False):
+        assert client.post("/twilio/sms", data=params, headers=headers).status_code == 200
+    with database.read() as session:
+        (copy,) = outbox.recent(session, settings)
+    assert (copy.purpose, copy.to, copy.body) == ("relay", people.primary, "[K1] Hallo")
+    tasks.retention_job(database, settings, NOON + timedelta(days=31))
+    with database.read() as session:
+        assert outbox.recent(session, settings) == []
+        assert session.scalars(select(ConversationMessage.body_enc)).one() is None
+
+
+# --- the web page -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(line: Line) -> Iterator[TestClient]:
+    with TestClient(
+        line.client.app, base_url="https://testserver", follow_redirects=False
+    ) as browser:
+        yield browser
+
+
+def test_the_team_sees_its_conversations_and_replies_from_the_page(
+    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+) -> None:
+    config = line.settings.config
+    make_user(line.database, config, "koordination", Role.COORDINATOR, "islamism")
+    line.sms(CLIENT, "Hallo <script>alert(1)</script>")
+    line.sent(1)
+    settled(line, 1)
+    (conversation,) = conversations_of(line.database)
+    sign_in(browser, "koordination")
+    listing = browser.get("/conversations")
+    assert listing.status_code == 200
+    assert f'href="/conversations/{conversation.id}"' in listing.text
+    assert "K1" in listing.text
+    assert "SMS" in listing.text
+    assert "Hallo" not in listing.text  # the list shows no content
+    assert 'href="/conversations"' in browser.get("/").text  # linked from the navigation
+    assert "1 offenes Gespräch" in browser.get("/").text
+
+    page = browser.get(f"/conversations/{conversation.id}")
+    assert page.status_code == 200
+    assert "Hallo &lt;script&gt;alert(1)&lt;/script&gt;" in page.text  # escaped
+    assert "•••678" in page.text  # masked
+    assert CLIENT[3:] not in page.text
+    assert "weitergeleitet an Primär Person" in page.text
+
+    csrf = csrf_of(page.text)
+    url = f"/conversations/{conversation.id}"
+    assert browser.post(f"{url}/reply", data={"body": "Ohne Token"}).status_code == 403
+    empty = browser.post(f"{url}/reply", data={"body": "  ", "csrf": csrf})
+    assert empty.status_code == 422
+    assert "Bitte schreiben Sie eine Nachricht." in empty.text
+    too_long = browser.post(f"{url}/reply", data={"body": "x" * 1601, "csrf": csrf})
+    assert too_long.status_code == 422
+    assert len(line.fake.messages) == 1
+    done = browser.post(f"{url}/reply", data={"body": "Antwort aus dem Portal", "csrf": csrf})
+    assert (done.status_code, done.headers["location"]) == (303, url)
+    sent = line.sent(2)[1]
+    assert (sent["To"], sent["From"], sent["Body"]) == (CLIENT, ISLAMISM, "Antwort aus dem Portal")
+    assert "Antwort von koordination" in browser.get(url).text
+
+    closed = browser.post(f"{url}/state", data={"action": "close", "csrf": csrf})
+    assert closed.status_code == 303
+    refused = browser.post(f"{url}/reply", data={"body": "Noch etwas", "csrf": csrf})
+    assert refused.status_code == 409
+    assert "Das Gespräch ist geschlossen." in refused.text
+    assert "Noch etwas" in refused.text  # the draft is kept
+    # The client writes again: a new conversation, a new code (K1 rests a while).
+    line.sms(CLIENT, "Hallo nochmal")
+    assert line.sent(3)[2]["Body"] == "[K2] Hallo nochmal"
+    reopen = browser.post(f"{url}/state", data={"action": "reopen", "csrf": csrf})
+    assert reopen.status_code == 409
+    assert "schon ein offenes Gespräch (K2)" in reopen.text
+    with line.database.read() as session:
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity == "conversation")
+        ).all()
+    assert actions == ["reply", "close"]
+
+
+def test_reopening_takes_a_new_code_if_the_old_one_is_taken(
+    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+) -> None:
+    make_user(line.database, line.settings.config, "koordination", Role.COORDINATOR, "islamism")
+    line.sms(CLIENT, "A")
+    line.sent(1)
+    with line.database.write() as session:
+        first = session.scalars(select(Conversation)).one()
+        first.state, first.closed_at = ConversationState.CLOSED, NOON
+        first.last_activity_at = NOON - timedelta(days=8)  # its code has rested
+        first_id = first.id
+    line.sms(OTHER_CLIENT, "B")
+    assert line.sent(2)[1]["Body"] == "[K1] B"
+    sign_in(browser, "koordination")
+    csrf = csrf_of(browser.get("/conversations").text)
+    answer = browser.post(
+        f"/conversations/{first_id}/state", data={"action": "reopen", "csrf": csrf}
+    )
+    assert answer.status_code == 303
+    codes = {c.id: (c.code, c.state) for c in conversations_of(line.database)}
+    assert codes[first_id] == ("K2", ConversationState.OPEN)
+
+
+def test_other_teams_and_admins_see_no_content(
+    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+) -> None:
+    config = line.settings.config
+    make_user(line.database, config, "chef", Role.ADMIN)
+    make_user(line.database, config, "rechts", Role.COUNSELLOR, "right-wing")
+    line.sms(CLIENT, "Nur fürs Team")
+    line.sent(1)
+    (conversation,) = conversations_of(line.database)
+    url = f"/conversations/{conversation.id}"
+
+    sign_in(browser, "rechts")
+    assert "Team Islamismus" not in browser.get("/conversations").text
+    assert browser.get(url).status_code == 403
+    csrf = csrf_of(browser.get("/").text)
+    assert browser.post(f"{url}/reply", data={"body": "x", "csrf": csrf}).status_code == 403
+    assert browser.post(f"{url}/state", data={"action": "close", "csrf": csrf}).status_code == 403
+
+    browser.cookies.clear()
+    sign_in(browser, "chef")
+    listing = browser.get("/conversations")
+    assert "Team Islamismus" in listing.text
+    assert "K1" in listing.text
+    page = browser.get(url)
+    assert page.status_code == 200
+    assert "Nur fürs Team" not in page.text
+    assert "•••678" not in page.text
+    assert "sieht nur das Team" in page.text
+    csrf = csrf_of(page.text)
+    assert browser.post(f"{url}/reply", data={"body": "x", "csrf": csrf}).status_code == 403
+    assert browser.post(f"{url}/state", data={"action": "close", "csrf": csrf}).status_code == 403
+    assert len(line.fake.messages) == 1
+    assert conversations_of(line.database)[0].state == ConversationState.OPEN
+    assert browser.get("/conversations/999").status_code == 404
+
+
+def test_a_counsellor_replies_from_the_page_in_her_name(
+    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+) -> None:
+    make_user(line.database, line.settings.config, "beraterin", Role.COUNSELLOR, "islamism")
+    line.sms("whatsapp:" + CLIENT, "Hallo", to="whatsapp:" + ISLAMISM)
+    line.sent(1)
+    (conversation,) = conversations_of(line.database)
+    sign_in(browser, "beraterin")
+    url = f"/conversations/{conversation.id}"
+    csrf = csrf_of(browser.get(url).text)
+    browser.post(f"{url}/reply", data={"body": "Guten Tag", "csrf": csrf})
+    sent = line.sent(2)[1]
+    assert (sent["To"], sent["From"]) == ("whatsapp:" + CLIENT, "whatsapp:" + ISLAMISM)
+    assert "Antwort von Beraterin" in browser.get(url).text

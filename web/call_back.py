@@ -1,0 +1,128 @@
+"""The "Zurückrufen" button of the task list and the appointments page: start a call-back
+through the line (scheduling.call_backs) for the signed-in counsellor, and say in German how it
+went. The pages own their routes and who may call back what; this module does the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from config.settings import Settings
+from hotline.errors import Invalid, NotFound
+from scheduling import call_backs
+from scheduling.call_backs import Summary, Target
+from web.auth import Forbidden, Viewer
+
+NOTICES = {
+    "called": "Der Rückruf ist gestartet: Ihr Telefon klingelt gleich. Nehmen Sie ab und "
+    "drücken Sie die 1, dann wird die Nummer gewählt. Angezeigt wird nur die Nummer der Leitung.",
+    "simulated": "Simulationsmodus: Es wurde niemand angerufen. Der Anruf steht im Postausgang.",
+}
+ERRORS = {
+    "counsellor_id": "Ein Rückruf klingelt zuerst bei Ihnen. Dafür braucht Ihr Konto eine aktive "
+    "Beraterin oder einen aktiven Berater mit Telefonnummer; bitte wenden Sie sich an die "
+    "Koordination. Es wurde niemand angerufen.",
+    "number": "Hierzu gibt es keine Telefonnummer, die zurückgerufen werden kann. Es wurde "
+    "niemand angerufen.",
+    "line": "Es gibt keine Leitung, über die zurückgerufen werden kann (die Beraterin oder der "
+    "Berater gehört zu keinem Team mit Leitung). Es wurde niemand angerufen.",
+    "not_placed": "Twilio hat den Anruf nicht angenommen. Bitte versuchen Sie es später noch "
+    "einmal.",
+    "uncertain": "Ob Twilio den Anruf gestartet hat, ist unklar. Wenn Ihr Telefon nicht "
+    "klingelt, versuchen Sie es in einer Minute noch einmal.",
+}
+# The counsellor's leg before the client is dialled; {name} is the counsellor.
+_LEG = {
+    "queued": "wird gestartet",
+    "initiated": "wird gestartet",
+    "ringing": "klingelt bei {name}",
+    "in-progress": "{name} hat abgenommen, die 1 ist noch nicht gedrückt",
+    "completed": "{name} hat aufgelegt, ohne die 1 zu drücken",
+    "busy": "bei {name} besetzt",
+    "no-answer": "{name} hat nicht abgenommen",
+    "failed": "der Anruf bei {name} ist fehlgeschlagen",
+    "canceled": "abgebrochen",
+    "simulated": "nur simuliert (Postausgang)",
+    "not_placed": "nicht gestartet: Twilio hat abgelehnt",
+    "uncertain": "unklar, ob Twilio angerufen hat",
+}
+# How the Dial to the client ended.
+_CLIENT = {
+    None: "die Nummer wird gewählt",
+    "completed": "Gespräch geführt",
+    "answered": "Gespräch geführt",
+    "busy": "besetzt",
+    "no-answer": "nicht abgenommen",
+    "failed": "nicht erreichbar",
+    "canceled": "abgebrochen",
+}
+
+
+def describe(summary: Summary) -> str:
+    """How a call-back went, in German ("Gespräch geführt", "Anna hat nicht abgenommen")."""
+    if summary.bridged_at is not None:
+        return _CLIENT.get(summary.client_status, "beendet")
+    return _LEG.get(summary.status, summary.status).format(name=summary.counsellor)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the page says: a notice key after success, or a German error with its status.
+    `missing`: the target is gone (the page just shows what there is)."""
+
+    notice: str | None = None
+    error: str | None = None
+    status: int = 303
+    missing: bool = False
+
+
+def _refusal(exc: Invalid) -> Outcome:
+    field = exc.field if exc.field in ("counsellor_id", "line") else "number"
+    return Outcome(error=ERRORS[field], status=422)
+
+
+async def start(
+    request: Request,
+    viewer: Viewer,
+    kind: str,
+    target_id: int,
+    may: Callable[[Session, Target], bool],
+) -> Outcome:
+    """Call back the target for the viewer's own counsellor record (her phone rings first).
+    Raises Forbidden if `may` says no."""
+    if viewer.counsellor_id is None:
+        return Outcome(error=ERRORS["counsellor_id"], status=422)
+    settings: Settings = request.app.state.settings
+    try:
+        started = await run_in_threadpool(
+            call_backs.call_back,
+            request.app.state.db,
+            settings,
+            call_backs.Ask(
+                kind,
+                target_id,
+                viewer.counsellor_id,
+                actor=viewer.actor,
+                user_id=viewer.user_id,
+                may=may,
+            ),
+        )
+    except call_backs.NotAllowed:
+        raise Forbidden from None
+    except NotFound:
+        return Outcome(missing=True)
+    except call_backs.Running as exc:
+        message = (
+            f"Hierzu läuft gerade schon ein Rückruf von {exc.counsellor}. "
+            "Es wurde niemand angerufen."
+        )
+        return Outcome(error=message, status=409)
+    except Invalid as exc:
+        return _refusal(exc)
+    if started.status in ("not_placed", "uncertain"):
+        return Outcome(error=ERRORS[started.status], status=502)
+    return Outcome(notice="simulated" if started.status == "simulated" else "called")

@@ -1,0 +1,109 @@
+"""/api/v1/callbacks: start a call-back through the line for a counsellor, and follow it.
+
+Starting one is not a single transaction like the rest of the API (web.api): the call-back is
+recorded, then Twilio is asked to ring the counsellor without a database lock held, then the
+answer is recorded (scheduling.call_backs.call_back).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from config.settings import Settings
+from hotline.errors import DomainError
+from scheduling import call_backs
+from web.api import BadRequest, Work, api, body, caller
+from web.responses import domain_error, error, json_response, local
+from web.schemas import CallBackIn, CallBackOut
+
+ENTITY = {kind: spec.entity for kind, spec in call_backs.KINDS.items()}
+NOT_PLACED = {
+    "not_placed": "Twilio did not place the call (see the log); call-back {id} is recorded as "
+    "not_placed, nobody was called",
+    "uncertain": "Twilio may or may not have placed the call; call-back {id} is recorded as "
+    "uncertain: look at its status before trying again",
+}
+
+
+def _out(settings: Settings, summary: call_backs.Summary) -> CallBackOut:
+    zone = settings.config.organisation.zone
+    # Validated: status and kind are the documented values by construction.
+    return CallBackOut.model_validate(
+        {
+            "id": summary.id,
+            "status": summary.status,
+            "target": {"kind": ENTITY[summary.kind], "id": summary.target_id},
+            "counsellor_id": summary.counsellor_id,
+            "counsellor_name": summary.counsellor,
+            "line": summary.line,
+            "client_phone": summary.client_phone,
+            "call_sid": summary.call_sid,
+            "created_at": local(summary.created_at, zone),
+            "bridged_at": local(summary.bridged_at, zone) if summary.bridged_at else None,
+            "client_status": summary.client_status,
+        }
+    )
+
+
+def _target(payload: CallBackIn) -> tuple[str, int]:
+    for kind, value in (
+        ("callback", payload.callback_request_id),
+        ("voicemail", payload.voicemail_id),
+        ("appointment", payload.appointment_id),
+    ):
+        if value is not None:
+            return kind, value
+    raise AssertionError("CallBackIn names exactly one target")
+
+
+async def create(request: Request) -> Response:
+    """201 with the call-back; 4xx (nothing changed) on bad input; 502 if Twilio did not (or
+    may not have) placed the call."""
+    who = await caller(request)
+    if isinstance(who, Response):
+        return who
+    try:
+        payload = await body(request, CallBackIn)
+    except BadRequest as exc:
+        return exc.response
+    settings: Settings = request.app.state.settings
+    db = request.app.state.db
+    kind, target_id = _target(payload)
+
+    def run() -> tuple[call_backs.Started, call_backs.Summary]:
+        ask = call_backs.Ask(kind, target_id, payload.counsellor_id, who, member_only=True)
+        started = call_backs.call_back(db, settings, ask)
+        with db.read() as session:
+            return started, call_backs.get(session, settings, started.call_id)
+
+    try:
+        started, summary = await run_in_threadpool(run)
+    except DomainError as exc:
+        return domain_error(exc)
+    if started.status in NOT_PLACED:
+        message = NOT_PLACED[started.status].format(id=started.call_id)
+        return error(502, started.status, message)
+    return json_response(_out(settings, summary), 201)
+
+
+@api
+async def show(request: Request) -> Work:
+    raw = str(request.path_params["call_id"])
+    if not raw.isdigit() or len(raw) > 12 or int(raw) < 1:
+        raise BadRequest(error(422, "invalid", "call_id: not a positive integer"))
+    settings: Settings = request.app.state.settings
+
+    def work(session: Session, _who: str) -> Response:
+        return json_response(_out(settings, call_backs.get(session, settings, int(raw))))
+
+    return work
+
+
+routes = [
+    Route("/api/v1/callbacks", create, methods=["POST"]),
+    Route("/api/v1/callbacks/{call_id}", show, methods=["GET"]),
+]

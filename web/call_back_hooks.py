@@ -1,0 +1,132 @@
+"""Twilio webhooks of a call-back through the line (scheduling.call_backs).
+
+Twilio rings the counsellor and fetches `answer`: the whisper and "press 1". A 1 posts to
+`connect`, which dials the client from the line's number; `dialed` hears how that ended, and
+`status` follows the counsellor's leg. Each URL carries only the signed reference `ref`; the
+client's number is opened from the task or appointment when it is dialled.
+
+Signed like every Twilio request (web.twilio.webhook). They fail safe, never open: a bad,
+expired or replayed reference, a gone target or any failure gets an apology and `<Hangup/>` on
+the counsellor's phone, so nobody is ever dialled by mistake and Twilio never sees a 5xx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.twiml.voice_response import VoiceResponse
+
+from config.model import Line
+from config.settings import Settings
+from hotline import voice
+from hotline.models import utcnow
+from scheduling import call_backs
+from scheduling.call_backs import Refused
+from web.twilio import Context, twiml, webhook
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _step(context: Context, valid_for: timedelta, step: Callable[[Session, int, str], T]) -> T:
+    """Run `step` on the call-back the reference names, for Twilio's call of this request.
+    Raises Refused for a bad or expired reference, or when the step refuses."""
+    call_id = call_backs.read_ref(
+        context.settings, context.query.get("ref", ""), utcnow(), valid_for
+    )
+    if call_id is None:
+        raise Refused("an invalid or expired reference")
+    with context.db.write() as session:
+        return step(session, call_id, context.params.get("CallSid", ""))
+
+
+def _line(context: Context, slug: str) -> Line:
+    line = context.config.lines.get(slug)
+    if line is None:
+        raise Refused("the line is no longer configured")
+    assert isinstance(line, Line)
+    return line
+
+
+def _next(context: Context, path: str) -> str:
+    return call_backs.url(context.settings, path, context.query.get("ref", ""))
+
+
+def answer(context: Context) -> Response:
+    """The counsellor answered: the whisper; no key hangs up."""
+    try:
+        line = _line(context, _step(context, call_backs.BRIDGE_WITHIN, call_backs.answered))
+    except Refused as exc:
+        log.warning("call-back not whispered: %s", exc)
+        return twiml(voice.call_back_refused())
+    return twiml(voice.call_back_whisper(line, _next(context, call_backs.CONNECT_PATH)))
+
+
+def connect(context: Context) -> Response:
+    """A key was pressed: on 1 the client is dialled from the line's number; else hang up."""
+    if context.params.get("Digits", "") != "1":
+        return twiml(voice.hang_up())
+
+    def bridge(session: Session, call_id: int, call_sid: str) -> tuple[str, str]:
+        return call_backs.bridge(session, context.settings, call_id, call_sid, utcnow())
+
+    try:
+        slug, number = _step(context, call_backs.BRIDGE_WITHIN, bridge)
+        line = _line(context, slug)
+    except Refused as exc:
+        log.warning("call-back not connected: %s", exc)
+        return twiml(voice.call_back_refused())
+    return twiml(voice.call_back_dial(line, number, _next(context, call_backs.DIALED_PATH)))
+
+
+def dialed(context: Context) -> Response:
+    """The Dial to the client ended: why nobody was reached, if so; then hang up."""
+    dial_status = context.params.get("DialCallStatus", "")
+
+    def ended(session: Session, call_id: int, call_sid: str) -> str:
+        return call_backs.client_ended(session, call_id, call_sid, dial_status)
+
+    try:
+        line = _line(context, _step(context, call_backs.FOLLOW_UP, ended))
+    except Refused:
+        return twiml(voice.hang_up())
+    return twiml(voice.call_back_ended(line, dial_status))
+
+
+def status(context: Context) -> Response:
+    """A status callback of the counsellor's leg: recorded, answered with nothing."""
+    state = context.params.get("CallStatus", "")
+
+    def record(session: Session, call_id: int, call_sid: str) -> None:
+        call_backs.leg_status(session, call_id, call_sid, state)
+
+    with contextlib.suppress(Refused):
+        _step(context, call_backs.FOLLOW_UP, record)
+    return twiml(VoiceResponse())
+
+
+def _refused(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
+    return voice.call_back_refused()
+
+
+def _hang_up(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
+    return voice.hang_up()
+
+
+def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
+    return VoiceResponse()
+
+
+routes = [
+    Route(call_backs.ANSWER_PATH, webhook(answer, _refused), methods=["POST"]),
+    Route(call_backs.CONNECT_PATH, webhook(connect, _refused), methods=["POST"]),
+    Route(call_backs.DIALED_PATH, webhook(dialed, _hang_up), methods=["POST"]),
+    Route(call_backs.STATUS_PATH, webhook(status, _empty), methods=["POST"]),
+]

@@ -1,0 +1,198 @@
+"""The text relay in the web page ("Nachrichten"): the conversations of the viewer's teams, one
+conversation with its messages, a reply form (sent to the client from the line's number) and
+Schließen / Wieder öffnen. What clients wrote is shown to the team's staff only (coordinators
+and counsellors); admins see every team's list without it and cannot act, as in the task list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from config.settings import Settings
+from hotline import conversations, relay
+from hotline.db import Database
+from hotline.errors import Conflict, Invalid, NotFound
+from hotline.models import ConversationState
+from scheduling.teams import team_by_slug
+from web.auth import Forbidden, Viewer, page
+from web.pages import render, visible_teams
+from web.task_pages import _staff_team_ids
+
+STATE_NAMES = {ConversationState.OPEN: "offen", ConversationState.CLOSED: "geschlossen"}
+CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp"}
+STATUS_NAMES = {
+    relay.HELD: "außerhalb der Sprechzeiten eingegangen, nicht weitergeleitet",
+    relay.UNROUTED: "niemand im Dienst, nicht weitergeleitet",
+    relay.AUTO: "automatische Antwort",
+    relay.QUEUED: "wartet auf Versand",
+    relay.SENDING: "wird gesendet",
+    relay.SENT: "gesendet",
+    relay.DELIVERED: "zugestellt",
+    relay.READ: "gelesen",
+    relay.FAILED: "fehlgeschlagen",
+    relay.UNDELIVERED: "nicht zugestellt",
+    relay.UNCERTAIN: "unklar (im Twilio-Protokoll prüfen)",
+}
+NOT_FOUND = "Dieses Gespräch gibt es nicht."
+
+
+def _conversation_id(request: Request) -> int:
+    raw = str(request.path_params.get("conversation_id", ""))
+    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSection:
+    slug: str
+    name: str
+    staff: bool
+    open: list[conversations.Summary]
+    closed: list[conversations.Summary]
+
+
+def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSection]:
+    sections = []
+    with db.read() as session:
+        for slug in visible_teams(settings, viewer, set()):
+            team = team_by_slug(session, slug, settings.config)
+            found_open, found_closed = conversations.team_conversations(session, team.id)
+            staff = slug in viewer.team_slugs
+            sections.append(TeamSection(slug, team.name, staff, found_open, found_closed))
+    return sections
+
+
+def _context(viewer: Viewer) -> dict[str, object]:
+    return {
+        "viewer": viewer,
+        "state_names": STATE_NAMES,
+        "channel_names": CHANNEL_NAMES,
+        "status_names": STATUS_NAMES,
+    }
+
+
+@page()
+async def conversation_list(request: Request, viewer: Viewer) -> Response:
+    settings: Settings = request.app.state.settings
+    sections = await run_in_threadpool(_sections, request.app.state.db, settings, viewer)
+    return render(request, "conversations.html", {**_context(viewer), "sections": sections})
+
+
+async def _view(
+    request: Request,
+    viewer: Viewer,
+    *,
+    message: str | None = None,
+    draft: str = "",
+    status: int = 200,
+) -> Response:
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    conversation_id = _conversation_id(request)
+    staff = await run_in_threadpool(_staff_team_ids, db, viewer)
+
+    def load() -> conversations.Detail:
+        with db.read() as session:
+            team_id = conversations.team_of(session, conversation_id)
+            if team_id is None:
+                raise NotFound(NOT_FOUND)
+            if team_id not in staff and not viewer.is_admin:
+                raise Forbidden
+            return conversations.detail(session, settings, conversation_id, staff=team_id in staff)
+
+    try:
+        shown = await run_in_threadpool(load)
+    except NotFound:
+        context = {"title": "Nicht gefunden", "message": NOT_FOUND, "viewer": viewer}
+        return render(request, "error.html", context, 404)
+    context = {
+        **_context(viewer),
+        "conversation": shown,
+        "staff": shown.team_id in staff,
+        "message": message,
+        "draft": draft,
+        "max_body": relay.MAX_BODY,
+    }
+    return render(request, "conversation.html", context, status)
+
+
+@page()
+async def conversation_view(request: Request, viewer: Viewer) -> Response:
+    return await _view(request, viewer)
+
+
+Change = Callable[[Session, Callable[[int], bool]], int | None]
+
+
+async def _act(request: Request, viewer: Viewer, change: Change, draft: str = "") -> Response:
+    """Run `change` in one transaction (with "is the viewer staff of this team?"), then back to
+    the conversation; a refusal is explained on it, and nothing is changed. A returned id is a
+    message to deliver once the transaction has committed."""
+    db: Database = request.app.state.db
+    staff = await run_in_threadpool(_staff_team_ids, db, viewer)
+
+    def save() -> int | None:
+        with db.write() as session:
+            return change(session, staff.__contains__)
+
+    try:
+        message_id = await run_in_threadpool(save)
+    except NotFound:
+        return RedirectResponse("/conversations", status_code=303)
+    except conversations.NotStaff:
+        raise Forbidden from None
+    except (Invalid, Conflict) as exc:
+        status = 422 if isinstance(exc, Invalid) else 409
+        return await _view(request, viewer, message=exc.message, draft=draft, status=status)
+    response = RedirectResponse(f"/conversations/{_conversation_id(request)}", status_code=303)
+    if message_id is not None:
+        settings: Settings = request.app.state.settings
+        response.background = BackgroundTask(relay.deliver, db, settings, [message_id])
+    return response
+
+
+@page()
+async def reply(request: Request, viewer: Viewer) -> Response:
+    settings: Settings = request.app.state.settings
+    text = str((await request.form()).get("body", ""))
+
+    def change(session: Session, may: Callable[[int], bool]) -> int:
+        return conversations.reply(
+            session,
+            settings,
+            _conversation_id(request),
+            text,
+            user_id=viewer.user_id,
+            counsellor_id=viewer.counsellor_id,
+            actor=viewer.actor,
+            may=may,
+        )
+
+    return await _act(request, viewer, change, draft=text)
+
+
+@page()
+async def change_state(request: Request, viewer: Viewer) -> Response:
+    action = str((await request.form()).get("action", ""))
+
+    def change(session: Session, may: Callable[[int], bool]) -> None:
+        conversations.change_state(
+            session, _conversation_id(request), action, actor=viewer.actor, may=may
+        )
+
+    return await _act(request, viewer, change)
+
+
+routes = [
+    Route("/conversations", conversation_list, methods=["GET"]),
+    Route("/conversations/{conversation_id}", conversation_view, methods=["GET"]),
+    Route("/conversations/{conversation_id}/reply", reply, methods=["POST"]),
+    Route("/conversations/{conversation_id}/state", change_state, methods=["POST"]),
+]
