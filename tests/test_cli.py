@@ -85,6 +85,21 @@ def get(url: str, key: str | None = None) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
+def test_quick_start_script_passes_its_arguments_to_serve() -> None:
+    """`./scripts/serve --port 8080` once handed "--port" to the installer as extras."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        ["bash", str(root / "scripts" / "serve"), "--port", "8080", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--port" in done.stdout
+    assert "--demo" in done.stdout
+
+
 def test_serve_demo_answers_health_and_oncall(tmp_path: Path) -> None:
     """What the quick start promises: the service on SQLite under ./var/, demo data, an API key,
     and the on-call counsellor of the islamism team."""
