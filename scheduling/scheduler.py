@@ -24,6 +24,9 @@ from hotline.db import Database
 from hotline.models import utcnow
 
 log = logging.getLogger(__name__)
+# APScheduler logs two INFO lines per run of every job: with dispatchers every 2 seconds that is
+# a line a second in the operator's log, saying nothing. Failures still show (WARNING, ERROR).
+EXECUTOR_LOG = "apscheduler.executors.default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,8 @@ class Scheduler:
         self._db = db
         self._settings = settings
         self._jobs = list(default_jobs() if jobs is None else jobs)
+        if logging.getLogger(EXECUTOR_LOG).level == logging.NOTSET:  # unless set on purpose
+            logging.getLogger(EXECUTOR_LOG).setLevel(logging.WARNING)
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=max(2, len(self._jobs)))},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
