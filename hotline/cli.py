@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -235,6 +237,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     database = _prepare(settings)
     base = f"http://{args.host}:{args.port}"
+    if not os.environ.get("HOTLINE_PUBLIC_URL", "").strip():
+        # Not behind a proxy: webhook signatures and feed links use the address served here.
+        settings = dataclasses.replace(settings, public_url=base)
     demo_key = None
     demo_password = ""
     if args.demo:
