@@ -156,6 +156,7 @@ def populate(database: db.Database, settings: Settings, count: int, far: datetim
                     "appointment_id": i + 1,
                     "recipient": Recipient.CLIENT,
                     "offset_minutes": 24 * 60 + 60 * slot,
+                    "appointment_start": start,
                     "due_at": far,
                     "state": ReminderState.PENDING,
                     "attempts": 0,

@@ -290,7 +290,7 @@ class Reminders(Strict):
     )
     stop_reply: PlainTemplate = "Sie erhalten von dieser Nummer keine Erinnerungen mehr."
     cancelled_notice: AppointmentTemplate = (
-        "Termin am {weekday} {date} um {time} Uhr wurde per SMS abgesagt."
+        "Termin am {weekday}, {date} um {time} Uhr wurde per SMS abgesagt."
     )
 
 
@@ -309,6 +309,14 @@ class Relay(Strict):
     # Message bodies, and the client address of a conversation closed this long ago, are
     # deleted after this many days.
     retention_days: int = Field(default=30, ge=1, le=3650)
+    # A counsellor's reply without a code goes to the conversation last relayed to her only
+    # within this many hours of that relay; later she must put the code in front.
+    reply_without_code_hours: int = Field(default=12, ge=1, le=168)
+    # Flood limit: at most client_limit messages of one client, and team_limit to one team, are
+    # relayed within limit_minutes; more are stored for the page only.
+    client_limit: int = Field(default=10, ge=1, le=1000)
+    team_limit: int = Field(default=60, ge=1, le=10000)
+    limit_minutes: int = Field(default=10, ge=1, le=1440)
     # The answer to a client writing outside the line's hours: neutral (no service, team or
     # counsellor name; a phone may be shared). {hours}: "montags bis freitags von 9 bis 18 Uhr".
     out_of_hours_reply: Annotated[

@@ -4,20 +4,27 @@ and their retention.
 What a client wrote (and their number, masked) is shown only to the staff of the team: its
 coordinators and counsellors. Admins see every team's conversations without what was written,
 and cannot act on them, as in the task list. Changes are audited without content.
+
+Retention (`purge`, `delete_provider_copies`): conversations idle longer than
+`relay.retention_days` are closed; bodies older than that are deleted here and at Twilio, and
+the number of a conversation closed that long ago is deleted.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import methodcaller
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline import audit, crypto, relay
+from hotline import audit, crypto, outbox, relay
+from hotline.db import Database
 from hotline.errors import Conflict, Invalid, NotFound
 from hotline.models import (
     Channel,
@@ -37,6 +44,8 @@ log = logging.getLogger(__name__)
 CLOSED_SHOWN = 50  # closed conversations listed per team (the newest)
 ACTIONS = ("close", "reopen")
 RETENTION_ACTOR = "system:retention"
+COPIES_BATCH = 100  # messages whose copies at Twilio are deleted per run
+MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 
 
 class NotStaff(Exception):
@@ -189,11 +198,17 @@ def detail(session: Session, settings: Settings, conversation_id: int, *, staff:
 def _staff_conversation(
     session: Session, conversation_id: int, may: Callable[[int], bool]
 ) -> Conversation:
+    """The conversation, locked after its team's row: the order the webhook takes them in
+    (`relay.lock_team`), so a reopening and a client's new message cannot interleave."""
+    team_id = team_of(session, conversation_id)
+    if team_id is None:
+        raise NotFound("no such conversation")
+    if not may(team_id):
+        raise NotStaff
+    relay.lock_team(session, team_id)
     conversation = session.get(Conversation, conversation_id, with_for_update=True)
     if conversation is None:
         raise NotFound("no such conversation")
-    if not may(conversation.team_id):
-        raise NotStaff
     return conversation
 
 
@@ -240,8 +255,9 @@ def change_state(
     may: Callable[[int], bool],
     now: datetime | None = None,
 ) -> None:
-    """Schließen (close) or Wieder öffnen (reopen). A reopened conversation gets a new code
-    if another open one has taken its code meanwhile; it cannot be reopened when the client
+    """Schließen (close) or Wieder öffnen (reopen). A reopened conversation keeps its code
+    only if no other conversation of the team has it open or had it within `relay.CODE_REST`,
+    else it gets a new one as a new conversation would; it cannot be reopened when the client
     has another open conversation, or their number is deleted (Conflict)."""
     now = now or utcnow()
     conversation = _staff_conversation(session, conversation_id, may)
@@ -256,8 +272,7 @@ def change_state(
         if conversation.state is ConversationState.OPEN:
             return
         _may_reopen(session, conversation)
-        if relay.by_code(session, conversation.team_id, conversation.code) is not None:
-            conversation.code = relay.free_code(session, conversation.team_id, now)
+        conversation.code = relay.free_code(session, conversation.team_id, now, keep=conversation)
         conversation.state, conversation.closed_at = ConversationState.OPEN, None
         conversation.last_activity_at = now
     after = {"state": conversation.state.value, "code": conversation.code}
@@ -285,16 +300,31 @@ def _may_reopen(session: Session, conversation: Conversation) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Purged:
+    closed: int
     bodies: int
     addresses: int
     outbox: int
 
 
+def _cutoff(settings: Settings, now: datetime) -> datetime:
+    return now - timedelta(days=settings.config.relay.retention_days)
+
+
 def purge(session: Session, settings: Settings, now: datetime) -> Purged:
-    """Delete message bodies older than `relay.retention_days`, the client address of
+    """Close conversations idle for longer than `relay.retention_days` (so that none keeps a
+    number for ever); delete message bodies older than that, the client address of
     conversations closed before that, and the simulation outbox's copies of relayed messages.
     The rows stay (who, when, how delivered), without content. Idempotent."""
-    cutoff = now - timedelta(days=settings.config.relay.retention_days)
+    cutoff = _cutoff(settings, now)
+    closed = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.state == ConversationState.OPEN,
+            Conversation.last_activity_at < cutoff,
+        )
+        .values(state=ConversationState.CLOSED, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
     bodies = session.execute(
         update(ConversationMessage)
         .where(ConversationMessage.body_enc.is_not(None), ConversationMessage.created_at < cutoff)
@@ -320,13 +350,13 @@ def purge(session: Session, settings: Settings, now: datetime) -> Purged:
         .execution_options(synchronize_session=False)
     )
     done = Purged(
-        int(getattr(bodies, "rowcount", 0) or 0),
-        int(getattr(addresses, "rowcount", 0) or 0),
-        int(getattr(copies, "rowcount", 0) or 0),
+        *(int(getattr(r, "rowcount", 0) or 0) for r in (closed, bodies, addresses, copies))
     )
-    if done.bodies or done.addresses or done.outbox:
+    if done.closed or done.bodies or done.addresses or done.outbox:
         log.info(
-            "retention: %d message bodies, %d client numbers, %d outbox copies deleted",
+            "retention: %d idle conversations closed; %d message bodies, %d client numbers, "
+            "%d outbox copies deleted",
+            done.closed,
             done.bodies,
             done.addresses,
             done.outbox,
@@ -337,6 +367,70 @@ def purge(session: Session, settings: Settings, now: datetime) -> Purged:
             "purge",
             "conversation",
             None,
-            after={"bodies": done.bodies, "addresses": done.addresses, "outbox": done.outbox},
+            after={
+                "closed": done.closed,
+                "bodies": done.bodies,
+                "addresses": done.addresses,
+                "outbox": done.outbox,
+            },
         )
     return done
+
+
+def expired_copies(
+    session: Session, settings: Settings, now: datetime, limit: int = COPIES_BATCH
+) -> list[tuple[int, list[str]]]:
+    """Messages older than the retention whose copies at Twilio (the incoming message, ours)
+    are not yet deleted: (id, their Twilio ids)."""
+    found = session.execute(
+        select(
+            ConversationMessage.id,
+            ConversationMessage.received_sid,
+            ConversationMessage.provider_sid,
+        )
+        .where(
+            ConversationMessage.created_at < _cutoff(settings, now),
+            ConversationMessage.provider_deleted_at.is_(None),
+            or_(
+                ConversationMessage.received_sid.is_not(None),
+                ConversationMessage.provider_sid.is_not(None),
+            ),
+        )
+        .order_by(ConversationMessage.id)
+        .limit(limit)
+    )
+    return [
+        (message_id, [sid for sid in sids if sid and MESSAGE_SID.match(sid)])
+        for message_id, *sids in found
+    ]
+
+
+def _deleted_at_twilio(settings: Settings, sids: list[str]) -> bool:
+    return all(
+        outbox.delete_at_twilio(settings, "relayed message", methodcaller("messages", sid))
+        for sid in sids
+    )
+
+
+def delete_provider_copies(db: Database, settings: Settings, now: datetime) -> int:
+    """Delete Twilio's copies (body and numbers, in its message log) of the messages past the
+    retention, a batch per run; each is noted once Twilio confirmed (or no longer has it), so
+    what Twilio could not delete now is tried again next run. Not in simulation mode (nothing
+    is at Twilio). No database lock is held during the REST calls. Returns how many rows."""
+    if settings.simulation:
+        return 0
+    with db.read() as session:
+        due = expired_copies(session, settings, now)
+    done = [message_id for message_id, sids in due if _deleted_at_twilio(settings, sids)]
+    if done:
+        with db.write() as session:
+            session.execute(
+                update(ConversationMessage)
+                .where(ConversationMessage.id.in_(done))
+                .values(provider_deleted_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        log.info("retention: Twilio's copies of %d relayed messages deleted", len(done))
+    if len(done) < len(due):
+        log.warning("retention: %d relayed messages still at Twilio", len(due) - len(done))
+    return len(done)

@@ -202,9 +202,10 @@ def rekey(
         attribute = str(key.key)
         while True:
             with db.write() as session:
-                rows = list(
-                    session.scalars(select(model).where(key > last).order_by(key).limit(batch))
-                )
+                # Locked: a value another transaction changes meanwhile (the retention setting
+                # it to NULL) is read as committed, never overwritten with its old contents.
+                query = select(model).where(key > last).order_by(key).limit(batch)
+                rows = list(session.scalars(query.with_for_update()))
                 for row in rows:
                     for column in columns:
                         value = getattr(row, column)

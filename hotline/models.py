@@ -225,6 +225,11 @@ class Shift(Base):
     end_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Bumped in SQL by every UPDATE: the feeds' fingerprint sums it, which, unlike the newest
+    # updated_at (a flush-time clock), also moves when an older change commits late.
+    revision: Mapped[int] = mapped_column(
+        Integer, default=1, server_default="1", onupdate=literal_column("revision") + 1
+    )
 
     team: Mapped[Team] = relationship()
     counsellor: Mapped[Counsellor] = relationship()
@@ -432,21 +437,32 @@ def _btree_gist(_table: Any, connection: Any, **_kw: Any) -> None:
 
 
 class Reminder(Base):
+    """One reminder of one appointment time: a moved appointment gets new rows for its new
+    start (`appointment_start`); those of the old start stay as history (migration 0010)."""
+
     __tablename__ = "reminders"
     __table_args__ = (
-        UniqueConstraint("appointment_id", "recipient", "offset_minutes"),
+        UniqueConstraint(
+            "appointment_id",
+            "recipient",
+            "offset_minutes",
+            "appointment_start",
+            name="uq_reminders_appointment_time",
+        ),
         Index(None, "state", "due_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
     recipient: Mapped[Recipient] = mapped_column(_enum(Recipient, "recipient"))
     offset_minutes: Mapped[int] = mapped_column(Integer)
+    appointment_start: Mapped[datetime]  # the start instant this row reminds of
     due_at: Mapped[datetime]
     state: Mapped[ReminderState] = mapped_column(
         _enum(ReminderState, "reminder_state"), default="pending"
     )
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]  # a retry waits until then (backoff)
     sent_at: Mapped[datetime | None]
     provider_sid: Mapped[str | None] = mapped_column(String(64))
 
@@ -472,6 +488,7 @@ class ShiftNotice(Base):
     )
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]  # a retry waits until then (backoff)
     sent_at: Mapped[datetime | None]
     provider_sid: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -585,6 +602,7 @@ class ExternalCalendar(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     busy_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    busy_day: Mapped[date | None]  # the local day whose feed window the busy intervals cover
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -672,7 +690,8 @@ class ConversationMessage(Base):
     written by `counsellor_id` (by SMS) or `user_id` (in the web page). `status` is the
     delivery of our own message (the relay, or the message to the client); `provider_sid` its
     Twilio id, `received_sid` the id of the incoming message (a replay is recognised). The body
-    is encrypted, and deleted (None) after `relay.retention_days`."""
+    is encrypted, and deleted (None) after `relay.retention_days`; so are Twilio's copies of
+    both messages (`provider_deleted_at`: when Twilio confirmed it)."""
 
     __tablename__ = "conversation_messages"
     __table_args__ = (
@@ -693,6 +712,7 @@ class ConversationMessage(Base):
     failed_over_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    provider_deleted_at: Mapped[datetime | None]
 
 
 class OutboundCall(Base):

@@ -4,11 +4,13 @@ mode, kept in the outbox for the web page). Logs name a message by id and purpos
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -43,6 +45,23 @@ def twilio_client(settings: Settings) -> Client:
     if settings.twilio_api_url:
         client.api.base_url = settings.twilio_api_url.rstrip("/")
     return client
+
+
+def delete_at_twilio(settings: Settings, what: str, resource: Callable[[Client], Any]) -> bool:
+    """Delete one resource at Twilio (`resource` names it, e.g. `lambda c: c.messages(sid)`);
+    one that is already gone (404) counts as deleted. False when Twilio could not be asked or
+    refused: try again later. Logs `what` and the reason only."""
+    try:
+        resource(twilio_client(settings)).delete()
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return True
+        log.warning("%s not deleted: Twilio answered %s", what, exc.status)
+        return False
+    except (TwilioException, OSError) as exc:
+        log.warning("%s not deleted: %s", what, type(exc).__name__)
+        return False
+    return True
 
 
 def queue(

@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from twilio.base.exceptions import TwilioException, TwilioRestException
-
 from config.settings import Settings
 from hotline import outbox
 
@@ -110,16 +108,10 @@ def delete(settings: Settings, recording_sid: str) -> None:
     """Delete a recording at Twilio. One that is already gone counts as deleted."""
     if not valid_sid(recording_sid):
         return
-    try:
-        outbox.twilio_client(settings).recordings(recording_sid).delete()
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return
-        log.warning("recording not deleted: Twilio answered %s", exc.status)
-        raise RecordingUnavailable from None
-    except (TwilioException, OSError) as exc:
-        log.warning("recording not deleted: %s", type(exc).__name__)
-        raise RecordingUnavailable from None
+    if not outbox.delete_at_twilio(
+        settings, "recording", lambda client: client.recordings(recording_sid)
+    ):
+        raise RecordingUnavailable
 
 
 def silence(seconds: float = 1.0, rate: int = 8000) -> bytes:

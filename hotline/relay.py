@@ -7,9 +7,12 @@ always through the line's number, so that neither side sees the other's number.
   client gets the configured neutral answer instead, and the message waits in the web page.
 * **A counsellor of the team writes to a line.** That is a reply. A leading code ("K7 …",
   "[K7] …", "#K7 …") picks the conversation; without one, the conversation last relayed to this
-  counsellor gets it, and the counsellor is told which. It goes to the client from the line's
-  number (WhatsApp: `whatsapp:<line number>`). A code that names no open conversation gets an
-  explanation and sends nothing.
+  counsellor gets it, and the counsellor is told which — but only if it is still open and that
+  relay is recent (`[relay] reply_without_code_hours`). It goes to the client from the line's
+  number (WhatsApp: `whatsapp:<line number>`). A code that names no open conversation, or a
+  code-less reply that cannot be placed safely, gets an explanation and sends nothing.
+* **A flood** (`hotline.relay_limit`): past the per-client or per-team limit a client's message
+  is stored for the page but not relayed, and the counsellor is told once.
 * **Delivery.** Every message we send is a row first (`queued`), sent after the webhook has
   answered (`deliver`, through `hotline.sender`), and its outcome recorded. The status callback
   URL names the row and the leg (primary, backup, client), and is signed by Twilio like every
@@ -32,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline import crypto, sender, voice
+from hotline import crypto, outbox, relay_limit, sender, voice
 from hotline.db import Database
 from hotline.models import (
     Channel,
@@ -112,6 +115,14 @@ CLOSED_CODE = (
     "Gespräch {code} ist geschlossen: nichts gesendet. Im Webportal können Sie es wieder öffnen."
 )
 NOTHING_RELAYED = "Ihnen wurde kein offenes Gespräch weitergeleitet: nichts gesendet. {open}"
+LAST_CLOSED = (
+    "Gespräch {code}, zuletzt an Sie weitergeleitet, ist geschlossen: nichts gesendet. "
+    "Für ein anderes Gespräch den Code voranstellen, z. B. „K3 …“. {open}"
+)
+STALE_NO_CODE = (
+    "Die letzte Weiterleitung an Sie ({code}) ist über {hours} Stunden her: nichts gesendet. "
+    "Bitte den Code voranstellen, z. B. „{code} …“."
+)
 EMPTY_REPLY = "Leere Nachricht: nichts gesendet."
 GONE_CLIENT = "Die Nummer zu {code} ist gelöscht: nichts gesendet."
 
@@ -139,6 +150,7 @@ class Answer:
 
     text: str | None = None
     deliver: list[int] = field(default_factory=list)
+    outbox: list[int] = field(default_factory=list)  # notices to counsellors (`hotline.outbox`)
 
 
 # --- pure helpers -------------------------------------------------------------------------------
@@ -194,11 +206,17 @@ def staff_sender(session: Session, settings: Settings, line: str, sender: str) -
     ).first()
 
 
+def lock_team(session: Session, team_id: int) -> None:
+    """Lock the team's row: messages to one team, and staff reopening its conversations, are
+    handled one after the other, so two at once cannot open two conversations of one client or
+    take the same code (SQLite: the write lock). Take it before any conversation's lock."""
+    session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+
+
 def _lock_team(session: Session, settings: Settings, line: str) -> Team:
-    """The line's team, locked: messages to one team are handled one after the other, so two
-    at once cannot open two conversations or take the same code (SQLite: the write lock)."""
+    """The line's team, locked (`lock_team`)."""
     team = team_by_slug(session, settings.config.lines[line].team, settings.config)
-    session.execute(select(Team.id).where(Team.id == team.id).with_for_update())
+    lock_team(session, team.id)
     return team
 
 
@@ -228,6 +246,7 @@ def from_client(session: Session, settings: Settings, incoming: Incoming, now: d
     if incoming.media:
         body = f"{body}\n{ATTACHMENT}".strip()
     counsellor_id, tier, status = None, None, HELD
+    notices: list[int] = []
     closed = voice.closed_reason(config, line, now) is not None
     if not closed:
         on_call = shifts.on_call(session, config, line.team, now, next_change=False)
@@ -236,6 +255,11 @@ def from_client(session: Session, settings: Settings, incoming: Incoming, now: d
         elif on_call.backup:
             counsellor_id, tier = on_call.backup[0].id, Tier.BACKUP
         status = QUEUED if counsellor_id else UNROUTED
+    if counsellor_id is not None:
+        limited = relay_limit.exceeded(session, config.relay, conversation, now)
+        if limited is not None:
+            notices = _tell_limit(session, settings, conversation, counsellor_id, limited, now)
+            counsellor_id, tier, status = None, None, limited
     message = ConversationMessage(
         conversation_id=conversation.id,
         direction=Direction.IN,
@@ -251,11 +275,38 @@ def from_client(session: Session, settings: Settings, incoming: Incoming, now: d
     if closed:
         log.info("conversation %d: message %d held (line closed)", conversation.id, message.id)
         return Answer(text=_out_of_hours(session, settings, conversation, now))
-    if counsellor_id is None:
-        log.warning("line %s: message %d not relayed, nobody on call", incoming.line, message.id)
-        return Answer()
+    if status != QUEUED:
+        log.warning("line %s: message %d not relayed (%s)", incoming.line, message.id, status)
+        return Answer(outbox=notices)
     conversation.last_counsellor_id = counsellor_id
     return Answer(deliver=[message.id])
+
+
+def _tell_limit(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    counsellor_id: int,
+    limited: str,
+    now: datetime,
+) -> list[int]:
+    """The notice to the counsellor who would have had the message, once per window."""
+    if relay_limit.told(session, settings.config.relay, conversation, limited, now):
+        return []
+    counsellor = session.get(Counsellor, counsellor_id)
+    if counsellor is None:
+        return []
+    body = relay_limit.notice(settings.config.relay, conversation.code, limited)
+    line = settings.config.lines[conversation.line]
+    notice = outbox.queue(
+        session,
+        settings,
+        to=counsellor.phone,
+        body=body,
+        from_number=line.number,
+        purpose=relay_limit.PURPOSE,
+    )
+    return [notice]
 
 
 def _conversation_of(
@@ -295,18 +346,23 @@ def _conversation_of(
     return conversation
 
 
-def free_code(session: Session, team_id: int, now: datetime) -> str:
+def free_code(
+    session: Session, team_id: int, now: datetime, keep: Conversation | None = None
+) -> str:
     """The smallest code ("K1", "K2", …) no open conversation of the team has, nor one that
-    was active in the last CODE_REST."""
-    taken = set(
-        session.scalars(
-            select(Conversation.code).where(
-                Conversation.team_id == team_id,
-                (Conversation.state == ConversationState.OPEN)
-                | (Conversation.last_activity_at >= now - CODE_REST),
-            )
-        )
+    was active in the last CODE_REST. With `keep` (a conversation being reopened): its own code
+    if no other conversation of the team has that code open or had it within CODE_REST, so a
+    late reply meant for that other one cannot reach this client."""
+    query = select(Conversation.code).where(
+        Conversation.team_id == team_id,
+        (Conversation.state == ConversationState.OPEN)
+        | (Conversation.last_activity_at >= now - CODE_REST),
     )
+    if keep is not None:
+        query = query.where(Conversation.id != keep.id)
+    taken = set(session.scalars(query))
+    if keep is not None and keep.code not in taken:
+        return keep.code
     number = 1
     while f"K{number}" in taken:
         number += 1
@@ -353,9 +409,13 @@ def from_counsellor(
                 return Answer(text=CLOSED_CODE.format(code=code))
             return Answer(text=UNKNOWN_CODE.format(code=code, open=_open_codes(session, team.id)))
     else:
-        conversation = _last_relayed(session, team.id, counsellor.id)
-        if conversation is None:
+        last = _last_relayed(session, team.id, counsellor.id)
+        if last is None:
             return Answer(text=NOTHING_RELAYED.format(open=_open_codes(session, team.id)))
+        conversation, relayed_at = last
+        refused = _no_code_refused(session, settings, conversation, relayed_at, now)
+        if refused is not None:
+            return Answer(text=refused)
         notice = NO_CODE.format(code=conversation.code)
     if not text:
         return Answer(text=EMPTY_REPLY)
@@ -424,20 +484,42 @@ def by_code(
     ).first()
 
 
-def _last_relayed(session: Session, team_id: int, counsellor_id: int) -> Conversation | None:
-    """The open conversation of the team whose message was last relayed to this counsellor."""
-    return session.scalars(
-        select(Conversation)
+def _last_relayed(
+    session: Session, team_id: int, counsellor_id: int
+) -> tuple[Conversation, datetime] | None:
+    """The conversation of the team whose message was last relayed to this counsellor, open or
+    not (a closed one must not hand her reply to an older client), and when."""
+    found = session.execute(
+        select(Conversation, ConversationMessage.created_at)
         .join(ConversationMessage, ConversationMessage.conversation_id == Conversation.id)
         .where(
             Conversation.team_id == team_id,
-            Conversation.state == ConversationState.OPEN,
             ConversationMessage.direction == Direction.IN,
             ConversationMessage.counsellor_id == counsellor_id,
         )
         .order_by(ConversationMessage.created_at.desc(), ConversationMessage.id.desc())
         .limit(1)
     ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+def _no_code_refused(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    relayed_at: datetime,
+    now: datetime,
+) -> str | None:
+    """Why a reply without a code must not go to `conversation` (closed since, or its relay to
+    her is too old to be what she answers), or None."""
+    if conversation.state is not ConversationState.OPEN:
+        return LAST_CLOSED.format(
+            code=conversation.code, open=_open_codes(session, conversation.team_id)
+        )
+    hours = settings.config.relay.reply_without_code_hours
+    if now - relayed_at > timedelta(hours=hours):
+        return STALE_NO_CODE.format(code=conversation.code, hours=hours)
+    return None
 
 
 def _open_codes(session: Session, team_id: int) -> str:

@@ -92,22 +92,37 @@ def answer(
 def _consented(
     session: Session, settings: Settings, phone: str, after: datetime | None
 ) -> list[Appointment]:
-    """Booked appointments with SMS consent of the client with this number, by start."""
-    query = select(Appointment).where(
+    """Booked appointments with SMS consent of the client with this number, by start.
+
+    Decrypted first, then only the client's own rows are locked (two messages of one client at
+    once are handled one after the other; a message from an unknown number locks nothing) and
+    checked again as they are once locked."""
+    conditions = [
         Appointment.status == AppointmentStatus.BOOKED,
         Appointment.sms_consent.is_(True),
         Appointment.client_phone_enc.is_not(None),
-    )
+    ]
     if after is not None:
-        query = query.where(Appointment.start_at > after)
-    # Locked: two messages of one client at once are handled one after the other.
-    query = query.with_for_update()
+        conditions.append(Appointment.start_at > after)
     box = crypto.box(settings)
-    found = []
-    for appointment in session.scalars(query.order_by(Appointment.start_at, Appointment.id)):
-        if appointment.client_phone_enc and box.open(appointment.client_phone_enc) == phone:
-            found.append(appointment)
-    return found
+    candidates = session.execute(
+        select(Appointment.id, Appointment.client_phone_enc).where(*conditions)
+    ).all()
+    mine = [row_id for row_id, sealed in candidates if sealed and box.open(sealed) == phone]
+    if not mine:
+        return []
+    locked = session.scalars(
+        select(Appointment)
+        .where(Appointment.id.in_(mine), *conditions)
+        .order_by(Appointment.start_at, Appointment.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return [
+        appointment
+        for appointment in locked
+        if appointment.client_phone_enc and box.open(appointment.client_phone_enc) == phone
+    ]
 
 
 def _replayed(session: Session, message_sid: str, now: datetime) -> bool:

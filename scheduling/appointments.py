@@ -83,7 +83,7 @@ class Overlap(Conflict):
         self.existing_start = existing.start_at
         self.existing_end = existing.end_at
         super().__init__(
-            "Die Beraterin hat zu dieser Zeit bereits einen Termin "
+            "Zu dieser Zeit ist bereits ein Termin gebucht "
             f"({span_text(existing.start_at, existing.end_at, zone)}, Termin {existing.id}).",
             field="start",
         )
@@ -272,9 +272,7 @@ def _save(session: Session, config: HotlineConfig, appointment: Appointment) -> 
             raise
         other = _clash(session, *wanted)
         if other is None:
-            raise Conflict(
-                "Die Beraterin hat zu dieser Zeit bereits einen Termin.", field="start"
-            ) from exc
+            raise Conflict("Zu dieser Zeit ist bereits ein Termin gebucht.", field="start") from exc
         raise Overlap(other, config.organisation.zone) from exc
 
 

@@ -1,10 +1,13 @@
 """Busy times read back from counsellors' own calendars (an ICS URL each).
 
 The scheduler's `busy.fetch` job reads every registered calendar about every 15 minutes
-(`fetch_job`): over http(s) only, with a timeout, a size limit and the last ETag, never from a
-loopback or private address (SSRF; `feeds.external_allow_private` lifts that outside
-production, for tests). Recurring events are expanded (`recurring-ical-events`) over the feed
-window; only busy [start, end) intervals are stored, never a title. Transparent ("free") and
+(`fetch_job`): over http(s) only, within one deadline for the whole fetch, a size limit and
+the last ETag (only while the stored intervals cover today's window), never from a loopback or
+private address, nor an IPv6 one that embeds such an IPv4 address, nor https -> http (SSRF;
+`feeds.external_allow_private` lifts the address check outside production, for tests).
+Recurring events are expanded (`recurring-ical-events`) over the feed window series by
+series, lazily, and refused beyond MAX_INTERVALS or when a rule recurs more often than hourly;
+only busy [start, end) intervals are stored, never a title. Transparent ("free") and
 cancelled events are not busy, and neither are the events of our own feeds, should a
 counsellor's calendar hold them. A failure is written to the calendar's row (German, for the
 counsellor's page) and changes nothing else: the intervals of the last good fetch stay.
@@ -16,14 +19,16 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
 import ipaddress
 import logging
 import socket
 import ssl
 import time as clock
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -48,6 +53,14 @@ MAX_REDIRECTS = 3
 REFETCH = timedelta(minutes=14)  # the job runs every 15 minutes
 MAX_BACKOFF = timedelta(hours=24)
 USER_AGENT = "konex-hotline calendar reader"
+MAX_OCCURRENCES = 4 * MAX_INTERVALS  # examined per fetch, free and cancelled ones included
+# From coarse to fine; rules with more than 24 occurrences a day are refused (a year of a
+# rule every minute is half a million events).
+FREQUENCIES = ("DAILY", "HOURLY", "MINUTELY", "SECONDLY")
+CREDENTIALS_OVER_HTTP = "user name and password in the URL are only sent over https"
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # an IPv4 address in the last 32 bits
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
 
 
 class FetchError(Exception):
@@ -71,6 +84,8 @@ def normalise_url(raw: str) -> str:
         _ = parts.port
     except ValueError:
         raise Invalid("the URL has an invalid port", field="url") from None
+    if parts.username is not None and parts.scheme.lower() != "https":
+        raise Invalid(CREDENTIALS_OVER_HTTP, field="url")
     return url
 
 
@@ -251,18 +266,73 @@ def _ours(uid: str, own_host: str) -> bool:
     return uid.endswith(f"@{own_host}") and uid.startswith(("shift-", "appointment-"))
 
 
+def _per_day(rule: icalendar.vRecur) -> int:
+    """The most occurrences a rule can have in one day: its FREQ, or the BYHOUR, BYMINUTE
+    and BYSECOND values that multiply a coarser FREQ."""
+    freq = str((rule.get("FREQ") or ["DAILY"])[0]).upper()
+    finer = FREQUENCIES.index(freq) if freq in FREQUENCIES else 0
+    count = 1
+    for level, (part, units) in enumerate((("BYHOUR", 24), ("BYMINUTE", 60), ("BYSECOND", 60))):
+        values = rule.get(part)
+        count *= len(values) if values else (units if finer > level else 1)
+    return count
+
+
+def _too_fine(calendar: icalendar.Calendar) -> bool:
+    """Whether an event recurs more often than hourly (every minute, or at many minutes or
+    seconds of a day: no calendar of people needs that, and unrolling it costs gigabytes)."""
+    for event in calendar.walk("VEVENT"):
+        rules = event.get("RRULE", [])
+        for rule in rules if isinstance(rules, list) else [rules]:
+            if _per_day(rule) > 24:
+                return True
+    return False
+
+
+def _occurrences(body: bytes, start: datetime, end: datetime) -> Iterator[icalendar.Event]:
+    """The events of the body overlapping [start, end), expanded lazily, series by series
+    (`recurring_ical_events.of(...).between` unrolls every series into one list first, and
+    `after` re-reads each series for every day)."""
+    unreadable = "Die Adresse liefert keinen lesbaren iCalendar-Kalender (ICS)."
+    try:
+        calendar = icalendar.Calendar.from_ical(body)
+        refused = _too_fine(calendar)
+        series = recurring_ical_events.of(calendar).series
+    except Exception as exc:  # the libraries raise many kinds on bad input
+        raise FetchError(unreadable) from exc
+    if refused:
+        raise FetchError(
+            "Der Kalender enthält Serientermine, die sich öfter als stündlich wiederholen; "
+            "solche Kalender werden nicht gelesen."
+        )
+    for one in series:
+        found = one.between(start, end)
+        while True:
+            try:
+                event = next(found).as_component(False)
+            except StopIteration:
+                break
+            except Exception as exc:  # raised while expanding a broken rule
+                raise FetchError(unreadable) from exc
+            yield event
+
+
+def _too_large() -> FetchError:
+    return FetchError(
+        f"Der Kalender ist zu groß: mehr als {MAX_INTERVALS} Termine in den nächsten Monaten."
+    )
+
+
 def busy_spans(
     body: bytes, start: datetime, end: datetime, zone: ZoneInfo, own_host: str
 ) -> list[tuple[datetime, datetime]]:
     """The busy intervals of an iCalendar body within [start, end), merged. Raises
-    FetchError if the body is not iCalendar."""
-    try:
-        calendar = icalendar.Calendar.from_ical(body)
-        occurrences = recurring_ical_events.of(calendar).between(start, end)
-    except Exception as exc:  # the libraries raise many kinds on bad input
-        raise FetchError("Die Adresse liefert keinen lesbaren iCalendar-Kalender (ICS).") from exc
+    FetchError if the body is not iCalendar, or holds more than MAX_INTERVALS busy times
+    (MAX_OCCURRENCES events of any kind) in the window."""
     spans = []
-    for event in occurrences:
+    for seen, event in enumerate(_occurrences(body, start, end)):
+        if seen >= MAX_OCCURRENCES:
+            raise _too_large()
         if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
             continue
         if str(event.get("STATUS", "")).upper() == "CANCELLED":
@@ -277,8 +347,8 @@ def busy_spans(
         if last > first:
             spans.append((first, last))
         if len(spans) > MAX_INTERVALS:
-            break
-    return merge(spans)[:MAX_INTERVALS]
+            raise _too_large()
+    return merge(spans)
 
 
 # --- fetching --------------------------------------------------------------------------------
@@ -299,6 +369,21 @@ class Limits:
     allow_private: bool = False
 
 
+def public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global unicast address, and so is any IPv4 address an IPv6 one carries (IPv4-mapped,
+    IPv4-compatible, 6to4, NAT64: each can reach an internal IPv4 host); never the
+    deprecated site-local fec0::/10."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local or ip in NAT64_LOCAL:
+            return False
+        inner = ip.ipv4_mapped or ip.sixtofour
+        if inner is None and (ip in NAT64 or ip in IPV4_COMPATIBLE):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+        if inner is not None and not public(inner):
+            return False
+    return ip.is_global and not ip.is_multicast
+
+
 def _addresses(host: str, port: int, allow_private: bool) -> list[str]:
     """The host's addresses, all of which must be public (unless allowed): a name that also
     resolves to an internal address is refused as a whole."""
@@ -309,8 +394,7 @@ def _addresses(host: str, port: int, allow_private: bool) -> list[str]:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-            if not ip.is_global or ip.is_multicast:
+            if not public(ipaddress.ip_address(address.split("%", 1)[0])):
                 raise FetchError(
                     "Diese Adresse zeigt auf ein internes Netz; sie wird nicht abgerufen."
                 )
@@ -319,34 +403,82 @@ def _addresses(host: str, port: int, allow_private: bool) -> list[str]:
     return addresses
 
 
+class _Deadline(io.RawIOBase):
+    """Reads from a socket within an overall deadline: every receive may wait only for the
+    time left, so a server that trickles bytes cannot stretch a fetch (a plain socket
+    timeout starts again with every byte)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.sock.settimeout(_left(self.deadline))
+        return self.sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """What http.client needs of a socket (sendall, makefile, close), under a deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(_left(self.deadline))  # sendall: the timeout is for all of it
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_Deadline(self.sock, self.deadline))
+
+    def close(self) -> None:
+        """Nothing yet: http.client closes its connection as soon as the headers say it will
+        end, before the body is read (a real socket waits for its files); `fetch` closes
+        the socket itself when done."""
+
+
+def _left(deadline: float) -> float:
+    """The seconds left before `deadline`; TimeoutError once it has passed."""
+    left = deadline - clock.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
 def _connect(
-    scheme: str, host: str, port: int, addresses: list[str], timeout: float
-) -> http.client.HTTPConnection:
+    scheme: str, host: str, port: int, addresses: list[str], deadline: float
+) -> tuple[http.client.HTTPConnection, socket.socket]:
     """A connection to one of the checked addresses (never a second DNS lookup), with TLS
-    verified against the host name for https."""
+    verified against the host name for https; every step within `deadline`. The socket is
+    the caller's to close."""
     last: OSError | None = None
     for address in addresses:
         try:
-            sock = socket.create_connection((address, port), timeout=timeout)
+            sock = socket.create_connection((address, port), timeout=_left(deadline))
         except OSError as exc:
             last = exc
             continue
         if scheme == "https":
             context = ssl.create_default_context()
             try:
+                sock.settimeout(_left(deadline))  # the handshake: the timeout is for all of it
                 sock = context.wrap_socket(sock, server_hostname=host)
+            except TimeoutError as exc:
+                sock.close()
+                raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.") from exc
             except (ssl.SSLError, OSError) as exc:
                 sock.close()
                 raise FetchError(
                     "Die sichere Verbindung (TLS) zum Kalender ist gescheitert."
                 ) from exc
-            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, port, timeout=timeout
-            )
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(host, port)
         else:
-            connection = http.client.HTTPConnection(host, port, timeout=timeout)
-        connection.sock = sock
-        return connection
+            connection = http.client.HTTPConnection(host, port)
+        connection.sock = _DeadlineSocket(sock, deadline)
+        return connection, sock
     if isinstance(last, TimeoutError):
         raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.") from last
     raise FetchError("Der Kalender ist nicht erreichbar.") from last
@@ -361,7 +493,7 @@ def _read(response: http.client.HTTPResponse, limits: Limits, deadline: float) -
     while True:
         if clock.monotonic() > deadline:
             raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.")
-        chunk = response.read(65536)
+        chunk = response.read1(65536)
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -391,7 +523,7 @@ class _Request:
             headers["If-None-Match"] = self.etag
         if self.last_modified:
             headers["If-Modified-Since"] = self.last_modified
-        if parts.username is not None:
+        if parts.username is not None and parts.scheme.lower() == "https":
             pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         return headers
@@ -402,15 +534,25 @@ def fetch(url: str, etag: str | None, last_modified: str | None, limits: Limits)
     redirects (each checked again), `limits.timeout` in all, `limits.max_bytes` at most."""
     deadline = clock.monotonic() + limits.timeout
     request = _Request(url, etag, last_modified)
+    was_secure = False
     for _ in range(MAX_REDIRECTS + 1):
         parts = urlsplit(request.url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
             raise FetchError("Der Kalender leitet auf eine Adresse um, die nicht http(s) ist.")
+        if was_secure and scheme == "http":
+            raise FetchError("Der Kalender leitet von https auf unverschlüsseltes http um.")
+        if scheme == "http" and parts.username is not None:
+            raise FetchError("Benutzername und Passwort werden nur über https gesendet.")
+        was_secure = scheme == "https"
         port = parts.port or (443 if scheme == "https" else 80)
         addresses = _addresses(parts.hostname, port, limits.allow_private)
-        remaining = max(0.1, deadline - clock.monotonic())
-        connection = _connect(scheme, parts.hostname, port, addresses, remaining)
+        try:
+            connection, connection_socket = _connect(
+                scheme, parts.hostname, port, addresses, deadline
+            )
+        except TimeoutError as exc:
+            raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.") from exc
         try:
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request("GET", target, headers=request.for_host())
@@ -438,6 +580,7 @@ def fetch(url: str, etag: str | None, last_modified: str | None, limits: Limits)
             raise FetchError("Die Verbindung zum Kalender brach ab.") from exc
         finally:
             connection.close()
+            connection_socket.close()
     raise FetchError("Der Kalender leitet zu oft weiter.")
 
 
@@ -471,8 +614,11 @@ def refresh(db: Database, settings: Settings, calendar_id: int, now: datetime | 
         if calendar is None:
             return "error"
         url_enc, etag, modified = calendar.url_enc, calendar.etag, calendar.last_modified
+        busy_day = calendar.busy_day
     span = feeds.window(now, settings.config.organisation.zone, settings.config.feeds)
     start = max(span.start, now - timedelta(days=1))
+    if busy_day != span.today:  # the stored intervals end where yesterday's window ended
+        etag = modified = None
     try:
         fetched = fetch(sealer.open(url_enc), etag, modified, limits_of(settings))
         spans = None
@@ -491,7 +637,10 @@ def refresh(db: Database, settings: Settings, calendar_id: int, now: datetime | 
         log.error("external calendar %d failed (%s)", calendar_id, type(exc).__name__)
         return "error"
     with db.write() as session:
-        calendar = session.get(ExternalCalendar, calendar_id)
+        # Locked: two schedulers storing one calendar's intervals at once would double them.
+        calendar = session.get(
+            ExternalCalendar, calendar_id, with_for_update=True, populate_existing=True
+        )
         if calendar is None:
             return "error"
         calendar.last_fetched_at = calendar.last_success_at = now
@@ -499,7 +648,7 @@ def refresh(db: Database, settings: Settings, calendar_id: int, now: datetime | 
         if spans is None:
             return "unchanged"
         calendar.etag, calendar.last_modified = fetched.etag, fetched.last_modified
-        calendar.busy_count = len(spans)
+        calendar.busy_count, calendar.busy_day = len(spans), span.today
         session.execute(delete(BusyInterval).where(BusyInterval.calendar_id == calendar_id))
         if spans:
             session.execute(

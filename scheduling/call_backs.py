@@ -35,6 +35,7 @@ from hotline.models import (
     Counsellor,
     OutboundCall,
     TaskStatus,
+    Team,
     User,
     Voicemail,
     utcnow,
@@ -77,7 +78,10 @@ CLOCK_SKEW = timedelta(seconds=5)  # between the processes that issue and read r
 # The counsellor's leg, as Twilio reports it, in the order it moves; then our own outcomes.
 _RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
 ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
-OWN = frozenset({"simulated", "not_placed", "uncertain"})  # set by us, never moved
+OWN = frozenset({"simulated", "not_placed", "uncertain"})  # set by us
+UNCERTAIN = "uncertain"  # Twilio may have placed it: moved on by its reports, if any come
+FINAL = OWN - {UNCERTAIN}  # never moved
+TAKES = frozenset({"queued", "simulated"})  # Twilio accepted the call (or the outbox took it)
 ACTIVE = frozenset(_RANK)
 
 
@@ -91,6 +95,10 @@ class Running(Conflict):
     def __init__(self, counsellor: str) -> None:
         super().__init__("a call-back of this target is under way", field="target")
         self.counsellor = counsellor  # whose phone it rang
+
+
+class WrongLine(Invalid):
+    """The line asked for is not one the target may be called back through."""
 
 
 class Refused(Exception):
@@ -180,18 +188,53 @@ def _number(settings: Settings, row: Target) -> str | None:
     return crypto.box(settings).open(sealed) if sealed is not None else None
 
 
-def _line_and_teams(
-    session: Session, config: HotlineConfig, row: Target
-) -> tuple[str | None, frozenset[int]]:
-    """The line to call from and the teams the target belongs to. An appointment belongs to
-    its counsellor's teams and is called back through the first line of one of them."""
+def _teams(session: Session, row: Target) -> list[Team]:
+    """The teams a target belongs to: a task's own; an appointment, its counsellor's."""
     if not isinstance(row, Appointment):
-        return (row.line if row.line in config.lines else None), frozenset({row.team_id})
+        team = session.get(Team, row.team_id)
+        return [team] if team is not None else []
     counsellor = session.get(Counsellor, row.counsellor_id)
-    teams = list(counsellor.teams) if counsellor else []
-    slugs = {team.slug for team in teams}
-    line = next((slug for slug, line in config.lines.items() if line.team in slugs), None)
-    return line, frozenset(team.id for team in teams)
+    return list(counsellor.teams) if counsellor else []
+
+
+def lines_for(session: Session, config: HotlineConfig, row: Target) -> list[str]:
+    """The lines a target may be called back through, in the configuration's order: a task,
+    its own line; an appointment, the lines of its counsellor's teams."""
+    if not isinstance(row, Appointment):
+        return [row.line] if row.line in config.lines else []
+    slugs = {team.slug for team in _teams(session, row)}
+    return [slug for slug, line in config.lines.items() if line.team in slugs]
+
+
+def default_line(lines: list[str], *preferred: str | None) -> str:
+    """The first of `preferred` (e.g. the line of the target's latest call-back) that is one
+    of `lines`, else the first of `lines`."""
+    return next((line for line in preferred if line in lines), lines[0])
+
+
+def _previous_line(session: Session, kind: str, target_id: int) -> str | None:
+    """The line of the target's latest call-back: the client has seen that number before."""
+    return session.scalar(
+        select(OutboundCall.line)
+        .where(OutboundCall.kind == kind, OutboundCall.target_id == target_id)
+        .order_by(OutboundCall.id.desc())
+        .limit(1)
+    )
+
+
+def _choose_line(session: Session, config: HotlineConfig, ask: Ask, row: Target, noun: str) -> str:
+    lines = lines_for(session, config, row)
+    if not lines:
+        raise Invalid(f"no configured line to call the {noun} from", field="line")
+    if ask.line is None:
+        return default_line(lines, _previous_line(session, ask.kind, ask.target_id))
+    if ask.line not in lines:
+        raise WrongLine(
+            f"the {noun} can be called back only through the line "
+            + " or ".join(repr(line) for line in lines),
+            field="line",
+        )
+    return ask.line
 
 
 def _running(session: Session, kind: str, target_id: int, now: datetime) -> Running | None:
@@ -211,18 +254,24 @@ def _running(session: Session, kind: str, target_id: int, now: datetime) -> Runn
     return Running(found) if found is not None else None
 
 
-def _take(session: Session, row: Target, user_id: int | None, counsellor: Counsellor) -> None:
-    """A task called back is in progress, held by whoever called (a done task stays done)."""
-    if isinstance(row, Appointment) or row.status is TaskStatus.DONE:
+def _take(session: Session, call: OutboundCall) -> None:
+    """A task whose call-back was placed is in progress, held by whoever called (through the
+    API: the counsellor's account, if she has one); a done task stays done. Audited as a take."""
+    row = _load(session, call.kind, call.target_id, lock=True)
+    if row is None or isinstance(row, Appointment) or row.status is TaskStatus.DONE:
         return
-    holder = user_id or session.scalar(
-        select(User.id).where(User.counsellor_id == counsellor.id, User.active.is_(True))
+    holder_field = "taken_by_id" if isinstance(row, CallbackRequest) else "handled_by_id"
+    before = {"status": row.status.value, "taken_by_id": getattr(row, holder_field)}
+    holder = call.user_id or session.scalar(
+        select(User.id).where(User.counsellor_id == call.counsellor_id, User.active.is_(True))
     )
     row.status = TaskStatus.IN_PROGRESS
-    if isinstance(row, CallbackRequest):
-        row.taken_by_id = holder or row.taken_by_id
-    else:
-        row.handled_by_id = holder or row.handled_by_id
+    setattr(row, holder_field, holder or getattr(row, holder_field))
+    after = {"status": row.status.value, "taken_by_id": getattr(row, holder_field)}
+    if after != before:
+        entity = KINDS[call.kind].entity
+        after["call_back"] = call.id
+        audit.record(session, call.actor, "take", entity, row.id, before=before, after=after)
 
 
 def _anyone(_session: Session, _row: Target) -> bool:
@@ -233,7 +282,8 @@ def _anyone(_session: Session, _row: Target) -> bool:
 class Ask:
     """A call-back asked for: of which target, ringing which counsellor, by whom. `may` says
     whether the asker may call back this target (else NotAllowed); `member_only`: the
-    counsellor must belong to the target's team (or, for an appointment, be its counsellor)."""
+    counsellor must belong to the target's team (or, for an appointment, be its counsellor).
+    `line`: one of `lines_for` the target (else WrongLine)."""
 
     kind: str
     target_id: int
@@ -242,11 +292,12 @@ class Ask:
     user_id: int | None = None
     may: Callable[[Session, Target], bool] = _anyone
     member_only: bool = False
+    line: str | None = None  # the line's slug; None: the default (see default_line)
 
 
 def start(session: Session, settings: Settings, ask: Ask, now: datetime | None = None) -> Placement:
-    """Record the call-back (and audit it; a task goes in progress). Raises NotFound, Invalid,
-    Running (nothing changed) or NotAllowed."""
+    """Record the call-back and audit it (the task is taken only once it is placed: `placed`).
+    Raises NotFound, Invalid (WrongLine), Running (nothing changed) or NotAllowed."""
     now = now or utcnow()
     kind, target_id, user_id = ask.kind, ask.target_id, ask.user_id
     spec = KINDS.get(kind)
@@ -260,9 +311,8 @@ def start(session: Session, settings: Settings, ask: Ask, now: datetime | None =
     number = _number(settings, row)
     if number is None:
         raise Invalid(f"the {spec.noun} has no phone number to call back", field=spec.field)
-    line, team_ids = _line_and_teams(session, settings.config, row)
-    if line is None:
-        raise Invalid(f"no configured line to call the {spec.noun} from", field="line")
+    line = _choose_line(session, settings.config, ask, row, spec.noun)
+    team_ids = {team.id for team in _teams(session, row)}
     counsellor = session.get(Counsellor, ask.counsellor_id)
     if counsellor is None or not counsellor.active or not counsellor.phone:
         raise Invalid("no active counsellor with a phone number has this id", field="counsellor_id")
@@ -285,11 +335,7 @@ def start(session: Session, settings: Settings, ask: Ask, now: datetime | None =
     )
     session.add(call)
     session.flush()
-    before = getattr(row, "status", None)
-    _take(session, row, user_id, counsellor)
-    after: dict[str, object] = {"call_back": call.id, "counsellor_id": counsellor.id, "line": line}
-    if before is not None and row.status != before:
-        after["status"] = row.status.value
+    after = {"call_back": call.id, "counsellor_id": counsellor.id, "line": line}
     audit.record(session, ask.actor, "call_back", spec.entity, row.id, after=after)
     config_line = settings.config.lines[line]
     return Placement(
@@ -303,20 +349,29 @@ def start(session: Session, settings: Settings, ask: Ask, now: datetime | None =
 
 
 def _advance(call: OutboundCall, status: str) -> None:
-    """Move the counsellor leg's status forward only (callbacks come late and twice)."""
-    if call.status in OWN or call.status in ENDED:
+    """Move the counsellor leg's status forward only (callbacks come late and twice). Twilio's
+    reports of an `uncertain` call show it was placed after all."""
+    if call.status in FINAL or call.status in ENDED:
+        return
+    if call.status == UNCERTAIN and status in OWN:
         return
     if status in ENDED or status in OWN or _RANK.get(status, -1) > _RANK.get(call.status, -1):
         call.status = status
 
 
 def placed(session: Session, call_id: int, sid: str | None, status: str) -> None:
+    """Record how asking Twilio went. Only a call Twilio accepted takes the task: a refused
+    one leaves it as it was, an uncertain one takes it when the counsellor answers."""
     call = session.get(OutboundCall, call_id, with_for_update=True)
     if call is None:
         return
     if sid and call.call_sid is None:
         call.call_sid = sid
+    if status == UNCERTAIN and call.status != "queued":
+        return  # Twilio's own reports came first: it was placed
     _advance(call, status)
+    if status in TAKES:
+        _take(session, call)
 
 
 def call_back(db: Database, settings: Settings, ask: Ask) -> Started:
@@ -341,7 +396,11 @@ def call_back(db: Database, settings: Settings, ask: Ask) -> Started:
         status = "not_placed"
     except sender.MaybeSent as exc:
         log.warning("call-back %d may or may not be placed: %s", placement.call_id, exc)
-        status = "uncertain"
+        status = UNCERTAIN
+    except Exception as exc:  # a bug, or the outbox's database in simulation mode
+        # Only the type: a database error's text may quote the outbox row (a number).
+        log.error("call-back %d failed: %s", placement.call_id, type(exc).__name__)
+        status = "not_placed" if settings.simulation else UNCERTAIN
     with db.write() as session:
         placed(session, placement.call_id, None if settings.simulation else sid, status)
     return Started(placement.call_id, status)
@@ -364,10 +423,14 @@ def _live(session: Session, call_id: int, call_sid: str) -> OutboundCall:
 
 
 def answered(session: Session, call_id: int, call_sid: str) -> str:
-    """The counsellor answered: the line to whisper (Refused once the client was dialled)."""
+    """The counsellor answered: the line to whisper (Refused once the client was dialled).
+    An `uncertain` call-back was placed after all: its task is taken now."""
     call = _live(session, call_id, call_sid)
     if call.bridged_at is not None:
         raise Refused("already connected")
+    if call.status == UNCERTAIN:
+        _advance(call, "in-progress")
+        _take(session, call)
     return call.line
 
 

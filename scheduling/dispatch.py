@@ -17,7 +17,16 @@ One round of `dispatch`:
 2. Outside any transaction, the messages are sent in parallel (`hotline.sender`).
 3. In one write transaction the outcomes are recorded: `sent` with the provider's id; `failed`
    when the provider certainly refused it; back to `pending` when it certainly did not go out
-   and may be retried (network down, rate limit); `uncertain` when it may have gone out.
+   and may be retried (network down, rate limit), not before `next_attempt_at` (2 s, 4 s,
+   8 s, … after the attempt, never later than the grace allows); `uncertain` when it may have
+   gone out. After such a retryable refusal the messages of the batch not yet handed over are
+   not tried (they are pending again, their attempt not counted) and `dispatch` stops: a
+   provider that throttles or cannot be reached is not hammered with the rest of the backlog.
+
+Every state change names the state it expects (`pending` to claim, `sending` to record an
+outcome; a sent or failed outcome also over `uncertain`, as it is the better knowledge), and
+`scheduling.reminders` locks the rows it changes: a claim is never overwritten by a
+concurrent cancel, and an outcome never revives a row someone else has moved on.
 
 A crash after step 1 leaves claimed rows `sending`; when the lease runs out they become
 `uncertain`, never pending again: a message is sent at most once, and every message that is
@@ -27,11 +36,12 @@ not sent is visible as missed, failed or uncertain.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -45,7 +55,8 @@ from hotline.sender import MaybeSent, NotSent, Outgoing
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # far longer than a batch takes to send (10 s REST timeout)
-MAX_ATTEMPTS = 5  # retries of messages that certainly did not go out
+MAX_ATTEMPTS = 8  # attempts at messages that certainly did not go out
+BACKOFF = timedelta(seconds=2)  # before the first retry; doubled for every further one
 SEND_THREADS = 8
 BATCH = 4 * SEND_THREADS  # small batches: a crash leaves few messages uncertain
 
@@ -80,10 +91,12 @@ class Round:
     cancelled: int = 0
     expired: int = 0
     claimed: int = 0
+    deferred: int = 0  # not tried: the provider throttled or was unreachable for this batch
     ids: list[int] = field(default_factory=list)
 
     def add(self, other: Round) -> None:
-        for name in ("sent", "failed", "retry", "uncertain", "missed", "cancelled", "expired"):
+        names = ("sent", "failed", "retry", "uncertain", "missed", "cancelled", "expired")
+        for name in (*names, "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.claimed += other.claimed
         self.ids.extend(other.ids)
@@ -108,7 +121,7 @@ def dispatch(
     for _ in range(max_rounds):
         done = dispatch_round(db, settings, queue, clock=clock, send=send, batch=batch)
         total.add(done)
-        if done.claimed < batch:
+        if done.claimed < batch or done.retry or done.deferred:
             break
     return total
 
@@ -150,12 +163,13 @@ def dispatch_round(
         if broken:
             _set(session, queue.model, broken, ReminderState.FAILED)
             result.failed += len(broken)
+        latest = {row.id: (row.due_at + queue.grace(settings), row.attempts) for row in claimed}
     if not messages:
         return result
     outcomes = _send_all(db, settings, messages, send)
     with db.write() as session:
         now = clock()
-        sent = [{"_id": i, "_sid": sid, "_at": now} for i, state, sid in outcomes if sid]
+        sent = [{"_id": o.row_id, "_sid": o.sid, "_at": now} for o in outcomes if o.sid]
         if sent:
             # On the table (Core), not the entity: an ORM update with a list of parameter sets
             # would be SQLAlchemy's "bulk UPDATE by primary key", which wants `id` keys.
@@ -179,17 +193,24 @@ def dispatch_round(
                 .execution_options(synchronize_session=False),
                 sent,
             )
-        for state in (ReminderState.FAILED, ReminderState.PENDING, ReminderState.UNCERTAIN):
-            ids = [i for i, outcome, _ in outcomes if outcome is state]
-            if ids:
-                _set(session, queue.model, ids, state)
-    for i, state, _ in outcomes:
-        if state is ReminderState.SENT:
+        failed = [o.row_id for o in outcomes if o.state is ReminderState.FAILED]
+        if failed:
+            _set(session, queue.model, failed, ReminderState.FAILED, also=ReminderState.UNCERTAIN)
+        uncertain = [o.row_id for o in outcomes if o.state is ReminderState.UNCERTAIN]
+        if uncertain:
+            _set(session, queue.model, uncertain, ReminderState.UNCERTAIN)
+        retries = [o for o in outcomes if o.state is ReminderState.PENDING]
+        if retries:
+            _retry(session, queue.model, retries, latest, now)
+    for outcome in outcomes:
+        if outcome.state is ReminderState.SENT:
             result.sent += 1
-            result.ids.append(i)
-        elif state is ReminderState.FAILED:
+            result.ids.append(outcome.row_id)
+        elif outcome.state is ReminderState.FAILED:
             result.failed += 1
-        elif state is ReminderState.PENDING:
+        elif outcome.state is ReminderState.PENDING and not outcome.tried:
+            result.deferred += 1
+        elif outcome.state is ReminderState.PENDING:
             result.retry += 1
         else:
             result.uncertain += 1
@@ -230,7 +251,11 @@ def _claim(session: Session, model: type[Row], now: datetime, batch: int) -> Seq
     # backlog in one batch (40 of 40 due rows with batch 4).
     due = (
         select(model.id)
-        .where(model.state == ReminderState.PENDING, model.due_at <= now)
+        .where(
+            model.state == ReminderState.PENDING,
+            model.due_at <= now,
+            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
+        )
         .order_by(model.due_at, model.id)
         .limit(batch)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's writer is exclusive anyway
@@ -248,31 +273,93 @@ def _claim(session: Session, model: type[Row], now: datetime, batch: int) -> Seq
     return cast(Sequence[Row], sorted(rows, key=lambda row: (row.due_at, row.id)))
 
 
-def _set(session: Session, model: type[Row], ids: list[int], state: ReminderState) -> None:
+def _set(
+    session: Session,
+    model: type[Row],
+    ids: list[int],
+    state: ReminderState,
+    *,
+    also: ReminderState | None = None,
+) -> None:
+    """Rows this dispatcher claimed (`sending`, or `also`) get the outcome `state`; a row
+    someone else has moved on meanwhile keeps what it has."""
+    expected = [ReminderState.SENDING] if also is None else [ReminderState.SENDING, also]
     session.execute(
         update(model)
-        .where(model.id.in_(ids))
+        .where(model.id.in_(ids), model.state.in_(expected))
         .values(state=state, lease_until=None)
         .execution_options(synchronize_session=False)
     )
 
 
+def backoff(attempts: int, now: datetime, latest: datetime) -> datetime:
+    """When a message tried `attempts` times may be tried again: 2 s after the first attempt,
+    doubled for each further one, and never after `latest` (its moment plus the grace)."""
+    return min(now + BACKOFF * (1 << max(attempts - 1, 0)), latest)
+
+
+def _retry(
+    session: Session,
+    model: type[Row],
+    retries: list[Outcome],
+    latest: dict[int, tuple[datetime, int]],
+    now: datetime,
+) -> None:
+    """Claimed rows that certainly did not go out: pending again, not before their backoff.
+    A row that was not tried at all keeps its attempt count and waits the first step."""
+    table = cast(Table, model.__table__)
+    params = []
+    for outcome in retries:
+        limit, attempts = latest[outcome.row_id]
+        tried = attempts if outcome.tried else attempts - 1
+        wait = backoff(max(tried, 1), now, limit)
+        params.append({"_id": outcome.row_id, "_tried": tried, "_next": wait})
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("_id"), table.c.state == ReminderState.SENDING)
+        .values(
+            state=ReminderState.PENDING,
+            lease_until=None,
+            attempts=bindparam("_tried"),
+            next_attempt_at=bindparam("_next"),
+        )
+        .execution_options(synchronize_session=False),
+        params,
+    )
+
+
+class Outcome(NamedTuple):
+    """What became of one claimed row's message (`tried`: handed to the provider at all)."""
+
+    row_id: int
+    state: ReminderState
+    sid: str | None = None
+    tried: bool = True
+
+
 def _send_all(
     db: Database, settings: Settings, messages: list[tuple[int, Outgoing]], send: Send
-) -> list[tuple[int, ReminderState, str | None]]:
-    def one(item: tuple[int, Outgoing]) -> tuple[int, ReminderState, str | None]:
+) -> list[Outcome]:
+    throttled = threading.Event()  # a retryable refusal: the rest of the batch waits
+
+    def one(item: tuple[int, Outgoing]) -> Outcome:
         row_id, message = item
+        if throttled.is_set():
+            return Outcome(row_id, ReminderState.PENDING, tried=False)
         try:
-            return row_id, ReminderState.SENT, send(db, settings, message)
+            return Outcome(row_id, ReminderState.SENT, send(db, settings, message))
         except NotSent as exc:
             log.warning("%s not sent: %s", message.purpose, exc)
-            return row_id, (ReminderState.PENDING if exc.retry else ReminderState.FAILED), None
+            if exc.retry:
+                throttled.set()
+                return Outcome(row_id, ReminderState.PENDING)
+            return Outcome(row_id, ReminderState.FAILED)
         except MaybeSent as exc:
             log.error("%s may or may not have been sent: %s", message.purpose, exc)
-            return row_id, ReminderState.UNCERTAIN, None
+            return Outcome(row_id, ReminderState.UNCERTAIN)
         except Exception as exc:  # a bug in rendering or sending: treat as possibly sent
             log.exception("%s: unexpected %s while sending", message.purpose, type(exc).__name__)
-            return row_id, ReminderState.UNCERTAIN, None
+            return Outcome(row_id, ReminderState.UNCERTAIN)
 
     if len(messages) == 1:
         return [one(messages[0])]

@@ -3,7 +3,10 @@
 A counsellor may hold several (phone, laptop), sees when each was last used and revokes each;
 coordinators revoke any token of their teams' counsellors and their teams' rota feeds. A wrong,
 revoked or malformed token, or one whose counsellor was deactivated, finds nothing: the feed
-route answers all of them with the same 404.
+route answers all of them with the same 404. A team's rota feed issued on the web page lives
+only as long as its issuer may see that team (`holder_may_see`): an active account that is
+an admin, coordinates the team, or is linked to an active counsellor of the team. Tokens
+issued by the CLI (no user) are the operator's and stay until revoked.
 """
 
 from __future__ import annotations
@@ -16,18 +19,28 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from hotline import audit
 from hotline.errors import Invalid, NotFound
-from hotline.models import Counsellor, FeedToken, Team, utcnow
+from hotline.models import (
+    Counsellor,
+    FeedToken,
+    Role,
+    Team,
+    TeamMembership,
+    User,
+    UserTeam,
+    utcnow,
+)
 from scheduling.feeds import Owner
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits
 LABEL_LENGTH = 100
 # Writing last_used_at on every poll would turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
+Member = aliased(Counsellor)  # the issuer's counsellor record, apart from the feed's owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,16 +117,18 @@ def find_live(session: Session, plain: str) -> LiveToken | None:
         return None
     wanted = digest(plain)
     row = session.execute(
-        select(FeedToken, Counsellor.active)
+        select(FeedToken, Counsellor.active, holder_may_see())
         .outerjoin(Counsellor, Counsellor.id == FeedToken.counsellor_id)
         .where(FeedToken.token_hash == wanted)
     ).one_or_none()
     if row is None:
         return None
-    token, active = row
+    token, active, holder_sees = row
     if not hmac.compare_digest(token.token_hash, wanted) or token.revoked_at is not None:
         return None
     if token.counsellor_id is not None and not active:
+        return None
+    if token.team_id is not None and token.user_id is not None and not holder_sees:
         return None
     return LiveToken(
         token.id,
@@ -121,6 +136,31 @@ def find_live(session: Session, plain: str) -> LiveToken | None:
         token.last_used_at,
         token.etag,
         token.changed_at,
+    )
+
+
+def holder_may_see() -> ColumnElement[bool]:
+    """Whether the user who issued a token (correlated with FeedToken) may still see its team:
+    active, and an admin, a coordinator of the team or linked to an active member of it."""
+    coordinates = (
+        exists()
+        .where(UserTeam.user_id == User.id, UserTeam.team_id == FeedToken.team_id)
+        .correlate(User, FeedToken)
+    )
+    member = (
+        exists()
+        .where(
+            Member.id == User.counsellor_id,
+            Member.active.is_(True),
+            TeamMembership.counsellor_id == Member.id,
+            TeamMembership.team_id == FeedToken.team_id,
+        )
+        .correlate(User, FeedToken)
+    )
+    return exists().where(
+        User.id == FeedToken.user_id,
+        User.active.is_(True),
+        or_(User.role == Role.ADMIN, coordinates, member),
     )
 
 

@@ -3,7 +3,10 @@
 * `window` fixes which events a feed holds: local midnight `past_days` ago to local midnight
   `future_days` ahead, so the body changes only when the data (or the date) does.
 * `fingerprint` answers "has this feed changed?" from a few aggregates (count, sum of ids,
-  newest `updated_at`) without loading a row: the ETag, and the 304 that most polls get.
+  sum of the rows' change counters: shifts' `revision`, appointments' `sequence`) without
+  loading a row: the ETag, and the 304 that most polls get. The counters are bumped by every
+  UPDATE, so a change that commits after a later one (its flush-time `updated_at` older than
+  the newest) still moves the sum; an added or deleted row moves the count.
 * `load_*` read the rows as plain events; `render` is pure and writes RFC 5545 text with
   `scheduling.ical` (no METHOD: a published calendar, not a scheduling message).
 
@@ -39,7 +42,6 @@ from hotline.models import Appointment, AppointmentMode, AppointmentStatus, Coun
 from scheduling.ical import (
     duration_minutes,
     escape_text,
-    fold,
     join,
     utc_stamp,
     vtimezone,
@@ -50,7 +52,7 @@ from scheduling.shifts import MAX_SHIFT
 
 PRODID = "-//konex//konex hotline//DE"
 SEQUENCE_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-RENDER_VERSION = "1"  # part of every fingerprint: bump when the output format changes
+RENDER_VERSION = "2"  # part of every fingerprint: bump when the output format changes
 TIER_LABELS = {Tier.PRIMARY: "primär", Tier.BACKUP: "Hintergrund"}
 MODE_LABELS = {
     AppointmentMode.PHONE: "Telefon",
@@ -190,6 +192,7 @@ def _fingerprint_statement(by_team: bool) -> Select[Any]:
         select(
             func.count(Shift.id).label("shifts"),
             func.sum(Shift.id).label("shift_ids"),
+            func.sum(Shift.revision).label("shift_revisions"),
             func.max(Shift.updated_at).label("shift_newest"),
         )
         .join(Counsellor, Counsellor.id == Shift.counsellor_id)
@@ -239,8 +242,9 @@ def _settings_key(settings: Settings) -> str:
 
 def fingerprint(session: Session, settings: Settings, owner: Owner, span: Window) -> Fingerprint:
     """A strong ETag for the feed as `render` would write it now, from aggregates only: any
-    added, removed, moved or edited event changes a count, a sum of ids or the newest
-    `updated_at`; names (team, counsellor) and settings are part of it too. One query."""
+    added, removed, moved or edited event changes a count, a sum of ids or a sum of change
+    counters (whenever it commits); names (team, counsellor) and settings are part of it too.
+    One query."""
     by_team = owner.counsellor_id is None
     row = session.execute(_fingerprint_statement(by_team), _params(owner, span)).one()
     parts: list[object] = [_settings_key(settings), owner.counsellor_id, owner.team_id]
@@ -397,7 +401,7 @@ def _shift_lines(event: ShiftEvent, calendar: Calendar) -> list[str]:
         f"SEQUENCE:{sequence_of(event.updated)}",
         zoned("DTSTART", event.start, calendar.zone),
         zoned("DTEND", event.end, calendar.zone),
-        fold(f"SUMMARY:{summary}"),
+        f"SUMMARY:{summary}",
         "STATUS:CONFIRMED",
         "TRANSP:TRANSPARENT",  # on call is not busy: Outlook would block whole days
         "CLASS:PRIVATE",
@@ -406,7 +410,7 @@ def _shift_lines(event: ShiftEvent, calendar: Calendar) -> list[str]:
         lines += [
             "BEGIN:VALARM",
             "ACTION:DISPLAY",
-            fold(f"DESCRIPTION:{summary}"),
+            f"DESCRIPTION:{summary}",
             f"TRIGGER:-{duration_minutes(calendar.alarm_minutes)}",
             "END:VALARM",
         ]
@@ -426,7 +430,7 @@ def _appointment_lines(event: AppointmentEvent, calendar: Calendar) -> list[str]
         f"SEQUENCE:{event.sequence}",
         zoned("DTSTART", event.start, calendar.zone),
         zoned("DTEND", event.end, calendar.zone),
-        fold(f"SUMMARY:{escape_text(appointment_summary(event))}"),
+        f"SUMMARY:{escape_text(appointment_summary(event))}",
         "STATUS:CANCELLED" if cancelled else "STATUS:CONFIRMED",
         "TRANSP:TRANSPARENT" if cancelled else "TRANSP:OPAQUE",
         "CLASS:PRIVATE",
@@ -456,8 +460,8 @@ def render(
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
-        fold(f"NAME:{name}"),
-        fold(f"X-WR-CALNAME:{name}"),
+        f"NAME:{name}",
+        f"X-WR-CALNAME:{name}",
         f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}",
         f"X-PUBLISHED-TTL:{refresh}",
         *vtimezone(zone.key, first, date(last.astimezone(zone).year + 1, 1, 2)),

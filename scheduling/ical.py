@@ -138,7 +138,7 @@ def vtimezone(key: str, first: date, last: date) -> tuple[str, ...]:
     for (kind, offset_from, offset_to, name), onsets in groups.items():
         lines += [f"BEGIN:{kind}", f"DTSTART:{onsets[0]}"]
         if len(onsets) > 1:
-            lines.append(fold(f"RDATE:{','.join(onsets[1:])}"))
+            lines.append(f"RDATE:{','.join(onsets[1:])}")
         lines += [
             f"TZNAME:{escape_text(name)}",
             f"TZOFFSETFROM:{offset_from}",
@@ -155,5 +155,7 @@ def duration_minutes(minutes: int) -> str:
 
 
 def join(lines: Iterable[str]) -> bytes:
-    """The calendar's octets: UTF-8, every line ended by CRLF."""
-    return (CRLF.join(lines) + CRLF).encode()
+    """The calendar's octets: every content line folded, UTF-8, every line ended by CRLF.
+    Lines are passed unfolded: folding here covers every line with variable content (a UID
+    with a long host, a long TZID) without each caller remembering to."""
+    return (CRLF.join(map(fold, lines)) + CRLF).encode()

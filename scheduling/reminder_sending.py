@@ -97,6 +97,8 @@ class ReminderQueue:
         appointment = _appointment(session, reminder.appointment_id)
         if appointment is None or appointment.status != AppointmentStatus.BOOKED:
             return None
+        if appointment.start_at != reminder.appointment_start:
+            return None  # the appointment was moved: its new time has rows of its own
         config = settings.config
         words = appointment_words(config, appointment, reminder.due_at)
         if reminder.recipient == Recipient.CLIENT:

@@ -5,12 +5,18 @@ so they are written in the same transaction as the booking that implies them: a 
 commits has its reminders, one that rolls back has none. `plan` says which reminders an
 appointment wants (a pure function); `sync_reminders` makes the rows agree with it:
 
-* booked: one row per (recipient, offset) whose moment is still ahead; a moved appointment
-  moves its pending rows. A row that may already have gone out (sent, sending, uncertain)
-  is never touched: a reminder is sent at most once. A row that certainly did not go out
-  (cancelled, missed, failed) is pending again if its new moment is ahead.
+* booked: one row per (recipient, offset, start) whose moment is still ahead. A row belongs to
+  one appointment time (`appointment_start`): a moved appointment gets rows for its new start,
+  and the pending rows of the old start are cancelled, so "exactly once" holds per time and
+  reminder (moved back, it finds its old rows again). A row that may already have gone out
+  (sent, sending, uncertain) is never touched: a reminder is sent at most once. A row that
+  certainly did not go out (cancelled, missed, failed) is pending again if its moment is ahead.
 * cancelled, done, no-show, or a reminder no longer wanted (no phone, no consent): pending
   rows are cancelled.
+
+The rows are read `FOR UPDATE` on PostgreSQL: a dispatcher that has claimed one holds its
+lock until the claim commits, so this waits and then sees it `sending` (and leaves it alone)
+instead of overwriting the claim; rows locked here are skipped by the dispatchers' claims.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ def _revive(row: Reminder, due: datetime) -> None:
     row.state = ReminderState.PENDING
     row.due_at = due
     row.attempts = 0
+    row.next_attempt_at = None
     row.lease_until = None
     row.sent_at = None
     row.provider_sid = None
@@ -74,12 +81,21 @@ def sync_reminders(
 ) -> list[Reminder]:
     """Make the appointment's reminder rows agree with its state (see the module docstring),
     in the caller's transaction. Returns the rows that are pending afterwards."""
-    targets = plan(config, wanted(appointment))
+    start = appointment.start_at
+    targets = {
+        (recipient, offset, start): due
+        for (recipient, offset), due in plan(config, wanted(appointment)).items()
+    }
+    query = (
+        select(Reminder)
+        .where(Reminder.appointment_id == appointment.id)
+        .order_by(Reminder.id)  # one lock order for every transaction
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the state as it is once locked
+    )
     rows = {
-        (row.recipient, row.offset_minutes): row
-        for row in session.scalars(
-            select(Reminder).where(Reminder.appointment_id == appointment.id)
-        )
+        (row.recipient, row.offset_minutes, row.appointment_start): row
+        for row in session.scalars(query)
     }
     for key, row in rows.items():
         if row.state in MAYBE_SENT:
@@ -89,17 +105,16 @@ def sync_reminders(
             if row.state is ReminderState.PENDING:
                 row.state = ReminderState.CANCELLED
             continue
-        if row.state is ReminderState.PENDING:
-            row.due_at = due
-        elif row.state in NOT_SENT:
+        if row.state in NOT_SENT:
             _revive(row, due)
     for key, due in targets.items():
         if key not in rows and due > now:
-            recipient, offset = key
+            recipient, offset, _ = key
             rows[key] = Reminder(
                 appointment_id=appointment.id,
                 recipient=recipient,
                 offset_minutes=offset,
+                appointment_start=start,
                 due_at=due,
                 state=ReminderState.PENDING,
                 attempts=0,

@@ -47,7 +47,8 @@ class OnCallNow:
     next_change: datetime | None
 
 
-def _snapshot(shift: Shift) -> dict[str, object]:
+def snapshot(shift: Shift) -> dict[str, object]:
+    """A shift as the audit log records it."""
     return {
         "team_id": shift.team_id,
         "counsellor_id": shift.counsellor_id,
@@ -93,7 +94,7 @@ def create_shift(session: Session, config: HotlineConfig, new: NewShift, *, acto
     shift = Shift(team=team, counsellor=counsellor, tier=new.tier, start_at=start, end_at=end)
     session.add(shift)
     session.flush()
-    audit.record(session, actor, "create", "shift", shift.id, after=_snapshot(shift))
+    audit.record(session, actor, "create", "shift", shift.id, after=snapshot(shift))
     return shift
 
 
@@ -101,7 +102,7 @@ def delete_shift(session: Session, shift_id: int, *, actor: str) -> None:
     shift = session.get(Shift, shift_id)
     if shift is None:
         raise NotFound(f"no shift with id {shift_id}")
-    audit.record(session, actor, "delete", "shift", shift.id, before=_snapshot(shift))
+    audit.record(session, actor, "delete", "shift", shift.id, before=snapshot(shift))
     session.delete(shift)
 
 
@@ -254,9 +255,9 @@ def update_shift(
     old = session.get(Shift, shift_id, with_for_update=True)
     if old is None:
         raise NotFound(f"no shift with id {shift_id}")
-    before = _snapshot(old)
+    before = snapshot(old)
     session.delete(old)
     session.flush()
     shift = create_shift(session, config, new, actor=actor)
-    audit.record(session, actor, "update", "shift", shift.id, before=before, after=_snapshot(shift))
+    audit.record(session, actor, "update", "shift", shift.id, before=before, after=snapshot(shift))
     return shift

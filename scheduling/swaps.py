@@ -43,6 +43,7 @@ from hotline.models import (
 )
 from scheduling.notices import QUIET
 from scheduling.shifts import MAX_SHIFT
+from scheduling.shifts import snapshot as shift_snapshot
 
 OPEN = (SwapState.REQUESTED, SwapState.ACCEPTED)
 WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
@@ -183,16 +184,6 @@ def _snapshot(swap: SwapRequest) -> dict[str, object]:
     }
 
 
-def _shift_snapshot(shift: Shift) -> dict[str, object]:
-    return {
-        "team_id": shift.team_id,
-        "counsellor_id": shift.counsellor_id,
-        "tier": shift.tier.value,
-        "start": shift.start_at.isoformat(),
-        "end": shift.end_at.isoformat(),
-    }
-
-
 def _swap(session: Session, swap_id: int) -> SwapRequest:
     """The request, locked: two clicks on one request serialise here."""
     swap = session.get(SwapRequest, swap_id, with_for_update=True)
@@ -203,12 +194,26 @@ def _swap(session: Session, swap_id: int) -> SwapRequest:
 
 def _lock_shifts(session: Session, *ids: int | None) -> None:
     """Lock the shift rows (PostgreSQL: FOR UPDATE) in id order, so two requests naming the
-    same two shifts the other way round wait for each other instead of deadlocking."""
+    same two shifts the other way round wait for each other instead of deadlocking; the rows
+    are read again once locked (a change committed while waiting is seen, not overwritten)."""
     wanted = sorted({i for i in ids if i})
     if wanted:
         session.scalars(
-            select(Shift).where(Shift.id.in_(wanted)).order_by(Shift.id).with_for_update()
+            select(Shift)
+            .where(Shift.id.in_(wanted))
+            .order_by(Shift.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
+
+
+def _lock_rows(session: Session, swap: SwapRequest) -> None:
+    """Before deciding on a swap: lock both people in id order (concurrent bookings for them
+    serialise here, as in create_shift, without two swaps deadlocking on each other), then
+    the shifts, so that `stale_reason` judges the rows `_apply` will change."""
+    for person_id in sorted((swap.requester_id, swap.colleague_id)):
+        session.get(Counsellor, person_id, with_for_update=True)
+    _lock_shifts(session, swap.shift_id, swap.return_shift_id)
 
 
 def _person(session: Session, counsellor_id: int, field: str) -> Counsellor:
@@ -399,6 +404,21 @@ def _change(
     )
 
 
+def _tell(
+    session: Session,
+    config: HotlineConfig,
+    swap: SwapRequest,
+    event: str,
+    people: Iterable[Counsellor],
+    now: datetime,
+    *,
+    applied: bool = False,
+) -> None:
+    """Queue the notice of `event` about this request to `people`."""
+    text = notice_text(event, _story(session, config, swap), applied=applied)
+    _queue(session, swap, event, people, text, now)
+
+
 def _make_obsolete(
     session: Session,
     config: HotlineConfig,
@@ -412,8 +432,7 @@ def _make_obsolete(
     _change(session, swap, SwapState.OBSOLETE, "obsolete", actor=actor, extra={"reason": reason})
     people = [_person(session, swap.requester_id, "requester_id")]
     people.append(_person(session, swap.colleague_id, "colleague_id"))
-    text = notice_text("obsolete", _story(session, config, swap))
-    _queue(session, swap, "obsolete", people, text, now)
+    _tell(session, config, swap, "obsolete", people, now)
 
 
 # --- use cases ----------------------------------------------------------------------------------
@@ -503,8 +522,7 @@ def withdraw(
     _require_state(swap, OPEN)
     _change(session, swap, SwapState.WITHDRAWN, "withdraw", actor=actor)
     colleague = _person(session, swap.colleague_id, "colleague_id")
-    text = notice_text("withdrawn", _story(session, config, swap))
-    _queue(session, swap, "withdrawn", [colleague], text, now)
+    _tell(session, config, swap, "withdrawn", [colleague], now)
     return swap
 
 
@@ -529,8 +547,7 @@ def decline(
     _require_state(swap, (SwapState.REQUESTED,))
     _change(session, swap, SwapState.DECLINED, "decline", actor=actor)
     requester = _person(session, swap.requester_id, "requester_id")
-    text = notice_text("declined", _story(session, config, swap))
-    _queue(session, swap, "declined", [requester], text, now)
+    _tell(session, config, swap, "declined", [requester], now)
     return swap
 
 
@@ -553,6 +570,7 @@ def accept(
     team = session.get(Team, swap.team_id)
     assert team is not None  # a foreign key
     needs_approval = _team_config_approval(config, team)
+    _lock_rows(session, swap)
     reason = stale_reason(session, swap, now)
     if reason is not None:
         _make_obsolete(session, config, swap, reason, actor=actor, now=now)
@@ -568,8 +586,7 @@ def accept(
         return Outcome(swap)
     _apply(session, team, swap, actor=actor)
     _change(session, swap, SwapState.APPROVED, "accept", actor=actor, extra={"applied": True})
-    text = notice_text("accepted", _story(session, config, swap), applied=True)
-    _queue(session, swap, "accepted", [requester], text, now)
+    _tell(session, config, swap, "accepted", [requester], now, applied=True)
     return Outcome(swap)
 
 
@@ -599,6 +616,7 @@ def approve(
     _require_state(swap, (SwapState.ACCEPTED,))
     team = session.get(Team, swap.team_id)
     assert team is not None  # a foreign key
+    _lock_rows(session, swap)
     reason = stale_reason(session, swap, now)
     if reason is not None:
         swap.decided_by_id = user_id
@@ -608,8 +626,7 @@ def approve(
     swap.decided_by_id = user_id
     _change(session, swap, SwapState.APPROVED, "approve", actor=actor)
     people = [_person(session, i, "id") for i in (swap.requester_id, swap.colleague_id)]
-    text = notice_text("approved", _story(session, config, swap))
-    _queue(session, swap, "approved", people, text, now)
+    _tell(session, config, swap, "approved", people, now)
     return Outcome(swap)
 
 
@@ -630,8 +647,7 @@ def reject(
     swap.decided_by_id = user_id
     _change(session, swap, SwapState.REJECTED, "reject", actor=actor)
     people = [_person(session, i, "id") for i in (swap.requester_id, swap.colleague_id)]
-    text = notice_text("rejected", _story(session, config, swap))
-    _queue(session, swap, "rejected", people, text, now)
+    _tell(session, config, swap, "rejected", people, now)
     return swap
 
 
@@ -653,16 +669,13 @@ def _moves(session: Session, swap: SwapRequest) -> list[tuple[Shift, Counsellor]
 def _apply(session: Session, team: Team, swap: SwapRequest, *, actor: str) -> None:
     """Reassign the shift(s) in place, after checking both moves together; the caller's
     transaction makes it all or nothing. The swap notices queued here tell both people what
-    changed, so the generic change notice is not sent on top (`notices.QUIET`)."""
+    changed, so the generic change notice is not sent on top (`notices.QUIET`). The caller
+    has locked the rows (`_lock_rows`) before judging them."""
     session.info[QUIET] = True
-    # Lock both people in id order: concurrent bookings for them serialise here, as in
-    # create_shift, without two swaps deadlocking on each other.
-    for person_id in sorted((swap.requester_id, swap.colleague_id)):
-        session.get(Counsellor, person_id, with_for_update=True)
     moves = _moves(session, swap)
     _check_takers(session, team, moves)
     for shift, taker in moves:
-        before = _shift_snapshot(shift)
+        before = shift_snapshot(shift)
         shift.counsellor = taker
         session.flush()
         audit.record(
@@ -672,7 +685,7 @@ def _apply(session: Session, team: Team, swap: SwapRequest, *, actor: str) -> No
             "shift",
             shift.id,
             before=before,
-            after=_shift_snapshot(shift) | {"swap_request_id": swap.id},
+            after=shift_snapshot(shift) | {"swap_request_id": swap.id},
         )
 
 

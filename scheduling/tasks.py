@@ -222,10 +222,6 @@ def _usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
 def _callback_task(row: CallbackRequest, box: crypto.Box | None, names: dict[int, str]) -> Task:
     """With a `box`, the personal fields decrypted; without, None (the viewer is not staff)."""
     details = box is not None
-
-    def opened(value: bytes | None) -> str | None:
-        return box.open(value) if box is not None and value is not None else None
-
     return Task(
         kind="callback",
         id=row.id,
@@ -233,12 +229,16 @@ def _callback_task(row: CallbackRequest, box: crypto.Box | None, names: dict[int
         created_at=row.created_at,
         status=row.status,
         taken_by=names.get(row.taken_by_id) if row.taken_by_id else None,
-        name=opened(row.name_enc),
-        phone=_masked(opened(row.phone_enc)),
+        name=_opened(box, row.name_enc),
+        phone=_masked(_opened(box, row.phone_enc)),
         time_window=WINDOWS.get(row.time_window, row.time_window) if details else None,
         preferred_date=row.preferred_date if details else None,
-        message=opened(row.message_enc),
+        message=_opened(box, row.message_enc),
     )
+
+
+def _opened(box: crypto.Box | None, value: bytes | None) -> str | None:
+    return box.open(value) if box is not None and value is not None else None
 
 
 def _masked(phone: str | None) -> str | None:
@@ -246,7 +246,6 @@ def _masked(phone: str | None) -> str | None:
 
 
 def _voicemail_task(row: Voicemail, box: crypto.Box | None, names: dict[int, str]) -> Task:
-    number = row.caller_phone_enc
     return Task(
         kind="voicemail",
         id=row.id,
@@ -256,7 +255,7 @@ def _voicemail_task(row: Voicemail, box: crypto.Box | None, names: dict[int, str
         taken_by=names.get(row.handled_by_id) if row.handled_by_id else None,
         duration_seconds=row.duration_seconds,
         recording=row.recording_deleted_at is None,
-        phone=_masked(box.open(number)) if box is not None and number is not None else None,
+        phone=_masked(_opened(box, row.caller_phone_enc)),
     )
 
 
@@ -476,9 +475,10 @@ def expired_recordings(session: Session, cutoff: datetime, limit: int) -> list[i
 
 def retention_job(db: Database, settings: Settings, now: datetime | None = None) -> None:
     """Hourly: done callback requests older than the retention are deleted; recordings of done
-    voicemails older than it are deleted at Twilio; the text relay's bodies and closed
-    conversations' numbers are deleted after their own retention. Idempotent; a recording
-    Twilio could not delete now is tried again next hour."""
+    voicemails older than it are deleted at Twilio; the text relay's idle conversations are
+    closed, its bodies (here and at Twilio) and closed conversations' numbers deleted after its
+    own retention. Idempotent; a recording or message Twilio could not delete now is tried
+    again next hour."""
     now = now or utcnow()
     cutoff = now - timedelta(days=settings.config.tasks.retention_days)
     with db.write() as session:
@@ -486,6 +486,7 @@ def retention_job(db: Database, settings: Settings, now: datetime | None = None)
         forget_voicemail_numbers(session, cutoff)
     with db.write() as session:
         conversations.purge(session, settings, now)  # the text relay: `[relay] retention_days`
+    conversations.delete_provider_copies(db, settings, now)  # and Twilio's copies
     with db.read() as session:
         due = expired_recordings(session, cutoff, RETENTION_BATCH)
     removed = 0

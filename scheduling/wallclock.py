@@ -121,3 +121,29 @@ def choice_labels(doubled: Ambiguous, zone: tzinfo) -> tuple[str, str]:
         f"{clock} {abbreviation(doubled.first, zone)} (erste)",
         f"{clock} {abbreviation(doubled.second, zone)} (zweite)",
     )
+
+
+def explain_offset(moment: datetime, zone: tzinfo) -> str | None:
+    """None if `moment` is in UTC or carries `zone`'s UTC offset at that instant; otherwise the
+    German explanation of what is wrong with the wall time it was written as. An API client
+    that writes 2026-03-29T02:30:00+01:00 means 02:30 in Berlin, which does not exist (the
+    instant is 03:30 MESZ): booking that silently would be an hour off in local terms."""
+    given = moment.utcoffset()
+    if given is None or not given or given == moment.astimezone(zone).utcoffset():
+        return None
+    written = moment.replace(tzinfo=None)
+    found = resolve(written.date(), written.time(), zone)
+    if isinstance(found, Nonexistent):
+        return explain_nonexistent(found)
+    readings = [found.first, found.second] if isinstance(found, Ambiguous) else [found.at]
+    offsets = sorted({_hours(_offset(reading.astimezone(zone))) for reading in readings})
+    return (
+        f"{written:%d.%m.%Y %H:%M} Uhr hat hier den UTC-Versatz {' oder '.join(offsets)}, "
+        f"nicht {_hours(given)}. Bitte geben Sie die Zeit mit diesem Versatz an."
+    )
+
+
+def _hours(offset: timedelta) -> str:
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"

@@ -24,6 +24,8 @@ from hotline.db import Database, make_engine, scratch_schema
 from hotline.models import Base, Counsellor
 from scheduling.counsellors import NewCounsellor, create_counsellor
 from scheduling.teams import sync_teams
+from tests.fake_twilio import FakeTwilio
+from tests.helpers import https_client, live_twilio
 from web.app import create_app
 
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "").strip()
@@ -74,6 +76,20 @@ def settings(db_url: str, config: HotlineConfig) -> Settings:
 def client(settings: Settings, database: Database) -> Iterator[TestClient]:
     with TestClient(create_app(settings, database=database)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def browser(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """A client on https (the __Host- cookies are Secure) that does not follow redirects."""
+    with https_client(settings, database) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[tuple[Settings, FakeTwilio]]:
+    """`settings` with Twilio credentials, REST calls going to a fake Twilio on loopback."""
+    with live_twilio(settings) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ class FakeTwilio:
         self.messages: list[dict[str, str]] = []
         self.refused = 0
         self.fail_next = 0
+        self.rate_limit_next = 0  # the next POSTs answered 429 (Too Many Requests)
         self._ids = itertools.count(1)
         self.url = ""
         # Recordings (voicemails): their audio by SID; GET .../Recordings/{sid}.mp3 serves it,
@@ -32,6 +33,10 @@ class FakeTwilio:
         # `refuse_calls` are refused with a 400, as Twilio refuses an invalid number.
         self.calls: list[dict[str, str]] = []
         self.refuse_calls = 0
+        # DELETE .../Messages/{sid}.json deletes a message it sent or one in `received` (the
+        # SIDs of incoming messages, added by a test); any other SID, or a second time, is a 404.
+        self.received: set[str] = set()
+        self.deleted_messages: list[str] = []
 
     def authorized(self, header: str | None) -> bool:
         pair = f"{self.account_sid}:{self.auth_token}".encode()
@@ -61,6 +66,9 @@ class FakeTwilio:
                 elif fake.fail_next:
                     fake.fail_next -= 1
                     self._answer(500, {"code": 20500, "message": "Internal", "status": 500})
+                elif fake.rate_limit_next:
+                    fake.rate_limit_next -= 1
+                    self._answer(429, {"code": 20429, "message": "Too many", "status": 429})
                 elif self.path == calls and fake.refuse_calls:
                     fake.refuse_calls -= 1
                     self._answer(400, {"code": 21211, "message": "Invalid 'To'", "status": 400})
@@ -110,6 +118,10 @@ class FakeTwilio:
                     self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
 
             def do_DELETE(self) -> None:
+                messages = f"/2010-04-01/Accounts/{fake.account_sid}/Messages/"
+                if self.path.startswith(messages):
+                    self._delete_message(self.path.removeprefix(messages).removesuffix(".json"))
+                    return
                 prefix = f"/2010-04-01/Accounts/{fake.account_sid}/Recordings/"
                 sid = self.path.removeprefix(prefix).removesuffix(".json")
                 if not fake.authorized(self.headers.get("Authorization")):
@@ -123,6 +135,21 @@ class FakeTwilio:
                 else:
                     del fake.recordings[sid]
                     fake.deleted.append(sid)
+                    self.send_response(204)
+                    self.end_headers()
+
+            def _delete_message(self, sid: str) -> None:
+                held = fake.received | {message["Sid"] for message in fake.messages}
+                if not fake.authorized(self.headers.get("Authorization")):
+                    fake.refused += 1
+                    self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                elif sid not in held or sid in fake.deleted_messages:
+                    self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                elif fake.fail_next:
+                    fake.fail_next -= 1
+                    self._answer(500, {"code": 20500, "message": "Internal", "status": 500})
+                else:
+                    fake.deleted_messages.append(sid)
                     self.send_response(204)
                     self.end_headers()
 

@@ -37,9 +37,9 @@ from scheduling import appointments as cases
 from scheduling import reminders, wallclock
 from scheduling.appointments import Client, NewAppointment, Overlap
 from tests.conftest import add_counsellor, berlin, quoted, utc
+from tests.helpers import counsellor_of
 from tests.test_api import check_against_openapi
 from tests.test_auth import csrf_of, make_user, sign_in
-from web.app import create_app
 from web.appointment_pages import fold_choices, start_from
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -371,9 +371,7 @@ def test_overlaps_of_one_counsellor_are_refused_with_the_appointment_in_the_way(
         with pytest.raises(Overlap) as refused:
             book(database, settings, new(people[0], start, minutes))
         assert refused.value.existing_id == first
-        assert refused.value.message.startswith(
-            "Die Beraterin hat zu dieser Zeit bereits einen Termin ("
-        )
+        assert refused.value.message.startswith("Zu dieser Zeit ist bereits ein Termin gebucht (")
         assert "01.12.2026 10:00 MEZ – 11:00 MEZ" in refused.value.message
         assert isinstance(refused.value, Conflict)
     # Back to back, another counsellor, or a cancelled appointment: no conflict.
@@ -385,10 +383,20 @@ def test_overlaps_of_one_counsellor_are_refused_with_the_appointment_in_the_way(
     book(database, settings, new(people[0], berlin(2026, 12, 1, 10, 15), 30))
 
 
-def test_reschedule_moves_the_reminders_and_counts_the_sequence(
+def reminder_times(
+    database: Database, appointment_id: int
+) -> dict[tuple[Recipient, int, datetime], ReminderState]:
+    """Every reminder row of an appointment, by (recipient, offset, the start it reminds of)."""
+    with database.read() as session:
+        rows = session.scalars(select(Reminder).where(Reminder.appointment_id == appointment_id))
+        return {(r.recipient, r.offset_minutes, r.appointment_start): r.state for r in rows}
+
+
+def test_reschedule_plans_reminders_for_the_new_time_and_counts_the_sequence(
     database: Database, settings: Settings, people: tuple[int, int]
 ) -> None:
-    appointment_id = book(database, settings, new(people[0], berlin(2026, 12, 1, 10)))
+    first = berlin(2026, 12, 1, 10)
+    appointment_id = book(database, settings, new(people[0], first))
     # The day-before reminder went out already; the others are pending.
     with database.write() as session:
         sent = session.scalars(
@@ -404,11 +412,23 @@ def test_reschedule_moves_the_reminders_and_counts_the_sequence(
             now=NOW,
         )  # fmt: skip
         assert moved.sequence == 1
-    assert state(database, appointment_id) == {
-        (Recipient.COUNSELLOR, 30): (ReminderState.PENDING, later - timedelta(minutes=30)),
-        (Recipient.CLIENT, 1440): (ReminderState.SENT, berlin(2026, 11, 30, 10)),
-        (Recipient.CLIENT, 120): (ReminderState.PENDING, later - timedelta(hours=2)),
+    # The new time gets all its reminders, the day-before one included; the sent one stays as
+    # history, the pending ones of the old time are cancelled.
+    assert reminder_times(database, appointment_id) == {
+        (Recipient.CLIENT, 1440, first): ReminderState.SENT,
+        (Recipient.CLIENT, 120, first): ReminderState.CANCELLED,
+        (Recipient.COUNSELLOR, 30, first): ReminderState.CANCELLED,
+        (Recipient.CLIENT, 1440, later): ReminderState.PENDING,
+        (Recipient.CLIENT, 120, later): ReminderState.PENDING,
+        (Recipient.COUNSELLOR, 30, later): ReminderState.PENDING,
     }
+    with database.read() as session:
+        due = session.scalars(
+            select(Reminder.due_at).where(
+                Reminder.appointment_start == later, Reminder.offset_minutes == 1440
+            )
+        ).one()
+        assert due == later - timedelta(hours=24)
     # The same times again change nothing, not even the sequence.
     with database.write() as session:
         same = cases.reschedule(
@@ -416,27 +436,29 @@ def test_reschedule_moves_the_reminders_and_counts_the_sequence(
             now=NOW,
         )  # fmt: skip
         assert same.sequence == 1
-    # Moved so close that a reminder's moment has passed: it is cancelled, not sent late.
+    # Moved so close that a reminder's moment has passed: none is written for it (not sent late).
     soon = NOW + timedelta(minutes=60)
     with database.write() as session:
         cases.reschedule(
             session, settings, appointment_id, soon, soon + timedelta(hours=1), actor="tests",
             now=NOW,
         )  # fmt: skip
-    states = {key: value[0] for key, value in state(database, appointment_id).items()}
-    assert states == {
-        (Recipient.COUNSELLOR, 30): ReminderState.PENDING,
-        (Recipient.CLIENT, 1440): ReminderState.SENT,
-        (Recipient.CLIENT, 120): ReminderState.CANCELLED,
-    }
-    # Moved far again: the cancelled one (never sent) is pending again.
+    times = reminder_times(database, appointment_id)
+    assert {key[:2] for key in times if key[2] == soon} == {(Recipient.COUNSELLOR, 30)}
+    assert {state for key, state in times.items() if key[2] == later} == {ReminderState.CANCELLED}
+    # Moved back to the first time: its cancelled rows are pending again, the sent one is not
+    # sent twice.
     with database.write() as session:
         cases.reschedule(
-            session, settings, appointment_id, later, later + timedelta(hours=1), actor="tests",
+            session, settings, appointment_id, first, first + timedelta(hours=1), actor="tests",
             now=NOW,
         )  # fmt: skip
-    states = {key: value[0] for key, value in state(database, appointment_id).items()}
-    assert states[Recipient.CLIENT, 120] is ReminderState.PENDING
+    times = reminder_times(database, appointment_id)
+    assert {key[:2]: state for key, state in times.items() if key[2] == first} == {
+        (Recipient.CLIENT, 1440): ReminderState.SENT,
+        (Recipient.CLIENT, 120): ReminderState.PENDING,
+        (Recipient.COUNSELLOR, 30): ReminderState.PENDING,
+    }
     with database.read() as session:
         entries = session.scalars(
             select(AuditEntry).where(AuditEntry.entity == "appointment").order_by(AuditEntry.id)
@@ -783,7 +805,7 @@ def test_api_overlap_is_409_with_the_existing_appointment(
     check_against_openapi(clash, "/api/v1/appointments", "post")
     body = clash.json()
     assert body["error"] == "conflict"
-    assert body["message"].startswith("Die Beraterin hat zu dieser Zeit bereits einen Termin")
+    assert body["message"].startswith("Zu dieser Zeit ist bereits ein Termin gebucht")
     assert body["existing"] == {
         "id": first.json()["id"],
         "start": "2026-12-01T10:00:00+01:00",
@@ -875,25 +897,6 @@ def test_api_needs_a_key(client: TestClient) -> None:
 # --- the page -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def browser(settings: Settings, database: Database) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    ) as test_client:
-        yield test_client
-
-
-def counsellor_of(database: Database, username: str) -> int:
-    from hotline.models import User
-
-    with database.read() as session:
-        user = session.scalars(select(User).where(User.username == username)).one()
-        assert user.counsellor_id is not None
-        return user.counsellor_id
-
-
 def form(csrf: str, **values: str) -> dict[str, str]:
     defaults = {
         "csrf": csrf,
@@ -981,7 +984,7 @@ def test_page_explains_refusals_in_german_and_changes_nothing(
     csrf = csrf_of(browser.get("/appointments").text)
     assert browser.post("/appointments", data=form(csrf)).status_code == 303
     cases_ = [
-        (form(csrf, time="10:30"), "Die Beraterin hat zu dieser Zeit bereits einen Termin"),
+        (form(csrf, time="10:30"), "Zu dieser Zeit ist bereits ein Termin gebucht"),
         (form(csrf, time="14:00", pseudonym="0170 9876543"), "ohne Telefonnummer"),
         (form(csrf, time="14:00", phone="12"), "keine gültige Telefonnummer"),
         (form(csrf, time="14:00", mode="video", video_link="meet"), "https://"),
@@ -1130,3 +1133,38 @@ def test_utc_round_trip_of_booked_times(
         assert stored is not None
         assert stored.start_at.tzinfo is UTC
         assert stored.start_at == utc(2026, 12, 1, 9)
+
+
+@pytest.mark.parametrize(
+    ("start", "explanation"),
+    [
+        ("2026-03-29T02:30:00+01:00", "Diese Uhrzeit gibt es am 29.03.2026 nicht"),
+        ("2026-07-01T10:00:00+01:00", "01.07.2026 10:00 Uhr hat hier den UTC-Versatz +02:00"),
+    ],
+)
+def test_api_refuses_an_offset_berlin_does_not_have_then(
+    api: TestClient, database: Database, people: tuple[int, int], start: str, explanation: str
+) -> None:
+    """A wall time written with the wrong offset would be booked an hour off in local terms
+    (2026-03-29T02:30+01:00 is 03:30 MESZ): 422 with the page's explanation, nothing changed.
+    UTC and Berlin's own offsets are fine, both 02:30 of the autumn night included."""
+    before = table_counts(database)
+    body = payload(people[0], berlin(2026, 12, 1, 10)) | {"start": start}
+    body["end"] = (datetime.fromisoformat(start) + timedelta(hours=1)).isoformat()
+    refused = api.post("/api/v1/appointments", json=body)
+    assert refused.status_code == 422, refused.text
+    check_against_openapi(refused, "/api/v1/appointments", "post")
+    assert refused.json()["message"].startswith(explanation)
+    assert refused.json()["details"][0]["field"] == "start"
+    assert table_counts(database) == before
+
+    booked = api.post("/api/v1/appointments", json=payload(people[0], berlin(2026, 12, 1, 10)))
+    assert booked.status_code == 201, booked.text
+    path = f"/api/v1/appointments/{booked.json()['id']}/reschedule"
+    moved = api.post(path, json={"start": start, "end": body["end"]})
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["message"].startswith(explanation)
+    for fine in ("2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00", "2026-12-02T09:00:00Z"):
+        end = datetime.fromisoformat(fine) + timedelta(minutes=30)
+        found = api.post(path, json={"start": fine, "end": end.astimezone(BERLIN).isoformat()})
+        assert found.status_code == 200, found.text

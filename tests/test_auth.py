@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,14 +12,12 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
-from config.settings import Settings
 from hotline import users
 from hotline.db import Database
 from hotline.errors import Conflict, Invalid
 from hotline.models import AuditEntry, Role, User, WebSession, utcnow
 from scheduling.demo import load_demo
 from tests.conftest import add_counsellor, berlin
-from web.app import create_app
 
 PASSWORD = "Bodensee-Fähre-1987"
 
@@ -38,17 +35,6 @@ def make_user(database: Database, config: HotlineConfig, name: str, role: Role, 
             ),
             actor="tests",
         ).id
-
-
-@pytest.fixture
-def browser(settings: Settings, database: Database) -> Iterator[TestClient]:
-    """A client on https (the __Host- cookies are Secure) that does not follow redirects."""
-    with TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    ) as client:
-        yield client
 
 
 def csrf_of(html: str) -> str:

@@ -9,7 +9,7 @@ import itertools
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 from xml.etree.ElementTree import Element
@@ -39,7 +39,9 @@ from hotline.models import (
 from hotline.simulator import Behaviour, Simulator, parse
 from scheduling import appointments, call_backs, tasks
 from tests.conftest import add_counsellor, berlin
-from tests.fake_twilio import FakeTwilio, running
+from tests.fake_twilio import FakeTwilio
+from tests.helpers import TWILIO_SID as SID
+from tests.helpers import https_client, live_twilio
 from tests.test_api import check_against_openapi
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
 from tests.test_voice import ISLAMISM, simulator
@@ -83,39 +85,18 @@ def clock() -> Iterator[time_machine.Coordinates]:
         yield traveller
 
 
-SID, TOKEN = "AC" + "5" * 32, "live-token"
-
-
 @pytest.fixture
-def live(db_url: str, config: HotlineConfig) -> Iterator[tuple[FakeTwilio, Settings]]:
+def live(settings: Settings) -> Iterator[tuple[Settings, FakeTwilio]]:
     """Settings with Twilio credentials (and a secret key), REST calls going to the fake."""
-    with running(SID, TOKEN) as fake:
-        yield (
-            fake,
-            Settings(
-                config=config,
-                database_url=db_url,
-                twilio_account_sid=SID,
-                twilio_auth_token=Secret(TOKEN),
-                twilio_api_url=fake.url,
-                secret_key=Secret("a-secret-key-for-the-tests"),
-            ),
-        )
-
-
-def _browser(settings: Settings, database: Database) -> TestClient:
-    return TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    )
+    with live_twilio(replace(settings, secret_key=Secret("a-secret-key-for-the-tests"))) as pair:
+        yield pair
 
 
 @pytest.fixture
 def web(
-    live: tuple[FakeTwilio, Settings], database: Database, clock: time_machine.Coordinates
+    live: tuple[Settings, FakeTwilio], database: Database, clock: time_machine.Coordinates
 ) -> Iterator[TestClient]:
-    with _browser(live[1], database) as client:
+    with https_client(live[0], database) as client:
         yield client
 
 
@@ -178,6 +159,17 @@ def _calls(database: Database) -> list[OutboundCall]:
         return list(session.scalars(select(OutboundCall).order_by(OutboundCall.id)))
 
 
+def _task_state(database: Database, request_id: int) -> tuple[TaskStatus, int | None, int]:
+    """The callback request's status and holder, and how many takes were audited."""
+    with database.read() as session:
+        request = session.get(CallbackRequest, request_id)
+        assert request is not None
+        takes = session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "take")
+        )
+        return request.status, request.taken_by_id, takes or 0
+
+
 class Leg:
     """Twilio's side of the counsellor's call: signed requests to the URLs it was given."""
 
@@ -217,13 +209,13 @@ def _refused(root: Element) -> bool:
 
 def test_call_back_from_the_task_list_rings_the_counsellor_then_bridges_the_client(
     web: TestClient,
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     anna: Staff,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     sign_in(web, "anna")
     page = web.get("/tasks").text
@@ -264,13 +256,21 @@ def test_call_back_from_the_task_list_rings_the_counsellor_then_bridges_the_clie
         assert request.status is TaskStatus.IN_PROGRESS
         assert request.taken_by_id == anna.user_id
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "call_back")).one()
+        taken = session.scalars(select(AuditEntry).where(AuditEntry.action == "take")).one()
     assert (entry.entity, entry.entity_id) == ("callback_request", request_id)
     assert entry.actor.endswith("anna")
     assert entry.after == {
         "call_back": call.id,
         "counsellor_id": anna.counsellor_id,
         "line": "islamism",
+    }
+    # Taken once Twilio accepted the call, audited like a take by hand.
+    assert (taken.entity, taken.entity_id, taken.actor) == (entry.entity, request_id, entry.actor)
+    assert taken.before == {"status": "new", "taken_by_id": None}
+    assert taken.after == {
         "status": "in_progress",
+        "taken_by_id": anna.user_id,
+        "call_back": call.id,
     }
 
     # The counsellor answers: the whisper, "press 1"; no key would hang up.
@@ -312,12 +312,12 @@ def test_call_back_from_the_task_list_rings_the_counsellor_then_bridges_the_clie
 @pytest.mark.parametrize("digits", ["", "5", "11"])
 def test_no_key_or_a_wrong_key_hangs_up_without_dialling(
     web: TestClient,
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     anna: Staff,
     digits: str,
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     sign_in(web, "anna")
     assert _post(web, f"/tasks/callbacks/{request_id}/call")[0] == 303
@@ -332,12 +332,12 @@ def test_no_key_or_a_wrong_key_hangs_up_without_dialling(
 
 def test_tampered_expired_and_replayed_references_fail_safe(
     web: TestClient,
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     anna: Staff,
     clock: time_machine.Coordinates,
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     sign_in(web, "anna")
     _post(web, f"/tasks/callbacks/{request_id}/call")
@@ -375,9 +375,9 @@ def test_tampered_expired_and_replayed_references_fail_safe(
 
 
 def test_a_gone_target_or_a_failure_inside_fails_safe(
-    web: TestClient, live: tuple[FakeTwilio, Settings], database: Database, anna: Staff
+    web: TestClient, live: tuple[Settings, FakeTwilio], database: Database, anna: Staff
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     first, second = _request(database, settings), _request(database, settings, "+4917699999999")
     sign_in(web, "anna")
     _post(web, f"/tasks/callbacks/{first}/call")
@@ -401,9 +401,9 @@ def test_a_gone_target_or_a_failure_inside_fails_safe(
 
 
 def test_an_unreached_client_is_named_to_the_counsellor(
-    web: TestClient, live: tuple[FakeTwilio, Settings], database: Database, anna: Staff
+    web: TestClient, live: tuple[Settings, FakeTwilio], database: Database, anna: Staff
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     sign_in(web, "anna")
     _post(web, f"/tasks/callbacks/{request_id}/call")
@@ -431,7 +431,7 @@ def test_simulation_mode_puts_the_call_in_the_outbox(
     settings: Settings, database: Database, anna: Staff, clock: time_machine.Coordinates
 ) -> None:
     request_id = _request(database, settings)
-    with _browser(settings, database) as client:
+    with https_client(settings, database) as client:
         sign_in(client, "anna")
         status, location, _ = _post(client, f"/tasks/callbacks/{request_id}/call")
         assert status == 303
@@ -449,11 +449,11 @@ def test_simulation_mode_puts_the_call_in_the_outbox(
 
 def test_an_account_without_a_counsellor_gets_a_german_error_and_nothing_changes(
     web: TestClient,
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     config: HotlineConfig,
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
     sign_in(web, "koordination")
@@ -470,11 +470,11 @@ def test_an_account_without_a_counsellor_gets_a_german_error_and_nothing_changes
 
 def test_other_teams_and_admins_cannot_call_back_a_team_task(
     web: TestClient,
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     config: HotlineConfig,
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     _staff(database, config, "rechts", "right-wing")
     with database.write() as session:
@@ -496,13 +496,13 @@ def test_other_teams_and_admins_cannot_call_back_a_team_task(
 
 def test_a_running_call_back_blocks_a_second_one(
     web: TestClient,
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     config: HotlineConfig,
     anna: Staff,
     clock: time_machine.Coordinates,
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     _staff(database, config, "bert", "islamism")
     sign_in(web, "anna")
@@ -520,37 +520,57 @@ def test_a_running_call_back_blocks_a_second_one(
     assert len(fake.calls) == 2
 
 
-def test_twilio_refusing_or_failing_is_said_and_recorded(
-    web: TestClient, live: tuple[FakeTwilio, Settings], database: Database, anna: Staff
+def test_twilio_refusing_or_failing_is_said_and_recorded_and_takes_nothing(
+    web: TestClient, live: tuple[Settings, FakeTwilio], database: Database, anna: Staff
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     sign_in(web, "anna")
     fake.refuse_calls = 1
     status, _, page = _post(web, f"/tasks/callbacks/{request_id}/call")
     assert status == 502
     assert ERRORS["not_placed"] in page
+    assert _task_state(database, request_id) == (TaskStatus.NEW, None, 0)  # nobody called
     fake.fail_next = 1
     status, _, page = _post(web, f"/tasks/callbacks/{request_id}/call")
     assert status == 502
     assert ERRORS["uncertain"] in page
     assert [c.status for c in _calls(database)] == ["not_placed", "uncertain"]
-    assert "nicht gestartet: Twilio hat abgelehnt" not in web.get("/tasks").text  # latest only
-    assert "unklar, ob Twilio angerufen hat" in web.get("/tasks").text
+    listing = web.get("/tasks").text
+    assert "nicht gestartet: Twilio hat abgelehnt" not in listing  # latest only
+    assert "unklar, ob Twilio angerufen hat. Übernommen wird die Aufgabe erst, wenn Anna" in listing
+    assert _task_state(database, request_id) == (TaskStatus.NEW, None, 0)
+    # Twilio had placed it after all: it fetches the TwiML when Anna answers, and she takes it.
+    uncertain = _calls(database)[1]
+    ref = call_backs.make_ref(settings, uncertain.id, NOON)
+    placed = {
+        "Sid": "CA" + "a" * 32,
+        "From": ISLAMISM,
+        "To": anna.phone,
+        "Url": call_backs.url(settings, call_backs.ANSWER_PATH, ref),
+    }
+    leg = Leg(web, settings, placed)
+    assert _said(leg.answer()).startswith(WHISPER)
+    assert _task_state(database, request_id) == (TaskStatus.IN_PROGRESS, anna.user_id, 1)
+    assert (_calls(database)[1].status, _calls(database)[1].call_sid) == (
+        "in-progress",
+        placed["Sid"],
+    )
+    assert "unklar, ob Twilio" not in web.get("/tasks").text
 
 
 # --- voicemails ---------------------------------------------------------------------------------
 
 
 def test_a_voicemail_keeps_the_callers_number_encrypted_and_is_called_back(
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     config: HotlineConfig,
     anna: Staff,
     clock: time_machine.Coordinates,
 ) -> None:
-    fake, settings = live
-    with _browser(settings, database) as client:
+    settings, fake = live
+    with https_client(settings, database) as client:
         # Nobody on call: the caller leaves a message; her number is kept, encrypted.
         behaviour = Behaviour(default="no-answer", fallback="no-answer")
         simulator(client, settings).call(ISLAMISM, caller=CLIENT, behaviour=behaviour)
@@ -591,7 +611,7 @@ def test_a_line_may_keep_no_voicemail_numbers(
     line = config.lines["islamism"].model_copy(update={"voicemail_keeps_number": False})
     quiet = config.model_copy(update={"lines": {**config.lines, "islamism": line}})
     settings = Settings(config=quiet, database_url=db_url)
-    with _browser(settings, database) as client:
+    with https_client(settings, database) as client:
         behaviour = Behaviour(default="no-answer", fallback="no-answer")
         simulator(client, settings).call(ISLAMISM, caller=CLIENT, behaviour=behaviour)
     with database.read() as session:
@@ -633,9 +653,9 @@ def test_voicemail_numbers_are_in_the_rekey_list() -> None:
 
 
 def test_call_back_from_the_appointments_page(
-    web: TestClient, live: tuple[FakeTwilio, Settings], database: Database, anna: Staff
+    web: TestClient, live: tuple[Settings, FakeTwilio], database: Database, anna: Staff
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     with_phone = _appointment(database, settings, anna.counsellor_id)
     without = _appointment(database, settings, anna.counsellor_id, phone=None, later=2)
     sign_in(web, "anna")
@@ -665,12 +685,12 @@ def test_call_back_from_the_appointments_page(
 
 def test_only_who_may_change_an_appointment_may_call_its_client(
     web: TestClient,
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     config: HotlineConfig,
     anna: Staff,
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     appointment_id = _appointment(database, settings, anna.counsellor_id)
     _staff(database, config, "bert", "islamism")  # a colleague: not her appointment
     sign_in(web, "bert")
@@ -683,20 +703,20 @@ def test_only_who_may_change_an_appointment_may_call_its_client(
 
 @pytest.fixture
 def api_client(
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     api_key: str,
     clock: time_machine.Coordinates,
 ) -> Iterator[TestClient]:
-    with TestClient(create_app(live[1], database=database)) as client:
+    with TestClient(create_app(live[0], database=database)) as client:
         client.headers["Authorization"] = f"Bearer {api_key}"
         yield client
 
 
 def test_api_starts_and_shows_a_call_back(
-    api_client: TestClient, live: tuple[FakeTwilio, Settings], database: Database, anna: Staff
+    api_client: TestClient, live: tuple[Settings, FakeTwilio], database: Database, anna: Staff
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     response = api_client.post(
         "/api/v1/callbacks",
@@ -734,12 +754,12 @@ def test_api_starts_and_shows_a_call_back(
 
 def test_api_refuses_bad_input_and_changes_nothing(
     api_client: TestClient,
-    live: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     config: HotlineConfig,
     anna: Staff,
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id = _request(database, settings)
     no_number = _voicemail(database, settings, phone=None)
     other = _staff(database, config, "rechts", "right-wing")
@@ -797,9 +817,9 @@ def test_api_refuses_bad_input_and_changes_nothing(
 
 
 def test_api_conflict_and_twilio_failure(
-    api_client: TestClient, live: tuple[FakeTwilio, Settings], database: Database, anna: Staff
+    api_client: TestClient, live: tuple[Settings, FakeTwilio], database: Database, anna: Staff
 ) -> None:
-    fake, settings = live
+    settings, fake = live
     request_id, second = (
         _request(database, settings),
         _request(database, settings, "+4917611111111"),
@@ -833,3 +853,152 @@ def test_the_reference_is_signed_and_expires(settings: Settings) -> None:
     assert (
         call_backs.read_ref(settings, ref.replace("7.", "8.", 1), NOON, timedelta(hours=1)) is None
     )
+
+
+# --- a failed call-back takes nothing (review of issue 7) ----------------------------------------
+
+
+def test_a_failing_outbox_in_simulation_mode_takes_nothing(
+    settings: Settings, database: Database, anna: Staff, clock: time_machine.Coordinates
+) -> None:
+    request_id = _request(database, settings)
+    with https_client(settings, database) as client:
+        sign_in(client, "anna")
+        with database.write() as session:
+            session.execute(text("DROP TABLE outbox_messages"))
+        status, _, page = _post(client, f"/tasks/callbacks/{request_id}/call")
+    assert status == 502
+    assert ERRORS["not_placed"] in page
+    assert _task_state(database, request_id) == (TaskStatus.NEW, None, 0)
+    assert [c.status for c in _calls(database)] == ["not_placed"]
+
+
+def test_a_refused_api_call_back_takes_nothing(
+    api_client: TestClient, live: tuple[Settings, FakeTwilio], database: Database, anna: Staff
+) -> None:
+    settings, fake = live
+    request_id = _request(database, settings)
+    fake.refuse_calls = 1
+    payload = {"counsellor_id": anna.counsellor_id, "callback_request_id": request_id}
+    assert api_client.post("/api/v1/callbacks", json=payload).status_code == 502
+    assert _task_state(database, request_id) == (TaskStatus.NEW, None, 0)
+
+
+# --- the line of an appointment's call-back -----------------------------------------------------
+
+
+@pytest.fixture
+def doris(database: Database, config: HotlineConfig) -> Staff:
+    """A counsellor of both teams, each with a line."""
+    return _staff(database, config, "doris", "islamism", "right-wing")
+
+
+def _call_with_line(client: TestClient, appointment_id: int, line: str) -> tuple[int, str]:
+    csrf = csrf_of(client.get("/appointments").text)
+    response = client.post(
+        f"/appointments/{appointment_id}/call", data={"csrf": csrf, "line": line}
+    )
+    return response.status_code, response.text
+
+
+def test_the_appointments_page_offers_a_choice_of_line_to_a_counsellor_of_two_teams(
+    web: TestClient,
+    live: tuple[Settings, FakeTwilio],
+    database: Database,
+    anna: Staff,
+    doris: Staff,
+) -> None:
+    settings, fake = live
+    appointment_id = _appointment(database, settings, doris.counsellor_id)
+    sign_in(web, "doris")
+    page = web.get("/appointments").text
+    select_html = re.search(r'<select id="line-\d+" name="line">.*?</select>', page, re.S)
+    assert select_html is not None
+    options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]+)</option>', select_html[0])
+    assert options == [
+        ("islamism", " selected", "Islamismus-Leitung"),  # the first line, in config order
+        ("right-wing", "", "Leitung Rechtsextremismus"),
+    ]
+    assert f'for="line-{appointment_id}"' in page  # labelled
+
+    # Not a line of her teams: a German error, nobody called.
+    status, text_ = _call_with_line(web, appointment_id, "nowhere")
+    assert status == 422
+    assert ERRORS["wrong_line"] in text_
+    assert fake.calls == []
+    assert _calls(database) == []
+
+    # The right-wing line: both phones see its number; next time it is preselected.
+    status, _ = _call_with_line(web, appointment_id, "right-wing")
+    assert status == 303
+    (placed,) = fake.calls
+    right_wing = settings.config.lines["right-wing"].number
+    assert (placed["To"], placed["From"]) == (doris.phone, right_wing)
+    leg = Leg(web, settings, placed)
+    whisper = leg.answer()
+    assert "Leitung Rechtsextremismus" in _said(whisper)
+    dial = next(leg.post(whisper[0].attrib["action"], Digits="1").iter("Dial"))
+    assert dial.attrib["callerId"] == right_wing
+    assert _calls(database)[0].line == "right-wing"
+    page = web.get("/appointments").text
+    assert '<option value="right-wing" selected>' in page
+
+    # A counsellor of one team with a line is offered no choice; her line is used.
+    web.cookies.clear()
+    own = _appointment(database, settings, anna.counsellor_id, later=3)
+    sign_in(web, "anna")
+    assert 'name="line"' not in web.get("/appointments").text
+    status, text_ = _call_with_line(web, own, "right-wing")
+    assert status == 422
+    assert ERRORS["wrong_line"] in text_
+    assert len(fake.calls) == 1
+
+
+def test_the_api_takes_the_line_of_an_appointments_call_back(
+    api_client: TestClient,
+    live: tuple[Settings, FakeTwilio],
+    database: Database,
+    anna: Staff,
+    doris: Staff,
+) -> None:
+    settings, fake = live
+    right_wing = settings.config.lines["right-wing"].number
+    appointment_id = _appointment(database, settings, doris.counsellor_id)
+    request_id = _request(database, settings)
+    base = {"counsellor_id": doris.counsellor_id, "appointment_id": appointment_id}
+
+    def refused(payload: dict[str, object]) -> str:
+        response = api_client.post("/api/v1/callbacks", json=payload)
+        assert response.status_code == 422, response.text
+        check_against_openapi(response, "/api/v1/callbacks", "post")
+        (detail,) = response.json()["details"]
+        assert detail["field"] == "line"
+        return str(detail["message"])
+
+    # Not a line of her teams, or not the task's own line: 422, nothing changed.
+    assert "'islamism' or 'right-wing'" in refused(base | {"line": "nowhere"})
+    task = {"counsellor_id": doris.counsellor_id, "callback_request_id": request_id}
+    assert "'islamism'" in refused(task | {"line": "right-wing"})
+    refused(base | {"line": "x" * 41})
+    assert fake.calls == []
+    assert _calls(database) == []
+
+    chosen = api_client.post("/api/v1/callbacks", json=base | {"line": "right-wing"})
+    assert chosen.status_code == 201, chosen.text
+    check_against_openapi(chosen, "/api/v1/callbacks", "post")
+    assert chosen.json()["line"] == "right-wing"
+    assert fake.calls[-1]["From"] == right_wing
+    # Without `line`: the line of the appointment's latest call-back, once that one ended.
+    leg = Leg(api_client, settings, fake.calls[-1])
+    leg.sim.request(fake.calls[-1]["StatusCallback"], leg.params | {"CallStatus": "completed"})
+    again = api_client.post("/api/v1/callbacks", json=base)
+    assert again.status_code == 201, again.text
+    assert (again.json()["line"], fake.calls[-1]["From"]) == ("right-wing", right_wing)
+    # A task's own line may be named; a counsellor of one team is unchanged without it.
+    assert api_client.post("/api/v1/callbacks", json=task | {"line": "islamism"}).status_code == 201
+    own = _appointment(database, settings, anna.counsellor_id, later=3)
+    plain = api_client.post(
+        "/api/v1/callbacks", json={"counsellor_id": anna.counsellor_id, "appointment_id": own}
+    )
+    assert plain.status_code == 201, plain.text
+    assert (plain.json()["line"], fake.calls[-1]["From"]) == ("islamism", ISLAMISM)

@@ -13,18 +13,14 @@ from config.settings import Settings
 from hotline.db import Database
 from hotline.models import AuditEntry, Counsellor, Role
 from tests.conftest import add_counsellor
+from tests.helpers import https_client
 from tests.test_auth import csrf_of, make_user, sign_in
-from web.app import create_app
 
 
 @pytest.fixture
 def admin(settings: Settings, database: Database, config: HotlineConfig) -> Iterator[TestClient]:
     make_user(database, config, "chef", Role.ADMIN)
-    with TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    ) as client:
+    with https_client(settings, database) as client:
         yield sign_in(client, "chef")
 
 
@@ -116,11 +112,7 @@ def test_coordinator_manages_only_their_teams(
     with database.write() as session:
         other = add_counsellor(session, config, "islamism", name="Fremd Team").id
         mine = add_counsellor(session, config, "right-wing", "islamism", name="Eigen Team").id
-    with TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    ) as client:
+    with https_client(settings, database) as client:
         sign_in(client, "koordination")
         page = client.get("/counsellors").text
         assert "Eigen Team" in page

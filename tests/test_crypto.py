@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.datastructures import Secret
 
 from config.model import HotlineConfig
@@ -221,3 +222,29 @@ def test_rekey_command(
         assert "no configured key" in capsys.readouterr().err
     finally:
         database.dispose()
+
+
+def test_rekey_never_writes_over_a_value_deleted_meanwhile(
+    database: Database, config: HotlineConfig, db_url: str
+) -> None:
+    """The retention sets a number to NULL while rekey reads its batch: rekey waits for it and
+    leaves the NULL (it used to write the old number back, re-sealed)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("two writers at once: PostgreSQL (SQLite has one writer)")
+    appointment_id, _ = _store(database, config, _settings(config, db_url, KEY_A))
+    rekey = threading.Thread(target=crypto.rekey, args=(database, Box(f"{KEY_B},{KEY_A}")))
+    with database.write() as retention:
+        retention.execute(
+            update(Appointment)
+            .where(Appointment.id == appointment_id)
+            .values(client_phone_enc=None)
+        )
+        rekey.start()
+        rekey.join(1.0)
+        assert rekey.is_alive()  # waiting for the row the retention holds
+    rekey.join(10)
+    assert not rekey.is_alive()
+    with database.read() as session:
+        appointment = session.get(Appointment, appointment_id)
+        assert appointment is not None
+        assert appointment.client_phone_enc is None

@@ -164,13 +164,14 @@ def test_not_sent_is_retried_until_the_cap_then_failed(
     send = Sender(outcomes=[NotSent("cannot connect", retry=True)])
     assert run(database, settings, send).retry == 1
     assert states(database) == {row: ReminderState.PENDING}
-    assert run(database, settings, send).sent == 1  # the next round: it goes out
+    assert run(database, settings, send).claimed == 0  # not before its backoff (2 s)
+    assert run(database, settings, send, NOW + dispatch.BACKOFF).sent == 1  # then it goes out
     assert send.sent == ["nochmal"]
 
     stubborn = add(database, counsellor, "nie", NOW)
     send = Sender(outcomes=network_down)
-    for _ in range(dispatch.MAX_ATTEMPTS + 1):
-        run(database, settings, send)
+    for step in range(dispatch.MAX_ATTEMPTS + 1):  # 3 minutes: longer than any backoff
+        run(database, settings, send, NOW + timedelta(minutes=3 * step))
     assert states(database)[stubborn] is ReminderState.FAILED
     assert send.sent == []
 
@@ -210,3 +211,57 @@ def test_batches_follow_each_other_until_nothing_is_due(
     assert done.sent == 7
     assert sorted(send.sent) == [f"n{i}" for i in range(7)]
     assert set(states(database).values()) == {ReminderState.SENT}
+
+
+# --- outcomes only over the claim; backoff (issue 5) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [NotSent("rate limited", retry=True), NotSent("refused", retry=False), MaybeSent("timeout")],
+    ids=["retry", "refused", "maybe"],
+)
+def test_an_outcome_never_overwrites_a_row_someone_else_moved_on(
+    database: Database, settings: Settings, counsellor: int, failure: Exception
+) -> None:
+    row = add(database, counsellor, "eins", NOW)
+
+    def send(db: Database, _settings: Settings, _message: Outgoing) -> str:
+        with db.write() as session:  # meanwhile, another writer finished the row
+            session.execute(update(ShiftNotice).values(state=ReminderState.CANCELLED))
+        raise failure
+
+    run(database, settings, send)
+    assert states(database) == {row: ReminderState.CANCELLED}
+
+
+def test_retries_back_off_but_never_past_the_grace() -> None:
+    latest = NOW + timedelta(seconds=30)
+    waits = [dispatch.backoff(attempts, NOW, latest) - NOW for attempts in range(1, 6)]
+    assert waits == [timedelta(seconds=s) for s in (2, 4, 8, 16, 30)]
+
+
+def test_a_retryable_refusal_ends_the_round_and_the_batch_waits(
+    database: Database, settings: Settings, counsellor: int
+) -> None:
+    rows = [add(database, counsellor, f"r{i}", NOW - timedelta(seconds=10 - i)) for i in range(10)]
+    send = Sender(outcomes=[NotSent("429 Too Many Requests", retry=True)])
+    done = run(database, settings, send, batch=4)
+    # One batch only; what had not been handed over when the 429 came was not tried.
+    assert (done.claimed, done.retry, done.failed) == (4, 1, 0)
+    assert done.retry + done.deferred + done.sent == 4
+    with database.read() as session:
+        waiting = session.scalars(
+            select(ShiftNotice).where(ShiftNotice.state == ReminderState.PENDING)
+        ).all()
+    tried = {row.id: (row.attempts, row.next_attempt_at) for row in waiting if row.attempts}
+    assert list(tried.values()) == [(1, NOW + dispatch.BACKOFF)]
+    deferred = [row for row in waiting if row.id in rows[:4] and not row.attempts]
+    assert all(row.next_attempt_at == NOW + dispatch.BACKOFF for row in deferred)
+    assert len(deferred) == done.deferred
+    # The claimed rows wait their backoff; the next run sends the others, and then those.
+    run(database, settings, send)
+    assert set(states(database).values()) == {ReminderState.SENT, ReminderState.PENDING}
+    run(database, settings, send, NOW + dispatch.BACKOFF)
+    assert set(states(database).values()) == {ReminderState.SENT}
+    assert sorted(send.sent) == sorted(f"r{i}" for i in range(10))

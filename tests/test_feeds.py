@@ -5,6 +5,7 @@ URLs, 304s, revocation, the no-client-data rule; busy times read back from exter
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import logging
 import re
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,11 +25,11 @@ import icalendar
 import pytest
 import recurring_ical_events
 import time_machine
-import uvicorn
 import vobject
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
@@ -48,13 +50,19 @@ from hotline.models import (
     Role,
     Shift,
     Team,
+    TeamMembership,
+    User,
+    UserTeam,
 )
 from scheduling import busy, feed_tokens, feeds, ical, shifts
 from scheduling.rota import Tier
 from scheduling.teams import sync_teams
 from tests.conftest import add_counsellor, berlin, utc
+from tests.fake_smtp import certificate
+from tests.helpers import counsellor_of, free_port, serving
 from tests.test_auth import csrf_of, make_user, sign_in
 from web.app import create_app
+from web.feed import FeedState, answer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PSEUDONYM = "Klient Falke"
@@ -562,25 +570,6 @@ def test_http_feed_within_window_across_dst(
 # --- the page --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def browser(settings: Settings, database: Database) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    ) as client:
-        yield client
-
-
-def counsellor_id_of(database: Database, username: str) -> int:
-    from hotline.models import User
-
-    with database.read() as session:
-        user = session.scalars(select(User).where(User.username == username)).one()
-        assert user.counsellor_id is not None
-        return user.counsellor_id
-
-
 def test_page_issues_shows_once_lists_and_revokes(
     browser: TestClient, database: Database, config: HotlineConfig
 ) -> None:
@@ -812,9 +801,7 @@ def test_broken_calendars_are_reported_never_raised(
     allowed = Settings(
         config=with_feeds(config, external_allow_private=True, external_max_bytes=100_000)
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
+    closed_port = free_port()
     cases = {
         calendars.url("/missing.ics"): "HTTP-Status 404",
         calendars.url("/big.ics"): "größer als 0.1 MB",
@@ -893,33 +880,12 @@ def _tool(name: str) -> str | None:
 @pytest.fixture
 def served(settings: Settings, database: Database, wide: HotlineConfig) -> Iterator[str]:
     """The real app under uvicorn on a loopback port; yields its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     app_settings = Settings(
         config=wide, database_url=settings.database_url, public_url=f"http://127.0.0.1:{port}"
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(app_settings, database=database),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
-    try:
+    with serving(create_app(app_settings, database=database), port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def run(command: list[str], home: Path) -> str:
@@ -1020,7 +986,7 @@ def test_booking_over_a_busy_time_warns(
     browser: TestClient, database: Database, config: HotlineConfig
 ) -> None:
     make_user(database, config, "beraterin", Role.COUNSELLOR, "islamism")
-    counsellor_id = counsellor_id_of(database, "beraterin")
+    counsellor_id = counsellor_of(database, "beraterin")
     with database.write() as session:
         calendar = busy.add_calendar(
             session, crypto.Box(None), counsellor_id, "https://example.org/c.ics", actor="t"
@@ -1051,3 +1017,296 @@ def test_booking_over_a_busy_time_warns(
     )
     assert "Der Termin ist gebucht" in fine
     assert "als belegt eingetragen" not in fine
+
+
+# --- review fixes: fingerprint, deadline, recurrences, team tokens, folding, SSRF ---------------
+
+
+def etag_of(database: Database, settings: Settings, owner: feeds.Owner, now: datetime) -> str:
+    with database.read() as session:
+        span = feeds.window(now, BERLIN, settings.config.feeds)
+        return feeds.fingerprint(session, settings, owner, span).etag
+
+
+def test_etag_moves_when_an_older_change_commits_late_or_a_row_goes(
+    database: Database, settings: Settings, config: HotlineConfig, world: World
+) -> None:
+    """updated_at is the clock at flush: a change that commits after a later one carries the
+    older time, so the newest updated_at does not move. The revisions' sum does."""
+    team = feeds.Owner(team_id=world.team_id)
+    now = utc(2026, 11, 25, 12)
+    with database.read() as session:
+        shift_ids = list(session.scalars(select(Shift.id).order_by(Shift.id)))
+    before = etag_of(database, settings, team, now)
+    with database.write() as session:  # in place, its stamp no newer than the newest
+        session.execute(
+            update(Shift)
+            .where(Shift.id == shift_ids[-1])
+            .values(counsellor_id=world.colleague_id, updated_at=Shift.updated_at)
+        )
+    late = etag_of(database, settings, team, now)
+    assert late != before
+    with database.write() as session:
+        shifts.delete_shift(session, shift_ids[-1], actor="tests")
+    assert etag_of(database, settings, team, now) not in (before, late)
+    if database.engine.dialect.name != "postgresql":
+        return
+    # The real race: A flushes first and commits last; a poll in between stores B's ETag.
+    plain = issue(database, team_id=world.team_id)
+    state = FeedState()
+    later = Session(database.engine)
+    row = later.get(Shift, shift_ids[0])
+    assert row is not None
+    row.counsellor_id = world.colleague_id
+    later.flush()
+    time.sleep(0.05)
+    with database.write() as session:
+        moved = session.get(Shift, shift_ids[2])
+        assert moved is not None
+        moved.counsellor_id = world.counsellor_id
+    wide_settings = Settings(config=with_feeds(config, past_days=366))
+    first = answer(database, wide_settings, state, plain, None, None)
+    later.commit()
+    later.close()
+    second = answer(database, wide_settings, state, plain, first.etag, None)
+    assert second.status == 200
+    assert second.etag != first.etag
+    assert second.body != first.body
+
+
+def trickling_server(mode: str, stop: threading.Event) -> int:
+    """A loopback server that answers one byte every 0.2 s: in the headers, or in the body."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        with conn, listener:
+            conn.recv(4096)
+            if mode == "body":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000
+            for byte in b"x" * 1000 if mode == "body" else head:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=run, daemon=True).start()
+    port: int = listener.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("mode", ["headers", "body"])
+def test_fetch_timeout_is_for_the_whole_fetch(mode: str) -> None:
+    stop = threading.Event()
+    port = trickling_server(mode, stop)
+    limits = busy.Limits(timeout=1, max_bytes=5_000_000, allow_private=True)
+    started = time.monotonic()
+    try:
+        with pytest.raises(busy.FetchError, match="nicht rechtzeitig"):
+            busy.fetch(f"http://127.0.0.1:{port}/x.ics", None, None, limits)
+    finally:
+        stop.set()
+    assert time.monotonic() - started < 1.5
+
+
+def one_event(rule: str, extra: str = "") -> bytes:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:a@b\r\n"
+        "DTSTAMP:20260101T000000Z\r\nDTSTART:20261125T000000Z\r\nDTEND:20261125T000030Z\r\n"
+        f"RRULE:{rule}\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
+def test_recurrences_are_expanded_lazily_and_bounded() -> None:
+    start, end = utc(2026, 11, 25), utc(2027, 11, 26)
+    minutes = ",".join(str(m) for m in range(0, 60, 2))
+    for fine in ("FREQ=MINUTELY", "FREQ=SECONDLY;INTERVAL=30", f"FREQ=DAILY;BYMINUTE={minutes}"):
+        with pytest.raises(busy.FetchError, match="öfter als stündlich"):
+            busy.busy_spans(one_event(fine), start, end, BERLIN, "h")
+    tracemalloc.start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(busy.FetchError, match="zu groß"):  # 8784 busy hours
+            busy.busy_spans(one_event("FREQ=HOURLY"), start, end, BERLIN, "h")
+        free = one_event("FREQ=HOURLY", "TRANSP:TRANSPARENT\r\n")
+        assert busy.busy_spans(free, start, end, BERLIN, "h") == []
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000
+    assert time.monotonic() - began < 20
+    daily = busy.busy_spans(one_event("FREQ=DAILY"), start, end, BERLIN, "h")
+    assert len(daily) == 366
+
+
+def test_a_team_feed_lives_as_long_as_its_issuer_may_see_the_team(
+    database: Database, settings: Settings, config: HotlineConfig, world: World
+) -> None:
+    coordinator = make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
+    member = make_user(database, config, "beraterin", Role.COUNSELLOR, "islamism")
+    member_record = counsellor_of(database, "beraterin")
+    tokens = {}
+    with database.write() as session:
+        for who in (coordinator, member, None):
+            tokens[who] = feed_tokens.issue(
+                session, team_id=world.team_id, user_id=who, actor="tests"
+            )[1]
+
+    def status(who: int | None) -> int:
+        return answer(database, settings, FeedState(), tokens[who], None, None).status
+
+    assert [status(who) for who in tokens] == [200, 200, 200]
+    with database.write() as session:
+        session.execute(delete(UserTeam).where(UserTeam.user_id == coordinator))
+        session.execute(delete(TeamMembership).where(TeamMembership.counsellor_id == member_record))
+    assert [status(who) for who in tokens] == [404, 404, 200]
+    with database.write() as session:
+        session.add(UserTeam(user_id=coordinator, team_id=world.team_id))
+        session.add(TeamMembership(counsellor_id=member_record, team_id=world.team_id))
+    assert [status(who) for who in tokens] == [200, 200, 200]
+    with database.write() as session:
+        session.execute(update(User).where(User.id == coordinator).values(active=False))
+        session.execute(
+            update(Counsellor).where(Counsellor.id == member_record).values(active=False)
+        )
+    assert [status(who) for who in tokens] == [404, 404, 200]  # the CLI's stays
+
+
+def test_every_line_is_folded_even_with_a_long_host(
+    database: Database, config: HotlineConfig, world: World
+) -> None:
+    host = "kalender.beratung-gegen-extremismus.baden-wuerttemberg.example.org"
+    settings = Settings(config=with_feeds(config, past_days=366), public_url=f"https://{host}")
+    for owner in (feeds.Owner(world.counsellor_id), feeds.Owner(team_id=world.team_id)):
+        with database.read() as session:
+            span = feeds.window(utc(2026, 11, 25, 12), BERLIN, settings.config.feeds)
+            body = feeds.build(session, settings, owner, span)
+        assert max(len(line) for line in body.split(b"\r\n")) <= 75
+        uids = [str(e["UID"]) for e in icalendar.Calendar.from_ical(body).walk("VEVENT")]
+        assert uids
+        assert all(uid.endswith(f"@{host}") for uid in uids)
+
+
+def test_a_304_keeps_busy_times_only_within_the_same_days_window(
+    database: Database, config: HotlineConfig, world: World, calendars: Calendars
+) -> None:
+    settings = Settings(config=with_feeds(config, external_allow_private=True))
+    ok = add_external(database, world.counsellor_id, calendars.url("/ok.ics"))
+    with time_machine.travel(berlin(2026, 11, 25, 8), tick=False):
+        assert busy.refresh(database, settings, ok) == "ok"
+    with time_machine.travel(berlin(2026, 11, 25, 23), tick=False):
+        assert busy.refresh(database, settings, ok) == "unchanged"
+    assert calendars.requests[-1] == ("/ok.ics", '"v1"')
+    with time_machine.travel(berlin(2026, 11, 26, 0, 30), tick=False):
+        assert busy.refresh(database, settings, ok) == "ok"  # a new day: fetched and expanded
+    assert calendars.requests[-1] == ("/ok.ics", None)
+    with database.read() as session:
+        calendar = session.get(ExternalCalendar, ok)
+        assert calendar is not None
+        assert calendar.busy_day == date(2026, 11, 26)
+
+
+def test_ipv4_hidden_in_ipv6_and_site_local_addresses_are_internal() -> None:
+    for address in (
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "fec0::1",  # site-local
+        "::1",
+        "10.1.2.3",
+        "169.254.169.254",
+    ):
+        assert not busy.public(ipaddress.ip_address(address)), address
+    for address in ("64:ff9b::808:808", "2002:808:808::1", "2a00:1450:4001::1", "8.8.8.8"):
+        assert busy.public(ipaddress.ip_address(address)), address
+
+
+def test_credentials_never_over_plain_http(calendars: Calendars) -> None:
+    with pytest.raises(Invalid):
+        busy.normalise_url("http://anna:geheim@example.org/c.ics")
+    assert busy.normalise_url("https://anna:geheim@example.org/c.ics")
+    limits = busy.Limits(timeout=2, max_bytes=100_000, allow_private=True)
+    url = calendars.url("/ok.ics").replace("http://", "http://anna:geheim@")
+    with pytest.raises(busy.FetchError, match="nur über https"):
+        busy.fetch(url, None, None, limits)
+    assert calendars.requests == []
+
+
+def test_no_redirect_from_https_to_http(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calendars: Calendars
+) -> None:
+    """A loopback https server (trusted through SSL_CERT_FILE) that redirects to http:// is
+    not followed."""
+    context, cert_file = certificate(tmp_path)
+    target = calendars.url("/ok.ics")
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Redirect)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    limits = busy.Limits(timeout=5, max_bytes=100_000, allow_private=True)
+    try:
+        with pytest.raises(busy.FetchError, match="unverschlüsseltes http"):
+            busy.fetch(f"https://localhost:{server.server_address[1]}/c.ics", None, None, limits)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert calendars.requests == []
+
+
+def test_two_refreshes_of_one_calendar_do_not_double_its_busy_times(
+    database: Database, config: HotlineConfig, world: World, calendars: Calendars
+) -> None:
+    """Another scheduler is storing this calendar's intervals (row locked, not committed):
+    this refresh waits for it, then replaces them instead of adding its own."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    settings = Settings(config=with_feeds(config, external_allow_private=True))
+    ok = add_external(database, world.counsellor_id, calendars.url("/ok.ics"))
+    moment = berlin(2026, 11, 25, 8)
+    with time_machine.travel(moment, tick=False):
+        assert busy.refresh(database, settings, ok) == "ok"
+    with database.read() as session:
+        expected = len(session.scalars(select(BusyInterval)).all())
+    other = Session(database.engine)
+    other.get(ExternalCalendar, ok, with_for_update=True)
+    other.execute(delete(BusyInterval).where(BusyInterval.calendar_id == ok))
+    other.add(
+        BusyInterval(calendar_id=ok, start_at=utc(2026, 12, 9, 9), end_at=utc(2026, 12, 9, 10))
+    )
+    other.flush()
+    results: list[str] = []
+    with time_machine.travel(moment + timedelta(days=1), tick=False):
+        worker = threading.Thread(
+            target=lambda: results.append(busy.refresh(database, settings, ok))
+        )
+        worker.start()
+        time.sleep(0.5)
+        other.commit()
+        other.close()
+        worker.join(10)
+    assert results == ["ok"]
+    with database.read() as session:
+        rows = session.scalars(select(BusyInterval)).all()
+    assert 0 < len(rows) <= expected
+    assert (utc(2026, 12, 9, 9), utc(2026, 12, 9, 10)) not in [(r.start_at, r.end_at) for r in rows]

@@ -42,13 +42,12 @@ from scheduling.notices import PlanResult
 from scheduling.rota import OnCall, Segment, Tier, local_span
 from tests import fake_smtp
 from tests.conftest import add_counsellor, berlin, utc
-from tests.fake_twilio import FakeTwilio, running
+from tests.fake_twilio import FakeTwilio
+from tests.helpers import https_client
 from tests.test_auth import csrf_of, make_user, sign_in
-from web.app import create_app
 
 ZONE = ZoneInfo("Europe/Berlin")
 GENERAL = "+497112794556"
-SID, TOKEN = "AC" + "4" * 32, "notice-test-token"
 WEDNESDAY_NOON = berlin(2026, 11, 25, 12)
 THURSDAY = date(2026, 11, 26)
 AMIRA, JONAS, LEYLA = "+4915111110001", "+4915111110002", "+4915111110003"
@@ -144,21 +143,6 @@ def sent_sms(database: Database, settings: Settings) -> list[tuple[str, str]]:
         messages = outbox.recent(session, settings, limit=500)
     assert all(m.from_number == GENERAL for m in messages if m.channel == "sms")
     return [(m.to, m.body) for m in reversed(messages)]
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[tuple[Settings, FakeTwilio]]:
-    """Settings with Twilio credentials; REST calls go to a fake Twilio on loopback."""
-    with running(SID, TOKEN) as fake:
-        yield (
-            replace(
-                settings,
-                twilio_account_sid=SID,
-                twilio_auth_token=Secret(TOKEN),
-                twilio_api_url=fake.url,
-            ),
-            fake,
-        )
 
 
 # --- the pure core ----------------------------------------------------------------------------
@@ -708,11 +692,7 @@ def test_swap_notices_are_sent_as_written(
 @pytest.fixture
 def admin(settings: Settings, database: Database, config: HotlineConfig) -> Iterator[TestClient]:
     make_user(database, config, "chef", Role.ADMIN)
-    with TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    ) as client:
+    with https_client(settings, database) as client:
         yield sign_in(client, "chef")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,12 +16,11 @@ import httpx2 as httpx
 import pytest
 import time_machine
 from sqlalchemy import select, text
-from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
 from config.model import SHIPPED, ConfigError, HotlineConfig, Relay, load_config
 from config.settings import Settings
-from hotline import crypto, outbox, relay
+from hotline import conversations, crypto, outbox, relay, relay_limit
 from hotline.db import Database
 from hotline.models import (
     AuditEntry,
@@ -36,7 +35,8 @@ from scheduling import tasks
 from scheduling.rota import Tier
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin
-from tests.fake_twilio import FakeTwilio, running
+from tests.fake_twilio import FakeTwilio
+from tests.helpers import live_twilio, post_signed
 from tests.test_auth import csrf_of, make_user, sign_in
 from tests.test_reminders import wait_for
 from web.app import create_app
@@ -48,7 +48,6 @@ CLIENT = "+4917612345678"
 OTHER_CLIENT = "+4917687654321"
 NOON = berlin(2026, 12, 2, 12)  # a Wednesday: the line is open 09:00-18:00
 EVENING = berlin(2026, 12, 2, 20)
-SID, TOKEN = "AC" + "5" * 32, "relay-test-token"
 # Words an answer to a client must never contain: a phone may be shared.
 TELLING = ("konex", "Extremismus", "Ausstieg", "Islam", "Rechts", "Beratung", "Team", "Leitung")
 
@@ -84,9 +83,7 @@ class Line:
 
     def post(self, url: str, params: dict[str, str]) -> httpx.Response:
         """POST as Twilio does: signed over the full URL (with its query) and the parameters."""
-        signature = twilio_signature(self.settings.webhook_tokens()[0], url, params)
-        path = url.removeprefix(self.settings.public_url)
-        return self.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+        return post_signed(self.client, self.settings, url, params)
 
     def sms(
         self, sender: str, body: str, *, to: str = ISLAMISM, sid: str = "", **extra: str
@@ -113,15 +110,11 @@ class Line:
 
 @pytest.fixture
 def line(settings: Settings, database: Database) -> Iterator[Line]:
-    with running(SID, TOKEN) as fake:
-        live = replace(
-            settings,
-            twilio_account_sid=SID,
-            twilio_auth_token=Secret(TOKEN),
-            twilio_api_url=fake.url,
-        )
-        with TestClient(create_app(live, database=database)) as client:
-            yield Line(client, live, fake, database)
+    with (
+        live_twilio(settings) as (live, fake),
+        TestClient(create_app(live, database=database)) as client,
+    ):
+        yield Line(client, live, fake, database)
 
 
 @pytest.fixture
@@ -556,7 +549,7 @@ def test_retention_deletes_old_bodies_and_closed_conversations_numbers(
     with line.database.read() as session:
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "purge"))
     assert (entry.actor, entry.entity) == ("system:retention", "conversation")
-    assert entry.after == {"bodies": 2, "addresses": 1, "outbox": 0}
+    assert entry.after == {"closed": 0, "bodies": 2, "addresses": 1, "outbox": 0}
 
 
 def test_retention_also_clears_the_simulation_outbox(
@@ -720,3 +713,316 @@ def test_a_counsellor_replies_from_the_page_in_her_name(
     sent = line.sent(2)[1]
     assert (sent["To"], sent["From"]) == ("whatsapp:" + CLIENT, "whatsapp:" + ISLAMISM)
     assert "Antwort von Beraterin" in browser.get(url).text
+
+
+# --- review findings (issue 7 item 1) -----------------------------------------------------------
+
+
+def _change_state(database: Database, conversation_id: int, action: str) -> None:
+    with database.write() as session:
+        conversations.change_state(session, conversation_id, action, actor="t", may=lambda _: True)
+
+
+def test_a_reopened_conversation_keeps_its_code_only_if_no_other_used_it_within_the_rest(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    line.sms(CLIENT, "Ich bin A")
+    line.sent(1)
+    with line.database.write() as session:
+        a = session.scalars(select(Conversation)).one()
+        a.state, a.closed_at = ConversationState.CLOSED, NOON - timedelta(days=9)
+        a.last_activity_at = NOON - timedelta(days=9)  # K1 has rested: B may have it
+        a_id = a.id
+    line.sms(OTHER_CLIENT, "Ich bin B, bitte antworten")
+    assert line.sent(2)[1]["Body"] == "[K1] Ich bin B, bitte antworten"
+    (b_id,) = [c.id for c in conversations_of(line.database) if c.id != a_id]
+    _change_state(line.database, b_id, "close")
+    # A is reopened: K1 was B's minutes ago, so A takes a fresh code, as a new one would.
+    _change_state(line.database, a_id, "reopen")
+    codes = {c.id: (c.code, c.state) for c in conversations_of(line.database)}
+    assert codes == {
+        a_id: ("K2", ConversationState.OPEN),
+        b_id: ("K1", ConversationState.CLOSED),
+    }
+    # A late reply meant for B reaches nobody, and says so.
+    answer = line.sms(people.primary, "K1 Antwort an B: wir rufen morgen an")
+    assert "Gespräch K1 ist geschlossen: nichts gesendet." in answer.text
+    # Closed and reopened with nobody else on its code: the code stays.
+    _change_state(line.database, a_id, "close")
+    _change_state(line.database, a_id, "reopen")
+    assert {c.id: c.code for c in conversations_of(line.database)}[a_id] == "K2"
+    # Once B's code has rested too, a reopened B keeps it.
+    with line.database.write() as session:
+        b = session.get_one(Conversation, b_id)
+        b.last_activity_at = NOON - timedelta(days=8)
+    _change_state(line.database, b_id, "reopen")
+    assert {c.id: c.code for c in conversations_of(line.database)}[b_id] == "K1"
+    assert len(line.sent(2)) == 2
+
+
+def test_a_reply_without_code_never_falls_back_to_an_older_client(
+    line: Line, people: People, noon: time_machine.Coordinates
+) -> None:
+    line.sms(CLIENT, "Ich bin A")
+    line.sms(OTHER_CLIENT, "Ich bin B")
+    assert [m["Body"] for m in line.sent(2)] == ["[K1] Ich bin A", "[K2] Ich bin B"]
+    (k2,) = [c.id for c in conversations_of(line.database) if c.code == "K2"]
+    _change_state(line.database, k2, "close")  # a colleague closes B's conversation
+    answer = line.sms(people.primary, "Danke B, bis morgen um 10 bei Ihnen zu Hause")
+    assert (
+        "<Message>Gespräch K2, zuletzt an Sie weitergeleitet, ist geschlossen: nichts gesendet. "
+        "Für ein anderes Gespräch den Code voranstellen, z. B. „K3 …“. Offen: K1.</Message>"
+    ) in answer.text
+    assert [r.direction for r in rows(line.database)] == [Direction.IN, Direction.IN]
+    # With the code, A is reached as before.
+    assert "<Message>" not in line.sms(people.primary, "K1 Hallo A").text
+    assert line.sent(3)[2]["To"] == CLIENT
+    assert len(line.fake.messages) == 3
+
+
+def test_a_reply_without_code_long_after_the_relay_asks_for_the_code(
+    line: Line, people: People
+) -> None:
+    hours = line.settings.config.relay.reply_without_code_hours
+    assert hours == 12
+    with time_machine.travel(NOON, tick=False):
+        line.sms(CLIENT, "Ich bin A")
+        line.sent(1)
+    with time_machine.travel(NOON + timedelta(hours=11, minutes=59), tick=False):
+        assert "Ohne Code an K1 gesendet." in line.sms(people.primary, "Noch da?").text
+        assert line.sent(2)[1]["To"] == CLIENT
+    with time_machine.travel(NOON + timedelta(hours=12, minutes=1), tick=False):
+        answer = line.sms(people.primary, "Guten Morgen")
+        assert (
+            "<Message>Die letzte Weiterleitung an Sie (K1) ist über 12 Stunden her: nichts "
+            "gesendet. Bitte den Code voranstellen, z. B. „K1 …“.</Message>"
+        ) in answer.text
+        assert "<Message>" not in line.sms(people.primary, "K1 Guten Morgen").text
+        assert line.sent(3)[2]["Body"] == "Guten Morgen"
+    assert len(line.fake.messages) == 3
+
+
+def test_a_reopening_and_a_message_of_the_same_client_at_once_lose_nothing(
+    database: Database, settings: Settings, people: People
+) -> None:
+    """Two real transactions: the reopening holds its locks while the client's message comes
+    in; the message waits for the team's row, then joins the reopened conversation."""
+    import threading
+
+    with database.write() as session:
+        relay.from_client(session, settings, relay.Incoming("islamism", CLIENT, "1", "SM1"), NOON)
+    with database.write() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        conversation.state, conversation.closed_at = ConversationState.CLOSED, NOON
+        conversation_id = conversation.id
+    errors: list[BaseException] = []
+    reopened, release = threading.Event(), threading.Event()
+
+    def reopen() -> None:
+        with database.write() as session:
+            conversations.change_state(
+                session, conversation_id, "reopen", actor="t", may=lambda _: True, now=NOON
+            )
+            session.flush()
+            reopened.set()
+            release.wait(5)
+
+    def message() -> None:
+        try:
+            with database.write() as session:
+                incoming = relay.Incoming("islamism", CLIENT, "2", "SM2")
+                relay.from_client(session, settings, incoming, NOON)
+        except BaseException as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=reopen)
+    first.start()
+    assert reopened.wait(5)
+    second = threading.Thread(target=message)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the team's row (SQLite: the write lock)
+    release.set()
+    first.join()
+    second.join()
+    assert errors == []
+    (conversation,) = conversations_of(database)
+    assert conversation.state == ConversationState.OPEN
+    assert [r.conversation_id for r in rows(database)] == [conversation_id] * 2
+
+
+def test_a_collision_on_a_unique_index_is_handled_again_not_lost(
+    line: Line, people: People, noon: time_machine.Coordinates, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A writer that does not take the team's lock reopens the client's conversation while the
+    webhook handles the client's next message: on PostgreSQL the webhook's new conversation
+    waits on the unique index, then breaks; it is handled once more and joins the reopened one."""
+    import threading
+
+    line.sms(CLIENT, "Erste")
+    line.sent(1)
+    (conversation,) = conversations_of(line.database)
+    _change_state(line.database, conversation.id, "close")
+    reopened, done = threading.Event(), threading.Event()
+
+    def rival() -> None:
+        with line.database.write() as session:
+            session.get_one(Conversation, conversation.id).state = ConversationState.OPEN
+            session.flush()
+            reopened.set()
+            done.wait(1.0)
+
+    thread = threading.Thread(target=rival)
+    thread.start()
+    assert reopened.wait(5)
+    with caplog.at_level("WARNING"):
+        answer = line.sms(CLIENT, "Zweite")
+    done.set()
+    thread.join()
+    assert answer.status_code == 200
+    assert line.sent(2)[1]["Body"] == "[K1] Zweite"
+    assert [c.id for c in conversations_of(line.database)] == [conversation.id]
+    assert [r.conversation_id for r in rows(line.database)] == [conversation.id] * 2
+    if line.database.engine.dialect.name == "postgresql":
+        assert "collided; handling the message again" in caplog.text
+
+
+def test_retention_deletes_twilios_copies_and_retries_what_failed(
+    line: Line, people: People
+) -> None:
+    client_sid, reply_sid, unknown_sid = ("SM" + c * 32 for c in "123")
+    line.fake.received |= {client_sid, reply_sid}  # Twilio keeps incoming messages too
+    with time_machine.travel(NOON, tick=False):
+        line.sms(CLIENT, "Alt", sid=client_sid)
+        line.sms(people.primary, "K1 Alte Antwort", sid=reply_sid)
+        line.sms(OTHER_CLIENT, "Alt, bei Twilio schon weg", sid=unknown_sid)
+        line.sent(3)
+        settled(line, 3)
+    with line.database.write() as session:
+        for row in session.scalars(select(ConversationMessage)):
+            row.created_at = NOON - timedelta(days=40)
+    with time_machine.travel(NOON, tick=False):
+        line.sms(CLIENT, "Neu")
+        line.sent(4)
+        settled(line, 4)
+    relayed, reply, gone, new = (m["Sid"] for m in line.fake.messages)
+    line.fake.fail_next = 1  # Twilio fails on the first DELETE: tried again next run
+    tasks.retention_job(line.database, line.settings, NOON)
+    assert line.fake.deleted_messages == [reply_sid, reply, gone]  # unknown_sid: a 404
+    assert [r.provider_deleted_at is not None for r in rows(line.database)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    tasks.retention_job(line.database, line.settings, NOON + timedelta(hours=1))
+    tasks.retention_job(line.database, line.settings, NOON + timedelta(hours=2))
+    assert line.fake.deleted_messages == [reply_sid, reply, gone, client_sid, relayed]
+    assert [r.provider_deleted_at is not None for r in rows(line.database)] == [
+        True,
+        True,
+        True,
+        False,  # within the retention: stays
+    ]
+    assert new not in line.fake.deleted_messages
+
+
+def test_retention_asks_twilio_nothing_in_simulation_mode(
+    database: Database, settings: Settings, people: People
+) -> None:
+    assert settings.simulation
+    with database.write() as session:
+        incoming = relay.Incoming("islamism", CLIENT, "Hallo", "SM" + "f" * 32)
+        relay.from_client(session, settings, incoming, NOON)
+    later = NOON + timedelta(days=31)
+    assert conversations.delete_provider_copies(database, settings, later) == 0
+    tasks.retention_job(database, settings, later)
+    assert [r.provider_deleted_at for r in rows(database)] == [None]
+
+
+def test_retention_closes_conversations_idle_longer_than_the_retention(
+    database: Database, settings: Settings, people: People
+) -> None:
+    for sender, sid in ((CLIENT, "SM1"), (OTHER_CLIENT, "SM2")):
+        with database.write() as session:
+            relay.from_client(session, settings, relay.Incoming("islamism", sender, "x", sid), NOON)
+    with database.write() as session:
+        idle = session.scalars(select(Conversation).where(Conversation.code == "K1")).one()
+        idle.last_activity_at = NOON - timedelta(days=31)
+    tasks.retention_job(database, settings, NOON)
+    idle, active = conversations_of(database)
+    assert (idle.state, idle.closed_at) == (ConversationState.CLOSED, NOON)
+    assert idle.client_enc is not None  # the number goes a retention after closing
+    assert active.state == ConversationState.OPEN
+    with database.read() as session:
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "purge"))
+    assert entry.after == {"closed": 1, "bodies": 0, "addresses": 0, "outbox": 0}
+    tasks.retention_job(database, settings, NOON + timedelta(days=31))
+    idle, active = conversations_of(database)
+    assert (idle.client_enc, idle.client_hash) == (None, None)
+    assert active.state == ConversationState.CLOSED
+
+
+def test_a_flood_from_one_client_is_stored_not_relayed_and_told_once(
+    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+) -> None:
+    limit = line.settings.config.relay.client_limit
+    assert (limit, line.settings.config.relay.limit_minutes) == (10, 10)
+    for number in range(limit + 3):
+        assert line.sms(CLIENT, f"Nachricht {number}").status_code == 200
+    sent = line.sent(limit + 1)
+    assert [m["Body"] for m in sent[:limit]] == [f"[K1] Nachricht {n}" for n in range(limit)]
+    notice = sent[limit]
+    assert (notice["To"], notice["From"]) == (people.primary, ISLAMISM)
+    assert notice["Body"] == (
+        "[K1] Mehr als 10 Nachrichten in 10 Minuten: weitere werden vorerst nicht "
+        "weitergeleitet und stehen nur im Webportal."
+    )
+    stored = settled(line, limit + 3)
+    assert [r.status for r in stored[limit:]] == [relay_limit.CLIENT_LIMITED] * 3
+    assert all(r.counsellor_id is None for r in stored[limit:])
+    # Told once: nothing more reached her phone.
+    assert len(line.fake.messages) == limit + 1
+    # Without a code, her reply goes to the conversation last relayed to her, as before.
+    assert "Ohne Code an K1 gesendet." in line.sms(people.primary, "Bitte langsam").text
+    # The team reads them all in the page.
+    make_user(line.database, line.settings.config, "koordination", Role.COORDINATOR, "islamism")
+    sign_in(browser, "koordination")
+    page = browser.get(f"/conversations/{stored[0].conversation_id}").text
+    assert page.count("zu viele Nachrichten dieser Person, nicht weitergeleitet") == 3
+    assert f"Nachricht {limit + 2}" in page
+
+
+def test_the_flood_limits_per_client_and_per_team_slide_with_the_window(
+    database: Database, settings: Settings, people: People
+) -> None:
+    own = replace(
+        settings,
+        config=settings.config.model_copy(
+            update={"relay": Relay(client_limit=3, team_limit=5, limit_minutes=10)}
+        ),
+    )
+    sids = iter(range(1, 100))
+
+    def write(sender: str, at: datetime) -> relay.Answer:
+        with database.write() as session:
+            incoming = relay.Incoming("islamism", sender, "Hallo", f"SM{next(sids):032x}")
+            return relay.from_client(session, own, incoming, at)
+
+    first = [write(CLIENT, NOON) for _ in range(5)]
+    assert [bool(a.deliver) for a in first] == [True, True, True, False, False]
+    assert [len(a.outbox) for a in first] == [0, 0, 0, 1, 0]  # told once
+    second = [write(OTHER_CLIENT, NOON + timedelta(minutes=1)) for _ in range(4)]
+    assert [bool(a.deliver) for a in second] == [True, True, False, False]  # 5 to the team
+    assert [len(a.outbox) for a in second] == [0, 0, 1, 0]
+    with database.read() as session:
+        notices = [(m.to, m.body, m.purpose) for m in reversed(outbox.recent(session, own))]
+    assert notices[0][0] == notices[1][0] == people.primary
+    assert notices[0][1].startswith("[K1] Mehr als 3 Nachrichten in 10 Minuten:")
+    assert notices[1][1].startswith("Mehr als 5 Nachrichten in 10 Minuten an das Team:")
+    assert {purpose for *_, purpose in notices} == {relay_limit.PURPOSE}
+    statuses = [r.status for r in rows(database)]
+    assert statuses.count(relay_limit.CLIENT_LIMITED) == 2
+    assert statuses.count(relay_limit.TEAM_LIMITED) == 2
+    # Ten minutes after the first relays, the window has moved on.
+    assert write(CLIENT, NOON + timedelta(minutes=10, seconds=1)).deliver

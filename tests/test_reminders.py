@@ -8,15 +8,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
@@ -42,6 +45,7 @@ from scheduling.scheduler import Job, Scheduler
 from scheduling.teams import sync_teams
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio, running
+from tests.helpers import post_signed
 from web.twilio import twilio_signature
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +99,7 @@ def book(
                     appointment_id=appointment.id,
                     recipient=recipient,
                     offset_minutes=offset,
+                    appointment_start=start,
                     due_at=due or start.astimezone(UTC) - timedelta(minutes=offset),
                     state=ReminderState.PENDING,
                     attempts=0,
@@ -134,21 +139,6 @@ def counsellor_id(database: Database, config: HotlineConfig) -> int:
         return add_counsellor(
             session, config, "islamism", name="Beraterin", phone="+4915199990000"
         ).id
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[tuple[Settings, FakeTwilio]]:
-    """Settings with Twilio credentials, REST calls going to a fake Twilio on loopback."""
-    with running(SID, TOKEN) as fake:
-        yield (
-            replace(
-                settings,
-                twilio_account_sid=SID,
-                twilio_auth_token=Secret(TOKEN),
-                twilio_api_url=fake.url,
-            ),
-            fake,
-        )
 
 
 # --- words ------------------------------------------------------------------------------------
@@ -430,7 +420,9 @@ def test_a_refused_connection_is_retried(
     assert rows(database)[Recipient.CLIENT].state == ReminderState.PENDING
     with running(SID, TOKEN) as fake:
         working = replace(broken, twilio_api_url=fake.url)
-        assert dispatch(database, working, QUEUE, clock=at(now)).sent == 1
+        assert dispatch(database, working, QUEUE, clock=at(now)).claimed == 0  # backoff
+        later = now + timedelta(seconds=2)
+        assert dispatch(database, working, QUEUE, clock=at(later)).sent == 1
         assert len(fake.messages) == 1
 
 
@@ -626,9 +618,7 @@ def post_sms(client: TestClient, settings: Settings, body: str, sender: str = CL
         "Body": body,
         **extra,
     }
-    url = settings.public_url + "/twilio/sms"
-    signature = twilio_signature(settings.webhook_tokens()[0], url, params)
-    return client.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": signature})
+    return post_signed(client, settings, settings.public_url + "/twilio/sms", params)
 
 
 NOW = berlin(2026, 11, 24, 10)
@@ -667,7 +657,7 @@ def test_absagen_cancels_the_next_appointment_and_tells_the_counsellor(
     assert {r.state for r in rows(database, first).values()} == {ReminderState.CANCELLED}
     assert {r.state for r in rows(database, later).values()} == {ReminderState.PENDING}
     (notice,) = sent_messages(database, settings)
-    assert notice.body == "Termin am Do 26.11. um 14:00 Uhr wurde per SMS abgesagt."
+    assert notice.body == "Termin am Do, 26.11. um 14:00 Uhr wurde per SMS abgesagt."
     assert notice.to == "+4915199990000"
     assert notice.from_number == GENERAL
     # The same message delivered again changes nothing more, and says nothing.
@@ -777,3 +767,199 @@ def test_answers_never_log_the_number_or_the_body(
     assert CLIENT not in caplog.text
     assert CLIENT[3:] not in caplog.text
     assert "Geheimnis" not in caplog.text
+
+
+# --- issue 5: a change during a claim, reminders of a new time, rate limits --------------------
+
+
+class PausedQueue:
+    """The reminder queue, but rendering waits until told: the claiming transaction stays open
+    and holds its row locks, as it does while a batch is rendered on a busy database."""
+
+    name = "reminders"
+    model = Reminder
+
+    def __init__(self) -> None:
+        self.claimed = threading.Event()
+        self.go = threading.Event()
+
+    def grace(self, settings: Settings) -> timedelta:
+        return QUEUE.grace(settings)
+
+    def render(self, session: Session, settings: Settings, row: Any) -> Outgoing | None:
+        self.claimed.set()
+        assert self.go.wait(10)
+        return QUEUE.render(session, settings, row)
+
+
+@pytest.mark.parametrize("change", ["cancel", "reschedule", "stop"])
+def test_a_change_during_a_claim_waits_and_leaves_the_claim_alone(
+    database: Database, settings: Settings, counsellor_id: int, db_url: str, change: str
+) -> None:
+    """Real concurrent transactions: the client's day-before reminder is claimed (lock held)
+    when the appointment is cancelled, moved or the client sends STOP. The change waits for
+    the claim, leaves the row `sending`, and the SMS that goes out is recorded `sent`."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("two writers at once: PostgreSQL (SQLite has one writer)")
+    appointment_id = book(database, settings, counsellor_id, THURSDAY)
+    due, later = THURSDAY - timedelta(days=1), THURSDAY + timedelta(days=2)
+    sent: list[str] = []
+
+    def send(_db: Database, _settings: Settings, message: Outgoing) -> str:
+        sent.append(message.purpose)
+        return "SM" + "1" * 32
+
+    queue = PausedQueue()
+    dispatcher = threading.Thread(
+        target=dispatch_round,
+        args=(database, settings, queue),
+        kwargs={"clock": at(due), "send": send},
+    )
+    dispatcher.start()
+    assert queue.claimed.wait(10)
+
+    def act() -> None:
+        with database.write() as session:
+            if change == "cancel":
+                appointments.cancel(session, settings, appointment_id, actor="tests", now=due)
+            elif change == "reschedule":
+                appointments.reschedule(
+                    session, settings, appointment_id, later, later + timedelta(hours=1),
+                    actor="tests", now=due,
+                )  # fmt: skip
+            else:
+                replies.stop(session, settings, CLIENT, due)
+
+    actor = threading.Thread(target=act)
+    actor.start()
+    actor.join(1.0)
+    assert actor.is_alive()  # waiting for the claim's row lock
+    queue.go.set()
+    dispatcher.join(10)
+    actor.join(10)
+    assert not dispatcher.is_alive()
+    assert not actor.is_alive()
+    assert sent == ["reminder-client"]
+    with database.read() as session:
+        mine = select(Reminder).where(Reminder.appointment_id == appointment_id)
+        found = {
+            (r.recipient, r.offset_minutes, r.appointment_start): (r.state, r.provider_sid)
+            for r in session.scalars(mine)
+        }
+    assert found.pop((Recipient.CLIENT, 1440, THURSDAY)) == (ReminderState.SENT, "SM" + "1" * 32)
+    if change == "cancel":
+        assert found == {(Recipient.COUNSELLOR, 30, THURSDAY): (ReminderState.CANCELLED, None)}
+    elif change == "reschedule":
+        assert found == {
+            (Recipient.COUNSELLOR, 30, THURSDAY): (ReminderState.CANCELLED, None),
+            (Recipient.CLIENT, 1440, later): (ReminderState.PENDING, None),
+            (Recipient.CLIENT, 120, later): (ReminderState.PENDING, None),
+            (Recipient.COUNSELLOR, 30, later): (ReminderState.PENDING, None),
+        }
+    else:  # the counsellor's reminder stays
+        assert found == {(Recipient.COUNSELLOR, 30, THURSDAY): (ReminderState.PENDING, None)}
+
+
+def test_a_moved_appointment_is_reminded_of_its_new_time(
+    database: Database, settings: Settings, counsellor_id: int
+) -> None:
+    """The day-before SMS went out; the appointment moves two days later that same day: the
+    client gets the day-before SMS for the new date too (once), and the 2-hour one."""
+    first, later = berlin(2026, 12, 1, 10), berlin(2026, 12, 3, 14)
+    new = appointments.NewAppointment(
+        counsellor_id, appointments.Client("Klient A.", CLIENT, True), first,
+        first + timedelta(hours=1), AppointmentMode.PHONE,
+    )  # fmt: skip
+    with database.write() as session:
+        appointment_id = appointments.book(
+            session, settings, new, actor="tests", now=first - timedelta(days=5)
+        ).id
+    texts: list[str] = []
+
+    def send(_db: Database, _settings: Settings, message: Outgoing) -> str:
+        texts.append(f"{message.purpose}: {message.body}")
+        return f"SM{len(texts):032d}"
+
+    dispatch(database, settings, QUEUE, clock=at(first - timedelta(hours=24)), send=send)
+    with database.write() as session:
+        appointments.reschedule(
+            session, settings, appointment_id, later, later + timedelta(hours=1), actor="tests",
+            now=first - timedelta(hours=23),
+        )  # fmt: skip
+    for before in (timedelta(hours=24), timedelta(hours=2), timedelta(minutes=30)):
+        for _ in range(2):  # a second run sends nothing twice
+            dispatch(database, settings, QUEUE, clock=at(later - before), send=send)
+    client = [text for text in texts if text.startswith("reminder-client")]
+    assert len(client) == 3
+    assert "Di, 01.12. um 10:00" in client[0]
+    assert all("Do, 03.12. um 14:00" in text for text in client[1:])
+    assert sum(text.startswith("reminder-counsellor") for text in texts) == 1
+
+
+def test_a_rate_limit_backs_off_instead_of_burning_the_attempts(
+    database: Database, settings: Settings, counsellor_id: int
+) -> None:
+    """Twilio answers 429 to the next 20 requests: the backlog waits (2 s, 4 s, … per row)
+    and then goes out, each SMS once; nothing is given up for a few seconds of throttling."""
+    due = THURSDAY - timedelta(days=1)
+    for hour in range(40):
+        book(
+            database, settings, counsellor_id, THURSDAY + timedelta(hours=hour),
+            phone=client_phone(), reminders={Recipient.CLIENT: 1440}, due=due,
+        )  # fmt: skip
+    with running(SID, TOKEN) as fake:
+        live = replace(
+            settings,
+            twilio_account_sid=SID,
+            twilio_auth_token=Secret(TOKEN),
+            twilio_api_url=fake.url,
+        )
+        fake.rate_limit_next = 20
+        first = dispatch(database, live, QUEUE, clock=at(due))
+        assert first.claimed < 40  # the round ended at the first 429
+        assert first.retry >= 1
+        assert first.failed == 0
+        for second in range(0, 120, 2):  # the scheduler's poll, for two minutes
+            dispatch(database, live, QUEUE, clock=at(due + timedelta(seconds=second)))
+        assert fake.rate_limit_next == 0
+        assert states(database) == {ReminderState.SENT: 40}
+        assert len({message["To"] for message in fake.messages}) == len(fake.messages) == 40
+
+
+def test_a_keyword_locks_only_the_senders_appointments(
+    database: Database, settings: Settings, counsellor_id: int, db_url: str
+) -> None:
+    """ABSAGEN or STOP decrypts first and locks only the sender's rows: while another client's
+    appointment is locked, neither a stranger's message nor the client's own has to wait."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("two writers at once: PostgreSQL (SQLite has one writer)")
+    other = book(database, settings, counsellor_id, THURSDAY, phone=client_phone())
+    book(database, settings, counsellor_id, THURSDAY + timedelta(days=1))  # CLIENT's
+    answers: dict[str, str | None] = {}
+
+    def message(sender: str, body: str) -> None:
+        with database.write() as session:
+            found = replies.answer(
+                session, settings, sender=sender, body=body, message_sid="SM" + sender[-8:],
+                now=NOW,
+            )  # fmt: skip
+            answers[sender] = found.text
+
+    with database.write() as session:
+        session.get(Appointment, other, with_for_update=True)  # a booking of the other client
+        threads = [
+            threading.Thread(target=message, args=(sender, body))
+            for sender, body in (("+4917699999999", "ABSAGEN"), (CLIENT, "STOP"))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(3)
+        waiting = [thread.is_alive() for thread in threads]
+    for thread in threads:
+        thread.join(10)
+    assert waiting == [False, False]
+    assert answers == {
+        "+4917699999999": None,
+        CLIENT: "Sie erhalten von dieser Nummer keine Erinnerungen mehr.",
+    }

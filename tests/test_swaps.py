@@ -4,6 +4,8 @@ channel; the pages walk the same story through the browser."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from config.model import SHIPPED, HotlineConfig, load_config
@@ -27,14 +30,13 @@ from hotline.models import (
     ShiftNotice,
     SwapRequest,
     SwapState,
-    User,
 )
 from scheduling import shifts, swaps
 from scheduling.rota import Tier
 from scheduling.swaps import NewSwap
 from tests.conftest import add_counsellor, berlin
+from tests.helpers import counsellor_of, https_client
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
-from web.app import create_app
 
 NOW = berlin(2026, 11, 25, 12)  # a Wednesday
 MINUTE = timedelta(minutes=1)
@@ -480,19 +482,8 @@ def web(
     make_user(database, config, "amira", Role.COUNSELLOR, "islamism")
     make_user(database, config, "jonas", Role.COUNSELLOR, "islamism")
     make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
-    with TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    ) as client:
+    with https_client(settings, database) as client:
         yield client
-
-
-def counsellor_of(database: Database, username: str) -> int:
-    with database.read() as session:
-        found = session.scalar(select(User.counsellor_id).where(User.username == username))
-        assert found is not None
-        return found
 
 
 def as_user(client: TestClient, username: str) -> str:
@@ -629,3 +620,33 @@ def test_pages_say_when_a_request_became_obsolete(
     missing = web.post("/shifts/mine/swaps/999999/decline", data={"csrf": csrf})
     assert missing.status_code == 422
     assert "Diese Tauschanfrage gibt es nicht" in missing.text
+
+
+def test_a_change_committed_while_the_approval_waits_is_seen_not_overwritten(
+    database: Database, config: HotlineConfig, team: Team, clock: time_machine.Traveller
+) -> None:
+    """Another transaction holds the shift (reassigned, not yet committed): the approval
+    waits for its lock, then judges the row as committed and finds the request obsolete."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    mine = add_shift(database, config, team.amira, berlin(2026, 11, 26, 9), berlin(2026, 11, 27, 9))
+    clock.shift(MINUTE)
+    swap = ask(database, config, team.amira, mine, team.jonas)
+    accept(database, config, swap, team.jonas)
+    clock.shift(MINUTE)
+    other = Session(database.engine)
+    row = other.get(Shift, mine)
+    assert row is not None
+    row.counsellor_id = team.leyla
+    other.flush()  # the row is locked until the commit below
+    outcomes: list[swaps.Outcome] = []
+    worker = threading.Thread(
+        target=lambda: outcomes.append(approve(database, config, swap, team.coordinator))
+    )
+    worker.start()
+    time.sleep(0.5)
+    other.commit()
+    other.close()
+    worker.join(10)
+    assert [outcome.obsolete for outcome in outcomes] == ["changed"]
+    assert holders(database, mine) == [team.leyla]

@@ -13,7 +13,6 @@ import httpx2 as httpx
 import pytest
 import time_machine
 from sqlalchemy import func, select, text
-from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig, Tasks
@@ -37,10 +36,11 @@ from scheduling.rota import Tier
 from scheduling.scheduler import default_jobs
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin
-from tests.fake_twilio import FakeTwilio, running
+from tests.fake_twilio import FakeTwilio
+from tests.helpers import TWILIO_SID as SID
+from tests.helpers import https_client
 from tests.test_auth import csrf_of, make_user, sign_in
 from tests.test_voice import ISLAMISM, simulator
-from web.app import create_app
 from web.callback_pages import client_key, form_token, token_age
 
 NOON = berlin(2026, 12, 2, 12)  # a Wednesday
@@ -48,7 +48,6 @@ FORM = "/rueckruf/islamism"
 PHONE = "0151 2345 6789"
 E164 = "+4915123456789"
 COUNSELLOR_SMS = "Neue Rückrufbitte für die Islamismus-Leitung. Details im Webportal."
-SID, TOKEN = "AC" + "7" * 32, "live-token"
 AUDIO = bytes(range(256)) * 40  # 10 KiB standing in for an MP3
 
 
@@ -74,12 +73,7 @@ def on_call(database: Database, config: HotlineConfig) -> OnCall:
 def _web(settings: Settings, database: Database, address: str = "203.0.113.7") -> TestClient:
     """A browser on https (the staff cookies are Secure), from `address`, not following
     redirects."""
-    return TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-        client=(address, 50000),
-    )
+    return https_client(settings, database, client=(address, 50000))
 
 
 @pytest.fixture
@@ -628,34 +622,15 @@ def test_dashboard_counts_open_callbacks_without_client_data(
 # --- voicemail recordings at Twilio -----------------------------------------------------------
 
 
-@pytest.fixture
-def twilio(db_url: str, config: HotlineConfig) -> Iterator[tuple[FakeTwilio, Settings]]:
-    with running(SID, TOKEN) as fake:
-        yield (
-            fake,
-            Settings(
-                config=config,
-                database_url=db_url,
-                twilio_account_sid=SID,
-                twilio_auth_token=Secret(TOKEN),
-                twilio_api_url=fake.url,
-            ),
-        )
-
-
 def test_voicemail_from_a_call_is_played_through_the_service_and_deleted_at_twilio(
-    twilio: tuple[FakeTwilio, Settings],
+    live: tuple[Settings, FakeTwilio],
     database: Database,
     config: HotlineConfig,
     on_call: OnCall,
 ) -> None:
-    fake, settings = twilio
+    settings, fake = live
     with (
-        TestClient(
-            create_app(settings, database=database),
-            base_url="https://testserver",
-            follow_redirects=False,
-        ) as client,
+        https_client(settings, database) as client,
         time_machine.travel(NOON, tick=False),
     ):
         # A signed call walks to the voicemail: the task appears in the list.
@@ -724,16 +699,12 @@ def test_voicemail_from_a_call_is_played_through_the_service_and_deleted_at_twil
 
 
 def test_recording_missing_at_twilio_is_a_404(
-    twilio: tuple[FakeTwilio, Settings], database: Database, config: HotlineConfig
+    live: tuple[Settings, FakeTwilio], database: Database, config: HotlineConfig
 ) -> None:
-    _fake, settings = twilio
+    settings, _fake = live
     voicemail_id = _voicemail(database, "RE" + "c" * 32)
     make_user(database, config, "primaer", Role.COUNSELLOR, "islamism")
-    with TestClient(
-        create_app(settings, database=database),
-        base_url="https://testserver",
-        follow_redirects=False,
-    ) as client:
+    with https_client(settings, database) as client:
         sign_in(client, "primaer")
         response = client.get(f"/tasks/voicemails/{voicemail_id}/audio")
     assert response.status_code == 404
@@ -757,9 +728,9 @@ def test_simulation_mode_plays_a_second_of_silence(
 
 
 def test_retention_deletes_old_done_requests_and_recordings_and_keeps_open_ones(
-    twilio: tuple[FakeTwilio, Settings], database: Database
+    live: tuple[Settings, FakeTwilio], database: Database
 ) -> None:
-    fake, settings = twilio
+    settings, fake = live
     now = NOON
     days = settings.config.tasks.retention_days
     old, recent = now - timedelta(days=days + 1), now - timedelta(days=days - 1)
@@ -802,9 +773,9 @@ def test_retention_deletes_old_done_requests_and_recordings_and_keeps_open_ones(
 
 
 def test_retention_tries_again_when_twilio_fails(
-    twilio: tuple[FakeTwilio, Settings], database: Database
+    live: tuple[Settings, FakeTwilio], database: Database
 ) -> None:
-    fake, settings = twilio
+    settings, fake = live
     sid = "RE" + "4" * 32
     fake.recordings[sid] = AUDIO
     created = NOON - timedelta(days=settings.config.tasks.retention_days + 1)

@@ -11,18 +11,21 @@ from typing import TypeVar
 from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from config.settings import Settings
 from hotline import apikeys, crypto
 from hotline.db import Database
-from hotline.errors import DomainError
+from hotline.errors import DomainError, Invalid
 from hotline.models import Appointment, AppointmentStatus, Counsellor, Shift, utcnow
 from scheduling import appointments as appointment_cases
 from scheduling import counsellors as counsellor_cases
 from scheduling import shifts as shift_cases
 from scheduling.teams import team_by_slug
+from scheduling.wallclock import explain_offset
 from web.responses import domain_error, error, json_response, local, query_time, validation_error
 from web.schemas import (
     AppointmentIn,
@@ -85,6 +88,15 @@ def instant(raw: str | None, name: str) -> datetime | None:
     except ValidationError as exc:
         message = "not an ISO 8601 time with offset (e.g. 2026-11-25T14:00:00+01:00)"
         raise BadRequest(error(422, "invalid", f"{name}: {message}")) from exc
+
+
+def _list_range(params: QueryParams) -> tuple[datetime, datetime]:
+    """The from/to of a listing: from now for 28 days unless given, at most 400 days."""
+    start = instant(params.get("from"), "from") or utcnow()
+    end = instant(params.get("to"), "to") or start + DEFAULT_LIST_RANGE
+    if end <= start or end - start > MAX_LIST_RANGE:
+        raise BadRequest(error(422, "invalid", "to must be after from, at most 400 days later"))
+    return start, end
 
 
 def api(
@@ -205,10 +217,7 @@ create_counsellor = api(_create_counsellor, write=True)
 async def list_shifts(request: Request) -> Work:
     config = request.app.state.settings.config
     params = request.query_params
-    start = instant(params.get("from"), "from") or utcnow()
-    end = instant(params.get("to"), "to") or start + DEFAULT_LIST_RANGE
-    if end <= start or end - start > MAX_LIST_RANGE:
-        raise BadRequest(error(422, "invalid", "to must be after from, at most 400 days later"))
+    start, end = _list_range(params)
     team_slug = params.get("team")
     counsellor_id = _positive_int(params.get("counsellor_id"), "counsellor_id")
 
@@ -335,10 +344,7 @@ def _overlap(exc: appointment_cases.Overlap, request: Request) -> BadRequest:
 async def list_appointments(request: Request) -> Work:
     config = request.app.state.settings.config
     params = request.query_params
-    start = instant(params.get("from"), "from") or utcnow()
-    end = instant(params.get("to"), "to") or start + DEFAULT_LIST_RANGE
-    if end <= start or end - start > MAX_LIST_RANGE:
-        raise BadRequest(error(422, "invalid", "to must be after from, at most 400 days later"))
+    start, end = _list_range(params)
     team_slug = params.get("team")
     counsellor_id = _positive_int(params.get("counsellor_id"), "counsellor_id")
 
@@ -361,9 +367,20 @@ async def list_appointments(request: Request) -> Work:
     return work
 
 
+def _local_times(settings: Settings, **moments: datetime) -> None:
+    """A time written with an offset the organisation's zone does not have at that instant
+    (2026-03-29T02:30:00+01:00: a Berlin wall time that does not exist) is refused with the
+    page's explanation, not booked an hour off. UTC (`Z`) is always fine."""
+    for name, moment in moments.items():
+        problem = explain_offset(moment, settings.config.organisation.zone)
+        if problem is not None:
+            raise BadRequest(domain_error(Invalid(problem, field=name)))
+
+
 async def _book(request: Request) -> Work:
     payload = await body(request, AppointmentIn)
     settings = request.app.state.settings
+    _local_times(settings, start=payload.start, end=payload.end)
     new = appointment_cases.NewAppointment(
         counsellor_id=payload.counsellor_id,
         client=appointment_cases.Client(
@@ -424,6 +441,7 @@ async def _reschedule(request: Request) -> Work:
     appointment_id = _appointment_id(request)
     payload = await body(request, RescheduleIn)
     settings = request.app.state.settings
+    _local_times(settings, start=payload.start, end=payload.end)
 
     def work(session: Session, who: str) -> Response:
         try:

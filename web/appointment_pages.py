@@ -40,7 +40,7 @@ from scheduling.wallclock import (
 )
 from web import call_back
 from web.auth import Forbidden, Viewer, page
-from web.pages import render
+from web.pages import as_int, render
 
 T = TypeVar("T")
 PAST = timedelta(days=30)
@@ -209,6 +209,28 @@ class Row:
     phone: str | None
     started: bool
     call_back: call_backs.Summary | None = None  # the latest call-back of the client
+    lines: tuple[tuple[str, str], ...] = ()  # (slug, name) to call back through, if several
+    line: str | None = None  # the one preselected
+
+
+def _line_choice(
+    session: Session,
+    settings: Settings,
+    appointment: Appointment,
+    previous: call_backs.Summary | None,
+    team: str | None,
+) -> dict[str, Any]:
+    """The lines to offer for a call-back when there is a choice, and the one preselected:
+    the line of the latest call-back (the client knows that number), else the viewed team's."""
+    config = settings.config
+    slugs = call_backs.lines_for(session, config, appointment)
+    if len(slugs) < 2:
+        return {}
+    own = [slug for slug, line in config.lines.items() if line.team == team]
+    return {
+        "lines": tuple((slug, config.lines[slug].display_name) for slug in slugs),
+        "line": call_backs.default_line(slugs, previous.line if previous else None, *own),
+    }
 
 
 def _rows(
@@ -218,6 +240,7 @@ def _rows(
     zone: ZoneInfo,
     now: datetime,
     calls: dict[int, call_backs.Summary],
+    choices: dict[int, dict[str, Any]],
 ) -> list[Row]:
     return [
         Row(
@@ -227,6 +250,7 @@ def _rows(
             phone=cases.masked_client_phone(box, a),
             started=a.start_at <= now,
             call_back=calls.get(a.id),
+            **choices.get(a.id, {}),
         )
         for a in appointments
     ]
@@ -246,7 +270,12 @@ def _load(
         )
         names = {c.id: c.name for c in scope.counsellors}
         calls = call_backs.latest(session, settings, "appointment", (a.id for a in found))
-        rows = _rows(found, names, box, zone, now, calls)
+        choices = {
+            a.id: _line_choice(session, settings, a, calls.get(a.id), scope.team)
+            for a in found
+            if a.client_phone_enc is not None
+        }
+        rows = _rows(found, names, box, zone, now, calls, choices)
         notice = busy_warning = None
         if notice_id:
             shown = session.get(Appointment, notice_id)
@@ -279,11 +308,6 @@ async def _in_thread(fn: Callable[[], T]) -> T:
     return await run_in_threadpool(fn)
 
 
-def _int(raw: object) -> int:
-    text = str(raw or "")
-    return int(text) if text.isdigit() and len(text) < 12 else 0
-
-
 # --- the page -------------------------------------------------------------------------------------
 
 
@@ -300,9 +324,9 @@ async def _show(
 ) -> Response:
     settings: Settings = request.app.state.settings
     zone = settings.config.organisation.zone
-    notice_id = _int(request.query_params.get("id"))
+    notice_id = as_int(request.query_params.get("id"))
     data = await _in_thread(lambda: _load(request.app.state.db, settings, viewer, team, notice_id))
-    editing = editing or _int(request.query_params.get("edit"))
+    editing = editing or as_int(request.query_params.get("edit"))
     edited = next((r for r in data["upcoming"] if r.appointment.id == editing), None)
     if edited is not None and edit_form is None:
         edit_form = form_values(edited.appointment.start_at, edited.appointment.end_at, zone)
@@ -368,7 +392,7 @@ async def book(request: Request, viewer: Viewer) -> Response:
         errors["mode"] = MESSAGES["mode"]
     if errors or start.at is None or minutes is None:
         return await _show(request, viewer, team=team, form=values, errors=errors, status=422)
-    counsellor_id = _int(values.get("counsellor_id")) if team else viewer.counsellor_id or 0
+    counsellor_id = as_int(values.get("counsellor_id")) if team else viewer.counsellor_id or 0
     new = cases.NewAppointment(
         counsellor_id=counsellor_id,
         client=cases.Client(
@@ -411,7 +435,7 @@ async def _change(
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if k != "csrf"}
     team = _team_of(request, values)
-    appointment_id = _int(request.path_params.get("appointment_id"))
+    appointment_id = as_int(request.path_params.get("appointment_id"))
 
     def save() -> Appointment:
         with request.app.state.db.write() as session:
@@ -453,7 +477,7 @@ async def reschedule(request: Request, viewer: Viewer) -> Response:
             viewer,
             team=_team_of(request, values),
             errors={field: error},
-            editing=_int(request.path_params.get("appointment_id")),
+            editing=as_int(request.path_params.get("appointment_id")),
             edit_form=values,
             status=422,
         )
@@ -497,12 +521,13 @@ async def call_client(request: Request, viewer: Viewer) -> Response:
     appointment: its counsellor, the team's coordinators, admins)."""
     form = await request.form()
     team = _team_of(request, {k: str(v) for k, v in form.items()})
-    appointment_id = _int(request.path_params.get("appointment_id"))
+    appointment_id = as_int(request.path_params.get("appointment_id"))
 
     def may(session: Session, row: object) -> bool:
         return isinstance(row, Appointment) and _may_change(session, viewer, row)
 
-    outcome = await call_back.start(request, viewer, "appointment", appointment_id, may)
+    line = str(form.get("line", "")) or None
+    outcome = await call_back.start(request, viewer, "appointment", appointment_id, may, line)
     if outcome.error:
         return await _show(
             request, viewer, team=team, errors={"action": outcome.error}, status=outcome.status

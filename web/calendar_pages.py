@@ -27,7 +27,7 @@ from hotline.errors import DomainError, Invalid, NotFound
 from hotline.models import Counsellor, ExternalCalendar, FeedToken, Team, TeamMembership
 from scheduling import busy, feed_tokens
 from web.auth import Forbidden, Viewer, page
-from web.pages import render
+from web.pages import as_int, render
 
 log = logging.getLogger(__name__)
 MESSAGES = {
@@ -37,6 +37,7 @@ MESSAGES = {
     "no_counsellor": "Eigene Kalender gibt es nur für Konten von Beraterinnen und Beratern.",
     "gone": "Diesen Eintrag gibt es nicht (mehr).",
     "too_many": f"Sie können höchstens {busy.MAX_CALENDARS} eigene Kalender eintragen.",
+    "credentials": "Benutzername und Passwort in der Adresse gehen nur mit https:// (oder webcal://).",
 }
 
 
@@ -162,11 +163,6 @@ async def _show(
     return response
 
 
-def _int(raw: object) -> int:
-    text = str(raw or "")
-    return int(text) if text.isdigit() and len(text) < 12 else 0
-
-
 @page()
 async def calendar(request: Request, viewer: Viewer) -> Response:
     return await _show(request, viewer)
@@ -218,7 +214,7 @@ async def issue(request: Request, viewer: Viewer) -> Response:
 async def revoke(request: Request, viewer: Viewer) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
-    token_id = _int(request.path_params.get("token_id"))
+    token_id = as_int(request.path_params.get("token_id"))
 
     def drop() -> None:
         with db.write() as session:
@@ -239,6 +235,8 @@ async def revoke(request: Request, viewer: Viewer) -> Response:
 def _calendar_message(exc: DomainError) -> str:
     if exc.field == "url" and "at most" in exc.message:
         return MESSAGES["too_many"]
+    if exc.message == busy.CREDENTIALS_OVER_HTTP:
+        return MESSAGES["credentials"]
     return MESSAGES["url"]
 
 
@@ -281,7 +279,7 @@ async def add_external(request: Request, viewer: Viewer) -> Response:
 @page()
 async def remove_external(request: Request, viewer: Viewer) -> Response:
     db: Database = request.app.state.db
-    calendar_id = _int(request.path_params.get("calendar_id"))
+    calendar_id = as_int(request.path_params.get("calendar_id"))
 
     def drop() -> None:
         with db.write() as session:

@@ -30,6 +30,8 @@ ERRORS = {
     "niemand angerufen.",
     "line": "Es gibt keine Leitung, über die zurückgerufen werden kann (die Beraterin oder der "
     "Berater gehört zu keinem Team mit Leitung). Es wurde niemand angerufen.",
+    "wrong_line": "Über die gewählte Leitung kann hier nicht zurückgerufen werden: bitte wählen "
+    "Sie eine Leitung eines Teams der Beraterin oder des Beraters. Es wurde niemand angerufen.",
     "not_placed": "Twilio hat den Anruf nicht angenommen. Bitte versuchen Sie es später noch "
     "einmal.",
     "uncertain": "Ob Twilio den Anruf gestartet hat, ist unklar. Wenn Ihr Telefon nicht "
@@ -81,6 +83,8 @@ class Outcome:
 
 
 def _refusal(exc: Invalid) -> Outcome:
+    if isinstance(exc, call_backs.WrongLine):
+        return Outcome(error=ERRORS["wrong_line"], status=422)
     field = exc.field if exc.field in ("counsellor_id", "line") else "number"
     return Outcome(error=ERRORS[field], status=422)
 
@@ -91,9 +95,10 @@ async def start(
     kind: str,
     target_id: int,
     may: Callable[[Session, Target], bool],
+    line: str | None = None,
 ) -> Outcome:
-    """Call back the target for the viewer's own counsellor record (her phone rings first).
-    Raises Forbidden if `may` says no."""
+    """Call back the target for the viewer's own counsellor record (her phone rings first),
+    through `line` (a slug; None: the default). Raises Forbidden if `may` says no."""
     if viewer.counsellor_id is None:
         return Outcome(error=ERRORS["counsellor_id"], status=422)
     settings: Settings = request.app.state.settings
@@ -109,6 +114,7 @@ async def start(
                 actor=viewer.actor,
                 user_id=viewer.user_id,
                 may=may,
+                line=line,
             ),
         )
     except call_backs.NotAllowed:

@@ -75,7 +75,9 @@ async def create(request: Request) -> Response:
     kind, target_id = _target(payload)
 
     def run() -> tuple[call_backs.Started, call_backs.Summary]:
-        ask = call_backs.Ask(kind, target_id, payload.counsellor_id, who, member_only=True)
+        ask = call_backs.Ask(
+            kind, target_id, payload.counsellor_id, who, member_only=True, line=payload.line
+        )
         started = call_backs.call_back(db, settings, ask)
         with db.read() as session:
             return started, call_backs.get(session, settings, started.call_id)

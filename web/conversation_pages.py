@@ -17,13 +17,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline import conversations, relay
+from hotline import conversations, relay, relay_limit
 from hotline.db import Database
 from hotline.errors import Conflict, Invalid, NotFound
 from hotline.models import ConversationState
 from scheduling.teams import team_by_slug
 from web.auth import Forbidden, Viewer, page
-from web.pages import render, visible_teams
+from web.pages import as_int, render, visible_teams
 from web.task_pages import _staff_team_ids
 
 STATE_NAMES = {ConversationState.OPEN: "offen", ConversationState.CLOSED: "geschlossen"}
@@ -31,6 +31,8 @@ CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp"}
 STATUS_NAMES = {
     relay.HELD: "außerhalb der Sprechzeiten eingegangen, nicht weitergeleitet",
     relay.UNROUTED: "niemand im Dienst, nicht weitergeleitet",
+    relay_limit.CLIENT_LIMITED: "zu viele Nachrichten dieser Person, nicht weitergeleitet",
+    relay_limit.TEAM_LIMITED: "zu viele Nachrichten an das Team, nicht weitergeleitet",
     relay.AUTO: "automatische Antwort",
     relay.QUEUED: "wartet auf Versand",
     relay.SENDING: "wird gesendet",
@@ -45,8 +47,7 @@ NOT_FOUND = "Dieses Gespräch gibt es nicht."
 
 
 def _conversation_id(request: Request) -> int:
-    raw = str(request.path_params.get("conversation_id", ""))
-    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+    return as_int(request.path_params.get("conversation_id"))
 
 
 @dataclass(frozen=True, slots=True)

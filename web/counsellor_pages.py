@@ -16,7 +16,7 @@ from hotline.models import Counsellor, Role
 from hotline.phone import display
 from scheduling import counsellors as cases
 from web.auth import Forbidden, Viewer, page
-from web.pages import render
+from web.pages import as_int, render
 
 # German messages for the form, by field (the use cases speak English for the API).
 MESSAGES = {
@@ -155,8 +155,7 @@ def _one(db: Database, counsellor_id: int) -> Counsellor | None:
 
 
 def _counsellor_id(request: Request) -> int:
-    raw = str(request.path_params.get("counsellor_id", ""))
-    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+    return as_int(request.path_params.get("counsellor_id"))
 
 
 async def _editable(request: Request, viewer: Viewer) -> Counsellor | None:

@@ -140,6 +140,11 @@ def _call_back_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Call a client back through the line: the counsellor's phone rings "
                 "first, from the line's number; on a pressed 1 the client is dialled",
+                "description": "`line` chooses the line whose number both phones see: for an "
+                "appointment whose counsellor belongs to several teams with a line, any of "
+                "those lines (422 with field `line` for another one); a task is always called "
+                "back through its own line. A task is taken (in progress) only once Twilio "
+                "accepted the call; not after `not_placed` or `uncertain` (502).",
                 "operationId": "startCallBack",
                 "requestBody": _body(schemas.CallBackIn),
                 "responses": {

@@ -35,6 +35,13 @@ def render(request: Request, name: str, context: dict[str, object], status: int 
     return response
 
 
+def as_int(raw: object) -> int:
+    """A whole number (e.g. a record id) from a path, query or form value; 0 when it is not
+    one, or has more than 11 digits."""
+    text = str(raw or "")
+    return int(text) if text.isdigit() and len(text) < 12 else 0
+
+
 # --- sign-in ----------------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from scheduling.rota import Tier
 from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
 from scheduling.teams import team_by_slug
 from web.auth import Forbidden, Viewer, page
-from web.pages import render
+from web.pages import as_int, render
 
 T = TypeVar("T")
 LABEL_WIDTH = 190
@@ -376,11 +376,6 @@ def _local(form: FormData, prefix: str, zone: Any) -> datetime | None:
     return moment
 
 
-def _int(raw: object) -> int:
-    text = str(raw or "")
-    return int(text) if text.isdigit() and len(text) < 12 else 0
-
-
 # --- page -------------------------------------------------------------------------------------
 
 
@@ -400,7 +395,7 @@ async def _show(
     view = request.query_params.get("view", "week")
     period = period_of(view, request.query_params.get("date"), zone, now.astimezone(zone).date())
     data = await _in_thread(lambda: _team_data(request.app.state.db, settings, team, period))
-    editing = _int(request.query_params.get("edit"))
+    editing = as_int(request.query_params.get("edit"))
     if editing and form is None:
         for shift in data["shifts"]:
             if shift.id == editing:
@@ -414,7 +409,7 @@ async def _show(
                     "end_date": end.date().isoformat(),
                     "end_time": f"{end:%H:%M}",
                 }
-    covering = _int(request.query_params.get("cover"))
+    covering = as_int(request.query_params.get("cover"))
     if covering and form is None:
         form = _cover_form(data["uncovered"], covering, zone)
     drawing = timeline(
@@ -503,8 +498,8 @@ async def create_shift(request: Request, viewer: Viewer) -> Response:
         return await _show(
             request, viewer, team, errors={"tier": MESSAGES["tier"]}, form=values, status=422
         )
-    new = shifts.NewShift(team, _int(form.get("counsellor_id")), Tier(tier), start, end)
-    shift_id = _int(form.get("shift_id"))
+    new = shifts.NewShift(team, as_int(form.get("counsellor_id")), Tier(tier), start, end)
+    shift_id = as_int(form.get("shift_id"))
 
     def save() -> None:
         with request.app.state.db.write() as session:
@@ -544,7 +539,7 @@ async def _delete(
     settings: Settings = request.app.state.settings
     _check_team(settings, viewer, team, edit=True)
     form = await request.form()
-    row_id = _int(request.path_params.get(key))
+    row_id = as_int(request.path_params.get(key))
 
     def remove() -> None:
         with request.app.state.db.write() as session:
@@ -568,20 +563,20 @@ async def rotation(request: Request, viewer: Viewer) -> Response:
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if k != "csrf"}
     order = sorted(
-        (_int(value), _int(key.removeprefix("order_")))
+        (as_int(value), as_int(key.removeprefix("order_")))
         for key, value in form.items()
-        if key.startswith("order_") and _int(value) > 0
+        if key.startswith("order_") and as_int(value) > 0
     )
     try:
         request_ = RotationRequest(
             counsellor_ids=tuple(counsellor for _, counsellor in order),
-            shift_days=_int(form.get("shift_days")),
+            shift_days=as_int(form.get("shift_days")),
             handoff=time.fromisoformat(str(form.get("handoff", "")) or "09:00"),
             tier=Tier(str(form.get("tier", "primary"))),
             first_day=date.fromisoformat(str(form.get("first_day", ""))),
             last_day=date.fromisoformat(str(form.get("last_day", ""))),
             zone=settings.config.organisation.zone,
-            start_index=_int(form.get("start_index")),
+            start_index=as_int(form.get("start_index")),
         )
         plan = plan_rotation(request_)
     except RotationError as exc:
@@ -656,7 +651,7 @@ async def create_stand_in(request: Request, viewer: Viewer) -> Response:
             request, viewer, team, errors={"si_start": MESSAGES["start"]}, form=values, status=422
         )
     new = standins.NewStandIn(
-        team, _int(form.get("absent_id")), _int(form.get("substitute_id")), start, end,
+        team, as_int(form.get("absent_id")), as_int(form.get("substitute_id")), start, end,
         str(form.get("note", "")),
     )  # fmt: skip
 
@@ -700,7 +695,7 @@ async def create_absence(request: Request, viewer: Viewer) -> Response:
     if start is None or end is None:
         errors = {"ab_start": ABSENCE_MESSAGES["start"]}
         return await _show(request, viewer, team, errors=errors, form=values, status=422)
-    counsellor_id = _int(form.get("ab_counsellor_id"))
+    counsellor_id = as_int(form.get("ab_counsellor_id"))
     new = absences.NewAbsence(
         counsellor_id, AbsenceKind(kind), start, end, str(form.get("ab_note", ""))
     )
@@ -730,7 +725,7 @@ async def delete_absence(request: Request, viewer: Viewer) -> Response:
     settings: Settings = request.app.state.settings
     _check_team(settings, viewer, team, edit=True)
     form = await request.form()
-    absence_id = _int(request.path_params.get("absence_id"))
+    absence_id = as_int(request.path_params.get("absence_id"))
 
     def remove() -> None:
         with request.app.state.db.write() as session:

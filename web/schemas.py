@@ -146,6 +146,14 @@ class CallBackIn(In):
     appointment_id: int | None = Field(
         default=None, gt=0, description="an appointment with a client phone"
     )
+    line: str | None = Field(
+        default=None,
+        max_length=40,
+        description="slug of the line to call from. A callback request or voicemail: only its "
+        "own line. An appointment: a line of a team of the appointment's counsellor; without "
+        "it, the line of the appointment's latest call-back, else the first such line in the "
+        "configuration's order",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> CallBackIn:

@@ -11,9 +11,11 @@ anything else. Then, in one transaction:
 * any other message to a line is relayed to the on-call counsellor; to any other number it
   gets an empty <Response/>.
 
-Messages to send are sent after the answer (a background task), so Twilio's 15 s never wait for
-the REST API. Whatever fails, Twilio gets an empty <Response/> rather than an error: its error
-message would reach the client. Numbers and bodies are never logged.
+A transaction that breaks on a unique index (another transaction opened or reopened the same
+conversation, or took the same code, at the same moment) is run once more from the start, so the
+message is not lost. Messages to send are sent after the answer (a background task), so Twilio's
+15 s never wait for the REST API. Whatever fails, Twilio gets an empty <Response/> rather than an
+error: its error message would reach the client. Numbers and bodies are never logged.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 from dataclasses import dataclass, field
 
 from anyio import to_thread
+from sqlalchemy.exc import IntegrityError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,6 +59,14 @@ class Handled:
 
 
 def _answer(db: Database, settings: Settings, params: dict[str, str]) -> Handled:
+    try:
+        return _handle(db, settings, params)
+    except IntegrityError:
+        log.warning("/twilio/sms: a concurrent change collided; handling the message again")
+        return _handle(db, settings, params)
+
+
+def _handle(db: Database, settings: Settings, params: dict[str, str]) -> Handled:
     now = utcnow()
     line = _line_for(settings.config, params.get("To", "").removeprefix(relay.WHATSAPP))
     incoming = relay.Incoming(
@@ -70,7 +81,7 @@ def _answer(db: Database, settings: Settings, params: dict[str, str]) -> Handled
             counsellor = relay.staff_sender(session, settings, line, incoming.sender)
             if counsellor is not None:
                 reply = relay.from_counsellor(session, settings, incoming, counsellor, now)
-                return Handled(reply.text, relayed=reply.deliver)
+                return Handled(reply.text, outbox=reply.outbox, relayed=reply.deliver)
         answer = replies.answer(
             session,
             settings,
@@ -82,7 +93,7 @@ def _answer(db: Database, settings: Settings, params: dict[str, str]) -> Handled
         if line is None or answer.text is not None or answer.deliver:
             return Handled(answer.text, outbox=answer.deliver)
         relayed = relay.from_client(session, settings, incoming, now)
-        return Handled(relayed.text, relayed=relayed.deliver)
+        return Handled(relayed.text, outbox=relayed.outbox, relayed=relayed.deliver)
 
 
 def _send(db: Database, settings: Settings, handled: Handled) -> None:

@@ -33,7 +33,7 @@ from scheduling import shifts, swaps
 from scheduling.rota import Tier
 from scheduling.teams import team_by_slug
 from web.auth import Forbidden, Viewer, page
-from web.pages import render
+from web.pages import as_int, render
 
 T = TypeVar("T")
 HORIZON = timedelta(days=90)  # how far ahead "Meine Dienste" lists shifts
@@ -257,11 +257,6 @@ async def _in_thread(fn: Callable[[], T]) -> T:
     return await run_in_threadpool(fn)
 
 
-def _int(raw: object) -> int:
-    text = str(raw or "")
-    return int(text) if text.isdigit() and len(text) < 12 else 0
-
-
 def _status(exc: DomainError) -> int:
     return 409 if isinstance(exc, Conflict) else 422
 
@@ -330,9 +325,9 @@ async def ask(request: Request, viewer: Viewer) -> Response:
     counsellor_id = viewer.counsellor_id
     form = await request.form()
     new = swaps.NewSwap(
-        shift_id=_int(form.get("shift_id")),
-        colleague_id=_int(form.get("colleague_id")),
-        return_shift_id=_int(form.get("return_shift_id")) or None,
+        shift_id=as_int(form.get("shift_id")),
+        colleague_id=as_int(form.get("colleague_id")),
+        return_shift_id=as_int(form.get("return_shift_id")) or None,
         note=str(form.get("note", ""))[: swaps.NOTE_LENGTH],
     )
 
@@ -356,7 +351,7 @@ async def _answer(
     if viewer.counsellor_id is None:
         return await _show_mine(request, viewer, error=NO_RECORD, status=422)
     counsellor_id = viewer.counsellor_id
-    swap_id = _int(request.path_params.get("swap_id"))
+    swap_id = as_int(request.path_params.get("swap_id"))
 
     def save() -> str:
         with request.app.state.db.write() as session:
@@ -440,7 +435,7 @@ async def _decide(request: Request, viewer: Viewer, approving: bool) -> Response
     team = request.path_params["team"]
     settings: Settings = request.app.state.settings
     _check_team(settings, viewer, team)
-    swap_id = _int(request.path_params.get("swap_id"))
+    swap_id = as_int(request.path_params.get("swap_id"))
 
     def save() -> str:
         with request.app.state.db.write() as session:

@@ -24,7 +24,7 @@ from scheduling import call_backs, tasks
 from scheduling.teams import team_by_slug
 from web import call_back
 from web.auth import Forbidden, Viewer, page
-from web.pages import render, visible_teams
+from web.pages import as_int, render, visible_teams
 
 NO_STORE = {"Cache-Control": "no-store"}
 STATUS_NAMES = {
@@ -101,8 +101,7 @@ async def _page(
 
 
 def _task_id(request: Request) -> int:
-    raw = str(request.path_params.get("task_id", ""))
-    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+    return as_int(request.path_params.get("task_id"))
 
 
 @page()

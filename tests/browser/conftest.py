@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from config.model import load_config
 from config.settings import Settings
 from hotline.db import Database, make_engine, upgrade
 from scheduling.teams import sync_teams
+from tests.helpers import free_port, serving
 from web.app import create_app
 
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,13 +29,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(skip)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Service:
     def __init__(self, url: str, database: Database, settings: Settings) -> None:
         self.url = url
@@ -50,34 +40,17 @@ class Service:
 def service(tmp_path: Path) -> Iterator[Service]:
     url = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
     upgrade(url)
-    port = _free_port()
+    port = free_port()
     settings = Settings(
         config=load_config(None), database_url=url, public_url=f"http://localhost:{port}"
     )
     database = Database(make_engine(url))
     with database.write() as session:
         sync_teams(session, settings.config)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, database=database),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
     try:
-        yield Service(f"http://localhost:{port}", database, settings)
+        with serving(create_app(settings, database=database), port):
+            yield Service(f"http://localhost:{port}", database, settings)
     finally:
-        server.should_exit = True
-        thread.join(10)
         database.dispose()
 
 

@@ -1,0 +1,106 @@
+"""Helpers several test files share: a browser's client, settings whose Twilio is the fake on
+loopback, Twilio's signed webhooks, and the real app served on a loopback port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import httpx2 as httpx
+import uvicorn
+from sqlalchemy import select
+from starlette.datastructures import Secret
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp
+
+from config.settings import Settings
+from hotline.db import Database
+from hotline.models import User
+from tests.fake_twilio import FakeTwilio, running
+from web.app import create_app
+from web.twilio import twilio_signature
+
+
+def https_client(settings: Settings, database: Database, **extra: Any) -> TestClient:
+    """A client on https (the __Host- cookies are Secure) that does not follow redirects."""
+    return TestClient(
+        create_app(settings, database=database),
+        base_url="https://testserver",
+        follow_redirects=False,
+        **extra,
+    )
+
+
+def counsellor_of(database: Database, username: str) -> int:
+    """The counsellor record of a user account."""
+    with database.read() as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        assert user.counsellor_id is not None
+        return user.counsellor_id
+
+
+TWILIO_SID, TWILIO_TOKEN = "AC" + "5" * 32, "live-token"
+
+
+@contextmanager
+def live_twilio(
+    settings: Settings, sid: str = TWILIO_SID, token: str = TWILIO_TOKEN
+) -> Iterator[tuple[Settings, FakeTwilio]]:
+    """`settings` with Twilio credentials, REST calls going to a fake Twilio on loopback."""
+    with running(sid, token) as fake:
+        yield (
+            replace(
+                settings,
+                twilio_account_sid=sid,
+                twilio_auth_token=Secret(token),
+                twilio_api_url=fake.url,
+            ),
+            fake,
+        )
+
+
+def post_signed(
+    client: TestClient, settings: Settings, url: str, params: dict[str, str]
+) -> httpx.Response:
+    """POST as Twilio does: signed over the full URL (with its query) and the parameters."""
+    signature = twilio_signature(settings.webhook_tokens()[0], url, params)
+    path = url.removeprefix(settings.public_url)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(app: ASGIApp, port: int) -> Iterator[None]:
+    """`app` under uvicorn on 127.0.0.1:`port`, in a thread, until the block ends."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)
