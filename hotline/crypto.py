@@ -20,6 +20,7 @@ start) a fixed development key is used.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -96,11 +97,10 @@ class Box:
     def __init__(self, keys: str | None) -> None:
         secrets = _secrets(keys)
         self._keys: dict[bytes, _Key] = {}
-        for secret in secrets:
+        for secret in reversed(secrets):  # the first last: it is the current one
             derived = _derive(secret)
             ident = hashlib.sha256(derived).digest()[:KEY_ID_BYTES]
-            self._keys.setdefault(ident, _Key(ident, AESGCM(derived)))
-        self._current = self._keys[key_id(secrets[0])]
+            self._current = self._keys.setdefault(ident, _Key(ident, AESGCM(derived)))
         self._legacy = MultiFernet([_legacy_fernet(secret) for secret in secrets])
 
     @property
@@ -154,7 +154,14 @@ class Box:
 
 
 def box(settings: Settings) -> Box:
-    return Box(str(settings.encryption_key) if settings.encryption_key else None)
+    """The box for the configured keys, built once per key set (a Box is immutable; building
+    one derives every key)."""
+    return _box(str(settings.encryption_key) if settings.encryption_key else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _box(keys: str | None) -> Box:
+    return Box(keys)
 
 
 def keyed_hash(settings: Settings, purpose: str, value: str) -> str:
