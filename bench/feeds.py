@@ -41,11 +41,12 @@ import itertools
 
 from config.model import load_config
 from config.settings import Settings
-from hotline.db import Database, make_engine, scratch_schema
-from hotline.models import Appointment, Base, Shift, utcnow
+from foundation.clock import utcnow
+from foundation.db import Database, make_engine, scratch_schema
+from foundation.models import Appointment, Base, Shift
+from foundation.teams import sync_teams
 from scheduling import feed_tokens, feeds
 from scheduling.counsellors import NewCounsellor, create_counsellor
-from scheduling.teams import sync_teams
 from web import feed as web_feed
 from web.app import create_app
 

@@ -38,11 +38,11 @@ from sqlalchemy import Select, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig, load_config
-from hotline.db import Database, make_engine, scratch_schema
-from hotline.models import Base, Counsellor, Shift, Team
+from foundation.db import Database, make_engine, scratch_schema
+from foundation.models import Base, Counsellor, Shift, Team, Tier
+from foundation.teams import sync_teams, team_by_slug
 from scheduling import rota, shifts
-from scheduling.rota import ShiftSpan, Tier
-from scheduling.teams import sync_teams, team_by_slug
+from scheduling.rota import ShiftSpan
 
 INDEX = "ix_shifts_team_id_start_at"
 EPOCH = datetime(2020, 1, 1, 8, 0, tzinfo=UTC)  # first handoff; shifts run 08:00 to 08:00 UTC

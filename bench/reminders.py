@@ -47,9 +47,9 @@ from sqlalchemy import func, insert, select, update
 
 from config.model import load_config
 from config.settings import Settings
-from hotline import crypto, db
-from hotline.models import Appointment, Counsellor, Recipient, Reminder, ReminderState
-from scheduling.teams import sync_teams
+from foundation import crypto, db
+from foundation.models import Appointment, Counsellor, Recipient, Reminder, ReminderState
+from foundation.teams import sync_teams
 
 ROOT = Path(__file__).resolve().parent.parent
 

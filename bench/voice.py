@@ -62,12 +62,11 @@ from twilio.request_validator import RequestValidator
 
 from config.model import SHIPPED, WEEKDAYS, HotlineConfig, load_config
 from config.settings import DEVELOPMENT_AUTH_TOKEN, Settings
+from foundation.db import Database, make_engine, scratch_schema
+from foundation.models import Base, Call, Counsellor, Shift, StandIn, Team, TeamMembership, Tier
+from foundation.teams import sync_teams
 from hotline import voice
-from hotline.db import Database, make_engine, scratch_schema
-from hotline.models import Base, Call, Counsellor, Shift, StandIn, Team, TeamMembership
 from scheduling import shifts
-from scheduling.rota import Tier
-from scheduling.teams import sync_teams
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = "islamism"

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from hotline.phone import InvalidPhoneNumber, normalise
+from config.phone import InvalidPhoneNumber, normalise
 
 SHIPPED = Path(__file__).with_name("hotline.toml")
 SLUG = re.compile(r"^[a-z][a-z0-9-]{0,39}$")

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.models import Call, Team, Voicemail
+from foundation.models import Call, Team, Voicemail
 
 FINAL_STATES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _RANK = {"queued": 0, "ringing": 1, "in-progress": 2} | dict.fromkeys(FINAL_STATES, 3)

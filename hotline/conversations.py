@@ -22,11 +22,13 @@ from operator import methodcaller
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from config.phone import masked
 from config.settings import Settings
-from hotline import audit, crypto, outbox, relay
-from hotline.db import Database
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import (
+from foundation import audit, crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import (
     Channel,
     Conversation,
     ConversationMessage,
@@ -35,9 +37,8 @@ from hotline.models import (
     Direction,
     OutboxMessage,
     User,
-    utcnow,
 )
-from hotline.phone import masked
+from hotline import outbox, relay
 
 log = logging.getLogger(__name__)
 

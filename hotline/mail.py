@@ -21,9 +21,9 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import unquote, urlsplit
 
 from config.settings import Settings
+from foundation.clock import utcnow
+from foundation.db import Database
 from hotline import outbox
-from hotline.db import Database
-from hotline.models import utcnow
 from hotline.sender import MaybeSent, NotSent, Outgoing
 
 log = logging.getLogger(__name__)

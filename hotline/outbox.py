@@ -15,9 +15,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from config.settings import Settings
-from hotline import crypto
-from hotline.db import Database
-from hotline.models import OutboxMessage
+from foundation import crypto
+from foundation.db import Database
+from foundation.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 REST_TIMEOUT = 10  # seconds

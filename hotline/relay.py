@@ -34,10 +34,12 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from hotline import crypto, outbox, relay_limit, sender, voice
-from hotline.db import Database
-from hotline.models import (
+from foundation import crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.models import (
     Channel,
     Conversation,
     ConversationMessage,
@@ -46,13 +48,12 @@ from hotline.models import (
     Direction,
     Team,
     TeamMembership,
-    utcnow,
+    Tier,
 )
-from hotline.phone import InvalidPhoneNumber, normalise
+from foundation.teams import team_by_slug
+from hotline import outbox, relay_limit, sender, voice
 from hotline.sender import MaybeSent, NotSent, Outgoing
 from scheduling import shifts
-from scheduling.rota import Tier
-from scheduling.teams import team_by_slug
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from config.model import Relay
-from hotline.models import Conversation, ConversationMessage, Direction
+from foundation.models import Conversation, ConversationMessage, Direction
 
 PURPOSE = "relay-limit"  # the notice to the counsellor (an outbox message)
 CLIENT_LIMITED = "limited"  # message states: stored, not relayed

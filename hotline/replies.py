@@ -18,15 +18,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from hotline import audit, crypto, outbox
-from hotline.models import (
+from foundation import audit, crypto
+from foundation.models import (
     Appointment,
     AppointmentStatus,
     AuditEntry,
     Counsellor,
 )
-from hotline.phone import InvalidPhoneNumber, normalise
+from hotline import outbox
 from scheduling import appointments
 from scheduling.reminder_sending import appointment_words, sender_number
 from scheduling.reminders import sync_reminders

@@ -21,8 +21,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from config.settings import Settings
+from foundation.db import Database
 from hotline import outbox
-from hotline.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from hotline import audit
-from hotline.errors import Invalid, NotFound
-from hotline.models import Absence, AbsenceKind, Counsellor, Shift
+from foundation import audit
+from foundation.errors import Invalid, NotFound
+from foundation.models import Absence, AbsenceKind, Counsellor, Shift
 from scheduling.intervals import utc_interval
 
 MAX_ABSENCE = timedelta(days=366)

@@ -30,19 +30,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
+from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from hotline import audit, crypto
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import (
+from foundation import audit, crypto
+from foundation.clock import utcnow
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import (
     APPOINTMENT_OVERLAP,
     Appointment,
     AppointmentMode,
     AppointmentStatus,
     Counsellor,
     Team,
-    utcnow,
 )
-from hotline.phone import InvalidPhoneNumber, normalise
 from scheduling.intervals import utc_interval
 from scheduling.reminders import sync_reminders
 from scheduling.wallclock import abbreviation

@@ -38,10 +38,11 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline import audit, crypto
-from hotline.db import Database
-from hotline.errors import Invalid, NotFound
-from hotline.models import AbsenceKind, BusyInterval, Counsellor, ExternalCalendar, utcnow
+from foundation import audit, crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import Invalid, NotFound
+from foundation.models import AbsenceKind, BusyInterval, Counsellor, ExternalCalendar
 from scheduling import feeds
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline import audit, crypto, sender
-from hotline.db import Database
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import (
+from foundation import audit, crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import (
     Appointment,
     CallbackRequest,
     Counsellor,
@@ -38,8 +39,8 @@ from hotline.models import (
     Team,
     User,
     Voicemail,
-    utcnow,
 )
+from hotline import sender
 from scheduling.appointments import masked_phone
 
 log = logging.getLogger(__name__)

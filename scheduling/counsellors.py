@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from config.model import HotlineConfig
-from hotline import audit
-from hotline.errors import Invalid, NotFound
-from hotline.models import Counsellor, Team
-from hotline.phone import InvalidPhoneNumber, normalise
-from scheduling.teams import team_by_slug
+from config.phone import InvalidPhoneNumber, normalise
+from foundation import audit
+from foundation.errors import Invalid, NotFound
+from foundation.models import Counsellor, Team
+from foundation.teams import team_by_slug
 
 
 @dataclass(frozen=True, slots=True)

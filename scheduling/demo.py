@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from hotline.models import Counsellor
+from foundation.models import Counsellor, Tier
 from scheduling.counsellors import NewCounsellor, create_counsellor
 from scheduling.notices import QUIET
-from scheduling.rota import Tier, local_span
+from scheduling.rota import local_span
 from scheduling.shifts import NewShift, create_shift
 
 ACTOR = "demo"

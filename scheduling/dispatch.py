@@ -47,9 +47,10 @@ from sqlalchemy import CursorResult, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.models import Reminder, ReminderState, ShiftNotice
 from hotline import sender
-from hotline.db import Database
-from hotline.models import Reminder, ReminderState, ShiftNotice, utcnow
 from hotline.sender import MaybeSent, NotSent, Outgoing
 
 log = logging.getLogger(__name__)

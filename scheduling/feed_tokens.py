@@ -22,18 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from hotline import audit
-from hotline.errors import Invalid, NotFound
-from hotline.models import (
-    Counsellor,
-    FeedToken,
-    Role,
-    Team,
-    TeamMembership,
-    User,
-    UserTeam,
-    utcnow,
-)
+from foundation import audit
+from foundation.clock import utcnow
+from foundation.errors import Invalid, NotFound
+from foundation.models import Counsellor, FeedToken, Role, Team, TeamMembership, User, UserTeam
 from scheduling.feeds import Owner
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits

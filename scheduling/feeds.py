@@ -38,7 +38,15 @@ from sqlalchemy.orm import Session
 
 from config.model import Feeds
 from config.settings import Settings
-from hotline.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor, Shift, Team
+from foundation.models import (
+    Appointment,
+    AppointmentMode,
+    AppointmentStatus,
+    Counsellor,
+    Shift,
+    Team,
+    Tier,
+)
 from scheduling.ical import (
     duration_minutes,
     escape_text,
@@ -47,7 +55,6 @@ from scheduling.ical import (
     vtimezone,
     zoned,
 )
-from scheduling.rota import Tier
 from scheduling.shifts import MAX_SHIFT
 
 PRODID = "-//konex//konex hotline//DE"

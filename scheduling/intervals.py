@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hotline.errors import Invalid
+from foundation.errors import Invalid
 
 
 def utc_interval(

@@ -33,8 +33,9 @@ from sqlalchemy.orm import SessionTransaction as Transaction
 
 from config.model import HotlineConfig, Notices
 from config.settings import Settings
-from hotline.db import Database
-from hotline.models import (
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.models import (
     AuditEntry,
     Counsellor,
     NoticeKind,
@@ -44,13 +45,12 @@ from hotline.models import (
     ShiftNotice,
     TaskStatus,
     Team,
+    Tier,
     User,
     Voicemail,
-    utcnow,
 )
 from hotline.sender import Outgoing
 from scheduling import dispatch, rota, shifts
-from scheduling.rota import Tier
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline import crypto
-from hotline.db import Database
-from hotline.models import (
+from foundation import crypto
+from foundation.db import Database
+from foundation.models import (
     Appointment,
     AppointmentMode,
     AppointmentStatus,

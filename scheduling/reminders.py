@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from hotline.models import Appointment, AppointmentStatus, Recipient, Reminder, ReminderState
+from foundation.models import Appointment, AppointmentStatus, Recipient, Reminder, ReminderState
 
 Key = tuple[Recipient, int]  # (recipient, offset in minutes)
 

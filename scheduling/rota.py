@@ -42,7 +42,6 @@ Semantics
 
 from __future__ import annotations
 
-import enum
 import heapq
 import itertools
 from collections import Counter
@@ -51,11 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-
-class Tier(enum.StrEnum):
-    PRIMARY = "primary"
-    BACKUP = "backup"
-
+from foundation.models import Tier
 
 _TIERS = (Tier.PRIMARY, Tier.BACKUP)
 

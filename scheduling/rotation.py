@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduling.rota import Tier, local_span
+from foundation.models import Tier
+from scheduling.rota import local_span
 
 MAX_SHIFT_DAYS = 31
 MAX_RANGE_DAYS = 400

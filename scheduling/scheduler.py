@@ -20,8 +20,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from config.settings import Settings
-from hotline.db import Database
-from hotline.models import utcnow
+from foundation.clock import utcnow
+from foundation.db import Database
 
 log = logging.getLogger(__name__)
 # APScheduler logs two INFO lines per run of every job: with dispatchers every 2 seconds that is

@@ -16,13 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from config.model import HotlineConfig
-from hotline import audit
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import Absence, Counsellor, Shift, StandIn, Team, TeamMembership
+from foundation import audit
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import Absence, Counsellor, Shift, StandIn, Team, TeamMembership, Tier
+from foundation.teams import team_by_slug
 from scheduling import rota
 from scheduling.intervals import utc_interval
-from scheduling.rota import OnCall, ShiftSpan, Tier
-from scheduling.teams import team_by_slug
+from scheduling.rota import OnCall, ShiftSpan
 
 MAX_SHIFT = timedelta(days=31)
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from hotline import audit
-from hotline.errors import Invalid, NotFound
-from hotline.models import Counsellor, StandIn
+from foundation import audit
+from foundation.errors import Invalid, NotFound
+from foundation.models import Counsellor, StandIn
+from foundation.teams import team_by_slug
 from scheduling.intervals import utc_interval
-from scheduling.teams import team_by_slug
 
 MAX_STAND_IN = timedelta(days=366)
 

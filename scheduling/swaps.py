@@ -25,9 +25,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from hotline import audit
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import (
+from foundation import audit
+from foundation.clock import utcnow
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import (
     AuditEntry,
     Counsellor,
     NoticeKind,
@@ -39,7 +40,6 @@ from hotline.models import (
     Team,
     User,
     UserTeam,
-    utcnow,
 )
 from scheduling.notices import QUIET
 from scheduling.shifts import MAX_SHIFT

@@ -23,13 +23,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from config.settings import Settings
-from hotline import audit, conversations, crypto, outbox, recordings
-from hotline.db import Database
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import CallbackRequest, TaskStatus, Team, User, Voicemail, utcnow
+from foundation import audit, crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import CallbackRequest, TaskStatus, Team, User, Voicemail
+from foundation.teams import team_by_slug
+from hotline import conversations, outbox, recordings
 from scheduling import shifts
 from scheduling.appointments import masked_phone
-from scheduling.teams import team_by_slug
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig, load_config
 from config.settings import Settings
-from hotline import apikeys
-from hotline.db import Database, make_engine, scratch_schema
-from hotline.models import Base, Counsellor
+from foundation import apikeys
+from foundation.db import Database, make_engine, scratch_schema
+from foundation.models import Base, Counsellor
+from foundation.teams import sync_teams
 from scheduling.counsellors import NewCounsellor, create_counsellor
-from scheduling.teams import sync_teams
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import https_client, live_twilio
 from web.app import create_app

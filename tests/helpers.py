@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 from config.settings import Settings
-from hotline.db import Database
-from hotline.models import User
+from foundation.db import Database
+from foundation.models import User
 from tests.fake_twilio import FakeTwilio, running
 from web.app import create_app
 from web.twilio import twilio_signature

@@ -13,8 +13,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
-from hotline.db import Database
-from hotline.models import ApiKey, AuditEntry, Counsellor, Shift
+from foundation.db import Database
+from foundation.models import ApiKey, AuditEntry, Counsellor, Shift
 from scheduling.demo import load_demo
 from tests.conftest import add_counsellor, berlin, quoted
 from web.app import create_app
@@ -63,7 +63,7 @@ def test_requests_without_a_valid_key_are_refused(client: TestClient, header: st
 
 
 def test_revoked_key_is_refused(client: TestClient, database: Database, api_key: str) -> None:
-    from hotline.apikeys import revoke_named
+    from foundation.apikeys import revoke_named
 
     with database.write() as session:
         assert revoke_named(session, "tests", actor="tests") == 1

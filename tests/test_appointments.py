@@ -20,9 +20,9 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline.db import Database, make_engine, upgrade
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import (
+from foundation.db import Database, make_engine, upgrade
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import (
     APPOINTMENT_OVERLAP,
     Appointment,
     AppointmentMode,
@@ -259,7 +259,7 @@ def test_client_phone_is_never_stored_in_clear(
     with database.read() as session:
         stored = session.get(Appointment, appointment_id)
         assert stored is not None
-        from hotline import crypto
+        from foundation import crypto
 
         assert cases.client_phone(crypto.box(settings), stored) == PHONE
 
@@ -270,7 +270,7 @@ def test_phone_is_normalised(
     appointment_id = book(
         database, settings, new(people[0], berlin(2026, 12, 1, 10), phone="0151 2345 6789")
     )
-    from hotline import crypto
+    from foundation import crypto
 
     with database.read() as session:
         stored = session.get(Appointment, appointment_id)
@@ -554,7 +554,7 @@ def test_list_for_a_counsellor_and_a_team(
     window = {"start": berlin(2026, 12, 1), "end": berlin(2026, 12, 2)}
     with database.read() as session:
         mine = cases.list_appointments(session, counsellor_ids=[people[0]], **window)
-        from scheduling.teams import team_by_slug
+        from foundation.teams import team_by_slug
 
         team = team_by_slug(session, "islamism", settings.config)
         team_rows = cases.list_appointments(

@@ -12,10 +12,11 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
-from hotline import users
-from hotline.db import Database
-from hotline.errors import Conflict, Invalid
-from hotline.models import AuditEntry, Role, User, WebSession, utcnow
+from foundation import users
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import Conflict, Invalid
+from foundation.models import AuditEntry, Role, User, WebSession
 from scheduling.demo import load_demo
 from tests.conftest import add_counsellor, berlin
 
@@ -398,7 +399,7 @@ def test_every_route_checks_the_role(
     make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
     make_user(database, config, "beraterin", Role.COUNSELLOR, "islamism")
     with database.read() as session:
-        from hotline.models import Counsellor
+        from foundation.models import Counsellor
 
         counsellor_id = session.scalars(select(Counsellor.id)).first()
     routes = all_routes(browser)
@@ -489,7 +490,7 @@ def test_coordinator_sees_only_their_teams(
 def test_housekeeping_deletes_expired_sessions_and_old_failures(
     browser: TestClient, database: Database, config: HotlineConfig
 ) -> None:
-    from hotline.models import LoginAttempt
+    from foundation.models import LoginAttempt
     from web.app import _sweep
 
     make_user(database, config, "chef", Role.ADMIN)

@@ -20,11 +20,12 @@ from sqlalchemy import func, select, text
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
+from app.simulator import Behaviour, Simulator, parse
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline import crypto, outbox, users, voice
-from hotline.db import Database
-from hotline.models import (
+from foundation import crypto, users
+from foundation.db import Database
+from foundation.models import (
     AppointmentMode,
     AuditEntry,
     CallbackRequest,
@@ -36,7 +37,7 @@ from hotline.models import (
     User,
     Voicemail,
 )
-from hotline.simulator import Behaviour, Simulator, parse
+from hotline import outbox, voice
 from scheduling import appointments, call_backs, tasks
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio

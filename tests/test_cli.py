@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hotline.cli import main
-from hotline.db import Database, make_engine
-from hotline.models import ApiKey, Counsellor, Shift
+from app.cli import main
+from foundation.db import Database, make_engine
+from foundation.models import ApiKey, Counsellor, Shift
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 
 from config.model import SHIPPED, ConfigError, HotlineConfig, load_config
 from config.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
-from hotline import apikeys
-from hotline.db import Database, make_engine
-from scheduling.rota import Tier
+from foundation import apikeys
+from foundation.db import Database, make_engine
+from foundation.models import Tier
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin, quoted
 from web.app import create_app
@@ -131,7 +131,7 @@ def test_two_lines_cannot_share_a_number(tmp_path: Path) -> None:
 def test_invalid_configuration_stops_the_cli_with_the_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hotline.cli import main
+    from app.cli import main
 
     path = write(tmp_path, shipped_with("ring_timeout = 20", "ring_timeout = 0"))
     monkeypatch.setenv("HOTLINE_CONFIG", str(path))
@@ -155,7 +155,7 @@ def test_a_third_line_and_team_is_configuration_only(tmp_path: Path, db_url: str
 
     settings = Settings(config=config, database_url=db_url)
     database = Database(make_engine(db_url))
-    from hotline.models import Base
+    from foundation.models import Base
 
     Base.metadata.create_all(database.engine)
     try:

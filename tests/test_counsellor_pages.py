@@ -10,8 +10,8 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline.db import Database
-from hotline.models import AuditEntry, Counsellor, Role
+from foundation.db import Database
+from foundation.models import AuditEntry, Counsellor, Role
 from tests.conftest import add_counsellor
 from tests.helpers import https_client
 from tests.test_auth import csrf_of, make_user, sign_in

@@ -12,15 +12,16 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 from starlette.datastructures import Secret
 
+from app import cli
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline import cli, crypto
-from hotline.crypto import Box, DecryptionError
-from hotline.db import Database, make_engine, upgrade
-from hotline.models import Appointment, AppointmentMode, AuditEntry, OutboxMessage
+from foundation import crypto
+from foundation.crypto import Box, DecryptionError
+from foundation.db import Database, make_engine, upgrade
+from foundation.models import Appointment, AppointmentMode, AuditEntry, OutboxMessage
+from foundation.teams import sync_teams
 from scheduling import appointments
 from scheduling.appointments import Client, NewAppointment
-from scheduling.teams import sync_teams
 from tests.conftest import add_counsellor, berlin
 
 KEY_A = "schluessel-a-7f3c9e1d2b4a6f8e0c1d3b5a7e9f2c4d"

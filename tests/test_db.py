@@ -13,11 +13,10 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from config.model import HotlineConfig
-from hotline.db import Database, alembic_config, make_engine, upgrade
-from hotline.errors import Conflict
-from hotline.models import Base, Shift
+from foundation.db import Database, alembic_config, make_engine, upgrade
+from foundation.errors import Conflict
+from foundation.models import Base, Shift, Tier
 from scheduling import shifts
-from scheduling.rota import Tier
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin, utc
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline.db import Database
-from hotline.models import NoticeKind, Reminder, ReminderState, ShiftNotice
+from foundation.db import Database
+from foundation.models import NoticeKind, Reminder, ReminderState, ShiftNotice
 from hotline.sender import MaybeSent, NotSent, Outgoing
 from scheduling import dispatch
 from tests.conftest import add_counsellor, utc

@@ -51,7 +51,7 @@ def test_ci_runs_the_same_test_command() -> None:
 
 
 def test_every_cli_command_is_documented() -> None:
-    from hotline.cli import _parser
+    from app.cli import _parser
 
     parser = _parser()
     subparsers = parser._subparsers._group_actions[0]  # type: ignore[union-attr]

@@ -32,13 +32,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from app.cli import main as cli
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline import crypto
-from hotline.cli import main as cli
-from hotline.db import Database, make_engine
-from hotline.errors import Invalid
-from hotline.models import (
+from foundation import crypto
+from foundation.db import Database, make_engine
+from foundation.errors import Invalid
+from foundation.models import (
     Appointment,
     AppointmentMode,
     AppointmentStatus,
@@ -51,12 +51,12 @@ from hotline.models import (
     Shift,
     Team,
     TeamMembership,
+    Tier,
     User,
     UserTeam,
 )
+from foundation.teams import sync_teams
 from scheduling import busy, feed_tokens, feeds, ical, shifts
-from scheduling.rota import Tier
-from scheduling.teams import sync_teams
 from tests.conftest import add_counsellor, berlin, utc
 from tests.fake_smtp import certificate
 from tests.helpers import counsellor_of, free_port, serving

@@ -13,8 +13,8 @@ from starlette.datastructures import Secret
 
 from config.model import HotlineConfig
 from config.settings import Settings, SettingsError
+from foundation.db import Database
 from hotline import mail, outbox
-from hotline.db import Database
 from hotline.sender import MaybeSent, NotSent, Outgoing
 from tests import fake_smtp
 from tests.fake_smtp import PASSWORD, USER

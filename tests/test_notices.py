@@ -20,9 +20,9 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline import outbox
-from hotline.db import Database, make_engine
-from hotline.models import (
+from foundation.clock import utcnow
+from foundation.db import Database, make_engine
+from foundation.models import (
     AbsenceKind,
     Counsellor,
     NoticeKind,
@@ -32,14 +32,15 @@ from hotline.models import (
     ShiftNotice,
     TaskStatus,
     Team,
+    Tier,
     Voicemail,
-    utcnow,
 )
+from hotline import outbox
 from scheduling import absences, notices, shifts, standins
 from scheduling.demo import load_demo
 from scheduling.dispatch import Round
 from scheduling.notices import PlanResult
-from scheduling.rota import OnCall, Segment, Tier, local_span
+from scheduling.rota import OnCall, Segment, local_span
 from tests import fake_smtp
 from tests.conftest import add_counsellor, berlin, utc
 from tests.fake_twilio import FakeTwilio

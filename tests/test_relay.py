@@ -20,9 +20,9 @@ from starlette.testclient import TestClient
 
 from config.model import SHIPPED, ConfigError, HotlineConfig, Relay, load_config
 from config.settings import Settings
-from hotline import conversations, crypto, outbox, relay, relay_limit
-from hotline.db import Database
-from hotline.models import (
+from foundation import crypto
+from foundation.db import Database
+from foundation.models import (
     AuditEntry,
     Channel,
     Conversation,
@@ -30,9 +30,10 @@ from hotline.models import (
     ConversationState,
     Direction,
     Role,
+    Tier,
 )
+from hotline import conversations, outbox, relay, relay_limit
 from scheduling import tasks
-from scheduling.rota import Tier
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio

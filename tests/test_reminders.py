@@ -25,9 +25,10 @@ from starlette.testclient import TestClient
 
 from config.model import ConfigError, HotlineConfig, load_config
 from config.settings import Settings
-from hotline import crypto, db, outbox, replies, sender
-from hotline.db import Database
-from hotline.models import (
+from foundation import crypto, db
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.models import (
     Appointment,
     AppointmentMode,
     AppointmentStatus,
@@ -35,14 +36,14 @@ from hotline.models import (
     Recipient,
     Reminder,
     ReminderState,
-    utcnow,
 )
+from foundation.teams import sync_teams
+from hotline import outbox, replies, sender
 from hotline.sender import Outgoing
 from scheduling import appointments
 from scheduling.dispatch import dispatch, dispatch_round
 from scheduling.reminder_sending import QUEUE, dispatch_job
 from scheduling.scheduler import Job, Scheduler
-from scheduling.teams import sync_teams
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio, running
 from tests.helpers import post_signed

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from foundation.models import Tier
 from scheduling.rota import (
     Absence,
     OnCall,
     ShiftSpan,
     StandIn,
-    Tier,
     gaps,
     local_span,
     next_change,

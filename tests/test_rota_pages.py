@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from hotline.db import Database
-from hotline.models import (
+from foundation.db import Database
+from foundation.models import (
     Absence,
     BusyInterval,
     ExternalCalendar,
@@ -22,8 +22,8 @@ from hotline.models import (
     Shift,
     StandIn,
     Team,
+    Tier,
 )
-from scheduling.rota import Tier
 from tests.conftest import add_counsellor, berlin
 from tests.test_auth import csrf_of, make_user, sign_in
 from web.app import create_app

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from foundation.models import Tier
 from scheduling import shifts as shift_cases
-from scheduling.rota import ShiftSpan, Tier, gaps, local_span
+from scheduling.rota import ShiftSpan, gaps, local_span
 from scheduling.rotation import (
     MAX_RANGE_DAYS,
     MAX_SHIFT_LENGTH,

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from config.settings import Settings
-from hotline.db import Database
+from foundation.db import Database
 from scheduling.scheduler import EXECUTOR_LOG, Job, Scheduler
 
 

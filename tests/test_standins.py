@@ -6,11 +6,10 @@ import pytest
 from sqlalchemy import func, select
 
 from config.model import HotlineConfig
-from hotline.db import Database
-from hotline.errors import DomainError
-from hotline.models import StandIn
+from foundation.db import Database
+from foundation.errors import DomainError
+from foundation.models import StandIn, Tier
 from scheduling import shifts
-from scheduling.rota import Tier
 from scheduling.shifts import NewShift, create_shift
 from scheduling.standins import NewStandIn, create_stand_in, delete_stand_in, list_stand_ins
 from tests.conftest import add_counsellor, berlin

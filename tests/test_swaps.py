@@ -19,10 +19,10 @@ from starlette.testclient import TestClient
 
 from config.model import SHIPPED, HotlineConfig, load_config
 from config.settings import Settings
-from hotline import users
-from hotline.db import Database
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import (
+from foundation import users
+from foundation.db import Database
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import (
     AuditEntry,
     NoticeKind,
     Role,
@@ -30,9 +30,9 @@ from hotline.models import (
     ShiftNotice,
     SwapRequest,
     SwapState,
+    Tier,
 )
 from scheduling import shifts, swaps
-from scheduling.rota import Tier
 from scheduling.swaps import NewSwap
 from tests.conftest import add_counsellor, berlin
 from tests.helpers import counsellor_of, https_client

@@ -15,24 +15,25 @@ import time_machine
 from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
+from app.simulator import Behaviour
 from config.model import HotlineConfig, Tasks
+from config.phone import display
 from config.settings import Settings
-from hotline import crypto, outbox
-from hotline.db import Database
-from hotline.models import (
+from foundation import crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.models import (
     AuditEntry,
     CallbackRequest,
     OutboxMessage,
     Role,
     TaskStatus,
     Team,
+    Tier,
     Voicemail,
-    utcnow,
 )
-from hotline.phone import display
-from hotline.simulator import Behaviour
+from hotline import outbox
 from scheduling import tasks
-from scheduling.rota import Tier
 from scheduling.scheduler import default_jobs
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin

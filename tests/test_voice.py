@@ -1,4 +1,4 @@
-"""Calls end to end: a Twilio-like walker follows the service's TwiML (hotline.simulator)."""
+"""Calls end to end: a Twilio-like walker follows the service's TwiML (app.simulator)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from app.simulator import Behaviour, Simulator, TwimlError, parse
 from config.model import SHIPPED, HotlineConfig, load_config
 from config.settings import DEVELOPMENT_AUTH_TOKEN, Settings, SettingsError
-from hotline import crypto, outbox
-from hotline.db import Database, make_engine
-from hotline.models import Base, Call, OutboxMessage, StandIn, Voicemail
-from hotline.simulator import Behaviour, Simulator, TwimlError, parse
-from scheduling.rota import Tier
+from foundation import crypto
+from foundation.db import Database, make_engine
+from foundation.models import Base, Call, OutboxMessage, StandIn, Tier, Voicemail
+from foundation.teams import team_by_slug
+from hotline import outbox
 from scheduling.shifts import NewShift, create_shift
-from scheduling.teams import team_by_slug
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import running
 from web import twilio as webhooks
@@ -297,7 +297,7 @@ def test_a_dst_shift_really_lasts_23_hours(database: Database, config: HotlineCo
     rota = day_shifts(database, config, "islamism", berlin(2026, 3, 28, 9), berlin(2026, 3, 29, 9))
     assert rota  # the shift was accepted
     with database.read() as session:
-        from hotline.models import Shift
+        from foundation.models import Shift
 
         lengths = {s.end_at - s.start_at for s in session.scalars(select(Shift))}
     assert lengths == {timedelta(hours=23)}

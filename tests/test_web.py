@@ -6,7 +6,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
 from config.settings import Settings
-from hotline.db import Database
+from foundation.db import Database
 from web.app import create_app
 
 

@@ -17,14 +17,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline import apikeys, crypto
-from hotline.db import Database
-from hotline.errors import DomainError, Invalid
-from hotline.models import Appointment, AppointmentStatus, Counsellor, Shift, utcnow
+from foundation import apikeys, crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import DomainError, Invalid
+from foundation.models import Appointment, AppointmentStatus, Counsellor, Shift
+from foundation.teams import team_by_slug
 from scheduling import appointments as appointment_cases
 from scheduling import counsellors as counsellor_cases
 from scheduling import shifts as shift_cases
-from scheduling.teams import team_by_slug
 from scheduling.wallclock import explain_offset
 from web.responses import domain_error, error, json_response, local, query_time, validation_error
 from web.schemas import (

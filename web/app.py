@@ -19,11 +19,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
-from hotline import users
-from hotline.db import Database, make_engine
+from foundation import users
+from foundation.db import Database, make_engine
+from foundation.teams import sync_teams
 from scheduling import notices
 from scheduling.scheduler import Scheduler
-from scheduling.teams import sync_teams
 from web import (
     api,
     appointment_pages,

@@ -22,13 +22,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline import crypto
-from hotline.db import Database
-from hotline.errors import Conflict, DomainError, Invalid, NotFound
-from hotline.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor, utcnow
+from foundation import crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import Conflict, DomainError, Invalid, NotFound
+from foundation.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor
+from foundation.teams import team_by_slug
 from scheduling import appointments as cases
 from scheduling import busy, call_backs
-from scheduling.teams import team_by_slug
 from scheduling.wallclock import (
     Ambiguous,
     Exact,

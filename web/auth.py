@@ -27,8 +27,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
-from hotline.db import Database
-from hotline.models import Counsellor, Role, User, WebSession, utcnow
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.models import Counsellor, Role, User, WebSession
 
 COOKIE = "__Host-hotline"
 LOGIN_COOKIE = "__Host-hotline-login"

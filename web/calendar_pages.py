@@ -21,10 +21,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline import crypto
-from hotline.db import Database
-from hotline.errors import DomainError, Invalid, NotFound
-from hotline.models import Counsellor, ExternalCalendar, FeedToken, Team, TeamMembership
+from foundation import crypto
+from foundation.db import Database
+from foundation.errors import DomainError, Invalid, NotFound
+from foundation.models import Counsellor, ExternalCalendar, FeedToken, Team, TeamMembership
 from scheduling import busy, feed_tokens
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render

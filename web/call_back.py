@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from config.settings import Settings
-from hotline.errors import Invalid, NotFound
+from foundation.errors import Invalid, NotFound
 from scheduling import call_backs
 from scheduling.call_backs import Summary, Target
 from web.auth import Forbidden, Viewer

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline.errors import DomainError
+from foundation.errors import DomainError
 from scheduling import call_backs
 from web.api import BadRequest, Work, api, body, caller
 from web.responses import domain_error, error, json_response, local

@@ -25,8 +25,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.model import Line
 from config.settings import Settings
+from foundation.clock import utcnow
 from hotline import voice
-from hotline.models import utcnow
 from scheduling import call_backs
 from scheduling.call_backs import Refused
 from web.twilio import Context, twiml, webhook

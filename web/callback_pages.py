@@ -28,11 +28,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
+from foundation.clock import utcnow
+from foundation.db import Database
 from hotline import outbox
-from hotline.db import Database
-from hotline.models import utcnow
-from hotline.phone import InvalidPhoneNumber, normalise
 from scheduling import tasks
 from web.auth import csrf_token
 

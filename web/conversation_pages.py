@@ -17,11 +17,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation.db import Database
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import ConversationState
+from foundation.teams import team_by_slug
 from hotline import conversations, relay, relay_limit
-from hotline.db import Database
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import ConversationState
-from scheduling.teams import team_by_slug
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render, visible_teams
 from web.task_pages import _staff_team_ids

@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from config.phone import display
 from config.settings import Settings
-from hotline.db import Database
-from hotline.errors import DomainError, NotFound
-from hotline.models import Counsellor, Role
-from hotline.phone import display
+from foundation.db import Database
+from foundation.errors import DomainError, NotFound
+from foundation.models import Counsellor, Role
 from scheduling import counsellors as cases
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render

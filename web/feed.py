@@ -23,8 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline.db import Database
-from hotline.models import utcnow
+from foundation.clock import utcnow
+from foundation.db import Database
 from scheduling import feed_tokens, feeds
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from jinja2 import Environment
 
-from hotline.phone import display
+from config.phone import display
 from web.call_back import describe
 
 WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hotline.db import ping
+from foundation.db import ping
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]

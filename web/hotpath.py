@@ -27,9 +27,9 @@ import anyio
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from foundation.db import Database
+from foundation.models import Absence, Counsellor, Shift, StandIn
 from hotline import calls
-from hotline.db import Database
-from hotline.models import Absence, Counsellor, Shift, StandIn
 
 log = logging.getLogger(__name__)
 SNAPSHOT_TTL = timedelta(seconds=5)

@@ -13,9 +13,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline import conversations, outbox, users
-from hotline.db import Database
-from hotline.models import AuditEntry, Counsellor, Role, TaskStatus, Team, Voicemail, utcnow
+from foundation import users
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.models import AuditEntry, Counsellor, Role, TaskStatus, Team, Voicemail
+from hotline import conversations, outbox
 from scheduling import shifts, swaps, tasks
 from scheduling.shifts import OnCallNow
 from web import auth

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
-from hotline.errors import Conflict, DomainError, NotFound
+from foundation.errors import Conflict, DomainError, NotFound
 from web.schemas import ErrorDetail, ErrorOut
 
 

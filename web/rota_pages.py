@@ -19,13 +19,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline.db import Database
-from hotline.errors import DomainError, Invalid
-from hotline.models import Absence, AbsenceKind, Counsellor, Role, Shift, StandIn, utcnow
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import DomainError, Invalid
+from foundation.models import Absence, AbsenceKind, Counsellor, Role, Shift, StandIn, Tier
+from foundation.teams import team_by_slug
 from scheduling import absences, busy, shifts, standins
-from scheduling.rota import Tier
 from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
-from scheduling.teams import team_by_slug
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
 

@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from hotline.models import AppointmentMode, AppointmentStatus
-from scheduling.rota import Tier
+from foundation.models import AppointmentMode, AppointmentStatus, Tier
 
 
 class In(BaseModel):

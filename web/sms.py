@@ -32,9 +32,9 @@ from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
 from config.settings import Settings
+from foundation.clock import utcnow
+from foundation.db import Database
 from hotline import relay, replies
-from hotline.db import Database
-from hotline.models import utcnow
 from web.twilio import TWIML, _deliver_all, _int, _line_for, _signed_params
 
 log = logging.getLogger(__name__)

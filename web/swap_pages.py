@@ -26,12 +26,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from hotline.db import Database
-from hotline.errors import Conflict, DomainError, NotFound
-from hotline.models import Counsellor, Role, Shift, SwapRequest, SwapState, Team, utcnow
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import Conflict, DomainError, NotFound
+from foundation.models import Counsellor, Role, Shift, SwapRequest, SwapState, Team, Tier
+from foundation.teams import team_by_slug
 from scheduling import shifts, swaps
-from scheduling.rota import Tier
-from scheduling.teams import team_by_slug
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
 

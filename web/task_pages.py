@@ -16,12 +16,13 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import Conflict, Invalid, NotFound
+from foundation.models import TaskStatus, Team
+from foundation.teams import team_by_slug
 from hotline import recordings
-from hotline.db import Database
-from hotline.errors import Conflict, Invalid, NotFound
-from hotline.models import TaskStatus, Team, utcnow
 from scheduling import call_backs, tasks
-from scheduling.teams import team_by_slug
 from web import call_back
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render, visible_teams

@@ -40,14 +40,15 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.model import HotlineConfig, Line
+from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from hotline import calls, crypto, outbox, voice
-from hotline.db import Database
-from hotline.models import utcnow
-from hotline.phone import InvalidPhoneNumber, normalise
+from foundation import crypto
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.teams import team_by_slug
+from hotline import calls, outbox, voice
 from hotline.voice import Target
 from scheduling import shifts
-from scheduling.teams import team_by_slug
 from web import hotpath
 
 log = logging.getLogger(__name__)

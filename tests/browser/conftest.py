@@ -12,8 +12,8 @@ import pytest
 
 from config.model import load_config
 from config.settings import Settings
-from hotline.db import Database, make_engine, upgrade
-from scheduling.teams import sync_teams
+from foundation.db import Database, make_engine, upgrade
+from foundation.teams import sync_teams
 from tests.helpers import free_port, serving
 from web.app import create_app
 

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from config.model import HotlineConfig
-from hotline import outbox, users
-from hotline.models import AbsenceKind, Counsellor, Role, Team, Voicemail
+from foundation import users
+from foundation.models import AbsenceKind, Counsellor, Role, Team, Tier, Voicemail
+from hotline import outbox
 from scheduling import absences, shifts, standins
 from scheduling.demo import load_demo
-from scheduling.rota import Tier
 from tests.browser.conftest import Service
 from tests.conftest import add_counsellor
 

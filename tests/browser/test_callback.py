@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from config.model import HotlineConfig
-from hotline import crypto, users
-from hotline.models import CallbackRequest, Role, Team, Voicemail
+from foundation import crypto, users
+from foundation.models import CallbackRequest, Role, Team, Voicemail
 from tests.browser.conftest import Service
 from tests.browser.test_accessibility import PASSWORD, _assert_clean, _axe, _check, _login
 from tests.conftest import add_counsellor

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from config.model import HotlineConfig
-from hotline import users
-from hotline.models import Role, Shift, Team
+from foundation import users
+from foundation.models import Role, Shift, Team
 from scheduling.demo import load_demo
 from tests.browser.conftest import ARTIFACTS, Service
 from tests.conftest import add_counsellor

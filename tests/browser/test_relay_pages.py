@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline import users
-from hotline.models import Conversation, Role, utcnow
+from foundation import users
+from foundation.clock import utcnow
+from foundation.models import Conversation, Role
 from hotline.relay import Incoming, from_client, queue_reply
 from tests.browser.conftest import Service
 from tests.browser.test_accessibility import PASSWORD, _assert_clean, _axe, _check, _login

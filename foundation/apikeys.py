@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hotline import audit
-from hotline.errors import Invalid
-from hotline.models import ApiKey, utcnow
+from foundation import audit
+from foundation.clock import utcnow
+from foundation.errors import Invalid
+from foundation.models import ApiKey
 
 PREFIX = "hk_"
 # Writing last_used_at on every request would turn every read into a write.

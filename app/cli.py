@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from config.model import ConfigError
 from config.settings import Settings, SettingsError
-from hotline import apikeys, db, outbox, users
-from hotline.errors import DomainError
-from hotline.models import Role, User, utcnow
+from foundation import apikeys, db, users
+from foundation.clock import utcnow
+from foundation.errors import DomainError
+from foundation.models import Role, User
+from foundation.teams import sync_teams
+from hotline import outbox
 from scheduling.demo import demo_today, load_demo
-from scheduling.teams import sync_teams
 
 log = logging.getLogger("hotline")
 DEMO_KEY_NAME = "demo"
@@ -167,7 +169,7 @@ def _demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _rekey(settings: Settings, args: argparse.Namespace) -> int:
     """Seal every encrypted column again with the first key, so older keys can be dropped."""
-    from hotline import crypto
+    from foundation import crypto
 
     if args.batch_size < 1:
         print("hotline: --batch-size must be at least 1", file=sys.stderr)
@@ -188,8 +190,8 @@ def _rekey(settings: Settings, args: argparse.Namespace) -> int:
 
 def _feed_issue(settings: Settings, args: argparse.Namespace) -> int:
     """A fresh feed URL, printed once, alone on the last line (only its hash is stored)."""
+    from foundation.teams import team_by_slug
     from scheduling import feed_tokens
-    from scheduling.teams import team_by_slug
 
     database = _prepare(settings)
     try:
@@ -289,8 +291,8 @@ if __name__ == "__main__":
 
 
 def _simulate_call(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.asgi import post_form
-    from hotline.simulator import Behaviour, Simulator
+    from app.asgi import post_form
+    from app.simulator import Behaviour, Simulator
     from web.app import create_app
 
     line = settings.config.lines.get(args.line)
@@ -332,7 +334,7 @@ def _simulate_call(settings: Settings, args: argparse.Namespace) -> int:
 def _counsellor_names(settings: Settings) -> dict[str, str]:
     from sqlalchemy import select
 
-    from hotline.models import Counsellor
+    from foundation.models import Counsellor
 
     database = db.Database(db.make_engine(settings.database_url))
     try:

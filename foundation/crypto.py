@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import inspect, select
 
 from config.settings import Settings
-from hotline import audit
-from hotline.db import Database
-from hotline.models import (
+from foundation import audit
+from foundation.db import Database
+from foundation.models import (
     Appointment,
     Base,
     CallbackRequest,

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
-from hotline.db import make_engine
-from hotline.models import Base, UTCDateTime
+from foundation.db import make_engine
+from foundation.models import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

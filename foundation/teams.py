@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from hotline.errors import NotFound
-from hotline.models import Team
+from foundation.errors import NotFound
+from foundation.models import Team
 
 
 def sync_teams(session: Session, config: HotlineConfig) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from hotline.db import ensure_btree_gist
+from foundation.db import ensure_btree_gist
 
 revision: str = "0004"
 down_revision: str | None = "0003"

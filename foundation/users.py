@@ -20,10 +20,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from hotline import audit
-from hotline.errors import Conflict, Invalid
-from hotline.models import LoginAttempt, Role, User, utcnow
-from scheduling.teams import team_by_slug
+from foundation import audit
+from foundation.clock import utcnow
+from foundation.errors import Conflict, Invalid
+from foundation.models import LoginAttempt, Role, User
+from foundation.teams import team_by_slug
 
 MIN_LENGTH = 8
 MAX_LENGTH = 256

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from scheduling.rota import Tier
+from foundation.clock import utcnow
 
 
 class UTCDateTime(types.TypeDecorator[datetime]):
@@ -60,10 +60,6 @@ class UTCDateTime(types.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
@@ -88,6 +84,13 @@ class Base(DeclarativeBase):
         }
     )
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+class Tier(StrEnum):
+    """A shift's tier: the primary is rung first, the backup when nobody on primary answers."""
+
+    PRIMARY = "primary"
+    BACKUP = "backup"
 
 
 class Role(StrEnum):
@@ -391,7 +394,7 @@ class Voicemail(Base):
 # On PostgreSQL the database itself refuses two booked appointments of one counsellor whose
 # [start, end) overlap (migration 0004; needs the btree_gist extension for `counsellor_id WITH =`).
 # SQLite has no such constraint: there the booking's write transaction checks and inserts
-# atomically (BEGIN IMMEDIATE, see hotline.db).
+# atomically (BEGIN IMMEDIATE, see foundation.db).
 APPOINTMENT_OVERLAP = "ex_appointments_counsellor_id_time"
 
 
@@ -431,7 +434,7 @@ def _btree_gist(_table: Any, connection: Any, **_kw: Any) -> None:
     """`create_all` (tests) needs the extension the exclusion constraint uses, as migration
     0004 does."""
     if connection.dialect.name == "postgresql":
-        from hotline.db import ensure_btree_gist
+        from foundation.db import ensure_btree_gist
 
         ensure_btree_gist(connection)
 

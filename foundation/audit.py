@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hotline.models import AuditEntry
+from foundation.models import AuditEntry
 
 
 def record(
