@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import compose
 from config.model import ConfigError
 from config.settings import Settings, SettingsError
-from foundation import apikeys, db, users
+from foundation import apikeys, db, outbox, users
 from foundation.clock import utcnow
 from foundation.errors import DomainError
 from foundation.models import Role, User
 from foundation.teams import sync_teams
-from hotline import outbox
+from hotline import providers
 from scheduling.demo import demo_today, load_demo
 
 log = logging.getLogger("hotline")
@@ -143,7 +144,7 @@ def _scheduler(settings: Settings, _args: argparse.Namespace) -> int:
     print(f"konex hotline scheduler — {mode}, database {_safe_url(settings.database_url)}")
     sys.stdout.flush()
     try:
-        run_forever(database, settings)
+        run_forever(compose.jobs(database, settings, providers.for_settings(database, settings)))
     finally:
         database.dispose()
     return 0
@@ -269,7 +270,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         )
     sys.stdout.flush()
     uvicorn.run(
-        create_app(settings, database=database, scheduler=not args.no_scheduler),
+        create_app(settings, database=database, jobs=None if args.no_scheduler else compose.jobs),
         host=args.host,
         port=args.port,
         log_level="info",

@@ -214,7 +214,7 @@ class Line(Strict):
     voicemail: bool = True
     voicemail_max_seconds: int = Field(default=120, ge=10, le=3600)
     # Keep the number of a caller who leaves a voicemail (encrypted, shown masked), so the team
-    # can call back through the line (scheduling.call_backs). Withheld numbers are never kept.
+    # can call back through the line (hotline.outbound_calls). Withheld numbers are never kept.
     voicemail_keeps_number: bool = True
     recording: bool = False
     caller_hash: bool = True
@@ -295,7 +295,7 @@ class Reminders(Strict):
 
 
 class Tasks(Strict):
-    """Callback requests and voicemails (scheduling.tasks): how long their personal data stays."""
+    """Callback requests and voicemails (hotline.tasks): how long their personal data stays."""
 
     # A done callback request is deleted, and the recording of a done voicemail is deleted at
     # Twilio, this many days after (personal data is kept no longer than the work needs it).

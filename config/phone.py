@@ -38,3 +38,18 @@ def display(e164: str) -> str:
 def masked(e164: str) -> str:
     """The last three digits only, for pages that must not show a client's number."""
     return "•••" + e164[-3:] if len(e164) > 3 else "•••"
+
+
+def masked_phone(e164: str) -> str:
+    """A client's number as far as a page or the API may show it: country and network, the
+    last two digits ('+49 151 ••• ••67'), enough to tell two numbers apart, not to dial."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+        national = phonenumbers.national_significant_number(parsed)
+        # At most three digits of the network or area code (0151…: "151"): the rest is masked.
+        prefix = national[: min(3, phonenumbers.length_of_national_destination_code(parsed))]
+    except phonenumbers.NumberParseException:
+        return "•••"
+    country = f"+{parsed.country_code}"
+    head = f"{country} {prefix}" if prefix else country
+    return f"{head} ••• ••{national[-2:]}"

@@ -6,6 +6,7 @@ message bodies are stored encrypted (`*_enc` columns), never in clear.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -63,6 +64,7 @@ class UTCDateTime(types.TypeDecorator[datetime]):
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
+    """A StrEnum column stored as its values, checked by the database."""
     return Enum(
         cls,
         name=name,
@@ -71,6 +73,31 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
         length=16,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+class _Some(types.TypeDecorator[StrEnum]):
+    """A column that takes only some members of a StrEnum (checked by the database, like
+    `_enum`); reads back the members themselves."""
+
+    impl = types.String
+    cache_ok = True
+
+    def __init__(self, cls: type[StrEnum], name: str, only: Sequence[StrEnum]) -> None:
+        super().__init__()
+        self._cls = cls
+        self.impl = Enum(  # type: ignore[assignment]
+            *(member.value for member in only),
+            name=name,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+        )
+
+    def process_bind_param(self, value: StrEnum | None, dialect: Dialect) -> str | None:
+        return None if value is None else self._cls(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self._cls(value)
 
 
 class Base(DeclarativeBase):
@@ -534,7 +561,7 @@ class CallbackRequest(Base):
 
     Everything the requester typed is personal data, so it is encrypted (`*_enc`); the keyed
     hashes of the number and of the client address only count floods. A done request is deleted
-    `tasks.retention_days` after it was done (scheduling.tasks.retention_job)."""
+    `tasks.retention_days` after it was done (hotline.tasks.retention_job)."""
 
     __tablename__ = "callback_requests"
     __table_args__ = (
@@ -626,8 +653,15 @@ class BusyInterval(Base):
 
 
 class Channel(StrEnum):
+    """A way out: what `foundation.outgoing` sends on. A text conversation is SMS or WhatsApp."""
+
     SMS = "sms"
     WHATSAPP = "whatsapp"
+    EMAIL = "email"
+    CALL = "call"
+
+
+TEXT_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
 
 
 class ConversationState(StrEnum):
@@ -675,7 +709,7 @@ class Conversation(Base):
     line: Mapped[str] = mapped_column(String(40))  # the line the client last wrote to
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     code: Mapped[str] = mapped_column(String(8))
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    channel: Mapped[Channel] = mapped_column(_Some(Channel, "channel", TEXT_CHANNELS))
     client_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # E.164, without whatsapp:
     client_hash: Mapped[str | None] = mapped_column(String(64))  # keyed hash of channel:address
     state: Mapped[ConversationState] = mapped_column(
@@ -719,7 +753,7 @@ class ConversationMessage(Base):
 
 
 class OutboundCall(Base):
-    """A call-back through the line (scheduling.call_backs): Twilio rings the counsellor from
+    """A call-back through the line (hotline.outbound_calls): Twilio rings the counsellor from
     the line's number; on a pressed 1 the client of the target (`kind` "callback", "voicemail"
     or "appointment", row `target_id`) is dialled, again from the line's number. No number is
     stored here: the client's is opened from the target when it is dialled.

@@ -38,7 +38,8 @@ from foundation.models import (
     OutboxMessage,
     User,
 )
-from hotline import outbox, relay
+from hotline import relay
+from hotline.providers import twilio
 
 log = logging.getLogger(__name__)
 
@@ -408,8 +409,7 @@ def expired_copies(
 
 def _deleted_at_twilio(settings: Settings, sids: list[str]) -> bool:
     return all(
-        outbox.delete_at_twilio(settings, "relayed message", methodcaller("messages", sid))
-        for sid in sids
+        twilio.delete(settings, "relayed message", methodcaller("messages", sid)) for sid in sids
     )
 
 

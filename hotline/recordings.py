@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from config.settings import Settings
-from hotline import outbox
+from hotline.providers import twilio
 
 log = logging.getLogger(__name__)
 TWILIO_API = "https://api.twilio.com"
@@ -108,9 +108,7 @@ def delete(settings: Settings, recording_sid: str) -> None:
     """Delete a recording at Twilio. One that is already gone counts as deleted."""
     if not valid_sid(recording_sid):
         return
-    if not outbox.delete_at_twilio(
-        settings, "recording", lambda client: client.recordings(recording_sid)
-    ):
+    if not twilio.delete(settings, "recording", lambda client: client.recordings(recording_sid)):
         raise RecordingUnavailable
 
 

@@ -14,11 +14,12 @@ always through the line's number, so that neither side sees the other's number.
 * **A flood** (`hotline.relay_limit`): past the per-client or per-team limit a client's message
   is stored for the page but not relayed, and the counsellor is told once.
 * **Delivery.** Every message we send is a row first (`queued`), sent after the webhook has
-  answered (`deliver`, through `hotline.sender`), and its outcome recorded. The status callback
-  URL names the row and the leg (primary, backup, client), and is signed by Twilio like every
-  webhook, so callbacks that repeat or overtake each other are matched without a race against
-  the REST answer. A relay to the primary that fails (refused, `failed`, `undelivered`) goes to
-  the backup once: the row remembers that it failed over, under a row lock.
+  answered (`deliver`, through the provider the webhook hands in), and its outcome recorded.
+  The status callback URL names the row and the leg (primary, backup, client), and is signed
+  by Twilio like every webhook, so callbacks that repeat or overtake each other are matched
+  without a race against the REST answer. A relay to the primary that fails (refused,
+  `failed`, `undelivered`) goes to the backup once: the row remembers that it failed over,
+  under a row lock.
 
 Nothing here logs a number or a message body: log lines name conversations and messages by id.
 """
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import crypto
+from foundation import crypto, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import (
@@ -50,10 +51,10 @@ from foundation.models import (
     TeamMembership,
     Tier,
 )
+from foundation.outgoing import MaybeSent, NotSent, Outgoing, Provider
 from foundation.teams import team_by_slug
-from hotline import outbox, relay_limit, sender, voice
-from hotline.sender import MaybeSent, NotSent, Outgoing
-from scheduling import shifts
+from hotline import relay_limit, routing, voice
+from hotline.routing import Rota
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class Answer:
 
     text: str | None = None
     deliver: list[int] = field(default_factory=list)
-    outbox: list[int] = field(default_factory=list)  # notices to counsellors (`hotline.outbox`)
+    outbox: list[int] = field(default_factory=list)  # notices to counsellors (`foundation.outbox`)
 
 
 # --- pure helpers -------------------------------------------------------------------------------
@@ -231,9 +232,12 @@ def _seen(session: Session, message_sid: str) -> bool:
     return found is not None
 
 
-def from_client(session: Session, settings: Settings, incoming: Incoming, now: datetime) -> Answer:
+def from_client(
+    session: Session, settings: Settings, incoming: Incoming, now: datetime, rota: Rota
+) -> Answer:
     """A client's message to a line: stored in their open conversation (opened if need be),
-    relayed to the on-call counsellor, or answered with the hours when the line is closed."""
+    relayed to the on-call counsellor (`rota` says who is on call), or answered with the hours
+    when the line is closed."""
     config = settings.config
     line = config.lines[incoming.line]
     team = _lock_team(session, settings, incoming.line)
@@ -250,11 +254,9 @@ def from_client(session: Session, settings: Settings, incoming: Incoming, now: d
     notices: list[int] = []
     closed = voice.closed_reason(config, line, now) is not None
     if not closed:
-        on_call = shifts.on_call(session, config, line.team, now, next_change=False)
-        if on_call.primary:
-            counsellor_id, tier = on_call.primary[0].id, Tier.PRIMARY
-        elif on_call.backup:
-            counsellor_id, tier = on_call.backup[0].id, Tier.BACKUP
+        reached = routing.first_reachable(rota(session, line.team, now))
+        if reached is not None:
+            counsellor_id, tier = reached.counsellor_id, reached.tier
         status = QUEUED if counsellor_id else UNROUTED
     if counsellor_id is not None:
         limited = relay_limit.exceeded(session, config.relay, conversation, now)
@@ -536,18 +538,23 @@ def _open_codes(session: Session, team_id: int) -> str:
 # --- delivery -----------------------------------------------------------------------------------
 
 
-def deliver(db: Database, settings: Settings, message_ids: list[int]) -> None:
-    """Send the queued rows (after the webhook answered). Never raises: outcomes are recorded,
+def deliver(
+    db: Database, settings: Settings, provider: Provider, rota: Rota, message_ids: list[int]
+) -> None:
+    """Send the queued rows through `provider` (after the webhook answered); a relay to the
+    primary that fails goes to a backup `rota` names. Never raises: outcomes are recorded,
     failures logged without numbers or bodies."""
     for message_id in message_ids:
         try:
-            while _attempt(db, settings, message_id):
+            while _attempt(db, settings, provider, rota, message_id):
                 pass  # failed over: once more, to the backup
         except Exception as exc:
             log.error("message %d: delivery broke off (%s)", message_id, type(exc).__name__)
 
 
-def _attempt(db: Database, settings: Settings, message_id: int) -> bool:
+def _attempt(
+    db: Database, settings: Settings, provider: Provider, rota: Rota, message_id: int
+) -> bool:
     """One send; True if the row failed over and must be sent again."""
     with db.write() as session:
         claimed = _claim(session, settings, message_id)
@@ -556,7 +563,7 @@ def _attempt(db: Database, settings: Settings, message_id: int) -> bool:
     leg, outgoing = claimed
     sid, outcome = None, SENT
     try:
-        sid = sender.send(db, settings, outgoing)
+        sid = provider.send(outgoing)
     except NotSent as exc:
         log.warning("message %d (%s) not sent: %s", message_id, outgoing.purpose, exc)
         outcome = FAILED
@@ -567,7 +574,7 @@ def _attempt(db: Database, settings: Settings, message_id: int) -> bool:
         log.error("message %d: sending failed (%s)", message_id, type(exc).__name__)
         outcome = UNCERTAIN
     with db.write() as session:
-        return _record(session, settings, message_id, leg, outcome, sid, utcnow())
+        return _record(session, settings, rota, message_id, leg, outcome, sid, utcnow())
 
 
 def _leg(row: ConversationMessage) -> str | None:
@@ -595,7 +602,7 @@ def _claim(session: Session, settings: Settings, message_id: int) -> tuple[str, 
             row.status = FAILED
             return None
         outgoing = Outgoing(
-            channel="sms",
+            channel=Channel.SMS,
             to=counsellor.phone,
             body=fit(f"[{conversation.code}] {box.open(row.body_enc)}"),
             purpose=RELAY_PURPOSE,
@@ -607,7 +614,7 @@ def _claim(session: Session, settings: Settings, message_id: int) -> tuple[str, 
             row.status = FAILED
             return None
         outgoing = Outgoing(
-            channel=conversation.channel.value,
+            channel=conversation.channel,
             to=box.open(conversation.client_enc),
             body=fit(box.open(row.body_enc)),
             purpose=REPLY_PURPOSE,
@@ -629,6 +636,7 @@ def _advance(row: ConversationMessage, status: str) -> bool:
 def _record(
     session: Session,
     settings: Settings,
+    rota: Rota,
     message_id: int,
     leg: str,
     outcome: str,
@@ -642,7 +650,7 @@ def _record(
         row.provider_sid = row.provider_sid or sid
         row.sent_at = now
     if outcome == FAILED:
-        return _failed(session, settings, row, FAILED, now)
+        return _failed(session, settings, rota, row, FAILED, now)
     if outcome == UNCERTAIN and row.status == SENDING:
         row.status = UNCERTAIN
     _advance(row, outcome)
@@ -650,7 +658,12 @@ def _record(
 
 
 def _failed(
-    session: Session, settings: Settings, row: ConversationMessage, status: str, now: datetime
+    session: Session,
+    settings: Settings,
+    rota: Rota,
+    row: ConversationMessage,
+    status: str,
+    now: datetime,
 ) -> bool:
     """The row's message did not arrive. A relay to the primary goes to the backup, once;
     True if it is queued again."""
@@ -666,20 +679,28 @@ def _failed(
     line = settings.config.lines.get(conversation.line) if conversation else None
     backup = None
     if line is not None:
-        on_call = shifts.on_call(session, settings.config, line.team, now, next_change=False)
-        backup = next((c for c in on_call.backup if c.id != row.counsellor_id), None)
+        backup = routing.first_reachable(
+            rota(session, line.team, now),
+            tiers=(Tier.BACKUP,),
+            exclude={row.counsellor_id} if row.counsellor_id else (),
+        )
     if conversation is None or backup is None:
         log.warning("message %d: relay to the primary %s; no backup to relay to", row.id, status)
         return False
-    row.counsellor_id, row.tier, row.status = backup.id, Tier.BACKUP, QUEUED
+    row.counsellor_id, row.tier, row.status = backup.counsellor_id, Tier.BACKUP, QUEUED
     row.provider_sid, row.sent_at = None, None
-    conversation.last_counsellor_id = backup.id
+    conversation.last_counsellor_id = backup.counsellor_id
     log.info("message %d: relay to the primary %s; relaying to the backup", row.id, status)
     return True
 
 
 def status_update(
-    session: Session, settings: Settings, message_id: int, leg: str, twilio_status: str
+    session: Session,
+    settings: Settings,
+    rota: Rota,
+    message_id: int,
+    leg: str,
+    twilio_status: str,
 ) -> list[int]:
     """A status callback for the `leg` of a row; returns the rows to deliver again (a relay
     that failed over to the backup). Repeated and late callbacks change nothing."""
@@ -690,6 +711,6 @@ def status_update(
     if row is None or _leg(row) != leg:
         return []
     if status in (FAILED, UNDELIVERED):
-        return [row.id] if _failed(session, settings, row, status, utcnow()) else []
+        return [row.id] if _failed(session, settings, rota, row, status, utcnow()) else []
     _advance(row, status)
     return []

@@ -8,7 +8,6 @@ TwiML is built with the `twilio` library, never from string templates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
 
@@ -16,6 +15,7 @@ from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Say, VoiceResponse
 
 from config.model import HotlineConfig, Line, ServiceHours, TimeRange
+from hotline.routing import Target
 
 LANGUAGE = "de-DE"
 RING_TONE = "de"
@@ -24,14 +24,6 @@ MENU_TIMEOUT = 4
 ANONYMOUS = frozenset({"", "anonymous", "restricted", "unknown", "unavailable", "+266696687"})
 
 _DAYS = ("montags", "dienstags", "mittwochs", "donnerstags", "freitags", "samstags", "sonntags")
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A counsellor to ring: who, and the number to dial."""
-
-    counsellor_id: int
-    phone: str
 
 
 def say(response: TwiML, text: str, line: Line) -> None:
@@ -259,7 +251,7 @@ def is_anonymous(caller: str) -> bool:
     return caller.strip().lower() in ANONYMOUS
 
 
-# --- call-backs through the line (scheduling.call_backs) ------------------------------------
+# --- call-backs through the line (hotline.outbound_calls) ------------------------------------
 
 CLIENT_RING_SECONDS = 30  # how long the client's phone rings on a call-back
 CALL_BACK_UNREACHED = {

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from config.phone import InvalidPhoneNumber, normalise
+from config.phone import InvalidPhoneNumber, masked_phone, normalise
 from config.settings import Settings
 from foundation import audit, crypto
 from foundation.clock import utcnow
@@ -103,21 +103,6 @@ def span_text(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     if first.date() == last.date():
         return f"{moment_text(start, zone)} – {last:%H:%M} {abbreviation(end, zone)}"
     return f"{moment_text(start, zone)} – {moment_text(end, zone)}"
-
-
-def masked_phone(e164: str) -> str:
-    """A client's number as far as a page or the API may show it: country and network, the
-    last two digits ('+49 151 ••• ••67'), enough to tell two numbers apart, not to dial."""
-    try:
-        parsed = phonenumbers.parse(e164, None)
-        national = phonenumbers.national_significant_number(parsed)
-        # At most three digits of the network or area code (0151…: "151"): the rest is masked.
-        prefix = national[: min(3, phonenumbers.length_of_national_destination_code(parsed))]
-    except phonenumbers.NumberParseException:
-        return "•••"
-    country = f"+{parsed.country_code}"
-    head = f"{country} {prefix}" if prefix else country
-    return f"{head} ••• ••{national[-2:]}"
 
 
 def client_phone(box: crypto.Box, appointment: Appointment) -> str | None:

@@ -14,7 +14,8 @@ One round of `dispatch`:
    `FOR UPDATE SKIP LOCKED`, so two processes claim disjoint rows without waiting for each other;
    on SQLite the write transaction is exclusive. Each claimed row is rendered into a message in
    the same transaction (or cancelled, when there is nothing to send any more).
-2. Outside any transaction, the messages are sent in parallel (`hotline.sender`).
+2. Outside any transaction, the messages are sent in parallel (through `send`, the way out
+   that the composition hands in: `foundation.outgoing`).
 3. In one write transaction the outcomes are recorded: `sent` with the provider's id; `failed`
    when the provider certainly refused it; back to `pending` when it certainly did not go out
    and may be retried (network down, rate limit), not before `next_attempt_at` (2 s, 4 s,
@@ -50,8 +51,7 @@ from config.settings import Settings
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import Reminder, ReminderState, ShiftNotice
-from hotline import sender
-from hotline.sender import MaybeSent, NotSent, Outgoing
+from foundation.outgoing import MaybeSent, NotSent, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ class Round:
 
 
 Clock = Callable[[], datetime]
-Send = Callable[[Database, Settings, Outgoing], str]
+# The way out (`foundation.outgoing.Provider.send`), handed in by the job's composition.
+Send = Callable[[Outgoing], str]
 
 
 def dispatch(
@@ -112,8 +113,8 @@ def dispatch(
     settings: Settings,
     queue: Queue,
     *,
+    send: Send,
     clock: Clock = utcnow,
-    send: Send = sender.send,
     batch: int = BATCH,
     max_rounds: int = 1000,
 ) -> Round:
@@ -132,8 +133,8 @@ def dispatch_round(
     settings: Settings,
     queue: Queue,
     *,
+    send: Send,
     clock: Clock = utcnow,
-    send: Send = sender.send,
     batch: int = BATCH,
 ) -> Round:
     result = Round()
@@ -348,7 +349,7 @@ def _send_all(
         if throttled.is_set():
             return Outcome(row_id, ReminderState.PENDING, tried=False)
         try:
-            return Outcome(row_id, ReminderState.SENT, send(db, settings, message))
+            return Outcome(row_id, ReminderState.SENT, send(message))
         except NotSent as exc:
             log.warning("%s not sent: %s", message.purpose, exc)
             if exc.retry:

@@ -49,7 +49,7 @@ from foundation.models import (
     User,
     Voicemail,
 )
-from hotline.sender import Outgoing
+from foundation.outgoing import Channel, Outgoing, Provider, channels
 from scheduling import dispatch, rota, shifts
 
 log = logging.getLogger(__name__)
@@ -184,14 +184,6 @@ def horizon(rules: Notices) -> timedelta:
     leads = [LOOKAHEAD, timedelta(minutes=rules.handoff_minutes) + PLAN_SLACK]
     leads += [timedelta(minutes=m) + PLAN_SLACK for m in rules.before_minutes]
     return max(leads)
-
-
-def channels(person: Counsellor) -> list[str]:
-    """How this counsellor wants notices: SMS to her phone, e-mail only with an address."""
-    found = ["sms"] if person.notify_sms and person.phone else []
-    if person.notify_email and person.email:
-        found.append("email")
-    return found
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -653,10 +645,12 @@ def render(
     if words is None:
         return None
     purpose = f"shift notice {row.kind.value}"
-    if row.channel == "email":
-        return Outgoing("email", person.email or "", words.email, purpose, subject=words.subject)
+    if row.channel == Channel.EMAIL:
+        return Outgoing(
+            Channel.EMAIL, person.email or "", words.email, purpose, subject=words.subject
+        )
     general = settings.config.organisation.general_number
-    return Outgoing("sms", person.phone, words.sms, purpose, from_number=general)
+    return Outgoing(Channel.SMS, person.phone, words.sms, purpose, from_number=general)
 
 
 def _words(session: Session, settings: Settings, row: ShiftNotice, now: datetime) -> Words | None:
@@ -755,5 +749,5 @@ def plan_job(db: Database, settings: Settings) -> PlanResult:
         return plan(session, settings, utcnow())
 
 
-def dispatch_job(db: Database, settings: Settings) -> dispatch.Round:
-    return dispatch.dispatch(db, settings, NOTICES)
+def dispatch_job(db: Database, settings: Settings, provider: Provider) -> dispatch.Round:
+    return dispatch.dispatch(db, settings, NOTICES, send=provider.send)

@@ -33,7 +33,7 @@ from foundation.models import (
     Reminder,
     ShiftNotice,
 )
-from hotline.sender import Outgoing
+from foundation.outgoing import Channel, Outgoing, Provider
 from scheduling import appointments
 from scheduling.dispatch import Round, dispatch
 
@@ -106,7 +106,7 @@ class ReminderQueue:
             if phone is None:
                 return None  # no consent (any more), or no number: never an SMS
             return Outgoing(
-                channel="sms",
+                channel=Channel.SMS,
                 to=phone,
                 body=config.reminders.client_template.format(**words),
                 purpose=CLIENT_PURPOSE,
@@ -116,7 +116,7 @@ class ReminderQueue:
         if counsellor is None or not counsellor.active or not counsellor.phone:
             return None
         return Outgoing(
-            channel="sms",
+            channel=Channel.SMS,
             to=counsellor.phone,
             body=config.reminders.counsellor_template.format(**words),
             purpose=COUNSELLOR_PURPOSE,
@@ -161,6 +161,6 @@ _BOX = "reminder_sending.box"
 QUEUE = ReminderQueue()
 
 
-def dispatch_job(db: Database, settings: Settings) -> Round:
-    """The scheduler job: send every due reminder, exactly once."""
-    return dispatch(db, settings, QUEUE)
+def dispatch_job(db: Database, settings: Settings, provider: Provider) -> Round:
+    """The scheduler job: send every due reminder through `provider`, exactly once."""
+    return dispatch(db, settings, QUEUE, send=provider.send)

@@ -3,7 +3,8 @@
 Every job is idempotent and reads its work from the database (`scheduling.dispatch`), so a
 job may run late, twice, or in two processes at once without sending anything twice, and a
 restart picks up whatever came due meanwhile. It runs inside `hotline serve` (a background
-thread) and alone as `hotline scheduler` (for a separate process, or several).
+thread) and alone as `hotline scheduler` (for a separate process, or several); which jobs it
+runs is composed in `app.compose` (the jobs of `scheduling.jobs` and `hotline.jobs`).
 """
 
 from __future__ import annotations
@@ -12,41 +13,18 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from config.settings import Settings
 from foundation.clock import utcnow
-from foundation.db import Database
+from foundation.jobs import Job
 
 log = logging.getLogger(__name__)
 # APScheduler logs two INFO lines per run of every job: with dispatchers every 2 seconds that is
 # a line a second in the operator's log, saying nothing. Failures still show (WARNING, ERROR).
 EXECUTOR_LOG = "apscheduler.executors.default"
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: str
-    every: timedelta
-    run: Callable[[Database, Settings], object]
-
-
-def default_jobs() -> list[Job]:
-    """Every job of the service. Modules register here (imported late: no import cycles)."""
-    from scheduling import busy, notices, reminder_sending, tasks
-
-    return [
-        Job("notices.plan", timedelta(seconds=60), notices.plan_job),
-        Job("notices.dispatch", timedelta(seconds=2), notices.dispatch_job),
-        Job("reminders.dispatch", timedelta(seconds=2), reminder_sending.dispatch_job),
-        Job("tasks.retention", timedelta(hours=1), tasks.retention_job),
-        Job("busy.fetch", timedelta(minutes=15), busy.fetch_job),
-    ]
 
 
 class Scheduler:
@@ -55,10 +33,8 @@ class Scheduler:
     A job never overlaps itself (`max_instances=1`); runs missed while the process was busy or
     stopped are folded into one (`coalesce`); the first run of every job is immediate."""
 
-    def __init__(self, db: Database, settings: Settings, jobs: Sequence[Job] | None = None):
-        self._db = db
-        self._settings = settings
-        self._jobs = list(default_jobs() if jobs is None else jobs)
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self._jobs = list(jobs)
         if logging.getLogger(EXECUTOR_LOG).level == logging.NOTSET:  # unless set on purpose
             logging.getLogger(EXECUTOR_LOG).setLevel(logging.WARNING)
         self._scheduler = BackgroundScheduler(
@@ -79,7 +55,7 @@ class Scheduler:
     def _runner(self, job: Job) -> Callable[[], None]:
         def run() -> None:
             try:
-                job.run(self._db, self._settings)
+                job.run()
             except Exception as exc:  # logged without arguments: they may hold numbers
                 log.error("scheduler job %s failed: %s", job.id, type(exc).__name__)
 
@@ -104,7 +80,7 @@ class Scheduler:
             self._scheduler.shutdown(wait=wait)
 
 
-def run_forever(db: Database, settings: Settings) -> None:
+def run_forever(jobs: Sequence[Job]) -> None:
     """`hotline scheduler`: run until SIGINT or SIGTERM, then finish the jobs under way."""
     stop = threading.Event()
 
@@ -112,7 +88,7 @@ def run_forever(db: Database, settings: Settings) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    scheduler = Scheduler(db, settings)
+    scheduler = Scheduler(jobs)
     scheduler.start()
     try:
         stop.wait()

@@ -237,6 +237,7 @@ __all__ = [
     "NewShift",
     "OnCall",
     "OnCallNow",
+    "Rota",
     "create_shift",
     "delete_shift",
     "gaps",
@@ -261,3 +262,16 @@ def update_shift(
     shift = create_shift(session, config, new, actor=actor)
     audit.record(session, actor, "update", "shift", shift.id, before=before, after=snapshot(shift))
     return shift
+
+
+@dataclass(frozen=True, slots=True)
+class Rota:
+    """ "Who is on call" as telephony asks it (`hotline.routing.Rota`), bound to the
+    configuration by the code that composes the service."""
+
+    config: HotlineConfig
+
+    def __call__(
+        self, session: Session, team: str, at: datetime, *, next_change: bool = False
+    ) -> OnCallNow:
+        return on_call(session, self.config, team, at, next_change=next_change)

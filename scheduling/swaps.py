@@ -41,6 +41,7 @@ from foundation.models import (
     User,
     UserTeam,
 )
+from foundation.outgoing import channels
 from scheduling.notices import QUIET
 from scheduling.shifts import MAX_SHIFT
 from scheduling.shifts import snapshot as shift_snapshot
@@ -308,14 +309,6 @@ def stale_reason(session: Session, swap: SwapRequest, now: datetime) -> str | No
 # --- notices ------------------------------------------------------------------------------------
 
 
-def _channels(person: Counsellor) -> list[str]:
-    """How this counsellor wants shift notices; e-mail only with an address."""
-    channels = ["sms"] if person.notify_sms else []
-    if person.notify_email and person.email:
-        channels.append("email")
-    return channels
-
-
 def _queue(
     session: Session,
     swap: SwapRequest,
@@ -331,7 +324,7 @@ def _queue(
         if person.id in seen or not person.active:
             continue
         seen.add(person.id)
-        for channel in _channels(person):
+        for channel in channels(person):
             key = f"swap:{swap.id}:{event}:{person.id}:{channel}"
             if session.scalar(select(ShiftNotice.id).where(ShiftNotice.dedupe_key == key)):
                 continue

@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
+from config import phone
 from config.model import HotlineConfig
 from config.settings import Settings
 from foundation.db import Database, make_engine, upgrade
@@ -118,9 +119,9 @@ def test_only_the_two_dst_hours_are_special(moment: datetime) -> None:
 
 
 def test_masked_phone() -> None:
-    assert cases.masked_phone("+4915123456789") == "+49 151 ••• ••89"
-    assert cases.masked_phone("+497112794555") == "+49 711 ••• ••55"
-    assert "2345678" not in cases.masked_phone("+4915123456789")
+    assert phone.masked_phone("+4915123456789") == "+49 151 ••• ••89"
+    assert phone.masked_phone("+497112794555") == "+49 711 ••• ••55"
+    assert "2345678" not in phone.masked_phone("+4915123456789")
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,7 @@ without blocking the rows behind it."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,9 +16,10 @@ from config.model import HotlineConfig
 from config.settings import Settings
 from foundation.db import Database
 from foundation.models import NoticeKind, Reminder, ReminderState, ShiftNotice
-from hotline.sender import MaybeSent, NotSent, Outgoing
+from foundation.outgoing import Channel, MaybeSent, NotSent, Outgoing
 from scheduling import dispatch
 from tests.conftest import add_counsellor, utc
+from tests.fakes import RecordingProvider
 
 NOW = utc(2026, 11, 26, 8)
 
@@ -38,27 +37,10 @@ class TextQueue:
         text = row.payload.get("text")
         if text == "boom":
             raise RuntimeError("a bug")
-        return None if text is None else Outgoing("sms", "+4915100000001", text, "test")
+        return None if text is None else Outgoing(Channel.SMS, "+4915100000001", text, "test")
 
 
 QUEUE = TextQueue()
-
-
-@dataclass
-class Sender:
-    """An honest fake: records what it was asked to send; `outcomes` scripts failures."""
-
-    sent: list[str] = field(default_factory=list)
-    outcomes: list[Exception | None] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, _db: Database, _settings: Settings, message: Outgoing) -> str:
-        with self.lock:
-            outcome = self.outcomes.pop(0) if self.outcomes else None
-            if outcome is not None:
-                raise outcome
-            self.sent.append(message.body)
-            return f"ID{len(self.sent)}"
 
 
 @pytest.fixture
@@ -88,10 +70,10 @@ def states(database: Database) -> dict[int, ReminderState]:
 
 
 def run(
-    database: Database, settings: Settings, send: Sender, at: datetime = NOW, **kw: Any
+    database: Database, settings: Settings, send: RecordingProvider, at: datetime = NOW, **kw: Any
 ) -> dispatch.Round:
     clock: Callable[[], datetime] = lambda: at  # noqa: E731
-    return dispatch.dispatch(database, settings, QUEUE, clock=clock, send=send, **kw)
+    return dispatch.dispatch(database, settings, QUEUE, clock=clock, send=send.send, **kw)
 
 
 def test_due_rows_are_sent_once_and_recorded(
@@ -99,7 +81,7 @@ def test_due_rows_are_sent_once_and_recorded(
 ) -> None:
     first = add(database, counsellor, "eins", NOW - timedelta(minutes=1))
     later = add(database, counsellor, "zwei", NOW + timedelta(minutes=1))
-    send = Sender()
+    send = RecordingProvider()
     done = run(database, settings, send)
     assert (done.sent, done.claimed, done.ids) == (1, 1, [first])
     assert run(database, settings, send).sent == 0  # nothing twice
@@ -118,7 +100,7 @@ def test_rows_later_than_the_grace_are_missed_not_sent(
 ) -> None:
     late = add(database, counsellor, "spät", NOW - timedelta(minutes=31))
     in_time = add(database, counsellor, "knapp", NOW - timedelta(minutes=29))
-    send = Sender()
+    send = RecordingProvider()
     done = run(database, settings, send)
     assert (done.missed, done.sent) == (1, 1)
     assert states(database) == {late: ReminderState.MISSED, in_time: ReminderState.SENT}
@@ -129,7 +111,7 @@ def test_a_row_with_nothing_to_say_is_cancelled(
     database: Database, settings: Settings, counsellor: int
 ) -> None:
     row = add(database, counsellor, None, NOW)
-    assert run(database, settings, Sender()).cancelled == 1
+    assert run(database, settings, RecordingProvider()).cancelled == 1
     assert states(database) == {row: ReminderState.CANCELLED}
 
 
@@ -138,7 +120,7 @@ def test_a_render_bug_fails_its_row_and_the_others_go_out(
 ) -> None:
     broken = add(database, counsellor, "boom", NOW - timedelta(minutes=2))
     fine = add(database, counsellor, "gut", NOW - timedelta(minutes=1))
-    send = Sender()
+    send = RecordingProvider()
     done = run(database, settings, send)
     assert (done.failed, done.sent) == (1, 1)
     assert states(database) == {broken: ReminderState.FAILED, fine: ReminderState.SENT}
@@ -148,7 +130,7 @@ def test_maybe_sent_is_uncertain_and_never_sent_again(
     database: Database, settings: Settings, counsellor: int
 ) -> None:
     row = add(database, counsellor, "vielleicht", NOW)
-    send = Sender(outcomes=[MaybeSent("timeout after the request went out")])
+    send = RecordingProvider(outcomes=[MaybeSent("timeout after the request went out")])
     assert run(database, settings, send).uncertain == 1
     for minutes in (0, 1, 10):
         run(database, settings, send, NOW + timedelta(minutes=minutes))
@@ -161,7 +143,7 @@ def test_not_sent_is_retried_until_the_cap_then_failed(
 ) -> None:
     row = add(database, counsellor, "nochmal", NOW)
     network_down = [NotSent("cannot connect", retry=True) for _ in range(dispatch.MAX_ATTEMPTS)]
-    send = Sender(outcomes=[NotSent("cannot connect", retry=True)])
+    send = RecordingProvider(outcomes=[NotSent("cannot connect", retry=True)])
     assert run(database, settings, send).retry == 1
     assert states(database) == {row: ReminderState.PENDING}
     assert run(database, settings, send).claimed == 0  # not before its backoff (2 s)
@@ -169,7 +151,7 @@ def test_not_sent_is_retried_until_the_cap_then_failed(
     assert send.sent == ["nochmal"]
 
     stubborn = add(database, counsellor, "nie", NOW)
-    send = Sender(outcomes=network_down)
+    send = RecordingProvider(outcomes=network_down)
     for step in range(dispatch.MAX_ATTEMPTS + 1):  # 3 minutes: longer than any backoff
         run(database, settings, send, NOW + timedelta(minutes=3 * step))
     assert states(database)[stubborn] is ReminderState.FAILED
@@ -178,7 +160,7 @@ def test_not_sent_is_retried_until_the_cap_then_failed(
 
 def test_a_refusal_fails_at_once(database: Database, settings: Settings, counsellor: int) -> None:
     row = add(database, counsellor, "nein", NOW)
-    send = Sender(outcomes=[NotSent("invalid number", retry=False)])
+    send = RecordingProvider(outcomes=[NotSent("invalid number", retry=False)])
     assert run(database, settings, send).failed == 1
     assert states(database) == {row: ReminderState.FAILED}
 
@@ -193,7 +175,7 @@ def test_a_claim_whose_process_died_becomes_uncertain_when_the_lease_lapses(
             .where(ShiftNotice.id == row)
             .values(state=ReminderState.SENDING, lease_until=NOW + dispatch.LEASE, attempts=1)
         )
-    send = Sender()
+    send = RecordingProvider()
     assert run(database, settings, send, NOW + dispatch.LEASE - timedelta(seconds=1)).expired == 0
     assert states(database) == {row: ReminderState.SENDING}
     assert run(database, settings, send, NOW + dispatch.LEASE + timedelta(seconds=1)).expired == 1
@@ -206,7 +188,7 @@ def test_batches_follow_each_other_until_nothing_is_due(
 ) -> None:
     for i in range(7):
         add(database, counsellor, f"n{i}", NOW - timedelta(seconds=i))
-    send = Sender()
+    send = RecordingProvider()
     done = run(database, settings, send, batch=3)
     assert done.sent == 7
     assert sorted(send.sent) == [f"n{i}" for i in range(7)]
@@ -226,12 +208,13 @@ def test_an_outcome_never_overwrites_a_row_someone_else_moved_on(
 ) -> None:
     row = add(database, counsellor, "eins", NOW)
 
-    def send(db: Database, _settings: Settings, _message: Outgoing) -> str:
-        with db.write() as session:  # meanwhile, another writer finished the row
-            session.execute(update(ShiftNotice).values(state=ReminderState.CANCELLED))
-        raise failure
+    class Meanwhile(RecordingProvider):
+        def send(self, message: Outgoing) -> str:
+            with database.write() as session:  # meanwhile, another writer finished the row
+                session.execute(update(ShiftNotice).values(state=ReminderState.CANCELLED))
+            raise failure
 
-    run(database, settings, send)
+    run(database, settings, Meanwhile())
     assert states(database) == {row: ReminderState.CANCELLED}
 
 
@@ -245,7 +228,7 @@ def test_a_retryable_refusal_ends_the_round_and_the_batch_waits(
     database: Database, settings: Settings, counsellor: int
 ) -> None:
     rows = [add(database, counsellor, f"r{i}", NOW - timedelta(seconds=10 - i)) for i in range(10)]
-    send = Sender(outcomes=[NotSent("429 Too Many Requests", retry=True)])
+    send = RecordingProvider(outcomes=[NotSent("429 Too Many Requests", retry=True)])
     done = run(database, settings, send, batch=4)
     # One batch only; what had not been handed over when the 429 came was not tried.
     assert (done.claimed, done.retry, done.failed) == (4, 1, 0)

@@ -13,9 +13,10 @@ from starlette.datastructures import Secret
 
 from config.model import HotlineConfig
 from config.settings import Settings, SettingsError
+from foundation import outbox
 from foundation.db import Database
-from hotline import mail, outbox
-from hotline.sender import MaybeSent, NotSent, Outgoing
+from hotline.providers import mail
+from hotline.providers.twilio import MaybeSent, NotSent, Outgoing
 from tests import fake_smtp
 from tests.fake_smtp import PASSWORD, USER
 

@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
+from foundation import outbox
 from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.models import (
@@ -35,7 +36,7 @@ from foundation.models import (
     Tier,
     Voicemail,
 )
-from hotline import outbox
+from hotline import providers
 from scheduling import absences, notices, shifts, standins
 from scheduling.demo import load_demo
 from scheduling.dispatch import Round
@@ -110,7 +111,7 @@ def plan_at(database: Database, settings: Settings, moment: datetime) -> PlanRes
 
 def dispatch_at(database: Database, settings: Settings, moment: datetime) -> Round:
     with at(moment):
-        return notices.dispatch_job(database, settings)
+        return notices.dispatch_job(database, settings, providers.for_settings(database, settings))
 
 
 def local(moment: datetime) -> str:
@@ -437,7 +438,7 @@ def test_two_dispatchers_send_each_notice_exactly_once(
     def dispatcher(db: Database) -> None:
         barrier.wait()
         for _ in range(3):
-            rounds.append(notices.dispatch_job(db, settings))
+            rounds.append(notices.dispatch_job(db, settings, providers.for_settings(db, settings)))
 
     with at(berlin(2026, 11, 26, 8)):
         threads = [threading.Thread(target=dispatcher, args=(db,)) for db in dispatchers]
@@ -738,7 +739,10 @@ def test_the_dashboard_shows_an_email_in_the_outbox(
         amira = session.get(Counsellor, people.amira)
         assert amira is not None
         amira.email, amira.notify_email = "amira@example.org", True
-    assert notices.dispatch_job(database, settings).sent == 1
+    assert (
+        notices.dispatch_job(database, settings, providers.for_settings(database, settings)).sent
+        == 1
+    )
     page = admin.get("/").text
     assert "amira@example.org" in page
     assert "Diensttausch" in page

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from config.model import SHIPPED, ConfigError, HotlineConfig, Relay, load_config
 from config.settings import Settings
-from foundation import crypto
+from foundation import crypto, outbox
 from foundation.db import Database
 from foundation.models import (
     AuditEntry,
@@ -32,9 +32,8 @@ from foundation.models import (
     Role,
     Tier,
 )
-from hotline import conversations, outbox, relay, relay_limit
-from scheduling import tasks
-from scheduling.shifts import NewShift, create_shift
+from hotline import conversations, relay, relay_limit, tasks
+from scheduling.shifts import NewShift, Rota, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import live_twilio, post_signed
@@ -352,6 +351,7 @@ def test_the_out_of_hours_reply_comes_from_the_configuration(
             replace(settings, config=own),
             relay.Incoming("islamism", CLIENT, "Hallo", "SM" + "e" * 32),
             EVENING,
+            Rota(own),
         )
     assert answer == relay.Answer(
         text="Erreichbar montags bis donnerstags von 9 bis 18 Uhr und freitags von 9 bis 16 Uhr."
@@ -811,7 +811,13 @@ def test_a_reopening_and_a_message_of_the_same_client_at_once_lose_nothing(
     import threading
 
     with database.write() as session:
-        relay.from_client(session, settings, relay.Incoming("islamism", CLIENT, "1", "SM1"), NOON)
+        relay.from_client(
+            session,
+            settings,
+            relay.Incoming("islamism", CLIENT, "1", "SM1"),
+            NOON,
+            Rota(settings.config),
+        )
     with database.write() as session:
         conversation = session.scalars(select(Conversation)).one()
         conversation.state, conversation.closed_at = ConversationState.CLOSED, NOON
@@ -832,7 +838,7 @@ def test_a_reopening_and_a_message_of_the_same_client_at_once_lose_nothing(
         try:
             with database.write() as session:
                 incoming = relay.Incoming("islamism", CLIENT, "2", "SM2")
-                relay.from_client(session, settings, incoming, NOON)
+                relay.from_client(session, settings, incoming, NOON, Rota(settings.config))
         except BaseException as exc:
             errors.append(exc)
 
@@ -934,7 +940,7 @@ def test_retention_asks_twilio_nothing_in_simulation_mode(
     assert settings.simulation
     with database.write() as session:
         incoming = relay.Incoming("islamism", CLIENT, "Hallo", "SM" + "f" * 32)
-        relay.from_client(session, settings, incoming, NOON)
+        relay.from_client(session, settings, incoming, NOON, Rota(settings.config))
     later = NOON + timedelta(days=31)
     assert conversations.delete_provider_copies(database, settings, later) == 0
     tasks.retention_job(database, settings, later)
@@ -946,7 +952,13 @@ def test_retention_closes_conversations_idle_longer_than_the_retention(
 ) -> None:
     for sender, sid in ((CLIENT, "SM1"), (OTHER_CLIENT, "SM2")):
         with database.write() as session:
-            relay.from_client(session, settings, relay.Incoming("islamism", sender, "x", sid), NOON)
+            relay.from_client(
+                session,
+                settings,
+                relay.Incoming("islamism", sender, "x", sid),
+                NOON,
+                Rota(settings.config),
+            )
     with database.write() as session:
         idle = session.scalars(select(Conversation).where(Conversation.code == "K1")).one()
         idle.last_activity_at = NOON - timedelta(days=31)
@@ -1008,7 +1020,7 @@ def test_the_flood_limits_per_client_and_per_team_slide_with_the_window(
     def write(sender: str, at: datetime) -> relay.Answer:
         with database.write() as session:
             incoming = relay.Incoming("islamism", sender, "Hallo", f"SM{next(sids):032x}")
-            return relay.from_client(session, own, incoming, at)
+            return relay.from_client(session, own, incoming, at, Rota(own.config))
 
     first = [write(CLIENT, NOON) for _ in range(5)]
     assert [bool(a.deliver) for a in first] == [True, True, True, False, False]

@@ -25,9 +25,10 @@ from starlette.testclient import TestClient
 
 from config.model import ConfigError, HotlineConfig, load_config
 from config.settings import Settings
-from foundation import crypto, db
+from foundation import crypto, db, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
+from foundation.jobs import Job
 from foundation.models import (
     Appointment,
     AppointmentMode,
@@ -37,13 +38,14 @@ from foundation.models import (
     Reminder,
     ReminderState,
 )
+from foundation.outgoing import Outgoing
 from foundation.teams import sync_teams
-from hotline import outbox, replies, sender
-from hotline.sender import Outgoing
-from scheduling import appointments
-from scheduling.dispatch import dispatch, dispatch_round
+from hotline import providers
+from scheduling import appointments, replies
+from scheduling import dispatch as engine
+from scheduling.dispatch import Round
 from scheduling.reminder_sending import QUEUE, dispatch_job
-from scheduling.scheduler import Job, Scheduler
+from scheduling.scheduler import Scheduler
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio, running
 from tests.helpers import post_signed
@@ -140,6 +142,17 @@ def counsellor_id(database: Database, config: HotlineConfig) -> int:
         return add_counsellor(
             session, config, "islamism", name="Beraterin", phone="+4915199990000"
         ).id
+
+
+def dispatch(db: Database, settings: Settings, queue: Any, **options: Any) -> Round:
+    """The engine, sending through the settings' own way out unless a test hands in `send`."""
+    options.setdefault("send", providers.for_settings(db, settings).send)
+    return engine.dispatch(db, settings, queue, **options)
+
+
+def dispatch_round(db: Database, settings: Settings, queue: Any, **options: Any) -> Round:
+    options.setdefault("send", providers.for_settings(db, settings).send)
+    return engine.dispatch_round(db, settings, queue, **options)
 
 
 # --- words ------------------------------------------------------------------------------------
@@ -469,25 +482,27 @@ def test_a_restart_within_the_grace_sends_each_reminder_once(
             reminders={Recipient.CLIENT: 120 + 60 * i},  # all due now
         )
 
-    def slow(db: Database, s: Settings, message: Outgoing) -> str:
+    way_out = providers.for_settings(database, settings)
+
+    def slow(message: Outgoing) -> str:
         time.sleep(0.01)
-        return sender.send(db, s, message)
+        return way_out.send(message)
 
     def job() -> Job:  # one small batch per run, so a stop leaves rows due
         return Job(
             "reminders.dispatch",
             timedelta(milliseconds=50),
-            lambda d, s: dispatch(d, s, QUEUE, send=slow, batch=4, max_rounds=1),
+            lambda: dispatch(database, settings, QUEUE, send=slow, batch=4, max_rounds=1),
         )
 
-    first = Scheduler(database, settings, [job()])
+    first = Scheduler([job()])
     first.start()
     wait_for(lambda: len(fake.messages) >= 8)
     first.shutdown(wait=True)  # the batch under way is sent and recorded
     stopped_at = len(fake.messages)
     assert 0 < stopped_at < count
     assert states(database).get(ReminderState.SENDING) is None
-    second = Scheduler(database, settings, [job()])
+    second = Scheduler([job()])
     second.start()
     try:
         wait_for(lambda: states(database) == {ReminderState.SENT: count})
@@ -508,7 +523,7 @@ def test_the_scheduler_job_sends_through_the_default_queue(
 ) -> None:
     now = utcnow()
     book(database, settings, counsellor_id, now + timedelta(minutes=20))  # counsellor's due
-    done = dispatch_job(database, settings)
+    done = dispatch_job(database, settings, providers.for_settings(database, settings))
     assert done.sent == 1  # the client's (due 23 h 40 ago) was missed
     assert done.missed == 1
 
@@ -806,7 +821,7 @@ def test_a_change_during_a_claim_waits_and_leaves_the_claim_alone(
     due, later = THURSDAY - timedelta(days=1), THURSDAY + timedelta(days=2)
     sent: list[str] = []
 
-    def send(_db: Database, _settings: Settings, message: Outgoing) -> str:
+    def send(message: Outgoing) -> str:
         sent.append(message.purpose)
         return "SM" + "1" * 32
 
@@ -877,7 +892,7 @@ def test_a_moved_appointment_is_reminded_of_its_new_time(
         ).id
     texts: list[str] = []
 
-    def send(_db: Database, _settings: Settings, message: Outgoing) -> str:
+    def send(message: Outgoing) -> str:
         texts.append(f"{message.purpose}: {message.body}")
         return f"SM{len(texts):032d}"
 

@@ -10,7 +10,8 @@ import pytest
 
 from config.settings import Settings
 from foundation.db import Database
-from scheduling.scheduler import EXECUTOR_LOG, Job, Scheduler
+from foundation.jobs import Job
+from scheduling.scheduler import EXECUTOR_LOG, Scheduler
 
 
 def test_jobs_run_without_a_log_line_per_run(
@@ -19,18 +20,16 @@ def test_jobs_run_without_a_log_line_per_run(
     runs = threading.Semaphore(0)
     failing = threading.Event()
 
-    def tick(_db: Database, _settings: Settings) -> None:
+    def tick() -> None:
         runs.release()
 
-    def broken(_db: Database, _settings: Settings) -> None:
+    def broken() -> None:
         failing.set()
         raise RuntimeError("+4917612345678")  # what an exception may carry is never logged
 
     logging.getLogger(EXECUTOR_LOG).setLevel(logging.NOTSET)  # as in a fresh process
     caplog.set_level(logging.INFO)
     scheduler = Scheduler(
-        database,
-        settings,
         [Job("tick", timedelta(seconds=0.05), tick), Job("broken", timedelta(hours=1), broken)],
     )
     scheduler.start()

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 import httpx2 as httpx
 import pytest
@@ -15,11 +16,12 @@ import time_machine
 from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
+from app import compose
 from app.simulator import Behaviour
 from config.model import HotlineConfig, Tasks
 from config.phone import display
 from config.settings import Settings
-from foundation import crypto
+from foundation import crypto, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import (
@@ -32,10 +34,8 @@ from foundation.models import (
     Tier,
     Voicemail,
 )
-from hotline import outbox
-from scheduling import tasks
-from scheduling.scheduler import default_jobs
-from scheduling.shifts import NewShift, create_shift
+from hotline import providers, tasks
+from scheduling.shifts import NewShift, Rota, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import TWILIO_SID as SID
@@ -484,7 +484,7 @@ def _request(
 ) -> int:
     with database.write() as session:
         new = tasks.NewCallback(line, phone, "morgens", "192.0.2.1", name="Jo", message="Hallo")
-        tasks.create_callback(session, settings, new)
+        tasks.create_callback(session, settings, new, Rota(settings.config))
         newest = session.scalar(select(func.max(CallbackRequest.id)))
     assert newest is not None
     return newest
@@ -789,10 +789,12 @@ def test_retention_tries_again_when_twilio_fails(
     assert fake.deleted == [sid]
 
 
-def test_retention_runs_hourly_from_the_scheduler() -> None:
-    (job,) = [job for job in default_jobs() if job.id == "tasks.retention"]
+def test_retention_runs_hourly_from_the_scheduler(database: Database, settings: Settings) -> None:
+    everything = compose.jobs(database, settings, providers.for_settings(database, settings))
+    (job,) = [job for job in everything if job.id == "tasks.retention"]
     assert job.every == timedelta(hours=1)
-    assert job.run is tasks.retention_job
+    assert isinstance(job.run, partial)
+    assert job.run.func is tasks.retention_job
 
 
 def test_retention_days_is_configured_and_checked(config: HotlineConfig) -> None:

@@ -22,11 +22,11 @@ from twilio.request_validator import RequestValidator
 from app.simulator import Behaviour, Simulator, TwimlError, parse
 from config.model import SHIPPED, HotlineConfig, load_config
 from config.settings import DEVELOPMENT_AUTH_TOKEN, Settings, SettingsError
-from foundation import crypto
+from foundation import crypto, outbox
 from foundation.db import Database, make_engine
 from foundation.models import Base, Call, OutboxMessage, StandIn, Tier, Voicemail
 from foundation.teams import team_by_slug
-from hotline import outbox
+from scheduling import shifts
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import running
@@ -486,7 +486,7 @@ def test_a_bug_in_routing_falls_back(
     def boom(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError
 
-    monkeypatch.setattr(webhooks.shifts, "on_call", boom)
+    monkeypatch.setattr(shifts, "on_call", boom)
     walk = sim.call(ISLAMISM)
     assert walk.connected_to == GENERAL
 
@@ -495,7 +495,7 @@ def test_a_slow_step_falls_back_within_the_budget(
     sim: Simulator, rota: Rota, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(webhooks, "BUDGET_SECONDS", 0.3)
-    original = webhooks.shifts.on_call
+    original = shifts.on_call
 
     finished = threading.Event()
 
@@ -506,7 +506,7 @@ def test_a_slow_step_falls_back_within_the_budget(
         finally:
             finished.set()
 
-    monkeypatch.setattr(webhooks.shifts, "on_call", slow)
+    monkeypatch.setattr(shifts, "on_call", slow)
     started = time.perf_counter()
     walk = sim.call(ISLAMISM)
     assert walk.connected_to == GENERAL
@@ -735,14 +735,24 @@ def test_voicemail_sms_is_sent_through_twilio(
     assert rota.primary.encode() not in stored.to_enc  # encrypted at rest
 
 
+@pytest.mark.parametrize(
+    ("answer", "recorded"),
+    [("refused", "failed"), ("server error", "uncertain")],
+    ids=["refused", "may-have-been-sent"],
+)
 def test_failed_sms_is_recorded_not_raised(
-    config: HotlineConfig, database: Database, db_url: str, rota: Rota
+    config: HotlineConfig, database: Database, db_url: str, rota: Rota, answer: str, recorded: str
 ) -> None:
+    """Twilio refuses the SMS (a 4xx: certainly not sent) or answers 500 (it may have gone
+    out): either is recorded as such, never raised at the caller."""
     from starlette.datastructures import Secret
 
     sid, token = "AC" + "2" * 32, "live-token"
     with running(sid, token) as fake:
-        fake.fail_next = 1
+        if answer == "refused":
+            fake.rate_limit_next = 1
+        else:
+            fake.fail_next = 1
         settings = Settings(
             config=config,
             database_url=db_url,
@@ -759,7 +769,7 @@ def test_failed_sms_is_recorded_not_raised(
             )
     assert "Vielen Dank für Ihre Nachricht" in walk.said()
     with database.read() as session:
-        assert session.scalars(select(OutboxMessage)).one().status == "failed"
+        assert session.scalars(select(OutboxMessage)).one().status == recorded
 
 
 # --- the walker itself ------------------------------------------------------------------------
@@ -799,13 +809,13 @@ def test_later_calls_are_answered_from_the_snapshot(
 ) -> None:
     first = sim.call(ISLAMISM)
     asked: list[object] = []
-    original = webhooks.shifts.on_call
+    original = shifts.on_call
 
     def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         asked.append(args)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(webhooks.shifts, "on_call", counting)
+    monkeypatch.setattr(shifts, "on_call", counting)
     calls_made = [sim.call(ISLAMISM) for _ in range(5)]
     assert all(walk.connected_to == rota.primary for walk in calls_made)
     assert first.connected_to == rota.primary

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,9 +21,13 @@ from starlette.templating import Jinja2Templates
 from config.settings import Settings
 from foundation import users
 from foundation.db import Database, make_engine
+from foundation.jobs import Job
+from foundation.outgoing import Provider
 from foundation.teams import sync_teams
+from hotline import providers
 from scheduling import notices
 from scheduling.scheduler import Scheduler
+from scheduling.shifts import Rota
 from web import (
     api,
     appointment_pages,
@@ -64,14 +68,24 @@ def app_version() -> str:
         return "0+unknown"
 
 
+Jobs = Callable[[Database, Settings, Provider], Sequence[Job]]
+
+
 def create_app(
-    settings: Settings, *, database: Database | None = None, scheduler: bool = False
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    jobs: Jobs | None = None,
+    provider: Provider | None = None,
 ) -> Starlette:
     """The web service. `database` lets tests hand in their own; by default one is built from
     settings (the schema must already be up to date: `hotline db upgrade`, or `hotline serve`).
-    `scheduler`: also run the scheduler (reminders, shift notices) in this process, as
-    `hotline serve` does."""
+    `jobs`: also run the scheduler with these jobs (reminders, shift notices) in this process,
+    as `hotline serve` does (`app.compose.jobs`). `provider`: the way out for messages and
+    calls (default: as the settings say, `hotline.providers.for_settings`)."""
     db = database or Database(make_engine(settings.database_url))
+    way_out = provider or providers.for_settings(db, settings)
+    rota = Rota(settings.config)
     notices.watch(db, settings)  # shift changes made here queue change notices
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
@@ -89,10 +103,10 @@ def create_app(
         )
         # Incoming calls are answered from memory while the rota stands still (web.hotpath).
         recorder = hotpath.Recorder(db)
-        jobs = Scheduler(db, settings) if scheduler else None
-        app.state.scheduler = jobs
-        if jobs is not None:
-            jobs.start()
+        scheduler = Scheduler(jobs(db, settings, way_out)) if jobs is not None else None
+        app.state.scheduler = scheduler
+        if scheduler is not None:
+            scheduler.start()
         async with anyio.create_task_group() as tasks:
             app.state.snapshots = hotpath.Snapshots()
             app.state.recorder = recorder
@@ -103,8 +117,8 @@ def create_app(
             app.state.recorder = None
             app.state.tasks = None
             tasks.cancel_scope.cancel()
-        if jobs is not None:
-            await run_in_threadpool(jobs.shutdown)
+        if scheduler is not None:
+            await run_in_threadpool(scheduler.shutdown)
         if database is None:
             db.dispose()
 
@@ -152,6 +166,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.provider = way_out  # every message and call goes out through it
+    app.state.rota = rota  # who is on call, as telephony asks it
     app.state.metrics = metrics
     app.state.templates = templates
     return app

@@ -28,8 +28,9 @@ from foundation.db import Database
 from foundation.errors import Conflict, DomainError, Invalid, NotFound
 from foundation.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor
 from foundation.teams import team_by_slug
+from hotline import outbound_calls
 from scheduling import appointments as cases
-from scheduling import busy, call_backs
+from scheduling import busy
 from scheduling.wallclock import (
     Ambiguous,
     Exact,
@@ -209,7 +210,7 @@ class Row:
     when: str
     phone: str | None
     started: bool
-    call_back: call_backs.Summary | None = None  # the latest call-back of the client
+    call_back: outbound_calls.Summary | None = None  # the latest call-back of the client
     lines: tuple[tuple[str, str], ...] = ()  # (slug, name) to call back through, if several
     line: str | None = None  # the one preselected
 
@@ -218,19 +219,19 @@ def _line_choice(
     session: Session,
     settings: Settings,
     appointment: Appointment,
-    previous: call_backs.Summary | None,
+    previous: outbound_calls.Summary | None,
     team: str | None,
 ) -> dict[str, Any]:
     """The lines to offer for a call-back when there is a choice, and the one preselected:
     the line of the latest call-back (the client knows that number), else the viewed team's."""
     config = settings.config
-    slugs = call_backs.lines_for(session, config, appointment)
+    slugs = outbound_calls.lines_for(session, config, appointment)
     if len(slugs) < 2:
         return {}
     own = [slug for slug, line in config.lines.items() if line.team == team]
     return {
         "lines": tuple((slug, config.lines[slug].display_name) for slug in slugs),
-        "line": call_backs.default_line(slugs, previous.line if previous else None, *own),
+        "line": outbound_calls.default_line(slugs, previous.line if previous else None, *own),
     }
 
 
@@ -240,7 +241,7 @@ def _rows(
     box: crypto.Box,
     zone: ZoneInfo,
     now: datetime,
-    calls: dict[int, call_backs.Summary],
+    calls: dict[int, outbound_calls.Summary],
     choices: dict[int, dict[str, Any]],
 ) -> list[Row]:
     return [
@@ -270,7 +271,7 @@ def _load(
             session, start=now - PAST, end=now + AHEAD, counsellor_ids=ids
         )
         names = {c.id: c.name for c in scope.counsellors}
-        calls = call_backs.latest(session, settings, "appointment", (a.id for a in found))
+        calls = outbound_calls.latest(session, settings, "appointment", (a.id for a in found))
         choices = {
             a.id: _line_choice(session, settings, a, calls.get(a.id), scope.team)
             for a in found

@@ -1,5 +1,5 @@
 """The "Zurückrufen" button of the task list and the appointments page: start a call-back
-through the line (scheduling.call_backs) for the signed-in counsellor, and say in German how it
+through the line (hotline.outbound_calls) for the signed-in counsellor, and say in German how it
 went. The pages own their routes and who may call back what; this module does the rest."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from starlette.requests import Request
 
 from config.settings import Settings
 from foundation.errors import Invalid, NotFound
-from scheduling import call_backs
-from scheduling.call_backs import Summary, Target
+from hotline import outbound_calls
+from hotline.outbound_calls import Summary, Target
 from web.auth import Forbidden, Viewer
 
 NOTICES = {
@@ -83,7 +83,7 @@ class Outcome:
 
 
 def _refusal(exc: Invalid) -> Outcome:
-    if isinstance(exc, call_backs.WrongLine):
+    if isinstance(exc, outbound_calls.WrongLine):
         return Outcome(error=ERRORS["wrong_line"], status=422)
     field = exc.field if exc.field in ("counsellor_id", "line") else "number"
     return Outcome(error=ERRORS[field], status=422)
@@ -104,10 +104,11 @@ async def start(
     settings: Settings = request.app.state.settings
     try:
         started = await run_in_threadpool(
-            call_backs.call_back,
+            outbound_calls.call_back,
             request.app.state.db,
             settings,
-            call_backs.Ask(
+            request.app.state.provider,
+            outbound_calls.Ask(
                 kind,
                 target_id,
                 viewer.counsellor_id,
@@ -117,11 +118,11 @@ async def start(
                 line=line,
             ),
         )
-    except call_backs.NotAllowed:
+    except outbound_calls.NotAllowed:
         raise Forbidden from None
     except NotFound:
         return Outcome(missing=True)
-    except call_backs.Running as exc:
+    except outbound_calls.Running as exc:
         message = (
             f"Hierzu läuft gerade schon ein Rückruf von {exc.counsellor}. "
             "Es wurde niemand angerufen."

@@ -2,7 +2,7 @@
 
 Starting one is not a single transaction like the rest of the API (web.api): the call-back is
 recorded, then Twilio is asked to ring the counsellor without a database lock held, then the
-answer is recorded (scheduling.call_backs.call_back).
+answer is recorded (hotline.outbound_calls.call_back).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from starlette.routing import Route
 
 from config.settings import Settings
 from foundation.errors import DomainError
-from scheduling import call_backs
+from hotline import outbound_calls
 from web.api import BadRequest, Work, api, body, caller
 from web.responses import domain_error, error, json_response, local
 from web.schemas import CallBackIn, CallBackOut
 
-ENTITY = {kind: spec.entity for kind, spec in call_backs.KINDS.items()}
+ENTITY = {kind: spec.entity for kind, spec in outbound_calls.KINDS.items()}
 NOT_PLACED = {
     "not_placed": "Twilio did not place the call (see the log); call-back {id} is recorded as "
     "not_placed, nobody was called",
@@ -29,7 +29,7 @@ NOT_PLACED = {
 }
 
 
-def _out(settings: Settings, summary: call_backs.Summary) -> CallBackOut:
+def _out(settings: Settings, summary: outbound_calls.Summary) -> CallBackOut:
     zone = settings.config.organisation.zone
     # Validated: status and kind are the documented values by construction.
     return CallBackOut.model_validate(
@@ -71,16 +71,16 @@ async def create(request: Request) -> Response:
     except BadRequest as exc:
         return exc.response
     settings: Settings = request.app.state.settings
-    db = request.app.state.db
+    db, provider = request.app.state.db, request.app.state.provider
     kind, target_id = _target(payload)
 
-    def run() -> tuple[call_backs.Started, call_backs.Summary]:
-        ask = call_backs.Ask(
+    def run() -> tuple[outbound_calls.Started, outbound_calls.Summary]:
+        ask = outbound_calls.Ask(
             kind, target_id, payload.counsellor_id, who, member_only=True, line=payload.line
         )
-        started = call_backs.call_back(db, settings, ask)
+        started = outbound_calls.call_back(db, settings, provider, ask)
         with db.read() as session:
-            return started, call_backs.get(session, settings, started.call_id)
+            return started, outbound_calls.get(session, settings, started.call_id)
 
     try:
         started, summary = await run_in_threadpool(run)
@@ -100,7 +100,7 @@ async def show(request: Request) -> Work:
     settings: Settings = request.app.state.settings
 
     def work(session: Session, _who: str) -> Response:
-        return json_response(_out(settings, call_backs.get(session, settings, int(raw))))
+        return json_response(_out(settings, outbound_calls.get(session, settings, int(raw))))
 
     return work
 

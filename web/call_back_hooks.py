@@ -1,4 +1,4 @@
-"""Twilio webhooks of a call-back through the line (scheduling.call_backs).
+"""Twilio webhooks of a call-back through the line (hotline.outbound_calls).
 
 Twilio rings the counsellor and fetches `answer`: the whisper and "press 1". A 1 posts to
 `connect`, which dials the client from the line's number; `dialed` hears how that ended, and
@@ -26,9 +26,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.model import Line
 from config.settings import Settings
 from foundation.clock import utcnow
-from hotline import voice
-from scheduling import call_backs
-from scheduling.call_backs import Refused
+from hotline import outbound_calls, voice
+from hotline.outbound_calls import Refused
 from web.twilio import Context, twiml, webhook
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ T = TypeVar("T")
 def _step(context: Context, valid_for: timedelta, step: Callable[[Session, int, str], T]) -> T:
     """Run `step` on the call-back the reference names, for Twilio's call of this request.
     Raises Refused for a bad or expired reference, or when the step refuses."""
-    call_id = call_backs.read_ref(
+    call_id = outbound_calls.read_ref(
         context.settings, context.query.get("ref", ""), utcnow(), valid_for
     )
     if call_id is None:
@@ -56,17 +55,17 @@ def _line(context: Context, slug: str) -> Line:
 
 
 def _next(context: Context, path: str) -> str:
-    return call_backs.url(context.settings, path, context.query.get("ref", ""))
+    return outbound_calls.url(context.settings, path, context.query.get("ref", ""))
 
 
 def answer(context: Context) -> Response:
     """The counsellor answered: the whisper; no key hangs up."""
     try:
-        line = _line(context, _step(context, call_backs.BRIDGE_WITHIN, call_backs.answered))
+        line = _line(context, _step(context, outbound_calls.BRIDGE_WITHIN, outbound_calls.answered))
     except Refused as exc:
         log.warning("call-back not whispered: %s", exc)
         return twiml(voice.call_back_refused())
-    return twiml(voice.call_back_whisper(line, _next(context, call_backs.CONNECT_PATH)))
+    return twiml(voice.call_back_whisper(line, _next(context, outbound_calls.CONNECT_PATH)))
 
 
 def connect(context: Context) -> Response:
@@ -75,15 +74,15 @@ def connect(context: Context) -> Response:
         return twiml(voice.hang_up())
 
     def bridge(session: Session, call_id: int, call_sid: str) -> tuple[str, str]:
-        return call_backs.bridge(session, context.settings, call_id, call_sid, utcnow())
+        return outbound_calls.bridge(session, context.settings, call_id, call_sid, utcnow())
 
     try:
-        slug, number = _step(context, call_backs.BRIDGE_WITHIN, bridge)
+        slug, number = _step(context, outbound_calls.BRIDGE_WITHIN, bridge)
         line = _line(context, slug)
     except Refused as exc:
         log.warning("call-back not connected: %s", exc)
         return twiml(voice.call_back_refused())
-    return twiml(voice.call_back_dial(line, number, _next(context, call_backs.DIALED_PATH)))
+    return twiml(voice.call_back_dial(line, number, _next(context, outbound_calls.DIALED_PATH)))
 
 
 def dialed(context: Context) -> Response:
@@ -91,10 +90,10 @@ def dialed(context: Context) -> Response:
     dial_status = context.params.get("DialCallStatus", "")
 
     def ended(session: Session, call_id: int, call_sid: str) -> str:
-        return call_backs.client_ended(session, call_id, call_sid, dial_status)
+        return outbound_calls.client_ended(session, call_id, call_sid, dial_status)
 
     try:
-        line = _line(context, _step(context, call_backs.FOLLOW_UP, ended))
+        line = _line(context, _step(context, outbound_calls.FOLLOW_UP, ended))
     except Refused:
         return twiml(voice.hang_up())
     return twiml(voice.call_back_ended(line, dial_status))
@@ -105,10 +104,10 @@ def status(context: Context) -> Response:
     state = context.params.get("CallStatus", "")
 
     def record(session: Session, call_id: int, call_sid: str) -> None:
-        call_backs.leg_status(session, call_id, call_sid, state)
+        outbound_calls.leg_status(session, call_id, call_sid, state)
 
     with contextlib.suppress(Refused):
-        _step(context, call_backs.FOLLOW_UP, record)
+        _step(context, outbound_calls.FOLLOW_UP, record)
     return twiml(VoiceResponse())
 
 
@@ -125,8 +124,8 @@ def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceRespons
 
 
 routes = [
-    Route(call_backs.ANSWER_PATH, webhook(answer, _refused), methods=["POST"]),
-    Route(call_backs.CONNECT_PATH, webhook(connect, _refused), methods=["POST"]),
-    Route(call_backs.DIALED_PATH, webhook(dialed, _hang_up), methods=["POST"]),
-    Route(call_backs.STATUS_PATH, webhook(status, _empty), methods=["POST"]),
+    Route(outbound_calls.ANSWER_PATH, webhook(answer, _refused), methods=["POST"]),
+    Route(outbound_calls.CONNECT_PATH, webhook(connect, _refused), methods=["POST"]),
+    Route(outbound_calls.DIALED_PATH, webhook(dialed, _hang_up), methods=["POST"]),
+    Route(outbound_calls.STATUS_PATH, webhook(status, _empty), methods=["POST"]),
 ]

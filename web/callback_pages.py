@@ -3,7 +3,7 @@
 No sign-in, no cookies, no script, nothing from elsewhere. Against bots: a honeypot field, a
 signed timestamp in the form (filled in faster than MIN_FILL or older than MAX_AGE: refused),
 a body cap, and limits per client address and per number (counted in the database, see
-scheduling.tasks). Bots are refused quietly: they get the same thank-you page as people, so
+hotline.tasks). Bots are refused quietly: they get the same thank-you page as people, so
 they learn nothing. People get German messages next to the fields, and nothing is stored
 until everything is right.
 
@@ -30,10 +30,10 @@ from starlette.routing import Route
 
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
+from foundation import outbox
 from foundation.clock import utcnow
 from foundation.db import Database
-from hotline import outbox
-from scheduling import tasks
+from hotline import tasks
 from web.auth import csrf_token
 
 log = logging.getLogger(__name__)
@@ -309,7 +309,7 @@ async def submit(request: Request) -> Response:
 
     def store() -> list[int]:
         with db.write() as session:
-            return tasks.create_callback(session, settings, new)
+            return tasks.create_callback(session, settings, new, request.app.state.rota)
 
     try:
         message_ids = await run_in_threadpool(store)
@@ -318,13 +318,11 @@ async def submit(request: Request) -> Response:
         return _page(request, "limited", 429, number=settings.config.lines[line].number)
     response = RedirectResponse(f"/rueckruf/{line}/danke", status_code=303)
     if message_ids:
-        response.background = BackgroundTask(_deliver_all, db, settings, message_ids)
+        provider = request.app.state.provider
+        response.background = BackgroundTask(
+            outbox.deliver_all, db, settings, provider, message_ids
+        )
     return response
-
-
-def _deliver_all(db: Database, settings: Settings, message_ids: list[int]) -> None:
-    for message_id in message_ids:
-        outbox.deliver(db, settings, message_id)
 
 
 routes = [

@@ -155,7 +155,10 @@ async def _act(request: Request, viewer: Viewer, change: Change, draft: str = ""
     response = RedirectResponse(f"/conversations/{_conversation_id(request)}", status_code=303)
     if message_id is not None:
         settings: Settings = request.app.state.settings
-        response.background = BackgroundTask(relay.deliver, db, settings, [message_id])
+        state = request.app.state
+        response.background = BackgroundTask(
+            relay.deliver, db, settings, state.provider, state.rota, [message_id]
+        )
     return response
 
 

@@ -13,12 +13,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import users
+from foundation import outbox, users
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import AuditEntry, Counsellor, Role, TaskStatus, Team, Voicemail
-from hotline import conversations, outbox
-from scheduling import shifts, swaps, tasks
+from hotline import conversations, tasks
+from scheduling import shifts, swaps
 from scheduling.shifts import OnCallNow
 from web import auth
 from web.auth import Viewer, page

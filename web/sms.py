@@ -6,7 +6,7 @@ anything else. Then, in one transaction:
 
 * a message to a line from an active counsellor of its team is a reply in the text relay
   (`hotline.relay`);
-* a client's answer to a reminder (`hotline.replies`: ABSAGEN, STOP) is handled and confirmed
+* a client's answer to a reminder (`scheduling.replies`: ABSAGEN, STOP) is handled and confirmed
   with a TwiML <Message>;
 * any other message to a line is relayed to the on-call counsellor; to any other number it
   gets an empty <Response/>.
@@ -32,10 +32,14 @@ from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
 from config.settings import Settings
+from foundation import outbox
 from foundation.clock import utcnow
 from foundation.db import Database
-from hotline import relay, replies
-from web.twilio import TWIML, _deliver_all, _int, _line_for, _signed_params
+from foundation.outgoing import Provider
+from hotline import relay
+from hotline.routing import Rota
+from scheduling import replies
+from web.twilio import TWIML, _int, _line_for, _signed_params
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +62,15 @@ class Handled:
     relayed: list[int] = field(default_factory=list)
 
 
-def _answer(db: Database, settings: Settings, params: dict[str, str]) -> Handled:
+def _answer(db: Database, settings: Settings, rota: Rota, params: dict[str, str]) -> Handled:
     try:
-        return _handle(db, settings, params)
+        return _handle(db, settings, rota, params)
     except IntegrityError:
         log.warning("/twilio/sms: a concurrent change collided; handling the message again")
-        return _handle(db, settings, params)
+        return _handle(db, settings, rota, params)
 
 
-def _handle(db: Database, settings: Settings, params: dict[str, str]) -> Handled:
+def _handle(db: Database, settings: Settings, rota: Rota, params: dict[str, str]) -> Handled:
     now = utcnow()
     line = _line_for(settings.config, params.get("To", "").removeprefix(relay.WHATSAPP))
     incoming = relay.Incoming(
@@ -92,13 +96,15 @@ def _handle(db: Database, settings: Settings, params: dict[str, str]) -> Handled
         )
         if line is None or answer.text is not None or answer.deliver:
             return Handled(answer.text, outbox=answer.deliver)
-        relayed = relay.from_client(session, settings, incoming, now)
+        relayed = relay.from_client(session, settings, incoming, now, rota)
         return Handled(relayed.text, outbox=relayed.outbox, relayed=relayed.deliver)
 
 
-def _send(db: Database, settings: Settings, handled: Handled) -> None:
-    _deliver_all(db, settings, handled.outbox)
-    relay.deliver(db, settings, handled.relayed)
+def _send(
+    db: Database, settings: Settings, provider: Provider, rota: Rota, handled: Handled
+) -> None:
+    outbox.deliver_all(db, settings, provider, handled.outbox)
+    relay.deliver(db, settings, provider, rota, handled.relayed)
 
 
 async def incoming(request: Request) -> Response:
@@ -110,20 +116,23 @@ async def incoming(request: Request) -> Response:
     try:
         # Not abandoned on a timeout: a cancellation that commits must also be confirmed and
         # its counsellor told. The database's own timeouts bound the wait.
-        handled = await to_thread.run_sync(_answer, db, settings, params)
+        handled = await to_thread.run_sync(_answer, db, settings, request.app.state.rota, params)
     except Exception as exc:  # never the message: it may quote the body
         log.error("/twilio/sms failed (%s); answering with nothing", type(exc).__name__)
         return Response(message_twiml(None), media_type=TWIML)
     background = None
     if handled.outbox or handled.relayed:
-        background = BackgroundTask(_send, db, settings, handled)
+        state = request.app.state
+        background = BackgroundTask(_send, db, settings, state.provider, state.rota, handled)
     return Response(message_twiml(handled.text), media_type=TWIML, background=background)
 
 
-def _status(db: Database, settings: Settings, query: dict[str, str], status: str) -> list[int]:
+def _status(
+    db: Database, settings: Settings, rota: Rota, query: dict[str, str], status: str
+) -> list[int]:
     with db.write() as session:
         return relay.status_update(
-            session, settings, _int(query.get("m")), query.get("leg", ""), status
+            session, settings, rota, _int(query.get("m")), query.get("leg", ""), status
         )
 
 
@@ -137,11 +146,18 @@ async def delivery_status(request: Request) -> Response:
     db: Database = request.app.state.db
     status = params.get("MessageStatus") or params.get("SmsStatus", "")
     try:
-        again = await to_thread.run_sync(_status, db, settings, dict(request.query_params), status)
+        again = await to_thread.run_sync(
+            _status, db, settings, request.app.state.rota, dict(request.query_params), status
+        )
     except Exception as exc:
         log.error("/twilio/sms/status failed (%s)", type(exc).__name__)
         return Response(message_twiml(None), media_type=TWIML)
-    background = BackgroundTask(relay.deliver, db, settings, again) if again else None
+    state = request.app.state
+    background = (
+        BackgroundTask(relay.deliver, db, settings, state.provider, state.rota, again)
+        if again
+        else None
+    )
     return Response(message_twiml(None), media_type=TWIML, background=background)
 
 

@@ -21,8 +21,7 @@ from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import TaskStatus, Team
 from foundation.teams import team_by_slug
-from hotline import recordings
-from scheduling import call_backs, tasks
+from hotline import outbound_calls, recordings, tasks
 from web import call_back
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render, visible_teams
@@ -49,7 +48,7 @@ class TeamSection:
     staff: bool  # the viewer may see what clients left, and act
     open: list[tasks.Task]
     done: list[tasks.Task]
-    calls: dict[tuple[str, int], call_backs.Summary]  # the latest call-back of a task
+    calls: dict[tuple[str, int], outbound_calls.Summary]  # the latest call-back of a task
 
 
 def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSection]:
@@ -63,7 +62,7 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
             calls = {
                 (kind, target_id): summary
                 for kind in ("callback", "voicemail")
-                for target_id, summary in call_backs.latest(
+                for target_id, summary in outbound_calls.latest(
                     session,
                     settings,
                     kind,

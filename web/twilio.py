@@ -42,13 +42,13 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.model import HotlineConfig, Line
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import crypto
+from foundation import crypto, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
+from foundation.outgoing import Provider
 from foundation.teams import team_by_slug
-from hotline import calls, outbox, voice
-from hotline.voice import Target
-from scheduling import shifts
+from hotline import calls, routing, voice
+from hotline.routing import Rota, Target
 from web import hotpath
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,16 @@ class Context:
     @property
     def config(self) -> Any:
         return self.settings.config
+
+    @property
+    def rota(self) -> Rota:
+        rota: Rota = self.state.rota
+        return rota
+
+    @property
+    def provider(self) -> Provider:
+        provider: Provider = self.state.provider
+        return provider
 
     def url(self, path: str, **params: object) -> str:
         return f"{self.settings.public_url}{path}?{urlencode(params)}"
@@ -321,25 +331,8 @@ def _plan(
     if session is None:
         with context.db.read() as own:
             return _plan(context, line, at, relative, own)
-    team = line.relatives_team if relative and line.relatives_team else line.team
-    return _steps_of(
-        shifts.on_call(session, context.config, team, at, next_change=False), line, relative
-    )
-
-
-def _steps_of(now: shifts.OnCallNow, line: Line, relative: bool) -> list[list[Target]]:
-    tiers = line.relatives_tiers if relative else ("primary", "backup")
-    by_tier = {"primary": now.primary, "backup": now.backup}
-    steps: list[list[Target]] = []
-    seen: set[int] = set()
-    for tier in tiers:
-        step = [Target(c.id, c.phone) for c in by_tier[tier] if c.id not in seen]
-        seen.update(target.counsellor_id for target in step)
-        if step:
-            steps.append(step)
-    if line.strategy == "ring_all" and steps:
-        return [[target for step in steps for target in step]]
-    return steps
+    on_call = context.rota(session, routing.team_of(line, relative=relative), at)
+    return routing.plan(on_call, line, relative=relative)
 
 
 def _step(
@@ -441,8 +434,8 @@ def incoming(context: Context) -> Response:
             )
             if reason is None and not line.relatives_menu:
                 keep = context.snapshots is not None
-                current = shifts.on_call(session, context.config, line.team, now, next_change=keep)
-                steps = _steps_of(current, line, relative=False)
+                current = context.rota(session, line.team, now, next_change=keep)
+                steps = routing.plan(current, line)
                 snapshot = (team.id, current.next_change) if keep else None
     except Exception as exc:  # the record is not worth a caller: route anyway
         log.error("line %s: call not recorded (%s)", slug, type(exc).__name__)
@@ -496,8 +489,8 @@ def refresh_snapshot(context: Context, slug: str) -> None:
     version = hotpath.rota_version()
     with context.db.read() as session:
         team = team_by_slug(session, line.team, context.config)
-        current = shifts.on_call(session, context.config, line.team, now, next_change=True)
-    steps = _steps_of(current, line, relative=False)
+        current = context.rota(session, line.team, now, next_change=True)
+    steps = routing.plan(current, line)
     response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
     snapshots.put(
         slug,
@@ -646,9 +639,8 @@ def voicemail_left(context: Context) -> Response:
             caller_phone_enc=_sealed_caller(context, line),
         )
         if stored is not None:
-            now = shifts.on_call(session, context.config, line.team, utcnow())
-            notify = now.primary or now.backup
-            for counsellor in notify[:1]:
+            counsellor = routing.first_reachable(context.rota(session, line.team, utcnow()))
+            if counsellor is not None:
                 message_ids.append(
                     outbox.queue(
                         session,
@@ -659,17 +651,14 @@ def voicemail_left(context: Context) -> Response:
                         purpose="voicemail",
                     )
                 )
-            if not notify:
+            else:
                 log.warning("line %s: voicemail %d left; nobody on call to tell", slug, stored.id)
     background = None
     if message_ids:
-        background = BackgroundTask(_deliver_all, context.db, context.settings, message_ids)
+        background = BackgroundTask(
+            outbox.deliver_all, context.db, context.settings, context.provider, message_ids
+        )
     return twiml(voice.thanks(line), background)
-
-
-def _deliver_all(db: Database, settings: Settings, message_ids: list[int]) -> None:
-    for message_id in message_ids:
-        outbox.deliver(db, settings, message_id)
 
 
 def status_callback(context: Context) -> Response:

@@ -16,9 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from config.model import HotlineConfig
-from foundation import users
+from foundation import outbox, users
 from foundation.models import AbsenceKind, Counsellor, Role, Team, Tier, Voicemail
-from hotline import outbox
 from scheduling import absences, shifts, standins
 from scheduling.demo import load_demo
 from tests.browser.conftest import Service

@@ -12,6 +12,7 @@ from foundation import users
 from foundation.clock import utcnow
 from foundation.models import Conversation, Role
 from hotline.relay import Incoming, from_client, queue_reply
+from scheduling.shifts import Rota
 from tests.browser.conftest import Service
 from tests.browser.test_accessibility import PASSWORD, _assert_clean, _axe, _check, _login
 from tests.conftest import add_counsellor
@@ -37,7 +38,7 @@ def conversation(service: Service) -> int:
                 actor="tests",
             )
         message = Incoming("right-wing", "+4917612345678", "Hallo, ich möchte reden.", "SM1")
-        from_client(session, settings, message, now)
+        from_client(session, settings, message, now, Rota(settings.config))
         found = session.scalars(select(Conversation)).one()
         queue_reply(
             session, settings, found, "Gern. Wann passt es?", counsellor_id=person.id, now=now

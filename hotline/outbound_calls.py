@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
+from config.phone import masked_phone
 from config.settings import Settings
 from foundation import audit, crypto
 from foundation.clock import utcnow
@@ -40,8 +41,7 @@ from foundation.models import (
     User,
     Voicemail,
 )
-from hotline import sender
-from scheduling.appointments import masked_phone
+from foundation.outgoing import MaybeSent, NotSent, OutgoingCall, Provider
 
 log = logging.getLogger(__name__)
 
@@ -375,12 +375,13 @@ def placed(session: Session, call_id: int, sid: str | None, status: str) -> None
         _take(session, call)
 
 
-def call_back(db: Database, settings: Settings, ask: Ask) -> Started:
-    """Start a call-back: record it (one transaction), ask Twilio to ring the counsellor (no
-    database lock held meanwhile), record how that went. Raises what `start` raises."""
+def call_back(db: Database, settings: Settings, provider: Provider, ask: Ask) -> Started:
+    """Start a call-back: record it (one transaction), ask `provider` (Twilio) to ring the
+    counsellor (no database lock held meanwhile), record how that went. Raises what `start`
+    raises."""
     with db.write() as session:
         placement = start(session, settings, ask)
-    outgoing = sender.OutgoingCall(
+    outgoing = OutgoingCall(
         to=placement.counsellor_phone,
         from_number=placement.line_number,
         url=url(settings, ANSWER_PATH, placement.ref),
@@ -390,20 +391,20 @@ def call_back(db: Database, settings: Settings, ask: Ask) -> Started:
     )
     sid: str | None = None
     try:
-        sid = sender.call(db, settings, outgoing)
-        status = "simulated" if settings.simulation else "queued"
-    except sender.NotSent as exc:
+        sid = provider.call(outgoing)
+        status = "simulated" if provider.simulated else "queued"
+    except NotSent as exc:
         log.warning("call-back %d not placed: %s", placement.call_id, exc)
         status = "not_placed"
-    except sender.MaybeSent as exc:
+    except MaybeSent as exc:
         log.warning("call-back %d may or may not be placed: %s", placement.call_id, exc)
         status = UNCERTAIN
     except Exception as exc:  # a bug, or the outbox's database in simulation mode
         # Only the type: a database error's text may quote the outbox row (a number).
         log.error("call-back %d failed: %s", placement.call_id, type(exc).__name__)
-        status = "not_placed" if settings.simulation else UNCERTAIN
+        status = "not_placed" if provider.simulated else UNCERTAIN
     with db.write() as session:
-        placed(session, placement.call_id, None if settings.simulation else sid, status)
+        placed(session, placement.call_id, None if provider.simulated else sid, status)
     return Started(placement.call_id, status)
 
 

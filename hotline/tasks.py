@@ -22,16 +22,16 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from config.phone import masked_phone
 from config.settings import Settings
-from foundation import audit, crypto
+from foundation import audit, crypto, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import CallbackRequest, TaskStatus, Team, User, Voicemail
 from foundation.teams import team_by_slug
-from hotline import conversations, outbox, recordings
-from scheduling import shifts
-from scheduling.appointments import masked_phone
+from hotline import conversations, recordings, routing
+from hotline.routing import Rota
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +127,16 @@ def _count_since(
 
 
 def create_callback(
-    session: Session, settings: Settings, new: NewCallback, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    new: NewCallback,
+    rota: Rota,
+    now: datetime | None = None,
 ) -> list[int]:
-    """Store the request encrypted, tell the on-call counsellor (no caller data) and, if asked,
-    confirm to the requester. Returns the outbox ids to deliver after the commit. Raises
-    Flooded (nothing stored) past the limits per client address and per number."""
+    """Store the request encrypted, tell the on-call counsellor (`rota` says who; no caller
+    data) and, if asked, confirm to the requester. Returns the outbox ids to deliver after the
+    commit. Raises Flooded (nothing stored) past the limits per client address and per
+    number."""
     now = now or utcnow()
     config = settings.config
     line = config.lines.get(new.line)
@@ -180,8 +185,8 @@ def create_callback(
     )
     messages = []
     if not recently_told:
-        on_call = shifts.on_call(session, config, line.team, now, next_change=False)
-        for counsellor in (on_call.primary or on_call.backup)[:1]:
+        counsellor = routing.first_reachable(rota(session, line.team, now))
+        if counsellor is not None:
             messages.append(
                 outbox.queue(
                     session,
@@ -192,7 +197,7 @@ def create_callback(
                     purpose="callback",
                 )
             )
-        if not messages:
+        else:
             log.warning(
                 "line %s: callback request %d; nobody on call to tell", new.line, request.id
             )

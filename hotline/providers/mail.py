@@ -1,4 +1,4 @@
-"""E-mail over SMTP, with every failure sorted as `hotline.sender` needs it: "certainly not
+"""E-mail over SMTP, with every failure sorted as `foundation.outgoing` needs it: "certainly not
 sent" (`NotSent`) or "may have been sent" (`MaybeSent`), so the scheduler never sends one twice.
 
 `HOTLINE_SMTP_URL` names the server: `smtp://user:password@host:587` speaks STARTTLS (required,
@@ -23,8 +23,8 @@ from urllib.parse import unquote, urlsplit
 from config.settings import Settings
 from foundation.clock import utcnow
 from foundation.db import Database
-from hotline import outbox
-from hotline.sender import MaybeSent, NotSent, Outgoing
+from foundation.outgoing import MaybeSent, NotSent, Outgoing
+from hotline.providers.simulated import Simulated
 
 log = logging.getLogger(__name__)
 TIMEOUT = 10  # seconds, per connection step
@@ -70,7 +70,7 @@ def sender_address(settings: Settings) -> str:
 def send(db: Database, settings: Settings, message: Outgoing) -> str:
     """Send one e-mail; return its Message-ID. Raises NotSent or MaybeSent."""
     if settings.simulation or (settings.smtp_url is None and not settings.production):
-        return _to_outbox(db, settings, message)
+        return Simulated(db, settings).send(message)  # to the outbox
     if settings.smtp_url is None:
         raise NotSent("no SMTP server configured (HOTLINE_SMTP_URL)", retry=False)
     try:
@@ -94,20 +94,6 @@ def compose(settings: Settings, message: Outgoing) -> EmailMessage:
     email["Message-ID"] = make_msgid(domain=domain)
     email.set_content(message.body)
     return email
-
-
-def _to_outbox(db: Database, settings: Settings, message: Outgoing) -> str:
-    with db.write() as session:
-        message_id = outbox.queue(
-            session,
-            settings,
-            to=message.to,
-            body=f"{message.subject}\n\n{message.body}",
-            from_number="",
-            purpose=message.purpose,
-            channel="email",
-        )
-    return f"SIM{message_id:030d}"
 
 
 def _deliver(server: Server, email: EmailMessage) -> None:

@@ -2,7 +2,8 @@
 
 Only clients who agreed to SMS are ever answered (no SMS without consent, ever): a keyword
 from a number that has no booked appointment with consent gets no answer, and neither does a
-second STOP. Everything else is not ours to answer (issue 7 relays it to a counsellor).
+second STOP. Everything else is not ours to answer (the text relay, `hotline.relay`, passes
+it to a counsellor).
 
 The client's number is stored encrypted with a random nonce, so it cannot be looked up: the
 booked appointments with consent are decrypted and compared (about 2 µs each; a service has
@@ -20,14 +21,13 @@ from sqlalchemy.orm import Session
 
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import audit, crypto
+from foundation import audit, crypto, outbox
 from foundation.models import (
     Appointment,
     AppointmentStatus,
     AuditEntry,
     Counsellor,
 )
-from hotline import outbox
 from scheduling import appointments
 from scheduling.reminder_sending import appointment_words, sender_number
 from scheduling.reminders import sync_reminders

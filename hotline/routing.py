@@ -1,0 +1,112 @@
+"""Who gets a call or a message: pure functions over the people on call, the line and the
+call's context. No database, no clock.
+
+* `team_of` says whose rota answers (a line's relatives may go to another team).
+* `plan` returns the steps of a call, in order: one step per tier (sequential) or everyone at
+  once (`ring_all`); voice rings one step after the other.
+* `first_reachable` is the one counsellor a message or a notice goes to: the first primary,
+  else the first backup; the text relay's failover asks for the next one after a tier.
+
+Who is on call comes from the rota (`scheduling.shifts.Rota`, handed in by the code that
+composes the service as a `Rota`): telephony never reads shifts itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from config.model import Line
+from foundation.models import Tier
+
+TIERS = (Tier.PRIMARY, Tier.BACKUP)
+
+
+class Reachable(Protocol):
+    """A counsellor as routing needs her: who, and the number to ring."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def phone(self) -> str: ...
+
+
+class OnCall(Protocol):
+    """Who is on call for a team at an instant, in calling order per tier."""
+
+    @property
+    def primary(self) -> Sequence[Reachable]: ...
+
+    @property
+    def backup(self) -> Sequence[Reachable]: ...
+
+    @property
+    def next_change(self) -> datetime | None: ...
+
+
+class Rota(Protocol):
+    """Asks the rota who is on call in `team` (a slug) at `at`; with `next_change`, also when
+    that changes next (the voice hot path keeps its answer until then)."""
+
+    def __call__(
+        self, session: Session, team: str, at: datetime, *, next_change: bool = False
+    ) -> OnCall: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A counsellor to ring: who, and the number to dial."""
+
+    counsellor_id: int
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """The counsellor a message goes to, and the tier she was found in."""
+
+    counsellor_id: int
+    phone: str
+    tier: Tier
+
+
+def team_of(line: Line, *, relative: bool) -> str:
+    """The team whose rota answers: the line's, or for relatives its relatives team."""
+    return line.relatives_team if relative and line.relatives_team else line.team
+
+
+def _tier(on_call: OnCall, tier: Tier) -> Sequence[Reachable]:
+    return on_call.primary if tier is Tier.PRIMARY else on_call.backup
+
+
+def plan(on_call: OnCall, line: Line, *, relative: bool = False) -> list[list[Target]]:
+    """The steps of a call: the line's tiers in order (for relatives, `relatives_tiers`), each
+    counsellor once, in the first tier she is on; empty tiers are skipped. `ring_all` rings
+    everyone at once: one step."""
+    tiers = [Tier(name) for name in line.relatives_tiers] if relative else list(TIERS)
+    steps: list[list[Target]] = []
+    seen: set[int] = set()
+    for tier in tiers:
+        step = [Target(c.id, c.phone) for c in _tier(on_call, tier) if c.id not in seen]
+        seen.update(target.counsellor_id for target in step)
+        if step:
+            steps.append(step)
+    if line.strategy == "ring_all" and steps:
+        return [[target for step in steps for target in step]]
+    return steps
+
+
+def first_reachable(
+    on_call: OnCall, *, tiers: Sequence[Tier] = TIERS, exclude: Collection[int] = ()
+) -> Reached | None:
+    """The first counsellor of the first tier (of `tiers`) that has one not in `exclude`."""
+    for tier in tiers:
+        for counsellor in _tier(on_call, tier):
+            if counsellor.id not in exclude:
+                return Reached(counsellor.id, counsellor.phone, tier)
+    return None

@@ -1,0 +1,29 @@
+"""The scheduler's jobs of scheduling: shift notices, appointment reminders, busy times."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+from config.settings import Settings
+from foundation.db import Database
+from foundation.jobs import Job
+from foundation.outgoing import Provider
+from scheduling import busy, notices, reminder_sending
+
+
+def jobs(db: Database, settings: Settings, provider: Provider) -> list[Job]:
+    return [
+        Job("notices.plan", timedelta(seconds=60), partial(notices.plan_job, db, settings)),
+        Job(
+            "notices.dispatch",
+            timedelta(seconds=2),
+            partial(notices.dispatch_job, db, settings, provider),
+        ),
+        Job(
+            "reminders.dispatch",
+            timedelta(seconds=2),
+            partial(reminder_sending.dispatch_job, db, settings, provider),
+        ),
+        Job("busy.fetch", timedelta(minutes=15), partial(busy.fetch_job, db, settings)),
+    ]

@@ -1,0 +1,42 @@
+"""In-process fakes of the service's ports, honest implementations rather than mocks."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from foundation.outgoing import Outgoing, OutgoingCall
+
+
+@dataclass
+class RecordingProvider:
+    """A `foundation.outgoing.Provider` that records what it was asked to send and place;
+    `outcomes` scripts failures (an exception is raised instead of sending, None sends)."""
+
+    messages: list[Outgoing] = field(default_factory=list)
+    calls: list[OutgoingCall] = field(default_factory=list)
+    outcomes: list[Exception | None] = field(default_factory=list)
+    simulated: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def sent(self) -> list[str]:
+        """The bodies sent, in order."""
+        return [message.body for message in self.messages]
+
+    def _outcome(self) -> None:
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if outcome is not None:
+            raise outcome
+
+    def send(self, message: Outgoing) -> str:
+        with self.lock:
+            self._outcome()
+            self.messages.append(message)
+            return f"ID{len(self.messages)}"
+
+    def call(self, call: OutgoingCall) -> str:
+        with self.lock:
+            self._outcome()
+            self.calls.append(call)
+            return f"CA{len(self.calls):032d}"
