@@ -33,6 +33,7 @@ from sqlalchemy.orm import SessionTransaction as Transaction
 
 from config.model import HotlineConfig, Notices
 from config.settings import Settings
+from foundation import dates
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import (
@@ -70,7 +71,6 @@ EXTENT = shifts.MAX_SHIFT
 PLAN_SLACK = timedelta(minutes=2)
 SMS_CHANGES = 3  # changes listed in an SMS; the e-mail lists all
 
-WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 TIER_WORDS = {Tier.PRIMARY: "primär", Tier.BACKUP: "Hintergrund"}
 SIGNATURE = "\n\n-- \nkonex hotline (automatische Nachricht)"
 _USER_ACTOR = re.compile(r"^user:(\d+)\b")
@@ -544,7 +544,7 @@ def _merge(
 
 def local_day(moment: datetime) -> str:
     """'Do 26.11.' (moment already in the local zone)."""
-    return f"{WEEKDAYS[moment.weekday()]} {moment:%d.%m.}"
+    return dates.weekday_day(moment)
 
 
 def day_words(moment: datetime, today: date) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import crypto
+from foundation import crypto, dates
 from foundation.db import Database
 from foundation.models import (
     Appointment,
@@ -37,7 +37,6 @@ from foundation.outgoing import Channel, Outgoing, Provider
 from scheduling import appointments
 from scheduling.dispatch import Round, dispatch
 
-WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 MODES = {
     AppointmentMode.PHONE: "Telefon",
     AppointmentMode.IN_PERSON: "vor Ort",
@@ -53,13 +52,13 @@ def placeholders(start: datetime, zone: ZoneInfo, mode: str, *, sent: datetime) 
     `when` is relative to `sent` (the reminder's due moment, not the wall clock, so a text is
     a pure function of its row): "heute", "morgen", else "am Do, 26.11."."""
     local = start.astimezone(zone)
-    weekday, day = WEEKDAYS[local.weekday()], local.strftime("%d.%m.")
+    weekday, day = dates.weekday(local), dates.day_month(local)
     days_ahead = (local.date() - sent.astimezone(zone).date()).days
     when = {0: "heute", 1: "morgen"}.get(days_ahead, f"am {weekday}, {day}")
     return {
         "weekday": weekday,
         "date": day,
-        "time": local.strftime("%H:%M"),
+        "time": dates.clock(local, zone),
         "when": when,
         "mode": MODES[AppointmentMode(mode)],
     }

@@ -25,7 +25,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from foundation import audit
+from foundation import audit, dates
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import (
@@ -47,7 +47,6 @@ from scheduling.shifts import MAX_SHIFT
 from scheduling.shifts import snapshot as shift_snapshot
 
 OPEN = (SwapState.REQUESTED, SwapState.ACCEPTED)
-WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 STATE_LABELS = {
     SwapState.REQUESTED: "angefragt",
     SwapState.ACCEPTED: "angenommen, wartet auf Genehmigung",
@@ -102,11 +101,7 @@ class NewSwap:
 
 def span_text(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     """'Do 26.11., 09:00 – Fr 27.11., 09:00': how people name a shift, in local time."""
-    a, b = start.astimezone(zone), end.astimezone(zone)
-    return (
-        f"{WEEKDAYS[a.weekday()]} {a:%d.%m.}, {a:%H:%M} – {WEEKDAYS[b.weekday()]} {b:%d.%m.}, "
-        f"{b:%H:%M}"
-    )
+    return dates.span(start, end, zone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,8 @@ import phonenumbers
 from jinja2 import Environment
 
 from config.phone import display
+from foundation import dates
 from web.call_back import describe
-
-WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 
 
 def install(env: Environment, zone: ZoneInfo) -> None:
@@ -20,11 +19,10 @@ def install(env: Environment, zone: ZoneInfo) -> None:
 
     def when(moment: datetime) -> str:
         """'Do 26.11., 09:00' in the organisation's zone."""
-        at = local(moment)
-        return f"{WEEKDAYS[at.weekday()]} {at:%d.%m.}, {at:%H:%M}"
+        return dates.when(moment, zone)
 
     def clock(moment: datetime) -> str:
-        return f"{local(moment):%H:%M}"
+        return dates.clock(moment, zone)
 
     env.filters["when"] = when
     env.filters["clock"] = clock

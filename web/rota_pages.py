@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation import dates
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import DomainError, Invalid
@@ -33,7 +34,6 @@ T = TypeVar("T")
 LABEL_WIDTH = 190
 TIMELINE_WIDTH = 810
 ROW_HEIGHT = 26
-WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 TIER_NAMES = {Tier.PRIMARY: "Erreichbar", Tier.BACKUP: "Hintergrund"}
 MESSAGES = {
     "start": "Bitte geben Sie Beginn als Datum und Uhrzeit an (eine Uhrzeit, die es gibt: "
@@ -98,9 +98,7 @@ class Period:
             iso = self.first.isocalendar()
             last = self.first + timedelta(days=6)
             return f"KW {iso.week}/{iso.year}: {self.first:%d.%m.} – {last:%d.%m.%Y}"
-        months = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
-                  "September", "Oktober", "November", "Dezember")  # fmt: skip
-        return f"{months[self.first.month - 1]} {self.first.year}"
+        return dates.month_year(self.first)
 
 
 def period_of(view: str, raw_day: str | None, zone: Any, today: date) -> Period:
@@ -143,8 +141,7 @@ def _x(period: Period, moment: datetime) -> float:
 
 
 def _when(moment: datetime, zone: Any) -> str:
-    local = moment.astimezone(zone)
-    return f"{WEEKDAYS[local.weekday()]} {local:%d.%m. %H:%M}"
+    return dates.when_short(moment, zone)
 
 
 def timeline(
@@ -244,9 +241,7 @@ def timeline(
     days = [
         {
             "x": _x(period, start),
-            "label": f"{WEEKDAYS[day.weekday()]} {day:%d.%m.}"
-            if period.view == "week"
-            else f"{day.day}",
+            "label": dates.weekday_day(day) if period.view == "week" else f"{day.day}",
             "weekend": day.weekday() >= 5,
         }
         for day, start in period.day_starts()
