@@ -14,7 +14,7 @@ from config.model import HotlineConfig, load_config
 DEFAULT_DATABASE_URL = "sqlite:///var/hotline.sqlite3"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
-# Every variable the service reads, with what it is for; README.md must list each one
+# Every variable the service reads, with what it is for; docs/configuration.md must list each one
 # (tests/test_docs.py checks).
 ENVIRONMENT = {
     "HOTLINE_CONFIG": "path of the line/team configuration file (default: the shipped one)",
