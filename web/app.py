@@ -58,7 +58,6 @@ WEBHOOK_THREADS_SQLITE = 2
 WEBHOOK_THREADS = 8
 STATIC = Path(__file__).with_name("static")
 PLAIN_404 = ("/api/", "/twilio/", "/static/")
-NOT_FOUND = "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse."
 
 
 def app_version() -> str:
@@ -128,9 +127,7 @@ def create_app(
     async def not_found(request: Request, exc: Exception) -> Response:
         """An unknown page gets the German error page; API, webhooks and files a plain 404."""
         if request.method in ("GET", "HEAD") and not request.url.path.startswith(PLAIN_404):
-            context = {"title": "Seite nicht gefunden", "message": NOT_FOUND, "viewer": None}
-            page: Response = templates.TemplateResponse(request, "error.html", context, 404)
-            return page
+            return auth.not_found(request)
         return PlainTextResponse(getattr(exc, "detail", "Not Found"), status_code=404)
 
     app = Starlette(

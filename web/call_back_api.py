@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation.access import Principal
 from foundation.errors import DomainError
 from hotline import outbound_calls
 from web.api import BadRequest, Work, api, body, caller
@@ -80,7 +81,7 @@ async def create(request: Request) -> Response:
         )
         started = outbound_calls.call_back(db, settings, provider, ask)
         with db.read() as session:
-            return started, outbound_calls.get(session, settings, started.call_id)
+            return started, outbound_calls.get(session, settings, started.call_id, who)
 
     try:
         started, summary = await run_in_threadpool(run)
@@ -99,8 +100,8 @@ async def show(request: Request) -> Work:
         raise BadRequest(error(422, "invalid", "call_id: not a positive integer"))
     settings: Settings = request.app.state.settings
 
-    def work(session: Session, _who: str) -> Response:
-        return json_response(_out(settings, outbound_calls.get(session, settings, int(raw))))
+    def work(session: Session, who: Principal) -> Response:
+        return json_response(_out(settings, outbound_calls.get(session, settings, int(raw), who)))
 
     return work
 

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import dates
+from foundation import access, dates
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import DomainError, Invalid
@@ -27,7 +27,7 @@ from foundation.models import Absence, AbsenceKind, Counsellor, Role, Shift, Sta
 from foundation.teams import team_by_slug
 from scheduling import absences, busy, shifts, standins
 from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
-from web.auth import Forbidden, Viewer, page
+from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
 T = TypeVar("T")
@@ -344,11 +344,11 @@ def _team_data(db: Database, settings: Settings, team: str, period: Period) -> d
 
 
 def _check_team(settings: Settings, viewer: Viewer, team: str, *, edit: bool) -> None:
+    """Team slugs are configuration, not secrets: a refused team is a 403."""
     if team not in settings.config.teams:
         raise Forbidden
-    if viewer.may_coordinate(team):
-        return
-    if edit or team not in viewer.team_slugs:
+    allowed = access.may_coordinate if edit else access.may_see_team
+    if not allowed(viewer.principal, team):
         raise Forbidden
 
 
@@ -425,7 +425,8 @@ async def _show(
             "team": team,
             "period": period,
             "drawing": drawing,
-            "may_edit": viewer.may_coordinate(team),
+            "may_edit": access.may_coordinate(viewer.principal, team),
+            "rota_teams": access.teams_seen(viewer.principal, settings.config.teams),
             "errors": errors or {},
             "form": form or {},
             "preview": preview,
@@ -456,9 +457,8 @@ def _cover_form(uncovered: list[Uncovered], shift_id: int, zone: Any) -> dict[st
 @page()
 async def rota_index(request: Request, viewer: Viewer) -> Response:
     settings: Settings = request.app.state.settings
-    for slug in settings.config.teams:
-        if viewer.may_coordinate(slug) or slug in viewer.team_slugs:
-            return RedirectResponse(f"/rota/{slug}", status_code=303)
+    for slug in access.teams_seen(viewer.principal, settings.config.teams):
+        return RedirectResponse(f"/rota/{slug}", status_code=303)
     raise Forbidden
 
 
@@ -501,7 +501,7 @@ async def create_shift(request: Request, viewer: Viewer) -> Response:
             if shift_id:
                 existing = session.get(Shift, shift_id)
                 if existing is None or existing.team.slug != team:
-                    raise Forbidden
+                    raise Hidden
                 shifts.update_shift(session, settings.config, shift_id, new, actor=viewer.actor)
             else:
                 shifts.create_shift(session, settings.config, new, actor=viewer.actor)
@@ -529,20 +529,20 @@ async def _delete(
     key: str,
     delete: Callable[..., None],
 ) -> Response:
-    """Delete a row of this team (a missing one is already gone), then back to the rota."""
+    """Delete a row of this team, then back to the rota; a row of another team is answered
+    like a missing one (404)."""
     team = request.path_params["team"]
     settings: Settings = request.app.state.settings
     _check_team(settings, viewer, team, edit=True)
     form = await request.form()
     row_id = as_int(request.path_params.get(key))
+    config = settings.config
 
     def remove() -> None:
         with request.app.state.db.write() as session:
             existing = session.get(model, row_id)
-            if existing is None:
-                return
-            if team_by_slug(session, team, settings.config).id != existing.team_id:
-                raise Forbidden
+            if existing is None or existing.team_id != team_by_slug(session, team, config).id:
+                raise Hidden
             delete(session, row_id, actor=viewer.actor)
 
     await _in_thread(remove)
@@ -715,7 +715,8 @@ async def create_absence(request: Request, viewer: Viewer) -> Response:
 
 @page(Role.ADMIN, Role.COORDINATOR)
 async def delete_absence(request: Request, viewer: Viewer) -> Response:
-    """Absences belong to a person, not a team: a coordinator may remove those of members."""
+    """Absences belong to a person, not a team: a coordinator may remove those of members;
+    another's is answered like a missing one (404)."""
     team = request.path_params["team"]
     settings: Settings = request.app.state.settings
     _check_team(settings, viewer, team, edit=True)
@@ -725,10 +726,8 @@ async def delete_absence(request: Request, viewer: Viewer) -> Response:
     def remove() -> None:
         with request.app.state.db.write() as session:
             existing = session.get(Absence, absence_id)
-            if existing is None:
-                return
-            if team not in {t.slug for t in existing.counsellor.teams}:
-                raise Forbidden
+            if existing is None or team not in {t.slug for t in existing.counsellor.teams}:
+                raise Hidden
             absences.delete_absence(session, absence_id, actor=viewer.actor)
 
     await _in_thread(remove)
