@@ -48,7 +48,7 @@ from tests.test_api import check_against_openapi
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
 from tests.test_voice import ISLAMISM, simulator
 from web.app import create_app
-from web.call_back import ERRORS, NOTICES
+from web.outbound_call_pages import ERRORS, NOTICES
 
 NOON = berlin(2026, 12, 2, 12)  # a Wednesday, inside the line's hours
 CLIENT = "+4917612345612"

@@ -42,7 +42,7 @@ from tests.helpers import TWILIO_SID as SID
 from tests.helpers import https_client
 from tests.test_auth import csrf_of, make_user, sign_in
 from tests.test_voice import ISLAMISM, simulator
-from web.callback_pages import client_key, form_token, token_age
+from web.callback_request_pages import client_key, form_token, token_age
 
 NOON = berlin(2026, 12, 2, 12)  # a Wednesday
 FORM = "/rueckruf/islamism"

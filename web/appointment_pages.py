@@ -40,7 +40,7 @@ from scheduling.wallclock import (
     explain_nonexistent,
     resolve,
 )
-from web import call_back
+from web import outbound_call_pages
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
 
@@ -524,7 +524,7 @@ async def call_client(request: Request, viewer: Viewer) -> Response:
     appointment_id = as_int(request.path_params.get("appointment_id"))
 
     line = str(form.get("line", "")) or None
-    outcome = await call_back.start(request, viewer, "appointment", appointment_id, line)
+    outcome = await outbound_call_pages.start(request, viewer, "appointment", appointment_id, line)
     if outcome.error:
         return await _show(
             request, viewer, team=team, errors={"action": outcome.error}, status=outcome.status

@@ -22,7 +22,7 @@ from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import TaskStatus
 from foundation.teams import team_by_slug
 from hotline import outbound_calls, recordings, tasks
-from web import call_back
+from web import outbound_call_pages
 from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
@@ -98,7 +98,7 @@ def _task_id(request: Request) -> int:
 
 @page()
 async def task_list(request: Request, viewer: Viewer) -> Response:
-    notice = call_back.NOTICES.get(request.query_params.get("notice", ""))
+    notice = outbound_call_pages.NOTICES.get(request.query_params.get("notice", ""))
     return await _page(request, viewer, notice=notice)
 
 
@@ -146,7 +146,7 @@ async def voicemail_status(request: Request, viewer: Viewer) -> Response:
 async def _call_back(request: Request, viewer: Viewer, kind: str) -> Response:
     """ "Zurückrufen": the viewer's phone rings, then the client's (team staff only)."""
     task_id = _task_id(request)
-    outcome = await call_back.start(request, viewer, kind, task_id)
+    outcome = await outbound_call_pages.start(request, viewer, kind, task_id)
     if outcome.error:
         return await _page(request, viewer, outcome.error, outcome.status)
     return RedirectResponse(f"/tasks?notice={outcome.notice}#{kind}-{task_id}", status_code=303)

@@ -1,4 +1,5 @@
-"""/api/v1/callbacks: start a call-back through the line for a counsellor, and follow it.
+"""/api/v1/callbacks: start an outbound call (a call-back through the line) for a counsellor,
+and follow it (the path, a public contract, keeps its name).
 
 Starting one is not a single transaction like the rest of the API (web.api): the call-back is
 recorded, then Twilio is asked to ring the counsellor without a database lock held, then the

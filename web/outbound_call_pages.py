@@ -1,6 +1,10 @@
-"""The "Zurückrufen" button of the task list and the appointments page: start a call-back
-through the line (hotline.outbound_calls) for the signed-in counsellor, and say in German how it
-went. The pages own their routes and who may call back what; this module does the rest."""
+"""Outbound calls in the pages: the "Zurückrufen" button of the task list and of the
+appointments page starts a call-back through the line (hotline.outbound_calls) for the
+signed-in counsellor, and this module says in German how it went. The pages own their routes;
+who may call back what is the access policy's (foundation.access), asked by the use case.
+
+Not to be confused with a callback request (`web.callback_request_pages`: a client asks on the
+public page to be called back) nor with Twilio's status callbacks."""
 
 from __future__ import annotations
 
