@@ -171,7 +171,7 @@ def may_edit_counsellor(p: Principal, counsellor_teams: Iterable[TeamKey]) -> bo
 
 
 def may_list_counsellor(p: Principal, counsellor_teams: Iterable[TeamKey]) -> bool:
-    """A counsellor in no team yet is listed to every coordinator (who may then add her)."""
+    """A counsellor in no team yet is listed to every coordinator (only an admin edits her)."""
     teams = list(counsellor_teams)
     return not teams or may_edit_counsellor(p, teams)
 

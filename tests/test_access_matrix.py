@@ -657,6 +657,10 @@ def test_a_coordinator_whose_counsellor_is_in_another_team_does_not_coordinate_i
     book = {**form, "team": "right-wing", "pseudonym": "X", "date": "2031-03-03", "time": "10:00",
             "duration": "60", "mode": "phone"}  # fmt: skip
     assert browser.post("/appointments", data=book).status_code == 403
+    person = {"csrf": csrf, "name": "Neu", "phone": "0151 77777777", "teams": ["right-wing"]}
+    assert browser.post("/counsellors", data=person).status_code == 422  # not her team
+    in_both = {**person, "teams": ["islamism", "right-wing"]}
+    assert browser.post(f"/counsellors/{colleague}", data=in_both).status_code == 404
     assert world.snapshot() == before
     page = browser.get("/appointments").text
     assert "Eigen" in page
