@@ -566,6 +566,23 @@ def test_a_foreign_or_missing_id_is_a_404_that_changes_nothing(
                 assert world.snapshot() == before, (account, method, path)
 
 
+def test_a_shift_of_another_team_is_not_edited_through_ones_own_team(
+    browser: TestClient, world: World
+) -> None:
+    """The shift form of the rota page names the shift to edit in a field: another team's is
+    answered like a missing one, and stays as it was."""
+    foreign = world.shift("right-wing", "colleague")["shift_id"]
+    csrf = sign_in(browser, "koord")
+    form = {"csrf": csrf, "counsellor_id": str(world.people["islamism", "colleague"]),
+            "tier": "primary", "start_date": "2031-03-02", "start_time": "09:00",
+            "end_date": "2031-03-02", "end_time": "17:00"}  # fmt: skip
+    before = world.snapshot()
+    for shift_id in (foreign, 999_999):
+        edited = browser.post("/rota/islamism/shifts", data={**form, "shift_id": str(shift_id)})
+        assert edited.status_code == 404
+    assert world.snapshot() == before
+
+
 def test_anonymous_visitors_are_sent_to_sign_in_and_machines_need_their_credentials(
     browser: TestClient, settings: Settings, world: World
 ) -> None:
