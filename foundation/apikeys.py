@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from foundation import audit
+from foundation import access, audit
+from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.errors import Invalid
 from foundation.models import ApiKey
@@ -56,7 +57,12 @@ def touch(session: Session, key_id: int, now: datetime | None = None) -> None:
 
 def actor(key: ApiKey) -> str:
     """How the audit log names changes made with this key."""
-    return f"api-key:{key.id} {key.name}"
+    return principal(key).actor
+
+
+def principal(key: ApiKey) -> Principal:
+    """The key as the access policy sees it."""
+    return access.for_api_key(key.id, key.name)
 
 
 def revoke_named(session: Session, name: str, *, actor: str) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import methodcaller
@@ -24,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from config.phone import masked
 from config.settings import Settings
-from foundation import audit, crypto
+from foundation import access, audit, crypto
+from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
@@ -51,7 +51,7 @@ MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 
 
 class NotStaff(Exception):
-    """The conversation belongs to a team the user is not staff of."""
+    """The user sees the conversation (an admin) but is not staff of its team: no action."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,15 +197,15 @@ def detail(session: Session, settings: Settings, conversation_id: int, *, staff:
     )
 
 
-def _staff_conversation(
-    session: Session, conversation_id: int, may: Callable[[int], bool]
-) -> Conversation:
+def _staff_conversation(session: Session, conversation_id: int, by: Principal) -> Conversation:
     """The conversation, locked after its team's row: the order the webhook takes them in
-    (`relay.lock_team`), so a reopening and a client's new message cannot interleave."""
+    (`relay.lock_team`), so a reopening and a client's new message cannot interleave. One the
+    principal may not see is NotFound, like a missing one; one she sees but is not staff of,
+    NotStaff."""
     team_id = team_of(session, conversation_id)
-    if team_id is None:
+    if team_id is None or not access.may_see_conversation(by, team_id):
         raise NotFound("no such conversation")
-    if not may(team_id):
+    if not access.is_staff(by, team_id):
         raise NotStaff
     relay.lock_team(session, team_id)
     conversation = session.get(Conversation, conversation_id, with_for_update=True)
@@ -223,13 +223,13 @@ def reply(
     user_id: int,
     counsellor_id: int | None,
     actor: str,
-    may: Callable[[int], bool],
+    by: Principal,
     now: datetime | None = None,
 ) -> int:
     """A reply written in the web page; returns the row to deliver after the commit. Invalid
     (empty, too long), Conflict (closed, or the number is deleted), NotFound, NotStaff."""
     now = now or utcnow()
-    conversation = _staff_conversation(session, conversation_id, may)
+    conversation = _staff_conversation(session, conversation_id, by)
     text = text.strip()
     if not text:
         raise Invalid("Bitte schreiben Sie eine Nachricht.", field="body")
@@ -254,7 +254,7 @@ def change_state(
     action: str,
     *,
     actor: str,
-    may: Callable[[int], bool],
+    by: Principal,
     now: datetime | None = None,
 ) -> None:
     """Schließen (close) or Wieder öffnen (reopen). A reopened conversation keeps its code
@@ -262,7 +262,7 @@ def change_state(
     else it gets a new one as a new conversation would; it cannot be reopened when the client
     has another open conversation, or their number is deleted (Conflict)."""
     now = now or utcnow()
-    conversation = _staff_conversation(session, conversation_id, may)
+    conversation = _staff_conversation(session, conversation_id, by)
     if action not in ACTIONS:
         raise Invalid("Diese Aktion gibt es nicht.", field="action")
     before = {"state": conversation.state.value, "code": conversation.code}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from config.model import HotlineConfig
 from config.phone import masked_phone
 from config.settings import Settings
-from foundation import audit, crypto
+from foundation import access, audit, crypto
+from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
@@ -275,30 +276,46 @@ def _take(session: Session, call: OutboundCall) -> None:
         audit.record(session, call.actor, "take", entity, row.id, before=before, after=after)
 
 
-def _anyone(_session: Session, _row: Target) -> bool:
-    return True
-
-
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """A call-back asked for: of which target, ringing which counsellor, by whom. `may` says
-    whether the asker may call back this target (else NotAllowed); `member_only`: the
-    counsellor must belong to the target's team (or, for an appointment, be its counsellor).
-    `line`: one of `lines_for` the target (else WrongLine)."""
+    """A call-back asked for: of which target, ringing which counsellor, by whom. The policy
+    (foundation.access) says whether `by` may call back this target: a target `by` may not
+    see is NotFound, like a missing one; one she sees but may not call back, NotAllowed.
+    `member_only`: the counsellor must belong to the target's team (or, for an appointment,
+    be its counsellor). `line`: one of `lines_for` the target (else WrongLine)."""
 
     kind: str
     target_id: int
-    counsellor_id: int
-    actor: str
-    user_id: int | None = None
-    may: Callable[[Session, Target], bool] = _anyone
+    counsellor_id: int | None  # None: the account asking has no counsellor record
+    by: Principal
     member_only: bool = False
     line: str | None = None  # the line's slug; None: the default (see default_line)
+
+    @property
+    def actor(self) -> str:
+        return self.by.actor
+
+    @property
+    def user_id(self) -> int | None:
+        return self.by.user_id
+
+
+def _check_access(session: Session, by: Principal, row: Target, noun: str, field: str) -> None:
+    if isinstance(row, Appointment):
+        teams = access.counsellor_team_ids(session, row.counsellor_id)
+        if not access.may_call_back_appointment(by, row.counsellor_id, teams):
+            raise NotFound(f"no such {noun}", field=field)
+        return
+    if not access.may_see_task(by, row.team_id):
+        raise NotFound(f"no such {noun}", field=field)
+    if not access.may_call_back_task(by, row.team_id):
+        raise NotAllowed
 
 
 def start(session: Session, settings: Settings, ask: Ask, now: datetime | None = None) -> Placement:
     """Record the call-back and audit it (the task is taken only once it is placed: `placed`).
-    Raises NotFound, Invalid (WrongLine), Running (nothing changed) or NotAllowed."""
+    Raises NotFound (also for a target `ask.by` may not see), Invalid (WrongLine), Running
+    (nothing changed) or NotAllowed."""
     now = now or utcnow()
     kind, target_id, user_id = ask.kind, ask.target_id, ask.user_id
     spec = KINDS.get(kind)
@@ -307,8 +324,9 @@ def start(session: Session, settings: Settings, ask: Ask, now: datetime | None =
     row = _load(session, kind, target_id, lock=True)
     if row is None:
         raise NotFound(f"no such {spec.noun}", field=spec.field)
-    if not ask.may(session, row):
-        raise NotAllowed
+    _check_access(session, ask.by, row, spec.noun, spec.field)
+    if ask.counsellor_id is None:
+        raise Invalid("a call-back rings a counsellor first: there is none", field="counsellor_id")
     number = _number(settings, row)
     if number is None:
         raise Invalid(f"the {spec.noun} has no phone number to call back", field=spec.field)
@@ -508,11 +526,23 @@ def _summaries(
     return found
 
 
-def get(session: Session, settings: Settings, call_id: int) -> Summary:
+def get(session: Session, settings: Settings, call_id: int, by: Principal) -> Summary:
+    """A call-back `by` may see (of a target she may call back); NotFound, like a missing one,
+    otherwise. A call-back whose target is gone (retention) only who sees everything sees."""
     call = session.get(OutboundCall, call_id)
-    if call is None:
+    if call is None or not _sees(session, by, call.kind, call.target_id):
         raise NotFound("no such call-back")
     return _summaries(session, settings, [call])[0]
+
+
+def _sees(session: Session, by: Principal, kind: str, target_id: int) -> bool:
+    row = _load(session, kind, target_id) if kind in KINDS else None
+    if row is None:
+        return by.sees_everything
+    if isinstance(row, Appointment):
+        teams = access.counsellor_team_ids(session, row.counsellor_id)
+        return access.may_call_back_appointment(by, row.counsellor_id, teams)
+    return access.may_call_back_task(by, row.team_id)
 
 
 def latest(

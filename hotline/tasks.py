@@ -14,7 +14,7 @@ and a restart must not reset it. Only stored requests count, because only they c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,7 +24,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from config.phone import masked_phone
 from config.settings import Settings
-from foundation import audit, crypto, outbox
+from foundation import access, audit, crypto, outbox
+from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
@@ -68,7 +69,7 @@ class Flooded(Exception):
 
 
 class NotStaff(Exception):
-    """The task belongs to a team the user is not staff of."""
+    """The user sees the task (an admin) but is not staff of its team: no action."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,11 +338,12 @@ def change_status(
     *,
     user_id: int,
     actor: str,
-    may: Callable[[int], bool],
+    by: Principal,
     now: datetime | None = None,
 ) -> None:
     """Übernehmen (take: in progress, by me), Erledigt (done), Wieder öffnen (reopen: new, nobody).
-    `may(team_id)` says whether the user is staff of the task's team (else NotStaff)."""
+    A task `by` may not see is NotFound, like a missing one; one she sees but may not work
+    (not staff of its team), NotStaff."""
     now = now or utcnow()
     row: CallbackRequest | Voicemail | None
     if kind == "callback":
@@ -350,9 +352,9 @@ def change_status(
         row = session.get(Voicemail, task_id, with_for_update=True)
     else:
         raise NotFound("no such kind of task")
-    if row is None:
+    if row is None or not access.may_see_task(by, row.team_id):
         raise NotFound("no such task")
-    if not may(row.team_id):
+    if not access.may_work_task(by, row.team_id):
         raise NotStaff
     if action not in ACTIONS:
         raise Invalid("unknown action", field="action")

@@ -43,7 +43,14 @@ def _snapshot(absence: Absence) -> dict[str, object]:
     }
 
 
-def create_absence(session: Session, new: NewAbsence, *, actor: str) -> Absence:
+def create_absence(
+    session: Session, new: NewAbsence, *, actor: str, team: str | None = None
+) -> Absence:
+    """Record an absence; with `team` (the rota page of that team), only of its members."""
+    if team is not None:
+        member = session.get(Counsellor, new.counsellor_id)
+        if member is None or team not in {t.slug for t in member.teams}:
+            raise Invalid("not a member of this team", field="counsellor_id")
     start, end = utc_interval(
         new.start, new.end, longest=MAX_ABSENCE, too_long="an absence lasts at most a year"
     )

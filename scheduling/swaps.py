@@ -25,7 +25,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from foundation import audit, dates
+from foundation import access, audit, dates
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import (
@@ -579,12 +579,8 @@ def accept(
 
 
 def _may_decide(session: Session, user_id: int, team_id: int) -> bool:
-    user = session.get(User, user_id)
-    if user is None or not user.active:
-        return False
-    if user.role is Role.ADMIN:
-        return True
-    return user.role is Role.COORDINATOR and any(team.id == team_id for team in user.teams)
+    principal = access.load_user(session, user_id)
+    return principal is not None and access.may_decide_swap(principal, team_id)
 
 
 def approve(

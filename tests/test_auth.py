@@ -1,4 +1,4 @@
-"""Accounts, sessions, CSRF, throttling and the route-by-role matrix."""
+"""Accounts, sessions, CSRF, throttling and the dashboard (the route matrix: test_access_matrix)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from sqlalchemy import select
-from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
@@ -295,165 +294,7 @@ def test_deactivated_user_loses_the_session(
     assert browser.get("/").status_code == 303
 
 
-# --- the matrix -------------------------------------------------------------------------------
-
-PUBLIC = {
-    ("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/readyz"),
-    ("GET", "/metrics"), ("GET", "/api/v1/openapi.json"),
-    # The public callback form of each line ("Rückruf anfordern"): no account, by design.
-    ("GET", "/rueckruf/{line}"), ("POST", "/rueckruf/{line}"), ("GET", "/rueckruf/{line}/danke"),
-    # Calendar feeds: the secret token in the URL is the credential (web.feed).
-    ("GET", "/feeds/{token}.ics"),
-}  # fmt: skip
-# Page routes and who may use them; anything not listed here makes the matrix test fail.
-PAGES: dict[tuple[str, str], set[Role]] = {
-    ("GET", "/"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
-    ("POST", "/logout"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
-    ("GET", "/audit"): {Role.ADMIN},
-    ("GET", "/counsellors"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/counsellors"): {Role.ADMIN, Role.COORDINATOR},
-    ("GET", "/counsellors/{counsellor_id}"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/counsellors/{counsellor_id}"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/counsellors/{counsellor_id}/active"): {Role.ADMIN, Role.COORDINATOR},
-    ("GET", "/rota"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
-    ("GET", "/rota/{team}"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
-    ("POST", "/rota/{team}/shifts"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/rota/{team}/shifts/{shift_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/rota/{team}/rotation"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/rota/{team}/standins"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/rota/{team}/standins/{stand_in_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
-    ("GET", "/appointments"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
-    ("POST", "/appointments"): {Role.ADMIN, Role.COORDINATOR, Role.COUNSELLOR},
-    ("POST", "/appointments/{appointment_id}/reschedule"): {
-        Role.ADMIN,
-        Role.COORDINATOR,
-        Role.COUNSELLOR,
-    },
-    ("POST", "/appointments/{appointment_id}/cancel"): {
-        Role.ADMIN,
-        Role.COORDINATOR,
-        Role.COUNSELLOR,
-    },
-    ("POST", "/appointments/{appointment_id}/status"): {
-        Role.ADMIN,
-        Role.COORDINATOR,
-        Role.COUNSELLOR,
-    },
-    ("POST", "/rota/{team}/absences"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/rota/{team}/absences/{absence_id}/delete"): {Role.ADMIN, Role.COORDINATOR},
-    # Any account may open "Meine Dienste"; acting needs a counsellor record (else a 422).
-    ("GET", "/shifts/mine"): set(Role),
-    ("POST", "/shifts/mine/swaps"): set(Role),
-    ("POST", "/shifts/mine/swaps/{swap_id}/withdraw"): set(Role),
-    ("POST", "/shifts/mine/swaps/{swap_id}/accept"): set(Role),
-    ("POST", "/shifts/mine/swaps/{swap_id}/decline"): set(Role),
-    ("GET", "/rota/{team}/swaps"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/rota/{team}/swaps/{swap_id}/approve"): {Role.ADMIN, Role.COORDINATOR},
-    ("POST", "/rota/{team}/swaps/{swap_id}/reject"): {Role.ADMIN, Role.COORDINATOR},
-    # Every account has a task list (of its teams); a team's tasks are worked by its staff only.
-    ("GET", "/tasks"): set(Role),
-    ("POST", "/tasks/callbacks/{task_id}/status"): set(Role),
-    ("POST", "/tasks/voicemails/{task_id}/status"): set(Role),
-    ("GET", "/tasks/voicemails/{task_id}/audio"): set(Role),
-    ("POST", "/tasks/voicemails/{task_id}/recording/delete"): set(Role),
-    # "Zurückrufen" (a call-back through the line): team staff for tasks, whoever may change
-    # an appointment for appointments; an account without a counsellor record gets a 422.
-    ("POST", "/tasks/callbacks/{task_id}/call"): set(Role),
-    ("POST", "/tasks/voicemails/{task_id}/call"): set(Role),
-    ("POST", "/appointments/{appointment_id}/call"): set(Role),
-    # The text relay: every account lists its teams' conversations; staff of the team act.
-    ("GET", "/conversations"): set(Role),
-    ("GET", "/conversations/{conversation_id}"): set(Role),
-    ("POST", "/conversations/{conversation_id}/reply"): set(Role),
-    ("POST", "/conversations/{conversation_id}/state"): set(Role),
-    # Every account has a "Kalender" page; who may revoke which feed is checked per token.
-    ("GET", "/calendar"): set(Role),
-    ("POST", "/calendar/feeds"): set(Role),
-    ("POST", "/calendar/feeds/{token_id}/revoke"): set(Role),
-    ("POST", "/calendar/external"): set(Role),
-    ("POST", "/calendar/external/{calendar_id}/delete"): set(Role),
-}
-# Routes that answer 404 for an id that does not exist (the matrix asks for 999).
-MISSING_IS_404 = {
-    ("GET", "/tasks/voicemails/{task_id}/audio"),
-    ("GET", "/conversations/{conversation_id}"),
-}
-
-
-def all_routes(client: TestClient) -> set[tuple[str, str]]:
-    found = set()
-    for route in client.app.routes:  # type: ignore[attr-defined]
-        if isinstance(route, Mount):
-            continue
-        assert isinstance(route, Route)
-        for method in route.methods or ():
-            if method != "HEAD":
-                found.add((method, route.path))
-    return found
-
-
-def test_every_route_checks_the_role(
-    browser: TestClient, database: Database, config: HotlineConfig
-) -> None:
-    make_user(database, config, "chef", Role.ADMIN)
-    make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
-    make_user(database, config, "beraterin", Role.COUNSELLOR, "islamism")
-    with database.read() as session:
-        from foundation.models import Counsellor
-
-        counsellor_id = session.scalars(select(Counsellor.id)).first()
-    routes = all_routes(browser)
-    machine = {r for r in routes if r[1].startswith(("/api/v1/", "/twilio/"))} - PUBLIC
-    pages = routes - machine - PUBLIC
-    assert pages == set(PAGES), "a page route is missing from the role matrix"
-    # Machine routes are never reachable with a browser session: API keys and Twilio signatures.
-    sign_in(browser, "chef")
-    for method, path in sorted(machine):
-        response = browser.request(method, path.replace("{shift_id}", "1"))
-        assert response.status_code in (401, 403), (method, path, response.status_code)
-    browser.cookies.clear()
-    for who in (None, Role.COUNSELLOR, Role.COORDINATOR, Role.ADMIN):
-        browser.cookies.clear()
-        csrf = ""
-        if who is not None:
-            username = {
-                Role.ADMIN: "chef",
-                Role.COORDINATOR: "koordination",
-                Role.COUNSELLOR: "beraterin",
-            }[who]
-            sign_in(browser, username)
-            csrf = csrf_of(browser.get("/").text)
-        for (method, path), allowed in sorted(PAGES.items()):
-            if path == "/logout":
-                continue  # checked last
-            url = (
-                path.replace("{counsellor_id}", str(counsellor_id))
-                .replace("{team}", "islamism")
-                .replace("{shift_id}", "999")
-                .replace("{stand_in_id}", "999")
-                .replace("{absence_id}", "999")
-                .replace("{swap_id}", "999")
-                .replace("{token_id}", "999")
-                .replace("{calendar_id}", "999")
-                .replace("{task_id}", "999")
-                .replace("{conversation_id}", "999")
-            )
-            response = browser.request(
-                method, url, data={"csrf": csrf} if method == "POST" else None
-            )
-            if who is None:
-                expected = 303 if method == "GET" else 403
-                assert response.status_code == expected, (who, method, path)
-            elif who in allowed:
-                ok = (200, 303, 422, 404) if (method, path) in MISSING_IS_404 else (200, 303, 422)
-                assert response.status_code in ok, (who, method, path)
-                assert not response.headers.get("location", "").startswith("/login")
-            else:
-                assert response.status_code == 403, (who, method, path)
-        if who is not None:
-            assert browser.post("/logout", data={"csrf": csrf}).status_code == 303
-        else:
-            assert browser.post("/logout", data={}).status_code == 403
+# The route-by-role matrix lives in tests/test_access_matrix.py, with the access policy's.
 
 
 # --- the dashboard ------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from tests.test_api import check_against_openapi
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
 from tests.test_voice import ISLAMISM, simulator
 from web.app import create_app
-from web.call_back import ERRORS, NOTICES
+from web.outbound_call_pages import ERRORS, NOTICES
 
 NOON = berlin(2026, 12, 2, 12)  # a Wednesday, inside the line's hours
 CLIENT = "+4917612345612"
@@ -490,7 +490,9 @@ def test_other_teams_and_admins_cannot_call_back_a_team_task(
     for who in ("rechts", "chefin"):
         web.cookies.clear()
         sign_in(web, who)
-        assert _post(web, f"/tasks/callbacks/{request_id}/call")[0] == 403, who
+        # Another team's task is answered as if it did not exist; an admin sees the list.
+        refused = 404 if who == "rechts" else 403
+        assert _post(web, f"/tasks/callbacks/{request_id}/call")[0] == refused, who
         assert f"/tasks/callbacks/{request_id}/call" not in web.get("/tasks").text
     assert fake.calls == []
     assert _calls(database) == []
@@ -696,7 +698,7 @@ def test_only_who_may_change_an_appointment_may_call_its_client(
     appointment_id = _appointment(database, settings, anna.counsellor_id)
     _staff(database, config, "bert", "islamism")  # a colleague: not her appointment
     sign_in(web, "bert")
-    assert _post(web, f"/appointments/{appointment_id}/call", "/appointments")[0] == 403
+    assert _post(web, f"/appointments/{appointment_id}/call", "/appointments")[0] == 404
     assert fake.calls == []
 
 

@@ -118,8 +118,8 @@ def test_coordinator_manages_only_their_teams(
         assert "Eigen Team" in page
         assert "Fremd Team" not in page
         csrf = csrf_of(page)
-        assert client.get(f"/counsellors/{other}").status_code == 403
-        assert client.post(f"/counsellors/{other}/active", data={"csrf": csrf}).status_code == 403
+        assert client.get(f"/counsellors/{other}").status_code == 404  # as if it did not exist
+        assert client.post(f"/counsellors/{other}/active", data={"csrf": csrf}).status_code == 404
         # Editing keeps the membership in the team the coordinator does not coordinate.
         response = client.post(
             f"/counsellors/{mine}",

@@ -606,7 +606,7 @@ def test_page_issues_shows_once_lists_and_revokes(
     browser.cookies.clear()
     sign_in(browser, "kollege")
     csrf = csrf_of(browser.get("/calendar").text)
-    assert browser.post(f"/calendar/feeds/{mine.id}/revoke", data={"csrf": csrf}).status_code == 403
+    assert browser.post(f"/calendar/feeds/{mine.id}/revoke", data={"csrf": csrf}).status_code == 404
     browser.cookies.clear()
     sign_in(browser, "koordination")
     page = browser.get("/calendar")

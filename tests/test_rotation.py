@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
-from foundation.models import Tier
+from config.model import HotlineConfig
+from foundation.db import Database
+from foundation.models import AuditEntry, Shift, Tier
 from scheduling import shifts as shift_cases
 from scheduling.rota import ShiftSpan, gaps, local_span
 from scheduling.rotation import (
@@ -22,6 +25,8 @@ from scheduling.rotation import (
     continue_from,
     plan_rotation,
 )
+from scheduling.rotation_save import RotationClash, save_rotation
+from tests.conftest import add_counsellor
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ZONES = [
@@ -343,3 +348,36 @@ def test_tier_given_as_string_is_normalised() -> None:
 def test_plan_is_deterministic() -> None:
     req = request(shift_days=3, last_day=date(2026, 5, 1))
     assert plan_rotation(req) == plan_rotation(req)
+
+
+# --- saving a plan (scheduling.rotation_save) ---------------------------------------------------
+
+
+def test_a_saved_rotation_is_all_or_nothing(database: Database, config: HotlineConfig) -> None:
+    """The rota page's "Speichern" without HTTP: the plan is saved whole, or (one shift in
+    the way) nothing of it, and the clash names the refused start."""
+    with database.write() as session:
+        anna = add_counsellor(session, config, "islamism", name="Anna").id
+        ben = add_counsellor(session, config, "islamism", name="Ben").id
+    plan = plan_rotation(request(counsellor_ids=(anna, ben), last_day=date(2026, 3, 30)))
+    with database.write() as session:
+        saved = save_rotation(session, config, "islamism", plan.shifts[:2], actor="tests")
+    assert [(s.counsellor_id, s.start_at) for s in saved] == [
+        (p.counsellor_id, p.start) for p in plan.shifts[:2]
+    ]
+    with database.read() as session:
+        before = (
+            session.scalar(select(func.count(Shift.id))),
+            session.scalar(select(func.count(AuditEntry.id))),
+        )
+    with database.write() as session:
+        with pytest.raises(RotationClash) as clash:
+            save_rotation(session, config, "islamism", plan.shifts, actor="tests")
+        assert clash.value.starts == [p.start for p in plan.shifts[:2]]
+        assert session.scalar(select(func.count(Shift.id))) == before[0]  # rolled back here
+    with database.read() as session:
+        after = (
+            session.scalar(select(func.count(Shift.id))),
+            session.scalar(select(func.count(AuditEntry.id))),
+        )
+    assert after == before

@@ -1,4 +1,8 @@
-"""/api/v1: counsellors, shifts, who is on call and appointments, for operators' scripts."""
+"""/api/v1: counsellors, shifts, who is on call and appointments, for operators' scripts.
+
+The API key is a principal of the access policy (foundation.access): every route asks it, and
+a record the key may not see is answered like a missing one (404). Today a key sees
+everything."""
 
 from __future__ import annotations
 
@@ -17,10 +21,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import apikeys, crypto
+from foundation import access, apikeys, crypto
+from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.errors import DomainError, Invalid
+from foundation.errors import DomainError, Invalid, NotFound
 from foundation.models import Appointment, AppointmentStatus, Counsellor, Shift
 from foundation.teams import team_by_slug
 from scheduling import appointments as appointment_cases
@@ -53,7 +58,7 @@ DEFAULT_LIST_RANGE = timedelta(days=28)
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 M = TypeVar("M", bound=BaseModel)
 
-Work = Callable[[Session, str], Response]
+Work = Callable[[Session, Principal], Response]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -122,8 +127,8 @@ def api(
     return endpoint
 
 
-async def caller(request: Request) -> str | Response:
-    """The audit actor of the request's API key, or the 401 to answer."""
+async def caller(request: Request) -> Principal | Response:
+    """The principal of the request's API key, or the 401 to answer."""
     token = _bearer(request)
     who = await run_in_threadpool(_authenticate, request.app.state.db, token) if token else None
     if who is None:
@@ -136,20 +141,20 @@ async def caller(request: Request) -> str | Response:
     return who
 
 
-def _authenticate(db: Database, token: str) -> str | None:
-    """The audit actor of a live key, or None; refreshes last_used_at now and then."""
+def _authenticate(db: Database, token: str) -> Principal | None:
+    """The principal of a live key, or None; refreshes last_used_at now and then."""
     with db.read() as session:
         key = apikeys.find_live_key(session, token)
         if key is None:
             return None
-        key_id, who, due = key.id, apikeys.actor(key), apikeys.touch_due(key)
+        key_id, who, due = key.id, apikeys.principal(key), apikeys.touch_due(key)
     if due:
         with db.write() as session:
             apikeys.touch(session, key_id)
     return who
 
 
-def _run(db: Database, who: str, work: Work, write: bool) -> Response:
+def _run(db: Database, who: Principal, work: Work, write: bool) -> Response:
     try:
         with db.write() if write else db.read() as session:
             return work(session, who)
@@ -189,10 +194,11 @@ async def list_counsellors(request: Request) -> Work:
     team_slug = request.query_params.get("team")
     active = {"true": True, "false": False}.get(request.query_params.get("active", ""))
 
-    def work(session: Session, _who: str) -> Response:
+    def work(session: Session, who: Principal) -> Response:
         team = team_by_slug(session, team_slug, config) if team_slug else None
         rows = counsellor_cases.list_counsellors(session, team=team, active=active)
-        return json_response(CounsellorList(items=[_counsellor_out(c) for c in rows]))
+        seen = [c for c in rows if access.may_list_counsellor(who, [t.id for t in c.teams])]
+        return json_response(CounsellorList(items=[_counsellor_out(c) for c in seen]))
 
     return work
 
@@ -204,8 +210,10 @@ async def _create_counsellor(request: Request) -> Work:
         name=payload.name, phone=payload.phone, email=payload.email, teams=tuple(payload.teams)
     )
 
-    def work(session: Session, who: str) -> Response:
-        counsellor = counsellor_cases.create_counsellor(session, config, new, actor=who)
+    def work(session: Session, who: Principal) -> Response:
+        for team in new.teams:
+            _may_coordinate(who, team)
+        counsellor = counsellor_cases.create_counsellor(session, config, new, actor=who.actor)
         return json_response(_counsellor_out(counsellor), 201)
 
     return work
@@ -222,12 +230,13 @@ async def list_shifts(request: Request) -> Work:
     team_slug = params.get("team")
     counsellor_id = _positive_int(params.get("counsellor_id"), "counsellor_id")
 
-    def work(session: Session, _who: str) -> Response:
+    def work(session: Session, who: Principal) -> Response:
         team = team_by_slug(session, team_slug, config) if team_slug else None
         rows = shift_cases.list_shifts(
             session, start=start, end=end, team=team, counsellor_id=counsellor_id
         )
-        return json_response(ShiftList(items=[_shift_out(s, request) for s in rows]))
+        seen = [s for s in rows if access.may_see_team(who, s.team_id)]
+        return json_response(ShiftList(items=[_shift_out(s, request) for s in seen]))
 
     return work
 
@@ -243,8 +252,9 @@ async def _create_shift(request: Request) -> Work:
         end=payload.end,
     )
 
-    def work(session: Session, who: str) -> Response:
-        shift = shift_cases.create_shift(session, config, new, actor=who)
+    def work(session: Session, who: Principal) -> Response:
+        _may_coordinate(who, new.team)
+        shift = shift_cases.create_shift(session, config, new, actor=who.actor)
         return json_response(_shift_out(shift, request), 201)
 
     return work
@@ -257,8 +267,11 @@ async def _delete_shift(request: Request) -> Work:
     shift_id = _positive_int(request.path_params["shift_id"], "shift_id")
     assert shift_id is not None
 
-    def work(session: Session, who: str) -> Response:
-        shift_cases.delete_shift(session, shift_id, actor=who)
+    def work(session: Session, who: Principal) -> Response:
+        shift = session.get(Shift, shift_id)
+        if shift is not None and not access.may_coordinate(who, shift.team_id):
+            raise NotFound(f"no shift with id {shift_id}")  # as if it did not exist
+        shift_cases.delete_shift(session, shift_id, actor=who.actor)
         return Response(status_code=204)
 
     return work
@@ -275,7 +288,9 @@ async def oncall(request: Request) -> Work:
         raise BadRequest(error(422, "invalid", "team: required (a team slug)"))
     at = instant(request.query_params.get("at"), "at") or utcnow()
 
-    def work(session: Session, _who: str) -> Response:
+    def work(session: Session, who: Principal) -> Response:
+        if team_slug in config.teams and not access.may_see_team(who, team_slug):
+            raise BadRequest(error(403, "forbidden", "this API key may not see this team"))
         now = shift_cases.on_call(session, config, team_slug, at)
         zone = config.organisation.zone
         return json_response(
@@ -349,7 +364,7 @@ async def list_appointments(request: Request) -> Work:
     team_slug = params.get("team")
     counsellor_id = _positive_int(params.get("counsellor_id"), "counsellor_id")
 
-    def work(session: Session, _who: str) -> Response:
+    def work(session: Session, who: Principal) -> Response:
         ids: set[int] | None = None
         if team_slug:
             ids = set(
@@ -357,9 +372,17 @@ async def list_appointments(request: Request) -> Work:
             )
         if counsellor_id is not None:
             ids = {counsellor_id} if ids is None else ids & {counsellor_id}
-        rows = appointment_cases.list_appointments(
+        found = appointment_cases.list_appointments(
             session, start=start, end=end, counsellor_ids=ids
         )
+        teams = {
+            c: access.counsellor_team_ids(session, c) for c in {row.counsellor_id for row in found}
+        }
+        rows = [
+            row
+            for row in found
+            if access.may_change_appointment(who, row.counsellor_id, teams[row.counsellor_id])
+        ]
         names = appointment_cases.counsellor_names(session, {row.counsellor_id for row in rows})
         box = crypto.box(request.app.state.settings)
         items = [_appointment_out(request, row, names, box) for row in rows]
@@ -394,9 +417,12 @@ async def _book(request: Request) -> Work:
         video_link=payload.video_link,
     )
 
-    def work(session: Session, who: str) -> Response:
+    def work(session: Session, who: Principal) -> Response:
         try:
-            appointment = appointment_cases.book(session, settings, new, actor=who)
+            teams = access.counsellor_team_ids(session, new.counsellor_id)
+            if not access.may_change_appointment(who, new.counsellor_id, teams):
+                raise BadRequest(error(403, "forbidden", "this API key may not book for them"))
+            appointment = appointment_cases.book(session, settings, new, actor=who.actor)
         except appointment_cases.Overlap as exc:
             raise _overlap(exc, request) from exc
         return _one_out(session, request, appointment, 201)
@@ -417,7 +443,8 @@ def _appointment_id(request: Request) -> int:
 async def get_appointment(request: Request) -> Work:
     appointment_id = _appointment_id(request)
 
-    def work(session: Session, _who: str) -> Response:
+    def work(session: Session, who: Principal) -> Response:
+        _seen_appointment(session, who, appointment_id)
         appointment = appointment_cases.get(session, appointment_id)
         return _one_out(session, request, appointment)
 
@@ -428,8 +455,9 @@ async def _cancel(request: Request) -> Work:
     appointment_id = _appointment_id(request)
     settings = request.app.state.settings
 
-    def work(session: Session, who: str) -> Response:
-        appointment = appointment_cases.cancel(session, settings, appointment_id, actor=who)
+    def work(session: Session, who: Principal) -> Response:
+        _seen_appointment(session, who, appointment_id)
+        appointment = appointment_cases.cancel(session, settings, appointment_id, actor=who.actor)
         return _one_out(session, request, appointment)
 
     return work
@@ -444,10 +472,11 @@ async def _reschedule(request: Request) -> Work:
     settings = request.app.state.settings
     _local_times(settings, start=payload.start, end=payload.end)
 
-    def work(session: Session, who: str) -> Response:
+    def work(session: Session, who: Principal) -> Response:
         try:
+            _seen_appointment(session, who, appointment_id)
             appointment = appointment_cases.reschedule(
-                session, settings, appointment_id, payload.start, payload.end, actor=who
+                session, settings, appointment_id, payload.start, payload.end, actor=who.actor
             )
         except appointment_cases.Overlap as exc:
             raise _overlap(exc, request) from exc
@@ -465,14 +494,33 @@ async def _set_status(request: Request) -> Work:
     settings = request.app.state.settings
     status = AppointmentStatus(payload.status)
 
-    def work(session: Session, who: str) -> Response:
-        appointment = appointment_cases.mark(session, settings, appointment_id, status, actor=who)
+    def work(session: Session, who: Principal) -> Response:
+        _seen_appointment(session, who, appointment_id)
+        appointment = appointment_cases.mark(
+            session, settings, appointment_id, status, actor=who.actor
+        )
         return _one_out(session, request, appointment)
 
     return work
 
 
 set_appointment_status = api(_set_status, write=True)
+
+
+def _may_coordinate(who: Principal, team: str) -> None:
+    """Changing a team's data needs its coordination (an unknown team is the use case's 422)."""
+    if not access.may_coordinate(who, team):
+        raise BadRequest(error(403, "forbidden", f"this API key may not change team {team!r}"))
+
+
+def _seen_appointment(session: Session, who: Principal, appointment_id: int) -> None:
+    """An appointment the key may not see is answered like a missing one (404)."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        return  # the use case says it is missing
+    teams = access.counsellor_team_ids(session, appointment.counsellor_id)
+    if not access.may_change_appointment(who, appointment.counsellor_id, teams):
+        raise NotFound(f"no appointment with id {appointment_id}")
 
 
 def _positive_int(raw: str | None, name: str) -> int | None:

@@ -33,16 +33,18 @@ from web import (
     appointment_pages,
     auth,
     calendar_pages,
-    call_back_api,
     call_back_hooks,
-    callback_pages,
+    callback_request_pages,
     conversation_pages,
     counsellor_pages,
     feed,
     health,
     hotpath,
+    outbound_call_api,
     pages,
+    rota_edit_pages,
     rota_pages,
+    rotation_pages,
     sms,
     swap_pages,
     task_pages,
@@ -58,7 +60,6 @@ WEBHOOK_THREADS_SQLITE = 2
 WEBHOOK_THREADS = 8
 STATIC = Path(__file__).with_name("static")
 PLAIN_404 = ("/api/", "/twilio/", "/static/")
-NOT_FOUND = "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse."
 
 
 def app_version() -> str:
@@ -128,9 +129,7 @@ def create_app(
     async def not_found(request: Request, exc: Exception) -> Response:
         """An unknown page gets the German error page; API, webhooks and files a plain 404."""
         if request.method in ("GET", "HEAD") and not request.url.path.startswith(PLAIN_404):
-            context = {"title": "Seite nicht gefunden", "message": NOT_FOUND, "viewer": None}
-            page: Response = templates.TemplateResponse(request, "error.html", context, 404)
-            return page
+            return auth.not_found(request)
         return PlainTextResponse(getattr(exc, "detail", "Not Found"), status_code=404)
 
     app = Starlette(
@@ -141,16 +140,18 @@ def create_app(
             *pages.routes,
             *counsellor_pages.routes,
             *rota_pages.routes,
+            *rota_edit_pages.routes,
+            *rotation_pages.routes,
             *appointment_pages.routes,
             *swap_pages.routes,
             *calendar_pages.routes,
             *feed.routes,
             *task_pages.routes,
             *conversation_pages.routes,
-            *callback_pages.routes,
+            *callback_request_pages.routes,
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
             *api.routes,
-            *call_back_api.routes,
+            *outbound_call_api.routes,
             *health.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

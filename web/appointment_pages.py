@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import crypto
+from foundation import access, crypto
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict, DomainError, Invalid, NotFound
@@ -40,7 +40,7 @@ from scheduling.wallclock import (
     explain_nonexistent,
     resolve,
 )
-from web import call_back
+from web import outbound_call_pages
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
 
@@ -169,13 +169,14 @@ class Scope:
 
 
 def _scope(session: Session, settings: Settings, viewer: Viewer, team: str | None) -> Scope:
+    coordinated = access.teams_coordinated(viewer.principal, settings.config.teams)
     if team is None and viewer.counsellor_id is None:
         # Admins and coordinators without a counsellor of their own see their first team.
-        team = next((s for s in settings.config.teams if viewer.may_coordinate(s)), None)
+        team = next(iter(coordinated), None)
         if team is None:
             raise Forbidden
     if team is not None:
-        if team not in settings.config.teams or not viewer.may_coordinate(team):
+        if team not in coordinated:
             raise Forbidden
         row = team_by_slug(session, team, settings.config)
         return Scope(team, row.name, list(row.counsellors))
@@ -187,10 +188,8 @@ def _scope(session: Session, settings: Settings, viewer: Viewer, team: str | Non
 
 
 def _may_change(session: Session, viewer: Viewer, appointment: Appointment) -> bool:
-    if viewer.is_admin or appointment.counsellor_id == viewer.counsellor_id:
-        return True
-    counsellor = session.get(Counsellor, appointment.counsellor_id)
-    return counsellor is not None and any(viewer.may_coordinate(t.slug) for t in counsellor.teams)
+    teams = access.counsellor_team_ids(session, appointment.counsellor_id)
+    return access.may_change_appointment(viewer.principal, appointment.counsellor_id, teams)
 
 
 def _team_of(request: Request, values: Mapping[str, str] | None = None) -> str | None:
@@ -299,9 +298,8 @@ def _load(
         "notice_when": notice,
         "busy_warning": busy_warning,
         "teams": [
-            (slug, team_config.name)
-            for slug, team_config in settings.config.teams.items()
-            if viewer.may_coordinate(slug)
+            (slug, settings.config.teams[slug].name)
+            for slug in access.teams_coordinated(viewer.principal, settings.config.teams)
         ],
     }
 
@@ -458,7 +456,7 @@ async def _change(
             errors={f"edit_{field}" if editing else "action": message},
             editing=editing,
             edit_form=values if editing else None,
-            status=422,
+            status=404 if field == "missing" else 422,  # missing or not the viewer's: the same
         )
     return _back(team, notice(appointment), appointment.id)
 
@@ -525,16 +523,13 @@ async def call_client(request: Request, viewer: Viewer) -> Response:
     team = _team_of(request, {k: str(v) for k, v in form.items()})
     appointment_id = as_int(request.path_params.get("appointment_id"))
 
-    def may(session: Session, row: object) -> bool:
-        return isinstance(row, Appointment) and _may_change(session, viewer, row)
-
     line = str(form.get("line", "")) or None
-    outcome = await call_back.start(request, viewer, "appointment", appointment_id, may, line)
+    outcome = await outbound_call_pages.start(request, viewer, "appointment", appointment_id, line)
     if outcome.error:
         return await _show(
             request, viewer, team=team, errors={"action": outcome.error}, status=outcome.status
         )
-    if outcome.missing or outcome.notice is None:
+    if outcome.notice is None:
         return RedirectResponse("/appointments", status_code=303)
     return _back(team, outcome.notice, appointment_id)
 

@@ -6,7 +6,10 @@
   and at the latest ABSOLUTE after sign-in.
 * Every form carries a CSRF token: an HMAC of the session id (before sign-in: of a random nonce
   in the `__Host-hotline-login` cookie). Every POST checks it.
-* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403.
+* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403. A
+  handler raises `Forbidden` (403) for what the viewer sees but may not do, and `Hidden` (404,
+  the answer of an unknown address) for a record of the URL that does not exist or that the
+  viewer may not see: a refused id tells nothing about whether it exists.
 """
 
 from __future__ import annotations
@@ -21,15 +24,16 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
+from foundation import access
+from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.models import Counsellor, Role, User, WebSession
+from foundation.models import Role, User, WebSession
 
 COOKIE = "__Host-hotline"
 LOGIN_COOKIE = "__Host-hotline-login"
@@ -41,27 +45,25 @@ _DEVELOPMENT_SECRET = "konex-development-session-secret"  # noqa: S105 - develop
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The signed-in user, as the pages need them."""
+    """The signed-in user, as the pages need them. What they may see or change is asked of
+    `foundation.access` with `principal`."""
 
     user_id: int
     username: str
     role: Role
-    team_slugs: frozenset[str]
     counsellor_id: int | None
+    principal: Principal
     session_hash: str
     csrf: str
 
     @property
     def actor(self) -> str:
         """How the audit log names this user's changes."""
-        return f"user:{self.user_id} {self.username}"
+        return self.principal.actor
 
     @property
     def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
-    def may_coordinate(self, team: str) -> bool:
-        return self.is_admin or (self.role is Role.COORDINATOR and team in self.team_slugs)
+        return self.principal.is_admin
 
 
 def _digest(value: str) -> str:
@@ -125,9 +127,8 @@ def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer 
             user_id=user.id,
             username=user.username,
             role=user.role,
-            team_slugs=frozenset(team.slug for team in user.teams)
-            | _counsellor_teams(session, user),
             counsellor_id=user.counsellor_id,
+            principal=access.for_user(session, user),
             session_hash=key,
             csrf=csrf_token(settings, "session", key),
         )
@@ -141,14 +142,6 @@ def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer 
             if stored is not None:
                 stored.last_seen_at = now
     return viewer
-
-
-def _counsellor_teams(session: Session, user: User) -> frozenset[str]:
-    """A counsellor's account sees the teams the counsellor belongs to."""
-    if user.counsellor_id is None:
-        return frozenset()
-    counsellor = session.get(Counsellor, user.counsellor_id)
-    return frozenset(team.slug for team in counsellor.teams) if counsellor else frozenset()
 
 
 def sweep(db: Database, now: datetime | None = None) -> None:
@@ -167,8 +160,15 @@ def sweep(db: Database, now: datetime | None = None) -> None:
 PageHandler = Callable[[Request, Viewer], Awaitable[Response]]
 
 
+NOT_FOUND = "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse."
+
+
 class Forbidden(Exception):
-    pass
+    """The viewer may not do this (403)."""
+
+
+class Hidden(Exception):
+    """The record of the URL does not exist, or the viewer may not see it (the same 404)."""
 
 
 def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]:
@@ -206,6 +206,8 @@ def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[
                 return await handler(request, viewer)
             except Forbidden:
                 return forbidden(request, "Für diese Seite fehlt Ihnen die Berechtigung.", viewer)
+            except Hidden:
+                return not_found(request, viewer)
 
         endpoint.__name__ = handler.__name__
         return endpoint
@@ -218,6 +220,14 @@ def forbidden(request: Request, message: str, viewer: Viewer | None = None) -> R
     response: Response = templates.TemplateResponse(
         request, "error.html", {"message": message, "viewer": viewer}, status_code=403
     )
+    return response
+
+
+def not_found(request: Request, viewer: Viewer | None = None) -> Response:
+    """The German page of an unknown address, the same for a record the viewer may not see."""
+    templates = request.app.state.templates
+    context = {"title": "Seite nicht gefunden", "message": NOT_FOUND, "viewer": viewer}
+    response: Response = templates.TemplateResponse(request, "error.html", context, 404)
     return response
 
 

@@ -21,12 +21,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import crypto
+from foundation import access, crypto
 from foundation.db import Database
 from foundation.errors import DomainError, Invalid, NotFound
 from foundation.models import Counsellor, ExternalCalendar, FeedToken, Team, TeamMembership
 from scheduling import busy, feed_tokens
-from web.auth import Forbidden, Viewer, page
+from web.auth import Viewer, page
 from web.pages import as_int, render
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,9 @@ class TokenRow:
 
 
 def _coordinated_team_ids(session: Session, settings: Settings, viewer: Viewer) -> list[int]:
-    slugs = [slug for slug in settings.config.teams if viewer.may_coordinate(slug)]
-    if not slugs:
-        return []
-    return list(session.scalars(select(Team.id).where(Team.slug.in_(slugs))))
+    return access.team_ids(
+        session, access.teams_coordinated(viewer.principal, settings.config.teams)
+    )
 
 
 def _team_members(session: Session, team_ids: list[int]) -> list[int]:
@@ -76,28 +75,26 @@ def _team_members(session: Session, team_ids: list[int]) -> list[int]:
     )
 
 
-def may_revoke(session: Session, settings: Settings, viewer: Viewer, token: FeedToken) -> bool:
-    """The holder (their own feed, or a feed they issued), an admin, or a coordinator of the
-    team (of the rota feed, or of the counsellor whose feed it is)."""
-    if viewer.is_admin or token.user_id == viewer.user_id:
-        return True
-    if token.counsellor_id is not None and token.counsellor_id == viewer.counsellor_id:
-        return True
-    teams = _coordinated_team_ids(session, settings, viewer)
-    if token.team_id is not None:
-        return token.team_id in teams
-    return token.counsellor_id in _team_members(session, teams)
+def may_revoke(session: Session, viewer: Viewer, token: FeedToken) -> bool:
+    owner = access.FeedOwner(
+        issued_by=token.user_id,
+        counsellor_id=token.counsellor_id,
+        counsellor_teams=tuple(access.counsellor_team_ids(session, token.counsellor_id))
+        if token.counsellor_id is not None
+        else (),
+        team_id=token.team_id,
+    )
+    return access.may_revoke_feed(viewer.principal, owner)
 
 
-def _feed_choices(session: Session, settings: Settings, viewer: Viewer) -> list[tuple[str, str]]:
+def _feed_choices(settings: Settings, viewer: Viewer) -> list[tuple[str, str]]:
     """(value, label) of the feeds the viewer may subscribe to: their own, and the rota of
-    each team they belong to or coordinate."""
+    each team whose rota they see."""
     choices = []
     if viewer.counsellor_id is not None:
         choices.append(("me", "Meine Dienste und Termine"))
-    slugs = settings.config.teams if viewer.is_admin else viewer.team_slugs
     for slug, team in settings.config.teams.items():
-        if slug in slugs:
+        if access.may_subscribe_team(viewer.principal, slug):
             choices.append((f"team:{slug}", f"Dienstplan {team.name}"))
     return choices
 
@@ -112,7 +109,10 @@ def _page_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, ob
             user_id=viewer.user_id,
         )
         others = feed_tokens.listing(
-            session, counsellor_ids=members, team_ids=coordinated, everything=viewer.is_admin
+            session,
+            counsellor_ids=members,
+            team_ids=coordinated,
+            everything=viewer.principal.sees_everything,
         )
         own_ids = {token.id for token in own}
         people = dict(session.execute(select(Counsellor.id, Counsellor.name)).all())
@@ -124,7 +124,7 @@ def _page_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, ob
                 if token.counsellor_id is not None
                 else f"Dienstplan {teams.get(token.team_id or 0, '?')}"
             )
-            return TokenRow(token, what, may_revoke(session, settings, viewer, token))
+            return TokenRow(token, what, may_revoke(session, viewer, token))
 
         calendars = (
             busy.calendars_of(session, viewer.counsellor_id)
@@ -134,8 +134,8 @@ def _page_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, ob
         return {
             "own": [row(token) for token in own],
             "others": [row(token) for token in others if token.id not in own_ids],
-            "coordinates": bool(coordinated) or viewer.is_admin,
-            "choices": _feed_choices(session, settings, viewer),
+            "coordinates": bool(coordinated),
+            "choices": _feed_choices(settings, viewer),
             "calendars": calendars,
         }
 
@@ -183,7 +183,7 @@ async def issue(request: Request, viewer: Viewer) -> Response:
 
     def create() -> tuple[str, str] | None:
         with db.write() as session:
-            if choice not in dict(_feed_choices(session, settings, viewer)):
+            if choice not in dict(_feed_choices(settings, viewer)):
                 return None
             team_id = None
             if choice.startswith("team:"):
@@ -212,23 +212,20 @@ async def issue(request: Request, viewer: Viewer) -> Response:
 
 @page()
 async def revoke(request: Request, viewer: Viewer) -> Response:
-    settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
     token_id = as_int(request.path_params.get("token_id"))
 
     def drop() -> None:
         with db.write() as session:
             token = session.get(FeedToken, token_id)
-            if token is None:
-                raise NotFound("no such feed token")
-            if not may_revoke(session, settings, viewer, token):
-                raise Forbidden
+            if token is None or not may_revoke(session, viewer, token):
+                raise NotFound("no such feed token")  # another's is answered the same
             feed_tokens.revoke(session, token_id, actor=viewer.actor)
 
     try:
         await run_in_threadpool(drop)
     except NotFound:
-        return await _show(request, viewer, errors={"revoke": MESSAGES["gone"]}, status=422)
+        return await _show(request, viewer, errors={"revoke": MESSAGES["gone"]}, status=404)
     return RedirectResponse("/calendar", status_code=303)
 
 
@@ -284,16 +281,16 @@ async def remove_external(request: Request, viewer: Viewer) -> Response:
     def drop() -> None:
         with db.write() as session:
             found = session.get(ExternalCalendar, calendar_id)
-            if found is None:
-                raise NotFound("no such calendar")
-            if found.counsellor_id != viewer.counsellor_id:
-                raise Forbidden
+            if found is None or not access.may_change_own_calendar(
+                viewer.principal, found.counsellor_id
+            ):
+                raise NotFound("no such calendar")  # another's is answered the same
             busy.remove_calendar(session, calendar_id, actor=viewer.actor)
 
     try:
         await run_in_threadpool(drop)
     except NotFound:
-        return await _show(request, viewer, errors={"external": MESSAGES["gone"]}, status=422)
+        return await _show(request, viewer, errors={"external": MESSAGES["gone"]}, status=404)
     return RedirectResponse("/calendar#eigene", status_code=303)
 
 

@@ -17,14 +17,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation import access
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import ConversationState
 from foundation.teams import team_by_slug
 from hotline import conversations, relay, relay_limit
-from web.auth import Forbidden, Viewer, page
-from web.pages import as_int, render, visible_teams
-from web.task_pages import _staff_team_ids
+from web.auth import Forbidden, Hidden, Viewer, page
+from web.pages import as_int, render
 
 STATE_NAMES = {ConversationState.OPEN: "offen", ConversationState.CLOSED: "geschlossen"}
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp"}
@@ -43,7 +43,6 @@ STATUS_NAMES = {
     relay.UNDELIVERED: "nicht zugestellt",
     relay.UNCERTAIN: "unklar (im Twilio-Protokoll prüfen)",
 }
-NOT_FOUND = "Dieses Gespräch gibt es nicht."
 
 
 def _conversation_id(request: Request) -> int:
@@ -62,10 +61,10 @@ class TeamSection:
 def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSection]:
     sections = []
     with db.read() as session:
-        for slug in visible_teams(settings, viewer, set()):
+        for slug in access.teams_seen(viewer.principal, settings.config.teams):
             team = team_by_slug(session, slug, settings.config)
             found_open, found_closed = conversations.team_conversations(session, team.id)
-            staff = slug in viewer.team_slugs
+            staff = access.is_staff(viewer.principal, slug)
             sections.append(TeamSection(slug, team.name, staff, found_open, found_closed))
     return sections
 
@@ -97,26 +96,21 @@ async def _view(
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     conversation_id = _conversation_id(request)
-    staff = await run_in_threadpool(_staff_team_ids, db, viewer)
+    who = viewer.principal
 
     def load() -> conversations.Detail:
         with db.read() as session:
             team_id = conversations.team_of(session, conversation_id)
-            if team_id is None:
-                raise NotFound(NOT_FOUND)
-            if team_id not in staff and not viewer.is_admin:
-                raise Forbidden
-            return conversations.detail(session, settings, conversation_id, staff=team_id in staff)
+            if team_id is None or not access.may_see_conversation(who, team_id):
+                raise Hidden  # another team's is answered like a missing one
+            staff = access.is_staff(who, team_id)
+            return conversations.detail(session, settings, conversation_id, staff=staff)
 
-    try:
-        shown = await run_in_threadpool(load)
-    except NotFound:
-        context = {"title": "Nicht gefunden", "message": NOT_FOUND, "viewer": viewer}
-        return render(request, "error.html", context, 404)
+    shown = await run_in_threadpool(load)
     context = {
         **_context(viewer),
         "conversation": shown,
-        "staff": shown.team_id in staff,
+        "staff": access.is_staff(who, shown.team_id),
         "message": message,
         "draft": draft,
         "max_body": relay.MAX_BODY,
@@ -129,24 +123,23 @@ async def conversation_view(request: Request, viewer: Viewer) -> Response:
     return await _view(request, viewer)
 
 
-Change = Callable[[Session, Callable[[int], bool]], int | None]
+Change = Callable[[Session], int | None]
 
 
 async def _act(request: Request, viewer: Viewer, change: Change, draft: str = "") -> Response:
-    """Run `change` in one transaction (with "is the viewer staff of this team?"), then back to
-    the conversation; a refusal is explained on it, and nothing is changed. A returned id is a
-    message to deliver once the transaction has committed."""
+    """Run `change` in one transaction, then back to the conversation; a refusal is explained
+    on it, and nothing is changed. A returned id is a message to deliver once the transaction
+    has committed. A conversation the viewer does not see is answered like a missing one."""
     db: Database = request.app.state.db
-    staff = await run_in_threadpool(_staff_team_ids, db, viewer)
 
     def save() -> int | None:
         with db.write() as session:
-            return change(session, staff.__contains__)
+            return change(session)
 
     try:
         message_id = await run_in_threadpool(save)
     except NotFound:
-        return RedirectResponse("/conversations", status_code=303)
+        raise Hidden from None
     except conversations.NotStaff:
         raise Forbidden from None
     except (Invalid, Conflict) as exc:
@@ -167,7 +160,7 @@ async def reply(request: Request, viewer: Viewer) -> Response:
     settings: Settings = request.app.state.settings
     text = str((await request.form()).get("body", ""))
 
-    def change(session: Session, may: Callable[[int], bool]) -> int:
+    def change(session: Session) -> int:
         return conversations.reply(
             session,
             settings,
@@ -176,7 +169,7 @@ async def reply(request: Request, viewer: Viewer) -> Response:
             user_id=viewer.user_id,
             counsellor_id=viewer.counsellor_id,
             actor=viewer.actor,
-            may=may,
+            by=viewer.principal,
         )
 
     return await _act(request, viewer, change, draft=text)
@@ -186,9 +179,9 @@ async def reply(request: Request, viewer: Viewer) -> Response:
 async def change_state(request: Request, viewer: Viewer) -> Response:
     action = str((await request.form()).get("action", ""))
 
-    def change(session: Session, may: Callable[[int], bool]) -> None:
+    def change(session: Session) -> None:
         conversations.change_state(
-            session, _conversation_id(request), action, actor=viewer.actor, may=may
+            session, _conversation_id(request), action, actor=viewer.actor, by=viewer.principal
         )
 
     return await _act(request, viewer, change)

@@ -11,11 +11,12 @@ from starlette.routing import Route
 
 from config.phone import display
 from config.settings import Settings
+from foundation import access
 from foundation.db import Database
-from foundation.errors import DomainError, NotFound
+from foundation.errors import DomainError
 from foundation.models import Counsellor, Role
 from scheduling import counsellors as cases
-from web.auth import Forbidden, Viewer, page
+from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
 # German messages for the form, by field (the use cases speak English for the API).
@@ -30,11 +31,15 @@ MESSAGES = {
 
 
 def _manageable_teams(settings: Settings, viewer: Viewer) -> list[str]:
-    return [slug for slug in settings.config.teams if viewer.may_coordinate(slug)]
+    return access.teams_coordinated(viewer.principal, settings.config.teams)
 
 
 def _may_edit(viewer: Viewer, counsellor: Counsellor) -> bool:
-    return viewer.is_admin or any(viewer.may_coordinate(team.slug) for team in counsellor.teams)
+    return access.may_edit_counsellor(viewer.principal, [team.id for team in counsellor.teams])
+
+
+def _may_list(viewer: Viewer, counsellor: Counsellor) -> bool:
+    return access.may_list_counsellor(viewer.principal, [team.id for team in counsellor.teams])
 
 
 def _read_form(form: FormData) -> tuple[cases.NewCounsellor, dict[str, str]]:
@@ -59,9 +64,7 @@ def _read_form(form: FormData) -> tuple[cases.NewCounsellor, dict[str, str]]:
 def _list(db: Database, viewer: Viewer) -> list[Counsellor]:
     with db.read() as session:
         everyone = cases.list_counsellors(session)
-    if viewer.is_admin:
-        return everyone
-    return [c for c in everyone if _may_edit(viewer, c) or not c.teams]
+    return [c for c in everyone if _may_list(viewer, c)]
 
 
 def _page(
@@ -112,8 +115,8 @@ def _save(
                 cases.create_counsellor(session, settings.config, new, actor=actor)
             else:
                 existing = session.get(Counsellor, counsellor_id)
-                if existing is None:
-                    raise NotFound("no such counsellor")
+                if existing is None or not _may_list(viewer, existing):
+                    raise Hidden
                 if not _may_edit(viewer, existing):
                     raise Forbidden
                 # A coordinator keeps memberships in teams they do not coordinate.
@@ -158,10 +161,13 @@ def _counsellor_id(request: Request) -> int:
     return as_int(request.path_params.get("counsellor_id"))
 
 
-async def _editable(request: Request, viewer: Viewer) -> Counsellor | None:
-    """The counsellor of the path, if it exists; Forbidden if the viewer may not edit them."""
+async def _editable(request: Request, viewer: Viewer) -> Counsellor:
+    """The counsellor of the path: Hidden (404) if she does not exist or is not listed to the
+    viewer, Forbidden if the viewer sees but may not edit her."""
     counsellor = await run_in_threadpool(_one, request.app.state.db, _counsellor_id(request))
-    if counsellor is not None and not _may_edit(viewer, counsellor):
+    if counsellor is None or not _may_list(viewer, counsellor):
+        raise Hidden
+    if not _may_edit(viewer, counsellor):
         raise Forbidden
     return counsellor
 
@@ -170,8 +176,6 @@ async def _editable(request: Request, viewer: Viewer) -> Counsellor | None:
 async def edit(request: Request, viewer: Viewer) -> Response:
     db: Database = request.app.state.db
     counsellor = await _editable(request, viewer)
-    if counsellor is None:
-        return RedirectResponse("/counsellors", status_code=303)
     people = await run_in_threadpool(_list, db, viewer)
     if request.method == "GET":
         form = cases.NewCounsellor(
@@ -197,8 +201,6 @@ async def edit(request: Request, viewer: Viewer) -> Response:
 async def toggle_active(request: Request, viewer: Viewer) -> Response:
     db: Database = request.app.state.db
     counsellor = await _editable(request, viewer)
-    if counsellor is None:
-        return RedirectResponse("/counsellors", status_code=303)
     actor = viewer.actor
 
     def flip() -> None:

@@ -10,7 +10,7 @@ from jinja2 import Environment
 
 from config.phone import display
 from foundation import dates
-from web.call_back import describe
+from web.outbound_call_pages import describe
 
 
 def install(env: Environment, zone: ZoneInfo) -> None:

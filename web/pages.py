@@ -13,10 +13,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import outbox, users
+from foundation import access, outbox, users
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.models import AuditEntry, Counsellor, Role, TaskStatus, Team, Voicemail
+from foundation.models import AuditEntry, Role, TaskStatus, Voicemail
 from hotline import conversations, tasks
 from scheduling import shifts, swaps
 from scheduling.shifts import OnCallNow
@@ -148,27 +148,12 @@ class TeamPanel:
     conversations_open: int = 0  # open conversations of the text relay
 
 
-def visible_teams(settings: Settings, viewer: Viewer, counsellor_teams: set[str]) -> list[str]:
-    slugs = list(settings.config.teams)
-    if viewer.is_admin:
-        return slugs
-    return [s for s in slugs if s in viewer.team_slugs or s in counsellor_teams]
-
-
 def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, object]:
     now = utcnow()
+    who = viewer.principal
     with db.read() as session:
-        own: set[str] = set()
-        if viewer.counsellor_id is not None:
-            own = set(
-                session.scalars(
-                    select(Team.slug).where(
-                        Team.counsellors.any(Counsellor.id == viewer.counsellor_id)
-                    )
-                )
-            )
         panels = []
-        for slug in visible_teams(settings, viewer, own):
+        for slug in access.teams_seen(who, settings.config.teams):
             team_now = shifts.on_call(session, settings.config, slug, now)
             voicemails = list(
                 session.scalars(
@@ -188,9 +173,9 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
                     now=team_now,
                     gaps=shifts.gaps(session, settings.config, slug, now, now + GAP_HORIZON),
                     voicemails=voicemails,
-                    coordinates=viewer.may_coordinate(slug),
+                    coordinates=access.may_coordinate(who, slug),
                     swaps_waiting=swaps.waiting_for_approval(session, team_now.team.id)
-                    if viewer.may_coordinate(slug)
+                    if access.may_decide_swap(who, slug)
                     else 0,
                     callbacks_open=callbacks_open,
                     callbacks=tuple(callbacks),
@@ -199,7 +184,7 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
             )
         messages = (
             outbox.recent(session, settings, limit=20)
-            if settings.simulation and viewer.role is not Role.COUNSELLOR
+            if settings.simulation and access.sees_outbox(who)
             else []
         )
     return {"panels": panels, "now": now, "messages": messages, "horizon_days": GAP_HORIZON.days}

@@ -1,13 +1,12 @@
-"""The rota page of a team: a week or month timeline (server-rendered SVG: no inline styles or
-scripts, so the CSP stays strict), shifts to create, edit and delete, the rotation generator
-with a preview, and stand-ins. All times are entered and shown in the organisation's zone."""
+"""The rota page of a team: the period's timeline (web.rota_timeline) with the forms to
+change it. The forms post to web.rota_edit_pages (shifts, stand-ins, absences) and
+web.rotation_pages (the rotation generator); a refused form shows this page again with German
+messages next to its fields. All times are entered and shown in the organisation's zone."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -19,22 +18,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import dates
+from foundation import access
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.errors import DomainError, Invalid
-from foundation.models import Absence, AbsenceKind, Counsellor, Role, Shift, StandIn, Tier
+from foundation.models import Counsellor, Shift
 from foundation.teams import team_by_slug
 from scheduling import absences, busy, shifts, standins
-from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
+from scheduling.rotation import PlannedShift
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
+from web.rota_period import Period, period_of
+from web.rota_timeline import TIER_NAMES, Uncovered, timeline, uncovered
 
 T = TypeVar("T")
-LABEL_WIDTH = 190
-TIMELINE_WIDTH = 810
-ROW_HEIGHT = 26
-TIER_NAMES = {Tier.PRIMARY: "Erreichbar", Tier.BACKUP: "Hintergrund"}
 MESSAGES = {
     "start": "Bitte geben Sie Beginn als Datum und Uhrzeit an (eine Uhrzeit, die es gibt: "
     "am Tag der Umstellung auf Sommerzeit fehlt 02:00–03:00).",
@@ -48,256 +44,6 @@ MESSAGES = {
     "tier": "Bitte wählen Sie „Erreichbar“ oder „Hintergrund“.",
     "kind": "Bitte wählen Sie Urlaub, krank oder sonstige Abwesenheit.",
 }
-ABSENCE_MESSAGES = {
-    "start": "Bitte geben Sie Beginn und Ende als Datum und Uhrzeit an.",
-    "end": "Das Ende muss nach dem Beginn liegen (höchstens ein Jahr).",
-    "counsellor_id": "Bitte wählen Sie eine Person aus diesem Team.",
-    "kind": MESSAGES["kind"],
-}
-
-
-class _Refused(Exception):
-    """Roll the transaction back."""
-
-
-# --- the period shown -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    view: str  # "week" or "month"
-    first: date
-    days: int
-    zone: Any
-
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.first, time(0), tzinfo=self.zone).astimezone(UTC)
-
-    @property
-    def end(self) -> datetime:
-        last = self.first + timedelta(days=self.days)
-        return datetime.combine(last, time(0), tzinfo=self.zone).astimezone(UTC)
-
-    def day_starts(self) -> list[tuple[date, datetime]]:
-        return [
-            (day, datetime.combine(day, time(0), tzinfo=self.zone).astimezone(UTC))
-            for day in (self.first + timedelta(days=i) for i in range(self.days))
-        ]
-
-    def previous(self) -> date:
-        if self.view == "week":
-            return self.first - timedelta(days=7)
-        return (self.first - timedelta(days=1)).replace(day=1)
-
-    def next(self) -> date:
-        return self.first + timedelta(days=self.days)
-
-    def title(self) -> str:
-        if self.view == "week":
-            iso = self.first.isocalendar()
-            last = self.first + timedelta(days=6)
-            return f"KW {iso.week}/{iso.year}: {self.first:%d.%m.} – {last:%d.%m.%Y}"
-        return dates.month_year(self.first)
-
-
-def period_of(view: str, raw_day: str | None, zone: Any, today: date) -> Period:
-    try:
-        day = date.fromisoformat(raw_day) if raw_day else today
-    except ValueError:
-        day = today
-    if view == "month":
-        first = day.replace(day=1)
-        following = (first + timedelta(days=32)).replace(day=1)
-        return Period("month", first, (following - first).days, zone)
-    first = day - timedelta(days=day.weekday())
-    return Period("week", first, 7, zone)
-
-
-# --- the timeline -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Block:
-    x: float
-    width: float
-    label: str
-    title: str
-    css: str
-
-
-@dataclass(frozen=True)
-class Row:
-    label: str
-    y: int
-    blocks: list[Block]
-    css: str = ""
-
-
-def _x(period: Period, moment: datetime) -> float:
-    span = (period.end - period.start).total_seconds()
-    offset = (min(max(moment, period.start), period.end) - period.start).total_seconds()
-    return round(LABEL_WIDTH + TIMELINE_WIDTH * offset / span, 2)
-
-
-def _when(moment: datetime, zone: Any) -> str:
-    return dates.when_short(moment, zone)
-
-
-def timeline(
-    period: Period,
-    rows_of_shifts: list[Shift],
-    gaps: list[tuple[datetime, datetime]],
-    stand_ins: list[StandIn],
-    names: dict[int, str],
-    now: datetime,
-    away: list[Absence] | None = None,
-    busy_times: list[busy.BusyAbsence] | None = None,
-) -> dict[str, object]:
-    """The grid. `busy_times` (from counsellors' own calendars) are drawn like absences and
-    flag the shifts they overlap, but do not make gaps: only a recorded absence does."""
-    zone = period.zone
-    away = away or []
-    busy_times = busy_times or []
-    rows: list[Row] = []
-    keyed: dict[tuple[Tier, int], list[Shift]] = {}
-    for shift in rows_of_shifts:
-        keyed.setdefault((shift.tier, shift.counsellor_id), []).append(shift)
-    order = sorted(keyed, key=lambda k: (0 if k[0] is Tier.PRIMARY else 1, names.get(k[1], "")))
-    for tier, counsellor_id in order:
-        blocks = []
-        for shift in keyed[tier, counsellor_id]:
-            x0, x1 = _x(period, shift.start_at), _x(period, shift.end_at)
-            hit = absences.hit(shift, away)
-            clash = absences.hit(shift, busy_times)
-            blocks.append(
-                Block(
-                    x0,
-                    max(x1 - x0, 1.5),
-                    names.get(counsellor_id, "?"),
-                    f"{TIER_NAMES[tier]}: {names.get(counsellor_id, '?')}, "
-                    f"{_when(shift.start_at, zone)} – {_when(shift.end_at, zone)}"
-                    + "".join(f"; {_absence_text(a, zone)}" for a in hit)
-                    + "".join(f"; {_busy_text(b, zone)}" for b in clash),
-                    ("shift primary" if tier is Tier.PRIMARY else "shift backup")
-                    + (" hit" if hit or clash else ""),
-                )
-            )
-        rows.append(Row(f"{names.get(counsellor_id, '?')} ({TIER_NAMES[tier]})", 0, blocks))
-    for stand_in in stand_ins:
-        x0, x1 = _x(period, stand_in.start_at), _x(period, stand_in.end_at)
-        absent, substitute = (
-            names.get(stand_in.absent_id, "?"),
-            names.get(stand_in.substitute_id, "?"),
-        )
-        rows.append(
-            Row(
-                f"Vertretung für {absent}",
-                0,
-                [
-                    Block(
-                        x0,
-                        max(x1 - x0, 1.5),
-                        substitute,
-                        f"{substitute} vertritt {absent}, {_when(stand_in.start_at, zone)} – "
-                        f"{_when(stand_in.end_at, zone)}",
-                        "standin",
-                    )
-                ],
-            )
-        )
-    for absence in away:
-        x0, x1 = _x(period, absence.start_at), _x(period, absence.end_at)
-        who = names.get(absence.counsellor_id, "?")
-        label = absences.KIND_LABELS[absence.kind]
-        rows.append(
-            Row(
-                f"Abwesend: {who}",
-                0,
-                [Block(x0, max(x1 - x0, 1.5), label, _absence_text(absence, zone), "absence")],
-            )
-        )
-    busy_rows: dict[int, list[Block]] = {}
-    for busy_time in busy_times:
-        x0, x1 = _x(period, busy_time.start_at), _x(period, busy_time.end_at)
-        busy_rows.setdefault(busy_time.counsellor_id, []).append(
-            Block(x0, max(x1 - x0, 1.5), "belegt", _busy_text(busy_time, zone), "absence busy")
-        )
-    for counsellor_id, blocks_of_person in busy_rows.items():
-        rows.append(Row(f"Belegt: {names.get(counsellor_id, '?')}", 0, blocks_of_person))
-    gap_blocks = [
-        Block(
-            _x(period, start),
-            max(_x(period, end) - _x(period, start), 1.5),
-            "Lücke",
-            f"Niemand erreichbar: {_when(start, zone)} – {_when(end, zone)}",
-            "gap",
-        )
-        for start, end in gaps
-    ]
-    rows.append(Row("Lücken", 0, gap_blocks, "gaps"))
-    top = 30
-    placed = [dataclasses.replace(row, y=top + i * ROW_HEIGHT) for i, row in enumerate(rows)]
-    days = [
-        {
-            "x": _x(period, start),
-            "label": dates.weekday_day(day) if period.view == "week" else f"{day.day}",
-            "weekend": day.weekday() >= 5,
-        }
-        for day, start in period.day_starts()
-    ]
-    today = _x(period, now) if period.start <= now < period.end else None
-    return {
-        "rows": placed,
-        "days": days,
-        "today": today,
-        "height": top + len(placed) * ROW_HEIGHT + 6,
-        "width": LABEL_WIDTH + TIMELINE_WIDTH,
-        "label_width": LABEL_WIDTH,
-        "row_height": ROW_HEIGHT,
-    }
-
-
-def _busy_text(busy_time: busy.BusyAbsence, zone: Any) -> str:
-    return (
-        f"{busy_time.counsellor.name} belegt (eigener Kalender): "
-        f"{_when(busy_time.start_at, zone)} – {_when(busy_time.end_at, zone)}"
-    )
-
-
-def _absence_text(absence: Absence, zone: Any) -> str:
-    return (
-        f"{absence.counsellor.name if absence.counsellor else '?'} "
-        f"{absences.KIND_LABELS[absence.kind]}: "
-        f"{_when(absence.start_at, zone)} – {_when(absence.end_at, zone)}"
-    )
-
-
-@dataclass(frozen=True)
-class Uncovered:
-    """A shift an absence hits, not (fully) covered by a stand-in: the page offers to cover it."""
-
-    shift: Shift
-    absence: Absence
-    start: datetime
-    end: datetime
-
-
-def _uncovered(
-    in_period: list[Shift], away: list[Absence], stand_ins: list[StandIn]
-) -> list[Uncovered]:
-    found = []
-    for shift in in_period:
-        for absence in absences.hit(shift, away):
-            start = max(shift.start_at, absence.start_at)
-            end = min(shift.end_at, absence.end_at)
-            covered = any(
-                si.absent_id == shift.counsellor_id and si.start_at <= start and si.end_at >= end
-                for si in stand_ins
-            )
-            if not covered:
-                found.append(Uncovered(shift, absence, start, end))
-    return found
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -339,24 +85,24 @@ def _team_data(db: Database, settings: Settings, team: str, period: Period) -> d
         "names": everyone,
         "absences": away,
         "busy_times": busy_times,
-        "uncovered": _uncovered(in_period, away, stand_ins),
+        "uncovered": uncovered(in_period, away, stand_ins),
     }
 
 
-def _check_team(settings: Settings, viewer: Viewer, team: str, *, edit: bool) -> None:
+def check_team(settings: Settings, viewer: Viewer, team: str, *, edit: bool) -> None:
+    """Team slugs are configuration, not secrets: a refused team is a 403."""
     if team not in settings.config.teams:
         raise Forbidden
-    if viewer.may_coordinate(team):
-        return
-    if edit or team not in viewer.team_slugs:
+    allowed = access.may_coordinate if edit else access.may_see_team
+    if not allowed(viewer.principal, team):
         raise Forbidden
 
 
-async def _in_thread(fn: Callable[[], T]) -> T:
+async def in_thread(fn: Callable[[], T]) -> T:
     return await run_in_threadpool(fn)
 
 
-def _local(form: FormData, prefix: str, zone: Any) -> datetime | None:
+def local_time(form: FormData, prefix: str, zone: Any) -> datetime | None:
     """The instant of a local date and time field pair; None when unreadable or when the wall
     time does not exist (skipped by the spring DST change). An ambiguous autumn time means its
     first occurrence (summer time)."""
@@ -374,7 +120,7 @@ def _local(form: FormData, prefix: str, zone: Any) -> datetime | None:
 # --- page -------------------------------------------------------------------------------------
 
 
-async def _show(
+async def show(
     request: Request,
     viewer: Viewer,
     team: str,
@@ -389,7 +135,7 @@ async def _show(
     now = utcnow()
     view = request.query_params.get("view", "week")
     period = period_of(view, request.query_params.get("date"), zone, now.astimezone(zone).date())
-    data = await _in_thread(lambda: _team_data(request.app.state.db, settings, team, period))
+    data = await in_thread(lambda: _team_data(request.app.state.db, settings, team, period))
     editing = as_int(request.query_params.get("edit"))
     if editing and form is None:
         for shift in data["shifts"]:
@@ -425,7 +171,8 @@ async def _show(
             "team": team,
             "period": period,
             "drawing": drawing,
-            "may_edit": viewer.may_coordinate(team),
+            "may_edit": access.may_coordinate(viewer.principal, team),
+            "rota_teams": access.teams_seen(viewer.principal, settings.config.teams),
             "errors": errors or {},
             "form": form or {},
             "preview": preview,
@@ -456,293 +203,26 @@ def _cover_form(uncovered: list[Uncovered], shift_id: int, zone: Any) -> dict[st
 @page()
 async def rota_index(request: Request, viewer: Viewer) -> Response:
     settings: Settings = request.app.state.settings
-    for slug in settings.config.teams:
-        if viewer.may_coordinate(slug) or slug in viewer.team_slugs:
-            return RedirectResponse(f"/rota/{slug}", status_code=303)
+    for slug in access.teams_seen(viewer.principal, settings.config.teams):
+        return RedirectResponse(f"/rota/{slug}", status_code=303)
     raise Forbidden
 
 
 @page()
 async def rota(request: Request, viewer: Viewer) -> Response:
     team = request.path_params["team"]
-    _check_team(request.app.state.settings, viewer, team, edit=False)
-    return await _show(request, viewer, team)
+    check_team(request.app.state.settings, viewer, team, edit=False)
+    return await show(request, viewer, team)
 
 
-def _back(request: Request, team: str, form: FormData) -> RedirectResponse:
+def back(request: Request, team: str, form: FormData) -> RedirectResponse:
     view = "month" if str(form.get("view", "")) == "month" else "week"
     day = str(form.get("date", ""))
     query = f"?view={view}" + (f"&date={day}" if day[:4].isdigit() else "")
     return RedirectResponse(f"/rota/{team}{query}", status_code=303)
 
 
-@page(Role.ADMIN, Role.COORDINATOR)
-async def create_shift(request: Request, viewer: Viewer) -> Response:
-    team = request.path_params["team"]
-    settings: Settings = request.app.state.settings
-    _check_team(settings, viewer, team, edit=True)
-    form = await request.form()
-    zone = settings.config.organisation.zone
-    start, end = _local(form, "start", zone), _local(form, "end", zone)
-    values = {k: str(v) for k, v in form.items() if k != "csrf"}
-    if start is None or end is None:
-        errors = {"start": MESSAGES["start"]} if start is None else {"end": MESSAGES["end_time"]}
-        return await _show(request, viewer, team, errors=errors, form=values, status=422)
-    tier = str(form.get("tier", ""))
-    if tier not in ("primary", "backup"):
-        return await _show(
-            request, viewer, team, errors={"tier": MESSAGES["tier"]}, form=values, status=422
-        )
-    new = shifts.NewShift(team, as_int(form.get("counsellor_id")), Tier(tier), start, end)
-    shift_id = as_int(form.get("shift_id"))
-
-    def save() -> None:
-        with request.app.state.db.write() as session:
-            if shift_id:
-                existing = session.get(Shift, shift_id)
-                if existing is None or existing.team.slug != team:
-                    raise Forbidden
-                shifts.update_shift(session, settings.config, shift_id, new, actor=viewer.actor)
-            else:
-                shifts.create_shift(session, settings.config, new, actor=viewer.actor)
-
-    try:
-        await _in_thread(save)
-    except DomainError as exc:
-        field = exc.field or "start"
-        message = MESSAGES.get(field, exc.message)
-        if exc.__class__.__name__ == "Conflict":
-            message = "Diese Person hat in diesem Team zu dieser Zeit bereits einen Dienst."
-        return await _show(request, viewer, team, errors={field: message}, form=values, status=422)
-    return _back(request, team, form)
-
-
-@page(Role.ADMIN, Role.COORDINATOR)
-async def delete_shift(request: Request, viewer: Viewer) -> Response:
-    return await _delete(request, viewer, Shift, "shift_id", shifts.delete_shift)
-
-
-async def _delete(
-    request: Request,
-    viewer: Viewer,
-    model: type[Shift] | type[StandIn],
-    key: str,
-    delete: Callable[..., None],
-) -> Response:
-    """Delete a row of this team (a missing one is already gone), then back to the rota."""
-    team = request.path_params["team"]
-    settings: Settings = request.app.state.settings
-    _check_team(settings, viewer, team, edit=True)
-    form = await request.form()
-    row_id = as_int(request.path_params.get(key))
-
-    def remove() -> None:
-        with request.app.state.db.write() as session:
-            existing = session.get(model, row_id)
-            if existing is None:
-                return
-            if team_by_slug(session, team, settings.config).id != existing.team_id:
-                raise Forbidden
-            delete(session, row_id, actor=viewer.actor)
-
-    await _in_thread(remove)
-    return _back(request, team, form)
-
-
-@page(Role.ADMIN, Role.COORDINATOR)
-async def rotation(request: Request, viewer: Viewer) -> Response:
-    """Preview (button "preview") or save (button "save") a generated rotation."""
-    team = request.path_params["team"]
-    settings: Settings = request.app.state.settings
-    _check_team(settings, viewer, team, edit=True)
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "csrf"}
-    order = sorted(
-        (as_int(value), as_int(key.removeprefix("order_")))
-        for key, value in form.items()
-        if key.startswith("order_") and as_int(value) > 0
-    )
-    try:
-        request_ = RotationRequest(
-            counsellor_ids=tuple(counsellor for _, counsellor in order),
-            shift_days=as_int(form.get("shift_days")),
-            handoff=time.fromisoformat(str(form.get("handoff", "")) or "09:00"),
-            tier=Tier(str(form.get("tier", "primary"))),
-            first_day=date.fromisoformat(str(form.get("first_day", ""))),
-            last_day=date.fromisoformat(str(form.get("last_day", ""))),
-            zone=settings.config.organisation.zone,
-            start_index=as_int(form.get("start_index")),
-        )
-        plan = plan_rotation(request_)
-    except RotationError as exc:
-        return await _show(
-            request,
-            viewer,
-            team,
-            errors={f"rotation_{exc.field}": exc.message},
-            form=values,
-            status=422,
-        )
-    except ValueError:
-        return await _show(
-            request,
-            viewer,
-            team,
-            errors={"rotation_first_day": "Bitte füllen Sie alle Felder der Rotation aus."},
-            form=values,
-            status=422,
-        )
-    if form.get("action") != "save":
-        return await _show(request, viewer, team, form=values, preview=list(plan.shifts))
-
-    def save() -> list[str]:
-        """All or nothing: every planned shift is checked; one refusal saves none."""
-        problems: list[str] = []
-        zone = settings.config.organisation.zone
-        try:
-            with request.app.state.db.write() as session:
-                for planned in plan.shifts:
-                    new = shifts.NewShift(
-                        team, planned.counsellor_id, planned.tier, planned.start, planned.end
-                    )
-                    try:
-                        with session.begin_nested():
-                            shifts.create_shift(session, settings.config, new, actor=viewer.actor)
-                    except DomainError:
-                        problems.append(
-                            f"Der Dienst ab {_when(planned.start, zone)} überschneidet sich."
-                        )
-                if problems:
-                    raise _Refused
-        except _Refused:
-            pass
-        return problems
-
-    problems = await _in_thread(save)
-    if problems:
-        return await _show(
-            request,
-            viewer,
-            team,
-            errors={"rotation_save": " ".join(problems[:5]) + " Es wurde nichts gespeichert."},
-            form=values,
-            preview=list(plan.shifts),
-            status=409,
-        )
-    return _back(request, team, form)
-
-
-@page(Role.ADMIN, Role.COORDINATOR)
-async def create_stand_in(request: Request, viewer: Viewer) -> Response:
-    team = request.path_params["team"]
-    settings: Settings = request.app.state.settings
-    _check_team(settings, viewer, team, edit=True)
-    form = await request.form()
-    zone = settings.config.organisation.zone
-    values = {k: str(v) for k, v in form.items() if k != "csrf"}
-    start, end = _local(form, "si_start", zone), _local(form, "si_end", zone)
-    if start is None or end is None:
-        return await _show(
-            request, viewer, team, errors={"si_start": MESSAGES["start"]}, form=values, status=422
-        )
-    new = standins.NewStandIn(
-        team, as_int(form.get("absent_id")), as_int(form.get("substitute_id")), start, end,
-        str(form.get("note", "")),
-    )  # fmt: skip
-
-    def save() -> None:
-        with request.app.state.db.write() as session:
-            standins.create_stand_in(session, settings.config, new, actor=viewer.actor)
-
-    try:
-        await _in_thread(save)
-    except DomainError as exc:
-        field = exc.field or "start"
-        return await _show(
-            request,
-            viewer,
-            team,
-            errors={f"si_{field}": MESSAGES.get(field, exc.message)},
-            form=values,
-            status=422,
-        )
-    return _back(request, team, form)
-
-
-@page(Role.ADMIN, Role.COORDINATOR)
-async def delete_stand_in(request: Request, viewer: Viewer) -> Response:
-    return await _delete(request, viewer, StandIn, "stand_in_id", standins.delete_stand_in)
-
-
-@page(Role.ADMIN, Role.COORDINATOR)
-async def create_absence(request: Request, viewer: Viewer) -> Response:
-    team = request.path_params["team"]
-    settings: Settings = request.app.state.settings
-    _check_team(settings, viewer, team, edit=True)
-    form = await request.form()
-    zone = settings.config.organisation.zone
-    values = {k: str(v) for k, v in form.items() if k != "csrf"}
-    start, end = _local(form, "ab_start", zone), _local(form, "ab_end", zone)
-    kind = str(form.get("kind", ""))
-    if kind not in {k.value for k in AbsenceKind}:
-        errors = {"ab_kind": ABSENCE_MESSAGES["kind"]}
-        return await _show(request, viewer, team, errors=errors, form=values, status=422)
-    if start is None or end is None:
-        errors = {"ab_start": ABSENCE_MESSAGES["start"]}
-        return await _show(request, viewer, team, errors=errors, form=values, status=422)
-    counsellor_id = as_int(form.get("ab_counsellor_id"))
-    new = absences.NewAbsence(
-        counsellor_id, AbsenceKind(kind), start, end, str(form.get("ab_note", ""))
-    )
-
-    def save() -> None:
-        with request.app.state.db.write() as session:
-            member = session.get(Counsellor, counsellor_id)
-            if member is None or team not in {t.slug for t in member.teams}:
-                raise Invalid("not a member of this team", field="counsellor_id")
-            absences.create_absence(session, new, actor=viewer.actor)
-
-    try:
-        await _in_thread(save)
-    except DomainError as exc:
-        field = exc.field or "start"
-        message = ABSENCE_MESSAGES.get(field, exc.message)
-        return await _show(
-            request, viewer, team, errors={f"ab_{field}": message}, form=values, status=422
-        )
-    return _back(request, team, form)
-
-
-@page(Role.ADMIN, Role.COORDINATOR)
-async def delete_absence(request: Request, viewer: Viewer) -> Response:
-    """Absences belong to a person, not a team: a coordinator may remove those of members."""
-    team = request.path_params["team"]
-    settings: Settings = request.app.state.settings
-    _check_team(settings, viewer, team, edit=True)
-    form = await request.form()
-    absence_id = as_int(request.path_params.get("absence_id"))
-
-    def remove() -> None:
-        with request.app.state.db.write() as session:
-            existing = session.get(Absence, absence_id)
-            if existing is None:
-                return
-            if team not in {t.slug for t in existing.counsellor.teams}:
-                raise Forbidden
-            absences.delete_absence(session, absence_id, actor=viewer.actor)
-
-    await _in_thread(remove)
-    return _back(request, team, form)
-
-
 routes = [
     Route("/rota", rota_index, methods=["GET"]),
     Route("/rota/{team}", rota, methods=["GET"]),
-    Route("/rota/{team}/shifts", create_shift, methods=["POST"]),
-    Route("/rota/{team}/shifts/{shift_id}/delete", delete_shift, methods=["POST"]),
-    Route("/rota/{team}/rotation", rotation, methods=["POST"]),
-    Route("/rota/{team}/standins", create_stand_in, methods=["POST"]),
-    Route("/rota/{team}/standins/{stand_in_id}/delete", delete_stand_in, methods=["POST"]),
-    Route("/rota/{team}/absences", create_absence, methods=["POST"]),
-    Route("/rota/{team}/absences/{absence_id}/delete", delete_absence, methods=["POST"]),
 ]

@@ -26,13 +26,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation import access
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.errors import Conflict, DomainError, NotFound
+from foundation.errors import Conflict, DomainError
 from foundation.models import Counsellor, Role, Shift, SwapRequest, SwapState, Team, Tier
 from foundation.teams import team_by_slug
 from scheduling import shifts, swaps
-from web.auth import Forbidden, Viewer, page
+from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
 T = TypeVar("T")
@@ -347,18 +348,25 @@ async def ask(request: Request, viewer: Viewer) -> Response:
 async def _answer(
     request: Request, viewer: Viewer, act: Callable[[Session, int, int], str]
 ) -> Response:
-    """Run one of the viewer's own answers to a request (withdraw, accept, decline)."""
-    if viewer.counsellor_id is None:
-        return await _show_mine(request, viewer, error=NO_RECORD, status=422)
-    counsellor_id = viewer.counsellor_id
+    """Run one of the viewer's own answers to a request (withdraw, accept, decline). A
+    request the viewer may not see is answered like a missing one, whoever asks."""
     swap_id = as_int(request.path_params.get("swap_id"))
 
-    def save() -> str:
+    def save() -> str | None:
         with request.app.state.db.write() as session:
-            return act(session, swap_id, counsellor_id)
+            swap = session.get(SwapRequest, swap_id)
+            if swap is None or not access.may_see_swap(
+                viewer.principal, swap.requester_id, swap.colleague_id, swap.team_id
+            ):
+                raise Hidden
+            if viewer.counsellor_id is None:
+                return None
+            return act(session, swap_id, viewer.counsellor_id)
 
     try:
         key = await _in_thread(save)
+        if key is None:
+            return await _show_mine(request, viewer, error=NO_RECORD, status=422)
     except DomainError as exc:
         return await _show_mine(request, viewer, error=_refused(exc), status=_status(exc))
     return RedirectResponse(f"/shifts/mine?done={key}", status_code=303)
@@ -400,7 +408,7 @@ async def decline(request: Request, viewer: Viewer) -> Response:
 
 
 def _check_team(settings: Settings, viewer: Viewer, team: str) -> None:
-    if team not in settings.config.teams or not viewer.may_coordinate(team):
+    if team not in settings.config.teams or not access.may_decide_swap(viewer.principal, team):
         raise Forbidden
 
 
@@ -441,7 +449,7 @@ async def _decide(request: Request, viewer: Viewer, approving: bool) -> Response
         with request.app.state.db.write() as session:
             swap = session.get(SwapRequest, swap_id)
             if swap is None or swap.team_id != team_by_slug(session, team, settings.config).id:
-                raise NotFound("Diese Tauschanfrage gibt es in diesem Team nicht.")
+                raise Hidden
             if not approving:
                 swaps.reject(session, settings.config, swap_id, viewer.user_id, actor=viewer.actor)
                 return "rejected"

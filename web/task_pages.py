@@ -9,22 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation import access
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
-from foundation.models import TaskStatus, Team
+from foundation.models import TaskStatus
 from foundation.teams import team_by_slug
 from hotline import outbound_calls, recordings, tasks
-from web import call_back
-from web.auth import Forbidden, Viewer, page
-from web.pages import as_int, render, visible_teams
+from web import outbound_call_pages
+from web.auth import Forbidden, Hidden, Viewer, page
+from web.pages import as_int, render
 
 NO_STORE = {"Cache-Control": "no-store"}
 STATUS_NAMES = {
@@ -55,9 +55,9 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
     now = utcnow()
     sections = []
     with db.read() as session:
-        for slug in visible_teams(settings, viewer, set()):
+        for slug in access.teams_seen(viewer.principal, settings.config.teams):
             team = team_by_slug(session, slug, settings.config)
-            staff = slug in viewer.team_slugs
+            staff = access.is_staff(viewer.principal, slug)
             found = tasks.team_tasks(session, settings, team.id, details=staff, now=now)
             calls = {
                 (kind, target_id): summary
@@ -71,14 +71,6 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
             }
             sections.append(TeamSection(slug, team.name, staff, found.open, found.done, calls))
     return sections
-
-
-def _staff_team_ids(db: Database, viewer: Viewer) -> frozenset[int]:
-    """The ids of the teams whose client data the viewer may see and whose tasks they work."""
-    if not viewer.team_slugs:
-        return frozenset()
-    with db.read() as session:
-        return frozenset(session.scalars(select(Team.id).where(Team.slug.in_(viewer.team_slugs))))
 
 
 async def _page(
@@ -106,7 +98,7 @@ def _task_id(request: Request) -> int:
 
 @page()
 async def task_list(request: Request, viewer: Viewer) -> Response:
-    notice = call_back.NOTICES.get(request.query_params.get("notice", ""))
+    notice = outbound_call_pages.NOTICES.get(request.query_params.get("notice", ""))
     return await _page(request, viewer, notice=notice)
 
 
@@ -115,7 +107,6 @@ async def _change(request: Request, viewer: Viewer, kind: str) -> Response:
     form = await request.form()
     action = str(form.get("action", ""))
     task_id = _task_id(request)
-    staff = await run_in_threadpool(_staff_team_ids, db, viewer)
 
     def save() -> None:
         with db.write() as session:
@@ -126,13 +117,13 @@ async def _change(request: Request, viewer: Viewer, kind: str) -> Response:
                 action,
                 user_id=viewer.user_id,
                 actor=viewer.actor,
-                may=staff.__contains__,
+                by=viewer.principal,
             )
 
     try:
         await run_in_threadpool(save)
     except NotFound:
-        pass  # gone meanwhile (retention): the list shows what there is
+        raise Hidden from None  # gone (retention), or of a team the viewer does not see
     except tasks.NotStaff:
         raise Forbidden from None
     except Conflict:
@@ -155,14 +146,9 @@ async def voicemail_status(request: Request, viewer: Viewer) -> Response:
 async def _call_back(request: Request, viewer: Viewer, kind: str) -> Response:
     """ "Zurückrufen": the viewer's phone rings, then the client's (team staff only)."""
     task_id = _task_id(request)
-    staff = await run_in_threadpool(_staff_team_ids, request.app.state.db, viewer)
-    outcome = await call_back.start(
-        request, viewer, kind, task_id, lambda _session, row: getattr(row, "team_id", 0) in staff
-    )
+    outcome = await outbound_call_pages.start(request, viewer, kind, task_id)
     if outcome.error:
         return await _page(request, viewer, outcome.error, outcome.status)
-    if outcome.missing:
-        return RedirectResponse("/tasks", status_code=303)
     return RedirectResponse(f"/tasks?notice={outcome.notice}#{kind}-{task_id}", status_code=303)
 
 
@@ -177,7 +163,8 @@ async def voicemail_call(request: Request, viewer: Viewer) -> Response:
 
 
 async def _recording(request: Request, viewer: Viewer) -> tasks.RecordingRef | None:
-    """The voicemail of the path, if it exists; Forbidden unless the viewer is team staff."""
+    """The voicemail of the path, if it exists and the viewer sees it (else None: the same
+    answer); Forbidden unless the viewer may work it (team staff)."""
     db: Database = request.app.state.db
     voicemail_id = _task_id(request)
 
@@ -186,8 +173,9 @@ async def _recording(request: Request, viewer: Viewer) -> tasks.RecordingRef | N
             return tasks.recording_of(session, voicemail_id)
 
     ref = await run_in_threadpool(load)
-    staff = await run_in_threadpool(_staff_team_ids, db, viewer)
-    if ref is not None and ref.team_id not in staff:
+    if ref is None or not access.may_see_task(viewer.principal, ref.team_id):
+        return None
+    if not access.may_work_task(viewer.principal, ref.team_id):
         raise Forbidden
     return ref
 
@@ -225,7 +213,9 @@ async def delete_recording(request: Request, viewer: Viewer) -> Response:
     """ "Aufnahme bei Twilio löschen": once someone has taken the voicemail."""
     settings: Settings = request.app.state.settings
     ref = await _recording(request, viewer)
-    if ref is None or ref.deleted:
+    if ref is None:
+        raise Hidden
+    if ref.deleted:
         return RedirectResponse("/tasks", status_code=303)
     if ref.status is TaskStatus.NEW:
         return await _page(request, viewer, MESSAGES["new"], 409)

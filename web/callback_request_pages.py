@@ -1,4 +1,5 @@
-"""The public page "Rückruf anfordern" of each line: `/rueckruf/<line>`.
+"""Callback requests: the public page "Rückruf anfordern" of each line, `/rueckruf/<line>`,
+where a client asks to be called back (a task for the team, hotline.tasks).
 
 No sign-in, no cookies, no script, nothing from elsewhere. Against bots: a honeypot field, a
 signed timestamp in the form (filled in faster than MIN_FILL or older than MAX_AGE: refused),

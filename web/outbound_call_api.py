@@ -1,4 +1,5 @@
-"""/api/v1/callbacks: start a call-back through the line for a counsellor, and follow it.
+"""/api/v1/callbacks: start an outbound call (a call-back through the line) for a counsellor,
+and follow it (the path, a public contract, keeps its name).
 
 Starting one is not a single transaction like the rest of the API (web.api): the call-back is
 recorded, then Twilio is asked to ring the counsellor without a database lock held, then the
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation.access import Principal
 from foundation.errors import DomainError
 from hotline import outbound_calls
 from web.api import BadRequest, Work, api, body, caller
@@ -80,7 +82,7 @@ async def create(request: Request) -> Response:
         )
         started = outbound_calls.call_back(db, settings, provider, ask)
         with db.read() as session:
-            return started, outbound_calls.get(session, settings, started.call_id)
+            return started, outbound_calls.get(session, settings, started.call_id, who)
 
     try:
         started, summary = await run_in_threadpool(run)
@@ -99,8 +101,8 @@ async def show(request: Request) -> Work:
         raise BadRequest(error(422, "invalid", "call_id: not a positive integer"))
     settings: Settings = request.app.state.settings
 
-    def work(session: Session, _who: str) -> Response:
-        return json_response(_out(settings, outbound_calls.get(session, settings, int(raw))))
+    def work(session: Session, who: Principal) -> Response:
+        return json_response(_out(settings, outbound_calls.get(session, settings, int(raw), who)))
 
     return work
 

@@ -1,21 +1,23 @@
-"""The "Zurückrufen" button of the task list and the appointments page: start a call-back
-through the line (hotline.outbound_calls) for the signed-in counsellor, and say in German how it
-went. The pages own their routes and who may call back what; this module does the rest."""
+"""Outbound calls in the pages: the "Zurückrufen" button of the task list and of the
+appointments page starts a call-back through the line (hotline.outbound_calls) for the
+signed-in counsellor, and this module says in German how it went. The pages own their routes;
+who may call back what is the access policy's (foundation.access), asked by the use case.
+
+Not to be confused with a callback request (`web.callback_request_pages`: a client asks on the
+public page to be called back) nor with Twilio's status callbacks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from config.settings import Settings
 from foundation.errors import Invalid, NotFound
 from hotline import outbound_calls
-from hotline.outbound_calls import Summary, Target
-from web.auth import Forbidden, Viewer
+from hotline.outbound_calls import Summary
+from web.auth import Forbidden, Hidden, Viewer
 
 NOTICES = {
     "called": "Der Rückruf ist gestartet: Ihr Telefon klingelt gleich. Nehmen Sie ab und "
@@ -73,13 +75,11 @@ def describe(summary: Summary) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the page says: a notice key after success, or a German error with its status.
-    `missing`: the target is gone (the page just shows what there is)."""
+    """What the page says: a notice key after success, or a German error with its status."""
 
     notice: str | None = None
     error: str | None = None
     status: int = 303
-    missing: bool = False
 
 
 def _refusal(exc: Invalid) -> Outcome:
@@ -90,17 +90,11 @@ def _refusal(exc: Invalid) -> Outcome:
 
 
 async def start(
-    request: Request,
-    viewer: Viewer,
-    kind: str,
-    target_id: int,
-    may: Callable[[Session, Target], bool],
-    line: str | None = None,
+    request: Request, viewer: Viewer, kind: str, target_id: int, line: str | None = None
 ) -> Outcome:
     """Call back the target for the viewer's own counsellor record (her phone rings first),
-    through `line` (a slug; None: the default). Raises Forbidden if `may` says no."""
-    if viewer.counsellor_id is None:
-        return Outcome(error=ERRORS["counsellor_id"], status=422)
+    through `line` (a slug; None: the default). Raises Hidden for a target the viewer may
+    not see (like a missing one), Forbidden for one she sees but may not call back."""
     settings: Settings = request.app.state.settings
     try:
         started = await run_in_threadpool(
@@ -108,20 +102,12 @@ async def start(
             request.app.state.db,
             settings,
             request.app.state.provider,
-            outbound_calls.Ask(
-                kind,
-                target_id,
-                viewer.counsellor_id,
-                actor=viewer.actor,
-                user_id=viewer.user_id,
-                may=may,
-                line=line,
-            ),
+            outbound_calls.Ask(kind, target_id, viewer.counsellor_id, viewer.principal, line=line),
         )
     except outbound_calls.NotAllowed:
         raise Forbidden from None
     except NotFound:
-        return Outcome(missing=True)
+        raise Hidden from None
     except outbound_calls.Running as exc:
         message = (
             f"Hierzu läuft gerade schon ein Rückruf von {exc.counsellor}. "

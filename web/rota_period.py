@@ -1,0 +1,61 @@
+"""The period a rota page shows: a week (Monday to Sunday) or a calendar month, in the
+organisation's zone. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from foundation import dates
+
+
+@dataclass(frozen=True)
+class Period:
+    view: str  # "week" or "month"
+    first: date
+    days: int
+    zone: Any
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(0), tzinfo=self.zone).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        last = self.first + timedelta(days=self.days)
+        return datetime.combine(last, time(0), tzinfo=self.zone).astimezone(UTC)
+
+    def day_starts(self) -> list[tuple[date, datetime]]:
+        return [
+            (day, datetime.combine(day, time(0), tzinfo=self.zone).astimezone(UTC))
+            for day in (self.first + timedelta(days=i) for i in range(self.days))
+        ]
+
+    def previous(self) -> date:
+        if self.view == "week":
+            return self.first - timedelta(days=7)
+        return (self.first - timedelta(days=1)).replace(day=1)
+
+    def next(self) -> date:
+        return self.first + timedelta(days=self.days)
+
+    def title(self) -> str:
+        if self.view == "week":
+            iso = self.first.isocalendar()
+            last = self.first + timedelta(days=6)
+            return f"KW {iso.week}/{iso.year}: {self.first:%d.%m.} – {last:%d.%m.%Y}"
+        return dates.month_year(self.first)
+
+
+def period_of(view: str, raw_day: str | None, zone: Any, today: date) -> Period:
+    try:
+        day = date.fromisoformat(raw_day) if raw_day else today
+    except ValueError:
+        day = today
+    if view == "month":
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return Period("month", first, (following - first).days, zone)
+    first = day - timedelta(days=day.weekday())
+    return Period("week", first, 7, zone)
