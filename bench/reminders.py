@@ -48,7 +48,7 @@ from sqlalchemy import func, insert, select, update
 from config.model import load_config
 from config.settings import Settings
 from foundation import crypto, db
-from foundation.models import Appointment, Counsellor, Recipient, Reminder, ReminderState
+from foundation.models import Appointment, Counsellor, DispatchState, Recipient, Reminder
 from foundation.teams import sync_teams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def populate(database: db.Database, settings: Settings, count: int, far: datetim
                     "offset_minutes": 24 * 60 + 60 * slot,
                     "appointment_start": start,
                     "due_at": far,
-                    "state": ReminderState.PENDING,
+                    "state": DispatchState.PENDING,
                     "attempts": 0,
                 }
             )
@@ -172,7 +172,7 @@ def remaining(database: db.Database) -> int:
             session.scalar(
                 select(func.count())
                 .select_from(Reminder)
-                .where(Reminder.state.in_([ReminderState.PENDING, ReminderState.SENDING]))
+                .where(Reminder.state.in_([DispatchState.PENDING, DispatchState.SENDING]))
             )
             or 0
         )

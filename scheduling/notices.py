@@ -39,9 +39,9 @@ from foundation.db import Database
 from foundation.models import (
     AuditEntry,
     Counsellor,
+    DispatchState,
     NoticeKind,
     Reminder,
-    ReminderState,
     Shift,
     ShiftNotice,
     TaskStatus,
@@ -247,7 +247,7 @@ def _row(team: Team, notice: Planned, channel: str, now: datetime) -> dict[str, 
             "end": duty.end.isoformat() if duty.end else None,
             "successor": duty.successor,  # as planned; the handoff names who it is when sent
         },
-        "state": ReminderState.PENDING,
+        "state": DispatchState.PENDING,
         "attempts": 0,
         "created_at": now,
     }
@@ -296,10 +296,10 @@ def _revive(session: Session, keys: list[str], now: datetime) -> int:
         update(ShiftNotice)
         .where(
             ShiftNotice.dedupe_key.in_(keys),
-            ShiftNotice.state == ReminderState.CANCELLED,
+            ShiftNotice.state == DispatchState.CANCELLED,
             ShiftNotice.due_at > now,
         )
-        .values(state=ReminderState.PENDING)
+        .values(state=DispatchState.PENDING)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(revived, "rowcount", 0) or 0)
@@ -310,7 +310,7 @@ def _cancel_stale(session: Session, valid: set[str], now: datetime, until: datet
     calls for. Instants already past are left to the dispatcher (render re-checks them)."""
     pending = session.execute(
         select(ShiftNotice.id, ShiftNotice.dedupe_key, ShiftNotice.payload).where(
-            ShiftNotice.state == ReminderState.PENDING,
+            ShiftNotice.state == DispatchState.PENDING,
             ShiftNotice.kind.in_([NoticeKind.UPCOMING, NoticeKind.HANDOFF]),
         )
     ).all()
@@ -323,8 +323,8 @@ def _cancel_stale(session: Session, valid: set[str], now: datetime, until: datet
         return 0
     cancelled = session.execute(
         update(ShiftNotice)
-        .where(ShiftNotice.id.in_(stale), ShiftNotice.state == ReminderState.PENDING)
-        .values(state=ReminderState.CANCELLED)
+        .where(ShiftNotice.id.in_(stale), ShiftNotice.state == DispatchState.PENDING)
+        .values(state=DispatchState.CANCELLED)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(cancelled, "rowcount", 0) or 0)
@@ -511,7 +511,7 @@ def _merge(
     for _ in range(5):
         notice = session.scalar(
             select(ShiftNotice)
-            .where(*mine, ShiftNotice.state == ReminderState.PENDING)
+            .where(*mine, ShiftNotice.state == DispatchState.PENDING)
             .order_by(ShiftNotice.id)
             .limit(1)
             .with_for_update()
@@ -531,7 +531,7 @@ def _merge(
             "channel": channel,
             "due_at": due,
             "payload": {"changes": []},
-            "state": ReminderState.PENDING,
+            "state": DispatchState.PENDING,
             "attempts": 0,
             "created_at": utcnow(),
         }

@@ -26,8 +26,8 @@ from foundation.db import Database, make_engine
 from foundation.models import (
     AbsenceKind,
     Counsellor,
+    DispatchState,
     NoticeKind,
-    ReminderState,
     Role,
     Shift,
     ShiftNotice,
@@ -122,7 +122,7 @@ def pending(database: Database) -> set[tuple[str, int, str, str]]:
     """(kind, counsellor, channel, local due) of every pending notice."""
     with database.read() as session:
         rows = session.scalars(
-            select(ShiftNotice).where(ShiftNotice.state == ReminderState.PENDING)
+            select(ShiftNotice).where(ShiftNotice.state == DispatchState.PENDING)
         ).all()
     return {(r.kind.value, r.counsellor_id, r.channel, local(r.due_at)) for r in rows}
 
@@ -453,7 +453,7 @@ def test_two_dispatchers_send_each_notice_exactly_once(
     assert len(fake.messages) == 24
     assert {m["From"] for m in fake.messages} == {GENERAL}
     assert {row.state for row in rows(database) if row.due_at == berlin(2026, 11, 26, 8)} == {
-        ReminderState.SENT
+        DispatchState.SENT
     }
 
 
@@ -481,7 +481,7 @@ def test_maybe_sent_is_uncertain_and_never_sent_again(
     for minute in (1, 5, 20):
         dispatch_at(database, settings, berlin(2026, 11, 25, 18, minute))
     assert fake.messages == []
-    assert by_due(database)["25.11. 18:00"].state is ReminderState.UNCERTAIN
+    assert by_due(database)["25.11. 18:00"].state is DispatchState.UNCERTAIN
 
 
 def test_not_sent_is_tried_again(
@@ -519,7 +519,7 @@ def test_email_notices_go_through_smtp(
         "Ihre Rufbereitschaft (Team Islamismus, primär) beginnt morgen, Do 26.11., um 09:00 Uhr"
     )
     assert [m["To"] for m in fake.messages] == [AMIRA]
-    by_channel = {row.channel: row for row in rows(database) if row.state is ReminderState.SENT}
+    by_channel = {row.channel: row for row in rows(database) if row.state is DispatchState.SENT}
     assert by_channel["email"].provider_sid == email["Message-ID"]
 
 
@@ -580,8 +580,8 @@ def test_a_coordinators_changes_are_gathered_into_one_notice(
     with at(berlin(2026, 11, 20, 11)):  # after it was sent, a new change starts a new notice
         add_shift(database, config, people.amira, date(2026, 12, 2), actor=chef)
     assert [n.state for n in rows(database, NoticeKind.CHANGED)] == [
-        ReminderState.SENT,
-        ReminderState.PENDING,
+        DispatchState.SENT,
+        DispatchState.PENDING,
     ]
 
 
