@@ -1,4 +1,5 @@
-"""The `hotline` command: serve, scheduler, db upgrade, demo, apikey create, user add, simulate."""
+"""The `hotline` command: serve, scheduler, db upgrade, demo, rekey, apikey create, feed issue,
+user add, simulate call."""
 
 from __future__ import annotations
 

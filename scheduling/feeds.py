@@ -13,12 +13,13 @@
 Privacy: an appointment is "Beratungstermin (Telefon)"; no client name, number, place or
 video link ever reaches a feed (the pseudonym only with `feeds.show_pseudonym`).
 
-UIDs and SEQUENCE: `shift-<id>@<host>` and `appointment-<id>@<host>`. An appointment counts
-its own SEQUENCE (bumped by every change). Shifts have no such counter, and changing one in
-the rota page replaces it by a new row (a new UID: subscribers drop the old event and add the
-new one, which is right for a published feed); changes in place (a swap) bump `updated_at`,
-so a shift's SEQUENCE is the whole seconds from SEQUENCE_EPOCH to its `updated_at`: it only
-ever grows.
+UIDs and SEQUENCE: `shift-<id>@<host>` and `appointment-<id>@<host>`. An appointment's
+SEQUENCE is its own `sequence` (bumped by every change). A shift's `revision` (bumped by every
+UPDATE) only feeds the fingerprint: its SEQUENCE is the whole seconds from SEQUENCE_EPOCH to
+its `updated_at`, which only ever grows and is what subscribers have held since before the
+revision existed. Changing a shift in the rota page replaces it by a new row (a new UID:
+subscribers drop the old event and add the new one, which is right for a published feed);
+changes in place (a swap) bump `updated_at` and with it the SEQUENCE.
 """
 
 from __future__ import annotations
