@@ -55,7 +55,7 @@ def add(database: Database, counsellor: int, text: str | None, due: datetime) ->
             dedupe_key=f"test:{text}:{due.isoformat()}",
             counsellor_id=counsellor,
             kind=NoticeKind.SWAP,
-            channel="sms",
+            channel=Channel.SMS,
             due_at=due,
             payload={} if text is None else {"text": text},
         )

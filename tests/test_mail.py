@@ -15,6 +15,7 @@ from config.model import HotlineConfig
 from config.settings import Settings, SettingsError
 from foundation import outbox
 from foundation.db import Database
+from foundation.models import Channel
 from hotline.providers import mail
 from hotline.providers.twilio import MaybeSent, NotSent, Outgoing
 from tests import fake_smtp
@@ -24,7 +25,7 @@ SID, TOKEN = "AC" + "5" * 32, "mail-test-token"
 NO_DB = cast(Database, None)  # the SMTP path never touches the database
 TO = "jonas.becker@example.org"
 MESSAGE = Outgoing(
-    "email",
+    Channel.EMAIL,
     TO,
     "Ihre Rufbereitschaft beginnt morgen um 09:00 Uhr.",
     "shift notice upcoming",
@@ -143,7 +144,7 @@ def test_without_a_server_in_development_the_email_goes_to_the_outbox(
         assert sid.startswith("SIM")
     with database.read() as session:
         stored = outbox.recent(session, settings)
-    assert [(m.channel, m.to) for m in stored] == [("email", TO), ("email", TO)]
+    assert [(m.channel, m.to) for m in stored] == [(Channel.EMAIL, TO), (Channel.EMAIL, TO)]
     assert stored[0].body == f"{MESSAGE.subject}\n\n{MESSAGE.body}"
 
 

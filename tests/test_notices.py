@@ -25,6 +25,7 @@ from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.models import (
     AbsenceKind,
+    Channel,
     Counsellor,
     DispatchState,
     NoticeKind,
@@ -143,7 +144,7 @@ def sent_sms(database: Database, settings: Settings) -> list[tuple[str, str]]:
     """(to, body) of the outbox (simulation mode), oldest first."""
     with database.read() as session:
         messages = outbox.recent(session, settings, limit=500)
-    assert all(m.from_number == GENERAL for m in messages if m.channel == "sms")
+    assert all(m.from_number == GENERAL for m in messages if m.channel == Channel.SMS)
     return [(m.to, m.body) for m in reversed(messages)]
 
 
@@ -217,11 +218,11 @@ def test_a_daily_rotation_gets_the_evening_before_and_the_hour_before(
     rotation(database, config, [people.amira, people.jonas, people.amira], THURSDAY)
     plan_at(database, settings, WEDNESDAY_NOON)
     assert pending(database) == {
-        ("upcoming", people.amira, "sms", "25.11. 18:00"),
-        ("upcoming", people.amira, "sms", "26.11. 08:00"),
-        ("upcoming", people.jonas, "sms", "26.11. 18:00"),
-        ("upcoming", people.jonas, "sms", "27.11. 08:00"),
-        ("handoff", people.amira, "sms", "27.11. 08:00"),
+        ("upcoming", people.amira, Channel.SMS, "25.11. 18:00"),
+        ("upcoming", people.amira, Channel.SMS, "26.11. 08:00"),
+        ("upcoming", people.jonas, Channel.SMS, "26.11. 18:00"),
+        ("upcoming", people.jonas, Channel.SMS, "27.11. 08:00"),
+        ("handoff", people.amira, Channel.SMS, "27.11. 08:00"),
         # Amira's Saturday is more than two days ahead: planned later
     }
     dispatch_at(database, settings, berlin(2026, 11, 25, 18))
@@ -239,8 +240,8 @@ def test_a_daily_rotation_gets_the_evening_before_and_the_hour_before(
         ),
     ]
     plan_at(database, settings, berlin(2026, 11, 26, 12))
-    assert ("upcoming", people.amira, "sms", "27.11. 18:00") in pending(database)
-    assert ("handoff", people.jonas, "sms", "28.11. 08:00") in pending(database)
+    assert ("upcoming", people.amira, Channel.SMS, "27.11. 18:00") in pending(database)
+    assert ("handoff", people.jonas, Channel.SMS, "28.11. 08:00") in pending(database)
 
 
 @pytest.mark.parametrize(
@@ -300,8 +301,8 @@ def test_the_substitute_is_told_and_the_absent_counsellor_is_not(
     result = plan_at(database, settings, WEDNESDAY_NOON + timedelta(minutes=1))
     assert result.cancelled == 2
     assert pending(database) == {
-        ("upcoming", people.leyla, "sms", "25.11. 18:00"),
-        ("upcoming", people.leyla, "sms", "26.11. 08:00"),
+        ("upcoming", people.leyla, Channel.SMS, "25.11. 18:00"),
+        ("upcoming", people.leyla, Channel.SMS, "26.11. 08:00"),
     }
     dispatch_at(database, settings, berlin(2026, 11, 25, 18))
     assert [to for to, _ in sent_sms(database, settings)] == [LEYLA]
@@ -310,7 +311,7 @@ def test_the_substitute_is_told_and_the_absent_counsellor_is_not(
     with at(berlin(2026, 11, 25, 20)), database.write() as session:
         standins.delete_stand_in(session, stand_in, actor="tests")
     plan_at(database, settings, berlin(2026, 11, 25, 20, 1))
-    assert pending(database) == {("upcoming", people.amira, "sms", "26.11. 08:00")}
+    assert pending(database) == {("upcoming", people.amira, Channel.SMS, "26.11. 08:00")}
 
 
 def test_an_absent_counsellor_without_a_stand_in_is_not_told(
@@ -340,8 +341,8 @@ def test_a_moved_shift_cancels_its_notices_and_gets_new_ones(
     result = plan_at(database, settings, WEDNESDAY_NOON + timedelta(minutes=1))
     assert (result.cancelled, result.inserted) == (2, 2)
     assert pending(database) == {
-        ("upcoming", people.amira, "sms", "25.11. 18:00"),  # same moment, new duty
-        ("upcoming", people.amira, "sms", "26.11. 11:00"),
+        ("upcoming", people.amira, Channel.SMS, "25.11. 18:00"),  # same moment, new duty
+        ("upcoming", people.amira, Channel.SMS, "26.11. 11:00"),
     }
     dispatch_at(database, settings, berlin(2026, 11, 26, 8))  # the old moment: nothing
     assert sent_sms(database, settings) == []
@@ -520,7 +521,7 @@ def test_email_notices_go_through_smtp(
     )
     assert [m["To"] for m in fake.messages] == [AMIRA]
     by_channel = {row.channel: row for row in rows(database) if row.state is DispatchState.SENT}
-    assert by_channel["email"].provider_sid == email["Message-ID"]
+    assert by_channel[Channel.EMAIL].provider_sid == email["Message-ID"]
 
 
 def test_logs_hold_no_numbers_addresses_or_words(
@@ -561,7 +562,7 @@ def test_a_coordinators_changes_are_gathered_into_one_notice(
     with at(berlin(2026, 11, 20, 10, 2)):
         add_shift(database, config, people.amira, date(2026, 11, 30), tier=Tier.BACKUP, actor=chef)
     [notice] = rows(database, NoticeKind.CHANGED)
-    assert (notice.counsellor_id, notice.channel) == (people.amira, "sms")
+    assert (notice.counsellor_id, notice.channel) == (people.amira, Channel.SMS)
     assert notice.due_at == berlin(2026, 11, 20, 10, 4)  # two minutes after the last change
     assert [entry["start"][:10] for entry in notice.payload["changes"]] == [
         "2026-11-28",
@@ -677,7 +678,7 @@ def test_swap_notices_are_sent_as_written(
                 dedupe_key="swap:1:accepted:1:sms",
                 counsellor_id=people.leyla,
                 kind=NoticeKind.SWAP,
-                channel="sms",
+                channel=Channel.SMS,
                 due_at=WEDNESDAY_NOON,
                 payload={"text": "konex: Jonas übernimmt Ihren Dienst Do 26.11. 09:00."},
             )
@@ -731,7 +732,7 @@ def test_the_dashboard_shows_an_email_in_the_outbox(
                 dedupe_key="swap:2:decided:1:email",
                 counsellor_id=people.amira,
                 kind=NoticeKind.SWAP,
-                channel="email",
+                channel=Channel.EMAIL,
                 due_at=utcnow(),
                 payload={"text": "Ihr Tausch wurde genehmigt.", "subject": "Diensttausch"},
             )
