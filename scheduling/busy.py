@@ -43,7 +43,7 @@ from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Invalid, NotFound
 from foundation.models import AbsenceKind, BusyInterval, Counsellor, ExternalCalendar
-from scheduling import feeds
+from scheduling.feeds.events import uid_host, window
 
 log = logging.getLogger(__name__)
 URL_LENGTH = 2000
@@ -616,7 +616,7 @@ def refresh(db: Database, settings: Settings, calendar_id: int, now: datetime | 
             return "error"
         url_enc, etag, modified = calendar.url_enc, calendar.etag, calendar.last_modified
         busy_day = calendar.busy_day
-    span = feeds.window(now, settings.config.organisation.zone, settings.config.feeds)
+    span = window(now, settings.config.organisation.zone, settings.config.feeds)
     start = max(span.start, now - timedelta(days=1))
     if busy_day != span.today:  # the stored intervals end where yesterday's window ended
         etag = modified = None
@@ -624,7 +624,7 @@ def refresh(db: Database, settings: Settings, calendar_id: int, now: datetime | 
         fetched = fetch(sealer.open(url_enc), etag, modified, limits_of(settings))
         spans = None
         if fetched.status == 200:
-            host = feeds.uid_host(settings)
+            host = uid_host(settings)
             spans = busy_spans(
                 fetched.body, start, span.end, settings.config.organisation.zone, host
             )

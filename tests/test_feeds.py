@@ -56,13 +56,16 @@ from foundation.models import (
     UserTeam,
 )
 from foundation.teams import sync_teams
-from scheduling import busy, feed_tokens, feeds, ical, shifts
+from scheduling import busy, shifts
+from scheduling.feeds import ical, queries
+from scheduling.feeds import tokens as feed_tokens
+from scheduling.feeds.events import Owner, window
+from scheduling.feeds.serving import Bodies, answer
 from tests.conftest import add_counsellor, berlin, utc
 from tests.fake_smtp import certificate
 from tests.helpers import counsellor_of, free_port, serving
 from tests.test_auth import csrf_of, make_user, sign_in
 from web.app import create_app
-from web.feed import FeedState, answer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PSEUDONYM = "Klient Falke"
@@ -232,13 +235,11 @@ def feed_client(settings: Settings, database: Database, config: HotlineConfig) -
     )
 
 
-def render_now(
-    database: Database, config: HotlineConfig, owner: feeds.Owner, now: datetime
-) -> bytes:
+def render_now(database: Database, config: HotlineConfig, owner: Owner, now: datetime) -> bytes:
     settings = Settings(config=config)
     with database.read() as session:
-        span = feeds.window(now, BERLIN, config.feeds)
-        return feeds.build(session, settings, owner, span)
+        span = window(now, BERLIN, config.feeds)
+        return queries.build(session, settings, owner, span)
 
 
 def events_by_summary(body: bytes) -> dict[str, list[icalendar.Event]]:
@@ -254,7 +255,7 @@ def events_by_summary(body: bytes) -> dict[str, list[icalendar.Event]]:
 def test_counsellor_feed_is_valid_rfc5545_for_every_parser(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
-    body = render_now(database, wide, feeds.Owner(world.counsellor_id), utc(2026, 11, 25, 12))
+    body = render_now(database, wide, Owner(world.counsellor_id), utc(2026, 11, 25, 12))
     text = body.decode("utf-8")
     # Octets: CRLF only, folded, no METHOD, the calendar's own properties.
     assert "\n" not in text.replace("\r\n", "")
@@ -340,7 +341,7 @@ def libical(body: bytes) -> list[str] | None:
 def test_libical_reads_the_same_instants(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
-    body = render_now(database, wide, feeds.Owner(world.counsellor_id), utc(2026, 11, 25, 12))
+    body = render_now(database, wide, Owner(world.counsellor_id), utc(2026, 11, 25, 12))
     lines = libical(body)
     if lines is None:
         pytest.skip("libical's GObject bindings are not installed (gir1.2-ical-3.0)")
@@ -354,7 +355,7 @@ def test_libical_reads_the_same_instants(
 def test_team_feed_names_who_is_on_call_and_has_no_appointments(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
-    body = render_now(database, wide, feeds.Owner(team_id=world.team_id), utc(2026, 11, 25, 12))
+    body = render_now(database, wide, Owner(team_id=world.team_id), utc(2026, 11, 25, 12))
     events = events_by_summary(body)
     assert "Rufbereitschaft Islamismus (Hintergrund): Ben Kraus" in events
     assert len(events["Rufbereitschaft Islamismus (primär): Anna Berger"]) == 2
@@ -367,7 +368,7 @@ def test_pseudonym_only_when_the_setting_says_so(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
     shown = with_feeds(wide, show_pseudonym=True)
-    body = render_now(database, shown, feeds.Owner(world.counsellor_id), utc(2026, 11, 25, 12))
+    body = render_now(database, shown, Owner(world.counsellor_id), utc(2026, 11, 25, 12))
     assert f"Beratungstermin (vor Ort): {PSEUDONYM}" in events_by_summary(body)
     assert CLIENT_PHONE.encode() not in body
     assert LOCATION.encode() not in body
@@ -376,7 +377,7 @@ def test_pseudonym_only_when_the_setting_says_so(
 def test_cancelled_appointments_stay_a_while_then_go(
     database: Database, config: HotlineConfig, world: World
 ) -> None:
-    owner = feeds.Owner(world.counsellor_id)
+    owner = Owner(world.counsellor_id)
     with database.read() as session:
         cancelled_at = session.get(Appointment, world.cancelled_id).updated_at  # type: ignore[union-attr]
     soon = render_now(database, config, owner, cancelled_at + timedelta(days=3))
@@ -389,7 +390,7 @@ def test_cancelled_appointments_stay_a_while_then_go(
 def test_sequence_grows_when_an_event_changes(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
-    owner = feeds.Owner(world.counsellor_id)
+    owner = Owner(world.counsellor_id)
 
     def sequences() -> dict[str, int]:
         body = render_now(database, wide, owner, utc(2026, 11, 25, 12))
@@ -1022,10 +1023,10 @@ def test_booking_over_a_busy_time_warns(
 # --- review fixes: fingerprint, deadline, recurrences, team tokens, folding, SSRF ---------------
 
 
-def etag_of(database: Database, settings: Settings, owner: feeds.Owner, now: datetime) -> str:
+def etag_of(database: Database, settings: Settings, owner: Owner, now: datetime) -> str:
     with database.read() as session:
-        span = feeds.window(now, BERLIN, settings.config.feeds)
-        return feeds.fingerprint(session, settings, owner, span).etag
+        span = window(now, BERLIN, settings.config.feeds)
+        return queries.fingerprint(session, settings, owner, span).etag
 
 
 def test_etag_moves_when_an_older_change_commits_late_or_a_row_goes(
@@ -1033,7 +1034,7 @@ def test_etag_moves_when_an_older_change_commits_late_or_a_row_goes(
 ) -> None:
     """updated_at is the clock at flush: a change that commits after a later one carries the
     older time, so the newest updated_at does not move. The revisions' sum does."""
-    team = feeds.Owner(team_id=world.team_id)
+    team = Owner(team_id=world.team_id)
     now = utc(2026, 11, 25, 12)
     with database.read() as session:
         shift_ids = list(session.scalars(select(Shift.id).order_by(Shift.id)))
@@ -1053,7 +1054,7 @@ def test_etag_moves_when_an_older_change_commits_late_or_a_row_goes(
         return
     # The real race: A flushes first and commits last; a poll in between stores B's ETag.
     plain = issue(database, team_id=world.team_id)
-    state = FeedState()
+    state = Bodies()
     later = Session(database.engine)
     row = later.get(Shift, shift_ids[0])
     assert row is not None
@@ -1159,7 +1160,7 @@ def test_a_team_feed_lives_as_long_as_its_issuer_may_see_the_team(
             )[1]
 
     def status(who: int | None) -> int:
-        return answer(database, settings, FeedState(), tokens[who], None, None).status
+        return answer(database, settings, Bodies(), tokens[who], None, None).status
 
     assert [status(who) for who in tokens] == [200, 200, 200]
     with database.write() as session:
@@ -1183,10 +1184,10 @@ def test_every_line_is_folded_even_with_a_long_host(
 ) -> None:
     host = "kalender.beratung-gegen-extremismus.baden-wuerttemberg.example.org"
     settings = Settings(config=with_feeds(config, past_days=366), public_url=f"https://{host}")
-    for owner in (feeds.Owner(world.counsellor_id), feeds.Owner(team_id=world.team_id)):
+    for owner in (Owner(world.counsellor_id), Owner(team_id=world.team_id)):
         with database.read() as session:
-            span = feeds.window(utc(2026, 11, 25, 12), BERLIN, settings.config.feeds)
-            body = feeds.build(session, settings, owner, span)
+            span = window(utc(2026, 11, 25, 12), BERLIN, settings.config.feeds)
+            body = queries.build(session, settings, owner, span)
         assert max(len(line) for line in body.split(b"\r\n")) <= 75
         uids = [str(e["UID"]) for e in icalendar.Calendar.from_ical(body).walk("VEVENT")]
         assert uids
