@@ -9,7 +9,8 @@ from config.settings import Settings
 from foundation.db import Database
 from foundation.jobs import Job
 from foundation.outgoing import Provider
-from scheduling import busy, notices, reminder_sending
+from scheduling import notices, reminder_sending
+from scheduling.busy import refreshing
 
 
 def jobs(db: Database, settings: Settings, provider: Provider) -> list[Job]:
@@ -25,5 +26,5 @@ def jobs(db: Database, settings: Settings, provider: Provider) -> list[Job]:
             timedelta(seconds=2),
             partial(reminder_sending.dispatch_job, db, settings, provider),
         ),
-        Job("busy.fetch", timedelta(minutes=15), partial(busy.fetch_job, db, settings)),
+        Job("busy.fetch", timedelta(minutes=15), partial(refreshing.fetch_job, db, settings)),
     ]

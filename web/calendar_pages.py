@@ -25,7 +25,7 @@ from foundation import crypto
 from foundation.db import Database
 from foundation.errors import DomainError, Invalid, NotFound
 from foundation.models import Counsellor, ExternalCalendar, FeedToken, Team, TeamMembership
-from scheduling import busy
+from scheduling.busy import calendars as busy
 from scheduling.feeds import tokens as feed_tokens
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render

@@ -25,7 +25,8 @@ from foundation.db import Database
 from foundation.errors import DomainError, Invalid
 from foundation.models import Absence, AbsenceKind, Counsellor, Role, Shift, StandIn, Tier
 from foundation.teams import team_by_slug
-from scheduling import absences, busy, shifts, standins
+from scheduling import absences, shifts, standins
+from scheduling.busy import times as busy
 from scheduling.rotation import PlannedShift, RotationError, RotationRequest, plan_rotation
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
