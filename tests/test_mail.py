@@ -20,6 +20,7 @@ from hotline.providers import mail
 from hotline.providers.twilio import MaybeSent, NotSent, Outgoing
 from tests import fake_smtp
 from tests.fake_smtp import PASSWORD, USER
+from tests.helpers import free_port
 
 SID, TOKEN = "AC" + "5" * 32, "mail-test-token"
 NO_DB = cast(Database, None)  # the SMTP path never touches the database
@@ -113,7 +114,7 @@ def test_wrong_credentials_are_not_retried(config: HotlineConfig) -> None:
 
 
 def test_no_server_listening_is_retried(config: HotlineConfig) -> None:
-    port = fake_smtp.free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(NotSent) as refused:
         mail.send(NO_DB, live(config, f"smtp://127.0.0.1:{port}"), MESSAGE)
     assert refused.value.retry

@@ -49,7 +49,6 @@ from scheduling.scheduler import Scheduler
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio, running
 from tests.helpers import post_signed
-from web.twilio import twilio_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERAL = "+497112794556"  # the shipped sender_number
@@ -761,8 +760,8 @@ def test_unsigned_or_forged_messages_are_refused(
     book(database, settings, counsellor_id, THURSDAY)
     params = {"MessageSid": "SM" + "2" * 32, "From": CLIENT, "To": GENERAL, "Body": "ABSAGEN"}
     assert client.post("/twilio/sms", data=params).status_code == 403
-    forged = twilio_signature("wrong", settings.public_url + "/twilio/sms", params)
-    response = client.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": forged})
+    url = settings.public_url + "/twilio/sms"
+    response = post_signed(client, settings, url, params, token="wrong")
     assert response.status_code == 403
     with database.read() as session:
         assert session.scalars(select(Appointment.status)).one() == AppointmentStatus.BOOKED
