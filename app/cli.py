@@ -1,4 +1,5 @@
-"""The `hotline` command: serve, scheduler, db upgrade, demo, apikey create, user add, simulate."""
+"""The `hotline` command: serve, scheduler, db upgrade, demo, rekey, apikey create, feed issue,
+user add, simulate call."""
 
 from __future__ import annotations
 
@@ -192,7 +193,7 @@ def _rekey(settings: Settings, args: argparse.Namespace) -> int:
 def _feed_issue(settings: Settings, args: argparse.Namespace) -> int:
     """A fresh feed URL, printed once, alone on the last line (only its hash is stored)."""
     from foundation.teams import team_by_slug
-    from scheduling import feed_tokens
+    from scheduling.feeds import tokens
 
     database = _prepare(settings)
     try:
@@ -200,7 +201,7 @@ def _feed_issue(settings: Settings, args: argparse.Namespace) -> int:
             team_id = None
             if args.team is not None:
                 team_id = team_by_slug(session, args.team, settings.config).id
-            _, plain = feed_tokens.issue(
+            _, plain = tokens.issue(
                 session,
                 counsellor_id=args.counsellor,
                 team_id=team_id,
@@ -214,7 +215,7 @@ def _feed_issue(settings: Settings, args: argparse.Namespace) -> int:
         database.dispose()
     owner = f"counsellor {args.counsellor}" if args.team is None else f"team {args.team!r}"
     print(f"Feed URL for {owner} created. It is shown only this once; subscribe to it now:")
-    print(feed_tokens.feed_url(settings.public_url, plain))
+    print(tokens.feed_url(settings.public_url, plain))
     return 0
 
 

@@ -7,11 +7,13 @@ Builds a temporary SQLite database (or a fresh schema of the PostgreSQL database
 (one year back, one ahead) and 2,000 one-hour appointments over the same two years. Then, each
 timed N times (median and p95):
 
-* full:      `web.feed.answer` without conditional headers and with an empty body cache: token
-             lookup, fingerprint, loading the rows, rendering (what a first poll costs);
-* 304:       `web.feed.answer` with the current ETag in If-None-Match (what most polls cost);
+* full:      `scheduling.feeds.serving.answer` without conditional headers and with an empty
+             body cache: token lookup, fingerprint, loading the rows, rendering (what a first
+             poll costs);
+* 304:       `scheduling.feeds.serving.answer` with the current ETag in If-None-Match (what most
+             polls cost);
 * http:      the same two through the whole ASGI app (Starlette, middleware), in process;
-* render:    `scheduling.feeds.render` alone over the loaded events, against
+* render:    `scheduling.feeds.rendering.render` alone over the loaded events, against
 * icalendar: the same events built as `icalendar` objects in a plain loop (VTIMEZONE added by
              `add_missing_timezones`) and serialised, the baseline.
 
@@ -45,8 +47,10 @@ from foundation.clock import utcnow
 from foundation.db import Database, make_engine, scratch_schema
 from foundation.models import Appointment, Base, Shift
 from foundation.teams import sync_teams
-from scheduling import feed_tokens, feeds
 from scheduling.counsellors import NewCounsellor, create_counsellor
+from scheduling.feeds import queries, rendering, serving
+from scheduling.feeds import tokens as feed_tokens
+from scheduling.feeds.events import AppointmentEvent, Calendar, Owner, ShiftEvent, window
 from web import feed as web_feed
 from web.app import create_app
 
@@ -135,14 +139,14 @@ def build(db: Database, settings: Settings) -> tuple[int, str]:
 
 
 def icalendar_loop(
-    calendar: feeds.Calendar,
-    shifts: list[feeds.ShiftEvent],
-    appointments: list[feeds.AppointmentEvent],
+    calendar: Calendar,
+    shifts: list[ShiftEvent],
+    appointments: list[AppointmentEvent],
 ) -> bytes:
     """The baseline: the same events as icalendar objects, built one by one."""
     zone = calendar.zone
     cal = icalendar.Calendar()
-    cal.add("prodid", feeds.PRODID)
+    cal.add("prodid", rendering.PRODID)
     cal.add("version", "2.0")
     cal.add("name", calendar.name)
     cal.add("x-wr-calname", calendar.name)
@@ -151,10 +155,10 @@ def icalendar_loop(
         event.add("uid", f"shift-{shift.id}@{calendar.uid_host}")
         event.add("dtstamp", shift.updated)
         event.add("last-modified", shift.updated)
-        event.add("sequence", feeds.sequence_of(shift.updated))
+        event.add("sequence", rendering.sequence_of(shift.updated))
         event.add("dtstart", shift.start.astimezone(zone))
         event.add("dtend", shift.end.astimezone(zone))
-        event.add("summary", feeds.shift_summary(shift))
+        event.add("summary", rendering.shift_summary(shift))
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)
     for appointment in appointments:
@@ -165,7 +169,7 @@ def icalendar_loop(
         event.add("sequence", appointment.sequence)
         event.add("dtstart", appointment.start.astimezone(zone))
         event.add("dtend", appointment.end.astimezone(zone))
-        event.add("summary", feeds.appointment_summary(appointment))
+        event.add("summary", rendering.appointment_summary(appointment))
         event.add("transp", "OPAQUE")
         cal.add_component(event)
     cal.add_missing_timezones()
@@ -230,10 +234,10 @@ def main() -> int:
         started = time.perf_counter()
         counsellor_id, plain = build(db, settings)
         print(f"built in {time.perf_counter() - started:.1f} s ({db.engine.dialect.name})")
-        owner = feeds.Owner(counsellor_id)
+        owner = Owner(counsellor_id)
 
-        def full() -> web_feed.Answer:
-            return web_feed.answer(db, settings, web_feed.FeedState(), plain, None, None)
+        def full() -> serving.Answer:
+            return serving.answer(db, settings, serving.Bodies(), plain, None, None)
 
         first = full()
         assert first.status == 200
@@ -241,15 +245,15 @@ def main() -> int:
         body = first.body
         etag = first.etag
 
-        def not_modified() -> web_feed.Answer:
-            return web_feed.answer(db, settings, web_feed.FeedState(), plain, etag, None)
+        def not_modified() -> serving.Answer:
+            return serving.answer(db, settings, serving.Bodies(), plain, etag, None)
 
         assert not_modified().status == 304
         with db.read() as session:
-            span = feeds.window(utcnow(), config.organisation.zone, config.feeds)
-            calendar = feeds.calendar_for(session, settings, owner)
-            shifts = feeds.load_shifts(session, owner, span)
-            appointments = feeds.load_appointments(session, counsellor_id, span, pseudonyms=False)
+            span = window(utcnow(), config.organisation.zone, config.feeds)
+            calendar = queries.calendar_for(session, settings, owner)
+            shifts = queries.load_shifts(session, owner, span)
+            appointments = queries.load_appointments(session, counsellor_id, span, pseudonyms=False)
         events = len(shifts) + len(appointments)
         baseline = icalendar_loop(calendar, shifts, appointments)
         print(
@@ -261,7 +265,9 @@ def main() -> int:
         results = {
             "full (answer)": timed(full, runs),
             "304 (answer)": timed(not_modified, runs),
-            "render only": timed(lambda: feeds.render(calendar, span, shifts, appointments), runs),
+            "render only": timed(
+                lambda: rendering.render(calendar, span, shifts, appointments), runs
+            ),
             "icalendar loop": timed(
                 lambda: icalendar_loop(calendar, shifts, appointments), max(5, runs // 3)
             ),

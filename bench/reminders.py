@@ -7,11 +7,11 @@ a fresh schema of the PostgreSQL database (migrated with `hotline db upgrade`'s 
 afterwards) gets 100 counsellors and N appointments (default 10,000), each with a client who
 agreed to SMS (a number of its own) and one client reminder. That many `hotline scheduler`
 processes are started against it (real processes, the shipped configuration, Twilio
-credentials, `HOTLINE_TWILIO_API_URL` pointing at a Twilio-compatible fake server on loopback
-in this process: threaded, keep-alive, a listen backlog of 1024, it answers 201 with a fresh
-`SM…` sid and records the addressee). Once every process has logged "scheduler started", all
-N reminders are made due at that moment; the benchmark waits until none is pending or sending,
-stops the processes (SIGTERM) and prints:
+credentials, `HOTLINE_TWILIO_API_URL` pointing at the tests' Twilio-compatible fake
+(`tests/fake_twilio.py`) on loopback in this process: threaded, keep-alive, a listen backlog of
+1024, it answers 201 with a fresh `SM…` sid and records each message). Once every process has
+logged "scheduler started", all N reminders are made due at that moment; the benchmark waits
+until none is pending or sending, stops the processes (SIGTERM) and prints:
 
 * seconds until all are sent (from the due moment to the last `sent_at`) and messages per second;
 * duplicates: messages the fake received beyond one per addressee (must be 0), and whether
@@ -25,95 +25,35 @@ Needs PostgreSQL: --database-url, or HOTLINE_TEST_DATABASE_URL. See bench/README
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
 import math
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 from sqlalchemy import func, insert, select, update
 
 from config.model import load_config
 from config.settings import Settings
 from foundation import crypto, db
-from foundation.models import Appointment, Counsellor, Recipient, Reminder, ReminderState
+from foundation.models import Appointment, Counsellor, DispatchState, Recipient, Reminder
 from foundation.teams import sync_teams
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests' Twilio fake
+
+from tests.fake_twilio import running as fake_twilio  # noqa: E402
 
 SID, TOKEN = "AC" + "b" * 32, "bench-reminders-token"
 COUNSELLORS = 100
 TIMEOUT_SECONDS = 900.0
-
-
-# --- a fast Twilio-compatible fake --------------------------------------------------------------
-
-
-class FakeTwilio(ThreadingHTTPServer):
-    """POST /2010-04-01/Accounts/<sid>/Messages.json -> 201 with a new sid; records (To, sid)."""
-
-    daemon_threads = True
-    request_queue_size = 1024  # sixteen sending threads connect at once; never drop a SYN
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.sent: list[tuple[str, str]] = []
-        self.ids = itertools.count(1)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: FakeTwilio
-
-    def log_message(self, *_args: object) -> None:
-        return
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        form = dict(parse_qsl(self.rfile.read(length).decode()))
-        if self.path != f"/2010-04-01/Accounts/{SID}/Messages.json":
-            self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
-            return
-        sid = f"SM{next(self.server.ids):032x}"
-        self.server.sent.append((form.get("To", ""), sid))
-        self._answer(201, {"sid": sid, "account_sid": SID, "status": "queued"})
-
-    def _answer(self, status: int, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@contextmanager
-def fake_twilio() -> Iterator[FakeTwilio]:
-    server = FakeTwilio()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 # --- the database -----------------------------------------------------------------------------
@@ -158,7 +98,7 @@ def populate(database: db.Database, settings: Settings, count: int, far: datetim
                     "offset_minutes": 24 * 60 + 60 * slot,
                     "appointment_start": start,
                     "due_at": far,
-                    "state": ReminderState.PENDING,
+                    "state": DispatchState.PENDING,
                     "attempts": 0,
                 }
             )
@@ -172,7 +112,7 @@ def remaining(database: db.Database) -> int:
             session.scalar(
                 select(func.count())
                 .select_from(Reminder)
-                .where(Reminder.state.in_([ReminderState.PENDING, ReminderState.SENDING]))
+                .where(Reminder.state.in_([DispatchState.PENDING, DispatchState.SENDING]))
             )
             or 0
         )
@@ -246,7 +186,7 @@ def run(base_url: str, processes: int, count: int) -> Result:
     config = load_config(None)
     with (
         db.scratch_schema(base_url, "bench_reminders_") as url,
-        fake_twilio() as fake,
+        fake_twilio(SID, TOKEN, keep_alive=True) as fake,
         tempfile.TemporaryDirectory() as tmp,
     ):
         settings = Settings(config=config, database_url=url)
@@ -289,7 +229,7 @@ def run(base_url: str, processes: int, count: int) -> Result:
             states[row.state.value] = states.get(row.state.value, 0) + 1
         late = sorted((r.sent_at - r.due_at).total_seconds() for r in rows if r.sent_at)
         last = max(r.sent_at for r in rows if r.sent_at)
-        addressees = [to for to, _ in fake.sent]
+        addressees = [message["To"] for message in fake.messages]
         if errors:
             print(f"  {len(errors)} warnings/errors in the scheduler logs, e.g. {errors[0]}")
         return Result(
@@ -297,7 +237,7 @@ def run(base_url: str, processes: int, count: int) -> Result:
             reminders=count,
             seconds=(last - due).total_seconds(),
             duplicates=len(addressees) - len(set(addressees)),
-            sids_match={sid for _, sid in fake.sent} == {r.provider_sid for r in rows},
+            sids_match={m["Sid"] for m in fake.messages} == {r.provider_sid for r in rows},
             states=states,
             p50=nearest_rank(late, 0.50),
             p99=nearest_rank(late, 0.99),

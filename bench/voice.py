@@ -69,6 +69,10 @@ from hotline import voice
 from scheduling import shifts
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests' helpers
+
+from tests.helpers import free_port  # noqa: E402
+
 LINE = "islamism"
 PATH = "/twilio/voice"
 TEAM_SIZES = {"islamism": 20, "right-wing": 20, "office": 10}  # 50 counsellors
@@ -414,12 +418,6 @@ def post(port: int, signature: str, body: str) -> tuple[int, str, str]:
 
 
 # --- server and load ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

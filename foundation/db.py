@@ -1,4 +1,5 @@
-"""Engine and transactions. One transaction per use case: `with db.begin() as session: ...`."""
+"""Engine and transactions. One transaction per use case: `with db.write() as session: ...`
+(or `db.read()` for a use case that only reads)."""
 
 from __future__ import annotations
 

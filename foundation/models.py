@@ -139,7 +139,11 @@ class AppointmentStatus(StrEnum):
     NO_SHOW = "no_show"
 
 
-class ReminderState(StrEnum):
+class DispatchState(StrEnum):
+    """Where a row sent by `scheduling.dispatch` stands: an appointment reminder or a shift
+    notice. (The columns' constraints keep their first names, `reminder_state` and
+    `notice_state`: the database does not change with the class name.)"""
+
     PENDING = "pending"
     SENDING = "sending"  # claimed under a lease; a send may be under way
     SENT = "sent"
@@ -487,8 +491,8 @@ class Reminder(Base):
     offset_minutes: Mapped[int] = mapped_column(Integer)
     appointment_start: Mapped[datetime]  # the start instant this row reminds of
     due_at: Mapped[datetime]
-    state: Mapped[ReminderState] = mapped_column(
-        _enum(ReminderState, "reminder_state"), default="pending"
+    state: Mapped[DispatchState] = mapped_column(
+        _enum(DispatchState, "reminder_state"), default="pending"
     )
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -513,8 +517,8 @@ class ShiftNotice(Base):
     channel: Mapped[str] = mapped_column(String(8))  # sms, email
     due_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[ReminderState] = mapped_column(
-        _enum(ReminderState, "notice_state"), default="pending"
+    state: Mapped[DispatchState] = mapped_column(
+        _enum(DispatchState, "notice_state"), default="pending"
     )
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)

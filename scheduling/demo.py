@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from config.model import HotlineConfig
 from foundation.models import Counsellor, Tier
 from scheduling.counsellors import NewCounsellor, create_counsellor
-from scheduling.notices import QUIET
+from scheduling.notices.changes import QUIET
 from scheduling.rota import local_span
 from scheduling.shifts import NewShift, create_shift
 

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.models import Reminder, ReminderState, ShiftNotice
+from foundation.models import DispatchState, Reminder, ShiftNotice
 from foundation.outgoing import MaybeSent, NotSent, Outgoing
 
 log = logging.getLogger(__name__)
@@ -160,10 +160,10 @@ def dispatch_round(
             else:
                 messages.append((row.id, message))
         if cancelled:
-            _set(session, queue.model, cancelled, ReminderState.CANCELLED)
+            _set(session, queue.model, cancelled, DispatchState.CANCELLED)
             result.cancelled = len(cancelled)
         if broken:
-            _set(session, queue.model, broken, ReminderState.FAILED)
+            _set(session, queue.model, broken, DispatchState.FAILED)
             result.failed += len(broken)
         latest = {row.id: (row.due_at + queue.grace(settings), row.attempts) for row in claimed}
     if not messages:
@@ -182,12 +182,12 @@ def dispatch_round(
                     table.c.id == bindparam("_id"),
                     # (no IN: an expanding parameter cannot take part in executemany)
                     or_(
-                        table.c.state == ReminderState.SENDING,
-                        table.c.state == ReminderState.UNCERTAIN,
+                        table.c.state == DispatchState.SENDING,
+                        table.c.state == DispatchState.UNCERTAIN,
                     ),
                 )
                 .values(
-                    state=ReminderState.SENT,
+                    state=DispatchState.SENT,
                     provider_sid=bindparam("_sid"),
                     sent_at=bindparam("_at"),
                     lease_until=None,
@@ -195,24 +195,24 @@ def dispatch_round(
                 .execution_options(synchronize_session=False),
                 sent,
             )
-        failed = [o.row_id for o in outcomes if o.state is ReminderState.FAILED]
+        failed = [o.row_id for o in outcomes if o.state is DispatchState.FAILED]
         if failed:
-            _set(session, queue.model, failed, ReminderState.FAILED, also=ReminderState.UNCERTAIN)
-        uncertain = [o.row_id for o in outcomes if o.state is ReminderState.UNCERTAIN]
+            _set(session, queue.model, failed, DispatchState.FAILED, also=DispatchState.UNCERTAIN)
+        uncertain = [o.row_id for o in outcomes if o.state is DispatchState.UNCERTAIN]
         if uncertain:
-            _set(session, queue.model, uncertain, ReminderState.UNCERTAIN)
-        retries = [o for o in outcomes if o.state is ReminderState.PENDING]
+            _set(session, queue.model, uncertain, DispatchState.UNCERTAIN)
+        retries = [o for o in outcomes if o.state is DispatchState.PENDING]
         if retries:
             _retry(session, queue.model, retries, latest, now)
     for outcome in outcomes:
-        if outcome.state is ReminderState.SENT:
+        if outcome.state is DispatchState.SENT:
             result.sent += 1
             result.ids.append(outcome.row_id)
-        elif outcome.state is ReminderState.FAILED:
+        elif outcome.state is DispatchState.FAILED:
             result.failed += 1
-        elif outcome.state is ReminderState.PENDING and not outcome.tried:
+        elif outcome.state is DispatchState.PENDING and not outcome.tried:
             result.deferred += 1
-        elif outcome.state is ReminderState.PENDING:
+        elif outcome.state is DispatchState.PENDING:
             result.retry += 1
         else:
             result.uncertain += 1
@@ -229,8 +229,8 @@ def dispatch_round(
 def _expire(session: Session, model: type[Row], before: datetime) -> int:
     missed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(model)
-        .where(model.state == ReminderState.PENDING, model.due_at < before)
-        .values(state=ReminderState.MISSED, lease_until=None)
+        .where(model.state == DispatchState.PENDING, model.due_at < before)
+        .values(state=DispatchState.MISSED, lease_until=None)
         .execution_options(synchronize_session=False)
     )
     return int(missed.rowcount or 0)
@@ -239,8 +239,8 @@ def _expire(session: Session, model: type[Row], before: datetime) -> int:
 def _lapse_leases(session: Session, model: type[Row], now: datetime) -> int:
     lapsed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(model)
-        .where(model.state == ReminderState.SENDING, model.lease_until < now)
-        .values(state=ReminderState.UNCERTAIN)
+        .where(model.state == DispatchState.SENDING, model.lease_until < now)
+        .values(state=DispatchState.UNCERTAIN)
         .execution_options(synchronize_session=False)
     )
     return int(lapsed.rowcount or 0)
@@ -254,7 +254,7 @@ def _claim(session: Session, model: type[Row], now: datetime, batch: int) -> Seq
     due = (
         select(model.id)
         .where(
-            model.state == ReminderState.PENDING,
+            model.state == DispatchState.PENDING,
             model.due_at <= now,
             or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
         )
@@ -267,8 +267,8 @@ def _claim(session: Session, model: type[Row], now: datetime, batch: int) -> Seq
         return []
     rows = session.scalars(
         update(model)
-        .where(model.id.in_(ids), model.state == ReminderState.PENDING)
-        .values(state=ReminderState.SENDING, lease_until=now + LEASE, attempts=model.attempts + 1)
+        .where(model.id.in_(ids), model.state == DispatchState.PENDING)
+        .values(state=DispatchState.SENDING, lease_until=now + LEASE, attempts=model.attempts + 1)
         .returning(model)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
@@ -279,13 +279,13 @@ def _set(
     session: Session,
     model: type[Row],
     ids: list[int],
-    state: ReminderState,
+    state: DispatchState,
     *,
-    also: ReminderState | None = None,
+    also: DispatchState | None = None,
 ) -> None:
     """Rows this dispatcher claimed (`sending`, or `also`) get the outcome `state`; a row
     someone else has moved on meanwhile keeps what it has."""
-    expected = [ReminderState.SENDING] if also is None else [ReminderState.SENDING, also]
+    expected = [DispatchState.SENDING] if also is None else [DispatchState.SENDING, also]
     session.execute(
         update(model)
         .where(model.id.in_(ids), model.state.in_(expected))
@@ -318,9 +318,9 @@ def _retry(
         params.append({"_id": outcome.row_id, "_tried": tried, "_next": wait})
     session.execute(
         update(table)
-        .where(table.c.id == bindparam("_id"), table.c.state == ReminderState.SENDING)
+        .where(table.c.id == bindparam("_id"), table.c.state == DispatchState.SENDING)
         .values(
-            state=ReminderState.PENDING,
+            state=DispatchState.PENDING,
             lease_until=None,
             attempts=bindparam("_tried"),
             next_attempt_at=bindparam("_next"),
@@ -334,7 +334,7 @@ class Outcome(NamedTuple):
     """What became of one claimed row's message (`tried`: handed to the provider at all)."""
 
     row_id: int
-    state: ReminderState
+    state: DispatchState
     sid: str | None = None
     tried: bool = True
 
@@ -347,21 +347,21 @@ def _send_all(
     def one(item: tuple[int, Outgoing]) -> Outcome:
         row_id, message = item
         if throttled.is_set():
-            return Outcome(row_id, ReminderState.PENDING, tried=False)
+            return Outcome(row_id, DispatchState.PENDING, tried=False)
         try:
-            return Outcome(row_id, ReminderState.SENT, send(message))
+            return Outcome(row_id, DispatchState.SENT, send(message))
         except NotSent as exc:
             log.warning("%s not sent: %s", message.purpose, exc)
             if exc.retry:
                 throttled.set()
-                return Outcome(row_id, ReminderState.PENDING)
-            return Outcome(row_id, ReminderState.FAILED)
+                return Outcome(row_id, DispatchState.PENDING)
+            return Outcome(row_id, DispatchState.FAILED)
         except MaybeSent as exc:
             log.error("%s may or may not have been sent: %s", message.purpose, exc)
-            return Outcome(row_id, ReminderState.UNCERTAIN)
+            return Outcome(row_id, DispatchState.UNCERTAIN)
         except Exception as exc:  # a bug in rendering or sending: treat as possibly sent
             log.exception("%s: unexpected %s while sending", message.purpose, type(exc).__name__)
-            return Outcome(row_id, ReminderState.UNCERTAIN)
+            return Outcome(row_id, DispatchState.UNCERTAIN)
 
     if len(messages) == 1:
         return [one(messages[0])]
@@ -373,8 +373,8 @@ def _give_up_retries(session: Session, model: type[Row]) -> int:
     """Pending rows that have been tried MAX_ATTEMPTS times without going out become failed."""
     done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(model)
-        .where(model.state == ReminderState.PENDING, model.attempts >= MAX_ATTEMPTS)
-        .values(state=ReminderState.FAILED)
+        .where(model.state == DispatchState.PENDING, model.attempts >= MAX_ATTEMPTS)
+        .values(state=DispatchState.FAILED)
         .execution_options(synchronize_session=False)
     )
     return int(done.rowcount or 0)

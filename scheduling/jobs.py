@@ -9,21 +9,23 @@ from config.settings import Settings
 from foundation.db import Database
 from foundation.jobs import Job
 from foundation.outgoing import Provider
-from scheduling import busy, notices, reminder_sending
+from scheduling import reminder_sending
+from scheduling.busy import refreshing
+from scheduling.notices import jobs as notice_jobs
 
 
 def jobs(db: Database, settings: Settings, provider: Provider) -> list[Job]:
     return [
-        Job("notices.plan", timedelta(seconds=60), partial(notices.plan_job, db, settings)),
+        Job("notices.plan", timedelta(seconds=60), partial(notice_jobs.plan_job, db, settings)),
         Job(
             "notices.dispatch",
             timedelta(seconds=2),
-            partial(notices.dispatch_job, db, settings, provider),
+            partial(notice_jobs.dispatch_job, db, settings, provider),
         ),
         Job(
             "reminders.dispatch",
             timedelta(seconds=2),
             partial(reminder_sending.dispatch_job, db, settings, provider),
         ),
-        Job("busy.fetch", timedelta(minutes=15), partial(busy.fetch_job, db, settings)),
+        Job("busy.fetch", timedelta(minutes=15), partial(refreshing.fetch_job, db, settings)),
     ]

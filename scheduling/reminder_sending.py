@@ -101,7 +101,7 @@ class ReminderQueue:
         config = settings.config
         words = appointment_words(config, appointment, reminder.due_at)
         if reminder.recipient == Recipient.CLIENT:
-            phone = reachable_phone(_box(session, settings), appointment)
+            phone = reachable_phone(crypto.box(settings), appointment)
             if phone is None:
                 return None  # no consent (any more), or no number: never an SMS
             return Outgoing(
@@ -144,17 +144,7 @@ def _appointment(session: Session, appointment_id: int) -> Appointment | None:
     return batch.get(appointment_id)
 
 
-def _box(session: Session, settings: Settings) -> crypto.Box:
-    """One Box per claiming transaction: building one derives its keys (about 70 µs), opening
-    a number takes 2."""
-    box: crypto.Box | None = session.info.get(_BOX)
-    if box is None:
-        box = session.info[_BOX] = crypto.box(settings)
-    return box
-
-
 _BATCH, _COUNSELLORS = "reminder_sending.appointments", "reminder_sending.counsellors"
-_BOX = "reminder_sending.box"
 
 
 QUEUE = ReminderQueue()

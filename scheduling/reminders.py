@@ -28,14 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from foundation.models import Appointment, AppointmentStatus, Recipient, Reminder, ReminderState
+from foundation.models import Appointment, AppointmentStatus, DispatchState, Recipient, Reminder
 
 Key = tuple[Recipient, int]  # (recipient, offset in minutes)
 
 # States in which a message may have left: the row keeps its state whatever happens.
-MAYBE_SENT = frozenset({ReminderState.SENT, ReminderState.SENDING, ReminderState.UNCERTAIN})
+MAYBE_SENT = frozenset({DispatchState.SENT, DispatchState.SENDING, DispatchState.UNCERTAIN})
 # States in which the message certainly did not leave: a moved appointment may revive the row.
-NOT_SENT = frozenset({ReminderState.CANCELLED, ReminderState.MISSED, ReminderState.FAILED})
+NOT_SENT = frozenset({DispatchState.CANCELLED, DispatchState.MISSED, DispatchState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ def plan(config: HotlineConfig, want: Wanted) -> dict[Key, datetime]:
 
 
 def _revive(row: Reminder, due: datetime) -> None:
-    row.state = ReminderState.PENDING
+    row.state = DispatchState.PENDING
     row.due_at = due
     row.attempts = 0
     row.next_attempt_at = None
@@ -102,8 +102,8 @@ def sync_reminders(
             continue
         due = targets.get(key)
         if due is None or due <= now:
-            if row.state is ReminderState.PENDING:
-                row.state = ReminderState.CANCELLED
+            if row.state is DispatchState.PENDING:
+                row.state = DispatchState.CANCELLED
             continue
         if row.state in NOT_SENT:
             _revive(row, due)
@@ -116,10 +116,10 @@ def sync_reminders(
                 offset_minutes=offset,
                 appointment_start=start,
                 due_at=due,
-                state=ReminderState.PENDING,
+                state=DispatchState.PENDING,
                 attempts=0,
             )
             session.add(rows[key])
     session.flush()
-    pending = [row for row in rows.values() if row.state is ReminderState.PENDING]
+    pending = [row for row in rows.values() if row.state is DispatchState.PENDING]
     return sorted(pending, key=lambda row: (row.due_at, row.recipient.value))

@@ -26,6 +26,7 @@ from foundation.models import (
     Appointment,
     AppointmentStatus,
     AuditEntry,
+    Channel,
     Counsellor,
 )
 from scheduling import appointments
@@ -206,7 +207,7 @@ def stop(session: Session, settings: Settings, phone: str, now: datetime) -> Ans
             "appointment",
             appointment.id,
             before={"sms_consent": True},
-            after={"sms_consent": False, "by": "sms"},
+            after={"sms_consent": False, "by": Channel.SMS},
         )
     log.info("SMS consent withdrawn by SMS on %d appointment(s)", len(consented))
     return Answer(text=settings.config.reminders.stop_reply)

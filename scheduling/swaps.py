@@ -42,7 +42,7 @@ from foundation.models import (
     UserTeam,
 )
 from foundation.outgoing import channels
-from scheduling.notices import QUIET
+from scheduling.notices.changes import QUIET
 from scheduling.shifts import MAX_SHIFT
 from scheduling.shifts import snapshot as shift_snapshot
 
@@ -653,7 +653,7 @@ def _moves(session: Session, swap: SwapRequest) -> list[tuple[Shift, Counsellor]
 def _apply(session: Session, team: Team, swap: SwapRequest, *, actor: str) -> None:
     """Reassign the shift(s) in place, after checking both moves together; the caller's
     transaction makes it all or nothing. The swap notices queued here tell both people what
-    changed, so the generic change notice is not sent on top (`notices.QUIET`). The caller
+    changed, so the generic change notice is not sent on top (`notices.changes.QUIET`). The caller
     has locked the rows (`_lock_rows`) before judging them."""
     session.info[QUIET] = True
     moves = _moves(session, swap)

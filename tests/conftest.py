@@ -25,7 +25,7 @@ from foundation.models import Base, Counsellor
 from foundation.teams import sync_teams
 from scheduling.counsellors import NewCounsellor, create_counsellor
 from tests.fake_twilio import FakeTwilio
-from tests.helpers import https_client, live_twilio
+from tests.helpers import OnCall, https_client, live_twilio, put_on_call, unique_mobile
 from web.app import create_app
 
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "").strip()
@@ -93,6 +93,13 @@ def live(settings: Settings) -> Iterator[tuple[Settings, FakeTwilio]]:
 
 
 @pytest.fixture
+def on_call(database: Database, config: HotlineConfig) -> OnCall:
+    """A primary and a backup counsellor of the islamism team on call all of 2 December 2026
+    (Berlin time)."""
+    return put_on_call(database, config, berlin(2026, 12, 2), berlin(2026, 12, 3))
+
+
+@pytest.fixture
 def api_key(database: Database) -> str:
     with database.write() as session:
         _, plain = apikeys.create_api_key(session, "tests", actor="tests")
@@ -104,9 +111,6 @@ def api(client: TestClient, api_key: str) -> TestClient:
     """The test client, authenticated."""
     client.headers["Authorization"] = f"Bearer {api_key}"
     return client
-
-
-_phone_counter = iter(range(1000, 10_000))
 
 
 def add_counsellor(
@@ -122,7 +126,7 @@ def add_counsellor(
         config,
         NewCounsellor(
             name=name,
-            phone=extra.pop("phone", None) or f"+49151{next(_phone_counter):08d}",
+            phone=extra.pop("phone", None) or unique_mobile(),
             email=extra.pop("email", None),
             teams=teams,
         ),

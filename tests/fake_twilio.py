@@ -1,4 +1,5 @@
-"""A Twilio-compatible REST server on loopback: records what the service sends."""
+"""A Twilio-compatible REST server on loopback: records what the service sends (the tests' and
+bench/reminders.py's)."""
 
 from __future__ import annotations
 
@@ -42,10 +43,14 @@ class FakeTwilio:
         pair = f"{self.account_sid}:{self.auth_token}".encode()
         return header == "Basic " + base64.b64encode(pair).decode()
 
-    def handler(self) -> type[BaseHTTPRequestHandler]:
+    def handler(self, keep_alive: bool = False) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps a connection open for the next request, as Twilio's servers do;
+            # every answer below says its length, which that needs.
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def log_message(self, *_args: object) -> None:  # keep test output clean
                 return
 
@@ -193,9 +198,12 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def running(account_sid: str, auth_token: str) -> Iterator[FakeTwilio]:
+def running(account_sid: str, auth_token: str, *, keep_alive: bool = False) -> Iterator[FakeTwilio]:
+    """The fake, serving on a loopback port (`fake.url`) until the block ends; `keep_alive`
+    answers in HTTP/1.1 with persistent connections (a benchmark's load), else one request
+    per connection."""
     fake = FakeTwilio(account_sid, auth_token)
-    server = _Server(("127.0.0.1", 0), fake.handler())
+    server = _Server(("127.0.0.1", 0), fake.handler(keep_alive))
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,5 +1,6 @@
 """Helpers several test files share: a browser's client, settings whose Twilio is the fake on
-loopback, Twilio's signed webhooks, and the real app served on a loopback port."""
+loopback, Twilio's signed webhooks, counsellors on call, a free loopback port and the real app
+served on it. (bench/ uses them too.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import httpx2 as httpx
@@ -18,9 +20,12 @@ from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
+from config.model import HotlineConfig
 from config.settings import Settings
 from foundation.db import Database
-from foundation.models import User
+from foundation.models import Tier, User
+from scheduling.counsellors import NewCounsellor, create_counsellor
+from scheduling.shifts import NewShift, create_shift
 from tests.fake_twilio import FakeTwilio, running
 from web.app import create_app
 from web.twilio import twilio_signature
@@ -65,17 +70,68 @@ def live_twilio(
 
 
 def post_signed(
-    client: TestClient, settings: Settings, url: str, params: dict[str, str]
+    client: TestClient,
+    settings: Settings,
+    url: str,
+    params: dict[str, str],
+    *,
+    token: str | None = None,
 ) -> httpx.Response:
-    """POST as Twilio does: signed over the full URL (with its query) and the parameters."""
-    signature = twilio_signature(settings.webhook_tokens()[0], url, params)
+    """POST as Twilio does: signed over the full URL (with its query) and the parameters, with
+    the service's webhook token or, to forge one, with `token`."""
+    signature = twilio_signature(token or settings.webhook_tokens()[0], url, params)
     path = url.removeprefix(settings.public_url)
     return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
 
 
-def free_port() -> int:
+@dataclass(frozen=True)
+class OnCall:
+    """Who `put_on_call` (and the `on_call` fixture) put on call: phones and counsellor ids."""
+
+    primary: str
+    primary_id: int
+    backup: str
+    backup_id: int
+
+
+def put_on_call(
+    database: Database,
+    config: HotlineConfig,
+    start: datetime,
+    end: datetime,
+    team: str = "islamism",
+) -> OnCall:
+    """A new primary ("Primär Person") and backup ("Hintergrund Person") of `team`, on call
+    from `start` to `end`."""
+    with database.write() as session:
+        people = []
+        for name, tier in (("Primär Person", Tier.PRIMARY), ("Hintergrund Person", Tier.BACKUP)):
+            person = create_counsellor(
+                session,
+                config,
+                NewCounsellor(name=name, phone=unique_mobile(), email=None, teams=(team,)),
+                actor="tests",
+            )
+            create_shift(
+                session, config, NewShift(team, person.id, tier, start, end), actor="tests"
+            )
+            people.append(person)
+        primary, backup = people
+        return OnCall(primary.phone, primary.id, backup.phone, backup.id)
+
+
+_mobile_numbers = iter(range(1000, 10_000))
+
+
+def unique_mobile() -> str:
+    """A mobile number no other test counsellor has."""
+    return f"+49151{next(_mobile_numbers):08d}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that nothing listens on (just now)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 

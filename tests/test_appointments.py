@@ -29,9 +29,9 @@ from foundation.models import (
     AppointmentMode,
     AppointmentStatus,
     AuditEntry,
+    DispatchState,
     Recipient,
     Reminder,
-    ReminderState,
     Role,
 )
 from scheduling import appointments as cases
@@ -216,9 +216,9 @@ def test_booking_writes_reminders_in_the_same_transaction(
     start = berlin(2026, 12, 1, 10)
     with_consent = book(database, settings, new(people[0], start))
     assert state(database, with_consent) == {
-        (Recipient.COUNSELLOR, 30): (ReminderState.PENDING, start - timedelta(minutes=30)),
-        (Recipient.CLIENT, 1440): (ReminderState.PENDING, start - timedelta(days=1)),
-        (Recipient.CLIENT, 120): (ReminderState.PENDING, start - timedelta(hours=2)),
+        (Recipient.COUNSELLOR, 30): (DispatchState.PENDING, start - timedelta(minutes=30)),
+        (Recipient.CLIENT, 1440): (DispatchState.PENDING, start - timedelta(days=1)),
+        (Recipient.CLIENT, 120): (DispatchState.PENDING, start - timedelta(hours=2)),
     }
     # No consent, or no number: the client gets nothing, the counsellor is still reminded.
     no_consent = book(database, settings, new(people[1], start, consent=False))
@@ -386,7 +386,7 @@ def test_overlaps_of_one_counsellor_are_refused_with_the_appointment_in_the_way(
 
 def reminder_times(
     database: Database, appointment_id: int
-) -> dict[tuple[Recipient, int, datetime], ReminderState]:
+) -> dict[tuple[Recipient, int, datetime], DispatchState]:
     """Every reminder row of an appointment, by (recipient, offset, the start it reminds of)."""
     with database.read() as session:
         rows = session.scalars(select(Reminder).where(Reminder.appointment_id == appointment_id))
@@ -405,7 +405,7 @@ def test_reschedule_plans_reminders_for_the_new_time_and_counts_the_sequence(
                 Reminder.appointment_id == appointment_id, Reminder.offset_minutes == 1440
             )
         ).one()
-        sent.state = ReminderState.SENT
+        sent.state = DispatchState.SENT
     later = berlin(2026, 12, 3, 14)
     with database.write() as session:
         moved = cases.reschedule(
@@ -416,12 +416,12 @@ def test_reschedule_plans_reminders_for_the_new_time_and_counts_the_sequence(
     # The new time gets all its reminders, the day-before one included; the sent one stays as
     # history, the pending ones of the old time are cancelled.
     assert reminder_times(database, appointment_id) == {
-        (Recipient.CLIENT, 1440, first): ReminderState.SENT,
-        (Recipient.CLIENT, 120, first): ReminderState.CANCELLED,
-        (Recipient.COUNSELLOR, 30, first): ReminderState.CANCELLED,
-        (Recipient.CLIENT, 1440, later): ReminderState.PENDING,
-        (Recipient.CLIENT, 120, later): ReminderState.PENDING,
-        (Recipient.COUNSELLOR, 30, later): ReminderState.PENDING,
+        (Recipient.CLIENT, 1440, first): DispatchState.SENT,
+        (Recipient.CLIENT, 120, first): DispatchState.CANCELLED,
+        (Recipient.COUNSELLOR, 30, first): DispatchState.CANCELLED,
+        (Recipient.CLIENT, 1440, later): DispatchState.PENDING,
+        (Recipient.CLIENT, 120, later): DispatchState.PENDING,
+        (Recipient.COUNSELLOR, 30, later): DispatchState.PENDING,
     }
     with database.read() as session:
         due = session.scalars(
@@ -446,7 +446,7 @@ def test_reschedule_plans_reminders_for_the_new_time_and_counts_the_sequence(
         )  # fmt: skip
     times = reminder_times(database, appointment_id)
     assert {key[:2] for key in times if key[2] == soon} == {(Recipient.COUNSELLOR, 30)}
-    assert {state for key, state in times.items() if key[2] == later} == {ReminderState.CANCELLED}
+    assert {state for key, state in times.items() if key[2] == later} == {DispatchState.CANCELLED}
     # Moved back to the first time: its cancelled rows are pending again, the sent one is not
     # sent twice.
     with database.write() as session:
@@ -456,9 +456,9 @@ def test_reschedule_plans_reminders_for_the_new_time_and_counts_the_sequence(
         )  # fmt: skip
     times = reminder_times(database, appointment_id)
     assert {key[:2]: state for key, state in times.items() if key[2] == first} == {
-        (Recipient.CLIENT, 1440): ReminderState.SENT,
-        (Recipient.CLIENT, 120): ReminderState.PENDING,
-        (Recipient.COUNSELLOR, 30): ReminderState.PENDING,
+        (Recipient.CLIENT, 1440): DispatchState.SENT,
+        (Recipient.CLIENT, 120): DispatchState.PENDING,
+        (Recipient.COUNSELLOR, 30): DispatchState.PENDING,
     }
     with database.read() as session:
         entries = session.scalars(
@@ -514,7 +514,7 @@ def test_cancel_and_marks(database: Database, settings: Settings, people: tuple[
     with database.write() as session:
         cancelled = cases.cancel(session, settings, ahead, actor="t", now=NOW)
         assert (cancelled.status, cancelled.sequence) == (AppointmentStatus.CANCELLED, 1)
-    assert {value[0] for value in state(database, ahead).values()} == {ReminderState.CANCELLED}
+    assert {value[0] for value in state(database, ahead).values()} == {DispatchState.CANCELLED}
     with database.write() as session:
         assert cases.cancel(session, settings, ahead, actor="t", now=NOW).sequence == 1
     with pytest.raises(Conflict), database.write() as session:
@@ -539,7 +539,7 @@ def test_done_cancels_pending_reminders(
             now=start + timedelta(minutes=1),
         )  # fmt: skip
     assert {value[0] for value in state(database, appointment_id).values()} == {
-        ReminderState.CANCELLED
+        DispatchState.CANCELLED
     }
 
 

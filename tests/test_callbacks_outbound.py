@@ -29,6 +29,7 @@ from foundation.models import (
     AppointmentMode,
     AuditEntry,
     CallbackRequest,
+    Channel,
     Counsellor,
     OutboundCall,
     Role,
@@ -440,7 +441,7 @@ def test_simulation_mode_puts_the_call_in_the_outbox(
         assert location == f"/tasks?notice=simulated#callback-{request_id}"
         assert NOTICES["simulated"] in client.get(location).text
     with database.read() as session:
-        (message,) = [m for m in outbox.recent(session, settings) if m.channel == "call"]
+        (message,) = [m for m in outbox.recent(session, settings) if m.channel == Channel.CALL]
     assert (message.to, message.from_number, message.purpose) == (anna.phone, ISLAMISM, "call-back")
     assert message.status == "simulated"
     assert MASKED in message.body

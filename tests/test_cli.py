@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 from app.cli import main
 from foundation.db import Database, make_engine
 from foundation.models import ApiKey, Counsellor, Shift
+from tests.helpers import free_port
 
 
 @pytest.fixture
@@ -68,13 +68,6 @@ def test_demo_loads_once(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 1
     assert "already" in capsys.readouterr().err
     assert (count(env, Counsellor), count(env, Shift)) == (counsellors, shifts)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get(url: str, key: str | None = None) -> tuple[int, bytes]:

@@ -18,7 +18,7 @@ from config.settings import Settings
 from foundation import crypto
 from foundation.crypto import Box, DecryptionError
 from foundation.db import Database, make_engine, upgrade
-from foundation.models import Appointment, AppointmentMode, AuditEntry, OutboxMessage
+from foundation.models import Appointment, AppointmentMode, AuditEntry, Channel, OutboxMessage
 from foundation.teams import sync_teams
 from scheduling import appointments
 from scheduling.appointments import Client, NewAppointment
@@ -137,7 +137,7 @@ def _store(database: Database, config: HotlineConfig, settings: Settings) -> tup
             actor="tests",
         )
         message = OutboxMessage(
-            channel="sms",
+            channel=Channel.SMS,
             purpose="test",
             from_number="+497112794555",
             to_enc=_fernet_token(KEY_A, PHONE),  # a row written by an earlier version

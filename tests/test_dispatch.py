@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from config.model import HotlineConfig
 from config.settings import Settings
 from foundation.db import Database
-from foundation.models import NoticeKind, Reminder, ReminderState, ShiftNotice
+from foundation.models import DispatchState, NoticeKind, Reminder, ShiftNotice
 from foundation.outgoing import Channel, MaybeSent, NotSent, Outgoing
 from scheduling import dispatch
 from tests.conftest import add_counsellor, utc
@@ -55,7 +55,7 @@ def add(database: Database, counsellor: int, text: str | None, due: datetime) ->
             dedupe_key=f"test:{text}:{due.isoformat()}",
             counsellor_id=counsellor,
             kind=NoticeKind.SWAP,
-            channel="sms",
+            channel=Channel.SMS,
             due_at=due,
             payload={} if text is None else {"text": text},
         )
@@ -64,7 +64,7 @@ def add(database: Database, counsellor: int, text: str | None, due: datetime) ->
         return row.id
 
 
-def states(database: Database) -> dict[int, ReminderState]:
+def states(database: Database) -> dict[int, DispatchState]:
     with database.read() as session:
         return {row.id: row.state for row in session.scalars(select(ShiftNotice))}
 
@@ -89,10 +89,10 @@ def test_due_rows_are_sent_once_and_recorded(
     with database.read() as session:
         row = session.get(ShiftNotice, first)
         assert row is not None
-        assert (row.state, row.provider_sid, row.attempts) == (ReminderState.SENT, "ID1", 1)
+        assert (row.state, row.provider_sid, row.attempts) == (DispatchState.SENT, "ID1", 1)
         assert row.sent_at == NOW
         assert row.lease_until is None
-    assert states(database)[later] is ReminderState.PENDING
+    assert states(database)[later] is DispatchState.PENDING
 
 
 def test_rows_later_than_the_grace_are_missed_not_sent(
@@ -103,7 +103,7 @@ def test_rows_later_than_the_grace_are_missed_not_sent(
     send = RecordingProvider()
     done = run(database, settings, send)
     assert (done.missed, done.sent) == (1, 1)
-    assert states(database) == {late: ReminderState.MISSED, in_time: ReminderState.SENT}
+    assert states(database) == {late: DispatchState.MISSED, in_time: DispatchState.SENT}
     assert send.sent == ["knapp"]
 
 
@@ -112,7 +112,7 @@ def test_a_row_with_nothing_to_say_is_cancelled(
 ) -> None:
     row = add(database, counsellor, None, NOW)
     assert run(database, settings, RecordingProvider()).cancelled == 1
-    assert states(database) == {row: ReminderState.CANCELLED}
+    assert states(database) == {row: DispatchState.CANCELLED}
 
 
 def test_a_render_bug_fails_its_row_and_the_others_go_out(
@@ -123,7 +123,7 @@ def test_a_render_bug_fails_its_row_and_the_others_go_out(
     send = RecordingProvider()
     done = run(database, settings, send)
     assert (done.failed, done.sent) == (1, 1)
-    assert states(database) == {broken: ReminderState.FAILED, fine: ReminderState.SENT}
+    assert states(database) == {broken: DispatchState.FAILED, fine: DispatchState.SENT}
 
 
 def test_maybe_sent_is_uncertain_and_never_sent_again(
@@ -134,7 +134,7 @@ def test_maybe_sent_is_uncertain_and_never_sent_again(
     assert run(database, settings, send).uncertain == 1
     for minutes in (0, 1, 10):
         run(database, settings, send, NOW + timedelta(minutes=minutes))
-    assert states(database) == {row: ReminderState.UNCERTAIN}
+    assert states(database) == {row: DispatchState.UNCERTAIN}
     assert send.sent == []
 
 
@@ -145,7 +145,7 @@ def test_not_sent_is_retried_until_the_cap_then_failed(
     network_down = [NotSent("cannot connect", retry=True) for _ in range(dispatch.MAX_ATTEMPTS)]
     send = RecordingProvider(outcomes=[NotSent("cannot connect", retry=True)])
     assert run(database, settings, send).retry == 1
-    assert states(database) == {row: ReminderState.PENDING}
+    assert states(database) == {row: DispatchState.PENDING}
     assert run(database, settings, send).claimed == 0  # not before its backoff (2 s)
     assert run(database, settings, send, NOW + dispatch.BACKOFF).sent == 1  # then it goes out
     assert send.sent == ["nochmal"]
@@ -154,7 +154,7 @@ def test_not_sent_is_retried_until_the_cap_then_failed(
     send = RecordingProvider(outcomes=network_down)
     for step in range(dispatch.MAX_ATTEMPTS + 1):  # 3 minutes: longer than any backoff
         run(database, settings, send, NOW + timedelta(minutes=3 * step))
-    assert states(database)[stubborn] is ReminderState.FAILED
+    assert states(database)[stubborn] is DispatchState.FAILED
     assert send.sent == []
 
 
@@ -162,7 +162,7 @@ def test_a_refusal_fails_at_once(database: Database, settings: Settings, counsel
     row = add(database, counsellor, "nein", NOW)
     send = RecordingProvider(outcomes=[NotSent("invalid number", retry=False)])
     assert run(database, settings, send).failed == 1
-    assert states(database) == {row: ReminderState.FAILED}
+    assert states(database) == {row: DispatchState.FAILED}
 
 
 def test_a_claim_whose_process_died_becomes_uncertain_when_the_lease_lapses(
@@ -173,13 +173,13 @@ def test_a_claim_whose_process_died_becomes_uncertain_when_the_lease_lapses(
         session.execute(
             update(ShiftNotice)
             .where(ShiftNotice.id == row)
-            .values(state=ReminderState.SENDING, lease_until=NOW + dispatch.LEASE, attempts=1)
+            .values(state=DispatchState.SENDING, lease_until=NOW + dispatch.LEASE, attempts=1)
         )
     send = RecordingProvider()
     assert run(database, settings, send, NOW + dispatch.LEASE - timedelta(seconds=1)).expired == 0
-    assert states(database) == {row: ReminderState.SENDING}
+    assert states(database) == {row: DispatchState.SENDING}
     assert run(database, settings, send, NOW + dispatch.LEASE + timedelta(seconds=1)).expired == 1
-    assert states(database) == {row: ReminderState.UNCERTAIN}
+    assert states(database) == {row: DispatchState.UNCERTAIN}
     assert send.sent == []
 
 
@@ -192,7 +192,7 @@ def test_batches_follow_each_other_until_nothing_is_due(
     done = run(database, settings, send, batch=3)
     assert done.sent == 7
     assert sorted(send.sent) == [f"n{i}" for i in range(7)]
-    assert set(states(database).values()) == {ReminderState.SENT}
+    assert set(states(database).values()) == {DispatchState.SENT}
 
 
 # --- outcomes only over the claim; backoff (issue 5) -------------------------------------------
@@ -211,11 +211,11 @@ def test_an_outcome_never_overwrites_a_row_someone_else_moved_on(
     class Meanwhile(RecordingProvider):
         def send(self, message: Outgoing) -> str:
             with database.write() as session:  # meanwhile, another writer finished the row
-                session.execute(update(ShiftNotice).values(state=ReminderState.CANCELLED))
+                session.execute(update(ShiftNotice).values(state=DispatchState.CANCELLED))
             raise failure
 
     run(database, settings, Meanwhile())
-    assert states(database) == {row: ReminderState.CANCELLED}
+    assert states(database) == {row: DispatchState.CANCELLED}
 
 
 def test_retries_back_off_but_never_past_the_grace() -> None:
@@ -235,7 +235,7 @@ def test_a_retryable_refusal_ends_the_round_and_the_batch_waits(
     assert done.retry + done.deferred + done.sent == 4
     with database.read() as session:
         waiting = session.scalars(
-            select(ShiftNotice).where(ShiftNotice.state == ReminderState.PENDING)
+            select(ShiftNotice).where(ShiftNotice.state == DispatchState.PENDING)
         ).all()
     tried = {row.id: (row.attempts, row.next_attempt_at) for row in waiting if row.attempts}
     assert list(tried.values()) == [(1, NOW + dispatch.BACKOFF)]
@@ -244,7 +244,7 @@ def test_a_retryable_refusal_ends_the_round_and_the_batch_waits(
     assert len(deferred) == done.deferred
     # The claimed rows wait their backoff; the next run sends the others, and then those.
     run(database, settings, send)
-    assert set(states(database).values()) == {ReminderState.SENT, ReminderState.PENDING}
+    assert set(states(database).values()) == {DispatchState.SENT, DispatchState.PENDING}
     run(database, settings, send, NOW + dispatch.BACKOFF)
-    assert set(states(database).values()) == {ReminderState.SENT}
+    assert set(states(database).values()) == {DispatchState.SENT}
     assert sorted(send.sent) == sorted(f"r{i}" for i in range(10))

@@ -56,13 +56,19 @@ from foundation.models import (
     UserTeam,
 )
 from foundation.teams import sync_teams
-from scheduling import busy, feed_tokens, feeds, ical, shifts
+from scheduling import shifts
+from scheduling.busy import fetching, parsing, refreshing, times
+from scheduling.busy.calendars import add_calendar, normalise_url
+from scheduling.busy.errors import FetchError
+from scheduling.feeds import ical, queries
+from scheduling.feeds import tokens as feed_tokens
+from scheduling.feeds.events import Owner, window
+from scheduling.feeds.serving import Bodies, answer
 from tests.conftest import add_counsellor, berlin, utc
 from tests.fake_smtp import certificate
 from tests.helpers import counsellor_of, free_port, serving
 from tests.test_auth import csrf_of, make_user, sign_in
 from web.app import create_app
-from web.feed import FeedState, answer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PSEUDONYM = "Klient Falke"
@@ -232,13 +238,11 @@ def feed_client(settings: Settings, database: Database, config: HotlineConfig) -
     )
 
 
-def render_now(
-    database: Database, config: HotlineConfig, owner: feeds.Owner, now: datetime
-) -> bytes:
+def render_now(database: Database, config: HotlineConfig, owner: Owner, now: datetime) -> bytes:
     settings = Settings(config=config)
     with database.read() as session:
-        span = feeds.window(now, BERLIN, config.feeds)
-        return feeds.build(session, settings, owner, span)
+        span = window(now, BERLIN, config.feeds)
+        return queries.build(session, settings, owner, span)
 
 
 def events_by_summary(body: bytes) -> dict[str, list[icalendar.Event]]:
@@ -254,7 +258,7 @@ def events_by_summary(body: bytes) -> dict[str, list[icalendar.Event]]:
 def test_counsellor_feed_is_valid_rfc5545_for_every_parser(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
-    body = render_now(database, wide, feeds.Owner(world.counsellor_id), utc(2026, 11, 25, 12))
+    body = render_now(database, wide, Owner(world.counsellor_id), utc(2026, 11, 25, 12))
     text = body.decode("utf-8")
     # Octets: CRLF only, folded, no METHOD, the calendar's own properties.
     assert "\n" not in text.replace("\r\n", "")
@@ -340,7 +344,7 @@ def libical(body: bytes) -> list[str] | None:
 def test_libical_reads_the_same_instants(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
-    body = render_now(database, wide, feeds.Owner(world.counsellor_id), utc(2026, 11, 25, 12))
+    body = render_now(database, wide, Owner(world.counsellor_id), utc(2026, 11, 25, 12))
     lines = libical(body)
     if lines is None:
         pytest.skip("libical's GObject bindings are not installed (gir1.2-ical-3.0)")
@@ -354,7 +358,7 @@ def test_libical_reads_the_same_instants(
 def test_team_feed_names_who_is_on_call_and_has_no_appointments(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
-    body = render_now(database, wide, feeds.Owner(team_id=world.team_id), utc(2026, 11, 25, 12))
+    body = render_now(database, wide, Owner(team_id=world.team_id), utc(2026, 11, 25, 12))
     events = events_by_summary(body)
     assert "Rufbereitschaft Islamismus (Hintergrund): Ben Kraus" in events
     assert len(events["Rufbereitschaft Islamismus (primär): Anna Berger"]) == 2
@@ -367,7 +371,7 @@ def test_pseudonym_only_when_the_setting_says_so(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
     shown = with_feeds(wide, show_pseudonym=True)
-    body = render_now(database, shown, feeds.Owner(world.counsellor_id), utc(2026, 11, 25, 12))
+    body = render_now(database, shown, Owner(world.counsellor_id), utc(2026, 11, 25, 12))
     assert f"Beratungstermin (vor Ort): {PSEUDONYM}" in events_by_summary(body)
     assert CLIENT_PHONE.encode() not in body
     assert LOCATION.encode() not in body
@@ -376,7 +380,7 @@ def test_pseudonym_only_when_the_setting_says_so(
 def test_cancelled_appointments_stay_a_while_then_go(
     database: Database, config: HotlineConfig, world: World
 ) -> None:
-    owner = feeds.Owner(world.counsellor_id)
+    owner = Owner(world.counsellor_id)
     with database.read() as session:
         cancelled_at = session.get(Appointment, world.cancelled_id).updated_at  # type: ignore[union-attr]
     soon = render_now(database, config, owner, cancelled_at + timedelta(days=3))
@@ -389,7 +393,7 @@ def test_cancelled_appointments_stay_a_while_then_go(
 def test_sequence_grows_when_an_event_changes(
     database: Database, wide: HotlineConfig, world: World
 ) -> None:
-    owner = feeds.Owner(world.counsellor_id)
+    owner = Owner(world.counsellor_id)
 
     def sequences() -> dict[str, int]:
         body = render_now(database, wide, owner, utc(2026, 11, 25, 12))
@@ -733,7 +737,7 @@ def calendars() -> Iterator[Calendars]:
 
 def add_external(database: Database, counsellor_id: int, url: str) -> int:
     with database.write() as session:
-        return busy.add_calendar(
+        return add_calendar(
             session, crypto.Box(None), counsellor_id, url, "privat", actor="tests"
         ).id
 
@@ -746,7 +750,7 @@ def test_busy_times_are_read_expanded_and_used(
     )
     ok = add_external(database, world.counsellor_id, calendars.url("/ok.ics"))
     with time_machine.travel(utc(2026, 11, 25, 12), tick=False):
-        assert busy.fetch_job(database, settings) == 1
+        assert refreshing.fetch_job(database, settings) == 1
     with database.read() as session:
         rows = session.scalars(select(BusyInterval).order_by(BusyInterval.start_at)).all()
         calendar = session.get(ExternalCalendar, ok)
@@ -764,19 +768,19 @@ def test_busy_times_are_read_expanded_and_used(
         )
         assert not any(s == utc(2026, 12, 5, 9) for s, _ in spans)  # our own event
         # Booking over a busy time: conflicts() names it.
-        found = busy.conflicts(
+        found = times.conflicts(
             session, world.counsellor_id, berlin(2026, 12, 7, 11), berlin(2026, 12, 7, 13)
         )
         assert [(b.start_at, b.end_at) for b in found] == [
             (berlin(2026, 12, 7, 10), berlin(2026, 12, 7, 12))
         ]
         assert (
-            busy.conflicts(
+            times.conflicts(
                 session, world.counsellor_id, berlin(2026, 12, 7, 12), berlin(2026, 12, 7, 13)
             )
             == []
         )
-        drawn = busy.busy_as_absences(
+        drawn = times.busy_as_absences(
             session, [world.counsellor_id, world.colleague_id], utc(2026, 12, 1), utc(2026, 12, 8)
         )
         assert [(a.counsellor_id, a.start_at, a.counsellor.name) for a in drawn] == [
@@ -789,7 +793,7 @@ def test_busy_times_are_read_expanded_and_used(
     assert "/ok.ics" not in audit
     # The next fetch sends the ETag and gets a 304: the intervals stay.
     with time_machine.travel(utc(2026, 11, 25, 12, 20), tick=False):
-        assert busy.refresh(database, settings, ok) == "unchanged"
+        assert refreshing.refresh(database, settings, ok) == "unchanged"
     assert calendars.requests[-1] == ("/ok.ics", '"v1"')
     with database.read() as session:
         assert len(session.scalars(select(BusyInterval)).all()) == len(rows)
@@ -810,7 +814,7 @@ def test_broken_calendars_are_reported_never_raised(
         f"http://127.0.0.1:{closed_port}/x.ics": "nicht erreichbar",
     }
     ids = {add_external(database, world.colleague_id, url): text for url, text in cases.items()}
-    assert busy.fetch_job(database, allowed) == len(cases)
+    assert refreshing.fetch_job(database, allowed) == len(cases)
     with database.read() as session:
         for calendar_id, text in ids.items():
             calendar = session.get(ExternalCalendar, calendar_id)
@@ -819,7 +823,7 @@ def test_broken_calendars_are_reported_never_raised(
             assert text in calendar.last_error, (text, calendar.last_error)
             assert calendar.failures == 1
     # Backing off: not due again at once.
-    assert busy.fetch_job(database, allowed) == 0
+    assert refreshing.fetch_job(database, allowed) == 0
 
 
 def test_internal_addresses_are_refused_by_default(
@@ -827,18 +831,18 @@ def test_internal_addresses_are_refused_by_default(
 ) -> None:
     strict = Settings(config=config)  # external_allow_private = false
     calendar_id = add_external(database, world.counsellor_id, calendars.url("/ok.ics"))
-    assert busy.refresh(database, strict, calendar_id) == "error"
+    assert refreshing.refresh(database, strict, calendar_id) == "error"
     assert calendars.requests == []  # never connected
     with database.read() as session:
         calendar = session.get(ExternalCalendar, calendar_id)
         assert calendar is not None
         assert "internes Netz" in (calendar.last_error or "")
     production = Settings(config=with_feeds(config, external_allow_private=True), mode="production")
-    assert busy.limits_of(production).allow_private is False
+    assert refreshing.limits_of(production).allow_private is False
     for url in ("file:///etc/passwd", "ftp://example.org/x.ics", "gopher://x", "https://", "x"):
         with pytest.raises(Invalid):
-            busy.normalise_url(url)
-    assert busy.normalise_url("webcal://example.org/a.ics") == "https://example.org/a.ics"
+            normalise_url(url)
+    assert normalise_url("webcal://example.org/a.ics") == "https://example.org/a.ics"
 
 
 def test_calendar_page_registers_and_shows_errors(
@@ -988,7 +992,7 @@ def test_booking_over_a_busy_time_warns(
     make_user(database, config, "beraterin", Role.COUNSELLOR, "islamism")
     counsellor_id = counsellor_of(database, "beraterin")
     with database.write() as session:
-        calendar = busy.add_calendar(
+        calendar = add_calendar(
             session, crypto.Box(None), counsellor_id, "https://example.org/c.ics", actor="t"
         )
         session.add(
@@ -1022,10 +1026,10 @@ def test_booking_over_a_busy_time_warns(
 # --- review fixes: fingerprint, deadline, recurrences, team tokens, folding, SSRF ---------------
 
 
-def etag_of(database: Database, settings: Settings, owner: feeds.Owner, now: datetime) -> str:
+def etag_of(database: Database, settings: Settings, owner: Owner, now: datetime) -> str:
     with database.read() as session:
-        span = feeds.window(now, BERLIN, settings.config.feeds)
-        return feeds.fingerprint(session, settings, owner, span).etag
+        span = window(now, BERLIN, settings.config.feeds)
+        return queries.fingerprint(session, settings, owner, span).etag
 
 
 def test_etag_moves_when_an_older_change_commits_late_or_a_row_goes(
@@ -1033,7 +1037,7 @@ def test_etag_moves_when_an_older_change_commits_late_or_a_row_goes(
 ) -> None:
     """updated_at is the clock at flush: a change that commits after a later one carries the
     older time, so the newest updated_at does not move. The revisions' sum does."""
-    team = feeds.Owner(team_id=world.team_id)
+    team = Owner(team_id=world.team_id)
     now = utc(2026, 11, 25, 12)
     with database.read() as session:
         shift_ids = list(session.scalars(select(Shift.id).order_by(Shift.id)))
@@ -1053,7 +1057,7 @@ def test_etag_moves_when_an_older_change_commits_late_or_a_row_goes(
         return
     # The real race: A flushes first and commits last; a poll in between stores B's ETag.
     plain = issue(database, team_id=world.team_id)
-    state = FeedState()
+    state = Bodies()
     later = Session(database.engine)
     row = later.get(Shift, shift_ids[0])
     assert row is not None
@@ -1105,11 +1109,11 @@ def trickling_server(mode: str, stop: threading.Event) -> int:
 def test_fetch_timeout_is_for_the_whole_fetch(mode: str) -> None:
     stop = threading.Event()
     port = trickling_server(mode, stop)
-    limits = busy.Limits(timeout=1, max_bytes=5_000_000, allow_private=True)
+    limits = fetching.Limits(timeout=1, max_bytes=5_000_000, allow_private=True)
     started = time.monotonic()
     try:
-        with pytest.raises(busy.FetchError, match="nicht rechtzeitig"):
-            busy.fetch(f"http://127.0.0.1:{port}/x.ics", None, None, limits)
+        with pytest.raises(FetchError, match="nicht rechtzeitig"):
+            fetching.fetch(f"http://127.0.0.1:{port}/x.ics", None, None, limits)
     finally:
         stop.set()
     assert time.monotonic() - started < 1.5
@@ -1127,21 +1131,21 @@ def test_recurrences_are_expanded_lazily_and_bounded() -> None:
     start, end = utc(2026, 11, 25), utc(2027, 11, 26)
     minutes = ",".join(str(m) for m in range(0, 60, 2))
     for fine in ("FREQ=MINUTELY", "FREQ=SECONDLY;INTERVAL=30", f"FREQ=DAILY;BYMINUTE={minutes}"):
-        with pytest.raises(busy.FetchError, match="öfter als stündlich"):
-            busy.busy_spans(one_event(fine), start, end, BERLIN, "h")
+        with pytest.raises(FetchError, match="öfter als stündlich"):
+            parsing.busy_spans(one_event(fine), start, end, BERLIN, "h")
     tracemalloc.start()
     began = time.monotonic()
     try:
-        with pytest.raises(busy.FetchError, match="zu groß"):  # 8784 busy hours
-            busy.busy_spans(one_event("FREQ=HOURLY"), start, end, BERLIN, "h")
+        with pytest.raises(FetchError, match="zu groß"):  # 8784 busy hours
+            parsing.busy_spans(one_event("FREQ=HOURLY"), start, end, BERLIN, "h")
         free = one_event("FREQ=HOURLY", "TRANSP:TRANSPARENT\r\n")
-        assert busy.busy_spans(free, start, end, BERLIN, "h") == []
+        assert parsing.busy_spans(free, start, end, BERLIN, "h") == []
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 50_000_000
     assert time.monotonic() - began < 20
-    daily = busy.busy_spans(one_event("FREQ=DAILY"), start, end, BERLIN, "h")
+    daily = parsing.busy_spans(one_event("FREQ=DAILY"), start, end, BERLIN, "h")
     assert len(daily) == 366
 
 
@@ -1159,7 +1163,7 @@ def test_a_team_feed_lives_as_long_as_its_issuer_may_see_the_team(
             )[1]
 
     def status(who: int | None) -> int:
-        return answer(database, settings, FeedState(), tokens[who], None, None).status
+        return answer(database, settings, Bodies(), tokens[who], None, None).status
 
     assert [status(who) for who in tokens] == [200, 200, 200]
     with database.write() as session:
@@ -1183,10 +1187,10 @@ def test_every_line_is_folded_even_with_a_long_host(
 ) -> None:
     host = "kalender.beratung-gegen-extremismus.baden-wuerttemberg.example.org"
     settings = Settings(config=with_feeds(config, past_days=366), public_url=f"https://{host}")
-    for owner in (feeds.Owner(world.counsellor_id), feeds.Owner(team_id=world.team_id)):
+    for owner in (Owner(world.counsellor_id), Owner(team_id=world.team_id)):
         with database.read() as session:
-            span = feeds.window(utc(2026, 11, 25, 12), BERLIN, settings.config.feeds)
-            body = feeds.build(session, settings, owner, span)
+            span = window(utc(2026, 11, 25, 12), BERLIN, settings.config.feeds)
+            body = queries.build(session, settings, owner, span)
         assert max(len(line) for line in body.split(b"\r\n")) <= 75
         uids = [str(e["UID"]) for e in icalendar.Calendar.from_ical(body).walk("VEVENT")]
         assert uids
@@ -1199,12 +1203,12 @@ def test_a_304_keeps_busy_times_only_within_the_same_days_window(
     settings = Settings(config=with_feeds(config, external_allow_private=True))
     ok = add_external(database, world.counsellor_id, calendars.url("/ok.ics"))
     with time_machine.travel(berlin(2026, 11, 25, 8), tick=False):
-        assert busy.refresh(database, settings, ok) == "ok"
+        assert refreshing.refresh(database, settings, ok) == "ok"
     with time_machine.travel(berlin(2026, 11, 25, 23), tick=False):
-        assert busy.refresh(database, settings, ok) == "unchanged"
+        assert refreshing.refresh(database, settings, ok) == "unchanged"
     assert calendars.requests[-1] == ("/ok.ics", '"v1"')
     with time_machine.travel(berlin(2026, 11, 26, 0, 30), tick=False):
-        assert busy.refresh(database, settings, ok) == "ok"  # a new day: fetched and expanded
+        assert refreshing.refresh(database, settings, ok) == "ok"  # a new day: fetched and expanded
     assert calendars.requests[-1] == ("/ok.ics", None)
     with database.read() as session:
         calendar = session.get(ExternalCalendar, ok)
@@ -1226,19 +1230,19 @@ def test_ipv4_hidden_in_ipv6_and_site_local_addresses_are_internal() -> None:
         "10.1.2.3",
         "169.254.169.254",
     ):
-        assert not busy.public(ipaddress.ip_address(address)), address
+        assert not fetching.public(ipaddress.ip_address(address)), address
     for address in ("64:ff9b::808:808", "2002:808:808::1", "2a00:1450:4001::1", "8.8.8.8"):
-        assert busy.public(ipaddress.ip_address(address)), address
+        assert fetching.public(ipaddress.ip_address(address)), address
 
 
 def test_credentials_never_over_plain_http(calendars: Calendars) -> None:
     with pytest.raises(Invalid):
-        busy.normalise_url("http://anna:geheim@example.org/c.ics")
-    assert busy.normalise_url("https://anna:geheim@example.org/c.ics")
-    limits = busy.Limits(timeout=2, max_bytes=100_000, allow_private=True)
+        normalise_url("http://anna:geheim@example.org/c.ics")
+    assert normalise_url("https://anna:geheim@example.org/c.ics")
+    limits = fetching.Limits(timeout=2, max_bytes=100_000, allow_private=True)
     url = calendars.url("/ok.ics").replace("http://", "http://anna:geheim@")
-    with pytest.raises(busy.FetchError, match="nur über https"):
-        busy.fetch(url, None, None, limits)
+    with pytest.raises(FetchError, match="nur über https"):
+        fetching.fetch(url, None, None, limits)
     assert calendars.requests == []
 
 
@@ -1264,10 +1268,12 @@ def test_no_redirect_from_https_to_http(
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
-    limits = busy.Limits(timeout=5, max_bytes=100_000, allow_private=True)
+    limits = fetching.Limits(timeout=5, max_bytes=100_000, allow_private=True)
     try:
-        with pytest.raises(busy.FetchError, match="unverschlüsseltes http"):
-            busy.fetch(f"https://localhost:{server.server_address[1]}/c.ics", None, None, limits)
+        with pytest.raises(FetchError, match="unverschlüsseltes http"):
+            fetching.fetch(
+                f"https://localhost:{server.server_address[1]}/c.ics", None, None, limits
+            )
     finally:
         server.shutdown()
         server.server_close()
@@ -1285,7 +1291,7 @@ def test_two_refreshes_of_one_calendar_do_not_double_its_busy_times(
     ok = add_external(database, world.counsellor_id, calendars.url("/ok.ics"))
     moment = berlin(2026, 11, 25, 8)
     with time_machine.travel(moment, tick=False):
-        assert busy.refresh(database, settings, ok) == "ok"
+        assert refreshing.refresh(database, settings, ok) == "ok"
     with database.read() as session:
         expected = len(session.scalars(select(BusyInterval)).all())
     other = Session(database.engine)
@@ -1298,7 +1304,7 @@ def test_two_refreshes_of_one_calendar_do_not_double_its_busy_times(
     results: list[str] = []
     with time_machine.travel(moment + timedelta(days=1), tick=False):
         worker = threading.Thread(
-            target=lambda: results.append(busy.refresh(database, settings, ok))
+            target=lambda: results.append(refreshing.refresh(database, settings, ok))
         )
         worker.start()
         time.sleep(0.5)

@@ -15,16 +15,18 @@ from config.model import HotlineConfig
 from config.settings import Settings, SettingsError
 from foundation import outbox
 from foundation.db import Database
+from foundation.models import Channel
 from hotline.providers import mail
 from hotline.providers.twilio import MaybeSent, NotSent, Outgoing
 from tests import fake_smtp
 from tests.fake_smtp import PASSWORD, USER
+from tests.helpers import free_port
 
 SID, TOKEN = "AC" + "5" * 32, "mail-test-token"
 NO_DB = cast(Database, None)  # the SMTP path never touches the database
 TO = "jonas.becker@example.org"
 MESSAGE = Outgoing(
-    "email",
+    Channel.EMAIL,
     TO,
     "Ihre Rufbereitschaft beginnt morgen um 09:00 Uhr.",
     "shift notice upcoming",
@@ -112,7 +114,7 @@ def test_wrong_credentials_are_not_retried(config: HotlineConfig) -> None:
 
 
 def test_no_server_listening_is_retried(config: HotlineConfig) -> None:
-    port = fake_smtp.free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(NotSent) as refused:
         mail.send(NO_DB, live(config, f"smtp://127.0.0.1:{port}"), MESSAGE)
     assert refused.value.retry
@@ -143,7 +145,7 @@ def test_without_a_server_in_development_the_email_goes_to_the_outbox(
         assert sid.startswith("SIM")
     with database.read() as session:
         stored = outbox.recent(session, settings)
-    assert [(m.channel, m.to) for m in stored] == [("email", TO), ("email", TO)]
+    assert [(m.channel, m.to) for m in stored] == [(Channel.EMAIL, TO), (Channel.EMAIL, TO)]
     assert stored[0].body == f"{MESSAGE.subject}\n\n{MESSAGE.body}"
 
 

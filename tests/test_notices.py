@@ -25,9 +25,10 @@ from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.models import (
     AbsenceKind,
+    Channel,
     Counsellor,
+    DispatchState,
     NoticeKind,
-    ReminderState,
     Role,
     Shift,
     ShiftNotice,
@@ -37,10 +38,13 @@ from foundation.models import (
     Voicemail,
 )
 from hotline import providers
-from scheduling import absences, notices, shifts, standins
+from scheduling import absences, shifts, standins
 from scheduling.demo import load_demo
 from scheduling.dispatch import Round
-from scheduling.notices import PlanResult
+from scheduling.notices import changes, jobs, planning
+from scheduling.notices.duties import Duty, duties
+from scheduling.notices.planning import PlanResult
+from scheduling.notices.words import changed_sms, local_day, upcoming_text
 from scheduling.rota import OnCall, Segment, local_span
 from tests import fake_smtp
 from tests.conftest import add_counsellor, berlin, utc
@@ -106,12 +110,12 @@ def rotation(database: Database, config: HotlineConfig, ids: list[int], first: d
 
 def plan_at(database: Database, settings: Settings, moment: datetime) -> PlanResult:
     with at(moment), database.write() as session:
-        return notices.plan(session, settings, utcnow())
+        return planning.plan(session, settings, utcnow())
 
 
 def dispatch_at(database: Database, settings: Settings, moment: datetime) -> Round:
     with at(moment):
-        return notices.dispatch_job(database, settings, providers.for_settings(database, settings))
+        return jobs.dispatch_job(database, settings, providers.for_settings(database, settings))
 
 
 def local(moment: datetime) -> str:
@@ -122,7 +126,7 @@ def pending(database: Database) -> set[tuple[str, int, str, str]]:
     """(kind, counsellor, channel, local due) of every pending notice."""
     with database.read() as session:
         rows = session.scalars(
-            select(ShiftNotice).where(ShiftNotice.state == ReminderState.PENDING)
+            select(ShiftNotice).where(ShiftNotice.state == DispatchState.PENDING)
         ).all()
     return {(r.kind.value, r.counsellor_id, r.channel, local(r.due_at)) for r in rows}
 
@@ -143,7 +147,7 @@ def sent_sms(database: Database, settings: Settings) -> list[tuple[str, str]]:
     """(to, body) of the outbox (simulation mode), oldest first."""
     with database.read() as session:
         messages = outbox.recent(session, settings, limit=500)
-    assert all(m.from_number == GENERAL for m in messages if m.channel == "sms")
+    assert all(m.from_number == GENERAL for m in messages if m.channel == Channel.SMS)
     return [(m.to, m.body) for m in reversed(messages)]
 
 
@@ -157,12 +161,12 @@ def test_duties_follow_a_counsellor_across_tiers_and_name_who_takes_over() -> No
         Segment(t[1], t[2], OnCall(primary=(2,), backup=(3,))),  # 1 leaves, 2 moves up
         Segment(t[2], t[3], OnCall(primary=(), backup=())),
     ]
-    found = {d.counsellor_id: d for d in notices.duties(segments)}
-    assert found[1] == notices.Duty(1, t[0], t[1], Tier.PRIMARY, Tier.PRIMARY, 2)
-    assert found[2] == notices.Duty(2, t[0], t[2], Tier.BACKUP, Tier.PRIMARY, None)  # a gap
-    assert found[3] == notices.Duty(3, t[1], t[2], Tier.BACKUP, Tier.BACKUP, None)
-    open_end = notices.duties([Segment(t[0], t[1], OnCall((1,), ()))])
-    assert open_end == [notices.Duty(1, t[0], None, Tier.PRIMARY, Tier.PRIMARY, None)]
+    found = {d.counsellor_id: d for d in duties(segments)}
+    assert found[1] == Duty(1, t[0], t[1], Tier.PRIMARY, Tier.PRIMARY, 2)
+    assert found[2] == Duty(2, t[0], t[2], Tier.BACKUP, Tier.PRIMARY, None)  # a gap
+    assert found[3] == Duty(3, t[1], t[2], Tier.BACKUP, Tier.BACKUP, None)
+    open_end = duties([Segment(t[0], t[1], OnCall((1,), ()))])
+    assert open_end == [Duty(1, t[0], None, Tier.PRIMARY, Tier.PRIMARY, None)]
 
 
 @pytest.mark.parametrize(
@@ -197,15 +201,15 @@ def test_duties_follow_a_counsellor_across_tiers_and_name_who_takes_over() -> No
 def test_the_words_say_today_tomorrow_or_the_day(
     now: datetime, start: datetime, end: datetime | None, text: str
 ) -> None:
-    words = notices.upcoming_text("Team Islamismus", Tier.PRIMARY, start, end, now, ZONE)
+    words = upcoming_text("Team Islamismus", Tier.PRIMARY, start, end, now, ZONE)
     assert words == f"Ihre Rufbereitschaft (Team Islamismus, primär) {text}"
 
 
 def test_an_sms_lists_three_changes_and_counts_the_rest() -> None:
     lines = [f"Neu: Zeile {i}" for i in range(5)]
-    assert notices.changed_sms(lines[:1]) == "konex: Ihr Dienstplan wurde geändert. Neu: Zeile 0."
-    assert notices.changed_sms(lines).endswith("Neu: Zeile 2; 2 weitere Änderungen im Dienstplan.")
-    assert "1 weitere Änderung im" in notices.changed_sms(lines[:4])
+    assert changed_sms(lines[:1]) == "konex: Ihr Dienstplan wurde geändert. Neu: Zeile 0."
+    assert changed_sms(lines).endswith("Neu: Zeile 2; 2 weitere Änderungen im Dienstplan.")
+    assert "1 weitere Änderung im" in changed_sms(lines[:4])
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -217,11 +221,11 @@ def test_a_daily_rotation_gets_the_evening_before_and_the_hour_before(
     rotation(database, config, [people.amira, people.jonas, people.amira], THURSDAY)
     plan_at(database, settings, WEDNESDAY_NOON)
     assert pending(database) == {
-        ("upcoming", people.amira, "sms", "25.11. 18:00"),
-        ("upcoming", people.amira, "sms", "26.11. 08:00"),
-        ("upcoming", people.jonas, "sms", "26.11. 18:00"),
-        ("upcoming", people.jonas, "sms", "27.11. 08:00"),
-        ("handoff", people.amira, "sms", "27.11. 08:00"),
+        ("upcoming", people.amira, Channel.SMS, "25.11. 18:00"),
+        ("upcoming", people.amira, Channel.SMS, "26.11. 08:00"),
+        ("upcoming", people.jonas, Channel.SMS, "26.11. 18:00"),
+        ("upcoming", people.jonas, Channel.SMS, "27.11. 08:00"),
+        ("handoff", people.amira, Channel.SMS, "27.11. 08:00"),
         # Amira's Saturday is more than two days ahead: planned later
     }
     dispatch_at(database, settings, berlin(2026, 11, 25, 18))
@@ -239,8 +243,8 @@ def test_a_daily_rotation_gets_the_evening_before_and_the_hour_before(
         ),
     ]
     plan_at(database, settings, berlin(2026, 11, 26, 12))
-    assert ("upcoming", people.amira, "sms", "27.11. 18:00") in pending(database)
-    assert ("handoff", people.jonas, "sms", "28.11. 08:00") in pending(database)
+    assert ("upcoming", people.amira, Channel.SMS, "27.11. 18:00") in pending(database)
+    assert ("handoff", people.jonas, Channel.SMS, "28.11. 08:00") in pending(database)
 
 
 @pytest.mark.parametrize(
@@ -278,8 +282,8 @@ def test_notices_keep_the_local_time_across_dst(
     assert (
         AMIRA,
         f"konex: Ihre Rufbereitschaft (Team Islamismus, primär) beginnt heute, "
-        f"{notices.local_day(datetime.combine(day, time(9)))}, um 09:00 Uhr und endet "
-        f"{notices.local_day(datetime.combine(day + timedelta(days=1), time(9)))} um 09:00 Uhr.",
+        f"{local_day(datetime.combine(day, time(9)))}, um 09:00 Uhr und endet "
+        f"{local_day(datetime.combine(day + timedelta(days=1), time(9)))} um 09:00 Uhr.",
     ) in sent_sms(database, settings)
 
 
@@ -300,8 +304,8 @@ def test_the_substitute_is_told_and_the_absent_counsellor_is_not(
     result = plan_at(database, settings, WEDNESDAY_NOON + timedelta(minutes=1))
     assert result.cancelled == 2
     assert pending(database) == {
-        ("upcoming", people.leyla, "sms", "25.11. 18:00"),
-        ("upcoming", people.leyla, "sms", "26.11. 08:00"),
+        ("upcoming", people.leyla, Channel.SMS, "25.11. 18:00"),
+        ("upcoming", people.leyla, Channel.SMS, "26.11. 08:00"),
     }
     dispatch_at(database, settings, berlin(2026, 11, 25, 18))
     assert [to for to, _ in sent_sms(database, settings)] == [LEYLA]
@@ -310,7 +314,7 @@ def test_the_substitute_is_told_and_the_absent_counsellor_is_not(
     with at(berlin(2026, 11, 25, 20)), database.write() as session:
         standins.delete_stand_in(session, stand_in, actor="tests")
     plan_at(database, settings, berlin(2026, 11, 25, 20, 1))
-    assert pending(database) == {("upcoming", people.amira, "sms", "26.11. 08:00")}
+    assert pending(database) == {("upcoming", people.amira, Channel.SMS, "26.11. 08:00")}
 
 
 def test_an_absent_counsellor_without_a_stand_in_is_not_told(
@@ -340,8 +344,8 @@ def test_a_moved_shift_cancels_its_notices_and_gets_new_ones(
     result = plan_at(database, settings, WEDNESDAY_NOON + timedelta(minutes=1))
     assert (result.cancelled, result.inserted) == (2, 2)
     assert pending(database) == {
-        ("upcoming", people.amira, "sms", "25.11. 18:00"),  # same moment, new duty
-        ("upcoming", people.amira, "sms", "26.11. 11:00"),
+        ("upcoming", people.amira, Channel.SMS, "25.11. 18:00"),  # same moment, new duty
+        ("upcoming", people.amira, Channel.SMS, "26.11. 11:00"),
     }
     dispatch_at(database, settings, berlin(2026, 11, 26, 8))  # the old moment: nothing
     assert sent_sms(database, settings) == []
@@ -401,7 +405,7 @@ def test_planning_twice_and_in_two_threads_stores_each_notice_once(
             for _ in range(5):
                 barrier.wait()
                 with db.write() as session:
-                    notices.plan(session, settings, WEDNESDAY_NOON)
+                    planning.plan(session, settings, WEDNESDAY_NOON)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -438,7 +442,7 @@ def test_two_dispatchers_send_each_notice_exactly_once(
     def dispatcher(db: Database) -> None:
         barrier.wait()
         for _ in range(3):
-            rounds.append(notices.dispatch_job(db, settings, providers.for_settings(db, settings)))
+            rounds.append(jobs.dispatch_job(db, settings, providers.for_settings(db, settings)))
 
     with at(berlin(2026, 11, 26, 8)):
         threads = [threading.Thread(target=dispatcher, args=(db,)) for db in dispatchers]
@@ -453,7 +457,7 @@ def test_two_dispatchers_send_each_notice_exactly_once(
     assert len(fake.messages) == 24
     assert {m["From"] for m in fake.messages} == {GENERAL}
     assert {row.state for row in rows(database) if row.due_at == berlin(2026, 11, 26, 8)} == {
-        ReminderState.SENT
+        DispatchState.SENT
     }
 
 
@@ -481,7 +485,7 @@ def test_maybe_sent_is_uncertain_and_never_sent_again(
     for minute in (1, 5, 20):
         dispatch_at(database, settings, berlin(2026, 11, 25, 18, minute))
     assert fake.messages == []
-    assert by_due(database)["25.11. 18:00"].state is ReminderState.UNCERTAIN
+    assert by_due(database)["25.11. 18:00"].state is DispatchState.UNCERTAIN
 
 
 def test_not_sent_is_tried_again(
@@ -519,8 +523,8 @@ def test_email_notices_go_through_smtp(
         "Ihre Rufbereitschaft (Team Islamismus, primär) beginnt morgen, Do 26.11., um 09:00 Uhr"
     )
     assert [m["To"] for m in fake.messages] == [AMIRA]
-    by_channel = {row.channel: row for row in rows(database) if row.state is ReminderState.SENT}
-    assert by_channel["email"].provider_sid == email["Message-ID"]
+    by_channel = {row.channel: row for row in rows(database) if row.state is DispatchState.SENT}
+    assert by_channel[Channel.EMAIL].provider_sid == email["Message-ID"]
 
 
 def test_logs_hold_no_numbers_addresses_or_words(
@@ -551,7 +555,7 @@ def test_logs_hold_no_numbers_addresses_or_words(
 def test_a_coordinators_changes_are_gathered_into_one_notice(
     database: Database, settings: Settings, config: HotlineConfig, people: People
 ) -> None:
-    notices.watch(database, settings)
+    changes.watch(database, settings)
     chef = f"user:{make_user(database, config, 'chefin', Role.COORDINATOR, 'islamism')} chefin"
     with at(berlin(2026, 11, 20, 10)):
         first = add_shift(database, config, people.amira, THURSDAY, actor=chef)
@@ -561,7 +565,7 @@ def test_a_coordinators_changes_are_gathered_into_one_notice(
     with at(berlin(2026, 11, 20, 10, 2)):
         add_shift(database, config, people.amira, date(2026, 11, 30), tier=Tier.BACKUP, actor=chef)
     [notice] = rows(database, NoticeKind.CHANGED)
-    assert (notice.counsellor_id, notice.channel) == (people.amira, "sms")
+    assert (notice.counsellor_id, notice.channel) == (people.amira, Channel.SMS)
     assert notice.due_at == berlin(2026, 11, 20, 10, 4)  # two minutes after the last change
     assert [entry["start"][:10] for entry in notice.payload["changes"]] == [
         "2026-11-28",
@@ -580,8 +584,8 @@ def test_a_coordinators_changes_are_gathered_into_one_notice(
     with at(berlin(2026, 11, 20, 11)):  # after it was sent, a new change starts a new notice
         add_shift(database, config, people.amira, date(2026, 12, 2), actor=chef)
     assert [n.state for n in rows(database, NoticeKind.CHANGED)] == [
-        ReminderState.SENT,
-        ReminderState.PENDING,
+        DispatchState.SENT,
+        DispatchState.PENDING,
     ]
 
 
@@ -590,7 +594,7 @@ def test_moving_a_shift_to_someone_else_tells_both(
 ) -> None:
     """A swap reassigns the shift in place; a moved shift shows as removed and new."""
     shift = add_shift(database, config, people.amira, THURSDAY)
-    notices.watch(database, settings)
+    changes.watch(database, settings)
     with at(WEDNESDAY_NOON), database.write() as session:
         row = session.get(Shift, shift)
         jonas = session.get(Counsellor, people.jonas)
@@ -612,7 +616,7 @@ def test_moving_a_shift_to_someone_else_tells_both(
 def test_own_changes_and_past_shifts_tell_nobody(
     database: Database, settings: Settings, config: HotlineConfig
 ) -> None:
-    notices.watch(database, settings)
+    changes.watch(database, settings)
     user = make_user(database, config, "amira", Role.COUNSELLOR, "islamism")
     with database.read() as session:
         amira = session.scalars(select(Counsellor).where(Counsellor.name == "Amira")).one().id
@@ -625,7 +629,7 @@ def test_own_changes_and_past_shifts_tell_nobody(
 def test_a_change_rolled_back_in_a_savepoint_tells_nobody(
     database: Database, settings: Settings, config: HotlineConfig, people: People
 ) -> None:
-    notices.watch(database, settings)
+    changes.watch(database, settings)
     start, end = local_span(THURSDAY, time(9), 1, ZONE)
     with at(WEDNESDAY_NOON), database.write() as session:
         savepoint = session.begin_nested()
@@ -640,7 +644,7 @@ def test_a_change_rolled_back_in_a_savepoint_tells_nobody(
 def test_loading_the_demo_tells_nobody(
     database: Database, settings: Settings, config: HotlineConfig
 ) -> None:
-    notices.watch(database, settings)
+    changes.watch(database, settings)
     with at(WEDNESDAY_NOON), database.write() as session:
         assert load_demo(session, config, THURSDAY)
     assert rows(database, NoticeKind.CHANGED) == []
@@ -677,7 +681,7 @@ def test_swap_notices_are_sent_as_written(
                 dedupe_key="swap:1:accepted:1:sms",
                 counsellor_id=people.leyla,
                 kind=NoticeKind.SWAP,
-                channel="sms",
+                channel=Channel.SMS,
                 due_at=WEDNESDAY_NOON,
                 payload={"text": "konex: Jonas übernimmt Ihren Dienst Do 26.11. 09:00."},
             )
@@ -731,7 +735,7 @@ def test_the_dashboard_shows_an_email_in_the_outbox(
                 dedupe_key="swap:2:decided:1:email",
                 counsellor_id=people.amira,
                 kind=NoticeKind.SWAP,
-                channel="email",
+                channel=Channel.EMAIL,
                 due_at=utcnow(),
                 payload={"text": "Ihr Tausch wurde genehmigt.", "subject": "Diensttausch"},
             )
@@ -740,8 +744,7 @@ def test_the_dashboard_shows_an_email_in_the_outbox(
         assert amira is not None
         amira.email, amira.notify_email = "amira@example.org", True
     assert (
-        notices.dispatch_job(database, settings, providers.for_settings(database, settings)).sent
-        == 1
+        jobs.dispatch_job(database, settings, providers.for_settings(database, settings)).sent == 1
     )
     page = admin.get("/").text
     assert "amira@example.org" in page
@@ -754,7 +757,7 @@ def test_the_planner_reads_whole_duties_from_the_stored_rota(
     """The planner's input: shifts.timeline over the stored rota (guards the EXTENT window)."""
     rotation(database, config, [people.amira, people.jonas], THURSDAY)
     with database.read() as session:
-        found = notices.team_duties(session, config, "islamism", WEDNESDAY_NOON)
+        found = planning.team_duties(session, config, "islamism", WEDNESDAY_NOON)
     starts = [(d.counsellor_id, local(d.start), d.end and local(d.end)) for d in found]
     assert starts == [
         (people.amira, "26.11. 09:00", "27.11. 09:00"),

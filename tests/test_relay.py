@@ -33,14 +33,13 @@ from foundation.models import (
     Tier,
 )
 from hotline import conversations, relay, relay_limit, tasks
-from scheduling.shifts import NewShift, Rota, create_shift
+from scheduling.shifts import Rota
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
-from tests.helpers import live_twilio, post_signed
+from tests.helpers import OnCall, live_twilio, post_signed
 from tests.test_auth import csrf_of, make_user, sign_in
 from tests.test_reminders import wait_for
 from web.app import create_app
-from web.twilio import twilio_signature
 
 ISLAMISM = "+497112794555"
 GENERAL = "+497112794556"
@@ -50,26 +49,6 @@ NOON = berlin(2026, 12, 2, 12)  # a Wednesday: the line is open 09:00-18:00
 EVENING = berlin(2026, 12, 2, 20)
 # Words an answer to a client must never contain: a phone may be shared.
 TELLING = ("konex", "Extremismus", "Ausstieg", "Islam", "Rechts", "Beratung", "Team", "Leitung")
-
-
-@dataclass
-class People:
-    primary: str
-    primary_id: int
-    backup: str
-    backup_id: int
-
-
-@pytest.fixture
-def people(database: Database, config: HotlineConfig) -> People:
-    """A primary and a backup counsellor of the islamism team on call all of 2 December."""
-    with database.write() as session:
-        primary = add_counsellor(session, config, "islamism", name="Primär Person")
-        backup = add_counsellor(session, config, "islamism", name="Hintergrund Person")
-        for person, tier in ((primary, Tier.PRIMARY), (backup, Tier.BACKUP)):
-            shift = NewShift("islamism", person.id, tier, berlin(2026, 12, 2), berlin(2026, 12, 3))
-            create_shift(session, config, shift, actor="tests")
-        return People(primary.phone, primary.id, backup.phone, backup.id)
 
 
 @dataclass
@@ -167,14 +146,14 @@ def test_a_leading_code_picks_the_conversation(body: str, code: str | None, rest
 
 
 def test_a_client_sms_reaches_the_primary_and_the_reply_the_client(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     answer = line.sms(CLIENT, "Hallo, ich brauche Hilfe.")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/xml")
     assert "<Message>" not in answer.text
     (relayed,) = line.sent(1)
-    assert relayed["To"] == people.primary
+    assert relayed["To"] == on_call.primary
     assert relayed["From"] == ISLAMISM
     assert relayed["Body"] == "[K1] Hallo, ich brauche Hilfe."
     assert CLIENT[3:] not in str(relayed)  # the counsellor never sees the client's number
@@ -182,12 +161,12 @@ def test_a_client_sms_reaches_the_primary_and_the_reply_the_client(
     assert callback.path == "/twilio/sms/status"
     assert dict(parse_qsl(callback.query))["leg"] == "primary"
 
-    answer = line.sms(people.primary, "K1 Wir sind für Sie da. Wann passt es Ihnen?")
+    answer = line.sms(on_call.primary, "K1 Wir sind für Sie da. Wann passt es Ihnen?")
     assert "<Message>" not in answer.text  # with a code: no notice
     reply = line.sent(2)[1]
     assert (reply["To"], reply["From"]) == (CLIENT, ISLAMISM)
     assert reply["Body"] == "Wir sind für Sie da. Wann passt es Ihnen?"
-    assert people.primary[3:] not in str(reply)  # nor the client the counsellor's
+    assert on_call.primary[3:] not in str(reply)  # nor the client the counsellor's
 
     (conversation,) = conversations_of(line.database)
     assert (conversation.code, conversation.channel, conversation.state) == (
@@ -198,10 +177,10 @@ def test_a_client_sms_reaches_the_primary_and_the_reply_the_client(
     incoming, outgoing = settled(line, 2)
     assert (incoming.direction, incoming.counsellor_id, incoming.tier) == (
         Direction.IN,
-        people.primary_id,
+        on_call.primary_id,
         Tier.PRIMARY,
     )
-    assert (outgoing.direction, outgoing.counsellor_id) == (Direction.OUT, people.primary_id)
+    assert (outgoing.direction, outgoing.counsellor_id) == (Direction.OUT, on_call.primary_id)
     assert [r.status for r in (incoming, outgoing)] == [relay.SENT, relay.SENT]
     assert [r.provider_sid for r in (incoming, outgoing)] == [m["Sid"] for m in line.fake.messages]
 
@@ -211,12 +190,12 @@ def test_a_client_sms_reaches_the_primary_and_the_reply_the_client(
     assert len(conversations_of(line.database)) == 1
 
 
-def test_whatsapp_both_ways(line: Line, people: People, noon: time_machine.Coordinates) -> None:
+def test_whatsapp_both_ways(line: Line, on_call: OnCall, noon: time_machine.Coordinates) -> None:
     line.sms("whatsapp:" + CLIENT, "Hallo über WhatsApp", to="whatsapp:" + ISLAMISM)
     relayed = line.sent(1)[0]
-    assert (relayed["To"], relayed["From"]) == (people.primary, ISLAMISM)  # an SMS to her
+    assert (relayed["To"], relayed["From"]) == (on_call.primary, ISLAMISM)  # an SMS to her
     assert relayed["Body"] == "[K1] Hallo über WhatsApp"
-    line.sms(people.primary, "[K1] Gern, schreiben Sie mir.")
+    line.sms(on_call.primary, "[K1] Gern, schreiben Sie mir.")
     reply = line.sent(2)[1]
     assert reply["To"] == "whatsapp:" + CLIENT
     assert reply["From"] == "whatsapp:" + ISLAMISM
@@ -229,13 +208,13 @@ def test_whatsapp_both_ways(line: Line, people: People, noon: time_machine.Coord
 
 
 def test_a_message_delivered_twice_is_relayed_once(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     sid = "SM" + "a" * 32
     line.sms(CLIENT, "Einmal bitte", sid=sid)
     line.sms(CLIENT, "Einmal bitte", sid=sid)
-    line.sms(people.primary, "K1 Antwort", sid="SM" + "b" * 32)
-    line.sms(people.primary, "K1 Antwort", sid="SM" + "b" * 32)
+    line.sms(on_call.primary, "K1 Antwort", sid="SM" + "b" * 32)
+    line.sms(on_call.primary, "K1 Antwort", sid="SM" + "b" * 32)
     line.sent(2)
     assert len(settled(line, 2)) == 2
     assert [m["Body"] for m in line.fake.messages] == ["[K1] Einmal bitte", "Antwort"]
@@ -245,59 +224,59 @@ def test_a_message_delivered_twice_is_relayed_once(
 
 
 def test_codes_pick_the_conversation_and_no_code_goes_to_the_most_recent_with_a_notice(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     line.sms(CLIENT, "Ich bin A")
     line.sms(OTHER_CLIENT, "Ich bin B")
     assert [m["Body"] for m in line.sent(2)] == ["[K1] Ich bin A", "[K2] Ich bin B"]
 
-    assert "<Message>" not in line.sms(people.primary, "#k1 An A").text
-    assert "<Message>" not in line.sms(people.primary, "[K2] An B").text
+    assert "<Message>" not in line.sms(on_call.primary, "#k1 An A").text
+    assert "<Message>" not in line.sms(on_call.primary, "[K2] An B").text
     assert [(m["To"], m["Body"]) for m in line.sent(4)[2:]] == [
         (CLIENT, "An A"),
         (OTHER_CLIENT, "An B"),
     ]
 
     # No code: the conversation last relayed to her (B's), and she is told.
-    answer = line.sms(people.primary, "Ohne Code")
+    answer = line.sms(on_call.primary, "Ohne Code")
     assert "<Message>Ohne Code an K2 gesendet." in answer.text
     assert (line.sent(5)[4]["To"], line.fake.messages[4]["Body"]) == (OTHER_CLIENT, "Ohne Code")
 
     line.sms(CLIENT, "Noch eine Frage")  # now A's was relayed last
     line.sent(6)
-    assert "Ohne Code an K1 gesendet." in line.sms(people.primary, "Gern").text
+    assert "Ohne Code an K1 gesendet." in line.sms(on_call.primary, "Gern").text
     assert (line.sent(7)[6]["To"], line.fake.messages[6]["Body"]) == (CLIENT, "Gern")
 
 
 def test_an_unknown_or_closed_code_is_explained_and_changes_nothing(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
-    answer = line.sms(people.primary, "Hallo?")
+    answer = line.sms(on_call.primary, "Hallo?")
     assert (
         "<Message>Ihnen wurde kein offenes Gespräch weitergeleitet: nichts gesendet. "
         "Es gibt kein offenes Gespräch.</Message>" in answer.text
     )
     line.sms(CLIENT, "Ich bin A")
     line.sent(1)
-    answer = line.sms(people.primary, "K9 Hallo")
+    answer = line.sms(on_call.primary, "K9 Hallo")
     assert "<Message>Kein offenes Gespräch K9: nichts gesendet. Offen: K1.</Message>" in answer.text
     # The backup was never relayed anything: without a code, nothing goes.
-    answer = line.sms(people.backup, "Hallo")
+    answer = line.sms(on_call.backup, "Hallo")
     assert "kein offenes Gespräch weitergeleitet" in answer.text
     assert "Offen: K1." in answer.text
-    assert "Leere Nachricht" in line.sms(people.primary, "K1").text
+    assert "Leere Nachricht" in line.sms(on_call.primary, "K1").text
     with line.database.write() as session:
         conversation = session.scalars(select(Conversation)).one()
         conversation.state = ConversationState.CLOSED
         conversation.closed_at = NOON
-    answer = line.sms(people.primary, "K1 Noch da?")
+    answer = line.sms(on_call.primary, "K1 Noch da?")
     assert "Gespräch K1 ist geschlossen: nichts gesendet." in answer.text
     assert len(line.fake.messages) == 1
     assert [r.direction for r in rows(line.database)] == [Direction.IN]
 
 
 def test_a_counsellor_of_another_team_writes_as_a_client(
-    line: Line, people: People, config: HotlineConfig, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, config: HotlineConfig, noon: time_machine.Coordinates
 ) -> None:
     with line.database.write() as session:
         stranger = add_counsellor(session, config, "right-wing", name="Andere Person").phone
@@ -310,7 +289,7 @@ def test_a_counsellor_of_another_team_writes_as_a_client(
 
 @pytest.mark.parametrize("moment", [EVENING, berlin(2026, 12, 25, 12)], ids=["evening", "holiday"])
 def test_outside_hours_the_client_gets_the_hours_and_nothing_is_relayed(
-    line: Line, people: People, moment: object
+    line: Line, on_call: OnCall, moment: object
 ) -> None:
     with time_machine.travel(moment, tick=False):
         answer = line.sms(CLIENT, "Ist jemand da?")
@@ -370,7 +349,7 @@ def test_nobody_on_call_stores_without_relaying(line: Line, noon: time_machine.C
 
 
 def test_undelivered_to_the_primary_goes_to_the_backup_exactly_once(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     line.sms(CLIENT, "Bitte melden")
     first = line.sent(1)[0]
@@ -379,7 +358,7 @@ def test_undelivered_to_the_primary_goes_to_the_backup_exactly_once(
     assert line.status(first, "undelivered").status_code == 200
     second = line.sent(2)[1]
     assert (second["To"], second["From"], second["Body"]) == (
-        people.backup,
+        on_call.backup,
         ISLAMISM,
         "[K1] Bitte melden",
     )
@@ -389,7 +368,7 @@ def test_undelivered_to_the_primary_goes_to_the_backup_exactly_once(
         assert line.status(first, status).status_code == 200
     (row,) = settled(line, 1)
     assert len(line.fake.messages) == 2
-    assert (row.counsellor_id, row.tier, row.status) == (people.backup_id, Tier.BACKUP, relay.SENT)
+    assert (row.counsellor_id, row.tier, row.status) == (on_call.backup_id, Tier.BACKUP, relay.SENT)
     assert row.failed_over_at is not None
     assert row.provider_sid == second["Sid"]
     # The backup's own callbacks move it on; a failure there does not go round again.
@@ -397,16 +376,16 @@ def test_undelivered_to_the_primary_goes_to_the_backup_exactly_once(
     line.status(second, "sent")
     assert rows(line.database)[0].status == relay.DELIVERED
     # Without a code, the backup's reply goes to this conversation now.
-    assert "Ohne Code an K1 gesendet." in line.sms(people.backup, "Ich bin da").text
+    assert "Ohne Code an K1 gesendet." in line.sms(on_call.backup, "Ich bin da").text
     assert line.sent(3)[2]["To"] == CLIENT
 
 
 def test_a_failed_reply_to_the_client_is_shown_not_rerouted(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     line.sms(CLIENT, "Hallo")
     line.sent(1)
-    line.sms(people.primary, "K1 Antwort")
+    line.sms(on_call.primary, "K1 Antwort")
     reply = line.sent(2)[1]
     settled(line, 2)
     line.status(reply, "failed")
@@ -416,7 +395,7 @@ def test_a_failed_reply_to_the_client_is_shown_not_rerouted(
 
 
 def test_a_twilio_error_leaves_the_message_uncertain_never_doubled(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     line.fake.fail_next = 1  # a 500: Twilio may have taken it
     line.sms(CLIENT, "Hallo")
@@ -429,13 +408,12 @@ def test_a_twilio_error_leaves_the_message_uncertain_never_doubled(
 
 
 def test_unsigned_or_forged_requests_are_refused(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     params = {"MessageSid": "SM" + "c" * 32, "From": CLIENT, "To": ISLAMISM, "Body": "Hallo"}
     assert line.client.post("/twilio/sms", data=params).status_code == 403
-    forged = twilio_signature("wrong", line.settings.public_url + "/twilio/sms", params)
-    headers = {"X-Twilio-Signature": forged}
-    assert line.client.post("/twilio/sms", data=params, headers=headers).status_code == 403
+    url = line.settings.public_url + "/twilio/sms"
+    assert post_signed(line.client, line.settings, url, params, token="wrong").status_code == 403
     status = {"MessageSid": "SM" + "c" * 32, "MessageStatus": "undelivered"}
     assert line.client.post("/twilio/sms/status?m=1&leg=primary", data=status).status_code == 403
     assert rows(line.database) == []
@@ -443,7 +421,7 @@ def test_unsigned_or_forged_requests_are_refused(
 
 
 def test_a_broken_database_still_answers_empty_twiml(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     line.sms(CLIENT, "Hallo")
     sent = line.sent(1)[0]
@@ -452,7 +430,7 @@ def test_a_broken_database_still_answers_empty_twiml(
         session.execute(text("DROP TABLE conversation_messages"))
     for answer in (
         line.sms(CLIENT, "Noch einmal"),
-        line.sms(people.primary, "K1 Antwort"),
+        line.sms(on_call.primary, "K1 Antwort"),
         line.status(sent, "undelivered"),
     ):
         assert answer.status_code == 200
@@ -466,10 +444,10 @@ def test_a_broken_database_still_answers_empty_twiml(
 
 
 def test_bodies_and_numbers_are_encrypted_at_rest(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     line.sms(CLIENT, "Mein Geheimnis")
-    line.sms(people.primary, "K1 Ihre Antwort")
+    line.sms(on_call.primary, "K1 Ihre Antwort")
     line.sent(2)
     stored = settled(line, 2)
     (conversation,) = conversations_of(line.database)
@@ -491,7 +469,7 @@ def test_bodies_and_numbers_are_encrypted_at_rest(
 
 
 def test_numbers_and_bodies_never_reach_the_log(
-    line: Line, people: People, caplog: pytest.LogCaptureFixture
+    line: Line, on_call: OnCall, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level("DEBUG"):
         with time_machine.travel(NOON, tick=False):
@@ -499,8 +477,8 @@ def test_numbers_and_bodies_never_reach_the_log(
             first = line.sent(1)[0]
             settled(line, 1)
             line.status(first, "undelivered")
-            line.sms(people.backup, "Streng vertraulich")
-            line.sms(people.primary, "K9 Unbekannt vertraulich")
+            line.sms(on_call.backup, "Streng vertraulich")
+            line.sms(on_call.primary, "K9 Unbekannt vertraulich")
             line.sent(3)
             settled(line, 2)
         with time_machine.travel(EVENING, tick=False):
@@ -510,8 +488,8 @@ def test_numbers_and_bodies_never_reach_the_log(
         CLIENT,
         CLIENT[3:],
         OTHER_CLIENT[3:],
-        people.primary[3:],
-        people.backup[3:],
+        on_call.primary[3:],
+        on_call.backup[3:],
         "Geheimnis",
         "vertraulich",
         "geheim",
@@ -523,7 +501,7 @@ def test_numbers_and_bodies_never_reach_the_log(
 
 
 def test_retention_deletes_old_bodies_and_closed_conversations_numbers(
-    line: Line, people: People
+    line: Line, on_call: OnCall
 ) -> None:
     old = NOON - timedelta(days=40)
     with time_machine.travel(NOON, tick=False):
@@ -554,16 +532,15 @@ def test_retention_deletes_old_bodies_and_closed_conversations_numbers(
 
 
 def test_retention_also_clears_the_simulation_outbox(
-    client: TestClient, settings: Settings, database: Database, people: People
+    client: TestClient, settings: Settings, database: Database, on_call: OnCall
 ) -> None:
     params = {"MessageSid": "SM" + "d" * 32, "From": CLIENT, "To": ISLAMISM, "Body": "Hallo"}
     url = settings.public_url + "/twilio/sms"
-    headers = {"X-Twilio-Signature": twilio_signature(settings.webhook_tokens()[0], url, params)}
     with time_machine.travel(NOON, tick=False):
-        assert client.post("/twilio/sms", data=params, headers=headers).status_code == 200
+        assert post_signed(client, settings, url, params).status_code == 200
     with database.read() as session:
         (copy,) = outbox.recent(session, settings)
-    assert (copy.purpose, copy.to, copy.body) == ("relay", people.primary, "[K1] Hallo")
+    assert (copy.purpose, copy.to, copy.body) == ("relay", on_call.primary, "[K1] Hallo")
     tasks.retention_job(database, settings, NOON + timedelta(days=31))
     with database.read() as session:
         assert outbox.recent(session, settings) == []
@@ -582,7 +559,7 @@ def browser(line: Line) -> Iterator[TestClient]:
 
 
 def test_the_team_sees_its_conversations_and_replies_from_the_page(
-    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, browser: TestClient, noon: time_machine.Coordinates
 ) -> None:
     config = line.settings.config
     make_user(line.database, config, "koordination", Role.COORDINATOR, "islamism")
@@ -642,7 +619,7 @@ def test_the_team_sees_its_conversations_and_replies_from_the_page(
 
 
 def test_reopening_takes_a_new_code_if_the_old_one_is_taken(
-    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, browser: TestClient, noon: time_machine.Coordinates
 ) -> None:
     make_user(line.database, line.settings.config, "koordination", Role.COORDINATOR, "islamism")
     line.sms(CLIENT, "A")
@@ -665,7 +642,7 @@ def test_reopening_takes_a_new_code_if_the_old_one_is_taken(
 
 
 def test_other_teams_and_admins_see_no_content(
-    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, browser: TestClient, noon: time_machine.Coordinates
 ) -> None:
     config = line.settings.config
     make_user(line.database, config, "chef", Role.ADMIN)
@@ -701,7 +678,7 @@ def test_other_teams_and_admins_see_no_content(
 
 
 def test_a_counsellor_replies_from_the_page_in_her_name(
-    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, browser: TestClient, noon: time_machine.Coordinates
 ) -> None:
     make_user(line.database, line.settings.config, "beraterin", Role.COUNSELLOR, "islamism")
     line.sms("whatsapp:" + CLIENT, "Hallo", to="whatsapp:" + ISLAMISM)
@@ -727,7 +704,7 @@ def _change_state(database: Database, conversation_id: int, action: str) -> None
 
 
 def test_a_reopened_conversation_keeps_its_code_only_if_no_other_used_it_within_the_rest(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     line.sms(CLIENT, "Ich bin A")
     line.sent(1)
@@ -748,7 +725,7 @@ def test_a_reopened_conversation_keeps_its_code_only_if_no_other_used_it_within_
         b_id: ("K1", ConversationState.CLOSED),
     }
     # A late reply meant for B reaches nobody, and says so.
-    answer = line.sms(people.primary, "K1 Antwort an B: wir rufen morgen an")
+    answer = line.sms(on_call.primary, "K1 Antwort an B: wir rufen morgen an")
     assert "Gespräch K1 ist geschlossen: nichts gesendet." in answer.text
     # Closed and reopened with nobody else on its code: the code stays.
     _change_state(line.database, a_id, "close")
@@ -764,27 +741,27 @@ def test_a_reopened_conversation_keeps_its_code_only_if_no_other_used_it_within_
 
 
 def test_a_reply_without_code_never_falls_back_to_an_older_client(
-    line: Line, people: People, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates
 ) -> None:
     line.sms(CLIENT, "Ich bin A")
     line.sms(OTHER_CLIENT, "Ich bin B")
     assert [m["Body"] for m in line.sent(2)] == ["[K1] Ich bin A", "[K2] Ich bin B"]
     (k2,) = [c.id for c in conversations_of(line.database) if c.code == "K2"]
     _change_state(line.database, k2, "close")  # a colleague closes B's conversation
-    answer = line.sms(people.primary, "Danke B, bis morgen um 10 bei Ihnen zu Hause")
+    answer = line.sms(on_call.primary, "Danke B, bis morgen um 10 bei Ihnen zu Hause")
     assert (
         "<Message>Gespräch K2, zuletzt an Sie weitergeleitet, ist geschlossen: nichts gesendet. "
         "Für ein anderes Gespräch den Code voranstellen, z. B. „K3 …“. Offen: K1.</Message>"
     ) in answer.text
     assert [r.direction for r in rows(line.database)] == [Direction.IN, Direction.IN]
     # With the code, A is reached as before.
-    assert "<Message>" not in line.sms(people.primary, "K1 Hallo A").text
+    assert "<Message>" not in line.sms(on_call.primary, "K1 Hallo A").text
     assert line.sent(3)[2]["To"] == CLIENT
     assert len(line.fake.messages) == 3
 
 
 def test_a_reply_without_code_long_after_the_relay_asks_for_the_code(
-    line: Line, people: People
+    line: Line, on_call: OnCall
 ) -> None:
     hours = line.settings.config.relay.reply_without_code_hours
     assert hours == 12
@@ -792,21 +769,21 @@ def test_a_reply_without_code_long_after_the_relay_asks_for_the_code(
         line.sms(CLIENT, "Ich bin A")
         line.sent(1)
     with time_machine.travel(NOON + timedelta(hours=11, minutes=59), tick=False):
-        assert "Ohne Code an K1 gesendet." in line.sms(people.primary, "Noch da?").text
+        assert "Ohne Code an K1 gesendet." in line.sms(on_call.primary, "Noch da?").text
         assert line.sent(2)[1]["To"] == CLIENT
     with time_machine.travel(NOON + timedelta(hours=12, minutes=1), tick=False):
-        answer = line.sms(people.primary, "Guten Morgen")
+        answer = line.sms(on_call.primary, "Guten Morgen")
         assert (
             "<Message>Die letzte Weiterleitung an Sie (K1) ist über 12 Stunden her: nichts "
             "gesendet. Bitte den Code voranstellen, z. B. „K1 …“.</Message>"
         ) in answer.text
-        assert "<Message>" not in line.sms(people.primary, "K1 Guten Morgen").text
+        assert "<Message>" not in line.sms(on_call.primary, "K1 Guten Morgen").text
         assert line.sent(3)[2]["Body"] == "Guten Morgen"
     assert len(line.fake.messages) == 3
 
 
 def test_a_reopening_and_a_message_of_the_same_client_at_once_lose_nothing(
-    database: Database, settings: Settings, people: People
+    database: Database, settings: Settings, on_call: OnCall
 ) -> None:
     """Two real transactions: the reopening holds its locks while the client's message comes
     in; the message waits for the team's row, then joins the reopened conversation."""
@@ -861,7 +838,7 @@ def test_a_reopening_and_a_message_of_the_same_client_at_once_lose_nothing(
 
 
 def test_a_collision_on_a_unique_index_is_handled_again_not_lost(
-    line: Line, people: People, noon: time_machine.Coordinates, caplog: pytest.LogCaptureFixture
+    line: Line, on_call: OnCall, noon: time_machine.Coordinates, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A writer that does not take the team's lock reopens the client's conversation while the
     webhook handles the client's next message: on PostgreSQL the webhook's new conversation
@@ -897,13 +874,13 @@ def test_a_collision_on_a_unique_index_is_handled_again_not_lost(
 
 
 def test_retention_deletes_twilios_copies_and_retries_what_failed(
-    line: Line, people: People
+    line: Line, on_call: OnCall
 ) -> None:
     client_sid, reply_sid, unknown_sid = ("SM" + c * 32 for c in "123")
     line.fake.received |= {client_sid, reply_sid}  # Twilio keeps incoming messages too
     with time_machine.travel(NOON, tick=False):
         line.sms(CLIENT, "Alt", sid=client_sid)
-        line.sms(people.primary, "K1 Alte Antwort", sid=reply_sid)
+        line.sms(on_call.primary, "K1 Alte Antwort", sid=reply_sid)
         line.sms(OTHER_CLIENT, "Alt, bei Twilio schon weg", sid=unknown_sid)
         line.sent(3)
         settled(line, 3)
@@ -937,7 +914,7 @@ def test_retention_deletes_twilios_copies_and_retries_what_failed(
 
 
 def test_retention_asks_twilio_nothing_in_simulation_mode(
-    database: Database, settings: Settings, people: People
+    database: Database, settings: Settings, on_call: OnCall
 ) -> None:
     assert settings.simulation
     with database.write() as session:
@@ -950,7 +927,7 @@ def test_retention_asks_twilio_nothing_in_simulation_mode(
 
 
 def test_retention_closes_conversations_idle_longer_than_the_retention(
-    database: Database, settings: Settings, people: People
+    database: Database, settings: Settings, on_call: OnCall
 ) -> None:
     for sender, sid in ((CLIENT, "SM1"), (OTHER_CLIENT, "SM2")):
         with database.write() as session:
@@ -979,7 +956,7 @@ def test_retention_closes_conversations_idle_longer_than_the_retention(
 
 
 def test_a_flood_from_one_client_is_stored_not_relayed_and_told_once(
-    line: Line, people: People, browser: TestClient, noon: time_machine.Coordinates
+    line: Line, on_call: OnCall, browser: TestClient, noon: time_machine.Coordinates
 ) -> None:
     limit = line.settings.config.relay.client_limit
     assert (limit, line.settings.config.relay.limit_minutes) == (10, 10)
@@ -988,7 +965,7 @@ def test_a_flood_from_one_client_is_stored_not_relayed_and_told_once(
     sent = line.sent(limit + 1)
     assert [m["Body"] for m in sent[:limit]] == [f"[K1] Nachricht {n}" for n in range(limit)]
     notice = sent[limit]
-    assert (notice["To"], notice["From"]) == (people.primary, ISLAMISM)
+    assert (notice["To"], notice["From"]) == (on_call.primary, ISLAMISM)
     assert notice["Body"] == (
         "[K1] Mehr als 10 Nachrichten in 10 Minuten: weitere werden vorerst nicht "
         "weitergeleitet und stehen nur im Webportal."
@@ -999,7 +976,7 @@ def test_a_flood_from_one_client_is_stored_not_relayed_and_told_once(
     # Told once: nothing more reached her phone.
     assert len(line.fake.messages) == limit + 1
     # Without a code, her reply goes to the conversation last relayed to her, as before.
-    assert "Ohne Code an K1 gesendet." in line.sms(people.primary, "Bitte langsam").text
+    assert "Ohne Code an K1 gesendet." in line.sms(on_call.primary, "Bitte langsam").text
     # The team reads them all in the page.
     make_user(line.database, line.settings.config, "koordination", Role.COORDINATOR, "islamism")
     sign_in(browser, "koordination")
@@ -1009,7 +986,7 @@ def test_a_flood_from_one_client_is_stored_not_relayed_and_told_once(
 
 
 def test_the_flood_limits_per_client_and_per_team_slide_with_the_window(
-    database: Database, settings: Settings, people: People
+    database: Database, settings: Settings, on_call: OnCall
 ) -> None:
     own = replace(
         settings,
@@ -1032,7 +1009,7 @@ def test_the_flood_limits_per_client_and_per_team_slide_with_the_window(
     assert [len(a.outbox) for a in second] == [0, 0, 1, 0]
     with database.read() as session:
         notices = [(m.to, m.body, m.purpose) for m in reversed(outbox.recent(session, own))]
-    assert notices[0][0] == notices[1][0] == people.primary
+    assert notices[0][0] == notices[1][0] == on_call.primary
     assert notices[0][1].startswith("[K1] Mehr als 3 Nachrichten in 10 Minuten:")
     assert notices[1][1].startswith("Mehr als 5 Nachrichten in 10 Minuten an das Team:")
     assert {purpose for *_, purpose in notices} == {relay_limit.PURPOSE}

@@ -34,9 +34,9 @@ from foundation.models import (
     AppointmentMode,
     AppointmentStatus,
     AuditEntry,
+    DispatchState,
     Recipient,
     Reminder,
-    ReminderState,
 )
 from foundation.outgoing import Outgoing
 from foundation.teams import sync_teams
@@ -49,7 +49,6 @@ from scheduling.scheduler import Scheduler
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio, running
 from tests.helpers import post_signed
-from web.twilio import twilio_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERAL = "+497112794556"  # the shipped sender_number
@@ -104,7 +103,7 @@ def book(
                     offset_minutes=offset,
                     appointment_start=start,
                     due_at=due or start.astimezone(UTC) - timedelta(minutes=offset),
-                    state=ReminderState.PENDING,
+                    state=DispatchState.PENDING,
                     attempts=0,
                 )
             )
@@ -119,9 +118,9 @@ def rows(database: Database, appointment_id: int | None = None) -> dict[Recipien
         return {row.recipient: row for row in session.scalars(query)}
 
 
-def states(database: Database) -> dict[ReminderState, int]:
+def states(database: Database) -> dict[DispatchState, int]:
     with database.read() as session:
-        found: dict[ReminderState, int] = {}
+        found: dict[DispatchState, int] = {}
         for state in session.scalars(select(Reminder.state)):
             found[state] = found.get(state, 0) + 1
         return found
@@ -188,7 +187,7 @@ def test_rows_record_the_provider_id(
     appointment = book(database, settings, counsellor_id, THURSDAY)
     dispatch(database, settings, QUEUE, clock=at(THURSDAY - timedelta(days=1)))
     row = rows(database, appointment)[Recipient.CLIENT]
-    assert row.state == ReminderState.SENT
+    assert row.state == DispatchState.SENT
     assert [m["Sid"] for m in fake.messages] == [row.provider_sid]
     assert fake.messages[0]["To"] == CLIENT
     assert fake.messages[0]["From"] == GENERAL
@@ -338,9 +337,9 @@ def test_no_sms_to_a_client_without_consent(
     assert (done.cancelled, done.sent) == (3, 3)
     for appointment in (without, no_phone, withdrawn):
         found = rows(database, appointment)
-        assert found[Recipient.CLIENT].state == ReminderState.CANCELLED
+        assert found[Recipient.CLIENT].state == DispatchState.CANCELLED
         assert found[Recipient.CLIENT].provider_sid is None
-        assert found[Recipient.COUNSELLOR].state == ReminderState.SENT
+        assert found[Recipient.COUNSELLOR].state == DispatchState.SENT
     messages = sent_messages(database, settings)
     assert {m.purpose for m in messages} == {"reminder-counsellor"}  # the counsellor still is
     assert CLIENT not in {m.to for m in messages}
@@ -380,8 +379,8 @@ def test_a_reminder_past_its_grace_is_missed_not_sent_late(
     now = THURSDAY - timedelta(minutes=29)
     done = dispatch(database, settings, QUEUE, clock=at(now))
     assert (done.missed, done.sent) == (1, 1)
-    assert rows(database, late)[Recipient.CLIENT].state == ReminderState.MISSED
-    assert rows(database, just)[Recipient.CLIENT].state == ReminderState.SENT
+    assert rows(database, late)[Recipient.CLIENT].state == DispatchState.MISSED
+    assert rows(database, just)[Recipient.CLIENT].state == DispatchState.SENT
     assert dispatch(database, settings, QUEUE, clock=at(now + timedelta(minutes=1))).sent == 0
     assert len(sent_messages(database, settings)) == 1
 
@@ -398,7 +397,7 @@ def test_a_send_that_may_have_happened_is_never_repeated(
         session.execute(
             update(Reminder)
             .where(Reminder.appointment_id == crashed)
-            .values(state=ReminderState.SENDING, lease_until=now - timedelta(seconds=1), attempts=1)
+            .values(state=DispatchState.SENDING, lease_until=now - timedelta(seconds=1), attempts=1)
         )
     answered_500 = book(
         database,
@@ -415,7 +414,7 @@ def test_a_send_that_may_have_happened_is_never_repeated(
     dispatch(database, settings, QUEUE, clock=at(now + timedelta(days=1)))
     assert fake.messages == []
     for appointment in (crashed, answered_500):
-        assert rows(database, appointment)[Recipient.CLIENT].state == ReminderState.UNCERTAIN
+        assert rows(database, appointment)[Recipient.CLIENT].state == DispatchState.UNCERTAIN
 
 
 def test_a_refused_connection_is_retried(
@@ -431,7 +430,7 @@ def test_a_refused_connection_is_retried(
     book(database, settings, counsellor_id, THURSDAY, reminders={Recipient.CLIENT: 60})
     now = THURSDAY - timedelta(minutes=59)
     assert dispatch(database, broken, QUEUE, clock=at(now)).retry == 1
-    assert rows(database)[Recipient.CLIENT].state == ReminderState.PENDING
+    assert rows(database)[Recipient.CLIENT].state == DispatchState.PENDING
     with running(SID, TOKEN) as fake:
         working = replace(broken, twilio_api_url=fake.url)
         assert dispatch(database, working, QUEUE, clock=at(now)).claimed == 0  # backoff
@@ -451,7 +450,7 @@ def test_a_round_claims_one_batch_at_most(
         book(database, settings, counsellor_id, start, phone=client_phone(), due=due)
     done = dispatch_round(database, settings, QUEUE, clock=at(due), batch=4)
     assert (done.claimed, done.sent) == (4, 4)
-    assert states(database) == {ReminderState.SENT: 4, ReminderState.PENDING: 16}
+    assert states(database) == {DispatchState.SENT: 4, DispatchState.PENDING: 16}
 
 
 def wait_for(
@@ -501,11 +500,11 @@ def test_a_restart_within_the_grace_sends_each_reminder_once(
     first.shutdown(wait=True)  # the batch under way is sent and recorded
     stopped_at = len(fake.messages)
     assert 0 < stopped_at < count
-    assert states(database).get(ReminderState.SENDING) is None
+    assert states(database).get(DispatchState.SENDING) is None
     second = Scheduler([job()])
     second.start()
     try:
-        wait_for(lambda: states(database) == {ReminderState.SENT: count})
+        wait_for(lambda: states(database) == {DispatchState.SENT: count})
     finally:
         second.shutdown(wait=True)
     assert len(fake.messages) == count
@@ -582,7 +581,7 @@ def test_two_scheduler_processes_send_every_reminder_exactly_once(
                 with database.write() as session:  # due now, for both at once
                     session.execute(update(Reminder).values(due_at=utcnow()))
                 wait_for(
-                    lambda: states(database) == {ReminderState.SENT: count},
+                    lambda: states(database) == {DispatchState.SENT: count},
                     60,
                     lambda: f"{states(database)}\n" + "\n".join(log.read_text() for log in logs),
                 )
@@ -670,8 +669,8 @@ def test_absagen_cancels_the_next_appointment_and_tells_the_counsellor(
         ("client-sms", "sms-answer", first),
     ]
     assert all(CLIENT[3:] not in f"{e.before}{e.after}" for e in entries)
-    assert {r.state for r in rows(database, first).values()} == {ReminderState.CANCELLED}
-    assert {r.state for r in rows(database, later).values()} == {ReminderState.PENDING}
+    assert {r.state for r in rows(database, first).values()} == {DispatchState.CANCELLED}
+    assert {r.state for r in rows(database, later).values()} == {DispatchState.PENDING}
     (notice,) = sent_messages(database, settings)
     assert notice.body == "Termin am Do, 26.11. um 14:00 Uhr wurde per SMS abgesagt."
     assert notice.to == "+4915199990000"
@@ -723,8 +722,8 @@ def test_stop_withdraws_consent_everywhere(
     assert audits == ["withdraw-consent", "withdraw-consent"]
     for appointment in (first, second):
         found = rows(database, appointment)
-        assert found[Recipient.CLIENT].state == ReminderState.CANCELLED
-        assert found[Recipient.COUNSELLOR].state == ReminderState.PENDING
+        assert found[Recipient.CLIENT].state == DispatchState.CANCELLED
+        assert found[Recipient.COUNSELLOR].state == DispatchState.PENDING
     # No consent now: a second STOP, or ABSAGEN, gets no SMS and changes nothing.
     with time_machine.travel(NOW, tick=False):
         assert "<Message>" not in post_sms(client, settings, "STOP").text
@@ -761,8 +760,8 @@ def test_unsigned_or_forged_messages_are_refused(
     book(database, settings, counsellor_id, THURSDAY)
     params = {"MessageSid": "SM" + "2" * 32, "From": CLIENT, "To": GENERAL, "Body": "ABSAGEN"}
     assert client.post("/twilio/sms", data=params).status_code == 403
-    forged = twilio_signature("wrong", settings.public_url + "/twilio/sms", params)
-    response = client.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": forged})
+    url = settings.public_url + "/twilio/sms"
+    response = post_signed(client, settings, url, params, token="wrong")
     assert response.status_code == 403
     with database.read() as session:
         assert session.scalars(select(Appointment.status)).one() == AppointmentStatus.BOOKED
@@ -862,18 +861,18 @@ def test_a_change_during_a_claim_waits_and_leaves_the_claim_alone(
             (r.recipient, r.offset_minutes, r.appointment_start): (r.state, r.provider_sid)
             for r in session.scalars(mine)
         }
-    assert found.pop((Recipient.CLIENT, 1440, THURSDAY)) == (ReminderState.SENT, "SM" + "1" * 32)
+    assert found.pop((Recipient.CLIENT, 1440, THURSDAY)) == (DispatchState.SENT, "SM" + "1" * 32)
     if change == "cancel":
-        assert found == {(Recipient.COUNSELLOR, 30, THURSDAY): (ReminderState.CANCELLED, None)}
+        assert found == {(Recipient.COUNSELLOR, 30, THURSDAY): (DispatchState.CANCELLED, None)}
     elif change == "reschedule":
         assert found == {
-            (Recipient.COUNSELLOR, 30, THURSDAY): (ReminderState.CANCELLED, None),
-            (Recipient.CLIENT, 1440, later): (ReminderState.PENDING, None),
-            (Recipient.CLIENT, 120, later): (ReminderState.PENDING, None),
-            (Recipient.COUNSELLOR, 30, later): (ReminderState.PENDING, None),
+            (Recipient.COUNSELLOR, 30, THURSDAY): (DispatchState.CANCELLED, None),
+            (Recipient.CLIENT, 1440, later): (DispatchState.PENDING, None),
+            (Recipient.CLIENT, 120, later): (DispatchState.PENDING, None),
+            (Recipient.COUNSELLOR, 30, later): (DispatchState.PENDING, None),
         }
     else:  # the counsellor's reminder stays
-        assert found == {(Recipient.COUNSELLOR, 30, THURSDAY): (ReminderState.PENDING, None)}
+        assert found == {(Recipient.COUNSELLOR, 30, THURSDAY): (DispatchState.PENDING, None)}
 
 
 def test_a_moved_appointment_is_reminded_of_its_new_time(
@@ -938,7 +937,7 @@ def test_a_rate_limit_backs_off_instead_of_burning_the_attempts(
         for second in range(0, 120, 2):  # the scheduler's poll, for two minutes
             dispatch(database, live, QUEUE, clock=at(due + timedelta(seconds=second)))
         assert fake.rate_limit_next == 0
-        assert states(database) == {ReminderState.SENT: 40}
+        assert states(database) == {DispatchState.SENT: 40}
         assert len({message["To"] for message in fake.messages}) == len(fake.messages) == 40
 
 

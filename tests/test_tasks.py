@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 
@@ -39,7 +38,7 @@ from scheduling.shifts import NewShift, Rota, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import TWILIO_SID as SID
-from tests.helpers import https_client
+from tests.helpers import OnCall, https_client
 from tests.test_auth import csrf_of, make_user, sign_in
 from tests.test_voice import ISLAMISM, simulator
 from web.callback_request_pages import client_key, form_token, token_age
@@ -50,25 +49,6 @@ PHONE = "0151 2345 6789"
 E164 = "+4915123456789"
 COUNSELLOR_SMS = "Neue Rückrufbitte für die Islamismus-Leitung. Details im Webportal."
 AUDIO = bytes(range(256)) * 40  # 10 KiB standing in for an MP3
-
-
-@dataclass
-class OnCall:
-    primary: str
-    primary_id: int
-    backup: str
-
-
-@pytest.fixture
-def on_call(database: Database, config: HotlineConfig) -> OnCall:
-    """A primary and a backup counsellor on call for the islamism team all of 2 December."""
-    with database.write() as session:
-        primary = add_counsellor(session, config, "islamism", name="Primär")
-        backup = add_counsellor(session, config, "islamism", name="Hintergrund")
-        for person, tier in ((primary, Tier.PRIMARY), (backup, Tier.BACKUP)):
-            shift = NewShift("islamism", person.id, tier, berlin(2026, 12, 2), berlin(2026, 12, 3))
-            create_shift(session, config, shift, actor="tests")
-        return OnCall(primary.phone, primary.id, backup.phone)
 
 
 def _web(settings: Settings, database: Database, address: str = "203.0.113.7") -> TestClient:

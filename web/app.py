@@ -25,7 +25,7 @@ from foundation.jobs import Job
 from foundation.outgoing import Provider
 from foundation.teams import sync_teams
 from hotline import providers
-from scheduling import notices
+from scheduling.notices import changes as notices
 from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (

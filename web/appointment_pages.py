@@ -30,7 +30,7 @@ from foundation.models import Appointment, AppointmentMode, AppointmentStatus, C
 from foundation.teams import team_by_slug
 from hotline import outbound_calls
 from scheduling import appointments as cases
-from scheduling import busy
+from scheduling.busy import times as busy
 from scheduling.wallclock import (
     Ambiguous,
     Exact,

@@ -25,7 +25,8 @@ from foundation import access, crypto
 from foundation.db import Database
 from foundation.errors import DomainError, Invalid, NotFound
 from foundation.models import Counsellor, ExternalCalendar, FeedToken, Team, TeamMembership
-from scheduling import busy, feed_tokens
+from scheduling.busy import calendars as busy
+from scheduling.feeds import tokens as feed_tokens
 from web.auth import Viewer, page
 from web.pages import as_int, render
 

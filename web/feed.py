@@ -1,8 +1,8 @@
 """GET /feeds/{token}.ics: a calendar feed, for calendar apps (no session, no cookies).
 
 * Every bad token (malformed, unknown, revoked, deactivated counsellor) gets the same 404.
-* Most polls are answered 304 from a fingerprint of a few aggregates (scheduling.feeds), without
-  rendering; a rendered body is kept in memory by its ETag for the next client that asks.
+* The poll itself (token, fingerprint, 304 or body, the body cache) is
+  `scheduling.feeds.serving`; this module is HTTP only.
 * Rate limited in memory, per client address and per token (token buckets).
 * The token is never logged: the access log is off (`hotline serve`), metrics label the route
   template, and errors are logged by exception type only.
@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from config.settings import Settings
-from foundation.clock import utcnow
-from foundation.db import Database
-from scheduling import feed_tokens, feeds
+from scheduling.feeds import serving, tokens
+from scheduling.feeds.serving import Bodies
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "text/calendar; charset=utf-8"
-BODY_CACHE = 16  # rendered feeds kept in memory, by ETag
 COMMON = {
     "cache-control": "private, no-cache",
     "referrer-policy": "no-referrer",
@@ -83,18 +79,7 @@ class FeedState:
     by_address: Limiter = field(default_factory=lambda: Limiter(120, 2.0))
     # One subscriber polls every few minutes at most; 20 at once, then one every 30 s.
     by_token: Limiter = field(default_factory=lambda: Limiter(20, 1 / 30))
-    bodies: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
-
-    def body(self, etag: str) -> bytes | None:
-        found = self.bodies.get(etag)
-        if found is not None:
-            self.bodies.move_to_end(etag)
-        return found
-
-    def keep(self, etag: str, body: bytes) -> None:
-        self.bodies[etag] = body
-        while len(self.bodies) > BODY_CACHE:
-            self.bodies.popitem(last=False)
+    bodies: Bodies = field(default_factory=Bodies)
 
 
 def _state(request: Request) -> FeedState:
@@ -119,71 +104,6 @@ def _http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    """If-None-Match uses the weak comparison (RFC 9110 13.1.2)."""
-    if header.strip() == "*":
-        return True
-    return any(part.strip().removeprefix("W/") == etag for part in header.split(","))
-
-
-def _not_modified_since(header: str, changed: datetime) -> bool:
-    try:
-        since = parsedate_to_datetime(header)
-    except (TypeError, ValueError, IndexError):
-        return False
-    if since.tzinfo is None:
-        return False
-    return changed.replace(microsecond=0) <= since
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int  # 200, 304 or 404
-    etag: str = ""
-    changed: datetime | None = None
-    body: bytes | None = None
-
-
-def answer(
-    db: Database,
-    settings: Settings,
-    state: FeedState,
-    plain: str,
-    if_none_match: str | None,
-    if_modified_since: str | None,
-) -> Answer:
-    """The feed for `plain`, or 304 or 404: one read transaction, a short write only when the
-    ETag changed or last_used_at is stale."""
-    now = utcnow()
-    with db.read() as session:
-        token = feed_tokens.find_live(session, plain)
-        if token is None:
-            return Answer(404)
-        span = feeds.window(now, settings.config.organisation.zone, settings.config.feeds)
-        mark = feeds.fingerprint(session, settings, token.owner, span)
-        values = feed_tokens.served_update(token, mark.etag, now)
-        changed = values.get("changed_at", token.changed_at)
-        assert isinstance(changed, datetime)
-        fresh = "changed_at" not in values
-        unchanged = (
-            _etag_matches(if_none_match, mark.etag)
-            if if_none_match is not None
-            else fresh
-            and if_modified_since is not None
-            and _not_modified_since(if_modified_since, changed)
-        )
-        body = None
-        if not unchanged:
-            body = state.body(mark.etag)
-            if body is None:
-                body = feeds.build(session, settings, token.owner, span)
-                state.keep(mark.etag, body)
-    if values:
-        with db.write() as session:
-            feed_tokens.record_served(session, token.id, values)
-    return Answer(304 if unchanged else 200, mark.etag, changed, body)
-
-
 async def feed(request: Request) -> Response:
     state = _state(request)
     now = time.monotonic()
@@ -191,16 +111,16 @@ async def feed(request: Request) -> Response:
     if not state.by_address.allow(address, now):
         return too_many()
     plain = str(request.path_params.get("token", ""))
-    if not feed_tokens.well_formed(plain):
+    if not tokens.well_formed(plain):
         return not_found()
-    if not state.by_token.allow(feed_tokens.digest(plain), now):
+    if not state.by_token.allow(tokens.digest(plain), now):
         return too_many()
     try:
         result = await run_in_threadpool(
-            answer,
+            serving.answer,
             request.app.state.db,
             request.app.state.settings,
-            state,
+            state.bodies,
             plain,
             request.headers.get("if-none-match"),
             request.headers.get("if-modified-since"),

@@ -23,7 +23,8 @@ from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import Counsellor, Shift
 from foundation.teams import team_by_slug
-from scheduling import absences, busy, shifts, standins
+from scheduling import absences, shifts, standins
+from scheduling.busy import times as busy
 from scheduling.rotation import PlannedShift
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render

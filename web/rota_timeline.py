@@ -11,7 +11,8 @@ from typing import Any
 
 from foundation import dates
 from foundation.models import Absence, Shift, StandIn, Tier
-from scheduling import absences, busy
+from scheduling import absences
+from scheduling.busy import times as busy
 from web.rota_period import Period
 
 LABEL_WIDTH = 190

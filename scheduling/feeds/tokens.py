@@ -26,7 +26,7 @@ from foundation import audit
 from foundation.clock import utcnow
 from foundation.errors import Invalid, NotFound
 from foundation.models import Counsellor, FeedToken, Role, Team, TeamMembership, User, UserTeam
-from scheduling.feeds import Owner
+from scheduling.feeds.events import Owner
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits
 LABEL_LENGTH = 100

@@ -1,154 +1,46 @@
-"""iCal feeds: a counsellor's shifts and appointments, a team's rota.
+"""A feed read from the database: has it changed (`fingerprint`), its events (`load_*`) and the
+whole body (`build`).
 
-* `window` fixes which events a feed holds: local midnight `past_days` ago to local midnight
-  `future_days` ahead, so the body changes only when the data (or the date) does.
-* `fingerprint` answers "has this feed changed?" from a few aggregates (count, sum of ids,
-  sum of the rows' change counters: shifts' `revision`, appointments' `sequence`) without
-  loading a row: the ETag, and the 304 that most polls get. The counters are bumped by every
-  UPDATE, so a change that commits after a later one (its flush-time `updated_at` older than
-  the newest) still moves the sum; an added or deleted row moves the count.
-* `load_*` read the rows as plain events; `render` is pure and writes RFC 5545 text with
-  `scheduling.ical` (no METHOD: a published calendar, not a scheduling message).
-
-Privacy: an appointment is "Beratungstermin (Telefon)"; no client name, number, place or
-video link ever reaches a feed (the pseudonym only with `feeds.show_pseudonym`).
-
-UIDs and SEQUENCE: `shift-<id>@<host>` and `appointment-<id>@<host>`. An appointment counts
-its own SEQUENCE (bumped by every change). Shifts have no such counter, and changing one in
-the rota page replaces it by a new row (a new UID: subscribers drop the old event and add the
-new one, which is right for a published feed); changes in place (a swap) bump `updated_at`,
-so a shift's SEQUENCE is the whole seconds from SEQUENCE_EPOCH to its `updated_at`: it only
-ever grows.
+`fingerprint` answers "has this feed changed?" from a few aggregates (count, sum of ids, sum
+of the rows' change counters: shifts' `revision`, appointments' `sequence`) without loading a
+row: the ETag, and the 304 that most polls get. The counters are bumped by every UPDATE, so a
+change that commits after a later one (its flush-time `updated_at` older than the newest)
+still moves the sum; an added or deleted row moves the count.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from config.model import Feeds
 from config.settings import Settings
-from foundation.models import (
-    Appointment,
-    AppointmentMode,
-    AppointmentStatus,
-    Counsellor,
-    Shift,
-    Team,
-    Tier,
+from foundation.models import Appointment, AppointmentStatus, Counsellor, Shift, Team, Tier
+from scheduling.feeds.events import (
+    AppointmentEvent,
+    Calendar,
+    Owner,
+    ShiftEvent,
+    Window,
+    uid_host,
 )
-from scheduling.ical import (
-    duration_minutes,
-    escape_text,
-    join,
-    utc_stamp,
-    vtimezone,
-    zoned,
-)
+from scheduling.feeds.rendering import render
 from scheduling.shifts import MAX_SHIFT
 
-PRODID = "-//konex//konex hotline//DE"
-SEQUENCE_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 RENDER_VERSION = "2"  # part of every fingerprint: bump when the output format changes
-TIER_LABELS = {Tier.PRIMARY: "primär", Tier.BACKUP: "Hintergrund"}
-MODE_LABELS = {
-    AppointmentMode.PHONE: "Telefon",
-    AppointmentMode.IN_PERSON: "vor Ort",
-    AppointmentMode.VIDEO: "Video",
-}
 SHOWN = (AppointmentStatus.BOOKED, AppointmentStatus.DONE, AppointmentStatus.NO_SHOW)
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """The events a feed holds: those overlapping [start, end). `today` is the local date
-    it was computed for; `cancelled_since` the oldest cancellation still shown."""
-
-    start: datetime
-    end: datetime
-    today: date
-    cancelled_since: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """Whose feed: a counsellor's (shifts and appointments) or a team's (its rota)."""
-
-    counsellor_id: int | None = None
-    team_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ShiftEvent:
-    id: int
-    team: str  # "Islamismus"
-    tier: Tier
-    start: datetime
-    end: datetime
-    created: datetime
-    updated: datetime
-    person: str | None = None  # the team feed names who is on call
-
-
-@dataclass(frozen=True, slots=True)
-class AppointmentEvent:
-    id: int
-    mode: AppointmentMode
-    status: AppointmentStatus
-    start: datetime
-    end: datetime
-    sequence: int
-    created: datetime
-    updated: datetime
-    pseudonym: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Calendar:
-    """What a feed says about itself."""
-
-    name: str
-    uid_host: str
-    zone: ZoneInfo
-    refresh_minutes: int
-    alarm_minutes: int  # 0: no VALARM
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     etag: str  # quoted, strong
     newest: datetime | None  # the newest updated_at of what the feed holds
-
-
-# --- the window --------------------------------------------------------------------------------
-
-
-def window(now: datetime, zone: ZoneInfo, feeds: Feeds) -> Window:
-    """Local midnights, so that every poll of one day sees the same window."""
-    today = now.astimezone(zone).date()
-
-    def midnight(day: date) -> datetime:
-        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-
-    return Window(
-        start=midnight(today - timedelta(days=feeds.past_days)),
-        end=midnight(today + timedelta(days=feeds.future_days + 1)),
-        today=today,
-        cancelled_since=midnight(today - timedelta(days=feeds.cancelled_keep_days)),
-    )
-
-
-# --- queries -----------------------------------------------------------------------------------
 
 
 def _shift_where(by_team: bool) -> list[ColumnElement[bool]]:
@@ -341,10 +233,6 @@ def load_appointments(
     return [AppointmentEvent(*row) for row in rows]
 
 
-def uid_host(settings: Settings) -> str:
-    return urlsplit(settings.public_url).hostname or "konex-hotline"
-
-
 def calendar_for(session: Session, settings: Settings, owner: Owner) -> Calendar:
     feeds = settings.config.feeds
     if owner.counsellor_id is not None:
@@ -376,108 +264,3 @@ def build(session: Session, settings: Settings, owner: Owner, span: Window) -> b
         else []
     )
     return render(calendar, span, shifts, appointments)
-
-
-# --- rendering (pure) ------------------------------------------------------------------------
-
-
-def sequence_of(updated: datetime) -> int:
-    """A shift's SEQUENCE: whole seconds since SEQUENCE_EPOCH, so it grows with every change."""
-    return max(0, int((updated - SEQUENCE_EPOCH).total_seconds()))
-
-
-def shift_summary(event: ShiftEvent) -> str:
-    summary = f"Rufbereitschaft {event.team} ({TIER_LABELS[event.tier]})"
-    return f"{summary}: {event.person}" if event.person else summary
-
-
-def appointment_summary(event: AppointmentEvent) -> str:
-    summary = f"Beratungstermin ({MODE_LABELS[event.mode]})"
-    return f"{summary}: {event.pseudonym}" if event.pseudonym else summary
-
-
-def _shift_lines(event: ShiftEvent, calendar: Calendar) -> list[str]:
-    summary = escape_text(shift_summary(event))
-    stamp = utc_stamp(event.updated)
-    lines = [
-        "BEGIN:VEVENT",
-        f"UID:shift-{event.id}@{calendar.uid_host}",
-        f"DTSTAMP:{stamp}",
-        f"CREATED:{utc_stamp(event.created)}",
-        f"LAST-MODIFIED:{stamp}",
-        f"SEQUENCE:{sequence_of(event.updated)}",
-        zoned("DTSTART", event.start, calendar.zone),
-        zoned("DTEND", event.end, calendar.zone),
-        f"SUMMARY:{summary}",
-        "STATUS:CONFIRMED",
-        "TRANSP:TRANSPARENT",  # on call is not busy: Outlook would block whole days
-        "CLASS:PRIVATE",
-    ]
-    if calendar.alarm_minutes:
-        lines += [
-            "BEGIN:VALARM",
-            "ACTION:DISPLAY",
-            f"DESCRIPTION:{summary}",
-            f"TRIGGER:-{duration_minutes(calendar.alarm_minutes)}",
-            "END:VALARM",
-        ]
-    lines.append("END:VEVENT")
-    return lines
-
-
-def _appointment_lines(event: AppointmentEvent, calendar: Calendar) -> list[str]:
-    stamp = utc_stamp(event.updated)
-    cancelled = event.status is AppointmentStatus.CANCELLED
-    return [
-        "BEGIN:VEVENT",
-        f"UID:appointment-{event.id}@{calendar.uid_host}",
-        f"DTSTAMP:{stamp}",
-        f"CREATED:{utc_stamp(event.created)}",
-        f"LAST-MODIFIED:{stamp}",
-        f"SEQUENCE:{event.sequence}",
-        zoned("DTSTART", event.start, calendar.zone),
-        zoned("DTEND", event.end, calendar.zone),
-        f"SUMMARY:{escape_text(appointment_summary(event))}",
-        "STATUS:CANCELLED" if cancelled else "STATUS:CONFIRMED",
-        "TRANSP:TRANSPARENT" if cancelled else "TRANSP:OPAQUE",
-        "CLASS:PRIVATE",
-        "END:VEVENT",
-    ]
-
-
-def render(
-    calendar: Calendar,
-    span: Window,
-    shifts: Sequence[ShiftEvent],
-    appointments: Sequence[AppointmentEvent] = (),
-) -> bytes:
-    """The feed as RFC 5545 octets: UTF-8, CRLF, folded; one VTIMEZONE for the one TZID,
-    exact over the window and the events in it; events by start."""
-    moments = [span.start, span.end]
-    moments += [e.start for e in shifts[:1]] + [e.end for e in shifts[-1:]]
-    moments += [e.start for e in appointments[:1]] + [e.end for e in appointments[-1:]]
-    zone = calendar.zone
-    # Whole years: the VTIMEZONE (cached) stays the same all year.
-    first = date(min(moments).astimezone(zone).year - 1, 12, 31)
-    last = max(max(e.end for e in shifts) if shifts else span.end, max(moments))
-    name = escape_text(calendar.name)
-    refresh = duration_minutes(calendar.refresh_minutes)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        f"NAME:{name}",
-        f"X-WR-CALNAME:{name}",
-        f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}",
-        f"X-PUBLISHED-TTL:{refresh}",
-        *vtimezone(zone.key, first, date(last.astimezone(zone).year + 1, 1, 2)),
-    ]
-    events: list[tuple[datetime, int, list[str]]] = []
-    events += [(e.start, 0, _shift_lines(e, calendar)) for e in shifts]
-    events += [(e.start, 1, _appointment_lines(e, calendar)) for e in appointments]
-    events.sort(key=lambda item: (item[0], item[1]))
-    for _, _, event_lines in events:
-        lines += event_lines
-    lines.append("END:VCALENDAR")
-    return join(lines)

@@ -1,0 +1,36 @@
+"""Notice rows written by the planner and the change watcher alike: inserted once per
+`dedupe_key` however many transactions try, and only for active counsellors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from foundation.models import Counsellor, ShiftNotice
+
+
+def active_counsellors(session: Session, ids: Iterable[int]) -> dict[int, Counsellor]:
+    """The active counsellors among `ids`, by id: notices go to nobody else."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    found = session.scalars(select(Counsellor).where(Counsellor.id.in_(wanted)))
+    return {person.id: person for person in found if person.active}
+
+
+def insert_ignoring_duplicates(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING, on PostgreSQL and SQLite alike: of two
+    transactions inserting one key, the second waits for the first and then does nothing."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(cast(Table, ShiftNotice.__table__)).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
+    )
+    session.connection().execute(statement, list(rows))
