@@ -65,7 +65,7 @@ from config.settings import DEVELOPMENT_AUTH_TOKEN, Settings
 from foundation.db import Database, make_engine, scratch_schema
 from foundation.models import Base, Call, Counsellor, Shift, StandIn, Team, TeamMembership, Tier
 from foundation.teams import sync_teams
-from hotline import voice
+from hotline import hours
 from scheduling import shifts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -338,7 +338,7 @@ def always_open_config(path: Path) -> Path:
     path.write_text("\n".join(_toml(data)) + "\n", encoding="utf-8")
     config = load_config(path)
     week = [datetime.now(UTC) + timedelta(minutes=m) for m in range(0, 7 * 24 * 60, 97)]
-    if any(voice.closed_reason(config, config.lines[LINE], at) for at in week):
+    if any(hours.closed_reason(config, config.lines[LINE], at) for at in week):
         raise SystemExit(f"{path}: line {LINE} is not open around the clock")
     return path
 
@@ -349,7 +349,7 @@ def config_for_run(workdir: Path, seconds: float) -> tuple[Path | None, str]:
     config = load_config(None)
     line = config.lines[LINE]
     now = datetime.now(UTC)
-    reasons = {voice.closed_reason(config, line, now + timedelta(seconds=s)) for s in (0, seconds)}
+    reasons = {hours.closed_reason(config, line, now + timedelta(seconds=s)) for s in (0, seconds)}
     if reasons == {None}:
         return None, f"shipped configuration (line {LINE} is open now)"
     path = always_open_config(workdir / "always-open.toml")

@@ -53,7 +53,7 @@ from foundation.models import (
 )
 from foundation.outgoing import MaybeSent, NotSent, Outgoing, Provider
 from foundation.teams import team_by_slug
-from hotline import relay_limit, routing, voice
+from hotline import hours, relay_limit, routing
 from hotline.routing import Rota
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ def from_client(
         body = f"{body}\n{ATTACHMENT}".strip()
     counsellor_id, tier, status = None, None, HELD
     notices: list[int] = []
-    closed = voice.closed_reason(config, line, now) is not None
+    closed = hours.closed_reason(config, line, now) is not None
     if not closed:
         reached = routing.first_reachable(rota(session, line.team, now))
         if reached is not None:
@@ -387,7 +387,7 @@ def _out_of_hours(
     if recent is not None:
         return None
     line = settings.config.lines[conversation.line]
-    text = settings.config.relay.out_of_hours_reply.format(hours=voice.hours_text(line.hours))
+    text = settings.config.relay.out_of_hours_reply.format(hours=hours.hours_text(line.hours))
     queue_reply(session, settings, conversation, text, status=AUTO, now=now)
     return text
 

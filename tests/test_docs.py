@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from config.model import HolidayConfig, Line, Organisation, ServiceHours, Team
+from config.model import HolidayConfig, Line, Organisation, ServiceHours, Team, Voice
 from config.settings import ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ def test_every_configuration_key_is_documented() -> None:
         | keys(Team)
         | keys(Line) - {"hours"}
         | {f"hours.{day}" for day in ("mon", "sun")}
+        | keys(Voice)
     )
     assert keys(ServiceHours) == {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
     assert wanted <= documented, wanted - documented

@@ -16,11 +16,9 @@ instant the call came in (`t` in the step URLs), so the steps need no session st
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,12 +40,12 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.model import HotlineConfig, Line
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import crypto, outbox
+from foundation import outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.outgoing import Provider
 from foundation.teams import team_by_slug
-from hotline import calls, routing, voice
+from hotline import calls, hours, routing, twiml, voice_calls
 from hotline.routing import Rota, Target
 from web import hotpath
 
@@ -58,7 +56,6 @@ MAX_BODY = 32 * 1024
 BUDGET_SECONDS = 8.0
 TWIML = "application/xml"
 ANSWERED = frozenset({"completed", "answered"})
-_E164 = re.compile(r"\+[1-9]\d{5,14}")
 # Longer than the whisper can possibly last (two prompts and the key timeout).
 SURELY_TALKED_SECONDS = 45
 
@@ -97,7 +94,7 @@ class Context:
         return f"{self.settings.public_url}{path}?{urlencode(params)}"
 
 
-def twiml(document: VoiceResponse, background: BackgroundTask | None = None) -> Response:
+def respond(document: VoiceResponse, background: BackgroundTask | None = None) -> Response:
     return Response(str(document), media_type=TWIML, background=background)
 
 
@@ -240,12 +237,10 @@ def _recovered(
     recover: Recover, settings: Settings, params: dict[str, str], query: dict[str, str]
 ) -> Response:
     try:
-        return twiml(recover(settings, params, query))
+        return respond(recover(settings, params, query))
     except Exception as exc:
         log.critical("recovery failed too (%s); dialling the general number", type(exc).__name__)
-        response = VoiceResponse()
-        response.dial(settings.config.organisation.general_number)
-        return twiml(response)
+        return respond(twiml.last_resort(settings.config))
 
 
 def _where(exc: BaseException) -> str:
@@ -282,43 +277,23 @@ def static_fallback(
 ) -> VoiceResponse:
     """Connect the caller to the line's fallback number (the general number for an unknown
     line). Needs nothing but the configuration in memory."""
-    config = settings.config
     slug = _line_of(settings, params, query)
-    response = VoiceResponse()
-    if slug is None:
-        response.say(
-            "Einen Moment bitte, Sie werden verbunden.",
-            language=voice.LANGUAGE,
-            voice="Polly.Vicki-Neural",
-        )
-        # The dialled number is one of ours; without it, Twilio uses the caller's own.
-        to = params.get("To", "")
-        caller_id = {"caller_id": to} if to.startswith("+") and to[1:].isdigit() else {}
-        response.dial(config.organisation.general_number, ring_tone=voice.RING_TONE, **caller_id)
-        return response
-    line = config.lines[slug]
-    voice.say(response, "Einen Moment bitte, Sie werden verbunden.", line)
-    response.dial(config.fallback_for(slug), caller_id=line.number, ring_tone=voice.RING_TONE)
-    return response
+    return twiml.fallback(settings.config, slug, params.get("To", ""))
 
 
 def _bridge_anyway(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
     # On the counsellor's leg: if screening breaks, connecting beats dropping the caller.
-    return voice.bridge()
+    return twiml.bridge()
 
 
 def _thanks_anyway(
     settings: Settings, params: dict[str, str], query: dict[str, str]
 ) -> VoiceResponse:
-    # The caller has left a message (Twilio keeps the recording): do not ring anyone now.
-    slug = _line_of(settings, params, query)
-    if slug is None:
-        return voice.hang_up()
-    return voice.thanks(settings.config.lines[slug])
+    return twiml.after_voicemail(settings.config, _line_of(settings, params, query))
 
 
 def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
-    return VoiceResponse()
+    return twiml.empty()
 
 
 # --- the plan of a call -----------------------------------------------------------------------
@@ -350,8 +325,8 @@ def _step(
         steps = _plan(context, line, at, relative)
     common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative)}
     if step < len(steps):
-        return twiml(
-            voice.dial(
+        return respond(
+            twiml.dial(
                 line,
                 steps[step],
                 action=context.url("/twilio/voice/dialed", **common, step=step),
@@ -364,8 +339,8 @@ def _step(
         )
     if step == 0:
         log.warning("line %s: nobody on call; ringing the fallback number", slug)
-    return twiml(
-        voice.fallback_dial(
+    return respond(
+        twiml.fallback_dial(
             line,
             context.config.fallback_for(slug),
             action=context.url("/twilio/voice/fallback-dialed", **common),
@@ -383,29 +358,6 @@ def _query_instant(context: Context) -> datetime:
     return datetime.fromtimestamp(int(context.query["t"]), UTC)
 
 
-def _caller_hash(context: Context, line: Line) -> str | None:
-    caller = context.params.get("From", "")
-    if not line.caller_hash or voice.is_anonymous(caller):
-        return None
-    if not _E164.fullmatch(caller):  # Twilio sends E.164; anything else is normalised
-        with contextlib.suppress(InvalidPhoneNumber):
-            caller = normalise(caller)
-    return crypto.keyed_hash(context.settings, "caller", caller)
-
-
-def _sealed_caller(context: Context, line: Line) -> bytes | None:
-    """The caller's number, encrypted, to keep with a voicemail for a call-back through the
-    line; None for a withheld number or when the line keeps none."""
-    caller = context.params.get("From", "")
-    if not line.voicemail_keeps_number or voice.is_anonymous(caller):
-        return None
-    try:
-        number = normalise(caller)
-    except InvalidPhoneNumber:
-        return None
-    return crypto.box(context.settings).seal(number)
-
-
 # --- handlers ---------------------------------------------------------------------------------
 
 
@@ -413,10 +365,10 @@ def incoming(context: Context) -> Response:
     slug = _line_of(context.settings, context.params, {})
     if slug is None:
         log.warning("call to a number that is no configured line; sent to the general number")
-        return twiml(static_fallback(context.settings, context.params, {}))
+        return respond(static_fallback(context.settings, context.params, {}))
     line = context.config.lines[slug]
     now = utcnow()
-    reason = voice.closed_reason(context.config, line, now)
+    reason = hours.closed_reason(context.config, line, now)
     steps: list[list[Target]] | None = None
     version = hotpath.rota_version()  # before reading the rota: a change meanwhile drops it
     snapshot: tuple[int, datetime | None] | None = None
@@ -429,7 +381,9 @@ def incoming(context: Context) -> Response:
                 call_sid=context.params.get("CallSid", ""),
                 line=slug,
                 team=team,
-                caller_hash=_caller_hash(context, line),
+                caller_hash=voice_calls.caller_hash(
+                    context.settings, line, context.params.get("From", "")
+                ),
                 at=now,
             )
             if reason is None and not line.relatives_menu:
@@ -440,11 +394,13 @@ def incoming(context: Context) -> Response:
     except Exception as exc:  # the record is not worth a caller: route anyway
         log.error("line %s: call not recorded (%s)", slug, type(exc).__name__)
     if reason is not None:
-        return twiml(voice.closed(line, reason, context.url("/twilio/voice/voicemail", line=slug)))
+        return respond(
+            twiml.closed(line, reason, context.url("/twilio/voice/voicemail", line=slug))
+        )
     if line.relatives_menu:
         common = {"line": slug, "t": int(now.timestamp())}
-        return twiml(
-            voice.menu(
+        return respond(
+            twiml.menu(
                 line,
                 action=context.url("/twilio/voice/menu", **common),
                 no_choice=context.url("/twilio/voice/route", **common, rel=0),
@@ -512,7 +468,7 @@ def incoming_fast(context: Context) -> Response | str | None:
         return None
     line = context.config.lines[slug]
     now = utcnow()
-    if line.relatives_menu or voice.closed_reason(context.config, line, now) is not None:
+    if line.relatives_menu or hours.closed_reason(context.config, line, now) is not None:
         return None
     cached = snapshots.get(slug, now)
     if cached is None:
@@ -526,7 +482,7 @@ def incoming_fast(context: Context) -> Response | str | None:
         call_sid=context.params.get("CallSid", ""),
         line=slug,
         team_id=team_id,
-        caller_hash=_caller_hash(context, line),
+        caller_hash=voice_calls.caller_hash(context.settings, line, context.params.get("From", "")),
         at=now,
     )
     if not recorder.add(record):
@@ -564,17 +520,17 @@ def dialed(context: Context) -> Response:
         call = calls.find(session, call_sid)
         if call is not None and call.accepted_by_id is not None:
             calls.talked(session, call_sid, duration)
-            return twiml(voice.hang_up())
+            return respond(twiml.hang_up())
         if call is None and status in ANSWERED and duration > SURELY_TALKED_SECONDS:
             # No record to tell (it could not be written): a leg this long was a conversation,
             # not a whisper that timed out. Do not ring the next tier after it.
-            return twiml(voice.hang_up())
+            return respond(twiml.hang_up())
         if not line.screening and status in ANSWERED:
             # Without screening, an answer is taken for acceptance (a mailbox included).
             if call is not None and call.outcome is None:
                 call.outcome = "accepted"
             calls.talked(session, call_sid, duration)
-            return twiml(voice.hang_up())
+            return respond(twiml.hang_up())
     return _step(
         context,
         slug,
@@ -592,8 +548,8 @@ def fallback_dialed(context: Context) -> Response:
     with context.db.write() as session:
         calls.fallback(session, context.params.get("CallSid", ""), answered=answered, at=utcnow())
     if answered:
-        return twiml(voice.hang_up())
-    return twiml(voice.nobody_reached(line, context.url("/twilio/voice/voicemail", line=slug)))
+        return respond(twiml.hang_up())
+    return respond(twiml.nobody_reached(line, context.url("/twilio/voice/voicemail", line=slug)))
 
 
 def screen(context: Context) -> Response:
@@ -605,19 +561,19 @@ def screen(context: Context) -> Response:
         parent=context.params.get("ParentCallSid") or context.query.get("parent", ""),
         cid=_int(context.query.get("cid")),
     )
-    return twiml(voice.whisper(line, action))
+    return respond(twiml.whisper(line, action))
 
 
 def screen_answer(context: Context) -> Response:
     if context.params.get("Digits", "") != "1":
-        return twiml(voice.hang_up())
+        return respond(twiml.hang_up())
     parent = context.query.get("parent", "")
     with context.db.write() as session:
         call = calls.find(session, parent)
         if call is not None and call.state in calls.FINAL_STATES:
-            return twiml(voice.hang_up())  # the caller is gone (a replayed or late key press)
+            return respond(twiml.hang_up())  # the caller is gone (a replayed or late key press)
         calls.accept(session, parent, _int(context.query.get("cid")), utcnow())
-    return twiml(voice.bridge())
+    return respond(twiml.bridge())
 
 
 def voicemail_left(context: Context) -> Response:
@@ -625,7 +581,7 @@ def voicemail_left(context: Context) -> Response:
     recording_sid = context.params.get("RecordingSid", "")
     seconds = _int(context.params.get("RecordingDuration"))
     if not recording_sid:
-        return twiml(voice.thanks(line))
+        return respond(twiml.thanks(line))
     message_ids: list[int] = []
     with context.db.write() as session:
         team = team_by_slug(session, line.team, context.config)
@@ -636,7 +592,9 @@ def voicemail_left(context: Context) -> Response:
             team=team,
             recording_sid=recording_sid,
             seconds=seconds,
-            caller_phone_enc=_sealed_caller(context, line),
+            caller_phone_enc=voice_calls.sealed_caller(
+                context.settings, line, context.params.get("From", "")
+            ),
         )
         if stored is not None:
             counsellor = routing.first_reachable(context.rota(session, line.team, utcnow()))
@@ -646,7 +604,7 @@ def voicemail_left(context: Context) -> Response:
                         session,
                         context.settings,
                         to=counsellor.phone,
-                        body=voice.voicemail_sms(line, seconds),
+                        body=voice_calls.voicemail_sms(line, seconds),
                         from_number=line.number,
                         purpose="voicemail",
                     )
@@ -658,7 +616,7 @@ def voicemail_left(context: Context) -> Response:
         background = BackgroundTask(
             outbox.deliver_all, context.db, context.settings, context.provider, message_ids
         )
-    return twiml(voice.thanks(line), background)
+    return respond(twiml.thanks(line), background)
 
 
 def status_callback(context: Context) -> Response:
@@ -672,7 +630,7 @@ def status_callback(context: Context) -> Response:
             if context.params.get("CallDuration")
             else None,
         )
-    return twiml(VoiceResponse())
+    return respond(twiml.empty())
 
 
 async def fallback_url(request: Request) -> Response:
