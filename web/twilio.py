@@ -29,7 +29,6 @@ from urllib.parse import parse_qsl, urlencode
 
 import anyio
 from anyio import to_thread
-from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,8 +43,7 @@ from foundation import outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.outgoing import Provider
-from foundation.teams import team_by_slug
-from hotline import calls, hours, routing, twiml, voice_calls
+from hotline import calls, hours, twiml, voice_calls
 from hotline.routing import Rota, Target
 from web import hotpath
 
@@ -55,9 +53,6 @@ MAX_BODY = 32 * 1024
 # Twilio gives a webhook 15 s; past this budget the caller goes to the fallback number.
 BUDGET_SECONDS = 8.0
 TWIML = "application/xml"
-ANSWERED = frozenset({"completed", "answered"})
-# Longer than the whisper can possibly last (two prompts and the key timeout).
-SURELY_TALKED_SECONDS = 45
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,18 +291,7 @@ def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceRespons
     return twiml.empty()
 
 
-# --- the plan of a call -----------------------------------------------------------------------
-
-
-def _plan(
-    context: Context, line: Line, at: datetime, relative: bool, session: Session | None = None
-) -> list[list[Target]]:
-    """Who to ring, step by step: one step per tier (sequential) or everyone at once."""
-    if session is None:
-        with context.db.read() as own:
-            return _plan(context, line, at, relative, own)
-    on_call = context.rota(session, routing.team_of(line, relative=relative), at)
-    return routing.plan(on_call, line, relative=relative)
+# --- the steps of a call ---------------------------------------------------------------------
 
 
 def _step(
@@ -321,8 +305,10 @@ def _step(
     greet: bool,
     steps: list[list[Target]] | None = None,
 ) -> Response:
+    """The TwiML of step `step` of the call's plan: ring its counsellors, or past the last
+    step the line's fallback number."""
     if steps is None:
-        steps = _plan(context, line, at, relative)
+        steps = voice_calls.steps(context.db, context.rota, line, at, relative=relative)
     common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative)}
     if step < len(steps):
         return respond(
@@ -358,6 +344,14 @@ def _query_instant(context: Context) -> datetime:
     return datetime.fromtimestamp(int(context.query["t"]), UTC)
 
 
+def _caller(context: Context) -> voice_calls.Caller:
+    return voice_calls.Caller(context.params.get("CallSid", ""), context.params.get("From", ""))
+
+
+def _voicemail_url(context: Context, slug: str) -> str:
+    return context.url("/twilio/voice/voicemail", line=slug)
+
+
 # --- handlers ---------------------------------------------------------------------------------
 
 
@@ -368,35 +362,13 @@ def incoming(context: Context) -> Response:
         return respond(static_fallback(context.settings, context.params, {}))
     line = context.config.lines[slug]
     now = utcnow()
-    reason = hours.closed_reason(context.config, line, now)
-    steps: list[list[Target]] | None = None
     version = hotpath.rota_version()  # before reading the rota: a change meanwhile drops it
-    snapshot: tuple[int, datetime | None] | None = None
-    try:
-        # One transaction: record the call and, on the common path, work out who to ring.
-        with context.db.write() as session:
-            team = team_by_slug(session, line.team, context.config)
-            calls.open_call(
-                session,
-                call_sid=context.params.get("CallSid", ""),
-                line=slug,
-                team=team,
-                caller_hash=voice_calls.caller_hash(
-                    context.settings, line, context.params.get("From", "")
-                ),
-                at=now,
-            )
-            if reason is None and not line.relatives_menu:
-                keep = context.snapshots is not None
-                current = context.rota(session, line.team, now, next_change=keep)
-                steps = routing.plan(current, line)
-                snapshot = (team.id, current.next_change) if keep else None
-    except Exception as exc:  # the record is not worth a caller: route anyway
-        log.error("line %s: call not recorded (%s)", slug, type(exc).__name__)
-    if reason is not None:
-        return respond(
-            twiml.closed(line, reason, context.url("/twilio/voice/voicemail", line=slug))
-        )
+    keep = context.snapshots is not None
+    opened = voice_calls.open_call(
+        context.db, context.settings, context.rota, slug, _caller(context), now, next_change=keep
+    )
+    if opened.closed is not None:
+        return respond(twiml.closed(line, opened.closed, _voicemail_url(context, slug)))
     if line.relatives_menu:
         common = {"line": slug, "t": int(now.timestamp())}
         return respond(
@@ -406,15 +378,16 @@ def incoming(context: Context) -> Response:
                 no_choice=context.url("/twilio/voice/route", **common, rel=0),
             )
         )
+    plan = opened.plan
+    steps = plan.steps if plan is not None else None
     response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
-    if snapshot is not None and context.snapshots is not None:
-        team_id, next_change = snapshot
+    if plan is not None and context.snapshots is not None:
         context.snapshots.put(
             slug,
             bytes(response.body).decode(),
-            team_id,
+            plan.team_id,
             now=now,
-            next_change=next_change,
+            next_change=plan.next_change,
             version=version,
         )
     return response
@@ -443,17 +416,16 @@ def refresh_snapshot(context: Context, slug: str) -> None:
     line = context.config.lines[slug]
     now = utcnow()
     version = hotpath.rota_version()
-    with context.db.read() as session:
-        team = team_by_slug(session, line.team, context.config)
-        current = context.rota(session, line.team, now, next_change=True)
-    steps = routing.plan(current, line)
-    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
+    plan = voice_calls.first_plan(context.db, context.settings, context.rota, slug, now)
+    response = _step(
+        context, slug, line, at=now, step=0, relative=False, greet=True, steps=plan.steps
+    )
     snapshots.put(
         slug,
         bytes(response.body).decode(),
-        team.id,
+        plan.team_id,
         now=now,
-        next_change=current.next_change,
+        next_change=plan.next_change,
         version=version,
     )
 
@@ -492,10 +464,9 @@ def incoming_fast(context: Context) -> Response | str | None:
 
 def menu_choice(context: Context) -> Response:
     slug, line = _query_line(context)
-    relative = context.params.get("Digits", "") == "2"
-    if relative:
-        with context.db.write() as session:
-            calls.mark_relative(session, context.params.get("CallSid", ""))
+    relative = voice_calls.menu_chosen(
+        context.db, context.params.get("CallSid", ""), context.params.get("Digits", "")
+    )
     return _step(
         context, slug, line, at=_query_instant(context), step=0, relative=relative, greet=False
     )
@@ -510,33 +481,23 @@ def route(context: Context) -> Response:
 
 
 def dialed(context: Context) -> Response:
-    """A tier's Dial ended: done if someone accepted, else the next step."""
+    """A tier's Dial ended: done if someone took the call, else the next step."""
     slug, line = _query_line(context)
-    call_sid = context.params.get("CallSid", "")
-    status = context.params.get("DialCallStatus", "")
-    duration = _int(context.params.get("DialCallDuration"))
-    step = _int(context.query.get("step"))
-    with context.db.write() as session:
-        call = calls.find(session, call_sid)
-        if call is not None and call.accepted_by_id is not None:
-            calls.talked(session, call_sid, duration)
-            return respond(twiml.hang_up())
-        if call is None and status in ANSWERED and duration > SURELY_TALKED_SECONDS:
-            # No record to tell (it could not be written): a leg this long was a conversation,
-            # not a whisper that timed out. Do not ring the next tier after it.
-            return respond(twiml.hang_up())
-        if not line.screening and status in ANSWERED:
-            # Without screening, an answer is taken for acceptance (a mailbox included).
-            if call is not None and call.outcome is None:
-                call.outcome = "accepted"
-            calls.talked(session, call_sid, duration)
-            return respond(twiml.hang_up())
+    taken = voice_calls.dial_ended(
+        context.db,
+        line,
+        context.params.get("CallSid", ""),
+        context.params.get("DialCallStatus", ""),
+        _int(context.params.get("DialCallDuration")),
+    )
+    if taken:
+        return respond(twiml.hang_up())
     return _step(
         context,
         slug,
         line,
         at=_query_instant(context),
-        step=step + 1,
+        step=_int(context.query.get("step")) + 1,
         relative=context.query.get("rel") == "1",
         greet=False,
     )
@@ -544,12 +505,15 @@ def dialed(context: Context) -> Response:
 
 def fallback_dialed(context: Context) -> Response:
     slug, line = _query_line(context)
-    answered = context.params.get("DialCallStatus", "") in ANSWERED
-    with context.db.write() as session:
-        calls.fallback(session, context.params.get("CallSid", ""), answered=answered, at=utcnow())
+    answered = voice_calls.fallback_ended(
+        context.db,
+        context.params.get("CallSid", ""),
+        context.params.get("DialCallStatus", ""),
+        utcnow(),
+    )
     if answered:
         return respond(twiml.hang_up())
-    return respond(twiml.nobody_reached(line, context.url("/twilio/voice/voicemail", line=slug)))
+    return respond(twiml.nobody_reached(line, _voicemail_url(context, slug)))
 
 
 def screen(context: Context) -> Response:
@@ -565,52 +529,28 @@ def screen(context: Context) -> Response:
 
 
 def screen_answer(context: Context) -> Response:
-    if context.params.get("Digits", "") != "1":
-        return respond(twiml.hang_up())
-    parent = context.query.get("parent", "")
-    with context.db.write() as session:
-        call = calls.find(session, parent)
-        if call is not None and call.state in calls.FINAL_STATES:
-            return respond(twiml.hang_up())  # the caller is gone (a replayed or late key press)
-        calls.accept(session, parent, _int(context.query.get("cid")), utcnow())
-    return respond(twiml.bridge())
+    taken = voice_calls.screen_answered(
+        context.db,
+        context.query.get("parent", ""),
+        _int(context.query.get("cid")),
+        context.params.get("Digits", ""),
+        utcnow(),
+    )
+    return respond(twiml.bridge() if taken else twiml.hang_up())
 
 
 def voicemail_left(context: Context) -> Response:
     slug, line = _query_line(context)
-    recording_sid = context.params.get("RecordingSid", "")
-    seconds = _int(context.params.get("RecordingDuration"))
-    if not recording_sid:
-        return respond(twiml.thanks(line))
-    message_ids: list[int] = []
-    with context.db.write() as session:
-        team = team_by_slug(session, line.team, context.config)
-        stored = calls.store_voicemail(
-            session,
-            call_sid=context.params.get("CallSid", ""),
-            line=slug,
-            team=team,
-            recording_sid=recording_sid,
-            seconds=seconds,
-            caller_phone_enc=voice_calls.sealed_caller(
-                context.settings, line, context.params.get("From", "")
-            ),
-        )
-        if stored is not None:
-            counsellor = routing.first_reachable(context.rota(session, line.team, utcnow()))
-            if counsellor is not None:
-                message_ids.append(
-                    outbox.queue(
-                        session,
-                        context.settings,
-                        to=counsellor.phone,
-                        body=voice_calls.voicemail_sms(line, seconds),
-                        from_number=line.number,
-                        purpose="voicemail",
-                    )
-                )
-            else:
-                log.warning("line %s: voicemail %d left; nobody on call to tell", slug, stored.id)
+    message_ids = voice_calls.voicemail_left(
+        context.db,
+        context.settings,
+        context.rota,
+        slug,
+        _caller(context),
+        recording_sid=context.params.get("RecordingSid", ""),
+        seconds=_int(context.params.get("RecordingDuration")),
+        now=utcnow(),
+    )
     background = None
     if message_ids:
         background = BackgroundTask(
@@ -620,16 +560,14 @@ def voicemail_left(context: Context) -> Response:
 
 
 def status_callback(context: Context) -> Response:
-    with context.db.write() as session:
-        calls.status(
-            session,
-            context.params.get("CallSid", ""),
-            context.params.get("CallStatus", ""),
-            utcnow(),
-            _int(context.params.get("CallDuration"))
-            if context.params.get("CallDuration")
-            else None,
-        )
+    duration = context.params.get("CallDuration")
+    voice_calls.status_changed(
+        context.db,
+        context.params.get("CallSid", ""),
+        context.params.get("CallStatus", ""),
+        _int(duration) if duration else None,
+        utcnow(),
+    )
     return respond(twiml.empty())
 
 
