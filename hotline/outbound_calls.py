@@ -66,7 +66,7 @@ KINDS = {
     "appointment": Kind(Appointment, "appointment", "appointment_id", "appointment"),
 }
 PURPOSE = "call-back"
-# The webhooks of a call-back (web.call_back_hooks); each URL carries only `ref`.
+# The webhooks of a call-back (web.twilio.outbound_calls); each URL carries only `ref`.
 ANSWER_PATH = "/twilio/call-back/answer"
 CONNECT_PATH = "/twilio/call-back/connect"
 DIALED_PATH = "/twilio/call-back/dialed"

@@ -23,7 +23,7 @@ from foundation.db import Database
 from foundation.models import User
 from tests.fake_twilio import FakeTwilio, running
 from web.app import create_app
-from web.twilio import twilio_signature
+from web.twilio.signature import twilio_signature
 
 
 def https_client(settings: Settings, database: Database, **extra: Any) -> TestClient:

@@ -40,7 +40,7 @@ from tests.helpers import live_twilio, post_signed
 from tests.test_auth import csrf_of, make_user, sign_in
 from tests.test_reminders import wait_for
 from web.app import create_app
-from web.twilio import twilio_signature
+from web.twilio.signature import twilio_signature
 
 ISLAMISM = "+497112794555"
 GENERAL = "+497112794556"

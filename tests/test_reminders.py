@@ -49,7 +49,7 @@ from scheduling.scheduler import Scheduler
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio, running
 from tests.helpers import post_signed
-from web.twilio import twilio_signature
+from web.twilio.signature import twilio_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERAL = "+497112794556"  # the shipped sender_number

@@ -1,13 +1,10 @@
-"""Twilio webhooks for calls: /twilio/voice and the steps that follow it, /twilio/status and
-/twilio/fallback.
+"""Twilio's webhooks of a call to a line: /twilio/voice and the steps that follow it,
+/twilio/status and /twilio/fallback.
 
-Two rules hold for every request:
-
-* **Trust nothing unsigned.** The signature is checked against HOTLINE_PUBLIC_URL + path +
-  query (never forwarded headers) before anything else happens; a bad one is a 403.
-* **Fail open.** Whatever goes wrong after that (database gone, empty rota, a bug, a step that
-  takes too long) the caller is connected to the line's fallback number, from the configuration
-  held in memory. A call webhook never answers with a 5xx or a non-TwiML body.
+Each handler reads Twilio's parameters, asks the use case in `hotline.voice_calls` what the step
+means, and answers with the TwiML of `hotline.twiml`, carrying the URLs of the next steps.
+Signature, time budget and fail-open recovery are `web.twilio.webhook`'s; the first answer of a
+call usually comes from memory (`web.twilio.hotpath`).
 
 The call's plan (who to ring in which order) is recomputed at every step from the rota at the
 instant the call came in (`t` in the step URLs), so the steps need no session state.
@@ -15,17 +12,8 @@ instant the call came in (`t` in the step URLs), so the steps need no session st
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import anyio
 from anyio import to_thread
@@ -33,238 +21,19 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from config.model import HotlineConfig, Line
-from config.phone import InvalidPhoneNumber, normalise
+from config.model import Line
 from config.settings import Settings
 from foundation import outbox
 from foundation.clock import utcnow
-from foundation.db import Database
-from foundation.outgoing import Provider
 from hotline import calls, hours, twiml, voice_calls
-from hotline.routing import Rota, Target
-from web import hotpath
+from hotline.routing import Target
+from web.twilio import hotpath
+from web.twilio.signature import signed_params
+from web.twilio.webhook import TWIML, Context, int_param, line_of, recovered, respond, webhook
 
 log = logging.getLogger(__name__)
-
-MAX_BODY = 32 * 1024
-# Twilio gives a webhook 15 s; past this budget the caller goes to the fallback number.
-BUDGET_SECONDS = 8.0
-TWIML = "application/xml"
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    settings: Settings
-    db: Database
-    params: dict[str, str]
-    query: dict[str, str]
-    state: Any = None  # the app's state: snapshots and the call recorder, when running
-
-    @property
-    def recorder(self) -> hotpath.Recorder | None:
-        return getattr(self.state, "recorder", None)
-
-    @property
-    def snapshots(self) -> hotpath.Snapshots | None:
-        return getattr(self.state, "snapshots", None)
-
-    @property
-    def config(self) -> Any:
-        return self.settings.config
-
-    @property
-    def rota(self) -> Rota:
-        rota: Rota = self.state.rota
-        return rota
-
-    @property
-    def provider(self) -> Provider:
-        provider: Provider = self.state.provider
-        return provider
-
-    def url(self, path: str, **params: object) -> str:
-        return f"{self.settings.public_url}{path}?{urlencode(params)}"
-
-
-def respond(document: VoiceResponse, background: BackgroundTask | None = None) -> Response:
-    return Response(str(document), media_type=TWIML, background=background)
-
-
-# --- signature --------------------------------------------------------------------------------
-
-
-async def _signed_params(request: Request, settings: Settings) -> dict[str, str] | Response:
-    # Straight from the ASGI scope: this runs for every call, and Request.url re-parses.
-    path: str = request.scope["path"]
-    query: str = request.scope["query_string"].decode("latin-1")
-    headers = request.headers
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        return Response("request too large", status_code=413, media_type="text/plain")
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        return Response("request too large", status_code=413, media_type="text/plain")
-    try:
-        params = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-    except UnicodeDecodeError:
-        params = {}
-    url = settings.public_url + path + (f"?{query}" if query else "")
-    signature = headers.get("x-twilio-signature", "")
-    if not signature or not _valid_signature(settings.webhook_tokens(), url, params, signature):
-        log.warning("refused a request to %s with a missing or invalid signature", path)
-        return Response("invalid signature", status_code=403, media_type="text/plain")
-    return params
-
-
-def twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
-    """Twilio's signature: HMAC-SHA1 of the URL followed by every POST parameter name and
-    value in name order, base64. The same as RequestValidator.compute_signature (a test
-    checks both against Twilio's published example), without its per-call overhead."""
-    payload = url + "".join(f"{name}{params[name]}" for name in sorted(params))
-    digest = hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-@lru_cache(maxsize=8)
-def _validators(tokens: tuple[str, ...]) -> tuple[RequestValidator, ...]:
-    return tuple(RequestValidator(token) for token in tokens)
-
-
-def _valid_signature(
-    tokens: tuple[str, ...], url: str, params: dict[str, str], signature: str
-) -> bool:
-    """Twilio's check. The URL exactly as configured is tried first (one HMAC); only if that
-    fails, RequestValidator.validate, which also tries the URL with and without the port."""
-    for token in tokens:
-        if hmac.compare_digest(twilio_signature(token, url, params), signature):
-            return True
-    return any(validator.validate(url, params, signature) for validator in _validators(tokens))
-
-
-Handler = Callable[[Context], Response]
-# A fast path answers, names the line whose snapshot is missing, or declines (None).
-Fast = Callable[[Context], Response | str | None]
-REFRESH_WAIT_SECONDS = 2.0
-Recover = Callable[[Settings, dict[str, str], dict[str, str]], VoiceResponse]
-
-
-def webhook(
-    handler: Handler, recover: Recover, *, fast: Fast | None = None
-) -> Callable[[Request], Awaitable[Response]]:
-    """Signature first; then `fast` (from memory, on the event loop) if it can answer; else
-    the handler, in a worker thread, within the time budget, after writing queued call
-    records; any failure answers with `recover`'s TwiML, built from memory alone."""
-
-    def run(context: Context) -> Response:
-        if context.recorder is not None and fast is None:
-            context.recorder.flush()  # later steps must find the records of the hot path
-        return handler(context)
-
-    async def endpoint(request: Request) -> Response:
-        settings: Settings = request.app.state.settings
-        params = await _signed_params(request, settings)
-        if isinstance(params, Response):
-            return params
-        query = dict(request.query_params)
-        context = Context(settings, request.app.state.db, params, query, request.app.state)
-        refreshing: anyio.Event | None = None
-        if fast is not None:
-            answer = _fast(fast, context)
-            if isinstance(answer, Response):
-                return answer
-            if isinstance(answer, str) and context.snapshots is not None:
-                # Single flight: one request refreshes the line's snapshot, the others wait
-                # for it instead of all taking the slow path at once.
-                pending = context.snapshots.refreshing.get(answer)
-                if pending is None:
-                    refreshing = context.snapshots.refreshing[answer] = anyio.Event()
-                else:
-                    with anyio.move_on_after(REFRESH_WAIT_SECONDS):
-                        await pending.wait()
-                    again = _fast(fast, context)
-                    if isinstance(again, Response):
-                        return again
-        try:
-            return await _slow(request, context, run, recover)
-        finally:
-            if refreshing is not None and context.snapshots is not None:
-                context.snapshots.refreshing.pop(str(answer), None)
-                refreshing.set()
-
-    return endpoint
-
-
-def _fast(fast: Fast, context: Context) -> Response | str | None:
-    try:
-        return fast(context)
-    except Exception as exc:
-        log.error("fast path failed (%s); taking the slow one", type(exc).__name__)
-        return None
-
-
-async def _slow(request: Request, context: Context, run: Handler, recover: Recover) -> Response:
-    settings, params, query = context.settings, context.params, context.query
-    started = time.perf_counter()
-    try:
-        with anyio.fail_after(BUDGET_SECONDS):
-            return await to_thread.run_sync(
-                run,
-                context,
-                abandon_on_cancel=True,
-                limiter=getattr(request.app.state, "webhook_limiter", None),
-            )
-    except Exception as exc:
-        # Never the message: database errors can quote parameters.
-        log.error(
-            "%s failed after %.1f s (%s at %s); answering from memory",
-            request.url.path,
-            time.perf_counter() - started,
-            type(exc).__name__,
-            _where(exc),
-        )
-        return _recovered(recover, settings, params, query)
-
-
-def _recovered(
-    recover: Recover, settings: Settings, params: dict[str, str], query: dict[str, str]
-) -> Response:
-    try:
-        return respond(recover(settings, params, query))
-    except Exception as exc:
-        log.critical("recovery failed too (%s); dialling the general number", type(exc).__name__)
-        return respond(twiml.last_resort(settings.config))
-
-
-def _where(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
-
-
-# --- the line of a request, from memory -------------------------------------------------------
-
-
-def _line_of(settings: Settings, params: dict[str, str], query: dict[str, str]) -> str | None:
-    config = settings.config
-    if query.get("line") in config.lines:
-        return query["line"]
-    return _line_for(config, params.get("To", ""))
-
-
-def _line_for(config: HotlineConfig, dialled: str) -> str | None:
-    """The line of a dialled number; Twilio sends our numbers in E.164, so usually a lookup."""
-    slug = config.line_by_number.get(dialled)
-    if slug is not None:
-        return slug
-    try:
-        found = config.line_for_number(normalise(dialled))
-    except InvalidPhoneNumber:
-        return None
-    return found[0] if found else None
 
 
 def static_fallback(
@@ -272,7 +41,7 @@ def static_fallback(
 ) -> VoiceResponse:
     """Connect the caller to the line's fallback number (the general number for an unknown
     line). Needs nothing but the configuration in memory."""
-    slug = _line_of(settings, params, query)
+    slug = line_of(settings, params, query)
     return twiml.fallback(settings.config, slug, params.get("To", ""))
 
 
@@ -284,7 +53,7 @@ def _bridge_anyway(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> Voic
 def _thanks_anyway(
     settings: Settings, params: dict[str, str], query: dict[str, str]
 ) -> VoiceResponse:
-    return twiml.after_voicemail(settings.config, _line_of(settings, params, query))
+    return twiml.after_voicemail(settings.config, line_of(settings, params, query))
 
 
 def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
@@ -356,7 +125,7 @@ def _voicemail_url(context: Context, slug: str) -> str:
 
 
 def incoming(context: Context) -> Response:
-    slug = _line_of(context.settings, context.params, {})
+    slug = line_of(context.settings, context.params, {})
     if slug is None:
         log.warning("call to a number that is no configured line; sent to the general number")
         return respond(static_fallback(context.settings, context.params, {}))
@@ -435,7 +204,7 @@ def incoming_fast(context: Context) -> Response | str | None:
     snapshots, recorder = context.snapshots, context.recorder
     if snapshots is None or recorder is None:
         return None
-    slug = _line_of(context.settings, context.params, {})
+    slug = line_of(context.settings, context.params, {})
     if slug is None:
         return None
     line = context.config.lines[slug]
@@ -488,7 +257,7 @@ def dialed(context: Context) -> Response:
         line,
         context.params.get("CallSid", ""),
         context.params.get("DialCallStatus", ""),
-        _int(context.params.get("DialCallDuration")),
+        int_param(context.params.get("DialCallDuration")),
     )
     if taken:
         return respond(twiml.hang_up())
@@ -497,7 +266,7 @@ def dialed(context: Context) -> Response:
         slug,
         line,
         at=_query_instant(context),
-        step=_int(context.query.get("step")) + 1,
+        step=int_param(context.query.get("step")) + 1,
         relative=context.query.get("rel") == "1",
         greet=False,
     )
@@ -523,7 +292,7 @@ def screen(context: Context) -> Response:
         "/twilio/voice/screen/answer",
         line=slug,
         parent=context.params.get("ParentCallSid") or context.query.get("parent", ""),
-        cid=_int(context.query.get("cid")),
+        cid=int_param(context.query.get("cid")),
     )
     return respond(twiml.whisper(line, action))
 
@@ -532,7 +301,7 @@ def screen_answer(context: Context) -> Response:
     taken = voice_calls.screen_answered(
         context.db,
         context.query.get("parent", ""),
-        _int(context.query.get("cid")),
+        int_param(context.query.get("cid")),
         context.params.get("Digits", ""),
         utcnow(),
     )
@@ -548,7 +317,7 @@ def voicemail_left(context: Context) -> Response:
         slug,
         _caller(context),
         recording_sid=context.params.get("RecordingSid", ""),
-        seconds=_int(context.params.get("RecordingDuration")),
+        seconds=int_param(context.params.get("RecordingDuration")),
         now=utcnow(),
     )
     background = None
@@ -565,7 +334,7 @@ def status_callback(context: Context) -> Response:
         context.db,
         context.params.get("CallSid", ""),
         context.params.get("CallStatus", ""),
-        _int(duration) if duration else None,
+        int_param(duration) if duration else None,
         utcnow(),
     )
     return respond(twiml.empty())
@@ -574,17 +343,10 @@ def status_callback(context: Context) -> Response:
 async def fallback_url(request: Request) -> Response:
     """Twilio's fallback URL: static TwiML from memory, no database, no worker thread."""
     settings: Settings = request.app.state.settings
-    params = await _signed_params(request, settings)
+    params = await signed_params(request, settings)
     if isinstance(params, Response):
         return params
-    return _recovered(static_fallback, settings, params, dict(request.query_params))
-
-
-def _int(raw: str | None) -> int:
-    try:
-        return int(raw or 0)
-    except ValueError:
-        return 0
+    return recovered(static_fallback, settings, params, dict(request.query_params))
 
 
 routes = [

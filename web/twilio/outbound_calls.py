@@ -28,7 +28,7 @@ from config.settings import Settings
 from foundation.clock import utcnow
 from hotline import outbound_calls, twiml
 from hotline.outbound_calls import Refused
-from web.twilio import Context, respond, webhook
+from web.twilio.webhook import Context, respond, webhook
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,7 +50,6 @@ def _line(context: Context, slug: str) -> Line:
     line = context.config.lines.get(slug)
     if line is None:
         raise Refused("the line is no longer configured")
-    assert isinstance(line, Line)
     return line
 
 
