@@ -350,8 +350,8 @@ def start(session: Session, settings: Settings, ask: Ask, now: datetime | None =
 
 
 def _advance(call: OutboundCall, status: str) -> None:
-    """Move the counsellor leg's status forward only (callbacks come late and twice). Twilio's
-    reports of an `uncertain` call show it was placed after all."""
+    """Move the counsellor leg's status forward only (status callbacks come late and twice).
+    Twilio's reports of an `uncertain` call show it was placed after all."""
     if call.status in FINAL or call.status in ENDED:
         return
     if call.status == UNCERTAIN and status in OWN:
