@@ -20,7 +20,8 @@ given a copy of the shipped configuration in which that line is open around the 
 After the timed phase each target also answers one connection alone for a few seconds (latency
 without queueing). `--profile S` then samples the server of ours with py-spy (the thread holding
 the GIL) for S more seconds of the same load and prints where the time goes. Needs wrk
-(`apt-get install -y wrk`) and, for --profile, py-spy (`pip install py-spy`).
+(`./scripts/bench voice` installs it with apt-get when it can; else `apt-get install -y wrk`)
+and, for --profile, py-spy (`pip install py-spy`).
 
 See bench/README.md for figures.
 """
@@ -761,7 +762,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > args.connections:
         parser.error("--threads must not exceed --connections")
     if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+        raise SystemExit(
+            "wrk is not installed: ./scripts/bench voice installs it (apt-get, as root), or"
+            " install it yourself (apt-get install -y wrk; brew install wrk); see bench/README.md"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         seconds = 2 * (WARMUP_SECONDS + args.duration + ALONE_SECONDS) + args.profile + 120
