@@ -11,6 +11,9 @@ Signature first (the same check as the call webhooks, `web.twilio.signature`): u
 * any other message to a line is relayed to the on-call counsellor; to any other number it
   gets an empty <Response/>.
 
+Telling these apart is the one use case that stays in the web layer: it joins telephony (the
+relay) and scheduling (reminder replies), two packages that must not import each other.
+
 A transaction that breaks on a unique index (another transaction opened or reopened the same
 conversation, or took the same code, at the same moment) is run once more from the start, so the
 message is not lost. Messages to send are sent after the answer (a background task), so Twilio's
