@@ -150,16 +150,26 @@ def incoming(context: Context) -> Response:
     plan = opened.plan
     steps = plan.steps if plan is not None else None
     response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
-    if plan is not None and context.snapshots is not None:
-        context.snapshots.put(
-            slug,
-            bytes(response.body).decode(),
-            plan.team_id,
-            now=now,
-            next_change=plan.next_change,
-            version=version,
-        )
+    if plan is not None:
+        _keep(context, slug, response, plan, now=now, version=version)
     return response
+
+
+def _keep(
+    context: Context,
+    slug: str,
+    response: Response,
+    plan: voice_calls.Plan,
+    *,
+    now: datetime,
+    version: int,
+) -> None:
+    """Keep the line's first answer for the hot path, until the rota changes."""
+    if context.snapshots is not None:
+        body = bytes(response.body).decode()
+        context.snapshots.put(
+            slug, body, plan.team_id, now=now, next_change=plan.next_change, version=version
+        )
 
 
 async def _refresh_in_background(context: Context, slug: str) -> None:
@@ -179,8 +189,7 @@ async def _refresh_in_background(context: Context, slug: str) -> None:
 
 def refresh_snapshot(context: Context, slug: str) -> None:
     """Recompute a line's first answer without a call (stale-while-revalidate)."""
-    snapshots = context.snapshots
-    if snapshots is None:
+    if context.snapshots is None:
         return
     line = context.config.lines[slug]
     now = utcnow()
@@ -189,14 +198,7 @@ def refresh_snapshot(context: Context, slug: str) -> None:
     response = _step(
         context, slug, line, at=now, step=0, relative=False, greet=True, steps=plan.steps
     )
-    snapshots.put(
-        slug,
-        bytes(response.body).decode(),
-        plan.team_id,
-        now=now,
-        next_change=plan.next_change,
-        version=version,
-    )
+    _keep(context, slug, response, plan, now=now, version=version)
 
 
 def incoming_fast(context: Context) -> Response | str | None:
