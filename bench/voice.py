@@ -20,7 +20,8 @@ given a copy of the shipped configuration in which that line is open around the 
 After the timed phase each target also answers one connection alone for a few seconds (latency
 without queueing). `--profile S` then samples the server of ours with py-spy (the thread holding
 the GIL) for S more seconds of the same load and prints where the time goes. Needs wrk
-(`apt-get install -y wrk`) and, for --profile, py-spy (`pip install py-spy`).
+(`./scripts/bench voice` installs it with apt-get when it can; else `apt-get install -y wrk`)
+and, for --profile, py-spy (`pip install py-spy`).
 
 See bench/README.md for figures.
 """
@@ -65,7 +66,7 @@ from config.settings import DEVELOPMENT_AUTH_TOKEN, Settings
 from foundation.db import Database, make_engine, scratch_schema
 from foundation.models import Base, Call, Counsellor, Shift, StandIn, Team, TeamMembership, Tier
 from foundation.teams import sync_teams
-from hotline import voice
+from hotline import hours
 from scheduling import shifts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -342,7 +343,7 @@ def always_open_config(path: Path) -> Path:
     path.write_text("\n".join(_toml(data)) + "\n", encoding="utf-8")
     config = load_config(path)
     week = [datetime.now(UTC) + timedelta(minutes=m) for m in range(0, 7 * 24 * 60, 97)]
-    if any(voice.closed_reason(config, config.lines[LINE], at) for at in week):
+    if any(hours.closed_reason(config, config.lines[LINE], at) for at in week):
         raise SystemExit(f"{path}: line {LINE} is not open around the clock")
     return path
 
@@ -353,7 +354,7 @@ def config_for_run(workdir: Path, seconds: float) -> tuple[Path | None, str]:
     config = load_config(None)
     line = config.lines[LINE]
     now = datetime.now(UTC)
-    reasons = {voice.closed_reason(config, line, now + timedelta(seconds=s)) for s in (0, seconds)}
+    reasons = {hours.closed_reason(config, line, now + timedelta(seconds=s)) for s in (0, seconds)}
     if reasons == {None}:
         return None, f"shipped configuration (line {LINE} is open now)"
     path = always_open_config(workdir / "always-open.toml")
@@ -759,7 +760,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > args.connections:
         parser.error("--threads must not exceed --connections")
     if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+        raise SystemExit(
+            "wrk is not installed: ./scripts/bench voice installs it (apt-get, as root), or"
+            " install it yourself (apt-get install -y wrk; brew install wrk); see bench/README.md"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         seconds = 2 * (WARMUP_SECONDS + args.duration + ALONE_SECONDS) + args.profile + 120

@@ -232,6 +232,25 @@ class Line(Strict):
     )
 
 
+class Voice(Strict):
+    """What is said where no line's own settings apply (hotline.twiml): the answer that connects
+    a caller to the fallback number (Twilio's fallback URL, a failure in a call webhook, an
+    unknown number) and the apology of a call-back through the line that cannot go on."""
+
+    # The voice of answers that belong to no line (an unknown number, a refused call-back).
+    default_voice: str = Field(default="Polly.Vicki-Neural", min_length=1)
+    # Said before the caller is connected to the fallback number (in the line's voice if known).
+    connecting_text: str = Field(default="Einen Moment bitte, Sie werden verbunden.", min_length=1)
+    # Said to the counsellor when a call-back through the line cannot go on.
+    outbound_call_refused_text: str = Field(
+        default=(
+            "Entschuldigung, dieser Rückruf ist nicht möglich. "
+            "Bitte starten Sie ihn im Webportal noch einmal."
+        ),
+        min_length=1,
+    )
+
+
 # What a reminder text may say about its appointment (local time of the organisation):
 # weekday "Do", date "26.11.", time "14:00", when "heute" / "morgen" / "am Do, 26.11.",
 # mode "Telefon" / "vor Ort" / "Video".
@@ -358,6 +377,7 @@ class HotlineConfig(Strict):
     tasks: Tasks = Tasks()
     feeds: Feeds = Feeds()
     relay: Relay = Relay()
+    voice: Voice = Voice()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

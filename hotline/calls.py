@@ -102,6 +102,14 @@ def talked(session: Session, call_sid: str, seconds: int) -> None:
         call.talk_seconds = max(0, seconds)
 
 
+def answered_unscreened(session: Session, call_sid: str, seconds: int) -> None:
+    """A line without screening: an answered leg is taken for acceptance (a mailbox included)."""
+    call = find(session, call_sid)
+    if call is not None and call.outcome is None:
+        call.outcome = "accepted"
+    talked(session, call_sid, seconds)
+
+
 def fallback(session: Session, call_sid: str, *, answered: bool, at: datetime) -> None:
     call = find(session, call_sid)
     if call is None:

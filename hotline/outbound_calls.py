@@ -67,7 +67,7 @@ KINDS = {
     "appointment": Kind(Appointment, "appointment", "appointment_id", "appointment"),
 }
 PURPOSE = "call-back"
-# The webhooks of a call-back (web.call_back_hooks); each URL carries only `ref`.
+# The webhooks of a call-back (web.twilio.outbound_calls); each URL carries only `ref`.
 ANSWER_PATH = "/twilio/call-back/answer"
 CONNECT_PATH = "/twilio/call-back/connect"
 DIALED_PATH = "/twilio/call-back/dialed"
@@ -368,8 +368,8 @@ def start(session: Session, settings: Settings, ask: Ask, now: datetime | None =
 
 
 def _advance(call: OutboundCall, status: str) -> None:
-    """Move the counsellor leg's status forward only (callbacks come late and twice). Twilio's
-    reports of an `uncertain` call show it was placed after all."""
+    """Move the counsellor leg's status forward only (status callbacks come late and twice).
+    Twilio's reports of an `uncertain` call show it was placed after all."""
     if call.status in FINAL or call.status in ENDED:
         return
     if call.status == UNCERTAIN and status in OWN:

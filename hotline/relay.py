@@ -16,8 +16,8 @@ always through the line's number, so that neither side sees the other's number.
 * **Delivery.** Every message we send is a row first (`queued`), sent after the webhook has
   answered (`deliver`, through the provider the webhook hands in), and its outcome recorded.
   The status callback URL names the row and the leg (primary, backup, client), and is signed
-  by Twilio like every webhook, so callbacks that repeat or overtake each other are matched
-  without a race against the REST answer. A relay to the primary that fails (refused,
+  by Twilio like every webhook, so status callbacks that repeat or overtake each other are
+  matched without a race against the REST answer. A relay to the primary that fails (refused,
   `failed`, `undelivered`) goes to the backup once: the row remembers that it failed over,
   under a row lock.
 
@@ -53,7 +53,7 @@ from foundation.models import (
 )
 from foundation.outgoing import MaybeSent, NotSent, Outgoing, Provider
 from foundation.teams import team_by_slug
-from hotline import relay_limit, routing, voice
+from hotline import hours, relay_limit, routing
 from hotline.routing import Rota
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ READ = "read"
 FAILED = "failed"
 UNDELIVERED = "undelivered"
 UNCERTAIN = "uncertain"  # may or may not have gone out (Twilio's console knows)
-# States only move forward: a callback that repeats or comes late changes nothing.
+# States only move forward: a status callback that repeats or comes late changes nothing.
 _RANK = {
     QUEUED: 0,
     SENDING: 1,
@@ -252,7 +252,7 @@ def from_client(
         body = f"{body}\n{ATTACHMENT}".strip()
     counsellor_id, tier, status = None, None, HELD
     notices: list[int] = []
-    closed = voice.closed_reason(config, line, now) is not None
+    closed = hours.closed_reason(config, line, now) is not None
     if not closed:
         reached = routing.first_reachable(rota(session, line.team, now))
         if reached is not None:
@@ -387,7 +387,7 @@ def _out_of_hours(
     if recent is not None:
         return None
     line = settings.config.lines[conversation.line]
-    text = settings.config.relay.out_of_hours_reply.format(hours=voice.hours_text(line.hours))
+    text = settings.config.relay.out_of_hours_reply.format(hours=hours.hours_text(line.hours))
     queue_reply(session, settings, conversation, text, status=AUTO, now=now)
     return text
 
@@ -645,7 +645,7 @@ def _record(
 ) -> bool:
     row = session.get(ConversationMessage, message_id, with_for_update=True)
     if row is None or _leg(row) != leg:
-        return False  # failed over meanwhile (a callback was quicker): this leg is history
+        return False  # failed over meanwhile (a status callback was quicker): this leg is history
     if sid:
         row.provider_sid = row.provider_sid or sid
         row.sent_at = now
@@ -703,7 +703,7 @@ def status_update(
     twilio_status: str,
 ) -> list[int]:
     """A status callback for the `leg` of a row; returns the rows to deliver again (a relay
-    that failed over to the backup). Repeated and late callbacks change nothing."""
+    that failed over to the backup). Repeated and late status callbacks change nothing."""
     status = _TWILIO_STATES.get(twilio_status)
     if status is None:
         return []

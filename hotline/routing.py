@@ -86,14 +86,17 @@ def _tier(on_call: OnCall, tier: Tier) -> Sequence[Reachable]:
 
 def plan(on_call: OnCall, line: Line, *, relative: bool = False) -> list[list[Target]]:
     """The steps of a call: the line's tiers in order (for relatives, `relatives_tiers`), each
-    counsellor once, in the first tier she is on; empty tiers are skipped. `ring_all` rings
-    everyone at once: one step."""
+    counsellor once, in the first tier she is on (however often the rota names her); empty
+    tiers are skipped. `ring_all` rings everyone at once: one step."""
     tiers = [Tier(name) for name in line.relatives_tiers] if relative else list(TIERS)
     steps: list[list[Target]] = []
     seen: set[int] = set()
     for tier in tiers:
-        step = [Target(c.id, c.phone) for c in _tier(on_call, tier) if c.id not in seen]
-        seen.update(target.counsellor_id for target in step)
+        step = []
+        for counsellor in _tier(on_call, tier):
+            if counsellor.id not in seen:
+                seen.add(counsellor.id)
+                step.append(Target(counsellor.id, counsellor.phone))
         if step:
             steps.append(step)
     if line.strategy == "ring_all" and steps:

@@ -227,7 +227,7 @@ def _usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
 
 
-def _callback_task(row: CallbackRequest, box: crypto.Box | None, names: dict[int, str]) -> Task:
+def _request_task(row: CallbackRequest, box: crypto.Box | None, names: dict[int, str]) -> Task:
     """With a `box`, the personal fields decrypted; without, None (the viewer is not staff)."""
     details = box is not None
     return Task(
@@ -278,7 +278,7 @@ def team_tasks(
     """Open and in-progress tasks of a team, and those done in the last DONE_SHOWN. Personal
     data is decrypted only with `details` (the viewer is staff of the team)."""
     since = now - DONE_SHOWN
-    callbacks = list(
+    requests = list(
         session.scalars(
             select(CallbackRequest).where(
                 CallbackRequest.team_id == team_id,
@@ -295,11 +295,11 @@ def team_tasks(
         )
     )
     names = _usernames(
-        session, [c.taken_by_id for c in callbacks] + [v.handled_by_id for v in voicemails]
+        session, [r.taken_by_id for r in requests] + [v.handled_by_id for v in voicemails]
     )
     box = crypto.box(settings) if details else None
     everything = newest_first(
-        [_callback_task(c, box, names) for c in callbacks]
+        [_request_task(r, box, names) for r in requests]
         + [_voicemail_task(v, box, names) for v in voicemails]
     )
     return TeamTasks(
@@ -319,7 +319,7 @@ def open_callbacks(session: Session, team_id: int, limit: int = 3) -> tuple[int,
         .order_by(CallbackRequest.created_at.desc())
         .limit(limit)
     )
-    newest = [_callback_task(row, None, {}) for row in rows]
+    newest = [_request_task(row, None, {}) for row in rows]
     return count, newest
 
 
@@ -430,7 +430,7 @@ def delete_recording(db: Database, settings: Settings, voicemail_id: int, *, act
 # --- retention ------------------------------------------------------------------------------
 
 
-def purge_callbacks(session: Session, cutoff: datetime) -> int:
+def purge_callback_requests(session: Session, cutoff: datetime) -> int:
     """Delete the callback requests done before `cutoff` (their personal data with them)."""
     ids = list(
         session.scalars(
@@ -491,7 +491,7 @@ def retention_job(db: Database, settings: Settings, now: datetime | None = None)
     now = now or utcnow()
     cutoff = now - timedelta(days=settings.config.tasks.retention_days)
     with db.write() as session:
-        purged = purge_callbacks(session, cutoff)
+        purged = purge_callback_requests(session, cutoff)
         forget_voicemail_numbers(session, cutoff)
     with db.write() as session:
         conversations.purge(session, settings, now)  # the text relay: `[relay] retention_days`

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from foundation.outgoing import Outgoing, OutgoingCall
 
@@ -40,3 +44,35 @@ class RecordingProvider:
             self._outcome()
             self.calls.append(call)
             return f"CA{len(self.calls):032d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A counsellor as routing sees her (`hotline.routing.Reachable`)."""
+
+    id: int
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class OnCall:
+    """Who is on call, as plain data (`hotline.routing.OnCall`)."""
+
+    primary: Sequence[Person] = ()
+    backup: Sequence[Person] = ()
+    next_change: datetime | None = None
+
+
+@dataclass
+class FixedRota:
+    """A `hotline.routing.Rota` that answers from a table (team slug -> who is on call; a team
+    not in it has nobody) and records what it was asked: (team, instant, next_change)."""
+
+    teams: dict[str, OnCall] = field(default_factory=dict)
+    asked: list[tuple[str, datetime, bool]] = field(default_factory=list)
+
+    def __call__(
+        self, session: Session, team: str, at: datetime, *, next_change: bool = False
+    ) -> OnCall:
+        self.asked.append((team, at, next_change))
+        return self.teams.get(team, OnCall())

@@ -28,7 +28,7 @@ from scheduling.counsellors import NewCounsellor, create_counsellor
 from scheduling.shifts import NewShift, create_shift
 from tests.fake_twilio import FakeTwilio, running
 from web.app import create_app
-from web.twilio import twilio_signature
+from web.twilio.signature import twilio_signature
 
 
 def https_client(settings: Settings, database: Database, **extra: Any) -> TestClient:

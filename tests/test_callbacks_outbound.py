@@ -38,7 +38,7 @@ from foundation.models import (
     User,
     Voicemail,
 )
-from hotline import outbound_calls, tasks, voice
+from hotline import outbound_calls, tasks, twiml
 from scheduling import appointments
 from scheduling.shifts import Rota
 from tests.conftest import add_counsellor, berlin
@@ -420,10 +420,10 @@ def test_an_unreached_client_is_named_to_the_counsellor(
 
 def test_recording_only_when_the_line_records(config: HotlineConfig) -> None:
     line = config.lines["islamism"]
-    quiet = parse(str(voice.call_back_dial(line, CLIENT, "https://x.example/d")))
+    quiet = parse(str(twiml.outbound_call_dial(line, CLIENT, "https://x.example/d")))
     assert "record" not in next(quiet.iter("Dial")).attrib
     recording = line.model_copy(update={"recording": True})
-    loud = parse(str(voice.call_back_dial(recording, CLIENT, "https://x.example/d")))
+    loud = parse(str(twiml.outbound_call_dial(recording, CLIENT, "https://x.example/d")))
     assert next(loud.iter("Dial")).attrib["record"] == "record-from-answer-dual"
 
 

@@ -30,8 +30,9 @@ from scheduling import shifts
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import running
-from web import twilio as webhooks
 from web.app import create_app
+from web.twilio import webhook
+from web.twilio.signature import twilio_signature
 
 ISLAMISM = "+497112794555"
 RIGHT_WING = "+497112794544"
@@ -494,7 +495,7 @@ def test_a_bug_in_routing_falls_back(
 def test_a_slow_step_falls_back_within_the_budget(
     sim: Simulator, rota: Rota, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(webhooks, "BUDGET_SECONDS", 0.3)
+    monkeypatch.setattr(webhook, "BUDGET_SECONDS", 0.3)
     original = shifts.on_call
 
     finished = threading.Event()
@@ -533,7 +534,7 @@ def test_twilio_signature_known_vector() -> None:
     assert validator.compute_signature(url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
     sim = Simulator(lambda *_: (200, "<Response/>"), "https://mycompany.com", "12345")
     assert sim.sign(url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
-    assert webhooks.twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    assert twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
 
 
 def post_signed(
@@ -801,7 +802,7 @@ def test_models_are_untouched_by_base(database: Database) -> None:
     assert Base.metadata.tables["calls"].c.caller_hash is not None
 
 
-# --- the hot path (web.hotpath) ---------------------------------------------------------------
+# --- the hot path (web.twilio.hotpath) --------------------------------------------------------
 
 
 def test_later_calls_are_answered_from_the_snapshot(
@@ -880,4 +881,4 @@ def test_retried_first_webhook_keeps_one_record(
 def test_own_signature_equals_twilios(token: str, path: str, params: dict[str, str]) -> None:
     url = f"https://hotline.example.org/{path}"
     expected = RequestValidator(token).compute_signature(url, params)
-    assert webhooks.twilio_signature(token, url, params) == expected
+    assert twilio_signature(token, url, params) == expected

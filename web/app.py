@@ -33,26 +33,23 @@ from web import (
     appointment_pages,
     auth,
     calendar_pages,
-    call_back_hooks,
     callback_request_pages,
     conversation_pages,
     counsellor_pages,
     feed,
     health,
-    hotpath,
     outbound_call_api,
     pages,
     rota_edit_pages,
     rota_pages,
     rotation_pages,
-    sms,
     swap_pages,
     task_pages,
-    twilio,
 )
 from web.filters import install as install_filters
 from web.headers import security_headers
 from web.openapi import document
+from web.twilio import hotpath, outbound_calls, sms, voice
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -88,6 +85,7 @@ def create_app(
     way_out = provider or providers.for_settings(db, settings)
     rota = Rota(settings.config)
     notices.watch(db, settings)  # shift changes made here queue change notices
+    hotpath.watch_rota()  # and drop the first answers kept in memory
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
     templates.env.globals.update(settings=settings, config=settings.config)
@@ -102,7 +100,7 @@ def create_app(
         app.state.webhook_limiter = anyio.CapacityLimiter(
             WEBHOOK_THREADS_SQLITE if db.engine.dialect.name == "sqlite" else WEBHOOK_THREADS
         )
-        # Incoming calls are answered from memory while the rota stands still (web.hotpath).
+        # Incoming calls are answered from memory while the rota stands still (web.twilio.hotpath).
         recorder = hotpath.Recorder(db)
         scheduler = Scheduler(jobs(db, settings, way_out)) if jobs is not None else None
         app.state.scheduler = scheduler
@@ -134,8 +132,8 @@ def create_app(
 
     app = Starlette(
         routes=[
-            *twilio.routes,  # first: the routes that must answer fastest
-            *call_back_hooks.routes,
+            *voice.routes,  # first: the routes that must answer fastest
+            *outbound_calls.routes,
             *sms.routes,
             *pages.routes,
             *counsellor_pages.routes,

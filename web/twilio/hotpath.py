@@ -5,7 +5,8 @@ first call's TwiML is kept as a snapshot and later calls are answered from it on
 without a worker thread or the database. A snapshot is dropped
 
 * at the rota's next change (a handoff, a stand-in starting or ending),
-* when this process changes shifts, stand-ins or counsellors (any flush touching them),
+* when this process changes shifts, stand-ins, absences or counsellors (any flush touching
+  them, once `watch_rota` has been called),
 * after SNAPSHOT_TTL it is refreshed in the background (served meanwhile, for at most
   STALE_LIMIT), so that changes made by other processes reach callers within seconds.
 
@@ -13,6 +14,12 @@ Call records of such answers are queued and inserted in batches every FLUSH_INTE
 transaction, `INSERT … ON CONFLICT DO NOTHING`); every later step of a call flushes the queue
 first, so it always finds its record. A crash can lose at most the queue of the last interval:
 the records, never the routing.
+
+Why here, in the web layer beside the voice webhook, and not in `hotline`: what it keeps is a
+rendered HTTP answer (the body of POST /twilio/voice), and it works on the event loop (anyio
+events for single-flight refreshes, the app's task group for the flusher), which is the
+webhook's business. It decides nothing: who to ring comes from `hotline.voice_calls`, the rows
+it writes from `hotline.calls`. Only `web.twilio.webhook` and `web.twilio.voice` use it.
 """
 
 from __future__ import annotations
@@ -42,12 +49,18 @@ _current_version = next(_rota_version)
 _ROTA_MODELS = (Shift, StandIn, Absence, Counsellor)
 
 
-@event.listens_for(Session, "after_flush")
 def _rota_changed(session: Session, _context: Any) -> None:
     global _current_version
     touched = itertools.chain(session.new, session.dirty, session.deleted)
     if any(isinstance(obj, _ROTA_MODELS) for obj in touched):
         _current_version = next(_rota_version)
+
+
+def watch_rota() -> None:
+    """Count the rota changes of every session of this process, so that a change drops the
+    snapshots at once (idempotent; called when the app is built, never at import)."""
+    if not event.contains(Session, "after_flush", _rota_changed):
+        event.listen(Session, "after_flush", _rota_changed)
 
 
 def rota_version() -> int:

@@ -1,8 +1,8 @@
 """POST /twilio/sms: incoming SMS and WhatsApp messages; POST /twilio/sms/status: how the
 messages of the text relay were delivered.
 
-Signature first (the same check as the call webhooks, `web.twilio`): unsigned is a 403 before
-anything else. Then, in one transaction:
+Signature first (the same check as the call webhooks, `web.twilio.signature`): unsigned is a
+403 before anything else. Then, in one transaction:
 
 * a message to a line from an active counsellor of its team is a reply in the text relay
   (`hotline.relay`);
@@ -10,6 +10,9 @@ anything else. Then, in one transaction:
   with a TwiML <Message>;
 * any other message to a line is relayed to the on-call counsellor; to any other number it
   gets an empty <Response/>.
+
+Telling these apart is the one use case that stays in the web layer: it joins telephony (the
+relay) and scheduling (reminder replies), two packages that must not import each other.
 
 A transaction that breaks on a unique index (another transaction opened or reopened the same
 conversation, or took the same code, at the same moment) is run once more from the start, so the
@@ -39,7 +42,8 @@ from foundation.outgoing import Provider
 from hotline import relay
 from hotline.routing import Rota
 from scheduling import replies
-from web.twilio import TWIML, _int, _line_for, _signed_params
+from web.twilio.signature import signed_params
+from web.twilio.webhook import TWIML, int_param, line_for
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +76,13 @@ def _answer(db: Database, settings: Settings, rota: Rota, params: dict[str, str]
 
 def _handle(db: Database, settings: Settings, rota: Rota, params: dict[str, str]) -> Handled:
     now = utcnow()
-    line = _line_for(settings.config, params.get("To", "").removeprefix(relay.WHATSAPP))
+    line = line_for(settings.config, params.get("To", "").removeprefix(relay.WHATSAPP))
     incoming = relay.Incoming(
         line=line or "",
         sender=params.get("From", ""),
         body=params.get("Body", ""),
         message_sid=params.get("MessageSid", ""),
-        media=_int(params.get("NumMedia")),
+        media=int_param(params.get("NumMedia")),
     )
     with db.write() as session:
         if line is not None:
@@ -109,7 +113,7 @@ def _send(
 
 async def incoming(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    params = await _signed_params(request, settings)
+    params = await signed_params(request, settings)
     if isinstance(params, Response):
         return params
     db: Database = request.app.state.db
@@ -132,7 +136,7 @@ def _status(
 ) -> list[int]:
     with db.write() as session:
         return relay.status_update(
-            session, settings, rota, _int(query.get("m")), query.get("leg", ""), status
+            session, settings, rota, int_param(query.get("m")), query.get("leg", ""), status
         )
 
 
@@ -140,7 +144,7 @@ async def delivery_status(request: Request) -> Response:
     """Twilio's status callback for a relayed message (the row and leg are in the signed URL).
     A relay to the primary that failed goes to the backup, once."""
     settings: Settings = request.app.state.settings
-    params = await _signed_params(request, settings)
+    params = await signed_params(request, settings)
     if isinstance(params, Response):
         return params
     db: Database = request.app.state.db

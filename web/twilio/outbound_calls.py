@@ -26,9 +26,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.model import Line
 from config.settings import Settings
 from foundation.clock import utcnow
-from hotline import outbound_calls, voice
+from hotline import outbound_calls, twiml
 from hotline.outbound_calls import Refused
-from web.twilio import Context, twiml, webhook
+from web.twilio.webhook import Context, respond, webhook
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,7 +50,6 @@ def _line(context: Context, slug: str) -> Line:
     line = context.config.lines.get(slug)
     if line is None:
         raise Refused("the line is no longer configured")
-    assert isinstance(line, Line)
     return line
 
 
@@ -64,14 +63,14 @@ def answer(context: Context) -> Response:
         line = _line(context, _step(context, outbound_calls.BRIDGE_WITHIN, outbound_calls.answered))
     except Refused as exc:
         log.warning("call-back not whispered: %s", exc)
-        return twiml(voice.call_back_refused())
-    return twiml(voice.call_back_whisper(line, _next(context, outbound_calls.CONNECT_PATH)))
+        return respond(twiml.outbound_call_refused(context.config))
+    return respond(twiml.outbound_call_whisper(line, _next(context, outbound_calls.CONNECT_PATH)))
 
 
 def connect(context: Context) -> Response:
     """A key was pressed: on 1 the client is dialled from the line's number; else hang up."""
     if context.params.get("Digits", "") != "1":
-        return twiml(voice.hang_up())
+        return respond(twiml.hang_up())
 
     def bridge(session: Session, call_id: int, call_sid: str) -> tuple[str, str]:
         return outbound_calls.bridge(session, context.settings, call_id, call_sid, utcnow())
@@ -81,8 +80,10 @@ def connect(context: Context) -> Response:
         line = _line(context, slug)
     except Refused as exc:
         log.warning("call-back not connected: %s", exc)
-        return twiml(voice.call_back_refused())
-    return twiml(voice.call_back_dial(line, number, _next(context, outbound_calls.DIALED_PATH)))
+        return respond(twiml.outbound_call_refused(context.config))
+    return respond(
+        twiml.outbound_call_dial(line, number, _next(context, outbound_calls.DIALED_PATH))
+    )
 
 
 def dialed(context: Context) -> Response:
@@ -95,8 +96,8 @@ def dialed(context: Context) -> Response:
     try:
         line = _line(context, _step(context, outbound_calls.FOLLOW_UP, ended))
     except Refused:
-        return twiml(voice.hang_up())
-    return twiml(voice.call_back_ended(line, dial_status))
+        return respond(twiml.hang_up())
+    return respond(twiml.outbound_call_ended(line, dial_status))
 
 
 def status(context: Context) -> Response:
@@ -108,19 +109,19 @@ def status(context: Context) -> Response:
 
     with contextlib.suppress(Refused):
         _step(context, outbound_calls.FOLLOW_UP, record)
-    return twiml(VoiceResponse())
+    return respond(twiml.empty())
 
 
-def _refused(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
-    return voice.call_back_refused()
+def _refused(settings: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
+    return twiml.outbound_call_refused(settings.config)
 
 
 def _hang_up(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
-    return voice.hang_up()
+    return twiml.hang_up()
 
 
 def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
-    return VoiceResponse()
+    return twiml.empty()
 
 
 routes = [

@@ -1,29 +1,29 @@
-"""What a caller and a counsellor hear: TwiML for every step of a call, and the German texts.
+"""All TwiML the service answers with, and the German words of it: every step of a call, the
+answers that need nothing but the configuration (the fallback and the last resort), and the
+steps of a call-back through the line.
 
-Pure functions of the configuration and the people on call; no database, no clock. The webhook
-layer (`web/twilio.py`) decides which step comes next and asks this module for the TwiML.
-TwiML is built with the `twilio` library, never from string templates.
+Pure functions of the configuration and the people to ring: no database, no clock, no HTTP.
+`hotline.routing` decides *who* gets a call, the use cases in `hotline.voice_calls` what a step
+means, and this module *how* it sounds. TwiML is built with the `twilio` library, never from
+string templates; the simulator (`app/simulator.py`) checks every verb and attribute.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from itertools import groupby
 
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Say, VoiceResponse
 
-from config.model import HotlineConfig, Line, ServiceHours, TimeRange
+from config.model import HotlineConfig, Line
+from hotline.hours import hours_text
 from hotline.routing import Target
 
 LANGUAGE = "de-DE"
 RING_TONE = "de"
 WHISPER_TIMEOUT = 10  # seconds the counsellor has to press 1
 MENU_TIMEOUT = 4
-ANONYMOUS = frozenset({"", "anonymous", "restricted", "unknown", "unavailable", "+266696687"})
-
-_DAYS = ("montags", "dienstags", "mittwochs", "donnerstags", "freitags", "samstags", "sonntags")
+EMERGENCY = "In einem Notfall wählen Sie bitte die 1 1 0."
 
 
 def say(response: TwiML, text: str, line: Line) -> None:
@@ -31,52 +31,7 @@ def say(response: TwiML, text: str, line: Line) -> None:
     response.nest(Say(text, language=LANGUAGE, voice=line.voice))
 
 
-# --- opening hours ----------------------------------------------------------------------------
-
-
-def closed_reason(config: HotlineConfig, line: Line, at: datetime) -> str | None:
-    """None if the line is open at `at`; else "holiday" or "hours"."""
-    local = at.astimezone(config.organisation.zone)
-    if line.closed_on_holidays and config.organisation.is_holiday(local.date()):
-        return "holiday"
-    if any(span.contains(local.time()) for span in line.hours.on(local.date())):
-        return None
-    return "hours"
-
-
-def _clock(minutes: int) -> tuple[str, str]:
-    hours, rest = divmod(minutes, 60)
-    return (str(hours), f"{hours} Uhr {rest}") if rest else (str(hours), f"{hours} Uhr")
-
-
-def _span_text(span: TimeRange) -> str:
-    start_short, start_long = _clock(span.start)
-    _, end_long = _clock(span.end)
-    start = start_short if span.start % 60 == 0 else start_long
-    return f"von {start} bis {end_long}"
-
-
-def hours_text(hours: ServiceHours) -> str:
-    """'montags bis donnerstags von 9 bis 18 Uhr und freitags von 9 bis 16 Uhr'."""
-    week = [hours.on(date(2026, 11, 23 + offset)) for offset in range(7)]  # Mon..Sun
-    parts = []
-    for spans, run in groupby(range(7), key=lambda day: week[day]):
-        days = list(run)
-        if not spans:
-            continue
-        if len(days) == 1:
-            who = _DAYS[days[0]]
-        elif len(days) == 2:
-            who = f"{_DAYS[days[0]]} und {_DAYS[days[1]]}"
-        else:
-            who = f"{_DAYS[days[0]]} bis {_DAYS[days[-1]]}"
-        parts.append(f"{who} {' und '.join(_span_text(span) for span in spans)}")
-    if not parts:
-        return ""
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " und " + parts[-1]
-
-
-# --- responses --------------------------------------------------------------------------------
+# --- an incoming call -------------------------------------------------------------------------
 
 
 def greeting(response: VoiceResponse, line: Line) -> None:
@@ -154,6 +109,11 @@ def hang_up() -> VoiceResponse:
     return response
 
 
+def empty() -> VoiceResponse:
+    """Nothing to do (the answer to a status callback)."""
+    return VoiceResponse()
+
+
 def fallback_dial(line: Line, number: str, *, action: str | None, greet: bool) -> VoiceResponse:
     """Connect the caller to the fallback number (never screened: an office, not a person)."""
     response = VoiceResponse()
@@ -202,9 +162,6 @@ def nobody_reached(line: Line, voicemail_action: str) -> VoiceResponse:
     return response
 
 
-EMERGENCY = "In einem Notfall wählen Sie bitte die 1 1 0."
-
-
 def closed(line: Line, reason: str, voicemail_action: str) -> VoiceResponse:
     """Outside service hours or on a public holiday: the hours, 110, and voicemail."""
     opening = hours_text(line.hours)
@@ -238,23 +195,48 @@ def thanks(line: Line) -> VoiceResponse:
     return response
 
 
-def voicemail_sms(line: Line, seconds: int) -> str:
-    """The note to the on-call counsellor. No caller data at all."""
-    minutes, rest = divmod(max(seconds, 0), 60)
-    return (
-        f"Neue Sprachnachricht auf der Leitung {line.display_name} ({minutes}:{rest:02d} min). "
-        "Bitte im Hotline-Postfach abhören."
-    )
+# --- answers from the configuration alone (fail open) -----------------------------------------
 
 
-def is_anonymous(caller: str) -> bool:
-    return caller.strip().lower() in ANONYMOUS
+def fallback(config: HotlineConfig, line_slug: str | None, dialled: str) -> VoiceResponse:
+    """Connect the caller to the line's fallback number, or to the general number when the
+    line is unknown (`line_slug` None; `dialled` is then the number the caller dialled). Needs
+    nothing but the configuration in memory: Twilio's fallback URL and every failure of a call
+    webhook answer with it."""
+    words = config.voice
+    response = VoiceResponse()
+    if line_slug is None:
+        response.say(words.connecting_text, language=LANGUAGE, voice=words.default_voice)
+        # The dialled number is one of ours; without it, Twilio uses the caller's own.
+        known = dialled.startswith("+") and dialled[1:].isdigit()
+        caller_id = {"caller_id": dialled} if known else {}
+        response.dial(config.organisation.general_number, ring_tone=RING_TONE, **caller_id)
+        return response
+    line = config.lines[line_slug]
+    say(response, words.connecting_text, line)
+    response.dial(config.fallback_for(line_slug), caller_id=line.number, ring_tone=RING_TONE)
+    return response
 
 
-# --- call-backs through the line (hotline.outbound_calls) ------------------------------------
+def last_resort(config: HotlineConfig) -> VoiceResponse:
+    """When even `fallback` failed: the general number, nothing else."""
+    response = VoiceResponse()
+    response.dial(config.organisation.general_number)
+    return response
+
+
+def after_voicemail(config: HotlineConfig, line_slug: str | None) -> VoiceResponse:
+    """The caller has left a message (Twilio keeps the recording), but storing it failed: thank
+    them anyway, and ring nobody now."""
+    if line_slug is None:
+        return hang_up()
+    return thanks(config.lines[line_slug])
+
+
+# --- a call-back through the line (hotline.outbound_calls) ------------------------------------
 
 CLIENT_RING_SECONDS = 30  # how long the client's phone rings on a call-back
-CALL_BACK_UNREACHED = {
+CLIENT_UNREACHED = {
     "busy": "Der Anschluss ist besetzt.",
     "no-answer": "Es hat niemand abgenommen.",
     "failed": "Die Nummer ist nicht erreichbar.",
@@ -262,14 +244,14 @@ CALL_BACK_UNREACHED = {
 }
 
 
-def call_back_whisper(line: Line, action: str) -> VoiceResponse:
+def outbound_call_whisper(line: Line, action: str) -> VoiceResponse:
     """What the counsellor hears on answering a call-back: the line, 'press 1'. No key: hang
     up, so a mailbox that answers never reaches the client."""
     text = f"Rückruf über die {line.display_name}. Drücken Sie die 1, um verbunden zu werden."
     return _press_one(line, text, action)
 
 
-def call_back_dial(line: Line, number: str, action: str) -> VoiceResponse:
+def outbound_call_dial(line: Line, number: str, action: str) -> VoiceResponse:
     """The counsellor pressed 1: dial the client from the line's number (recorded only if the
     line records calls)."""
     response = VoiceResponse()
@@ -287,25 +269,21 @@ def call_back_dial(line: Line, number: str, action: str) -> VoiceResponse:
     return response
 
 
-def call_back_ended(line: Line, client_status: str) -> VoiceResponse:
+def outbound_call_ended(line: Line, client_status: str) -> VoiceResponse:
     """After the Dial to the client: tell the counsellor why nobody was reached, then hang up."""
     response = VoiceResponse()
-    reason = CALL_BACK_UNREACHED.get(client_status)
+    reason = CLIENT_UNREACHED.get(client_status)
     if reason:
         say(response, f"{reason} Der Rückruf ist beendet.", line)
     response.hangup()
     return response
 
 
-def call_back_refused() -> VoiceResponse:
+def outbound_call_refused(config: HotlineConfig) -> VoiceResponse:
     """A call-back that cannot go on (expired, unknown, no number, a failure): an apology to
     the counsellor, and hang up. Needs no line and no database."""
+    words = config.voice
     response = VoiceResponse()
-    response.say(
-        "Entschuldigung, dieser Rückruf ist nicht möglich. "
-        "Bitte starten Sie ihn im Webportal noch einmal.",
-        language=LANGUAGE,
-        voice="Polly.Vicki-Neural",
-    )
+    response.say(words.outbound_call_refused_text, language=LANGUAGE, voice=words.default_voice)
     response.hangup()
     return response

@@ -1,0 +1,369 @@
+"""Twilio's webhooks of a call to a line: /twilio/voice and the steps that follow it,
+/twilio/status and /twilio/fallback.
+
+Each handler reads Twilio's parameters, asks the use case in `hotline.voice_calls` what the step
+means, and answers with the TwiML of `hotline.twiml`, carrying the URLs of the next steps.
+Signature, time budget and fail-open recovery are `web.twilio.webhook`'s; the first answer of a
+call usually comes from memory (`web.twilio.hotpath`).
+
+The call's plan (who to ring in which order) is recomputed at every step from the rota at the
+instant the call came in (`t` in the step URLs), so the steps need no session state.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import anyio
+from anyio import to_thread
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.twiml.voice_response import VoiceResponse
+
+from config.model import Line
+from config.settings import Settings
+from foundation import outbox
+from foundation.clock import utcnow
+from hotline import calls, hours, twiml, voice_calls
+from hotline.routing import Target
+from web.twilio import hotpath
+from web.twilio.signature import signed_params
+from web.twilio.webhook import TWIML, Context, int_param, line_of, recovered, respond, webhook
+
+log = logging.getLogger(__name__)
+
+
+def static_fallback(
+    settings: Settings, params: dict[str, str], query: dict[str, str]
+) -> VoiceResponse:
+    """Connect the caller to the line's fallback number (the general number for an unknown
+    line). Needs nothing but the configuration in memory."""
+    slug = line_of(settings, params, query)
+    return twiml.fallback(settings.config, slug, params.get("To", ""))
+
+
+def _bridge_anyway(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
+    # On the counsellor's leg: if screening breaks, connecting beats dropping the caller.
+    return twiml.bridge()
+
+
+def _thanks_anyway(
+    settings: Settings, params: dict[str, str], query: dict[str, str]
+) -> VoiceResponse:
+    return twiml.after_voicemail(settings.config, line_of(settings, params, query))
+
+
+def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
+    return twiml.empty()
+
+
+# --- the steps of a call ---------------------------------------------------------------------
+
+
+def _step(
+    context: Context,
+    slug: str,
+    line: Line,
+    *,
+    at: datetime,
+    step: int,
+    relative: bool,
+    greet: bool,
+    steps: list[list[Target]] | None = None,
+) -> Response:
+    """The TwiML of step `step` of the call's plan: ring its counsellors, or past the last
+    step the line's fallback number."""
+    if steps is None:
+        steps = voice_calls.steps(context.db, context.rota, line, at, relative=relative)
+    common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative)}
+    if step < len(steps):
+        return respond(
+            twiml.dial(
+                line,
+                steps[step],
+                action=context.url("/twilio/voice/dialed", **common, step=step),
+                # The parent call comes as ParentCallSid: the same TwiML serves every call.
+                screen_url=(
+                    context.url("/twilio/voice/screen", line=slug) if line.screening else None
+                ),
+                greet=greet,
+            )
+        )
+    if step == 0:
+        log.warning("line %s: nobody on call; ringing the fallback number", slug)
+    return respond(
+        twiml.fallback_dial(
+            line,
+            context.config.fallback_for(slug),
+            action=context.url("/twilio/voice/fallback-dialed", **common),
+            greet=greet,
+        )
+    )
+
+
+def _query_line(context: Context) -> tuple[str, Line]:
+    slug = context.query.get("line", "")
+    return slug, context.config.lines[slug]
+
+
+def _query_instant(context: Context) -> datetime:
+    return datetime.fromtimestamp(int(context.query["t"]), UTC)
+
+
+def _caller(context: Context) -> voice_calls.Caller:
+    return voice_calls.Caller(context.params.get("CallSid", ""), context.params.get("From", ""))
+
+
+def _voicemail_url(context: Context, slug: str) -> str:
+    return context.url("/twilio/voice/voicemail", line=slug)
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def incoming(context: Context) -> Response:
+    slug = line_of(context.settings, context.params, {})
+    if slug is None:
+        log.warning("call to a number that is no configured line; sent to the general number")
+        return respond(static_fallback(context.settings, context.params, {}))
+    line = context.config.lines[slug]
+    now = utcnow()
+    version = hotpath.rota_version()  # before reading the rota: a change meanwhile drops it
+    keep = context.snapshots is not None
+    opened = voice_calls.open_call(
+        context.db, context.settings, context.rota, slug, _caller(context), now, next_change=keep
+    )
+    if opened.closed is not None:
+        return respond(twiml.closed(line, opened.closed, _voicemail_url(context, slug)))
+    if line.relatives_menu:
+        common = {"line": slug, "t": int(now.timestamp())}
+        return respond(
+            twiml.menu(
+                line,
+                action=context.url("/twilio/voice/menu", **common),
+                no_choice=context.url("/twilio/voice/route", **common, rel=0),
+            )
+        )
+    plan = opened.plan
+    steps = plan.steps if plan is not None else None
+    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
+    if plan is not None:
+        _keep(context, slug, response, plan, now=now, version=version)
+    return response
+
+
+def _keep(
+    context: Context,
+    slug: str,
+    response: Response,
+    plan: voice_calls.Plan,
+    *,
+    now: datetime,
+    version: int,
+) -> None:
+    """Keep the line's first answer for the hot path, until the rota changes."""
+    if context.snapshots is not None:
+        body = bytes(response.body).decode()
+        context.snapshots.put(
+            slug, body, plan.team_id, now=now, next_change=plan.next_change, version=version
+        )
+
+
+async def _refresh_in_background(context: Context, slug: str) -> None:
+    snapshots = context.snapshots
+    try:
+        await to_thread.run_sync(
+            refresh_snapshot, context, slug, limiter=getattr(context.state, "webhook_limiter", None)
+        )
+    except Exception as exc:
+        log.error("line %s: snapshot not refreshed (%s)", slug, type(exc).__name__)
+    finally:
+        if snapshots is not None:
+            event = snapshots.refreshing.pop(slug, None)
+            if event is not None:
+                event.set()
+
+
+def refresh_snapshot(context: Context, slug: str) -> None:
+    """Recompute a line's first answer without a call (stale-while-revalidate)."""
+    if context.snapshots is None:
+        return
+    line = context.config.lines[slug]
+    now = utcnow()
+    version = hotpath.rota_version()
+    plan = voice_calls.first_plan(context.db, context.settings, context.rota, slug, now)
+    response = _step(
+        context, slug, line, at=now, step=0, relative=False, greet=True, steps=plan.steps
+    )
+    _keep(context, slug, response, plan, now=now, version=version)
+
+
+def incoming_fast(context: Context) -> Response | str | None:
+    """The hot path: the line's current snapshot, if there is one, and the record queued."""
+    snapshots, recorder = context.snapshots, context.recorder
+    if snapshots is None or recorder is None:
+        return None
+    slug = line_of(context.settings, context.params, {})
+    if slug is None:
+        return None
+    line = context.config.lines[slug]
+    now = utcnow()
+    if line.relatives_menu or hours.closed_reason(context.config, line, now) is not None:
+        return None
+    cached = snapshots.get(slug, now)
+    if cached is None:
+        return slug
+    document, team_id, stale = cached
+    tasks = getattr(context.state, "tasks", None)
+    if stale and tasks is not None and slug not in snapshots.refreshing:
+        snapshots.refreshing[slug] = anyio.Event()
+        tasks.start_soon(_refresh_in_background, context, slug)
+    record = calls.call_values(
+        call_sid=context.params.get("CallSid", ""),
+        line=slug,
+        team_id=team_id,
+        caller_hash=voice_calls.caller_hash(context.settings, line, context.params.get("From", "")),
+        at=now,
+    )
+    if not recorder.add(record):
+        return None
+    return Response(document, media_type=TWIML)
+
+
+def menu_choice(context: Context) -> Response:
+    slug, line = _query_line(context)
+    relative = voice_calls.menu_chosen(
+        context.db, context.params.get("CallSid", ""), context.params.get("Digits", "")
+    )
+    return _step(
+        context, slug, line, at=_query_instant(context), step=0, relative=relative, greet=False
+    )
+
+
+def route(context: Context) -> Response:
+    slug, line = _query_line(context)
+    relative = context.query.get("rel") == "1"
+    return _step(
+        context, slug, line, at=_query_instant(context), step=0, relative=relative, greet=False
+    )
+
+
+def dialed(context: Context) -> Response:
+    """A tier's Dial ended: done if someone took the call, else the next step."""
+    slug, line = _query_line(context)
+    taken = voice_calls.dial_ended(
+        context.db,
+        line,
+        context.params.get("CallSid", ""),
+        context.params.get("DialCallStatus", ""),
+        int_param(context.params.get("DialCallDuration")),
+    )
+    if taken:
+        return respond(twiml.hang_up())
+    return _step(
+        context,
+        slug,
+        line,
+        at=_query_instant(context),
+        step=int_param(context.query.get("step")) + 1,
+        relative=context.query.get("rel") == "1",
+        greet=False,
+    )
+
+
+def fallback_dialed(context: Context) -> Response:
+    slug, line = _query_line(context)
+    answered = voice_calls.fallback_ended(
+        context.db,
+        context.params.get("CallSid", ""),
+        context.params.get("DialCallStatus", ""),
+        utcnow(),
+    )
+    if answered:
+        return respond(twiml.hang_up())
+    return respond(twiml.nobody_reached(line, _voicemail_url(context, slug)))
+
+
+def screen(context: Context) -> Response:
+    """The counsellor answered: the whisper, and 'press 1'."""
+    slug, line = _query_line(context)
+    action = context.url(
+        "/twilio/voice/screen/answer",
+        line=slug,
+        parent=context.params.get("ParentCallSid") or context.query.get("parent", ""),
+        cid=int_param(context.query.get("cid")),
+    )
+    return respond(twiml.whisper(line, action))
+
+
+def screen_answer(context: Context) -> Response:
+    taken = voice_calls.screen_answered(
+        context.db,
+        context.query.get("parent", ""),
+        int_param(context.query.get("cid")),
+        context.params.get("Digits", ""),
+        utcnow(),
+    )
+    return respond(twiml.bridge() if taken else twiml.hang_up())
+
+
+def voicemail_left(context: Context) -> Response:
+    slug, line = _query_line(context)
+    message_ids = voice_calls.voicemail_left(
+        context.db,
+        context.settings,
+        context.rota,
+        slug,
+        _caller(context),
+        recording_sid=context.params.get("RecordingSid", ""),
+        seconds=int_param(context.params.get("RecordingDuration")),
+        now=utcnow(),
+    )
+    background = None
+    if message_ids:
+        background = BackgroundTask(
+            outbox.deliver_all, context.db, context.settings, context.provider, message_ids
+        )
+    return respond(twiml.thanks(line), background)
+
+
+def status_callback(context: Context) -> Response:
+    duration = context.params.get("CallDuration")
+    voice_calls.status_changed(
+        context.db,
+        context.params.get("CallSid", ""),
+        context.params.get("CallStatus", ""),
+        int_param(duration) if duration else None,
+        utcnow(),
+    )
+    return respond(twiml.empty())
+
+
+async def fallback_url(request: Request) -> Response:
+    """Twilio's fallback URL: static TwiML from memory, no database, no worker thread."""
+    settings: Settings = request.app.state.settings
+    params = await signed_params(request, settings)
+    if isinstance(params, Response):
+        return params
+    return recovered(static_fallback, settings, params, dict(request.query_params))
+
+
+routes = [
+    Route(
+        "/twilio/voice", webhook(incoming, static_fallback, fast=incoming_fast), methods=["POST"]
+    ),
+    Route("/twilio/voice/menu", webhook(menu_choice, static_fallback), methods=["POST"]),
+    Route("/twilio/voice/route", webhook(route, static_fallback), methods=["POST"]),
+    Route("/twilio/voice/dialed", webhook(dialed, static_fallback), methods=["POST"]),
+    Route(
+        "/twilio/voice/fallback-dialed", webhook(fallback_dialed, static_fallback), methods=["POST"]
+    ),
+    Route("/twilio/voice/screen", webhook(screen, _bridge_anyway), methods=["POST"]),
+    Route("/twilio/voice/screen/answer", webhook(screen_answer, _bridge_anyway), methods=["POST"]),
+    Route("/twilio/voice/voicemail", webhook(voicemail_left, _thanks_anyway), methods=["POST"]),
+    Route("/twilio/status", webhook(status_callback, _empty), methods=["POST"]),
+    Route("/twilio/fallback", fallback_url, methods=["POST"]),
+]
