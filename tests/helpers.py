@@ -19,6 +19,7 @@ from sqlalchemy import select
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
+from twilio.request_validator import RequestValidator
 
 from config.model import HotlineConfig
 from config.settings import Settings
@@ -28,7 +29,6 @@ from scheduling.counsellors import NewCounsellor, create_counsellor
 from scheduling.shifts import NewShift, create_shift
 from tests.fake_twilio import FakeTwilio, running
 from web.app import create_app
-from web.twilio.signature import twilio_signature
 
 
 def https_client(settings: Settings, database: Database, **extra: Any) -> TestClient:
@@ -76,22 +76,28 @@ def post_signed(
     params: dict[str, str],
     *,
     token: str | None = None,
+    path: str | None = None,
 ) -> httpx.Response:
-    """POST as Twilio does: signed over the full URL (with its query) and the parameters, with
-    the service's webhook token or, to forge one, with `token`."""
-    signature = twilio_signature(token or settings.webhook_tokens()[0], url, params)
-    path = url.removeprefix(settings.public_url)
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    """POST as Twilio does: signed by Twilio's own RequestValidator over the full URL (with its
+    query) and the parameters, with the service's webhook token or, to forge one, with `token`;
+    to `path` (default: the path of `url`; another one replays the signature elsewhere)."""
+    validator = RequestValidator(token or settings.webhook_tokens()[0])
+    signature = validator.compute_signature(url, params)
+    target = path or url.removeprefix(settings.public_url)
+    return client.post(target, data=params, headers={"X-Twilio-Signature": signature})
 
 
 @dataclass(frozen=True)
 class OnCall:
-    """Who `put_on_call` (and the `on_call` fixture) put on call: phones and counsellor ids."""
+    """Who `put_on_call` (and the `on_call` fixture) put on call: phones and counsellor ids;
+    with `spare`, also a member of the team without a shift."""
 
     primary: str
     primary_id: int
     backup: str
     backup_id: int
+    other: str = ""
+    other_id: int = 0
 
 
 def put_on_call(
@@ -100,9 +106,11 @@ def put_on_call(
     start: datetime,
     end: datetime,
     team: str = "islamism",
+    *,
+    spare: bool = False,
 ) -> OnCall:
     """A new primary ("Primär Person") and backup ("Hintergrund Person") of `team`, on call
-    from `start` to `end`."""
+    from `start` to `end`; with `spare`, a third member ("Vertretung") who has no shift."""
     with database.write() as session:
         people = []
         for name, tier in (("Primär Person", Tier.PRIMARY), ("Hintergrund Person", Tier.BACKUP)):
@@ -117,7 +125,15 @@ def put_on_call(
             )
             people.append(person)
         primary, backup = people
-        return OnCall(primary.phone, primary.id, backup.phone, backup.id)
+        if not spare:
+            return OnCall(primary.phone, primary.id, backup.phone, backup.id)
+        other = create_counsellor(
+            session,
+            config,
+            NewCounsellor(name="Vertretung", phone=unique_mobile(), email=None, teams=(team,)),
+            actor="tests",
+        )
+        return OnCall(primary.phone, primary.id, backup.phone, backup.id, other.phone, other.id)
 
 
 _mobile_numbers = iter(range(1000, 10_000))

@@ -7,7 +7,6 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +29,8 @@ from scheduling import shifts
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import running
+from tests.helpers import OnCall as Rota
+from tests.helpers import post_signed, put_on_call
 from web.app import create_app
 from web.twilio import webhook
 from web.twilio.signature import twilio_signature
@@ -38,16 +39,6 @@ ISLAMISM = "+497112794555"
 RIGHT_WING = "+497112794544"
 GENERAL = "+497112794556"
 WEDNESDAY_NOON = berlin(2026, 12, 2, 12)
-
-
-@dataclass
-class Rota:
-    primary: str
-    backup: str
-    primary_id: int
-    backup_id: int
-    other: str  # a team member without a shift
-    other_id: int
 
 
 def transport(client: TestClient):  # type: ignore[no-untyped-def]
@@ -68,15 +59,9 @@ def simulator(client: TestClient, settings: Settings) -> Simulator:
 def day_shifts(
     database: Database, config: HotlineConfig, team: str, start: datetime, end: datetime
 ) -> Rota:
-    with database.write() as session:
-        primary = add_counsellor(session, config, team, name="Primär")
-        backup = add_counsellor(session, config, team, name="Hintergrund")
-        other = add_counsellor(session, config, team, name="Vertretung")
-        for person, tier in ((primary, Tier.PRIMARY), (backup, Tier.BACKUP)):
-            create_shift(
-                session, config, NewShift(team, person.id, tier, start, end), actor="tests"
-            )
-        return Rota(primary.phone, backup.phone, primary.id, backup.id, other.phone, other.id)
+    """A primary and a backup of `team` on call from `start` to `end`, and a colleague
+    without a shift."""
+    return put_on_call(database, config, start, end, team, spare=True)
 
 
 @pytest.fixture
@@ -537,11 +522,16 @@ def test_twilio_signature_known_vector() -> None:
     assert twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
 
 
-def post_signed(
-    client: TestClient, url_signed: str, path: str, params: dict[str, str], token: str
+def status_of(
+    client: TestClient,
+    settings: Settings,
+    signed: str,
+    path: str,
+    params: dict[str, str],
+    token: str,
 ) -> int:
-    signature = RequestValidator(token).compute_signature(url_signed, params)
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature}).status_code
+    """The status of a POST to `path`, signed as Twilio would for the URL `signed`."""
+    return post_signed(client, settings, signed, params, token=token, path=path).status_code
 
 
 def test_forged_and_replayed_requests_are_refused(
@@ -550,11 +540,18 @@ def test_forged_and_replayed_requests_are_refused(
     params = {"CallSid": "CA" + "3" * 32, "To": ISLAMISM, "From": "+4917612345678"}
     base = settings.public_url
     assert client.post("/twilio/voice", data=params).status_code == 403  # unsigned
-    assert post_signed(client, f"{base}/twilio/voice", "/twilio/voice", params, "wrong") == 403
+    assert (
+        status_of(client, settings, f"{base}/twilio/voice", "/twilio/voice", params, "wrong") == 403
+    )
     # A genuine signature replayed against another URL, or with other parameters.
     assert (
-        post_signed(
-            client, f"{base}/twilio/status", "/twilio/voice", params, DEVELOPMENT_AUTH_TOKEN
+        status_of(
+            client,
+            settings,
+            f"{base}/twilio/status",
+            "/twilio/voice",
+            params,
+            DEVELOPMENT_AUTH_TOKEN,
         )
         == 403
     )
@@ -649,7 +646,9 @@ def test_token_rotation_accepts_both_tokens(
             ("old-token", 200),
             (DEVELOPMENT_AUTH_TOKEN, 403),
         ):
-            assert post_signed(client, url, "/twilio/fallback", params, token) == status, token
+            assert status_of(client, settings, url, "/twilio/fallback", params, token) == status, (
+                token
+            )
 
 
 def test_production_refuses_to_start_without_secrets() -> None:
