@@ -16,7 +16,7 @@ feed's window too, so where a shift is cut never depends on the window.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -250,7 +250,7 @@ def for_counsellor(
     owner = Owner(counsellor_id)
     rows = _rows(session, _shifts_statement(False), owner, span)
     rows += _rows(session, _covered_statement(), owner, span)
-    events = []
+    events: list[ShiftEvent] = []
     for row, part in _cut(session, rows):
         if not _in(span, part):
             continue
@@ -258,7 +258,16 @@ def for_counsellor(
             if part.by == counsellor_id:
                 events.append(_event(row, part, Duty.OWN))
             elif row.changed >= span.cancelled_since:
-                events.append(_event(row, part, Duty.CANCELLED))
+                last = events[-1] if events else None
+                if (
+                    last
+                    and last.duty is Duty.CANCELLED
+                    and (last.id, last.end) == (row.id, part.start)
+                ):
+                    # Not hers either way: a substitute, then nobody, is one cancelled part.
+                    events[-1] = replace(last, end=part.end)
+                else:
+                    events.append(_event(row, part, Duty.CANCELLED))
         elif part.by == counsellor_id:
             replaced = row.holder_name if show_replaced else None
             events.append(_event(row, part, Duty.STAND_IN, replaced=replaced))
@@ -274,11 +283,10 @@ def for_team(
     names = {row.holder: row.holder_name for row in rows}
     others = {part.by for _, part in cut if part.by is not None} - set(names)
     if others:
-        names |= dict(
-            session.execute(select(Counsellor.id, Counsellor.name).where(Counsellor.id.in_(others)))
-            .tuples()
-            .all()
+        found = session.execute(
+            select(Counsellor.id, Counsellor.name).where(Counsellor.id.in_(others))
         )
+        names |= {row.id: row.name for row in found}
     events = []
     for row, part in cut:
         if part.by is None:
