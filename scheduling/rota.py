@@ -293,6 +293,8 @@ def _parts(
         for a in away_of.get(who, ())
         if a.start < shift.end and a.end > shift.start
     ]
+    if not mine and not away:  # most shifts: worked by their holder throughout
+        return (Part(shift.start, shift.end, shift.counsellor_id),)
     spans: list[StandIn | Absence] = [*mine, *away]
     inner = {t for span in spans for t in (span.start, span.end)}
     cuts = [shift.start, *sorted(t for t in inner if shift.start < t < shift.end), shift.end]
