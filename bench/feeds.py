@@ -4,8 +4,10 @@
 
 Builds a temporary SQLite database (or a fresh schema of the PostgreSQL database of
 --database-url, dropped at the end): one counsellor with two years of daily 24-hour shifts
-(one year back, one ahead) and 2,000 one-hour appointments over the same two years. Then, each
-timed N times (median and p95):
+(one year back, one ahead) and 2,000 one-hour appointments over the same two years, and every
+30 days a two-day absence of hers, the first day of it covered by a colleague's stand-in (so
+the feed cuts shifts into her own, cancelled and uncovered parts, as `scheduling.rota.worked`
+does for the router). Then, each timed N times (median and p95):
 
 * full:      `scheduling.feeds.serving.answer` without conditional headers and with an empty
              body cache: token lookup, fingerprint, loading the rows, rendering (what a first
@@ -45,12 +47,13 @@ from config.model import load_config
 from config.settings import Settings
 from foundation.clock import utcnow
 from foundation.db import Database, make_engine, scratch_schema
-from foundation.models import Appointment, Base, Shift
+from foundation.models import AbsenceKind, Appointment, Base, Shift
 from foundation.teams import sync_teams
+from scheduling import absences, standins
 from scheduling.counsellors import NewCounsellor, create_counsellor
 from scheduling.feeds import queries, rendering, serving
 from scheduling.feeds import tokens as feed_tokens
-from scheduling.feeds.events import AppointmentEvent, Calendar, Owner, ShiftEvent, window
+from scheduling.feeds.events import AppointmentEvent, Calendar, Duty, Owner, ShiftEvent, window
 from web import feed as web_feed
 from web.app import create_app
 
@@ -134,6 +137,29 @@ def build(db: Database, settings: Settings) -> tuple[int, str]:
                 for i in range(APPOINTMENTS)
             ],
         )
+        colleague = create_counsellor(
+            session,
+            settings.config,
+            NewCounsellor("Ben Kraus", "+4915199990001", None, ("islamism",)),
+            actor="bench",
+        )
+        for day in range(3, DAYS, 30):
+            away_from = handoffs[day] + timedelta(hours=3)
+            absences.create_absence(
+                session,
+                absences.NewAbsence(
+                    person.id, AbsenceKind.HOLIDAY, away_from, away_from + timedelta(days=2)
+                ),
+                actor="bench",
+            )
+            standins.create_stand_in(
+                session,
+                settings.config,
+                standins.NewStandIn(
+                    "islamism", person.id, colleague.id, away_from, away_from + timedelta(days=1)
+                ),
+                actor="bench",
+            )
         _, plain = feed_tokens.issue(session, counsellor_id=person.id, actor="bench")
     return person.id, plain
 
@@ -152,13 +178,14 @@ def icalendar_loop(
     cal.add("x-wr-calname", calendar.name)
     for shift in shifts:
         event = icalendar.Event()
-        event.add("uid", f"shift-{shift.id}@{calendar.uid_host}")
+        event.add("uid", f"{rendering.shift_uid(shift)}@{calendar.uid_host}")
         event.add("dtstamp", shift.updated)
         event.add("last-modified", shift.updated)
         event.add("sequence", rendering.sequence_of(shift.updated))
         event.add("dtstart", shift.start.astimezone(zone))
         event.add("dtend", shift.end.astimezone(zone))
         event.add("summary", rendering.shift_summary(shift))
+        event.add("status", "CANCELLED" if shift.duty is Duty.CANCELLED else "CONFIRMED")
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)
     for appointment in appointments:
@@ -255,10 +282,12 @@ def main() -> int:
             shifts = queries.load_shifts(session, owner, span)
             appointments = queries.load_appointments(session, counsellor_id, span, pseudonyms=False)
         events = len(shifts) + len(appointments)
+        cancelled = sum(shift.duty is Duty.CANCELLED for shift in shifts)
         baseline = icalendar_loop(calendar, shifts, appointments)
         print(
             f"feed: {len(body):,} bytes, {events:,} events in the window "
-            f"({len(shifts)} shifts, {len(appointments)} appointments); "
+            f"({len(shifts)} shifts and parts of shifts, {cancelled} of them cancelled, "
+            f"{len(appointments)} appointments); "
             f"icalendar's: {len(baseline):,} bytes"
         )
         runs = args.runs

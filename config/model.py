@@ -352,7 +352,8 @@ class Feeds(Strict):
     # The window a feed covers, from this many days back to this many days ahead.
     past_days: int = Field(default=30, ge=0, le=366)
     future_days: int = Field(default=365, ge=1, le=3 * 366)
-    # A cancelled appointment stays in the feed (STATUS:CANCELLED) this many days, then goes.
+    # A cancelled appointment, or a part of her duty someone else (or nobody) now works, stays
+    # in the feed (STATUS:CANCELLED) this many days after the change, then goes.
     cancelled_keep_days: int = Field(default=14, ge=0, le=366)
     # How often subscribers are asked to refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL), minutes.
     refresh_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
@@ -360,6 +361,9 @@ class Feeds(Strict):
     alarm_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
     # Appointments read "Beratungstermin (Telefon)"; true adds the client's pseudonym.
     show_pseudonym: bool = False
+    # A stand-in's duty reads "Rufbereitschaft Islamismus (primär, Vertretung)"; true adds
+    # whom she replaces ("…, Vertretung für Anna Berger)"), in her feed and the team's.
+    show_replaced: bool = False
     # External calendars: largest body read (bytes) and how long a fetch may take (seconds).
     external_max_bytes: int = Field(default=5_000_000, ge=10_000, le=50_000_000)
     external_timeout_seconds: int = Field(default=10, ge=1, le=60)

@@ -264,6 +264,12 @@ class Shift(Base):
     revision: Mapped[int] = mapped_column(
         Integer, default=1, server_default="1", onupdate=literal_column("revision") + 1
     )
+    # Who works the shift changed (a stand-in or an absence came or went): bumped by
+    # scheduling.cover, never by an edit of the shift itself, so swaps (which judge
+    # updated_at) are not disturbed. The feeds' ETag sums the revision; an event's SEQUENCE
+    # counts the seconds to the newer of updated_at and cover_changed_at.
+    cover_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cover_changed_at: Mapped[datetime | None]
 
     team: Mapped[Team] = relationship()
     counsellor: Mapped[Counsellor] = relationship()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from foundation import audit
 from foundation.errors import Invalid, NotFound
 from foundation.models import Absence, AbsenceKind, Counsellor, Shift
+from scheduling import cover
 from scheduling.intervals import utc_interval
 
 MAX_ABSENCE = timedelta(days=366)
@@ -69,6 +70,7 @@ def create_absence(
     )
     session.add(absence)
     session.flush()
+    cover.absence_changed(session, new.counsellor_id, start, end)
     audit.record(session, actor, "create", "absence", absence.id, after=_snapshot(absence))
     return absence
 
@@ -78,6 +80,7 @@ def delete_absence(session: Session, absence_id: int, *, actor: str) -> None:
     if absence is None:
         raise NotFound(f"no absence with id {absence_id}")
     audit.record(session, actor, "delete", "absence", absence.id, before=_snapshot(absence))
+    cover.absence_changed(session, absence.counsellor_id, absence.start_at, absence.end_at)
     session.delete(absence)
 
 

@@ -13,6 +13,7 @@ from foundation import audit
 from foundation.errors import Invalid, NotFound
 from foundation.models import Counsellor, Team
 from foundation.teams import team_by_slug
+from scheduling import cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,8 @@ def set_active(session: Session, counsellor_id: int, active: bool, *, actor: str
     if counsellor is None:
         raise NotFound(f"no counsellor with id {counsellor_id}")
     before = _snapshot(counsellor)
+    if counsellor.active != active:
+        cover.substitute_changed(session, counsellor.id)
     counsellor.active = active
     audit.record(
         session,

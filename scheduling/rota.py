@@ -32,6 +32,10 @@ Semantics
 * ``next_change`` returns the first shift or stand-in boundary strictly after ``after`` at
   which ``on_call`` really differs from ``on_call(..., after)`` (a different person, tier or
   calling order), or ``None`` if nothing changes any more.
+* ``worked`` cuts each shift into the parts in which one person works it: the holder, a
+  substitute, or nobody (an absence with no stand-in, or an absent substitute). It applies the
+  very rule ``on_call`` applies (``_server``), so at every instant the people working a part
+  are exactly the people ``on_call`` lists; the calendar feeds show duties this way.
 * ``local_span`` turns a local handoff wall-clock time into UTC instants, so its shifts are
   23 or 25 real hours long across a DST change.  The handoff's ``fold`` is ignored and
   treated as 0: an ambiguous wall time (autumn) means its first occurrence (summer time);
@@ -150,12 +154,20 @@ def _substitutes_at(stand_ins: Iterable[StandIn], at: datetime) -> dict[int, int
     return {si.absent_id: si.substitute_id for si in stand_ins if _covers(si, at)}
 
 
+def _server(holder: int, substitutes: Mapping[int, int], away: set[int]) -> int | None:
+    """Who works a shift of `holder` at an instant: her substitute if a stand-in names one,
+    else herself; nobody (None) if that person is away."""
+    who = substitutes.get(holder, holder)
+    return None if who in away else who
+
+
 def _rank(covering: Iterable[ShiftSpan], substitutes: Mapping[int, int], away: set[int]) -> OnCall:
     keyed = sorted(
-        (_TIERS.index(s.tier), s.start, substitutes.get(s.counsellor_id, s.counsellor_id))
+        (_TIERS.index(s.tier), s.start, who)
         for s in covering
+        if (who := _server(s.counsellor_id, substitutes, away)) is not None
     )
-    seen: set[int] = set(away)
+    seen: set[int] = set()
     ranked: tuple[list[int], list[int]] = ([], [])
     for tier_index, _, who in keyed:
         if who not in seen:
@@ -234,6 +246,67 @@ def timeline(
         else:
             segments.append(Segment(seg_start, seg_end, state))
     return segments
+
+
+# --- worked ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """[start, end) of one shift, worked throughout by `by`: the holder, a substitute, or
+    nobody (None: the duty is a gap there)."""
+
+    start: datetime
+    end: datetime
+    by: int | None
+
+
+def worked(
+    shifts: Sequence[ShiftSpan],
+    stand_ins: Sequence[StandIn],
+    absences: Iterable[Absence] = (),
+) -> list[tuple[Part, ...]]:
+    """Each shift (in the order given) cut into maximal parts worked by one person, with the
+    rule `on_call` applies: the latest stand-in for the holder names who works it, and
+    whoever would work it serves nothing while absent. The parts of a shift cover it exactly.
+
+    Only the stand-ins for the shift's holder and the absences of her and of the substitutes
+    those name are looked at, so this is O(n * k) for n shifts and k stand-ins and absences
+    per person: meant for a feed's year of shifts."""
+    by_holder: dict[int, list[StandIn]] = {}
+    for stand_in in stand_ins:  # creation order kept: the latest wins
+        by_holder.setdefault(stand_in.absent_id, []).append(stand_in)
+    away_of: dict[int, list[Absence]] = {}
+    for absence in absences:
+        away_of.setdefault(absence.counsellor_id, []).append(absence)
+    return [_parts(s, by_holder.get(s.counsellor_id, []), away_of) for s in shifts]
+
+
+def _parts(
+    shift: ShiftSpan, stand_ins: Sequence[StandIn], away_of: Mapping[int, Sequence[Absence]]
+) -> tuple[Part, ...]:
+    mine = [si for si in stand_ins if si.start < shift.end and si.end > shift.start]
+    people = {shift.counsellor_id} | {si.substitute_id for si in mine}
+    away = [
+        a
+        for who in sorted(people)
+        for a in away_of.get(who, ())
+        if a.start < shift.end and a.end > shift.start
+    ]
+    if not mine and not away:  # most shifts: worked by their holder throughout
+        return (Part(shift.start, shift.end, shift.counsellor_id),)
+    spans: list[StandIn | Absence] = [*mine, *away]
+    inner = {t for span in spans for t in (span.start, span.end)}
+    cuts = [shift.start, *sorted(t for t in inner if shift.start < t < shift.end), shift.end]
+    parts: list[Part] = []
+    for start, end in itertools.pairwise(cuts):
+        gone = {a.counsellor_id for a in away if _covers(a, start)}
+        who = _server(shift.counsellor_id, _substitutes_at(mine, start), gone)
+        if parts and parts[-1].by == who:
+            parts[-1] = Part(parts[-1].start, end, who)
+        else:
+            parts.append(Part(start, end, who))
+    return tuple(parts)
 
 
 # --- gaps ------------------------------------------------------------------------------------

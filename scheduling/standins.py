@@ -14,6 +14,7 @@ from foundation import audit
 from foundation.errors import Invalid, NotFound
 from foundation.models import Counsellor, StandIn
 from foundation.teams import team_by_slug
+from scheduling import cover
 from scheduling.intervals import utc_interval
 
 MAX_STAND_IN = timedelta(days=366)
@@ -68,6 +69,7 @@ def create_stand_in(
     )
     session.add(stand_in)
     session.flush()
+    cover.stand_in_changed(session, team.id, new.absent_id, start, end)
     audit.record(session, actor, "create", "stand_in", stand_in.id, after=_snapshot(stand_in))
     return stand_in
 
@@ -77,6 +79,9 @@ def delete_stand_in(session: Session, stand_in_id: int, *, actor: str) -> None:
     if stand_in is None:
         raise NotFound(f"no stand-in with id {stand_in_id}")
     audit.record(session, actor, "delete", "stand_in", stand_in.id, before=_snapshot(stand_in))
+    cover.stand_in_changed(
+        session, stand_in.team_id, stand_in.absent_id, stand_in.start_at, stand_in.end_at
+    )
     session.delete(stand_in)
 
 

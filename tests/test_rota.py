@@ -13,6 +13,7 @@ from foundation.models import Tier
 from scheduling.rota import (
     Absence,
     OnCall,
+    Part,
     ShiftSpan,
     StandIn,
     gaps,
@@ -20,6 +21,7 @@ from scheduling.rota import (
     next_change,
     on_call,
     timeline,
+    worked,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -239,6 +241,66 @@ def test_timeline_segments_are_maximal_and_match_on_call(
     for segment in segments:
         for when in (segment.start, segment.end - MINUTE):
             assert oracle_on_call(shifts, stand_ins, when, absences) == segment.on_call
+
+
+def oracle_worked_by(
+    shift: ShiftSpan, stand_ins: Sequence[StandIn], when: datetime, absences: Sequence[Absence]
+) -> int | None:
+    """Who works `shift` at `when`, read literally off the rules."""
+    who = shift.counsellor_id
+    for si in stand_ins:
+        if si.absent_id == shift.counsellor_id and si.start <= when < si.end:
+            who = si.substitute_id
+    if any(a.counsellor_id == who and a.start <= when < a.end for a in absences):
+        return None
+    return who
+
+
+@PROPERTY
+@given(shift_lists, stand_in_lists, absence_lists)
+def test_worked_parts_cover_each_shift_and_agree_with_on_call(
+    shifts: list[ShiftSpan], stand_ins: list[StandIn], absences: list[Absence]
+) -> None:
+    parts = worked(shifts, stand_ins, absences)
+    assert len(parts) == len(shifts)
+    for s, pieces in zip(shifts, parts, strict=True):
+        assert pieces[0].start == s.start
+        assert pieces[-1].end == s.end
+        for left, right in itertools.pairwise(pieces):
+            assert left.end == right.start
+            assert left.by != right.by  # maximal
+        for piece in pieces:
+            assert piece.start < piece.end
+            for when in (piece.start, piece.end - MINUTE):
+                assert oracle_worked_by(s, stand_ins, when, absences) == piece.by
+    # Whoever works a part at t is exactly who on_call lists at t, tier by tier.
+    for when in interesting_instants(shifts, stand_ins, absences):
+        working: dict[Tier, set[int]] = {PRIMARY: set(), BACKUP: set()}
+        for s, pieces in zip(shifts, parts, strict=True):
+            for piece in pieces:
+                if piece.by is not None and piece.start <= when < piece.end:
+                    working[s.tier].add(piece.by)
+        expected = on_call(shifts, stand_ins, when, absences)
+        assert working[PRIMARY] == set(expected.primary)
+        assert working[BACKUP] - working[PRIMARY] == set(expected.backup)
+
+
+def test_worked_cuts_a_shift_where_the_stand_in_and_the_absences_change_it() -> None:
+    day = shift(1, PRIMARY, 0, 24 * 60)
+    (parts,) = worked(
+        [day],
+        [stand_in(1, 2, 6 * 60, 12 * 60)],
+        [away(1, 6 * 60, 18 * 60), away(2, 10 * 60, 11 * 60), away(3, 0, 60)],
+    )
+    assert [(p.start, p.end, p.by) for p in parts] == [
+        (at(0), at(6 * 60), 1),
+        (at(6 * 60), at(10 * 60), 2),
+        (at(10 * 60), at(11 * 60), None),  # the substitute is away herself
+        (at(11 * 60), at(12 * 60), 2),
+        (at(12 * 60), at(18 * 60), None),  # absent, nobody named
+        (at(18 * 60), at(24 * 60), 1),
+    ]
+    assert worked([day], [], []) == [(Part(at(0), at(24 * 60), 1),)]
 
 
 def test_absence_opens_a_gap_and_a_stand_in_closes_it_whatever_the_order() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -37,16 +38,30 @@ class Owner:
     team_id: int | None = None
 
 
+class Duty(StrEnum):
+    """What a part of a shift is to the feed that shows it."""
+
+    OWN = "own"  # worked by its holder (in her feed, or the team's)
+    STAND_IN = "stand_in"  # worked by a substitute (in her feed, or the team's)
+    CANCELLED = "cancelled"  # the owner's own duty that someone else, or nobody, works now
+    GAP = "gap"  # the team feed: nobody works it (an absence with no stand-in)
+
+
 @dataclass(frozen=True, slots=True)
 class ShiftEvent:
-    id: int
+    """A shift, or the part of it that one person works (`scheduling.rota.worked`)."""
+
+    id: int  # the shift's
     team: str  # "Islamismus"
     tier: Tier
     start: datetime
     end: datetime
     created: datetime
-    updated: datetime
+    updated: datetime  # the newer of the shift's own change and that of who works it
     person: str | None = None  # the team feed names who is on call
+    part: datetime | None = None  # a part that starts later than the shift: its start (UID)
+    duty: Duty = Duty.OWN
+    replaced: str | None = None  # whom a stand-in replaces, where the settings name her
 
 
 @dataclass(frozen=True, slots=True)

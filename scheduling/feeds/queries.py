@@ -2,17 +2,20 @@
 whole body (`build`).
 
 `fingerprint` answers "has this feed changed?" from a few aggregates (count, sum of ids, sum
-of the rows' change counters: shifts' `revision`, appointments' `sequence`) without loading a
-row: the ETag, and the 304 that most polls get. The counters are bumped by every UPDATE, so a
-change that commits after a later one (its flush-time `updated_at` older than the newest)
-still moves the sum; an added or deleted row moves the count.
+of the rows' change counters: shifts' `revision` and `cover_revision`, appointments'
+`sequence`) without loading a row: the ETag, and the 304 that most polls get. The counters are
+bumped by every UPDATE, so a change that commits after a later one (its flush-time
+`updated_at` older than the newest) still moves the sum; an added or deleted row moves the
+count. A shift's `cover_revision` moves whenever a stand-in or an absence that may change who
+works it comes or goes (`scheduling.cover`); the stand-ins and absences themselves are
+counted too, and a counsellor's feed also sums the shifts she stands in for.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -21,7 +24,17 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from foundation.models import Appointment, AppointmentStatus, Counsellor, Shift, Team, Tier
+from foundation.models import (
+    Absence,
+    Appointment,
+    AppointmentStatus,
+    Counsellor,
+    Shift,
+    StandIn,
+    Team,
+    TeamMembership,
+)
+from scheduling.feeds import duties
 from scheduling.feeds.events import (
     AppointmentEvent,
     Calendar,
@@ -31,9 +44,8 @@ from scheduling.feeds.events import (
     uid_host,
 )
 from scheduling.feeds.rendering import render
-from scheduling.shifts import MAX_SHIFT
 
-RENDER_VERSION = "2"  # part of every fingerprint: bump when the output format changes
+RENDER_VERSION = "3"  # part of every fingerprint: bump when the output format changes
 SHOWN = (AppointmentStatus.BOOKED, AppointmentStatus.DONE, AppointmentStatus.NO_SHOW)
 
 
@@ -41,18 +53,6 @@ SHOWN = (AppointmentStatus.BOOKED, AppointmentStatus.DONE, AppointmentStatus.NO_
 class Fingerprint:
     etag: str  # quoted, strong
     newest: datetime | None  # the newest updated_at of what the feed holds
-
-
-def _shift_where(by_team: bool) -> list[ColumnElement[bool]]:
-    """Shifts of the owner overlapping the window [:start, :end) (MAX_SHIFT bounds the index
-    range: :reach = :start - MAX_SHIFT), of active people; the query joins Counsellor."""
-    return [
-        (Shift.team_id if by_team else Shift.counsellor_id) == bindparam("owner"),
-        Shift.start_at < bindparam("end"),
-        Shift.start_at > bindparam("reach"),
-        Shift.end_at > bindparam("start"),
-        Counsellor.active.is_(True),
-    ]
 
 
 def _appointment_where() -> list[ColumnElement[bool]]:
@@ -71,56 +71,104 @@ def _appointment_where() -> list[ColumnElement[bool]]:
     ]
 
 
-def _params(owner: Owner, span: Window) -> dict[str, object]:
-    return {
-        "owner": owner.team_id if owner.counsellor_id is None else owner.counsellor_id,
-        "start": span.start,
-        "end": span.end,
-        "reach": span.start - MAX_SHIFT,
-        "day_before": span.start - timedelta(days=1),
-        "cancelled_since": span.cancelled_since,
-    }
+def _shift_aggregates(*, covered: bool = False) -> list[Any]:
+    prefix = "covered_" if covered else "shift_"
+    return [
+        func.count(Shift.id).label(prefix + "count"),
+        func.sum(Shift.id).label(prefix + "ids"),
+        func.sum(Shift.revision).label(prefix + "revisions"),
+        func.sum(Shift.cover_revision).label(prefix + "covers"),
+        func.max(Shift.updated_at).label(prefix + "newest"),
+        func.max(Shift.cover_changed_at).label(prefix + "cover_newest"),
+    ]
+
+
+def _stand_ins_row(by_team: bool) -> Any:
+    """The stand-ins that may cut the feed's shifts (a team's; or naming the counsellor)."""
+    whose = (
+        StandIn.team_id == bindparam("owner")
+        if by_team
+        else or_(
+            StandIn.absent_id == bindparam("owner"), StandIn.substitute_id == bindparam("owner")
+        )
+    )
+    return (
+        select(func.count(StandIn.id).label("stand_ins"), func.sum(StandIn.id).label("si_ids"))
+        .where(whose, StandIn.start_at < bindparam("far"), StandIn.end_at > bindparam("reach"))
+        .subquery()
+    )
+
+
+def _absences_row(by_team: bool) -> Any:
+    """Absences that may cut the feed's shifts: of the team's members (counted once per
+    membership, so a membership change counts too), or the counsellor's own."""
+    query = select(func.count(Absence.id).label("absences"), func.sum(Absence.id).label("a_ids"))
+    if by_team:
+        query = query.join(
+            TeamMembership, TeamMembership.counsellor_id == Absence.counsellor_id
+        ).where(TeamMembership.team_id == bindparam("owner"))
+    else:
+        query = query.where(Absence.counsellor_id == bindparam("owner"))
+    return query.where(
+        Absence.start_at < bindparam("far"), Absence.end_at > bindparam("reach")
+    ).subquery()
 
 
 @cache
 def _fingerprint_statement(by_team: bool) -> Select[Any]:
-    """One round trip: the aggregates of the shifts, and of the appointments and the person
-    (a counsellor's feed) or the team's name and the newest change of anyone's name (a team's
-    feed). Built once; SQLAlchemy caches its compiled form."""
+    """One round trip: the aggregates of the shifts, stand-ins and absences, and of the
+    appointments, the shifts she stands in for and the person (a counsellor's feed) or the
+    team's name and the newest change of anyone's name (a team's feed). Built once;
+    SQLAlchemy caches its compiled form."""
     shift_row = (
-        select(
-            func.count(Shift.id).label("shifts"),
-            func.sum(Shift.id).label("shift_ids"),
-            func.sum(Shift.revision).label("shift_revisions"),
-            func.max(Shift.updated_at).label("shift_newest"),
-        )
+        select(*_shift_aggregates())
         .join(Counsellor, Counsellor.id == Shift.counsellor_id)
-        .where(*_shift_where(by_team))
+        .where(*duties.shift_where(by_team))
         .subquery()
     )
+    rows = [shift_row, _stand_ins_row(by_team), _absences_row(by_team)]
     if by_team:
-        names = select(
-            select(Team.name).where(Team.id == bindparam("owner")).scalar_subquery().label("n"),
-            select(func.max(Counsellor.updated_at)).scalar_subquery().label("people"),
-        ).subquery()
-        return select(shift_row, names).select_from(shift_row.join(names, true()))
-    appointment_row = (
-        select(
-            func.count(Appointment.id).label("appointments"),
-            func.sum(Appointment.id).label("appointment_ids"),
-            func.sum(Appointment.sequence).label("sequences"),
-            func.max(Appointment.updated_at).label("appointment_newest"),
+        rows.append(
+            select(
+                select(Team.name).where(Team.id == bindparam("owner")).scalar_subquery().label("n"),
+                select(func.max(Counsellor.updated_at)).scalar_subquery().label("people"),
+            ).subquery()
         )
-        .where(*_appointment_where())
-        .subquery()
-    )
-    person = select(
-        select(Counsellor.name).where(Counsellor.id == bindparam("owner")).scalar_subquery(),
-        select(Counsellor.updated_at).where(Counsellor.id == bindparam("owner")).scalar_subquery(),
-    ).subquery()
-    return select(shift_row, appointment_row, person).select_from(
-        shift_row.join(appointment_row, true()).join(person, true())
-    )
+    else:
+        rows.append(
+            select(
+                *_shift_aggregates(covered=True), func.max(Counsellor.updated_at).label("holders")
+            )
+            .select_from(StandIn)
+            .join(Shift, duties.covered_join())
+            .join(Counsellor, Counsellor.id == Shift.counsellor_id)
+            .where(*duties.covered_where())
+            .subquery()
+        )
+        rows.append(
+            select(
+                func.count(Appointment.id).label("appointments"),
+                func.sum(Appointment.id).label("appointment_ids"),
+                func.sum(Appointment.sequence).label("sequences"),
+                func.max(Appointment.updated_at).label("appointment_newest"),
+            )
+            .where(*_appointment_where())
+            .subquery()
+        )
+        rows.append(
+            select(
+                select(Counsellor.name)
+                .where(Counsellor.id == bindparam("owner"))
+                .scalar_subquery(),
+                select(Counsellor.updated_at)
+                .where(Counsellor.id == bindparam("owner"))
+                .scalar_subquery(),
+            ).subquery()
+        )
+    joined = rows[0]
+    for row in rows[1:]:
+        joined = joined.join(row, true())
+    return select(*rows).select_from(joined)
 
 
 def _settings_key(settings: Settings) -> str:
@@ -133,6 +181,8 @@ def _settings_key(settings: Settings) -> str:
             str(feeds.refresh_minutes),
             str(feeds.alarm_minutes),
             str(feeds.show_pseudonym),
+            str(feeds.show_replaced),
+            str(feeds.cancelled_keep_days),  # how long cancelled parts of duties stay
             # Team names reach every summary; the database mirrors them from the configuration.
             *(f"{slug}={team.name}" for slug, team in sorted(settings.config.teams.items())),
         )
@@ -145,10 +195,12 @@ def fingerprint(session: Session, settings: Settings, owner: Owner, span: Window
     counters (whenever it commits); names (team, counsellor) and settings are part of it too.
     One query."""
     by_team = owner.counsellor_id is None
-    row = session.execute(_fingerprint_statement(by_team), _params(owner, span)).one()
+    row = session.execute(_fingerprint_statement(by_team), duties.params(owner, span)).one()
     parts: list[object] = [_settings_key(settings), owner.counsellor_id, owner.team_id]
     parts += [span.today, *row]
-    newest = [row.shift_newest] if by_team else [row.shift_newest, row.appointment_newest]
+    newest = [row.shift_newest, row.shift_cover_newest]
+    if not by_team:
+        newest += [row.covered_newest, row.covered_cover_newest, row.appointment_newest]
     text = "\x1f".join(_plain(part) for part in parts)
     known = [moment for moment in newest if moment is not None]
     return Fingerprint(
@@ -170,40 +222,16 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-def team_label(name: str) -> str:
-    """ "Team Islamismus" -> "Islamismus": how a shift's summary names the team."""
-    return name.removeprefix("Team ").strip() or name
-
-
-@cache
-def _shifts_statement(
-    by_team: bool,
-) -> Select[int, str, Tier, datetime, datetime, datetime, datetime, str]:
-    return (
-        select(
-            Shift.id,
-            Team.name,
-            Shift.tier,
-            Shift.start_at,
-            Shift.end_at,
-            Shift.created_at,
-            Shift.updated_at,
-            Counsellor.name,
+def load_shifts(
+    session: Session, owner: Owner, span: Window, *, show_replaced: bool = False
+) -> list[ShiftEvent]:
+    """The feed's duties as they will be worked (`duties`)."""
+    if owner.counsellor_id is not None:
+        return duties.for_counsellor(
+            session, owner.counsellor_id, span, show_replaced=show_replaced
         )
-        .join(Team, Team.id == Shift.team_id)
-        .join(Counsellor, Counsellor.id == Shift.counsellor_id)
-        .where(*_shift_where(by_team))
-        .order_by(Shift.start_at, Shift.id)
-    )
-
-
-def load_shifts(session: Session, owner: Owner, span: Window) -> list[ShiftEvent]:
-    by_team = owner.counsellor_id is None
-    rows = session.execute(_shifts_statement(by_team), _params(owner, span))
-    return [
-        ShiftEvent(i, team_label(team), tier, s, e, c, u, person if by_team else None)
-        for i, team, tier, s, e, c, u, person in rows
-    ]
+    assert owner.team_id is not None
+    return duties.for_team(session, owner.team_id, span, show_replaced=show_replaced)
 
 
 @cache
@@ -229,7 +257,9 @@ def _appointments_statement(pseudonyms: bool) -> Select[Any]:
 def load_appointments(
     session: Session, counsellor_id: int, span: Window, *, pseudonyms: bool
 ) -> list[AppointmentEvent]:
-    rows = session.execute(_appointments_statement(pseudonyms), _params(Owner(counsellor_id), span))
+    rows = session.execute(
+        _appointments_statement(pseudonyms), duties.params(Owner(counsellor_id), span)
+    )
     return [AppointmentEvent(*row) for row in rows]
 
 
@@ -255,7 +285,7 @@ def calendar_for(session: Session, settings: Settings, owner: Owner) -> Calendar
 def build(session: Session, settings: Settings, owner: Owner, span: Window) -> bytes:
     """Load and render the feed of `owner`."""
     calendar = calendar_for(session, settings, owner)
-    shifts = load_shifts(session, owner, span)
+    shifts = load_shifts(session, owner, span, show_replaced=settings.config.feeds.show_replaced)
     appointments = (
         load_appointments(
             session, owner.counsellor_id, span, pseudonyms=settings.config.feeds.show_pseudonym

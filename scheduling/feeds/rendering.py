@@ -5,13 +5,19 @@ path; bench/feeds.py compares the two).
 Privacy: an appointment is "Beratungstermin (Telefon)"; no client name, number, place or
 video link ever reaches a feed (the pseudonym only with `feeds.show_pseudonym`).
 
-UIDs and SEQUENCE: `shift-<id>@<host>` and `appointment-<id>@<host>`. An appointment's
-SEQUENCE is its own `sequence` (bumped by every change). A shift's `revision` (bumped by every
-UPDATE) only feeds the fingerprint: its SEQUENCE is the whole seconds from SEQUENCE_EPOCH to
-its `updated_at`, which only ever grows and is what subscribers have held since before the
-revision existed. Changing a shift in the rota page replaces it by a new row (a new UID:
-subscribers drop the old event and add the new one, which is right for a published feed);
-changes in place (a swap) bump `updated_at` and with it the SEQUENCE.
+Shifts are shown as they will be worked (`scheduling.feeds.duties`): a shift that stand-ins
+or absences cut comes as its parts, each one person's (or a gap, or cancelled).
+
+UIDs and SEQUENCE: `shift-<id>@<host>` (a whole shift, or its first part),
+`shift-<id>-<part start in UTC>@<host>` (a later part) and `appointment-<id>@<host>`. An
+appointment's SEQUENCE is its own `sequence` (bumped by every change). A shift's `revision`
+and `cover_revision` only feed the fingerprint: the SEQUENCE of its parts is the whole
+seconds from SEQUENCE_EPOCH to the newer of its `updated_at` and its `cover_changed_at` (when
+a stand-in or absence last changed who works it), which only ever grows and is what
+subscribers have held since before either counter existed. Changing a shift in the rota page
+replaces it by a new row (a new UID: subscribers drop the old event and add the new one,
+which is right for a published feed); changes in place (a swap) bump `updated_at`, stand-ins
+and absences `cover_changed_at`, and with them the SEQUENCE.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from foundation.models import AppointmentMode, AppointmentStatus, Tier
-from scheduling.feeds.events import AppointmentEvent, Calendar, ShiftEvent, Window
+from scheduling.feeds.events import AppointmentEvent, Calendar, Duty, ShiftEvent, Window
 from scheduling.feeds.ical import duration_minutes, escape_text, join, utc_stamp, vtimezone, zoned
 
 PRODID = "-//konex//konex hotline//DE"
@@ -34,12 +40,29 @@ MODE_LABELS = {
 
 
 def sequence_of(updated: datetime) -> int:
-    """A shift's SEQUENCE: whole seconds since SEQUENCE_EPOCH, so it grows with every change."""
+    """A shift's (and its parts') SEQUENCE: whole seconds since SEQUENCE_EPOCH, so it grows
+    with every change."""
     return max(0, int((updated - SEQUENCE_EPOCH).total_seconds()))
 
 
+def shift_uid(event: ShiftEvent) -> str:
+    """`shift-<id>` for a whole shift and for its first part, `shift-<id>-<start in UTC>` for
+    a later part: the same duty keeps its UID as long as what cuts it stays the same."""
+    return (
+        f"shift-{event.id}" if event.part is None else f"shift-{event.id}-{utc_stamp(event.part)}"
+    )
+
+
 def shift_summary(event: ShiftEvent) -> str:
-    summary = f"Rufbereitschaft {event.team} ({TIER_LABELS[event.tier]})"
+    """ "Rufbereitschaft Islamismus (primär)", "(primär, Vertretung)" or "(primär, Vertretung
+    für Anna Berger)"; the team feed adds who works it (": Anna Berger") or ": Lücke". A
+    cancelled part reads like the duty it was, so a calendar sees the same event go."""
+    label = TIER_LABELS[event.tier]
+    if event.duty is Duty.STAND_IN:
+        label += f", Vertretung für {event.replaced}" if event.replaced else ", Vertretung"
+    summary = f"Rufbereitschaft {event.team} ({label})"
+    if event.duty is Duty.GAP:
+        return f"{summary}: Lücke"
     return f"{summary}: {event.person}" if event.person else summary
 
 
@@ -51,9 +74,10 @@ def appointment_summary(event: AppointmentEvent) -> str:
 def _shift_lines(event: ShiftEvent, calendar: Calendar) -> list[str]:
     summary = escape_text(shift_summary(event))
     stamp = utc_stamp(event.updated)
+    cancelled = event.duty is Duty.CANCELLED
     lines = [
         "BEGIN:VEVENT",
-        f"UID:shift-{event.id}@{calendar.uid_host}",
+        f"UID:{shift_uid(event)}@{calendar.uid_host}",
         f"DTSTAMP:{stamp}",
         f"CREATED:{utc_stamp(event.created)}",
         f"LAST-MODIFIED:{stamp}",
@@ -61,11 +85,11 @@ def _shift_lines(event: ShiftEvent, calendar: Calendar) -> list[str]:
         zoned("DTSTART", event.start, calendar.zone),
         zoned("DTEND", event.end, calendar.zone),
         f"SUMMARY:{summary}",
-        "STATUS:CONFIRMED",
+        "STATUS:CANCELLED" if cancelled else "STATUS:CONFIRMED",
         "TRANSP:TRANSPARENT",  # on call is not busy: Outlook would block whole days
         "CLASS:PRIVATE",
     ]
-    if calendar.alarm_minutes:
+    if calendar.alarm_minutes and not cancelled:
         lines += [
             "BEGIN:VALARM",
             "ACTION:DISPLAY",
