@@ -226,6 +226,11 @@ class Line(Strict):
         ),
         min_length=1,
     )
+    # Said when everyone on call is in another conversation, before the fallback number rings.
+    all_busy_text: str = Field(
+        default="Alle Beraterinnen und Berater sind gerade im Gespräch. Bitte bleiben Sie dran.",
+        min_length=1,
+    )
     relatives_team: Slug | None = None
     relatives_tiers: tuple[Literal["primary", "backup"], ...] = Field(
         default=("primary", "backup"), min_length=1

@@ -391,7 +391,7 @@ class Call(Base):
     """One incoming call, keyed by Twilio's CallSid. The caller's number is never stored."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index(None, "started_at"),)
+    __table_args__ = (Index(None, "started_at"), Index(None, "answered_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     line: Mapped[str] = mapped_column(String(40))
@@ -407,6 +407,8 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     ring_seconds: Mapped[int | None] = mapped_column(Integer)
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Counsellors on call whom this call did not ring: they were in another conversation.
+    busy_skipped: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class Voicemail(Base):

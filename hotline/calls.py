@@ -8,6 +8,7 @@ write here is idempotent: inserting an existing CallSid changes nothing, a state
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -78,6 +79,16 @@ def open_call(
 
 def find(session: Session, call_sid: str) -> Call | None:
     return session.scalar(select(Call).where(Call.call_sid == call_sid))
+
+
+def skipped_busy(session: Session, call_sid: str, counsellor_ids: Collection[int]) -> None:
+    """Note on the call whom it did not ring because they were in another conversation."""
+    if counsellor_ids:
+        session.execute(
+            update(Call)
+            .where(Call.call_sid == call_sid)
+            .values(busy_skipped=sorted(counsellor_ids))
+        )
 
 
 def mark_relative(session: Session, call_sid: str) -> None:

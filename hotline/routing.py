@@ -3,7 +3,8 @@ call's context. No database, no clock.
 
 * `team_of` says whose rota answers (a line's relatives may go to another team).
 * `plan` returns the steps of a call, in order: one step per tier (sequential) or everyone at
-  once (`ring_all`); voice rings one step after the other.
+  once (`ring_all`), leaving out whoever is busy in another conversation; voice rings one step
+  after the other. `wanted` is everyone a call would ring if nobody were busy.
 * `first_reachable` is the one counsellor a message or a notice goes to: the first primary,
   else the first backup; the text relay's failover asks for the next one after a tier.
 
@@ -84,14 +85,25 @@ def _tier(on_call: OnCall, tier: Tier) -> Sequence[Reachable]:
     return on_call.primary if tier is Tier.PRIMARY else on_call.backup
 
 
-def plan(on_call: OnCall, line: Line, *, relative: bool = False) -> list[list[Target]]:
+def _tiers(line: Line, relative: bool) -> list[Tier]:
+    return [Tier(name) for name in line.relatives_tiers] if relative else list(TIERS)
+
+
+def wanted(on_call: OnCall, line: Line, *, relative: bool = False) -> frozenset[int]:
+    """Everyone a call would ring if nobody were busy."""
+    return frozenset(c.id for tier in _tiers(line, relative) for c in _tier(on_call, tier))
+
+
+def plan(
+    on_call: OnCall, line: Line, *, relative: bool = False, busy: Collection[int] = ()
+) -> list[list[Target]]:
     """The steps of a call: the line's tiers in order (for relatives, `relatives_tiers`), each
-    counsellor once, in the first tier she is on (however often the rota names her); empty
-    tiers are skipped. `ring_all` rings everyone at once: one step."""
-    tiers = [Tier(name) for name in line.relatives_tiers] if relative else list(TIERS)
+    counsellor once, in the first tier she is on (however often the rota names her); those in
+    `busy` (in another conversation) are not rung, and empty tiers are skipped, so the call goes
+    straight to the next person or tier. `ring_all` rings everyone at once: one step."""
     steps: list[list[Target]] = []
-    seen: set[int] = set()
-    for tier in tiers:
+    seen: set[int] = set(busy)
+    for tier in _tiers(line, relative):
         step = []
         for counsellor in _tier(on_call, tier):
             if counsellor.id not in seen:

@@ -114,11 +114,16 @@ def empty() -> VoiceResponse:
     return VoiceResponse()
 
 
-def fallback_dial(line: Line, number: str, *, action: str | None, greet: bool) -> VoiceResponse:
-    """Connect the caller to the fallback number (never screened: an office, not a person)."""
+def fallback_dial(
+    line: Line, number: str, *, action: str | None, greet: bool, all_busy: bool = False
+) -> VoiceResponse:
+    """Connect the caller to the fallback number (never screened: an office, not a person);
+    with `all_busy`, first say that everyone on call is in another conversation."""
     response = VoiceResponse()
     if greet:
         greeting(response, line)
+    if all_busy:
+        say(response, line.all_busy_text, line)
     options: dict[str, object] = {"caller_id": line.number, "ring_tone": RING_TONE}
     if action:
         options |= {"action": action, "method": "POST", "timeout": line.ring_timeout}

@@ -16,13 +16,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from config.model import Line
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
 from foundation import crypto, outbox
 from foundation.db import Database
 from foundation.teams import team_by_slug
-from hotline import calls, hours, routing
+from hotline import busy, calls, hours, routing
 from hotline.routing import Rota, Target
 
 log = logging.getLogger(__name__)
@@ -44,13 +46,32 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
+class Steps:
+    """Who to ring, step by step; `skipped`: on call, but busy in another conversation."""
+
+    steps: list[list[Target]]
+    skipped: frozenset[int] = frozenset()
+
+    @property
+    def all_busy(self) -> bool:
+        """Somebody is on call, and everyone on call is in another conversation."""
+        return not self.steps and bool(self.skipped)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
-    """Who to ring, step by step, as the rota stood; the team's id and when the rota changes
-    next (the hot path keeps its first answer until then)."""
+    """Who to ring, step by step, as the rota stood (and who was skipped as busy); the team's
+    id and when the rota changes next (the hot path keeps its first answer until then)."""
 
     steps: list[list[Target]]
     team_id: int
     next_change: datetime | None
+    skipped: frozenset[int] = frozenset()
+
+    @property
+    def ringing(self) -> frozenset[int]:
+        """Everyone the plan rings: if any of them becomes busy, the plan is out of date."""
+        return frozenset(target.counsellor_id for step in self.steps for target in step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +118,38 @@ def sealed_caller(settings: Settings, line: Line, caller: str) -> bytes | None:
 
 
 def steps(
-    db: Database, rota: Rota, line: Line, at: datetime, *, relative: bool
-) -> list[list[Target]]:
-    """Who to ring at each step of a call that came in at `at` (recomputed at every step from
-    the rota at that instant, so the steps need no session state)."""
-    with db.read() as session:
+    db: Database,
+    rota: Rota,
+    line: Line,
+    at: datetime,
+    *,
+    relative: bool,
+    call_sid: str = "",
+    now: datetime | None = None,
+) -> Steps:
+    """Who to ring at each step of a call that came in at `at`, recomputed at every step from
+    the rota at that instant, so the steps need no session state. Who is busy in another
+    conversation is decided once, at the call's first step (`now` given: it is noted on the
+    call's record), and read back from the record at the later ones, so that the steps stay
+    the same steps."""
+    if now is None:
+        with db.read() as session:
+            on_call = rota(session, routing.team_of(line, relative=relative), at)
+            call = calls.find(session, call_sid) if call_sid else None
+            skipped = frozenset(call.busy_skipped or ()) if call is not None else frozenset()
+        return Steps(routing.plan(on_call, line, relative=relative, busy=skipped), skipped)
+    with db.write() as session:
         on_call = rota(session, routing.team_of(line, relative=relative), at)
-    return routing.plan(on_call, line, relative=relative)
+        skipped = _busy_now(session, on_call, line, relative, now)
+        if call_sid:
+            calls.skipped_busy(session, call_sid, skipped)
+    return Steps(routing.plan(on_call, line, relative=relative, busy=skipped), skipped)
+
+
+def _busy_now(
+    session: Session, on_call: routing.OnCall, line: Line, relative: bool, now: datetime
+) -> frozenset[int]:
+    return busy.busy(session, now, among=routing.wanted(on_call, line, relative=relative))
 
 
 def first_plan(db: Database, settings: Settings, rota: Rota, line_slug: str, at: datetime) -> Plan:
@@ -113,7 +159,8 @@ def first_plan(db: Database, settings: Settings, rota: Rota, line_slug: str, at:
     with db.read() as session:
         team = team_by_slug(session, line.team, settings.config)
         on_call = rota(session, line.team, at, next_change=True)
-    return Plan(routing.plan(on_call, line), team.id, on_call.next_change)
+        skipped = _busy_now(session, on_call, line, False, at)
+    return Plan(routing.plan(on_call, line, busy=skipped), team.id, on_call.next_change, skipped)
 
 
 # --- the steps of a call -----------------------------------------------------------------------
@@ -148,7 +195,14 @@ def open_call(
             )
             if closed is None and not line.relatives_menu:
                 on_call = rota(session, line.team, now, next_change=next_change)
-                plan = Plan(routing.plan(on_call, line), team.id, on_call.next_change)
+                skipped = _busy_now(session, on_call, line, False, now)
+                calls.skipped_busy(session, caller.call_sid, skipped)
+                plan = Plan(
+                    routing.plan(on_call, line, busy=skipped),
+                    team.id,
+                    on_call.next_change,
+                    skipped,
+                )
     except Exception as exc:  # the record is not worth a caller: route anyway
         log.error("line %s: call not recorded (%s)", line_slug, type(exc).__name__)
     return Opened(closed, plan)

@@ -36,6 +36,18 @@ def ids(steps: Sequence[Sequence[Target]]) -> list[list[int]]:
 # --- plan: the steps of a call ----------------------------------------------------------------
 
 
+def test_busy_counsellors_are_not_rung(line: Line) -> None:
+    on_call = OnCall([ANNA, BEN], [CEM])
+    assert ids(routing.plan(on_call, line, busy={1})) == [[2], [3]]
+    assert ids(routing.plan(on_call, line, busy={1, 2})) == [[3]]  # the next tier at once
+    assert routing.plan(on_call, line, busy={1, 2, 3}) == []
+    assert routing.wanted(on_call, line) == {1, 2, 3}
+    everyone = line.model_copy(update={"strategy": "ring_all"})
+    assert ids(routing.plan(on_call, everyone, busy={2})) == [[1, 3]]
+    relatives = line.model_copy(update={"relatives_tiers": ("backup",)})
+    assert routing.wanted(on_call, relatives, relative=True) == {3}
+
+
 def test_primary_then_backup(line: Line) -> None:
     steps = routing.plan(OnCall([ANNA, BEN], [CEM]), line)
     assert steps == [[Target(1, ANNA.phone), Target(2, BEN.phone)], [Target(3, CEM.phone)]]

@@ -881,3 +881,125 @@ def test_own_signature_equals_twilios(token: str, path: str, params: dict[str, s
     url = f"https://hotline.example.org/{path}"
     expected = RequestValidator(token).compute_signature(url, params)
     assert twilio_signature(token, url, params) == expected
+
+
+# --- busy counsellors ------------------------------------------------------------------------
+
+
+def take_call(client: TestClient, settings: Settings, call_sid: str, counsellor_id: int) -> None:
+    """Another caller's call, taken by `counsellor_id` (she pressed 1) and still going on: the
+    service's own webhooks, signed as Twilio signs them."""
+    base = settings.public_url
+    params = {"CallSid": call_sid, "To": ISLAMISM, "From": "+4917600000001"}
+    assert post_signed(client, settings, f"{base}/twilio/voice", params).status_code == 200
+    answer = (
+        f"{base}/twilio/voice/screen/answer?line=islamism&parent={call_sid}&cid={counsellor_id}"
+    )
+    leg = {"CallSid": "CA" + "f" * 32, "ParentCallSid": call_sid, "Digits": "1"}
+    assert post_signed(client, settings, answer, leg).status_code == 200
+
+
+def end_call(client: TestClient, settings: Settings, call_sid: str) -> None:
+    """Twilio's status callback: the call is over."""
+    params = {"CallSid": call_sid, "CallStatus": "completed", "CallDuration": "300"}
+    url = f"{settings.public_url}/twilio/status"
+    assert post_signed(client, settings, url, params).status_code == 200
+
+
+OTHER_CALL = "CA" + "b" * 32
+
+
+def test_a_counsellor_in_a_call_is_skipped_for_the_next_tier(
+    client: TestClient, settings: Settings, sim: Simulator, rota: Rota, database: Database
+) -> None:
+    take_call(client, settings, OTHER_CALL, rota.primary_id)
+    walk = sim.call(ISLAMISM)
+    assert walk.details("ring") == [rota.backup]  # no whisper to the primary: backup at once
+    assert walk.connected_to == rota.backup
+    with database.read() as session:
+        call = session.scalars(select(Call).where(Call.call_sid != OTHER_CALL)).one()
+    assert call.busy_skipped == [rota.primary_id]  # the record says why
+    assert call.accepted_by_id == rota.backup_id
+
+
+def test_everyone_busy_hears_so_and_goes_on_to_the_fallback(
+    client: TestClient, settings: Settings, sim: Simulator, rota: Rota, database: Database
+) -> None:
+    take_call(client, settings, OTHER_CALL, rota.primary_id)
+    take_call(client, settings, "CA" + "c" * 32, rota.backup_id)
+    walk = sim.call(ISLAMISM)
+    assert walk.details("ring") == []
+    assert "sind gerade im Gespräch" in walk.said()
+    assert walk.connected_to == GENERAL
+    # Nobody at the fallback either: voicemail, as the line is configured.
+    again = sim.call(ISLAMISM, behaviour=Behaviour(fallback="no-answer"), call_sid="CA" + "d" * 32)
+    assert "sind gerade im Gespräch" in again.said()
+    assert "nach dem Signalton" in again.said()
+
+
+def test_the_busy_state_clears_when_the_call_ends(
+    client: TestClient, settings: Settings, sim: Simulator, rota: Rota
+) -> None:
+    take_call(client, settings, OTHER_CALL, rota.primary_id)
+    assert sim.call(ISLAMISM).details("ring") == [rota.backup]
+    end_call(client, settings, OTHER_CALL)
+    walk = sim.call(ISLAMISM, call_sid="CA" + "e" * 32)
+    assert walk.details("ring") == [rota.primary]
+
+
+def test_a_lost_status_callback_blocks_her_no_longer_than_a_call_can_last(
+    client: TestClient, settings: Settings, rota: Rota
+) -> None:
+    with time_machine.travel(WEDNESDAY_NOON - timedelta(hours=4, minutes=30), tick=False):
+        take_call(client, settings, OTHER_CALL, rota.primary_id)  # never reported over
+    with time_machine.travel(WEDNESDAY_NOON - timedelta(hours=1), tick=False):
+        assert simulator(client, settings).call(ISLAMISM).details("ring") == [rota.backup]
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):  # 4.5 h later: past Twilio's 4 h
+        walk = simulator(client, settings).call(ISLAMISM, call_sid="CA" + "e" * 32)
+    assert walk.details("ring") == [rota.primary]
+
+
+def test_a_call_back_through_the_line_keeps_her_busy(
+    client: TestClient, settings: Settings, sim: Simulator, rota: Rota, database: Database
+) -> None:
+    from foundation.models import OutboundCall
+
+    with database.write() as session:
+        session.add(
+            OutboundCall(
+                kind="callback",
+                target_id=1,
+                line="islamism",
+                counsellor_id=rota.primary_id,
+                actor="tests",
+                status="in-progress",
+                created_at=WEDNESDAY_NOON - timedelta(minutes=3),
+                updated_at=WEDNESDAY_NOON - timedelta(minutes=3),
+            )
+        )
+    assert sim.call(ISLAMISM).details("ring") == [rota.backup]
+    with database.write() as session:
+        session.scalars(select(OutboundCall)).one().client_status = "completed"
+    assert sim.call(ISLAMISM, call_sid="CA" + "e" * 32).details("ring") == [rota.primary]
+
+
+def test_a_call_taken_through_another_process_reaches_the_snapshot_within_a_second(
+    settings: Settings, database: Database, rota: Rota
+) -> None:
+    """Two processes of the service (two apps on one database): the one answering calls from
+    its snapshot learns within about a second that the primary took a call elsewhere."""
+    with (
+        time_machine.travel(WEDNESDAY_NOON, tick=True),
+        TestClient(create_app(settings, database=database)) as here,
+        TestClient(create_app(settings, database=database)) as elsewhere,
+    ):
+        assert simulator(here, settings).call(ISLAMISM).details("ring") == [rota.primary]
+        take_call(elsewhere, settings, OTHER_CALL, rota.primary_id)
+        deadline = time.monotonic() + 1.5
+        rung: list[str] = []
+        for number in range(100):  # bounded: at most 1.5 s of calls
+            walk = simulator(here, settings).call(ISLAMISM, call_sid=f"CA{number:032d}")
+            rung = walk.details("ring")[:1]
+            if rung == [rota.backup] or time.monotonic() > deadline:
+                break
+        assert rung == [rota.backup]

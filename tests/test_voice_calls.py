@@ -119,7 +119,7 @@ def test_steps_follow_the_tiers_of_relatives(
 ) -> None:
     line = config.lines["islamism"].model_copy(update={"relatives_tiers": ("backup",)})
     steps = voice_calls.steps(database, team.rota, line, WEDNESDAY_NOON, relative=True)
-    assert steps == [[Target(team.backup.id, team.backup.phone)]]
+    assert steps.steps == [[Target(team.backup.id, team.backup.phone)]]
 
 
 def test_the_first_plan_needs_no_call(database: Database, settings: Settings, team: Team) -> None:

@@ -109,11 +109,14 @@ def create_app(
         async with anyio.create_task_group() as tasks:
             app.state.snapshots = hotpath.Snapshots()
             app.state.recorder = recorder
+            app.state.busy = hotpath.BusyWatch(db)  # who is in a conversation now
             app.state.tasks = tasks
             tasks.start_soon(recorder.run)
+            tasks.start_soon(app.state.busy.run)
             tasks.start_soon(_housekeeping, db)
             yield
             app.state.recorder = None
+            app.state.busy = None
             app.state.tasks = None
             tasks.cancel_scope.cancel()
         if scheduler is not None:

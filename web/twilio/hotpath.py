@@ -8,7 +8,11 @@ without a worker thread or the database. A snapshot is dropped
 * when this process changes shifts, stand-ins, absences or counsellors (any flush touching
   them, once `watch_rota` has been called),
 * after SNAPSHOT_TTL it is refreshed in the background (served meanwhile, for at most
-  STALE_LIMIT), so that changes made by other processes reach callers within seconds.
+  STALE_LIMIT), so that changes made by other processes reach callers within seconds;
+* and it is not used while somebody it would ring is in another conversation (`BusyWatch`: who
+  is busy is read from the database every BUSY_REFRESH, so a call taken through another process
+  is known here within about that long; one taken through this process at once). A snapshot
+  is only kept when nobody on call was busy: whoever was skipped may be free for the next call.
 
 Call records of such answers are queued and inserted in batches every FLUSH_INTERVAL (one
 transaction, `INSERT … ON CONFLICT DO NOTHING`); every later step of a call flushes the queue
@@ -34,15 +38,17 @@ import anyio
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import Absence, Counsellor, Shift, StandIn
-from hotline import calls
+from hotline import busy, calls
 
 log = logging.getLogger(__name__)
 SNAPSHOT_TTL = timedelta(seconds=5)
 STALE_LIMIT = timedelta(seconds=30)
 FLUSH_INTERVAL = 0.05  # seconds
 MAX_QUEUE = 10_000
+BUSY_REFRESH = 0.5  # seconds between two reads of who is in a conversation
 
 _rota_version = itertools.count()
 _current_version = next(_rota_version)
@@ -76,19 +82,19 @@ class Snapshots:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[str, int, datetime, datetime, int]] = {}
+        self._entries: dict[str, tuple[str, int, datetime, datetime, int, frozenset[int]]] = {}
         self.refreshing: dict[str, anyio.Event] = {}  # line -> set when its refresh is done
 
-    def get(self, line: str, now: datetime) -> tuple[str, int, bool] | None:
-        """(TwiML, team id, stale) or None."""
+    def get(self, line: str, now: datetime) -> tuple[str, int, bool, frozenset[int]] | None:
+        """(TwiML, team id, stale, the counsellors it rings) or None."""
         entry = self._entries.get(line)
         if entry is None:
             return None
-        document, team_id, fresh_until, valid_until, version = entry
+        document, team_id, fresh_until, valid_until, version, ringing = entry
         if now >= valid_until or version != rota_version():
             self._entries.pop(line, None)
             return None
-        return document, team_id, now >= fresh_until
+        return document, team_id, now >= fresh_until, ringing
 
     def put(
         self,
@@ -99,11 +105,45 @@ class Snapshots:
         now: datetime,
         next_change: datetime | None,
         version: int,
+        ringing: frozenset[int] = frozenset(),
     ) -> None:
         valid_until = now + STALE_LIMIT
         if next_change is not None:
             valid_until = min(valid_until, next_change)
-        self._entries[line] = (document, team_id, now + SNAPSHOT_TTL, valid_until, version)
+        fresh_until = now + SNAPSHOT_TTL
+        self._entries[line] = (document, team_id, fresh_until, valid_until, version, ringing)
+
+
+class BusyWatch:
+    """Who is in a conversation through a line (`hotline.busy`), as last read from the
+    database, and whom this process saw take a call since. Read every BUSY_REFRESH; when the
+    database cannot be read, the last answer stands (the snapshot keeps routing callers)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.busy: frozenset[int] = frozenset()
+
+    def took_call(self, counsellor_id: int) -> None:
+        """She pressed 1 on this process: busy from now on, before the next read."""
+        self.busy = self.busy | {counsellor_id}
+
+    def refresh(self) -> None:
+        try:
+            with self._db.read() as session:
+                self.busy = busy.busy(session, utcnow())
+        except Exception as exc:
+            log.error("who is busy not read (%s)", type(exc).__name__)
+
+    async def run(self) -> None:
+        """Read every BUSY_REFRESH until cancelled (SQLite on the event loop, as `Recorder`
+        does; a network database in a worker thread)."""
+        inline = self._db.engine.dialect.name == "sqlite"
+        while True:
+            if inline:
+                self.refresh()
+            else:
+                await anyio.to_thread.run_sync(self.refresh)
+            await anyio.sleep(BUSY_REFRESH)
 
 
 class Recorder:

@@ -28,7 +28,6 @@ from config.settings import Settings
 from foundation import outbox
 from foundation.clock import utcnow
 from hotline import calls, hours, twiml, voice_calls
-from hotline.routing import Target
 from web.twilio import hotpath
 from web.twilio.signature import signed_params
 from web.twilio.webhook import TWIML, Context, int_param, line_of, recovered, respond, webhook
@@ -72,12 +71,22 @@ def _step(
     step: int,
     relative: bool,
     greet: bool,
-    steps: list[list[Target]] | None = None,
+    plan: voice_calls.Steps | None = None,
 ) -> Response:
     """The TwiML of step `step` of the call's plan: ring its counsellors, or past the last
-    step the line's fallback number."""
-    if steps is None:
-        steps = voice_calls.steps(context.db, context.rota, line, at, relative=relative)
+    step the line's fallback number (saying so first when everyone on call is in another
+    conversation)."""
+    if plan is None:
+        plan = voice_calls.steps(
+            context.db,
+            context.rota,
+            line,
+            at,
+            relative=relative,
+            call_sid=context.params.get("CallSid", ""),
+            now=utcnow() if step == 0 else None,  # who is busy is decided at the first step
+        )
+    steps = plan.steps
     common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative)}
     if step < len(steps):
         return respond(
@@ -92,7 +101,10 @@ def _step(
                 greet=greet,
             )
         )
-    if step == 0:
+    all_busy = step == 0 and plan.all_busy
+    if all_busy:
+        log.info("line %s: everyone on call is in a conversation; ringing the fallback", slug)
+    elif step == 0:
         log.warning("line %s: nobody on call; ringing the fallback number", slug)
     return respond(
         twiml.fallback_dial(
@@ -100,6 +112,7 @@ def _step(
             context.config.fallback_for(slug),
             action=context.url("/twilio/voice/fallback-dialed", **common),
             greet=greet,
+            all_busy=all_busy,
         )
     )
 
@@ -148,8 +161,8 @@ def incoming(context: Context) -> Response:
             )
         )
     plan = opened.plan
-    steps = plan.steps if plan is not None else None
-    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, steps=steps)
+    steps = voice_calls.Steps(plan.steps, plan.skipped) if plan is not None else None
+    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, plan=steps)
     if plan is not None:
         _keep(context, slug, response, plan, now=now, version=version)
     return response
@@ -164,11 +177,18 @@ def _keep(
     now: datetime,
     version: int,
 ) -> None:
-    """Keep the line's first answer for the hot path, until the rota changes."""
-    if context.snapshots is not None:
+    """Keep the line's first answer for the hot path, until the rota changes, unless it left
+    out somebody busy (the next call may find her free again: it takes the slow path)."""
+    if context.snapshots is not None and not plan.skipped:
         body = bytes(response.body).decode()
         context.snapshots.put(
-            slug, body, plan.team_id, now=now, next_change=plan.next_change, version=version
+            slug,
+            body,
+            plan.team_id,
+            now=now,
+            next_change=plan.next_change,
+            version=version,
+            ringing=plan.ringing,
         )
 
 
@@ -195,9 +215,8 @@ def refresh_snapshot(context: Context, slug: str) -> None:
     now = utcnow()
     version = hotpath.rota_version()
     plan = voice_calls.first_plan(context.db, context.settings, context.rota, slug, now)
-    response = _step(
-        context, slug, line, at=now, step=0, relative=False, greet=True, steps=plan.steps
-    )
+    steps = voice_calls.Steps(plan.steps, plan.skipped)
+    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, plan=steps)
     _keep(context, slug, response, plan, now=now, version=version)
 
 
@@ -213,10 +232,15 @@ def incoming_fast(context: Context) -> Response | str | None:
     now = utcnow()
     if line.relatives_menu or hours.closed_reason(context.config, line, now) is not None:
         return None
+    watch = context.busy
+    if watch is None:
+        return None
     cached = snapshots.get(slug, now)
     if cached is None:
         return slug
-    document, team_id, stale = cached
+    document, team_id, stale, ringing = cached
+    if watch.busy & ringing:
+        return None  # somebody it rings is in another conversation: the slow path skips her
     tasks = getattr(context.state, "tasks", None)
     if stale and tasks is not None and slug not in snapshots.refreshing:
         snapshots.refreshing[slug] = anyio.Event()
@@ -262,6 +286,8 @@ def dialed(context: Context) -> Response:
         int_param(context.params.get("DialCallDuration")),
     )
     if taken:
+        if context.busy is not None:
+            context.busy.refresh()  # the conversation is over: she may be rung again at once
         return respond(twiml.hang_up())
     return _step(
         context,
@@ -300,13 +326,16 @@ def screen(context: Context) -> Response:
 
 
 def screen_answer(context: Context) -> Response:
+    counsellor_id = int_param(context.query.get("cid"))
     taken = voice_calls.screen_answered(
         context.db,
         context.query.get("parent", ""),
-        int_param(context.query.get("cid")),
+        counsellor_id,
         context.params.get("Digits", ""),
         utcnow(),
     )
+    if taken and context.busy is not None:
+        context.busy.took_call(counsellor_id)  # the next call here skips her at once
     return respond(twiml.bridge() if taken else twiml.hang_up())
 
 
@@ -332,13 +361,16 @@ def voicemail_left(context: Context) -> Response:
 
 def status_callback(context: Context) -> Response:
     duration = context.params.get("CallDuration")
+    state = context.params.get("CallStatus", "")
     voice_calls.status_changed(
         context.db,
         context.params.get("CallSid", ""),
-        context.params.get("CallStatus", ""),
+        state,
         int_param(duration) if duration else None,
         utcnow(),
     )
+    if state in calls.FINAL_STATES and context.busy is not None:
+        context.busy.refresh()  # whoever talked on this call is free again
     return respond(twiml.empty())
 
 

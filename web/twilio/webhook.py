@@ -64,6 +64,10 @@ class Context:
         return getattr(self.state, "snapshots", None)
 
     @property
+    def busy(self) -> hotpath.BusyWatch | None:
+        return getattr(self.state, "busy", None)
+
+    @property
     def config(self) -> HotlineConfig:
         return self.settings.config
 
