@@ -32,7 +32,12 @@ from foundation.db import Database
 from foundation.errors import Conflict, DomainError
 from foundation.models import Counsellor, Role, Shift, SwapRequest, SwapState, Team, Tier
 from foundation.teams import team_by_slug
-from scheduling import shifts, swaps
+from scheduling import shifts
+from scheduling.swaps import answering, asking, deciding
+from scheduling.swaps.applying import Outcome
+from scheduling.swaps.obsolete import stale_reason
+from scheduling.swaps.rows import OPEN
+from scheduling.swaps.words import OBSOLETE_REASONS, STATE_LABELS, span_text
 from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
@@ -124,14 +129,14 @@ def _views(session: Session, rows: list[SwapRequest], now: datetime) -> list[Swa
     for row in rows:
         team = session.get(Team, row.team_id)
         state = SwapState(row.state)
-        reason = swaps.stale_reason(session, row, now) if state in swaps.OPEN else None
+        reason = stale_reason(session, row, now) if state in OPEN else None
         views.append(
             SwapView(
                 id=row.id,
                 team=team.slug if team else "",
                 team_name=team.name if team else "",
                 state=state,
-                state_label=swaps.STATE_LABELS[state],
+                state_label=STATE_LABELS[state],
                 requester=names.get(row.requester_id, "?"),
                 colleague=names.get(row.colleague_id, "?"),
                 shift=_span(session.get(Shift, row.shift_id) if row.shift_id else None),
@@ -141,7 +146,7 @@ def _views(session: Session, rows: list[SwapRequest], now: datetime) -> list[Swa
                 note=row.note or "",
                 created_at=row.created_at,
                 updated_at=row.updated_at,
-                stale=swaps.OBSOLETE_REASONS[reason] if reason else None,
+                stale=OBSOLETE_REASONS[reason] if reason else None,
             )
         )
     return views
@@ -151,7 +156,7 @@ def _in_open_requests(session: Session, team_id: int) -> set[int]:
     """Shifts of the team named in an open request (they cannot be offered in another)."""
     rows = session.execute(
         select(SwapRequest.shift_id, SwapRequest.return_shift_id).where(
-            SwapRequest.team_id == team_id, SwapRequest.state.in_(swaps.OPEN)
+            SwapRequest.team_id == team_id, SwapRequest.state.in_(OPEN)
         )
     )
     return {shift_id for pair in rows for shift_id in pair if shift_id is not None}
@@ -179,7 +184,7 @@ def _mine(db: Database, settings: Settings, counsellor_id: int) -> dict[str, Any
         open_by_shift = {
             shift_id: view
             for row, view in zip(mentioned, views, strict=True)
-            if view.state in swaps.OPEN
+            if view.state in OPEN
             for shift_id in (row.shift_id, row.return_shift_id)
             if shift_id is not None
         }
@@ -193,7 +198,7 @@ def _mine(db: Database, settings: Settings, counsellor_id: int) -> dict[str, Any
             offers[team.id] = [
                 Option(
                     s.id,
-                    f"{s.counsellor.name}: {swaps.span_text(s.start_at, s.end_at, zone)} "
+                    f"{s.counsellor.name}: {span_text(s.start_at, s.end_at, zone)} "
                     f"({TIER_NAMES[s.tier]})",
                 )
                 for s in theirs
@@ -222,9 +227,9 @@ def _mine(db: Database, settings: Settings, counsellor_id: int) -> dict[str, Any
             "outgoing": [
                 v
                 for v, row in zip(views, mentioned, strict=True)
-                if v.state in swaps.OPEN and row.requester_id == me.id
+                if v.state in OPEN and row.requester_id == me.id
             ],
-            "history": [v for v in views if v.state not in swaps.OPEN][:HISTORY],
+            "history": [v for v in views if v.state not in OPEN][:HISTORY],
             "horizon_days": HORIZON.days,
         }
 
@@ -247,7 +252,7 @@ def _team(db: Database, settings: Settings, slug: str) -> dict[str, Any]:
             "approval": settings.config.teams[slug].swap_approval,
             "waiting": [v for v in views if v.state is SwapState.ACCEPTED],
             "asked": [v for v in views if v.state is SwapState.REQUESTED],
-            "history": [v for v in views if v.state not in swaps.OPEN][: HISTORY * 2],
+            "history": [v for v in views if v.state not in OPEN][: HISTORY * 2],
         }
 
 
@@ -270,12 +275,12 @@ def _message(query: dict[str, str]) -> str | None:
     """The German message for a `done` key of a redirect; unknown keys say nothing."""
     key = query.get("done", "")
     if key.startswith("obsolete-"):
-        reason = swaps.OBSOLETE_REASONS.get(key.removeprefix("obsolete-"))
+        reason = OBSOLETE_REASONS.get(key.removeprefix("obsolete-"))
         return OBSOLETE.format(reason=reason) if reason else None
     return DONE.get(key)
 
 
-def _outcome_key(outcome: swaps.Outcome) -> str:
+def _outcome_key(outcome: Outcome) -> str:
     if outcome.obsolete:
         return f"obsolete-{outcome.obsolete}"
     return "applied" if outcome.swap.state == SwapState.APPROVED else "accepted"
@@ -325,16 +330,16 @@ async def ask(request: Request, viewer: Viewer) -> Response:
         return await _show_mine(request, viewer, error=NO_RECORD, status=422)
     counsellor_id = viewer.counsellor_id
     form = await request.form()
-    new = swaps.NewSwap(
+    new = asking.NewSwap(
         shift_id=as_int(form.get("shift_id")),
         colleague_id=as_int(form.get("colleague_id")),
         return_shift_id=as_int(form.get("return_shift_id")) or None,
-        note=str(form.get("note", ""))[: swaps.NOTE_LENGTH],
+        note=str(form.get("note", ""))[: asking.NOTE_LENGTH],
     )
 
     def save() -> None:
         with request.app.state.db.write() as session:
-            swaps.request_swap(session, settings.config, counsellor_id, new, actor=viewer.actor)
+            asking.request_swap(session, settings.config, counsellor_id, new, actor=viewer.actor)
 
     try:
         await _in_thread(save)
@@ -377,7 +382,7 @@ async def withdraw(request: Request, viewer: Viewer) -> Response:
     config = request.app.state.settings.config
 
     def act(session: Session, swap_id: int, me: int) -> str:
-        swaps.withdraw(session, config, swap_id, me, actor=viewer.actor)
+        asking.withdraw(session, config, swap_id, me, actor=viewer.actor)
         return "withdrawn"
 
     return await _answer(request, viewer, act)
@@ -388,7 +393,7 @@ async def accept(request: Request, viewer: Viewer) -> Response:
     config = request.app.state.settings.config
 
     def act(session: Session, swap_id: int, me: int) -> str:
-        return _outcome_key(swaps.accept(session, config, swap_id, me, actor=viewer.actor))
+        return _outcome_key(answering.accept(session, config, swap_id, me, actor=viewer.actor))
 
     return await _answer(request, viewer, act)
 
@@ -398,7 +403,7 @@ async def decline(request: Request, viewer: Viewer) -> Response:
     config = request.app.state.settings.config
 
     def act(session: Session, swap_id: int, me: int) -> str:
-        swaps.decline(session, config, swap_id, me, actor=viewer.actor)
+        answering.decline(session, config, swap_id, me, actor=viewer.actor)
         return "declined"
 
     return await _answer(request, viewer, act)
@@ -451,9 +456,11 @@ async def _decide(request: Request, viewer: Viewer, approving: bool) -> Response
             if swap is None or swap.team_id != team_by_slug(session, team, settings.config).id:
                 raise Hidden
             if not approving:
-                swaps.reject(session, settings.config, swap_id, viewer.user_id, actor=viewer.actor)
+                deciding.reject(
+                    session, settings.config, swap_id, viewer.user_id, actor=viewer.actor
+                )
                 return "rejected"
-            outcome = swaps.approve(
+            outcome = deciding.approve(
                 session, settings.config, swap_id, viewer.user_id, actor=viewer.actor
             )
             return f"obsolete-{outcome.obsolete}" if outcome.obsolete else "approved"
