@@ -45,6 +45,7 @@ from web import (
     rotation_pages,
     swap_pages,
     task_pages,
+    team_swap_pages,
 )
 from web.filters import install as install_filters
 from web.headers import security_headers
@@ -142,6 +143,7 @@ def create_app(
             *rotation_pages.routes,
             *appointment_pages.routes,
             *swap_pages.routes,
+            *team_swap_pages.routes,
             *calendar_pages.routes,
             *feed.routes,
             *task_pages.routes,
