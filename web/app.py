@@ -30,6 +30,8 @@ from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
     api,
+    appointment_actions,
+    appointment_booking,
     appointment_pages,
     auth,
     calendar_pages,
@@ -142,6 +144,8 @@ def create_app(
             *rota_edit_pages.routes,
             *rotation_pages.routes,
             *appointment_pages.routes,
+            *appointment_booking.routes,
+            *appointment_actions.routes,
             *swap_pages.routes,
             *team_swap_pages.routes,
             *calendar_pages.routes,
