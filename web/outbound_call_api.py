@@ -18,7 +18,7 @@ from config.settings import Settings
 from foundation.access import Principal
 from foundation.errors import DomainError
 from hotline import outbound_calls
-from web.api import BadRequest, Work, api, body, caller
+from web.api.plumbing import BadRequest, Work, api, body, caller
 from web.responses import domain_error, error, json_response, local
 from web.schemas import CallBackIn, CallBackOut
 
