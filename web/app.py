@@ -25,7 +25,7 @@ from foundation.jobs import Job
 from foundation.outgoing import Provider
 from foundation.teams import sync_teams
 from hotline import providers
-from scheduling.notices import changes as notices
+from scheduling.notices import changes
 from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
@@ -86,7 +86,7 @@ def create_app(
     db = database or Database(make_engine(settings.database_url))
     way_out = provider or providers.for_settings(db, settings)
     rota = Rota(settings.config)
-    notices.watch(db, settings)  # shift changes made here queue change notices
+    changes.watch(db, settings)  # shift changes made here queue change notices
     hotpath.watch_rota()  # and drop the first answers kept in memory
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)

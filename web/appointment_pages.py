@@ -29,7 +29,7 @@ from foundation.models import Appointment, AppointmentMode, AppointmentStatus, C
 from foundation.teams import team_by_slug
 from hotline import outbound_calls
 from scheduling import appointments as cases
-from scheduling.busy import times as busy_times
+from scheduling.busy import times
 from web.appointment_form import DURATIONS, fold_choices, form_values
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
@@ -188,7 +188,7 @@ def load(
             if shown is not None and may_change(session, viewer, shown):
                 notice = cases.span_text(shown.start_at, shown.end_at, zone)
                 if shown.status is AppointmentStatus.BOOKED:  # over a busy time: warn
-                    busy_warning = busy_times.warning(
+                    busy_warning = times.warning(
                         session, shown.counsellor_id, shown.start_at, shown.end_at, zone
                     )
     return {
