@@ -13,6 +13,11 @@ step.
 
 The client is a pseudonym plus, optionally, a phone number (stored encrypted, never shown in
 full) and consent to SMS reminders.
+
+One concept, kept in one module on purpose although it is over 400 lines: the appointment and
+its use cases. The pure sections serve only them (the rules a booking's input must meet, the
+texts naming an appointment's time and the client's masked number), and every use case shares
+the overlap check, the audit snapshot and the reminder sync below them.
 """
 
 from __future__ import annotations

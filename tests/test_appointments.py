@@ -41,7 +41,7 @@ from tests.conftest import add_counsellor, berlin, quoted, utc
 from tests.helpers import counsellor_of
 from tests.test_api import check_against_openapi
 from tests.test_auth import csrf_of, make_user, sign_in
-from web.appointment_pages import fold_choices, start_from
+from web.appointment_form import fold_choices, start_from
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PHONE = "+4915123456789"

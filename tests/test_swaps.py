@@ -32,8 +32,11 @@ from foundation.models import (
     SwapState,
     Tier,
 )
-from scheduling import shifts, swaps
-from scheduling.swaps import NewSwap
+from scheduling import shifts
+from scheduling.swaps import answering, asking, deciding
+from scheduling.swaps.applying import Outcome
+from scheduling.swaps.asking import NewSwap
+from scheduling.swaps.words import OBSOLETE_REASONS
 from tests.conftest import add_counsellor, berlin
 from tests.helpers import counsellor_of, https_client
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
@@ -144,17 +147,17 @@ def ask(
 ) -> int:
     with database.write() as session:
         new = NewSwap(shift_id, colleague, return_shift_id, note)
-        return swaps.request_swap(session, config, requester, new, actor="tests").id
+        return asking.request_swap(session, config, requester, new, actor="tests").id
 
 
-def accept(database: Database, config: HotlineConfig, swap_id: int, who: int) -> swaps.Outcome:
+def accept(database: Database, config: HotlineConfig, swap_id: int, who: int) -> Outcome:
     with database.write() as session:
-        return swaps.accept(session, config, swap_id, who, actor="tests")
+        return answering.accept(session, config, swap_id, who, actor="tests")
 
 
-def approve(database: Database, config: HotlineConfig, swap_id: int, user: int) -> swaps.Outcome:
+def approve(database: Database, config: HotlineConfig, swap_id: int, user: int) -> Outcome:
     with database.write() as session:
-        return swaps.approve(session, config, swap_id, user, actor="tests")
+        return deciding.approve(session, config, swap_id, user, actor="tests")
 
 
 def config_without_approval(tmp_path: Path) -> HotlineConfig:
@@ -193,7 +196,7 @@ def test_swap_with_approval(
     assert holders(database, shift) == [team.amira]  # nothing changes before approval
     with database.read() as session:
         islamism = session.get(Shift, shift).team_id  # type: ignore[union-attr]
-        assert swaps.waiting_for_approval(session, islamism) == 1
+        assert deciding.waiting_for_approval(session, islamism) == 1
 
     clock.shift(MINUTE)
     done = approve(database, config, swap, team.coordinator)
@@ -203,7 +206,7 @@ def test_swap_with_approval(
         row = session.get(SwapRequest, swap)
         assert row is not None
         assert row.decided_by_id == team.coordinator
-        assert swaps.waiting_for_approval(session, islamism) == 0
+        assert deciding.waiting_for_approval(session, islamism) == 0
         moved = session.scalars(
             select(AuditEntry).where(AuditEntry.entity == "shift", AuditEntry.action == "swap")
         ).one()
@@ -330,39 +333,39 @@ def test_transitions_only_for_the_right_person_in_the_right_state(
     swap = ask(database, config, team.amira, shift, team.jonas)
     with database.write() as session:
         with pytest.raises(Invalid, match="Nur die angefragte Person"):
-            swaps.accept(session, config, swap, team.leyla, actor="tests")
+            answering.accept(session, config, swap, team.leyla, actor="tests")
         with pytest.raises(Invalid, match="Nur die angefragte Person"):
-            swaps.decline(session, config, swap, team.amira, actor="tests")
+            answering.decline(session, config, swap, team.amira, actor="tests")
         with pytest.raises(Invalid, match="Nur wer die Anfrage gestellt hat"):
-            swaps.withdraw(session, config, swap, team.jonas, actor="tests")
+            asking.withdraw(session, config, swap, team.jonas, actor="tests")
         with pytest.raises(Conflict, match="bereits angefragt"):
-            swaps.approve(session, config, swap, team.coordinator, actor="tests")
+            deciding.approve(session, config, swap, team.coordinator, actor="tests")
         with pytest.raises(NotFound):
-            swaps.accept(session, config, 999_999, team.jonas, actor="tests")
+            answering.accept(session, config, 999_999, team.jonas, actor="tests")
     accept(database, config, swap, team.jonas)
     with database.write() as session:
         with pytest.raises(Conflict, match="bereits angenommen"):
-            swaps.accept(session, config, swap, team.jonas, actor="tests")
+            answering.accept(session, config, swap, team.jonas, actor="tests")
         with pytest.raises(Conflict, match="bereits angenommen"):
-            swaps.decline(session, config, swap, team.jonas, actor="tests")
+            answering.decline(session, config, swap, team.jonas, actor="tests")
         for outsider in (team.other_coordinator, 999_999):
             with pytest.raises(Invalid, match="Nur die Koordination dieses Teams"):
-                swaps.approve(session, config, swap, outsider, actor="tests")
+                deciding.approve(session, config, swap, outsider, actor="tests")
             with pytest.raises(Invalid, match="Nur die Koordination dieses Teams"):
-                swaps.reject(session, config, swap, outsider, actor="tests")
+                deciding.reject(session, config, swap, outsider, actor="tests")
         # A counsellor's own account decides nothing either, even in her own team.
         leylas = users.NewUser("leyla", PASSWORD, Role.COUNSELLOR, (), team.leyla)
         counsellor_user = users.create_user(session, config, leylas, actor="tests").id
         with pytest.raises(Invalid, match="Nur die Koordination dieses Teams"):
-            swaps.approve(session, config, swap, counsellor_user, actor="tests")
+            deciding.approve(session, config, swap, counsellor_user, actor="tests")
     assert state(database, swap) is SwapState.ACCEPTED
     assert audit_actions(database, swap) == ["request", "accept"]
     with database.write() as session:
-        swaps.reject(session, config, swap, team.coordinator, actor="tests")
+        deciding.reject(session, config, swap, team.coordinator, actor="tests")
     assert state(database, swap) is SwapState.REJECTED
     assert holders(database, shift) == [team.amira]
     with database.write() as session, pytest.raises(Conflict, match="bereits von der Koord"):
-        swaps.withdraw(session, config, swap, team.amira, actor="tests")
+        asking.withdraw(session, config, swap, team.amira, actor="tests")
     assert {key.split(":")[2] for key in notices(database)} == {
         "requested", "accepted", "approval", "rejected"
     }  # fmt: skip
@@ -377,11 +380,11 @@ def test_withdraw_and_decline(
     clock.shift(MINUTE)
     first = ask(database, config, team.amira, shift, team.jonas)
     with database.write() as session:
-        swaps.decline(session, config, first, team.jonas, actor="tests")
+        answering.decline(session, config, first, team.jonas, actor="tests")
     second = ask(database, config, team.amira, shift, team.leyla)  # free again
     accept(database, config, second, team.leyla)
     with database.write() as session:
-        swaps.withdraw(session, config, second, team.amira, actor="tests")  # before approval
+        asking.withdraw(session, config, second, team.amira, actor="tests")  # before approval
     assert (state(database, first), state(database, second)) == (
         SwapState.DECLINED,
         SwapState.WITHDRAWN,
@@ -451,7 +454,7 @@ def test_a_shift_changed_meanwhile_makes_the_request_obsolete(
     keys = notices(database)
     assert f"swap:{swap}:obsolete:{team.amira}:sms" in keys
     assert "hinfällig" in keys[f"swap:{swap}:obsolete:{team.jonas}:sms"]
-    assert swaps.OBSOLETE_REASONS[reason]
+    assert OBSOLETE_REASONS[reason]
 
 
 def test_obsolete_also_at_approval(
@@ -638,7 +641,7 @@ def test_a_change_committed_while_the_approval_waits_is_seen_not_overwritten(
     assert row is not None
     row.counsellor_id = team.leyla
     other.flush()  # the row is locked until the commit below
-    outcomes: list[swaps.Outcome] = []
+    outcomes: list[Outcome] = []
     worker = threading.Thread(
         target=lambda: outcomes.append(approve(database, config, swap, team.coordinator))
     )

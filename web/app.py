@@ -25,11 +25,13 @@ from foundation.jobs import Job
 from foundation.outgoing import Provider
 from foundation.teams import sync_teams
 from hotline import providers
-from scheduling.notices import changes as notices
+from scheduling.notices import changes
 from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
     api,
+    appointment_actions,
+    appointment_booking,
     appointment_pages,
     auth,
     calendar_pages,
@@ -38,13 +40,13 @@ from web import (
     counsellor_pages,
     feed,
     health,
-    outbound_call_api,
     pages,
     rota_edit_pages,
     rota_pages,
     rotation_pages,
     swap_pages,
     task_pages,
+    team_swap_pages,
 )
 from web.filters import install as install_filters
 from web.headers import security_headers
@@ -84,7 +86,7 @@ def create_app(
     db = database or Database(make_engine(settings.database_url))
     way_out = provider or providers.for_settings(db, settings)
     rota = Rota(settings.config)
-    notices.watch(db, settings)  # shift changes made here queue change notices
+    changes.watch(db, settings)  # shift changes made here queue change notices
     hotpath.watch_rota()  # and drop the first answers kept in memory
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
@@ -144,7 +146,10 @@ def create_app(
             *rota_edit_pages.routes,
             *rotation_pages.routes,
             *appointment_pages.routes,
+            *appointment_booking.routes,
+            *appointment_actions.routes,
             *swap_pages.routes,
+            *team_swap_pages.routes,
             *calendar_pages.routes,
             *feed.routes,
             *task_pages.routes,
@@ -152,7 +157,6 @@ def create_app(
             *callback_request_pages.routes,
             Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
             *api.routes,
-            *outbound_call_api.routes,
             *health.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

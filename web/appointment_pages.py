@@ -1,18 +1,18 @@
 """The appointments page: a counsellor's own appointments, or (coordinators, admins) a team's,
-with a booking form and, per appointment, move / cancel / done / no-show.
+with a booking form (`web.appointment_booking`) and, per appointment, move / cancel / done /
+no-show / call back (`web.appointment_actions`). This module lists them: whose appointments the
+viewer sees (`foundation.access`), and the page shown after every action.
 
-Times are typed as Berlin wall-clock times. The two DST nights are handled out loud
-(`scheduling.wallclock`): a time the spring night skips is refused with an explanation, a time
-the autumn night repeats is booked only once the person chose which of the two is meant, and
-every time on the page carries its zone abbreviation (MEZ/MESZ) so the choice stays visible.
+Every time on the page carries its zone abbreviation (MEZ/MESZ), so the choice the autumn night
+asks for (`web.appointment_form`) stays visible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -25,30 +25,17 @@ from config.settings import Settings
 from foundation import access, crypto
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.errors import Conflict, DomainError, Invalid, NotFound
 from foundation.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor
 from foundation.teams import team_by_slug
 from hotline import outbound_calls
 from scheduling import appointments as cases
-from scheduling.busy import times as busy
-from scheduling.wallclock import (
-    Ambiguous,
-    Exact,
-    Nonexistent,
-    choice_labels,
-    explain_ambiguous,
-    explain_nonexistent,
-    resolve,
-)
-from web import outbound_call_pages
+from scheduling.busy import times
+from web.appointment_form import DURATIONS, fold_choices, form_values
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
 
-T = TypeVar("T")
 PAST = timedelta(days=30)
 AHEAD = timedelta(days=366)
-DURATIONS = (30, 45, 60, 90, 120)
-MIN_MINUTES, MAX_MINUTES = 5, 8 * 60
 
 STATUS_NAMES = {
     AppointmentStatus.BOOKED: "gebucht",
@@ -60,27 +47,6 @@ MODE_NAMES = {
     AppointmentMode.PHONE: "Telefon",
     AppointmentMode.IN_PERSON: "vor Ort",
     AppointmentMode.VIDEO: "Video",
-}
-# German messages by field (the use cases speak English for the API).
-MESSAGES = {
-    "counsellor_id": "Bitte wählen Sie eine aktive Beraterin oder einen aktiven Berater.",
-    "client.pseudonym": "Bitte geben Sie ein Pseudonym an (höchstens 100 Zeichen, "
-    "ohne Telefonnummer).",
-    "client.phone": "Das ist keine gültige Telefonnummer (zum Beispiel 0151 23456789).",
-    "client.sms_consent": "SMS-Erinnerungen gehen nur an eine Mobilnummer: Bitte geben Sie "
-    "eine an oder lassen Sie das Häkchen weg.",
-    "location": "Bitte geben Sie den Ort des Termins an.",
-    "video_link": "Bitte geben Sie den Link zum Video-Termin an; er beginnt mit https://.",
-    "start": "Bitte geben Sie Datum und Uhrzeit des Beginns an.",
-    "end": "Die Dauer muss zwischen 5 Minuten und 8 Stunden liegen.",
-    "duration": "Die Dauer muss zwischen 5 Minuten und 8 Stunden liegen.",
-    "mode": "Bitte wählen Sie, wie der Termin stattfindet.",
-    "status": "Dieser Termin ist abgesagt oder abgeschlossen und kann so nicht mehr geändert "
-    "werden.",
-    "not_begun": "Ein Termin kann erst ab seinem Beginn als wahrgenommen oder nicht erschienen "
-    "markiert werden.",
-    "missing": "Diesen Termin gibt es nicht (mehr), oder Sie dürfen ihn nicht ändern.",
-    "bad_status": "Bitte wählen Sie „Wahrgenommen“ oder „Nicht erschienen“.",
 }
 NOTICES = {
     "booked": "Der Termin ist gebucht",
@@ -95,67 +61,6 @@ NOTICES = {
 }
 
 
-# --- local times from the form (pure) -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    """The start instant a form names, or why it names none."""
-
-    at: datetime | None
-    error: str | None = None
-
-
-def start_from(values: Mapping[str, str], zone: ZoneInfo) -> Start:
-    """Resolve the form's date, time and (on the autumn night) chosen fold into an instant."""
-    try:
-        day = date.fromisoformat(values.get("date", ""))
-        clock = time.fromisoformat(values.get("time", ""))
-    except ValueError:
-        return Start(None, MESSAGES["start"])
-    resolution = resolve(day, clock, zone)
-    if isinstance(resolution, Nonexistent):
-        return Start(None, explain_nonexistent(resolution))
-    if isinstance(resolution, Ambiguous):
-        fold = values.get("fold", "")
-        if fold not in ("0", "1"):
-            return Start(None, explain_ambiguous(resolution))
-        return Start(resolution.choose(int(fold)))
-    assert isinstance(resolution, Exact)
-    return Start(resolution.at)
-
-
-def fold_choices(values: Mapping[str, str], zone: ZoneInfo) -> tuple[str, str] | None:
-    """Radio labels ("02:30 MESZ (erste)", "02:30 MEZ (zweite)") if the typed time is one the
-    autumn night repeats, else None (no question to ask)."""
-    try:
-        day = date.fromisoformat(values.get("date", ""))
-        clock = time.fromisoformat(values.get("time", ""))
-    except ValueError:
-        return None
-    resolution = resolve(day, clock, zone)
-    return choice_labels(resolution, zone) if isinstance(resolution, Ambiguous) else None
-
-
-def minutes_from(raw: str) -> int | None:
-    text = raw.strip()
-    if not text.isdigit() or len(text) > 4:
-        return None
-    minutes = int(text)
-    return minutes if MIN_MINUTES <= minutes <= MAX_MINUTES else None
-
-
-def form_values(start: datetime, end: datetime, zone: ZoneInfo) -> dict[str, str]:
-    """The time fields that show an existing appointment (for the move form)."""
-    local = start.astimezone(zone)
-    return {
-        "date": local.date().isoformat(),
-        "time": f"{local:%H:%M}",
-        "fold": str(local.fold),
-        "duration": str(round((end - start).total_seconds() / 60)),
-    }
-
-
 # --- who sees what -----------------------------------------------------------------------------
 
 
@@ -168,7 +73,7 @@ class Scope:
     counsellors: list[Counsellor]  # whose appointments are listed (and may be booked)
 
 
-def _scope(session: Session, settings: Settings, viewer: Viewer, team: str | None) -> Scope:
+def scope_for(session: Session, settings: Settings, viewer: Viewer, team: str | None) -> Scope:
     coordinated = access.teams_coordinated(viewer.principal, settings.config.teams)
     if team is None and viewer.counsellor_id is None:
         # Admins and coordinators without a counsellor of their own see their first team.
@@ -187,12 +92,12 @@ def _scope(session: Session, settings: Settings, viewer: Viewer, team: str | Non
     return Scope(None, own.name, [own])
 
 
-def _may_change(session: Session, viewer: Viewer, appointment: Appointment) -> bool:
+def may_change(session: Session, viewer: Viewer, appointment: Appointment) -> bool:
     teams = access.counsellor_team_ids(session, appointment.counsellor_id)
     return access.may_change_appointment(viewer.principal, appointment.counsellor_id, teams)
 
 
-def _team_of(request: Request, values: Mapping[str, str] | None = None) -> str | None:
+def team_of(request: Request, values: Mapping[str, str] | None = None) -> str | None:
     raw = (values or {}).get("team") or request.query_params.get("team") or ""
     return raw or None
 
@@ -257,14 +162,14 @@ def _rows(
     ]
 
 
-def _load(
+def load(
     db: Database, settings: Settings, viewer: Viewer, team: str | None, notice_id: int
 ) -> dict[str, Any]:
     zone = settings.config.organisation.zone
     now = utcnow()
     box = crypto.box(settings)
     with db.read() as session:
-        scope = _scope(session, settings, viewer, team)
+        scope = scope_for(session, settings, viewer, team)
         ids = [c.id for c in scope.counsellors]
         found = cases.list_appointments(
             session, start=now - PAST, end=now + AHEAD, counsellor_ids=ids
@@ -280,10 +185,10 @@ def _load(
         notice = busy_warning = None
         if notice_id:
             shown = session.get(Appointment, notice_id)
-            if shown is not None and _may_change(session, viewer, shown):
+            if shown is not None and may_change(session, viewer, shown):
                 notice = cases.span_text(shown.start_at, shown.end_at, zone)
                 if shown.status is AppointmentStatus.BOOKED:  # over a busy time: warn
-                    busy_warning = busy.warning(
+                    busy_warning = times.warning(
                         session, shown.counsellor_id, shown.start_at, shown.end_at, zone
                     )
     return {
@@ -304,14 +209,10 @@ def _load(
     }
 
 
-async def _in_thread(fn: Callable[[], T]) -> T:
-    return await run_in_threadpool(fn)
-
-
 # --- the page -------------------------------------------------------------------------------------
 
 
-async def _show(
+async def show(
     request: Request,
     viewer: Viewer,
     *,
@@ -325,7 +226,9 @@ async def _show(
     settings: Settings = request.app.state.settings
     zone = settings.config.organisation.zone
     notice_id = as_int(request.query_params.get("id"))
-    data = await _in_thread(lambda: _load(request.app.state.db, settings, viewer, team, notice_id))
+    data = await run_in_threadpool(
+        lambda: load(request.app.state.db, settings, viewer, team, notice_id)
+    )
     editing = editing or as_int(request.query_params.get("edit"))
     edited = next((r for r in data["upcoming"] if r.appointment.id == editing), None)
     if edited is not None and edit_form is None:
@@ -353,192 +256,16 @@ async def _show(
     )
 
 
-def _back(team: str | None, notice: str, appointment_id: int) -> RedirectResponse:
+def back(team: str | None, notice: str, appointment_id: int) -> RedirectResponse:
     query = f"?notice={notice}&id={appointment_id}" + (f"&team={team}" if team else "")
     return RedirectResponse(f"/appointments{query}", status_code=303)
 
 
 @page()
 async def appointments(request: Request, viewer: Viewer) -> Response:
-    return await _show(request, viewer, team=_team_of(request))
-
-
-def _german(exc: DomainError) -> tuple[str, str]:
-    """(form field, German message) for a refusal of the use case."""
-    if isinstance(exc, cases.Overlap):
-        return "start", exc.message  # already German, naming the appointment in the way
-    field = exc.field or "start"
-    if field == "status" and not isinstance(exc, Conflict):
-        return "status", MESSAGES["not_begun"]
-    return field, MESSAGES.get(field, exc.message)
-
-
-@page()
-async def book(request: Request, viewer: Viewer) -> Response:
-    settings: Settings = request.app.state.settings
-    zone = settings.config.organisation.zone
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "csrf"}
-    team = _team_of(request, values)
-    errors: dict[str, str] = {}
-    start = start_from(values, zone)
-    if start.error:
-        errors["start"] = start.error
-    minutes = minutes_from(values.get("duration", ""))
-    if minutes is None:
-        errors["duration"] = MESSAGES["duration"]
-    mode = values.get("mode", "")
-    if mode not in {m.value for m in AppointmentMode}:
-        errors["mode"] = MESSAGES["mode"]
-    if errors or start.at is None or minutes is None:
-        return await _show(request, viewer, team=team, form=values, errors=errors, status=422)
-    counsellor_id = as_int(values.get("counsellor_id")) if team else viewer.counsellor_id or 0
-    new = cases.NewAppointment(
-        counsellor_id=counsellor_id,
-        client=cases.Client(
-            values.get("pseudonym", ""), values.get("phone") or None, "sms_consent" in values
-        ),
-        start=start.at,
-        end=start.at + timedelta(minutes=minutes),
-        mode=AppointmentMode(mode),
-        location=values.get("location"),
-        video_link=values.get("video_link"),
-    )
-
-    def save() -> int:
-        with request.app.state.db.write() as session:
-            if team is not None:
-                # The team view books only for the team's people.
-                scope = _scope(session, settings, viewer, team)
-                if counsellor_id not in {c.id for c in scope.counsellors}:
-                    raise NotFound("not a member of the team", field="counsellor_id")
-            return cases.book(session, settings, new, actor=viewer.actor).id
-
-    try:
-        appointment_id = await _in_thread(save)
-    except DomainError as exc:
-        field, message = _german(exc)
-        return await _show(
-            request, viewer, team=team, form=values, errors={field: message}, status=422
-        )
-    return _back(team, "booked", appointment_id)
-
-
-Change = Callable[[Session, int], Appointment]
-
-
-async def _change(
-    request: Request, viewer: Viewer, notice: Callable[[Appointment], str], change: Change
-) -> Response:
-    """Apply `change` to the appointment of the path, if the viewer may; errors re-show the page
-    (422) with a German message next to the appointment's form, nothing changed."""
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "csrf"}
-    team = _team_of(request, values)
-    appointment_id = as_int(request.path_params.get("appointment_id"))
-
-    def save() -> Appointment:
-        with request.app.state.db.write() as session:
-            existing = session.get(Appointment, appointment_id) if appointment_id else None
-            if existing is None or not _may_change(session, viewer, existing):
-                raise NotFound("no such appointment", field="missing")
-            return change(session, appointment_id)
-
-    try:
-        appointment = await _in_thread(save)
-    except DomainError as exc:
-        field, message = _german(exc)
-        editing = appointment_id if field in ("start", "end", "duration") else 0
-        return await _show(
-            request,
-            viewer,
-            team=team,
-            errors={f"edit_{field}" if editing else "action": message},
-            editing=editing,
-            edit_form=values if editing else None,
-            status=404 if field == "missing" else 422,  # missing or not the viewer's: the same
-        )
-    return _back(team, notice(appointment), appointment.id)
-
-
-@page()
-async def reschedule(request: Request, viewer: Viewer) -> Response:
-    settings: Settings = request.app.state.settings
-    zone = settings.config.organisation.zone
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "csrf"}
-    start = start_from(values, zone)
-    minutes = minutes_from(values.get("duration", ""))
-    if start.at is None or minutes is None:
-        error = start.error or MESSAGES["duration"]
-        field = "edit_start" if start.error else "edit_duration"
-        return await _show(
-            request,
-            viewer,
-            team=_team_of(request, values),
-            errors={field: error},
-            editing=as_int(request.path_params.get("appointment_id")),
-            edit_form=values,
-            status=422,
-        )
-    begin, end = start.at, start.at + timedelta(minutes=minutes)
-
-    def move(session: Session, appointment_id: int) -> Appointment:
-        return cases.reschedule(session, settings, appointment_id, begin, end, actor=viewer.actor)
-
-    return await _change(request, viewer, lambda _a: "moved", move)
-
-
-@page()
-async def cancel(request: Request, viewer: Viewer) -> Response:
-    settings: Settings = request.app.state.settings
-
-    def drop(session: Session, appointment_id: int) -> Appointment:
-        return cases.cancel(session, settings, appointment_id, actor=viewer.actor)
-
-    return await _change(request, viewer, lambda _a: "cancelled", drop)
-
-
-@page()
-async def set_status(request: Request, viewer: Viewer) -> Response:
-    settings: Settings = request.app.state.settings
-    form = await request.form()
-    status = str(form.get("status", ""))
-
-    def mark(session: Session, appointment_id: int) -> Appointment:
-        if status not in ("done", "no_show"):
-            raise Invalid("status: done or no_show", field="bad_status")
-        return cases.mark(
-            session, settings, appointment_id, AppointmentStatus(status), actor=viewer.actor
-        )
-
-    return await _change(request, viewer, lambda a: a.status.value, mark)
-
-
-@page()
-async def call_client(request: Request, viewer: Viewer) -> Response:
-    """ "Zurückrufen": the viewer's phone rings, then the client's (whoever may change the
-    appointment: its counsellor, the team's coordinators, admins)."""
-    form = await request.form()
-    team = _team_of(request, {k: str(v) for k, v in form.items()})
-    appointment_id = as_int(request.path_params.get("appointment_id"))
-
-    line = str(form.get("line", "")) or None
-    outcome = await outbound_call_pages.start(request, viewer, "appointment", appointment_id, line)
-    if outcome.error:
-        return await _show(
-            request, viewer, team=team, errors={"action": outcome.error}, status=outcome.status
-        )
-    if outcome.notice is None:
-        return RedirectResponse("/appointments", status_code=303)
-    return _back(team, outcome.notice, appointment_id)
+    return await show(request, viewer, team=team_of(request))
 
 
 routes = [
     Route("/appointments", appointments, methods=["GET"]),
-    Route("/appointments", book, methods=["POST"]),
-    Route("/appointments/{appointment_id}/reschedule", reschedule, methods=["POST"]),
-    Route("/appointments/{appointment_id}/cancel", cancel, methods=["POST"]),
-    Route("/appointments/{appointment_id}/status", set_status, methods=["POST"]),
-    Route("/appointments/{appointment_id}/call", call_client, methods=["POST"]),
 ]

@@ -25,8 +25,8 @@ from foundation import access, crypto
 from foundation.db import Database
 from foundation.errors import DomainError, Invalid, NotFound
 from foundation.models import Counsellor, ExternalCalendar, FeedToken, Team, TeamMembership
-from scheduling.busy import calendars as busy
-from scheduling.feeds import tokens as feed_tokens
+from scheduling.busy import calendars
+from scheduling.feeds import tokens
 from web.auth import Viewer, page
 from web.pages import as_int, render
 
@@ -37,7 +37,7 @@ MESSAGES = {
     "url": "Das ist keine Kalender-Adresse. Sie beginnt mit https:// (oder webcal://).",
     "no_counsellor": "Eigene Kalender gibt es nur für Konten von Beraterinnen und Beratern.",
     "gone": "Diesen Eintrag gibt es nicht (mehr).",
-    "too_many": f"Sie können höchstens {busy.MAX_CALENDARS} eigene Kalender eintragen.",
+    "too_many": f"Sie können höchstens {calendars.MAX_CALENDARS} eigene Kalender eintragen.",
     "credentials": "Benutzername und Passwort in der Adresse gehen nur mit https:// (oder webcal://).",
 }
 
@@ -104,12 +104,12 @@ def _page_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, ob
     with db.read() as session:
         coordinated = _coordinated_team_ids(session, settings, viewer)
         members = _team_members(session, coordinated)
-        own = feed_tokens.listing(
+        own = tokens.listing(
             session,
             counsellor_ids=[viewer.counsellor_id] if viewer.counsellor_id is not None else [],
             user_id=viewer.user_id,
         )
-        others = feed_tokens.listing(
+        others = tokens.listing(
             session,
             counsellor_ids=members,
             team_ids=coordinated,
@@ -127,8 +127,8 @@ def _page_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, ob
             )
             return TokenRow(token, what, may_revoke(session, viewer, token))
 
-        calendars = (
-            busy.calendars_of(session, viewer.counsellor_id)
+        own_calendars = (
+            calendars.calendars_of(session, viewer.counsellor_id)
             if viewer.counsellor_id is not None
             else []
         )
@@ -137,7 +137,7 @@ def _page_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, ob
             "others": [row(token) for token in others if token.id not in own_ids],
             "coordinates": bool(coordinated),
             "choices": _feed_choices(settings, viewer),
-            "calendars": calendars,
+            "calendars": own_calendars,
         }
 
 
@@ -177,7 +177,7 @@ async def issue(request: Request, viewer: Viewer) -> Response:
     choice = str(form.get("feed", ""))
     label = " ".join(str(form.get("label", "")).split())
     values = {"feed": choice, "label": label}
-    if len(label) > feed_tokens.LABEL_LENGTH:
+    if len(label) > tokens.LABEL_LENGTH:
         return await _show(
             request, viewer, errors={"label": MESSAGES["label"]}, form=values, status=422
         )
@@ -189,7 +189,7 @@ async def issue(request: Request, viewer: Viewer) -> Response:
             team_id = None
             if choice.startswith("team:"):
                 team_id = session.scalar(select(Team.id).where(Team.slug == choice[5:]))
-            token, plain = feed_tokens.issue(
+            token, plain = tokens.issue(
                 session,
                 counsellor_id=viewer.counsellor_id if choice == "me" else None,
                 team_id=team_id,
@@ -207,8 +207,8 @@ async def issue(request: Request, viewer: Viewer) -> Response:
         return await _show(
             request, viewer, errors={"feed": MESSAGES["feed"]}, form=values, status=422
         )
-    url = feed_tokens.feed_url(settings.public_url, made[1])
-    return await _show(request, viewer, issued=Issued(made[0], url, feed_tokens.webcal_url(url)))
+    url = tokens.feed_url(settings.public_url, made[1])
+    return await _show(request, viewer, issued=Issued(made[0], url, tokens.webcal_url(url)))
 
 
 @page()
@@ -221,7 +221,7 @@ async def revoke(request: Request, viewer: Viewer) -> Response:
             token = session.get(FeedToken, token_id)
             if token is None or not may_revoke(session, viewer, token):
                 raise NotFound("no such feed token")  # another's is answered the same
-            feed_tokens.revoke(session, token_id, actor=viewer.actor)
+            tokens.revoke(session, token_id, actor=viewer.actor)
 
     try:
         await run_in_threadpool(drop)
@@ -233,7 +233,7 @@ async def revoke(request: Request, viewer: Viewer) -> Response:
 def _calendar_message(exc: DomainError) -> str:
     if exc.field == "url" and "at most" in exc.message:
         return MESSAGES["too_many"]
-    if exc.message == busy.CREDENTIALS_OVER_HTTP:
+    if exc.message == calendars.CREDENTIALS_OVER_HTTP:
         return MESSAGES["credentials"]
     return MESSAGES["url"]
 
@@ -251,7 +251,7 @@ async def add_external(request: Request, viewer: Viewer) -> Response:
 
     def add() -> None:
         with db.write() as session:
-            busy.add_calendar(
+            calendars.add_calendar(
                 session,
                 crypto.box(settings),
                 counsellor_id,
@@ -286,7 +286,7 @@ async def remove_external(request: Request, viewer: Viewer) -> Response:
                 viewer.principal, found.counsellor_id
             ):
                 raise NotFound("no such calendar")  # another's is answered the same
-            busy.remove_calendar(session, calendar_id, actor=viewer.actor)
+            calendars.remove_calendar(session, calendar_id, actor=viewer.actor)
 
     try:
         await run_in_threadpool(drop)

@@ -18,8 +18,9 @@ from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import AuditEntry, Role, TaskStatus, Voicemail
 from hotline import conversations, tasks
-from scheduling import shifts, swaps
+from scheduling import shifts
 from scheduling.shifts import OnCallNow
+from scheduling.swaps import deciding
 from web import auth
 from web.auth import Viewer, page
 
@@ -174,7 +175,7 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
                     gaps=shifts.gaps(session, settings.config, slug, now, now + GAP_HORIZON),
                     voicemails=voicemails,
                     coordinates=access.may_coordinate(who, slug),
-                    swaps_waiting=swaps.waiting_for_approval(session, team_now.team.id)
+                    swaps_waiting=deciding.waiting_for_approval(session, team_now.team.id)
                     if access.may_decide_swap(who, slug)
                     else 0,
                     callbacks_open=callbacks_open,

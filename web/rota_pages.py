@@ -24,7 +24,7 @@ from foundation.db import Database
 from foundation.models import Counsellor, Shift
 from foundation.teams import team_by_slug
 from scheduling import absences, shifts, standins
-from scheduling.busy import times as busy
+from scheduling.busy import times
 from scheduling.rotation import PlannedShift
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
@@ -74,7 +74,7 @@ def _team_data(db: Database, settings: Settings, team: str, period: Period) -> d
         away = absences.list_absences(
             session, period.start, period.end, counsellor_ids=[m.id for m in members]
         )
-        busy_times = busy.busy_as_absences(
+        busy_times = times.busy_as_absences(
             session, [m.id for m in members], period.start, period.end
         )
     return {

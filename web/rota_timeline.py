@@ -12,7 +12,7 @@ from typing import Any
 from foundation import dates
 from foundation.models import Absence, Shift, StandIn, Tier
 from scheduling import absences
-from scheduling.busy import times as busy
+from scheduling.busy import times
 from web.rota_period import Period
 
 LABEL_WIDTH = 190
@@ -56,7 +56,7 @@ def timeline(
     names: dict[int, str],
     now: datetime,
     away: list[Absence] | None = None,
-    busy_times: list[busy.BusyAbsence] | None = None,
+    busy_times: list[times.BusyAbsence] | None = None,
 ) -> dict[str, object]:
     """The grid. `busy_times` (from counsellors' own calendars) are drawn like absences and
     flag the shifts they overlap, but do not make gaps: only a recorded absence does."""
@@ -162,7 +162,7 @@ def timeline(
     }
 
 
-def _busy_text(busy_time: busy.BusyAbsence, zone: Any) -> str:
+def _busy_text(busy_time: times.BusyAbsence, zone: Any) -> str:
     return (
         f"{busy_time.counsellor.name} belegt (eigener Kalender): "
         f"{when(busy_time.start_at, zone)} – {when(busy_time.end_at, zone)}"

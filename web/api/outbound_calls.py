@@ -1,7 +1,7 @@
 """/api/v1/callbacks: start an outbound call (a call-back through the line) for a counsellor,
 and follow it (the path, a public contract, keeps its name).
 
-Starting one is not a single transaction like the rest of the API (web.api): the call-back is
+Starting one is not a single transaction like the rest of the API (`plumbing.api`): the call-back is
 recorded, then Twilio is asked to ring the counsellor without a database lock held, then the
 answer is recorded (hotline.outbound_calls.call_back).
 """
@@ -18,7 +18,7 @@ from config.settings import Settings
 from foundation.access import Principal
 from foundation.errors import DomainError
 from hotline import outbound_calls
-from web.api import BadRequest, Work, api, body, caller
+from web.api.plumbing import BadRequest, Work, api, body, caller
 from web.responses import domain_error, error, json_response, local
 from web.schemas import CallBackIn, CallBackOut
 

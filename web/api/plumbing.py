@@ -1,0 +1,174 @@
+"""What every /api/v1 endpoint does before and around its resource: the bearer key (a
+principal of the access policy, `foundation.access`), the JSON body, the query parameters
+(times with offset, ids, listing ranges), one transaction, and errors as JSON with the status
+that fits (`web.responses`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import TypeVar
+
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from foundation import access, apikeys
+from foundation.access import Principal
+from foundation.clock import utcnow
+from foundation.db import Database
+from foundation.errors import DomainError
+from web.responses import domain_error, error, query_time, validation_error
+
+MAX_BODY = 64 * 1024
+MAX_LIST_RANGE = timedelta(days=400)
+DEFAULT_LIST_RANGE = timedelta(days=28)
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+M = TypeVar("M", bound=BaseModel)
+
+Work = Callable[[Session, Principal], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class BadRequest(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def body(request: Request, model: type[M]) -> M:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise BadRequest(error(415, "unsupported_media_type", "send application/json"))
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise BadRequest(error(413, "too_large", f"the body is limited to {MAX_BODY} bytes"))
+    try:
+        return model.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise BadRequest(error(400, "invalid_json", f"the body is not JSON: {exc.msg}")) from exc
+    except ValidationError as exc:
+        raise BadRequest(validation_error(exc)) from exc
+
+
+def instant(raw: str | None, name: str) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return _INSTANT.validate_python(query_time(raw))
+    except ValidationError as exc:
+        message = "not an ISO 8601 time with offset (e.g. 2026-11-25T14:00:00+01:00)"
+        raise BadRequest(error(422, "invalid", f"{name}: {message}")) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The query of a listing: its range, and the team and the counsellor it is narrowed to."""
+
+    start: datetime
+    end: datetime
+    team: str | None
+    counsellor_id: int | None
+
+
+def listing(params: QueryParams) -> Listing:
+    """from/to (from now for 28 days unless given, at most 400 days), team, counsellor_id."""
+    start = instant(params.get("from"), "from") or utcnow()
+    end = instant(params.get("to"), "to") or start + DEFAULT_LIST_RANGE
+    if end <= start or end - start > MAX_LIST_RANGE:
+        raise BadRequest(error(422, "invalid", "to must be after from, at most 400 days later"))
+    counsellor_id = positive_int(params.get("counsellor_id"), "counsellor_id")
+    return Listing(start, end, params.get("team"), counsellor_id)
+
+
+def api(
+    prepare: Callable[[Request], Awaitable[Work]],
+    *,
+    write: bool = False,
+) -> Endpoint:
+    """An /api/v1 endpoint: bearer key first, then the request is read, then one transaction."""
+
+    @wraps(prepare)
+    async def endpoint(request: Request) -> Response:
+        db: Database = request.app.state.db
+        who = await caller(request)
+        if isinstance(who, Response):
+            return who
+        try:
+            work = await prepare(request)
+        except BadRequest as exc:
+            return exc.response
+        return await run_in_threadpool(_run, db, who, work, write)
+
+    return endpoint
+
+
+def get_or_post(get: Endpoint, post: Endpoint) -> Endpoint:
+    """A collection's one route: GET lists, POST adds (one Route, so that another method is
+    answered 405 with both allowed)."""
+
+    async def endpoint(request: Request) -> Response:
+        handler = post if request.method == "POST" else get
+        return await handler(request)
+
+    return endpoint
+
+
+async def caller(request: Request) -> Principal | Response:
+    """The principal of the request's API key, or the 401 to answer."""
+    token = _bearer(request)
+    who = await run_in_threadpool(_authenticate, request.app.state.db, token) if token else None
+    if who is None:
+        return error(
+            401,
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer ...)",
+            headers={"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    return who
+
+
+def _authenticate(db: Database, token: str) -> Principal | None:
+    """The principal of a live key, or None; refreshes last_used_at now and then."""
+    with db.read() as session:
+        key = apikeys.find_live_key(session, token)
+        if key is None:
+            return None
+        key_id, who, due = key.id, apikeys.principal(key), apikeys.touch_due(key)
+    if due:
+        with db.write() as session:
+            apikeys.touch(session, key_id)
+    return who
+
+
+def _run(db: Database, who: Principal, work: Work, write: bool) -> Response:
+    try:
+        with db.write() if write else db.read() as session:
+            return work(session, who)
+    except DomainError as exc:
+        return domain_error(exc)
+    except BadRequest as exc:
+        return exc.response
+
+
+def must_coordinate(who: Principal, team: str) -> None:
+    """Changing a team's data needs its coordination (an unknown team is the use case's 422)."""
+    if not access.may_coordinate(who, team):
+        raise BadRequest(error(403, "forbidden", f"this API key may not change team {team!r}"))
+
+
+def positive_int(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1 or len(raw) > 12:
+        raise BadRequest(error(422, "invalid", f"{name}: not a positive integer"))
+    return int(raw)
