@@ -573,7 +573,7 @@ class CallbackRequest(Base):
 
     Everything the requester typed is personal data, so it is encrypted (`*_enc`); the keyed
     hashes of the number and of the client address only count floods. A done request is deleted
-    `tasks.retention_days` after it was done (hotline.tasks.retention_job)."""
+    `tasks.retention_days` after it was done (hotline.tasks.retention.retention_job)."""
 
     __tablename__ = "callback_requests"
     __table_args__ = (

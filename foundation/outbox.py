@@ -17,14 +17,14 @@ from config.settings import Settings
 from foundation import crypto
 from foundation.db import Database
 from foundation.models import Channel, OutboxMessage
-from foundation.outgoing import MaybeSent, NotSent, Outgoing, Provider
+from foundation.outgoing import Outgoing, Provider, attempt
 
 log = logging.getLogger(__name__)
 
 QUEUED, SENDING, SENT, FAILED, UNCERTAIN, SIMULATED = (
     "queued",
     "sending",
-    "sent",
+    "sent",  # the three outcomes of one try: `foundation.outgoing.Result`
     "failed",
     "uncertain",
     "simulated",
@@ -89,23 +89,12 @@ def deliver(db: Database, settings: Settings, provider: Provider, message_id: in
             purpose=row.purpose,
             from_number=row.from_number,
         )
-    status, sid = SENT, None
-    try:
-        sid = provider.send(message)
-    except NotSent as exc:
-        log.warning("message %d (%s) not sent: %s", message_id, message.purpose, exc)
-        status = FAILED
-    except MaybeSent as exc:
-        log.error("message %d (%s) may not have been sent: %s", message_id, message.purpose, exc)
-        status = UNCERTAIN
-    except Exception as exc:
-        log.error("message %d (%s) failed: %s", message_id, message.purpose, type(exc).__name__)
-        status = UNCERTAIN
+    tried = attempt(provider, message, f"message {message_id}")
     with db.write() as session:
         stored = session.get(OutboxMessage, message_id)
         if stored is not None:
-            stored.status = status
-            stored.provider_sid = sid
+            stored.status = tried.result.value
+            stored.provider_sid = tried.sid
 
 
 def deliver_all(db: Database, settings: Settings, provider: Provider, ids: list[int]) -> None:

@@ -3,7 +3,9 @@
 A `Provider` sends an `Outgoing` message (SMS, WhatsApp, e-mail) or places an `OutgoingCall`,
 and says exactly what is known when that fails: `NotSent` (certainly not sent: safe to retry
 or give up) or `MaybeSent` (it may have gone out: never resent automatically, a person
-decides). The scheduler relies on that to send nothing twice.
+decides). The scheduler relies on that to send nothing twice. `attempt` is that
+classification for a sender that tries once (the outbox, the text relay, a call-back); the
+dispatch engine (`scheduling.dispatch`) has its own, with retries.
 
 The implementations live with the telephony (`hotline.providers`: Twilio, SMTP, the simulated
 outbox); the code that composes the service hands one to whoever sends (the scheduler's jobs,
@@ -12,20 +14,27 @@ the webhooks). Tests use `tests.fakes.RecordingProvider`, which records what it 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from foundation.models import Channel, Counsellor
 
 __all__ = [
+    "Attempt",
     "Channel",
     "MaybeSent",
     "NotSent",
     "Outgoing",
     "OutgoingCall",
     "Provider",
+    "Result",
+    "attempt",
     "channels",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,46 @@ class Provider(Protocol):
     def send(self, message: Outgoing) -> str: ...
 
     def call(self, call: OutgoingCall) -> str: ...
+
+
+class Result(StrEnum):
+    """What is known after one try (the values are the state words the outbox and the relay
+    store)."""
+
+    SENT = "sent"
+    FAILED = "failed"  # certainly not sent (`NotSent`)
+    UNCERTAIN = "uncertain"  # it may have gone out (`MaybeSent`, or a bug): never resent
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one try went: the provider's id (when it answered with one), the result, and why it
+    failed (the provider's reason; for a bug only its type, whose text may quote a number)."""
+
+    result: Result
+    sid: str | None = None
+    reason: str = ""
+    bug: bool = False  # neither NotSent nor MaybeSent: our code (or a simulated outbox) broke
+
+
+def attempt(provider: Provider, message: Outgoing | OutgoingCall, what: str) -> Attempt:
+    """Send `message` (or place the call) through `provider` once and classify the outcome:
+    NotSent → FAILED, MaybeSent or a bug → UNCERTAIN. Never raises; a failure is logged as
+    `what` (e.g. "message 12": an id, never a number or body) and the message's purpose."""
+    try:
+        if isinstance(message, OutgoingCall):
+            return Attempt(Result.SENT, provider.call(message))
+        return Attempt(Result.SENT, provider.send(message))
+    except NotSent as exc:
+        log.warning("%s (%s) not sent: %s", what, message.purpose, exc)
+        return Attempt(Result.FAILED, reason=str(exc))
+    except MaybeSent as exc:
+        log.error("%s (%s) may not have been sent: %s", what, message.purpose, exc)
+        return Attempt(Result.UNCERTAIN, reason=str(exc))
+    except Exception as exc:
+        reason = type(exc).__name__
+        log.error("%s (%s) failed: %s", what, message.purpose, reason)
+        return Attempt(Result.UNCERTAIN, reason=reason, bug=True)
 
 
 def channels(person: Counsellor) -> list[Channel]:

@@ -38,8 +38,10 @@ from foundation.models import (
     OutboxMessage,
     User,
 )
-from hotline import relay
 from hotline.providers import twilio
+from hotline.relay import codes
+from hotline.relay.delivery import RELAY_PURPOSE, REPLY_PURPOSE, queue_reply
+from hotline.relay.parsing import MAX_BODY
 
 log = logging.getLogger(__name__)
 
@@ -199,15 +201,15 @@ def detail(session: Session, settings: Settings, conversation_id: int, *, staff:
 
 def _staff_conversation(session: Session, conversation_id: int, by: Principal) -> Conversation:
     """The conversation, locked after its team's row: the order the webhook takes them in
-    (`relay.lock_team`), so a reopening and a client's new message cannot interleave. One the
-    principal may not see is NotFound, like a missing one; one she sees but is not staff of,
-    NotStaff."""
+    (`hotline.relay.codes.lock_team`), so a reopening and a client's new message cannot
+    interleave. One the principal may not see is NotFound, like a missing one; one she sees but
+    is not staff of, NotStaff."""
     team_id = team_of(session, conversation_id)
     if team_id is None or not access.may_see_conversation(by, team_id):
         raise NotFound("no such conversation")
     if not access.is_staff(by, team_id):
         raise NotStaff
-    relay.lock_team(session, team_id)
+    codes.lock_team(session, team_id)
     conversation = session.get(Conversation, conversation_id, with_for_update=True)
     if conversation is None:
         raise NotFound("no such conversation")
@@ -233,13 +235,13 @@ def reply(
     text = text.strip()
     if not text:
         raise Invalid("Bitte schreiben Sie eine Nachricht.", field="body")
-    if len(text) > relay.MAX_BODY:
-        raise Invalid(f"Eine Nachricht hat höchstens {relay.MAX_BODY} Zeichen.", field="body")
+    if len(text) > MAX_BODY:
+        raise Invalid(f"Eine Nachricht hat höchstens {MAX_BODY} Zeichen.", field="body")
     if conversation.state is not ConversationState.OPEN:
         raise Conflict("Das Gespräch ist geschlossen. Öffnen Sie es wieder, um zu antworten.")
     if conversation.client_enc is None:
         raise Conflict("Die Nummer ist nach Ablauf der Aufbewahrungsfrist gelöscht.")
-    message = relay.queue_reply(
+    message = queue_reply(
         session, settings, conversation, text, counsellor_id=counsellor_id, user_id=user_id, now=now
     )
     audit.record(
@@ -258,9 +260,10 @@ def change_state(
     now: datetime | None = None,
 ) -> None:
     """Schließen (close) or Wieder öffnen (reopen). A reopened conversation keeps its code
-    only if no other conversation of the team has it open or had it within `relay.CODE_REST`,
-    else it gets a new one as a new conversation would; it cannot be reopened when the client
-    has another open conversation, or their number is deleted (Conflict)."""
+    only if no other conversation of the team has it open or had it within
+    `hotline.relay.codes.CODE_REST`, else it gets a new one as a new conversation would; it
+    cannot be reopened when the client has another open conversation, or their number is
+    deleted (Conflict)."""
     now = now or utcnow()
     conversation = _staff_conversation(session, conversation_id, by)
     if action not in ACTIONS:
@@ -274,7 +277,7 @@ def change_state(
         if conversation.state is ConversationState.OPEN:
             return
         _may_reopen(session, conversation)
-        conversation.code = relay.free_code(session, conversation.team_id, now, keep=conversation)
+        conversation.code = codes.free_code(session, conversation.team_id, now, keep=conversation)
         conversation.state, conversation.closed_at = ConversationState.OPEN, None
         conversation.last_activity_at = now
     after = {"state": conversation.state.value, "code": conversation.code}
@@ -346,7 +349,7 @@ def purge(session: Session, settings: Settings, now: datetime) -> Purged:
     copies = session.execute(
         delete(OutboxMessage)
         .where(
-            OutboxMessage.purpose.in_((relay.RELAY_PURPOSE, relay.REPLY_PURPOSE)),
+            OutboxMessage.purpose.in_((RELAY_PURPOSE, REPLY_PURPOSE)),
             OutboxMessage.created_at < cutoff,
         )
         .execution_options(synchronize_session=False)

@@ -8,8 +8,8 @@ from functools import partial
 from config.settings import Settings
 from foundation.db import Database
 from foundation.jobs import Job
-from hotline import tasks
+from hotline.tasks.retention import retention_job
 
 
 def jobs(db: Database, settings: Settings) -> list[Job]:
-    return [Job("tasks.retention", timedelta(hours=1), partial(tasks.retention_job, db, settings))]
+    return [Job("tasks.retention", timedelta(hours=1), partial(retention_job, db, settings))]

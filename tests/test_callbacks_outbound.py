@@ -38,7 +38,9 @@ from foundation.models import (
     User,
     Voicemail,
 )
-from hotline import outbound_calls, tasks, twiml
+from hotline import twiml
+from hotline.outbound_calls import references
+from hotline.tasks import callback_requests, retention
 from scheduling import appointments
 from scheduling.shifts import Rota
 from tests.conftest import add_counsellor, berlin
@@ -105,8 +107,10 @@ def web(
 
 def _request(database: Database, settings: Settings, phone: str = CLIENT) -> int:
     with database.write() as session:
-        new = tasks.NewCallback("islamism", phone, "abends", "192.0.2.1", name="Samira")
-        tasks.create_callback(session, settings, new, Rota(settings.config))
+        new = callback_requests.NewCallbackRequest(
+            "islamism", phone, "abends", "192.0.2.1", name="Samira"
+        )
+        callback_requests.create_callback_request(session, settings, new, Rota(settings.config))
         found = session.scalar(select(func.max(CallbackRequest.id)))
     assert found is not None
     return found
@@ -240,9 +244,9 @@ def test_call_back_from_the_task_list_rings_the_counsellor_then_bridges_the_clie
     assert placed["Method"] == "POST"
     answer_url = urlsplit(placed["Url"])
     assert f"{answer_url.scheme}://{answer_url.netloc}" == settings.public_url
-    assert answer_url.path == outbound_calls.ANSWER_PATH
+    assert answer_url.path == references.ANSWER_PATH
     assert list(parse_qs(answer_url.query)) == ["ref"]
-    assert urlsplit(placed["StatusCallback"]).path == outbound_calls.STATUS_PATH
+    assert urlsplit(placed["StatusCallback"]).path == references.STATUS_PATH
     for url in (placed["Url"], placed["StatusCallback"]):
         assert "12345612" not in url
         assert anna.phone[3:] not in url
@@ -349,7 +353,7 @@ def test_tampered_expired_and_replayed_references_fail_safe(
     connect = leg.answer()[0].attrib["action"]
     ref = parse_qs(urlsplit(connect).query)["ref"][0]
     call_id, issued, signature = ref.split(".")
-    base = settings.public_url + outbound_calls.CONNECT_PATH
+    base = settings.public_url + references.CONNECT_PATH
 
     # Tampered: another id, another time, a changed signature, garbage, none.
     other = "0" if signature[-1] != "0" else "1"
@@ -361,18 +365,18 @@ def test_tampered_expired_and_replayed_references_fail_safe(
         "",
     ):
         assert _refused(leg.post(f"{base}?ref={bad}", Digits="1")), bad
-        assert _refused(leg.post(f"{settings.public_url}{outbound_calls.ANSWER_PATH}?ref={bad}"))
+        assert _refused(leg.post(f"{settings.public_url}{references.ANSWER_PATH}?ref={bad}"))
     # Replayed on another call (another CallSid): refused.
     replay = leg.params | {"CallSid": "CA" + "f" * 32}
     assert _refused(parse(leg.sim.request(connect, replay | {"Digits": "1"})))
     # Unsigned: Twilio's signature is checked first (403), before any database work.
     assert web.post(connect, data={"Digits": "1"}).status_code == 403
     # Expired: the counsellor must press 1 within the time allowed.
-    clock.shift(outbound_calls.BRIDGE_WITHIN + timedelta(seconds=1))
+    clock.shift(references.BRIDGE_WITHIN + timedelta(seconds=1))
     assert _refused(leg.post(connect, Digits="1"))
     assert _calls(database)[0].bridged_at is None
     # Within the time, once only: a second 1 does not dial again.
-    clock.shift(-outbound_calls.BRIDGE_WITHIN)
+    clock.shift(-references.BRIDGE_WITHIN)
     assert list(leg.post(connect, Digits="1").iter("Dial"))
     assert _refused(leg.post(connect, Digits="1"))
 
@@ -547,12 +551,12 @@ def test_twilio_refusing_or_failing_is_said_and_recorded_and_takes_nothing(
     assert _task_state(database, request_id) == (TaskStatus.NEW, None, 0)
     # Twilio had placed it after all: it fetches the TwiML when Anna answers, and she takes it.
     uncertain = _calls(database)[1]
-    ref = outbound_calls.make_ref(settings, uncertain.id, NOON)
+    ref = references.make_ref(settings, uncertain.id, NOON)
     placed = {
         "Sid": "CA" + "a" * 32,
         "From": ISLAMISM,
         "To": anna.phone,
-        "Url": outbound_calls.url(settings, outbound_calls.ANSWER_PATH, ref),
+        "Url": references.url(settings, references.ANSWER_PATH, ref),
     }
     leg = Leg(web, settings, placed)
     assert _said(leg.answer()).startswith(WHISPER)
@@ -638,7 +642,7 @@ def test_retention_forgets_the_numbers_of_old_done_voicemails(
             assert row is not None
             row.status, row.created_at = status, NOON - timedelta(days=age)
             row.recording_deleted_at = NOON  # nothing to delete at Twilio in this test
-    tasks.retention_job(database, settings, now=NOON)
+    retention.retention_job(database, settings, now=NOON)
     with database.read() as session:
         numbers = dict(session.execute(select(Voicemail.id, Voicemail.caller_phone_enc)).all())
         entries = session.scalars(
@@ -847,19 +851,16 @@ def test_api_conflict_and_twilio_failure(
 
 
 def test_the_reference_is_signed_and_expires(settings: Settings) -> None:
-    ref = outbound_calls.make_ref(settings, 7, NOON)
-    assert outbound_calls.read_ref(
-        settings, ref, NOON + timedelta(minutes=9), timedelta(minutes=10)
-    )
+    ref = references.make_ref(settings, 7, NOON)
+    assert references.read_ref(settings, ref, NOON + timedelta(minutes=9), timedelta(minutes=10))
     assert (
-        outbound_calls.read_ref(settings, ref, NOON + timedelta(minutes=11), timedelta(minutes=10))
+        references.read_ref(settings, ref, NOON + timedelta(minutes=11), timedelta(minutes=10))
         is None
     )
     other = Settings(config=settings.config, secret_key=Secret("another key"))
-    assert outbound_calls.read_ref(other, ref, NOON, timedelta(minutes=10)) is None
+    assert references.read_ref(other, ref, NOON, timedelta(minutes=10)) is None
     assert (
-        outbound_calls.read_ref(settings, ref.replace("7.", "8.", 1), NOON, timedelta(hours=1))
-        is None
+        references.read_ref(settings, ref.replace("7.", "8.", 1), NOON, timedelta(hours=1)) is None
     )
 
 

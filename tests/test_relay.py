@@ -32,7 +32,10 @@ from foundation.models import (
     Role,
     Tier,
 )
-from hotline import conversations, relay, relay_limit, tasks
+from hotline import conversations
+from hotline.relay import client_message, flood_limit, parsing, states
+from hotline.relay.incoming import Answer, Incoming
+from hotline.tasks import retention
 from scheduling.shifts import Rota
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
@@ -115,7 +118,7 @@ def conversations_of(database: Database) -> list[Conversation]:
 
 def settled(line: Line, count: int) -> list[ConversationMessage]:
     """The message rows once `count` of them are no longer being sent."""
-    pending = (relay.QUEUED, relay.SENDING)
+    pending = (states.QUEUED, states.SENDING)
     wait_for(lambda: sum(r.status not in pending for r in rows(line.database)) >= count, 10)
     return rows(line.database)
 
@@ -139,7 +142,7 @@ def settled(line: Line, count: int) -> list[ConversationMessage]:
     ],
 )
 def test_a_leading_code_picks_the_conversation(body: str, code: str | None, rest: str) -> None:
-    assert relay.parse_code(body) == (code, rest)
+    assert parsing.parse_code(body) == (code, rest)
 
 
 # --- both ways ----------------------------------------------------------------------------------
@@ -181,7 +184,7 @@ def test_a_client_sms_reaches_the_primary_and_the_reply_the_client(
         Tier.PRIMARY,
     )
     assert (outgoing.direction, outgoing.counsellor_id) == (Direction.OUT, on_call.primary_id)
-    assert [r.status for r in (incoming, outgoing)] == [relay.SENT, relay.SENT]
+    assert [r.status for r in (incoming, outgoing)] == [states.SENT, states.SENT]
     assert [r.provider_sid for r in (incoming, outgoing)] == [m["Sid"] for m in line.fake.messages]
 
     # The client writes again: the same conversation, the same code.
@@ -307,9 +310,9 @@ def test_outside_hours_the_client_gets_the_hours_and_nothing_is_relayed(
     assert line.fake.messages == []
     stored = rows(line.database)
     assert [(r.direction, r.status) for r in stored] == [
-        (Direction.IN, relay.HELD),
-        (Direction.OUT, relay.AUTO),
-        (Direction.IN, relay.HELD),
+        (Direction.IN, states.HELD),
+        (Direction.OUT, states.AUTO),
+        (Direction.IN, states.HELD),
     ]
     assert all(r.counsellor_id is None for r in stored)
     assert len(conversations_of(line.database)) == 1  # stored for the team
@@ -325,14 +328,14 @@ def test_the_out_of_hours_reply_comes_from_the_configuration(
         load_config(path)
     own = config.model_copy(update={"relay": Relay(out_of_hours_reply="Erreichbar {hours}.")})
     with database.write() as session:
-        answer = relay.from_client(
+        answer = client_message.from_client(
             session,
             replace(settings, config=own),
-            relay.Incoming("islamism", CLIENT, "Hallo", "SM" + "e" * 32),
+            Incoming("islamism", CLIENT, "Hallo", "SM" + "e" * 32),
             EVENING,
             Rota(own),
         )
-    assert answer == relay.Answer(
+    assert answer == Answer(
         text="Erreichbar montags bis donnerstags von 9 bis 18 Uhr und freitags von 9 bis 16 Uhr."
     )
 
@@ -341,7 +344,7 @@ def test_nobody_on_call_stores_without_relaying(line: Line, noon: time_machine.C
     answer = line.sms(CLIENT, "Hallo")
     assert answer.status_code == 200
     assert "<Message>" not in answer.text
-    assert [r.status for r in rows(line.database)] == [relay.UNROUTED]
+    assert [r.status for r in rows(line.database)] == [states.UNROUTED]
     assert line.fake.messages == []
 
 
@@ -368,13 +371,17 @@ def test_undelivered_to_the_primary_goes_to_the_backup_exactly_once(
         assert line.status(first, status).status_code == 200
     (row,) = settled(line, 1)
     assert len(line.fake.messages) == 2
-    assert (row.counsellor_id, row.tier, row.status) == (on_call.backup_id, Tier.BACKUP, relay.SENT)
+    assert (row.counsellor_id, row.tier, row.status) == (
+        on_call.backup_id,
+        Tier.BACKUP,
+        states.SENT,
+    )
     assert row.failed_over_at is not None
     assert row.provider_sid == second["Sid"]
     # The backup's own callbacks move it on; a failure there does not go round again.
     line.status(second, "delivered")
     line.status(second, "sent")
-    assert rows(line.database)[0].status == relay.DELIVERED
+    assert rows(line.database)[0].status == states.DELIVERED
     # Without a code, the backup's reply goes to this conversation now.
     assert "Ohne Code an K1 gesendet." in line.sms(on_call.backup, "Ich bin da").text
     assert line.sent(3)[2]["To"] == CLIENT
@@ -390,7 +397,7 @@ def test_a_failed_reply_to_the_client_is_shown_not_rerouted(
     settled(line, 2)
     line.status(reply, "failed")
     line.status(reply, "failed")
-    assert [r.status for r in rows(line.database)] == [relay.SENT, relay.FAILED]
+    assert [r.status for r in rows(line.database)] == [states.SENT, states.FAILED]
     assert len(line.fake.messages) == 2
 
 
@@ -400,7 +407,7 @@ def test_a_twilio_error_leaves_the_message_uncertain_never_doubled(
     line.fake.fail_next = 1  # a 500: Twilio may have taken it
     line.sms(CLIENT, "Hallo")
     (row,) = settled(line, 1)
-    assert row.status == relay.UNCERTAIN
+    assert row.status == states.UNCERTAIN
     assert line.fake.messages == []
 
 
@@ -519,8 +526,8 @@ def test_retention_deletes_old_bodies_and_closed_conversations_numbers(
         line.sms(OTHER_CLIENT, "Neu")
         line.sent(3)
         settled(line, 3)
-        tasks.retention_job(line.database, line.settings)
-        tasks.retention_job(line.database, line.settings)  # idempotent
+        retention.retention_job(line.database, line.settings)
+        retention.retention_job(line.database, line.settings)  # idempotent
     closed, still_open = conversations_of(line.database)
     assert (closed.client_enc, closed.client_hash) == (None, None)
     assert still_open.client_enc is not None  # open: the reply must still find the client
@@ -541,7 +548,7 @@ def test_retention_also_clears_the_simulation_outbox(
     with database.read() as session:
         (copy,) = outbox.recent(session, settings)
     assert (copy.purpose, copy.to, copy.body) == ("relay", on_call.primary, "[K1] Hallo")
-    tasks.retention_job(database, settings, NOON + timedelta(days=31))
+    retention.retention_job(database, settings, NOON + timedelta(days=31))
     with database.read() as session:
         assert outbox.recent(session, settings) == []
         assert session.scalars(select(ConversationMessage.body_enc)).one() is None
@@ -790,10 +797,10 @@ def test_a_reopening_and_a_message_of_the_same_client_at_once_lose_nothing(
     import threading
 
     with database.write() as session:
-        relay.from_client(
+        client_message.from_client(
             session,
             settings,
-            relay.Incoming("islamism", CLIENT, "1", "SM1"),
+            Incoming("islamism", CLIENT, "1", "SM1"),
             NOON,
             Rota(settings.config),
         )
@@ -816,8 +823,8 @@ def test_a_reopening_and_a_message_of_the_same_client_at_once_lose_nothing(
     def message() -> None:
         try:
             with database.write() as session:
-                incoming = relay.Incoming("islamism", CLIENT, "2", "SM2")
-                relay.from_client(session, settings, incoming, NOON, Rota(settings.config))
+                incoming = Incoming("islamism", CLIENT, "2", "SM2")
+                client_message.from_client(session, settings, incoming, NOON, Rota(settings.config))
         except BaseException as exc:
             errors.append(exc)
 
@@ -893,7 +900,7 @@ def test_retention_deletes_twilios_copies_and_retries_what_failed(
         settled(line, 4)
     relayed, reply, gone, new = (m["Sid"] for m in line.fake.messages)
     line.fake.fail_next = 1  # Twilio fails on the first DELETE: tried again next run
-    tasks.retention_job(line.database, line.settings, NOON)
+    retention.retention_job(line.database, line.settings, NOON)
     assert line.fake.deleted_messages == [reply_sid, reply, gone]  # unknown_sid: a 404
     assert [r.provider_deleted_at is not None for r in rows(line.database)] == [
         False,
@@ -901,8 +908,8 @@ def test_retention_deletes_twilios_copies_and_retries_what_failed(
         True,
         False,
     ]
-    tasks.retention_job(line.database, line.settings, NOON + timedelta(hours=1))
-    tasks.retention_job(line.database, line.settings, NOON + timedelta(hours=2))
+    retention.retention_job(line.database, line.settings, NOON + timedelta(hours=1))
+    retention.retention_job(line.database, line.settings, NOON + timedelta(hours=2))
     assert line.fake.deleted_messages == [reply_sid, reply, gone, client_sid, relayed]
     assert [r.provider_deleted_at is not None for r in rows(line.database)] == [
         True,
@@ -918,11 +925,11 @@ def test_retention_asks_twilio_nothing_in_simulation_mode(
 ) -> None:
     assert settings.simulation
     with database.write() as session:
-        incoming = relay.Incoming("islamism", CLIENT, "Hallo", "SM" + "f" * 32)
-        relay.from_client(session, settings, incoming, NOON, Rota(settings.config))
+        incoming = Incoming("islamism", CLIENT, "Hallo", "SM" + "f" * 32)
+        client_message.from_client(session, settings, incoming, NOON, Rota(settings.config))
     later = NOON + timedelta(days=31)
     assert conversations.delete_provider_copies(database, settings, later) == 0
-    tasks.retention_job(database, settings, later)
+    retention.retention_job(database, settings, later)
     assert [r.provider_deleted_at for r in rows(database)] == [None]
 
 
@@ -931,17 +938,17 @@ def test_retention_closes_conversations_idle_longer_than_the_retention(
 ) -> None:
     for sender, sid in ((CLIENT, "SM1"), (OTHER_CLIENT, "SM2")):
         with database.write() as session:
-            relay.from_client(
+            client_message.from_client(
                 session,
                 settings,
-                relay.Incoming("islamism", sender, "x", sid),
+                Incoming("islamism", sender, "x", sid),
                 NOON,
                 Rota(settings.config),
             )
     with database.write() as session:
         idle = session.scalars(select(Conversation).where(Conversation.code == "K1")).one()
         idle.last_activity_at = NOON - timedelta(days=31)
-    tasks.retention_job(database, settings, NOON)
+    retention.retention_job(database, settings, NOON)
     idle, active = conversations_of(database)
     assert (idle.state, idle.closed_at) == (ConversationState.CLOSED, NOON)
     assert idle.client_enc is not None  # the number goes a retention after closing
@@ -949,7 +956,7 @@ def test_retention_closes_conversations_idle_longer_than_the_retention(
     with database.read() as session:
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "purge"))
     assert entry.after == {"closed": 1, "bodies": 0, "addresses": 0, "outbox": 0}
-    tasks.retention_job(database, settings, NOON + timedelta(days=31))
+    retention.retention_job(database, settings, NOON + timedelta(days=31))
     idle, active = conversations_of(database)
     assert (idle.client_enc, idle.client_hash) == (None, None)
     assert active.state == ConversationState.CLOSED
@@ -971,7 +978,7 @@ def test_a_flood_from_one_client_is_stored_not_relayed_and_told_once(
         "weitergeleitet und stehen nur im Webportal."
     )
     stored = settled(line, limit + 3)
-    assert [r.status for r in stored[limit:]] == [relay_limit.CLIENT_LIMITED] * 3
+    assert [r.status for r in stored[limit:]] == [flood_limit.CLIENT_LIMITED] * 3
     assert all(r.counsellor_id is None for r in stored[limit:])
     # Told once: nothing more reached her phone.
     assert len(line.fake.messages) == limit + 1
@@ -996,10 +1003,10 @@ def test_the_flood_limits_per_client_and_per_team_slide_with_the_window(
     )
     sids = iter(range(1, 100))
 
-    def write(sender: str, at: datetime) -> relay.Answer:
+    def write(sender: str, at: datetime) -> Answer:
         with database.write() as session:
-            incoming = relay.Incoming("islamism", sender, "Hallo", f"SM{next(sids):032x}")
-            return relay.from_client(session, own, incoming, at, Rota(own.config))
+            incoming = Incoming("islamism", sender, "Hallo", f"SM{next(sids):032x}")
+            return client_message.from_client(session, own, incoming, at, Rota(own.config))
 
     first = [write(CLIENT, NOON) for _ in range(5)]
     assert [bool(a.deliver) for a in first] == [True, True, True, False, False]
@@ -1012,9 +1019,9 @@ def test_the_flood_limits_per_client_and_per_team_slide_with_the_window(
     assert notices[0][0] == notices[1][0] == on_call.primary
     assert notices[0][1].startswith("[K1] Mehr als 3 Nachrichten in 10 Minuten:")
     assert notices[1][1].startswith("Mehr als 5 Nachrichten in 10 Minuten an das Team:")
-    assert {purpose for *_, purpose in notices} == {relay_limit.PURPOSE}
+    assert {purpose for *_, purpose in notices} == {flood_limit.PURPOSE}
     statuses = [r.status for r in rows(database)]
-    assert statuses.count(relay_limit.CLIENT_LIMITED) == 2
-    assert statuses.count(relay_limit.TEAM_LIMITED) == 2
+    assert statuses.count(flood_limit.CLIENT_LIMITED) == 2
+    assert statuses.count(flood_limit.TEAM_LIMITED) == 2
     # Ten minutes after the first relays, the window has moved on.
     assert write(CLIENT, NOON + timedelta(minutes=10, seconds=1)).deliver

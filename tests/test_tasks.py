@@ -33,7 +33,8 @@ from foundation.models import (
     Tier,
     Voicemail,
 )
-from hotline import providers, tasks
+from hotline import providers
+from hotline.tasks import callback_requests, retention
 from scheduling.shifts import NewShift, Rota, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
@@ -175,7 +176,7 @@ def test_form_end_to_end_stores_encrypted_and_tells_the_counsellor_nothing(
             select(AuditEntry).where(AuditEntry.entity == "callback_request")
         ).one()
     assert (entry.actor, entry.action, entry.entity) == (
-        tasks.PUBLIC_ACTOR,
+        callback_requests.PUBLIC_ACTOR,
         "create",
         "callback_request",
     )
@@ -294,13 +295,13 @@ def test_flood_from_one_address(
     settings: Settings,
     on_call: OnCall,
 ) -> None:
-    for i in range(tasks.PER_ADDRESS[0]):
+    for i in range(callback_requests.PER_ADDRESS[0]):
         assert fill(web, clock, phone=f"0151 2000 000{i}").status_code == 303
     refused = fill(web, clock, phone="0151 2000 0009")
     assert refused.status_code == 429
     assert "später noch einmal" in refused.text
     assert '<html lang="de">' in refused.text
-    assert len(stored(database)) == tasks.PER_ADDRESS[0]
+    assert len(stored(database)) == callback_requests.PER_ADDRESS[0]
     # Another address is not affected; after an hour this one may send again.
     with _web(settings, database, "198.51.100.20") as elsewhere:
         assert fill(elsewhere, clock, phone="0151 2000 0010").status_code == 303
@@ -314,7 +315,7 @@ def test_flood_for_one_number_from_many_addresses(
     settings: Settings,
     on_call: OnCall,
 ) -> None:
-    limit = tasks.PER_NUMBER[0]
+    limit = callback_requests.PER_NUMBER[0]
     for i in range(limit + 1):
         with _web(settings, database, f"198.51.100.{i + 1}") as client:
             response = fill(client, clock, confirm_sms="ja")
@@ -463,8 +464,10 @@ def _request(
     database: Database, settings: Settings, phone: str = E164, line: str = "islamism"
 ) -> int:
     with database.write() as session:
-        new = tasks.NewCallback(line, phone, "morgens", "192.0.2.1", name="Jo", message="Hallo")
-        tasks.create_callback(session, settings, new, Rota(settings.config))
+        new = callback_requests.NewCallbackRequest(
+            line, phone, "morgens", "192.0.2.1", name="Jo", message="Hallo"
+        )
+        callback_requests.create_callback_request(session, settings, new, Rota(settings.config))
         newest = session.scalar(select(func.max(CallbackRequest.id)))
     assert newest is not None
     return newest
@@ -733,7 +736,7 @@ def test_retention_deletes_old_done_requests_and_recordings_and_keeps_open_ones(
     _voicemail(database, sids["open"], status=TaskStatus.IN_PROGRESS, created_at=created)
     _voicemail(database, sids["new"], status=TaskStatus.DONE, created_at=recent)
 
-    tasks.retention_job(database, settings, now=now)
+    retention.retention_job(database, settings, now=now)
 
     with database.read() as session:
         left = set(session.scalars(select(CallbackRequest.id)))
@@ -742,7 +745,7 @@ def test_retention_deletes_old_done_requests_and_recordings_and_keeps_open_ones(
             select(Voicemail).where(Voicemail.recording_deleted_at.is_(None))
         ).all()
         purged = session.scalars(
-            select(AuditEntry.entity_id).where(AuditEntry.actor == tasks.RETENTION_ACTOR)
+            select(AuditEntry.entity_id).where(AuditEntry.actor == retention.RETENTION_ACTOR)
         ).all()
     assert left == {old_open, recent_done}
     assert fake.deleted == [sids["old"]]
@@ -750,7 +753,7 @@ def test_retention_deletes_old_done_requests_and_recordings_and_keeps_open_ones(
     assert {v.recording_sid for v in kept} == {sids["open"], sids["new"]}
     assert sorted(purged) == sorted([old_done, old_voicemail])
     # Idempotent: a second run finds nothing more.
-    tasks.retention_job(database, settings, now=now)
+    retention.retention_job(database, settings, now=now)
     assert fake.deleted == [sids["old"]]
 
 
@@ -763,10 +766,10 @@ def test_retention_tries_again_when_twilio_fails(
     created = NOON - timedelta(days=settings.config.tasks.retention_days + 1)
     voicemail_id = _voicemail(database, sid, status=TaskStatus.DONE, created_at=created)
     fake.fail_next = 1
-    tasks.retention_job(database, settings, now=NOON)
+    retention.retention_job(database, settings, now=NOON)
     with database.read() as session:
         assert session.get(Voicemail, voicemail_id).recording_deleted_at is None  # type: ignore[union-attr]
-    tasks.retention_job(database, settings, now=NOON)
+    retention.retention_job(database, settings, now=NOON)
     assert fake.deleted == [sid]
 
 
@@ -775,7 +778,7 @@ def test_retention_runs_hourly_from_the_scheduler(database: Database, settings: 
     (job,) = [job for job in everything if job.id == "tasks.retention"]
     assert job.every == timedelta(hours=1)
     assert isinstance(job.run, partial)
-    assert job.run.func is tasks.retention_job
+    assert job.run.func is retention.retention_job
 
 
 def test_retention_days_is_configured_and_checked(config: HotlineConfig) -> None:

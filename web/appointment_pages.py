@@ -27,7 +27,8 @@ from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor
 from foundation.teams import team_by_slug
-from hotline import outbound_calls
+from hotline.outbound_calls import summaries
+from hotline.outbound_calls.lines import default_line, lines_for
 from scheduling import appointments as cases
 from scheduling.busy import times
 from web.appointment_form import DURATIONS, fold_choices, form_values
@@ -114,7 +115,7 @@ class Row:
     when: str
     phone: str | None
     started: bool
-    call_back: outbound_calls.Summary | None = None  # the latest call-back of the client
+    call_back: summaries.Summary | None = None  # the latest call-back of the client
     lines: tuple[tuple[str, str], ...] = ()  # (slug, name) to call back through, if several
     line: str | None = None  # the one preselected
 
@@ -123,19 +124,19 @@ def _line_choice(
     session: Session,
     settings: Settings,
     appointment: Appointment,
-    previous: outbound_calls.Summary | None,
+    previous: summaries.Summary | None,
     team: str | None,
 ) -> dict[str, Any]:
     """The lines to offer for a call-back when there is a choice, and the one preselected:
     the line of the latest call-back (the client knows that number), else the viewed team's."""
     config = settings.config
-    slugs = outbound_calls.lines_for(session, config, appointment)
+    slugs = lines_for(session, config, appointment)
     if len(slugs) < 2:
         return {}
     own = [slug for slug, line in config.lines.items() if line.team == team]
     return {
         "lines": tuple((slug, config.lines[slug].display_name) for slug in slugs),
-        "line": outbound_calls.default_line(slugs, previous.line if previous else None, *own),
+        "line": default_line(slugs, previous.line if previous else None, *own),
     }
 
 
@@ -145,7 +146,7 @@ def _rows(
     box: crypto.Box,
     zone: ZoneInfo,
     now: datetime,
-    calls: dict[int, outbound_calls.Summary],
+    calls: dict[int, summaries.Summary],
     choices: dict[int, dict[str, Any]],
 ) -> list[Row]:
     return [
@@ -175,7 +176,7 @@ def load(
             session, start=now - PAST, end=now + AHEAD, counsellor_ids=ids
         )
         names = {c.id: c.name for c in scope.counsellors}
-        calls = outbound_calls.latest(session, settings, "appointment", (a.id for a in found))
+        calls = summaries.latest(session, settings, "appointment", (a.id for a in found))
         choices = {
             a.id: _line_choice(session, settings, a, calls.get(a.id), scope.team)
             for a in found

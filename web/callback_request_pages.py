@@ -1,5 +1,6 @@
 """Callback requests: the public page "Rückruf anfordern" of each line, `/rueckruf/<line>`,
-where a client asks to be called back (a task for the team, hotline.tasks).
+where a client asks to be called back (a task for the team:
+hotline.tasks.callback_requests).
 
 No sign-in, no cookies, no script, nothing from elsewhere. Against bots: a honeypot field, a
 signed timestamp in the form (filled in faster than MIN_FILL or older than MAX_AGE: refused),
@@ -34,7 +35,15 @@ from config.settings import Settings
 from foundation import outbox
 from foundation.clock import utcnow
 from foundation.db import Database
-from hotline import tasks
+from hotline.tasks.callback_requests import (
+    MAX_MESSAGE,
+    MAX_NAME,
+    PREFERRED_DAYS,
+    WINDOWS,
+    Flooded,
+    NewCallbackRequest,
+    create_callback_request,
+)
 from web.auth import csrf_token
 
 log = logging.getLogger(__name__)
@@ -56,11 +65,11 @@ MESSAGES = {
     "phone": "Bitte geben Sie eine Telefonnummer an, unter der wir Sie erreichen "
     "(zum Beispiel 0151 23456789).",
     "phone_type": "Bitte geben Sie eine Festnetz- oder Mobilnummer an.",
-    "name": f"Bitte höchstens {tasks.MAX_NAME} Zeichen.",
+    "name": f"Bitte höchstens {MAX_NAME} Zeichen.",
     "time_window": "Bitte wählen Sie, wann wir anrufen dürfen.",
-    "preferred_date": f"Bitte wählen Sie einen Tag in den nächsten {tasks.PREFERRED_DAYS} Tagen "
+    "preferred_date": f"Bitte wählen Sie einen Tag in den nächsten {PREFERRED_DAYS} Tagen "
     "oder lassen Sie das Feld leer.",
-    "message": f"Bitte höchstens {tasks.MAX_MESSAGE} Zeichen.",
+    "message": f"Bitte höchstens {MAX_MESSAGE} Zeichen.",
 }
 EXPIRED = "Das Formular war zu lange geöffnet. Bitte prüfen Sie Ihre Angaben und senden Sie es "
 EXPIRED += "noch einmal."
@@ -121,7 +130,7 @@ def _preferred_date(raw: str, today: date) -> tuple[date | None, bool]:
         day = date.fromisoformat(raw)
     except ValueError:
         return None, False
-    return day, today <= day <= today + timedelta(days=tasks.PREFERRED_DAYS)
+    return day, today <= day <= today + timedelta(days=PREFERRED_DAYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +138,7 @@ class Filled:
     """What the visitor typed (for the form shown again) and what it means."""
 
     values: dict[str, str]
-    request: tasks.NewCallback | None
+    request: NewCallbackRequest | None
     errors: dict[str, str]
 
 
@@ -144,21 +153,21 @@ def read_form(line: str, fields: dict[str, str], client: str, today: date) -> Fi
         "confirm_sms": "ja" if fields.get("confirm_sms") else "",
     }
     errors: dict[str, str] = {}
-    if len(values["name"]) > tasks.MAX_NAME:
+    if len(values["name"]) > MAX_NAME:
         errors["name"] = MESSAGES["name"]
     phone, problem = _callable_number(values["phone"])
     if problem:
         errors["phone"] = MESSAGES[problem]
-    if values["time_window"] not in tasks.WINDOWS:
+    if values["time_window"] not in WINDOWS:
         errors["time_window"] = MESSAGES["time_window"]
     day, day_ok = _preferred_date(values["preferred_date"], today)
     if not day_ok:
         errors["preferred_date"] = MESSAGES["preferred_date"]
-    if len(values["message"]) > tasks.MAX_MESSAGE:
+    if len(values["message"]) > MAX_MESSAGE:
         errors["message"] = MESSAGES["message"]
     if errors or phone is None:
         return Filled(values, None, errors)
-    new = tasks.NewCallback(
+    new = NewCallbackRequest(
         line=line,
         phone=phone,
         time_window=values["time_window"],
@@ -205,11 +214,11 @@ def _form(
         values=values or {"time_window": "egal"},
         errors=errors or {},
         notice=notice,
-        windows=tasks.WINDOWS,
+        windows=WINDOWS,
         today=today.isoformat(),
-        last_day=(today + timedelta(days=tasks.PREFERRED_DAYS)).isoformat(),
-        max_name=tasks.MAX_NAME,
-        max_message=tasks.MAX_MESSAGE,
+        last_day=(today + timedelta(days=PREFERRED_DAYS)).isoformat(),
+        max_name=MAX_NAME,
+        max_message=MAX_MESSAGE,
         honeypot=HONEYPOT,
     )
 
@@ -310,11 +319,11 @@ async def submit(request: Request) -> Response:
 
     def store() -> list[int]:
         with db.write() as session:
-            return tasks.create_callback(session, settings, new, request.app.state.rota)
+            return create_callback_request(session, settings, new, request.app.state.rota)
 
     try:
         message_ids = await run_in_threadpool(store)
-    except tasks.Flooded as exc:
+    except Flooded as exc:
         log.info("callback form of line %s: too many requests per %s", line, exc.scope)
         return _page(request, "limited", 429, number=settings.config.lines[line].number)
     response = RedirectResponse(f"/rueckruf/{line}/danke", status_code=303)

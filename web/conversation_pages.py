@@ -22,26 +22,28 @@ from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import ConversationState
 from foundation.teams import team_by_slug
-from hotline import conversations, relay, relay_limit
+from hotline import conversations
+from hotline.relay import delivery, flood_limit, states
+from hotline.relay.parsing import MAX_BODY
 from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
 STATE_NAMES = {ConversationState.OPEN: "offen", ConversationState.CLOSED: "geschlossen"}
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp"}
 STATUS_NAMES = {
-    relay.HELD: "außerhalb der Sprechzeiten eingegangen, nicht weitergeleitet",
-    relay.UNROUTED: "niemand im Dienst, nicht weitergeleitet",
-    relay_limit.CLIENT_LIMITED: "zu viele Nachrichten dieser Person, nicht weitergeleitet",
-    relay_limit.TEAM_LIMITED: "zu viele Nachrichten an das Team, nicht weitergeleitet",
-    relay.AUTO: "automatische Antwort",
-    relay.QUEUED: "wartet auf Versand",
-    relay.SENDING: "wird gesendet",
-    relay.SENT: "gesendet",
-    relay.DELIVERED: "zugestellt",
-    relay.READ: "gelesen",
-    relay.FAILED: "fehlgeschlagen",
-    relay.UNDELIVERED: "nicht zugestellt",
-    relay.UNCERTAIN: "unklar (im Twilio-Protokoll prüfen)",
+    states.HELD: "außerhalb der Sprechzeiten eingegangen, nicht weitergeleitet",
+    states.UNROUTED: "niemand im Dienst, nicht weitergeleitet",
+    flood_limit.CLIENT_LIMITED: "zu viele Nachrichten dieser Person, nicht weitergeleitet",
+    flood_limit.TEAM_LIMITED: "zu viele Nachrichten an das Team, nicht weitergeleitet",
+    states.AUTO: "automatische Antwort",
+    states.QUEUED: "wartet auf Versand",
+    states.SENDING: "wird gesendet",
+    states.SENT: "gesendet",
+    states.DELIVERED: "zugestellt",
+    states.READ: "gelesen",
+    states.FAILED: "fehlgeschlagen",
+    states.UNDELIVERED: "nicht zugestellt",
+    states.UNCERTAIN: "unklar (im Twilio-Protokoll prüfen)",
 }
 
 
@@ -113,7 +115,7 @@ async def _view(
         "staff": access.is_staff(who, shown.team_id),
         "message": message,
         "draft": draft,
-        "max_body": relay.MAX_BODY,
+        "max_body": MAX_BODY,
     }
     return render(request, "conversation.html", context, status)
 
@@ -150,7 +152,7 @@ async def _act(request: Request, viewer: Viewer, change: Change, draft: str = ""
         settings: Settings = request.app.state.settings
         state = request.app.state
         response.background = BackgroundTask(
-            relay.deliver, db, settings, state.provider, state.rota, [message_id]
+            delivery.deliver, db, settings, state.provider, state.rota, [message_id]
         )
     return response
 

@@ -15,8 +15,9 @@ from starlette.requests import Request
 
 from config.settings import Settings
 from foundation.errors import Invalid, NotFound
-from hotline import outbound_calls
-from hotline.outbound_calls import Summary
+from hotline.outbound_calls import placing
+from hotline.outbound_calls.lines import WrongLine
+from hotline.outbound_calls.summaries import Summary
 from web.auth import Forbidden, Hidden, Viewer
 
 NOTICES = {
@@ -83,7 +84,7 @@ class Outcome:
 
 
 def _refusal(exc: Invalid) -> Outcome:
-    if isinstance(exc, outbound_calls.WrongLine):
+    if isinstance(exc, WrongLine):
         return Outcome(error=ERRORS["wrong_line"], status=422)
     field = exc.field if exc.field in ("counsellor_id", "line") else "number"
     return Outcome(error=ERRORS[field], status=422)
@@ -98,17 +99,17 @@ async def start(
     settings: Settings = request.app.state.settings
     try:
         started = await run_in_threadpool(
-            outbound_calls.call_back,
+            placing.call_back,
             request.app.state.db,
             settings,
             request.app.state.provider,
-            outbound_calls.Ask(kind, target_id, viewer.counsellor_id, viewer.principal, line=line),
+            placing.Ask(kind, target_id, viewer.counsellor_id, viewer.principal, line=line),
         )
-    except outbound_calls.NotAllowed:
+    except placing.NotAllowed:
         raise Forbidden from None
     except NotFound:
         raise Hidden from None
-    except outbound_calls.Running as exc:
+    except placing.Running as exc:
         message = (
             f"Hierzu läuft gerade schon ein Rückruf von {exc.counsellor}. "
             "Es wurde niemand angerufen."

@@ -17,7 +17,8 @@ from foundation import access, outbox, users
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import AuditEntry, Role, TaskStatus, Voicemail
-from hotline import conversations, tasks
+from hotline import conversations
+from hotline.tasks.task_list import Task, open_callback_requests
 from scheduling import shifts
 from scheduling.shifts import OnCallNow
 from scheduling.swaps import deciding
@@ -145,7 +146,7 @@ class TeamPanel:
     coordinates: bool
     swaps_waiting: int = 0  # accepted swaps waiting for a coordinator (coordinators only)
     callbacks_open: int = 0  # callback requests not done yet
-    callbacks: tuple[tasks.Task, ...] = ()  # the newest of them, without personal data
+    callbacks: tuple[Task, ...] = ()  # the newest of them, without personal data
     conversations_open: int = 0  # open conversations of the text relay
 
 
@@ -166,7 +167,7 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
                     .limit(20)
                 )
             )
-            callbacks_open, callbacks = tasks.open_callbacks(session, team_now.team.id)
+            callbacks_open, callbacks = open_callback_requests(session, team_now.team.id)
             panels.append(
                 TeamPanel(
                     slug=slug,

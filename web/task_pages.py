@@ -21,7 +21,11 @@ from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import TaskStatus
 from foundation.teams import team_by_slug
-from hotline import outbound_calls, recordings, tasks
+from hotline import recordings
+from hotline.outbound_calls import summaries
+from hotline.tasks import voicemail_recordings
+from hotline.tasks.status import NotStaff, change_status
+from hotline.tasks.task_list import Task, team_tasks
 from web import outbound_call_pages
 from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
@@ -46,9 +50,9 @@ class TeamSection:
     slug: str
     name: str
     staff: bool  # the viewer may see what clients left, and act
-    open: list[tasks.Task]
-    done: list[tasks.Task]
-    calls: dict[tuple[str, int], outbound_calls.Summary]  # the latest call-back of a task
+    open: list[Task]
+    done: list[Task]
+    calls: dict[tuple[str, int], summaries.Summary]  # the latest call-back of a task
 
 
 def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSection]:
@@ -58,11 +62,11 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
         for slug in access.teams_seen(viewer.principal, settings.config.teams):
             team = team_by_slug(session, slug, settings.config)
             staff = access.is_staff(viewer.principal, slug)
-            found = tasks.team_tasks(session, settings, team.id, details=staff, now=now)
+            found = team_tasks(session, settings, team.id, details=staff, now=now)
             calls = {
                 (kind, target_id): summary
                 for kind in ("callback", "voicemail")
-                for target_id, summary in outbound_calls.latest(
+                for target_id, summary in summaries.latest(
                     session,
                     settings,
                     kind,
@@ -110,7 +114,7 @@ async def _change(request: Request, viewer: Viewer, kind: str) -> Response:
 
     def save() -> None:
         with db.write() as session:
-            tasks.change_status(
+            change_status(
                 session,
                 kind,
                 task_id,
@@ -124,7 +128,7 @@ async def _change(request: Request, viewer: Viewer, kind: str) -> Response:
         await run_in_threadpool(save)
     except NotFound:
         raise Hidden from None  # gone (retention), or of a team the viewer does not see
-    except tasks.NotStaff:
+    except NotStaff:
         raise Forbidden from None
     except Conflict:
         return await _page(request, viewer, MESSAGES["done"], 409)
@@ -162,15 +166,15 @@ async def voicemail_call(request: Request, viewer: Viewer) -> Response:
     return await _call_back(request, viewer, "voicemail")
 
 
-async def _recording(request: Request, viewer: Viewer) -> tasks.RecordingRef | None:
+async def _recording(request: Request, viewer: Viewer) -> voicemail_recordings.RecordingRef | None:
     """The voicemail of the path, if it exists and the viewer sees it (else None: the same
     answer); Forbidden unless the viewer may work it (team staff)."""
     db: Database = request.app.state.db
     voicemail_id = _task_id(request)
 
-    def load() -> tasks.RecordingRef | None:
+    def load() -> voicemail_recordings.RecordingRef | None:
         with db.read() as session:
-            return tasks.recording_of(session, voicemail_id)
+            return voicemail_recordings.recording_of(session, voicemail_id)
 
     ref = await run_in_threadpool(load)
     if ref is None or not access.may_see_task(viewer.principal, ref.team_id):
@@ -221,7 +225,7 @@ async def delete_recording(request: Request, viewer: Viewer) -> Response:
         return await _page(request, viewer, MESSAGES["new"], 409)
     try:
         await run_in_threadpool(
-            tasks.delete_recording,
+            voicemail_recordings.delete_recording,
             request.app.state.db,
             settings,
             ref.voicemail_id,

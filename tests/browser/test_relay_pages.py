@@ -11,7 +11,9 @@ from sqlalchemy import select
 from foundation import users
 from foundation.clock import utcnow
 from foundation.models import Conversation, Role
-from hotline.relay import Incoming, from_client, queue_reply
+from hotline.relay.client_message import from_client
+from hotline.relay.delivery import queue_reply
+from hotline.relay.incoming import Incoming
 from scheduling.shifts import Rota
 from tests.browser.conftest import Service
 from tests.browser.test_accessibility import PASSWORD, _assert_clean, _axe, _check, _login

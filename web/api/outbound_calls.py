@@ -3,7 +3,7 @@ and follow it (the path, a public contract, keeps its name).
 
 Starting one is not a single transaction like the rest of the API (`plumbing.api`): the call-back is
 recorded, then Twilio is asked to ring the counsellor without a database lock held, then the
-answer is recorded (hotline.outbound_calls.call_back).
+answer is recorded (hotline.outbound_calls.placing.call_back).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from starlette.routing import Route
 from config.settings import Settings
 from foundation.access import Principal
 from foundation.errors import DomainError
-from hotline import outbound_calls
+from hotline.outbound_calls import placing, summaries
+from hotline.outbound_calls.targets import KINDS
 from web.api.plumbing import BadRequest, Work, api, body, caller
 from web.responses import domain_error, error, json_response, local
 from web.schemas import CallBackIn, CallBackOut
 
-ENTITY = {kind: spec.entity for kind, spec in outbound_calls.KINDS.items()}
+ENTITY = {kind: spec.entity for kind, spec in KINDS.items()}
 NOT_PLACED = {
     "not_placed": "Twilio did not place the call (see the log); call-back {id} is recorded as "
     "not_placed, nobody was called",
@@ -31,7 +32,7 @@ NOT_PLACED = {
 }
 
 
-def _out(settings: Settings, summary: outbound_calls.Summary) -> CallBackOut:
+def _out(settings: Settings, summary: summaries.Summary) -> CallBackOut:
     zone = settings.config.organisation.zone
     # Validated: status and kind are the documented values by construction.
     return CallBackOut.model_validate(
@@ -76,13 +77,13 @@ async def create(request: Request) -> Response:
     db, provider = request.app.state.db, request.app.state.provider
     kind, target_id = _target(payload)
 
-    def run() -> tuple[outbound_calls.Started, outbound_calls.Summary]:
-        ask = outbound_calls.Ask(
+    def run() -> tuple[placing.Started, summaries.Summary]:
+        ask = placing.Ask(
             kind, target_id, payload.counsellor_id, who, member_only=True, line=payload.line
         )
-        started = outbound_calls.call_back(db, settings, provider, ask)
+        started = placing.call_back(db, settings, provider, ask)
         with db.read() as session:
-            return started, outbound_calls.get(session, settings, started.call_id, who)
+            return started, summaries.get(session, settings, started.call_id, who)
 
     try:
         started, summary = await run_in_threadpool(run)
@@ -102,7 +103,7 @@ async def show(request: Request) -> Work:
     settings: Settings = request.app.state.settings
 
     def work(session: Session, who: Principal) -> Response:
-        return json_response(_out(settings, outbound_calls.get(session, settings, int(raw), who)))
+        return json_response(_out(settings, summaries.get(session, settings, int(raw), who)))
 
     return work
 

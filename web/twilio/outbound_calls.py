@@ -26,8 +26,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.model import Line
 from config.settings import Settings
 from foundation.clock import utcnow
-from hotline import outbound_calls, twiml
-from hotline.outbound_calls import Refused
+from hotline import twiml
+from hotline.outbound_calls import references, webhooks
+from hotline.outbound_calls.webhooks import Refused
 from web.twilio.webhook import Context, respond, webhook
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ T = TypeVar("T")
 def _step(context: Context, valid_for: timedelta, step: Callable[[Session, int, str], T]) -> T:
     """Run `step` on the call-back the reference names, for Twilio's call of this request.
     Raises Refused for a bad or expired reference, or when the step refuses."""
-    call_id = outbound_calls.read_ref(
+    call_id = references.read_ref(
         context.settings, context.query.get("ref", ""), utcnow(), valid_for
     )
     if call_id is None:
@@ -54,17 +55,17 @@ def _line(context: Context, slug: str) -> Line:
 
 
 def _next(context: Context, path: str) -> str:
-    return outbound_calls.url(context.settings, path, context.query.get("ref", ""))
+    return references.url(context.settings, path, context.query.get("ref", ""))
 
 
 def answer(context: Context) -> Response:
     """The counsellor answered: the whisper; no key hangs up."""
     try:
-        line = _line(context, _step(context, outbound_calls.BRIDGE_WITHIN, outbound_calls.answered))
+        line = _line(context, _step(context, references.BRIDGE_WITHIN, webhooks.answered))
     except Refused as exc:
         log.warning("call-back not whispered: %s", exc)
         return respond(twiml.outbound_call_refused(context.config))
-    return respond(twiml.outbound_call_whisper(line, _next(context, outbound_calls.CONNECT_PATH)))
+    return respond(twiml.outbound_call_whisper(line, _next(context, references.CONNECT_PATH)))
 
 
 def connect(context: Context) -> Response:
@@ -73,17 +74,15 @@ def connect(context: Context) -> Response:
         return respond(twiml.hang_up())
 
     def bridge(session: Session, call_id: int, call_sid: str) -> tuple[str, str]:
-        return outbound_calls.bridge(session, context.settings, call_id, call_sid, utcnow())
+        return webhooks.bridge(session, context.settings, call_id, call_sid, utcnow())
 
     try:
-        slug, number = _step(context, outbound_calls.BRIDGE_WITHIN, bridge)
+        slug, number = _step(context, references.BRIDGE_WITHIN, bridge)
         line = _line(context, slug)
     except Refused as exc:
         log.warning("call-back not connected: %s", exc)
         return respond(twiml.outbound_call_refused(context.config))
-    return respond(
-        twiml.outbound_call_dial(line, number, _next(context, outbound_calls.DIALED_PATH))
-    )
+    return respond(twiml.outbound_call_dial(line, number, _next(context, references.DIALED_PATH)))
 
 
 def dialed(context: Context) -> Response:
@@ -91,10 +90,10 @@ def dialed(context: Context) -> Response:
     dial_status = context.params.get("DialCallStatus", "")
 
     def ended(session: Session, call_id: int, call_sid: str) -> str:
-        return outbound_calls.client_ended(session, call_id, call_sid, dial_status)
+        return webhooks.client_ended(session, call_id, call_sid, dial_status)
 
     try:
-        line = _line(context, _step(context, outbound_calls.FOLLOW_UP, ended))
+        line = _line(context, _step(context, references.FOLLOW_UP, ended))
     except Refused:
         return respond(twiml.hang_up())
     return respond(twiml.outbound_call_ended(line, dial_status))
@@ -105,10 +104,10 @@ def status(context: Context) -> Response:
     state = context.params.get("CallStatus", "")
 
     def record(session: Session, call_id: int, call_sid: str) -> None:
-        outbound_calls.leg_status(session, call_id, call_sid, state)
+        webhooks.leg_status(session, call_id, call_sid, state)
 
     with contextlib.suppress(Refused):
-        _step(context, outbound_calls.FOLLOW_UP, record)
+        _step(context, references.FOLLOW_UP, record)
     return respond(twiml.empty())
 
 
@@ -125,8 +124,8 @@ def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceRespons
 
 
 routes = [
-    Route(outbound_calls.ANSWER_PATH, webhook(answer, _refused), methods=["POST"]),
-    Route(outbound_calls.CONNECT_PATH, webhook(connect, _refused), methods=["POST"]),
-    Route(outbound_calls.DIALED_PATH, webhook(dialed, _hang_up), methods=["POST"]),
-    Route(outbound_calls.STATUS_PATH, webhook(status, _empty), methods=["POST"]),
+    Route(references.ANSWER_PATH, webhook(answer, _refused), methods=["POST"]),
+    Route(references.CONNECT_PATH, webhook(connect, _refused), methods=["POST"]),
+    Route(references.DIALED_PATH, webhook(dialed, _hang_up), methods=["POST"]),
+    Route(references.STATUS_PATH, webhook(status, _empty), methods=["POST"]),
 ]

@@ -5,7 +5,7 @@ Signature first (the same check as the call webhooks, `web.twilio.signature`): u
 403 before anything else. Then, in one transaction:
 
 * a message to a line from an active counsellor of its team is a reply in the text relay
-  (`hotline.relay`);
+  (`hotline.relay.counsellor_reply`);
 * a client's answer to a reminder (`scheduling.replies`: ABSAGEN, STOP) is handled and confirmed
   with a TwiML <Message>;
 * any other message to a line is relayed to the on-call counsellor; to any other number it
@@ -39,7 +39,9 @@ from foundation import outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.outgoing import Provider
-from hotline import relay
+from hotline.relay import client_message, counsellor_reply, delivery, status_callbacks
+from hotline.relay.incoming import Incoming, staff_sender
+from hotline.relay.parsing import WHATSAPP
 from hotline.routing import Rota
 from scheduling import replies
 from web.twilio.signature import signed_params
@@ -76,8 +78,8 @@ def _answer(db: Database, settings: Settings, rota: Rota, params: dict[str, str]
 
 def _handle(db: Database, settings: Settings, rota: Rota, params: dict[str, str]) -> Handled:
     now = utcnow()
-    line = line_for(settings.config, params.get("To", "").removeprefix(relay.WHATSAPP))
-    incoming = relay.Incoming(
+    line = line_for(settings.config, params.get("To", "").removeprefix(WHATSAPP))
+    incoming = Incoming(
         line=line or "",
         sender=params.get("From", ""),
         body=params.get("Body", ""),
@@ -86,9 +88,11 @@ def _handle(db: Database, settings: Settings, rota: Rota, params: dict[str, str]
     )
     with db.write() as session:
         if line is not None:
-            counsellor = relay.staff_sender(session, settings, line, incoming.sender)
+            counsellor = staff_sender(session, settings, line, incoming.sender)
             if counsellor is not None:
-                reply = relay.from_counsellor(session, settings, incoming, counsellor, now)
+                reply = counsellor_reply.from_counsellor(
+                    session, settings, incoming, counsellor, now
+                )
                 return Handled(reply.text, outbox=reply.outbox, relayed=reply.deliver)
         answer = replies.answer(
             session,
@@ -100,7 +104,7 @@ def _handle(db: Database, settings: Settings, rota: Rota, params: dict[str, str]
         )
         if line is None or answer.text is not None or answer.deliver:
             return Handled(answer.text, outbox=answer.deliver)
-        relayed = relay.from_client(session, settings, incoming, now, rota)
+        relayed = client_message.from_client(session, settings, incoming, now, rota)
         return Handled(relayed.text, outbox=relayed.outbox, relayed=relayed.deliver)
 
 
@@ -108,7 +112,7 @@ def _send(
     db: Database, settings: Settings, provider: Provider, rota: Rota, handled: Handled
 ) -> None:
     outbox.deliver_all(db, settings, provider, handled.outbox)
-    relay.deliver(db, settings, provider, rota, handled.relayed)
+    delivery.deliver(db, settings, provider, rota, handled.relayed)
 
 
 async def incoming(request: Request) -> Response:
@@ -135,7 +139,7 @@ def _status(
     db: Database, settings: Settings, rota: Rota, query: dict[str, str], status: str
 ) -> list[int]:
     with db.write() as session:
-        return relay.status_update(
+        return status_callbacks.status_update(
             session, settings, rota, int_param(query.get("m")), query.get("leg", ""), status
         )
 
@@ -158,7 +162,7 @@ async def delivery_status(request: Request) -> Response:
         return Response(message_twiml(None), media_type=TWIML)
     state = request.app.state
     background = (
-        BackgroundTask(relay.deliver, db, settings, state.provider, state.rota, again)
+        BackgroundTask(delivery.deliver, db, settings, state.provider, state.rota, again)
         if again
         else None
     )
@@ -167,5 +171,5 @@ async def delivery_status(request: Request) -> Response:
 
 routes = [
     Route("/twilio/sms", incoming, methods=["POST"]),
-    Route(relay.STATUS_PATH, delivery_status, methods=["POST"]),
+    Route(status_callbacks.STATUS_PATH, delivery_status, methods=["POST"]),
 ]
