@@ -14,7 +14,16 @@ from foundation.errors import NotFound
 from foundation.models import Shift
 from foundation.teams import team_by_slug
 from scheduling import shifts as cases
-from web.api.plumbing import Work, api, body, get_or_post, listing, must_coordinate, positive_int
+from web.api.plumbing import (
+    Work,
+    api,
+    body,
+    get_or_post,
+    listing,
+    must_coordinate,
+    must_see,
+    positive_int,
+)
 from web.responses import json_response, local
 from web.schemas import ShiftIn, ShiftList, ShiftOut
 
@@ -39,6 +48,7 @@ async def list_shifts(request: Request) -> Work:
 
     def work(session: Session, who: Principal) -> Response:
         team = team_by_slug(session, query.team, config) if query.team else None
+        must_see(who, query.team)
         rows = cases.list_shifts(
             session,
             start=query.start,
