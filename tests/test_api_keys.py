@@ -22,6 +22,7 @@ from foundation.db import Database, alembic_config, make_engine, upgrade
 from foundation.models import ApiKey, AuditEntry, Role, Shift
 from tests.conftest import add_counsellor
 from tests.helpers import https_client
+from tests.test_api import check_against_openapi
 from tests.test_auth import csrf_of, make_user, sign_in
 
 
@@ -80,6 +81,7 @@ def test_a_key_of_islamism_gets_403_on_right_wing_data_and_changes_nothing(
         refused = api.get(path)
         assert refused.status_code == 403, path
         assert refused.json()["error"] == "forbidden"
+        check_against_openapi(refused, path.split("?")[0], "get")
     created = api.post("/api/v1/shifts", json=shift_body("right-wing", people["right-wing"], 4))
     assert created.status_code == 403
     assert shifts(database) == 2
