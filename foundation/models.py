@@ -588,6 +588,21 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class AccessLogEntry(Base):
+    """Who opened which record of client data, when (`foundation.access_log`). Never content:
+    the kind of record and its id only."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index(None, "at"), Index(None, "kind", "record_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: it outlives accounts
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[int] = mapped_column(Integer)
+
+
 class CallbackRequest(Base):
     """A web request to be called back ("Rückruf anfordern"): a task for the line's team.
 

@@ -29,6 +29,7 @@ from scheduling.notices import changes
 from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
+    access_log_pages,
     api,
     apikey_pages,
     appointment_actions,
@@ -142,6 +143,7 @@ def create_app(
             *outbound_calls.routes,
             *sms.routes,
             *pages.routes,
+            *access_log_pages.routes,
             *counsellor_pages.routes,
             *apikey_pages.routes,
             *rota_pages.routes,

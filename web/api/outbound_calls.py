@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation import access_log
 from foundation.access import Principal
 from foundation.errors import DomainError
 from hotline.outbound_calls import placing, summaries
@@ -105,7 +106,9 @@ async def show(request: Request) -> Work:
     settings: Settings = request.app.state.settings
 
     def work(session: Session, who: Principal) -> Response:
-        return json_response(_out(settings, summaries.get(session, settings, int(raw), who)))
+        summary = summaries.get(session, settings, int(raw), who)
+        access_log.log_opened(request.app.state.db, who, "outbound_call", [int(raw)])
+        return json_response(_out(settings, summary))
 
     return work
 
