@@ -366,6 +366,15 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UsedToken(Base):
+    """A single-use token that has been used (`foundation.once`): only its SHA-256."""
+
+    __tablename__ = "used_tokens"
+    __table_args__ = (Index(None, "used_at"),)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LoginAttempt(Base):
     """Failed sign-ins per (username, client address) key, for throttling. Keys are hashed."""
 

@@ -19,7 +19,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
-from foundation import users
+from foundation import once, users
+from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.jobs import Job
 from foundation.outgoing import Provider
@@ -200,6 +201,7 @@ def _sweep(db: Database) -> None:
     auth.sweep(db)
     with db.write() as session:
         users.forget_old_attempts(session)
+        once.forget_before(session, utcnow() - callback_request_pages.TOKEN_LIFETIME)
 
 
 def _sync_teams(db: Database, settings: Settings) -> None:

@@ -20,7 +20,7 @@ from foundation.access import Principal
 from foundation.errors import DomainError
 from hotline.outbound_calls import placing, summaries
 from hotline.outbound_calls.targets import KINDS
-from web.api.plumbing import BadRequest, Work, api, body, caller
+from web.api.plumbing import BadRequest, Work, api, body, caller, not_json
 from web.responses import domain_error, error, json_response, local
 from web.schemas import CallBackIn, CallBackOut
 
@@ -72,6 +72,9 @@ async def create(request: Request) -> Response:
         return who
     if not who.may_write:
         return error(403, "forbidden", "this API key is read-only")
+    refused = not_json(request)
+    if refused is not None:
+        return refused
     try:
         payload = await body(request, CallBackIn)
     except BadRequest as exc:
