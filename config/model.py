@@ -168,6 +168,10 @@ class Team(Strict):
     name: str = Field(min_length=1)
     # A shift swap agreed between two counsellors needs a coordinator's approval.
     swap_approval: bool = True
+    # How a counsellor's SMS reply to the text relay is recognised as hers: "number" (sent from
+    # her number), "pin" (her number and her personal reply PIN in front), "web" (no SMS
+    # replies: only from the web page). See docs/text-relay.md#replies-by-sms.
+    sms_replies: Literal["number", "pin", "web"] = "number"
 
 
 def _clock(value: Any) -> Any:

@@ -233,6 +233,11 @@ class Counsellor(Base):
     # How shift notices reach this counsellor (SMS to `phone`, e-mail to `email`).
     notify_sms: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     notify_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # The personal PIN in front of her SMS replies where a team asks for one (argon2id), and
+    # the throttle of wrong ones (hotline.relay.reply_pin).
+    reply_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    reply_pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reply_pin_locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

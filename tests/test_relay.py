@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,19 +29,20 @@ from foundation.models import (
     Conversation,
     ConversationMessage,
     ConversationState,
+    Counsellor,
     Direction,
     Role,
     Tier,
 )
 from hotline import conversations
-from hotline.relay import client_message, flood_limit, parsing, states
+from hotline.relay import client_message, flood_limit, parsing, reply_pin, states
 from hotline.relay.incoming import Answer, Incoming
 from hotline.tasks import retention
 from scheduling.shifts import Rota
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
-from tests.helpers import OnCall, live_twilio, post_signed
-from tests.test_auth import csrf_of, make_user, sign_in
+from tests.helpers import OnCall, https_client, live_twilio, post_signed
+from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
 from tests.test_reminders import wait_for
 from web.app import create_app
 
@@ -1025,3 +1027,133 @@ def test_the_flood_limits_per_client_and_per_team_slide_with_the_window(
     assert statuses.count(flood_limit.TEAM_LIMITED) == 2
     # Ten minutes after the first relays, the window has moved on.
     assert write(CLIENT, NOON + timedelta(minutes=10, seconds=1)).deliver
+
+
+# --- a reply PIN where the team asks for one -----------------------------------------------------
+
+
+@contextmanager
+def ruled(settings: Settings, database: Database, rule: str) -> Iterator[Line]:
+    """The `line` fixture's service, with the islamism team's `sms_replies` set to `rule`."""
+    teams = dict(settings.config.teams)
+    teams["islamism"] = teams["islamism"].model_copy(update={"sms_replies": rule})
+    own = replace(settings, config=settings.config.model_copy(update={"teams": teams}))
+    with (
+        live_twilio(own) as (live, fake),
+        TestClient(create_app(live, database=database)) as client,
+    ):
+        yield Line(client, live, fake, database)
+
+
+def _set_pin(database: Database, counsellor_id: int, pin: str) -> None:
+    with database.write() as session:
+        reply_pin.set_pin(session, counsellor_id, pin, actor="tests")
+
+
+def _counsellor(database: Database, counsellor_id: int) -> Counsellor:
+    with database.read() as session:
+        found = session.get(Counsellor, counsellor_id)
+        assert found is not None
+        return found
+
+
+def test_with_a_pin_rule_a_reply_needs_the_pin_and_the_client_never_sees_it(
+    settings: Settings, database: Database, on_call: OnCall, noon: time_machine.Coordinates
+) -> None:
+    with ruled(settings, database, "pin") as line:
+        line.sms(CLIENT, "Hallo?")
+        line.sent(1)
+        answer = line.sms(on_call.primary, "K1 Ohne PIN")
+        assert reply_pin.NOT_SET.split(":")[0] in answer.text
+        _set_pin(line.database, on_call.primary_id, "4711")
+        assert "Antwort-PIN voranstellen" in line.sms(on_call.primary, "K1 Ohne PIN").text
+        answer = line.sms(on_call.primary, "4711 K1 Mit PIN, hallo.")
+        assert "<Message>" not in answer.text
+        reply = line.sent(2)[1]
+        assert (reply["To"], reply["Body"]) == (CLIENT, "Mit PIN, hallo.")
+        assert all("4711" not in (r.body_enc or b"").decode("latin-1") for r in rows(line.database))
+        assert "4711" not in str(_counsellor(line.database, on_call.primary_id).reply_pin_hash)
+        assert len(line.fake.messages) == 2  # the refused ones sent nothing
+
+
+def test_wrong_pins_send_nothing_and_lock_sms_replies_for_a_while(
+    settings: Settings, database: Database, on_call: OnCall, noon: time_machine.Coordinates
+) -> None:
+    with ruled(settings, database, "pin") as line:
+        line.sms(CLIENT, "Hallo?")
+        line.sent(1)
+        _set_pin(line.database, on_call.primary_id, "4711")
+        for left in range(reply_pin.MAX_FAILURES - 1, 0, -1):
+            answer = line.sms(on_call.primary, "4712 K1 Geraten")
+            assert f"Falsche Antwort-PIN: nichts gesendet. Noch {left} Versuch" in answer.text
+        locked = line.sms(on_call.primary, "4713 K1 Geraten")
+        assert "gesperrt, nichts gesendet" in locked.text
+        assert "bis 12:15 Uhr" in locked.text  # Berlin time
+        assert "gesperrt" in line.sms(on_call.primary, "4711 K1 Richtig, aber gesperrt").text
+        assert len(line.fake.messages) == 1
+        noon.shift(timedelta(minutes=reply_pin.LOCK_MINUTES, seconds=1))
+        assert "<Message>" not in line.sms(on_call.primary, "4711 K1 Jetzt wieder").text
+        assert line.sent(2)[1]["Body"] == "Jetzt wieder"
+        assert _counsellor(line.database, on_call.primary_id).reply_pin_failures == 0
+
+
+def test_with_the_web_rule_no_sms_reply_goes_out(
+    settings: Settings, database: Database, on_call: OnCall, noon: time_machine.Coordinates
+) -> None:
+    with ruled(settings, database, "web") as line:
+        line.sms(CLIENT, "Hallo?")
+        line.sent(1)
+        answer = line.sms(on_call.primary, "K1 Per SMS")
+        assert "im Webportal schreiben" in answer.text
+        assert len(line.fake.messages) == 1
+        assert [r.direction for r in rows(line.database)] == [Direction.IN]
+
+
+@pytest.mark.parametrize(
+    ("pin", "refused"),
+    [("123", True), ("123456789", True), ("12a4", True), ("١٢٣٤", True), ("0000", True),
+     ("1234", True), ("9876", True), ("4711", False), ("80417263", False)],
+)  # fmt: skip
+def test_which_pins_may_be_set(pin: str, refused: bool) -> None:
+    assert (reply_pin.problem(pin) is not None) is refused
+
+
+def test_the_pin_is_set_and_deleted_on_the_account_page(
+    line: Line, on_call: OnCall, config: HotlineConfig
+) -> None:
+    from foundation import users
+
+    with line.database.write() as session:
+        users.create_user(
+            session, config,
+            users.NewUser("anna", PASSWORD, Role.COUNSELLOR, (), on_call.primary_id),
+            actor="tests",
+        )  # fmt: skip
+    with https_client(line.settings, line.database) as client:
+        page = sign_in(client, "anna", PASSWORD).get("/account")
+        assert page.status_code == 200
+        assert "Sie haben noch keine Antwort-PIN." in page.text
+        csrf = csrf_of(page.text)
+        for pin, repeat, message in (
+            ("4711", "4712", "stimmen nicht überein"),
+            ("1234", "1234", "zu leicht zu erraten"),
+            ("47", "47", "4 bis 8 Ziffern"),
+        ):
+            form = {"csrf": csrf, "pin": pin, "pin_repeat": repeat}
+            refused = client.post("/account/reply-pin", data=form)
+            assert refused.status_code == 422
+            assert message in refused.text
+        assert _counsellor(line.database, on_call.primary_id).reply_pin_hash is None
+        saved = client.post("/account/reply-pin",
+                            data={"csrf": csrf, "pin": "4711", "pin_repeat": "4711"})  # fmt: skip
+        assert saved.status_code == 303
+        stored = _counsellor(line.database, on_call.primary_id).reply_pin_hash
+        assert stored is not None
+        assert stored.startswith("$argon2id$")
+        assert "Sie haben eine Antwort-PIN festgelegt." in client.get("/account").text
+        assert client.post("/account/reply-pin/delete", data={"csrf": csrf}).status_code == 303
+        assert _counsellor(line.database, on_call.primary_id).reply_pin_hash is None
+        forged = client.post("/account/reply-pin",
+                             data={"csrf": "x", "pin": "4711", "pin_repeat": "4711"})  # fmt: skip
+        assert forged.status_code == 403
+        assert _counsellor(line.database, on_call.primary_id).reply_pin_hash is None

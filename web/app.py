@@ -31,6 +31,7 @@ from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
     access_log_pages,
+    account_pages,
     api,
     apikey_pages,
     appointment_actions,
@@ -145,6 +146,7 @@ def create_app(
             *sms.routes,
             *pages.routes,
             *access_log_pages.routes,
+            *account_pages.routes,
             *counsellor_pages.routes,
             *apikey_pages.routes,
             *rota_pages.routes,

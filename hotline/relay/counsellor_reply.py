@@ -1,6 +1,8 @@
 """A counsellor's SMS to a line: a reply to one of the team's open conversations.
 
-A leading code picks the conversation; without one, the conversation last relayed to this
+Where the team asks for it (`[teams.<slug>] sms_replies`), her personal reply PIN must come
+first (`hotline.relay.reply_pin`), or replies by SMS are refused altogether ("web"). A leading
+code picks the conversation; without one, the conversation last relayed to this
 counsellor gets it, but only if it is still open and that relay is recent (`[relay]
 reply_without_code_hours`), and she is told which. Anything that cannot be placed safely gets an
 explanation and sends nothing.
@@ -21,6 +23,7 @@ from foundation.models import (
     Counsellor,
     Direction,
 )
+from hotline.relay import reply_pin
 from hotline.relay.codes import by_code, lock_line_team, open_codes
 from hotline.relay.delivery import queue_reply
 from hotline.relay.incoming import Answer, Incoming, seen
@@ -58,7 +61,16 @@ def from_counsellor(
     team = lock_line_team(session, settings, incoming.line)
     if seen(session, incoming.message_sid):
         return Answer()
-    code, text = parse_code(incoming.body)
+    body = incoming.body
+    rule = settings.config.teams[team.slug].sms_replies
+    if rule == "web":
+        return Answer(text=reply_pin.WEB_ONLY)
+    if rule == "pin":
+        checked = reply_pin.check(counsellor, body, now, settings.config.organisation.zone)
+        if checked.refusal is not None:
+            return Answer(text=checked.refusal)
+        body = checked.text
+    code, text = parse_code(body)
     notice = None
     if code is not None:
         conversation = by_code(session, team.id, code)
