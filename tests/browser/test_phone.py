@@ -1,12 +1,13 @@
 """Every page on a phone and at 200 % zoom, in a real browser.
 
-A counsellor's day at 390 × 844 (a phone, touch, the pages' own viewport): the dashboard, "Meine
-Dienste" with swaps waiting, the tasks, a conversation answered from the page, an appointment
-booked through the form, the rota with its day list, and the sign-in page; then the same pages at
-360 and 414 px, and at 640 × 400 with a device scale factor of 2 (a 1280 px window zoomed to
-200 %). On each: no sideways scrolling (only the rota's timeline scrolls, inside its own box), every
-visible control outside running text at least 44 × 44 px, axe-core without a serious or critical
-violation at that size, and a screenshot tests/artifacts/phone-<page>[-<width>].png."""
+A counsellor's day at 390 × 844 (a phone, touch, the pages' own viewport): the sign-in page, the
+dashboard, "Meine Dienste" with swaps waiting, the tasks, a conversation answered from the page, an
+appointment booked through the form, the rota in week and month with its day list. Then those pages
+and the public callback form at 360 and 414 px and at 640 × 400 with a device scale factor of 2 (a
+1280 px window zoomed to 200 %), and a coordinator's pages at 390 px. On each: no sideways
+scrolling (only the rota's timeline scrolls, inside its own box), every visible control outside
+running text at least 44 × 44 px, axe-core without a serious or critical violation at that size,
+and a screenshot tests/artifacts/phone-<page>[-<width>].png."""
 
 from __future__ import annotations
 
@@ -280,6 +281,8 @@ def test_the_pages_at_other_widths_and_at_200_percent(
         page = _window(chromium, width, phone=phone)
         page.goto(f"{service.url}/login")
         found += check_phone(page, f"sign-in at {width} px", "login", width)
+        page.goto(f"{service.url}/rueckruf/right-wing")  # the public form, for clients
+        found += check_phone(page, f"callback form at {width} px", "callback", width)
         login(page, service, "sabine")
         found += _walk(page, service, width, data, COUNSELLOR_PAGES)
         page.context.close()
