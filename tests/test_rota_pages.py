@@ -16,6 +16,7 @@ from config.settings import Settings
 from foundation.db import Database
 from foundation.models import (
     Absence,
+    AbsenceKind,
     BusyInterval,
     ExternalCalendar,
     Role,
@@ -26,7 +27,9 @@ from foundation.models import (
 )
 from tests.conftest import add_counsellor, berlin
 from tests.test_auth import csrf_of, make_user, sign_in
+from web import rota_days
 from web.app import create_app
+from web.rota_period import period_of
 
 NOW = berlin(2026, 11, 25, 12)  # a Wednesday
 
@@ -69,6 +72,9 @@ def test_week_view_draws_the_timeline(coordinator: TestClient, team: list[int]) 
     assert "<svg" in page.text
     assert 'class="today"' in page.text
     assert "Lücken in diesem Zeitraum" in page.text
+    # The day list for narrow screens: every day of the week, the gaps in words.
+    assert page.text.count("<li><h3>") == 7
+    assert '<li class="gap"><span class="time">00:00–24:00</span> Lücke: niemand' in page.text
     month = coordinator.get("/rota/islamism?view=month&date=2026-12-10")
     assert "Dezember 2026" in month.text
     assert coordinator.get("/rota/right-wing").status_code == 403  # not their team
@@ -358,3 +364,56 @@ def test_daily_handoffs_across_both_dst_changes_through_the_form(
     assert refused.status_code == 422
     assert "fehlt 02:00–03:00" in refused.text
     assert shift_count(database) == len(saved)
+
+
+def test_the_day_list_tells_the_timeline_day_by_day() -> None:
+    """Each day lists what touches it, clipped to the day, in the order of the day; the day the
+    clocks go back (25.10.2026) has 25 hours and still ends at 24:00."""
+    zone = NOW.tzinfo
+    period = period_of("week", "2026-10-21", zone, NOW.date())  # Mo 19.10. – So 25.10.
+    primary = Shift(
+        counsellor_id=1,
+        tier=Tier.PRIMARY,
+        start_at=berlin(2026, 10, 24, 9),
+        end_at=berlin(2026, 10, 26, 9),  # beyond the week
+    )
+    backup = Shift(
+        counsellor_id=2,
+        tier=Tier.BACKUP,
+        start_at=berlin(2026, 10, 24, 9),
+        end_at=berlin(2026, 10, 25, 9),
+    )
+    away = Absence(
+        counsellor_id=1,
+        kind=AbsenceKind.HOLIDAY,
+        start_at=berlin(2026, 10, 25, 0),
+        end_at=berlin(2026, 10, 25, 12),
+    )
+    gap = (period.start, berlin(2026, 10, 24, 9))
+    names = {1: "Amira", 2: "Jonas"}
+    found = rota_days.entries([primary, backup], [gap], [], names, [away], [])
+    days = rota_days.by_day(period, found)
+
+    def lines(day: rota_days.Day) -> list[tuple[str, str, str]]:
+        return [(line.span, line.css, line.text) for line in day.lines]
+
+    assert [day.label for day in days] == [
+        "Mo 19.10.",
+        "Di 20.10.",
+        "Mi 21.10.",
+        "Do 22.10.",
+        "Fr 23.10.",
+        "Sa 24.10.",
+        "So 25.10.",
+    ]
+    assert lines(days[0]) == [("00:00–24:00", "gap", "Lücke: niemand erreichbar")]
+    assert lines(days[5]) == [
+        ("00:00–09:00", "gap", "Lücke: niemand erreichbar"),
+        ("09:00–24:00", "primary", "Erreichbar: Amira (Urlaub)"),
+        ("09:00–24:00", "backup", "Hintergrund: Jonas"),
+    ]
+    assert lines(days[6]) == [
+        ("00:00–24:00", "primary", "Erreichbar: Amira (Urlaub)"),
+        ("00:00–09:00", "backup", "Hintergrund: Jonas"),
+        ("00:00–12:00", "absence", "Abwesend: Amira (Urlaub)"),
+    ]

@@ -564,7 +564,7 @@ def test_pages_walk_a_swap_through(
     assert approved.headers["location"] == "/rota/islamism/swaps?done=approved"
     decided = web.get(approved.headers["location"]).text
     assert "Der Tausch ist genehmigt" in decided
-    assert "<td>eingetragen</td>" in decided  # in the history
+    assert '<td data-label="Stand">eingetragen</td>' in decided  # in the history
     assert holders(database, mine, theirs) == [jonas, amira]
     assert "Keine Tauschanfragen warten auf Genehmigung" in web.get("/").text
     # The swap notices tell both; no generic change notice on top.

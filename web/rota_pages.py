@@ -26,6 +26,7 @@ from foundation.teams import team_by_slug
 from scheduling import absences, shifts, standins
 from scheduling.busy import times
 from scheduling.rotation import PlannedShift
+from web import rota_days
 from web.auth import Forbidden, Viewer, page
 from web.pages import as_int, render
 from web.rota_period import Period, period_of
@@ -164,6 +165,17 @@ async def show(
         data["absences"],
         data["busy_times"],
     )
+    days = rota_days.by_day(
+        period,
+        rota_days.entries(
+            data["shifts"],
+            data["gaps"],
+            data["stand_ins"],
+            data["names"],
+            data["absences"],
+            data["busy_times"],
+        ),
+    )
     return render(
         request,
         "rota.html",
@@ -172,6 +184,7 @@ async def show(
             "team": team,
             "period": period,
             "drawing": drawing,
+            "days": days,
             "may_edit": access.may_coordinate(viewer.principal, team),
             "rota_teams": access.teams_seen(viewer.principal, settings.config.teams),
             "errors": errors or {},

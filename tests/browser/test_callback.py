@@ -12,8 +12,14 @@ from sqlalchemy import select
 from config.model import HotlineConfig
 from foundation import crypto, users
 from foundation.models import CallbackRequest, Role, Team, Voicemail
-from tests.browser.conftest import Service
-from tests.browser.test_accessibility import PASSWORD, _assert_clean, _axe, _check, _login
+from tests.browser.conftest import (
+    PASSWORD,
+    Service,
+    assert_clean,
+    check_page,
+    login,
+    run_axe,
+)
 from tests.conftest import add_counsellor
 
 MIN_FILL_MS = 3200  # the form refuses (quietly) what comes back faster than 3 s
@@ -29,7 +35,7 @@ def test_callback_form_in_a_browser(service: Service, browser_page: Any) -> None
         team_id = session.scalars(select(Team.id).where(Team.slug == "islamism")).one()
         session.add(Voicemail(line="islamism", team_id=team_id, recording_sid="RE" + "5" * 32))
 
-    found = _check(page, f"{url}/rueckruf/islamism", "callback form")
+    found = check_page(page, f"{url}/rueckruf/islamism", "callback form")
     assert page.title() == "Rückruf anfordern"
     assert page.evaluate("document.querySelector('[name=website]').tabIndex") == -1
     # The honeypot is clipped to a pixel: people do not see it, bots fill it in.
@@ -45,7 +51,7 @@ def test_callback_form_in_a_browser(service: Service, browser_page: Any) -> None
     assert page.get_by_label("Vorname oder ein anderer Name", exact=False).input_value() == (
         "<b>Sam</b>"
     )
-    found += _axe(page, "callback form with errors")
+    found += run_axe(page, "callback form with errors")
     # Corrected, a time window and a day chosen, a confirmation asked for.
     page.get_by_label("Telefonnummer").fill("0151 2345 6789")
     page.get_by_label("abends (17–20 Uhr)").check()
@@ -54,7 +60,7 @@ def test_callback_form_in_a_browser(service: Service, browser_page: Any) -> None
     page.get_by_role("button", name="Rückruf anfordern").click()
     page.wait_for_url(f"{url}/rueckruf/islamism/danke")
     assert page.get_by_role("heading", name="Vielen Dank").is_visible()
-    found += _axe(page, "callback thanks")
+    found += run_axe(page, "callback thanks")
 
     with service.database.read() as session:
         request = session.scalars(select(CallbackRequest)).one()
@@ -66,8 +72,8 @@ def test_callback_form_in_a_browser(service: Service, browser_page: Any) -> None
     assert request.confirm_sms
 
     # The counsellor's task list: the request with its details, the voicemail with a player.
-    _login(page, service, "amira")
-    found += _check(page, f"{url}/tasks", "task list (counsellor)")
+    login(page, service, "amira")
+    found += check_page(page, f"{url}/tasks", "task list (counsellor)")
     # The number only masked: a call-back goes through the line ("Zurückrufen").
     assert page.get_by_text("+49 151 ••• ••89").is_visible()
     assert page.locator("a[href^='tel:']").count() == 0
@@ -79,10 +85,10 @@ def test_callback_form_in_a_browser(service: Service, browser_page: Any) -> None
     assert audio.headers["cache-control"] == "no-store"
     page.get_by_role("button", name=re.compile(r"^Übernehmen\W+Rückrufbitte")).click()
     page.get_by_text("übernommen von amira").wait_for()
-    found += _axe(page, "task list, a request taken")
+    found += run_axe(page, "task list, a request taken")
     # Called back (simulation mode: into the outbox), and the task says so.
     page.get_by_role("button", name=re.compile(r"^Zurückrufen\W+Rückrufbitte")).click()
     page.get_by_text("Simulationsmodus: Es wurde niemand angerufen").wait_for()
     assert page.get_by_text(re.compile(r"durch Amira Yilmaz: nur simuliert")).is_visible()
-    found += _axe(page, "task list, a call-back started")
-    _assert_clean(found)
+    found += run_axe(page, "task list, a call-back started")
+    assert_clean(found)

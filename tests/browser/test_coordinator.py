@@ -11,10 +11,8 @@ from config.model import HotlineConfig
 from foundation import users
 from foundation.models import Role, Shift, Team
 from scheduling.demo import load_demo
-from tests.browser.conftest import ARTIFACTS, Service
+from tests.browser.conftest import ARTIFACTS, PASSWORD, Service
 from tests.conftest import add_counsellor
-
-PASSWORD = "Bodensee-Fähre-1987"
 
 
 def test_coordinator_builds_next_months_rota(service: Service, browser_page: Any) -> None:

@@ -15,8 +15,14 @@ from hotline.relay.client_message import from_client
 from hotline.relay.delivery import queue_reply
 from hotline.relay.incoming import Incoming
 from scheduling.shifts import Rota
-from tests.browser.conftest import Service
-from tests.browser.test_accessibility import PASSWORD, _assert_clean, _axe, _check, _login
+from tests.browser.conftest import (
+    PASSWORD,
+    Service,
+    assert_clean,
+    check_page,
+    login,
+    run_axe,
+)
 from tests.conftest import add_counsellor
 
 
@@ -50,14 +56,14 @@ def conversation(service: Service) -> int:
 
 def test_axe_relay_pages(service: Service, conversation: int, browser_page: Any) -> None:
     page, url = browser_page, service.url
-    _login(page, service, "sabine")
-    found = _check(page, f"{url}/conversations", "conversations")
-    found += _check(page, f"{url}/conversations/{conversation}", "conversation")
+    login(page, service, "sabine")
+    found = check_page(page, f"{url}/conversations", "conversations")
+    found += check_page(page, f"{url}/conversations/{conversation}", "conversation")
     page.get_by_role("button", name="Senden").click()  # empty: the browser's own check
     page.locator("#f-body").evaluate("e => e.removeAttribute('required')")
     page.get_by_role("button", name="Senden").click()
     page.get_by_role("alert").wait_for()
-    found += _axe(page, "conversation, reply with error")
-    _login(page, service, "admin")
-    found += _check(page, f"{url}/conversations/{conversation}", "conversation (admin)")
-    _assert_clean(found)
+    found += run_axe(page, "conversation, reply with error")
+    login(page, service, "admin")
+    found += check_page(page, f"{url}/conversations/{conversation}", "conversation (admin)")
+    assert_clean(found)
