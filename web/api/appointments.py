@@ -20,7 +20,7 @@ from foundation.models import Appointment, AppointmentStatus
 from foundation.teams import team_by_slug
 from scheduling import appointments as cases
 from scheduling.wallclock import explain_offset
-from web.api.plumbing import BadRequest, Work, api, body, get_or_post, listing, positive_int
+from web.api.plumbing import BadRequest, Work, api, body, get_or_post, listing, path_id
 from web.responses import domain_error, error, json_response, local
 from web.schemas import (
     AppointmentIn,
@@ -153,15 +153,9 @@ async def _book(request: Request) -> Work:
 book_appointment = api(_book, write=True)
 
 
-def _appointment_id(request: Request) -> int:
-    appointment_id = positive_int(request.path_params["appointment_id"], "appointment_id")
-    assert appointment_id is not None
-    return appointment_id
-
-
 @api
 async def get_appointment(request: Request) -> Work:
-    appointment_id = _appointment_id(request)
+    appointment_id = path_id(request, "appointment_id")
 
     def work(session: Session, who: Principal) -> Response:
         _seen_appointment(session, who, appointment_id)
@@ -172,7 +166,7 @@ async def get_appointment(request: Request) -> Work:
 
 
 async def _cancel(request: Request) -> Work:
-    appointment_id = _appointment_id(request)
+    appointment_id = path_id(request, "appointment_id")
     settings = request.app.state.settings
 
     def work(session: Session, who: Principal) -> Response:
@@ -187,7 +181,7 @@ cancel_appointment = api(_cancel, write=True)
 
 
 async def _reschedule(request: Request) -> Work:
-    appointment_id = _appointment_id(request)
+    appointment_id = path_id(request, "appointment_id")
     payload = await body(request, RescheduleIn)
     settings = request.app.state.settings
     _local_times(settings, start=payload.start, end=payload.end)
@@ -209,7 +203,7 @@ reschedule_appointment = api(_reschedule, write=True)
 
 
 async def _set_status(request: Request) -> Work:
-    appointment_id = _appointment_id(request)
+    appointment_id = path_id(request, "appointment_id")
     payload = await body(request, StatusIn)
     settings = request.app.state.settings
     status = AppointmentStatus(payload.status)
