@@ -21,7 +21,7 @@ from config.settings import Settings, SettingsError
 from foundation import apikeys, db, outbox, users
 from foundation.clock import utcnow
 from foundation.errors import DomainError
-from foundation.models import Role, User
+from foundation.models import ApiKey, Role, User
 from foundation.teams import sync_teams
 from hotline import providers
 from scheduling.demo import demo_today, load_demo
@@ -63,6 +63,19 @@ def _parser() -> argparse.ArgumentParser:
     key_commands = key.add_subparsers(dest="apikey_command", required=True)
     create = key_commands.add_parser("create", help="print a new API key (shown once)")
     create.add_argument("--name", required=True)
+    create.add_argument(
+        "--team",
+        action="append",
+        default=[],
+        help="team slug (repeatable); without it the key covers every team",
+    )
+    create.add_argument("--read-only", action="store_true", help="the key may only read")
+    create.add_argument(
+        "--expires-days", type=int, default=None, help="the key stops working after D days"
+    )
+    key_commands.add_parser("list", help="list the keys (never their secret)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id", type=int)
     feed = commands.add_parser("feed", help="calendar feeds")
     feed_commands = feed.add_subparsers(dest="feed_command", required=True)
     issue = feed_commands.add_parser("issue", help="print a new feed URL (shown once)")
@@ -119,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scheduler": _scheduler,
         "db": _db_upgrade,
         "demo": _demo,
-        "apikey": _apikey_create,
+        "apikey": _apikey,
         "simulate": _simulate_call,
         "user": _user_add,
         "rekey": _rekey,
@@ -219,19 +232,53 @@ def _feed_issue(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _apikey_create(settings: Settings, args: argparse.Namespace) -> int:
+def _apikey(settings: Settings, args: argparse.Namespace) -> int:
     database = _prepare(settings)
     try:
         with database.write() as session:
-            _, plain = apikeys.create_api_key(session, args.name, actor="cli")
-    except Exception as exc:
+            if args.apikey_command == "create":
+                key, plain = apikeys.create_api_key(
+                    session,
+                    args.name,
+                    actor="cli",
+                    teams=args.team,
+                    read_only=args.read_only,
+                    expires_days=args.expires_days,
+                )
+                lines = [
+                    f"API key {key.id} {args.name!r} created ({_key_scope(key)}). "
+                    "It is shown only this once; store it now:",
+                    plain,
+                ]
+            elif args.apikey_command == "list":
+                lines = [_key_line(key) for key in apikeys.list_keys(session)] or ["no API keys"]
+            else:
+                key = apikeys.revoke(session, args.id, actor="cli")
+                lines = [f"API key {key.id} {key.name!r} revoked"]
+    except DomainError as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 1
     finally:
         database.dispose()
-    print(f"API key {args.name!r} created. It is shown only this once; store it now:")
-    print(plain)
+    print("\n".join(lines))
     return 0
+
+
+def _key_scope(key: ApiKey) -> str:
+    teams = "every team" if key.all_teams else "teams " + ", ".join(t.slug for t in key.teams)
+    expiry = f", expires {key.expires_at:%Y-%m-%d %H:%M} UTC" if key.expires_at else ""
+    return f"{teams}, {'read-only' if key.read_only else 'read and write'}{expiry}"
+
+
+def _key_line(key: ApiKey) -> str:
+    if key.revoked_at is not None:
+        state = f"revoked {key.revoked_at:%Y-%m-%d}"
+    elif not apikeys.is_live(key):
+        state = "expired"
+    else:
+        state = "live"
+    used = f"{key.last_used_at:%Y-%m-%d %H:%M} UTC" if key.last_used_at else "never"
+    return f"{key.id}\t{key.name}\t{state}\t{_key_scope(key)}\tlast used {used}"
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

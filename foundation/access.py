@@ -29,8 +29,9 @@ the team; "staff": the account or its linked counsellor is in the team):
 * `may_revoke_feed`: who holds or issued it, the coordination of its team or counsellor.
 
 Admins see every team's lists but not what clients left, unless the account is also staff
-of the team. An API key sees everything today; a scoped key (a later issue) is a principal
-with fewer teams.
+of the team. An API key has a scope: every team or some (`key_teams`), read and write or
+read-only. Within its teams a key counts as their coordination and their staff; a read-only key
+sees what such a key sees and changes nothing (`may_write`); outside its teams it sees nothing.
 
 Pages and the API answer a record the principal may not see exactly like a missing one
 (404): a refused id tells nothing about whether it exists. A record the principal sees but
@@ -68,15 +69,36 @@ class Principal:
     account_teams: frozenset[TeamRef] = frozenset()
     counsellor_id: int | None = None
     member_teams: frozenset[TeamRef] = frozenset()
+    key_teams: frozenset[TeamRef] | None = None  # an API key's teams; None: every team
+    read_only: bool = False
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
     @property
+    def is_key(self) -> bool:
+        return self.api_key_id is not None
+
+    @property
     def sees_everything(self) -> bool:
-        """Every team's data: admins, the service itself and (today) every API key."""
-        return self.is_admin or self.system or self.api_key_id is not None
+        """Every team's data: admins, the service itself and API keys of every team."""
+        return self.is_admin or self.system or (self.is_key and self.key_teams is None)
+
+    @property
+    def may_write(self) -> bool:
+        """Changes anything at all (a read-only API key does not)."""
+        return not self.read_only
+
+    @property
+    def changes_everything(self) -> bool:
+        """Every team's coordination: admins, the service, API keys of every team that write."""
+        return self.sees_everything and self.may_write
+
+
+def _key_has(p: Principal, team: TeamKey) -> bool:
+    """An API key's scope covers the team."""
+    return p.is_key and (p.key_teams is None or _among(p.key_teams, team))
 
 
 def _among(teams: frozenset[TeamRef], team: TeamKey) -> bool:
@@ -111,9 +133,16 @@ def load_user(session: Session, user_id: int | None) -> Principal | None:
     return for_user(session, user)
 
 
-def for_api_key(key_id: int, name: str) -> Principal:
-    """An API key: it sees everything (scoped keys are a later change)."""
-    return Principal(actor=f"api-key:{key_id} {name}", api_key_id=key_id)
+def for_api_key(
+    key_id: int, name: str, teams: Iterable[Team] | None = None, *, read_only: bool = False
+) -> Principal:
+    """An API key: of every team (`teams` None) or of the given ones; perhaps read-only."""
+    return Principal(
+        actor=f"api-key:{key_id} {name}",
+        api_key_id=key_id,
+        key_teams=None if teams is None else _refs(teams),
+        read_only=read_only,
+    )
 
 
 def system(actor: str) -> Principal:
@@ -126,15 +155,19 @@ def system(actor: str) -> Principal:
 
 def is_staff(p: Principal, team: TeamKey) -> bool:
     """Works in the team: sees what its clients left (tasks, conversations) and acts on it."""
-    if p.system or p.api_key_id is not None:
-        return True
+    if p.system or p.is_key:
+        return p.system or _key_has(p, team)
     return _among(p.account_teams | p.member_teams, team)
 
 
 def may_coordinate(p: Principal, team: TeamKey) -> bool:
     """Changes the team: its rota, stand-ins, absences, swaps, counsellors, appointments. A
     linked counsellor's membership never counts here."""
-    return p.sees_everything or (p.role is Role.COORDINATOR and _among(p.account_teams, team))
+    if not p.may_write:
+        return False
+    if p.changes_everything or (p.is_key and _key_has(p, team)):
+        return True
+    return p.role is Role.COORDINATOR and _among(p.account_teams, team)
 
 
 def may_see_team(p: Principal, team: TeamKey) -> bool:
@@ -163,18 +196,31 @@ def may_change_appointment(
     p: Principal, counsellor_id: int, counsellor_teams: Iterable[TeamKey]
 ) -> bool:
     """Sees and changes an appointment (pseudonym, location, the client's number masked)."""
-    if p.sees_everything or counsellor_id == p.counsellor_id:
+    if p.changes_everything or (p.may_write and counsellor_id == p.counsellor_id):
         return True
     return any(may_coordinate(p, team) for team in counsellor_teams)
 
 
+def may_see_appointment(
+    p: Principal, counsellor_id: int, counsellor_teams: Iterable[TeamKey]
+) -> bool:
+    """Sees an appointment: who may change it, and a read-only API key of one of her teams."""
+    teams = list(counsellor_teams)
+    if p.read_only:
+        return p.sees_everything or any(_key_has(p, team) for team in teams)
+    return may_change_appointment(p, counsellor_id, teams)
+
+
 def may_edit_counsellor(p: Principal, counsellor_teams: Iterable[TeamKey]) -> bool:
-    return p.sees_everything or any(may_coordinate(p, team) for team in counsellor_teams)
+    return p.changes_everything or any(may_coordinate(p, team) for team in counsellor_teams)
 
 
 def may_list_counsellor(p: Principal, counsellor_teams: Iterable[TeamKey]) -> bool:
-    """A counsellor in no team yet is listed to every coordinator (only an admin edits her)."""
+    """A counsellor in no team yet is listed to every coordinator and to keys of every team
+    (only an admin edits her); a read-only key lists the counsellors of its teams."""
     teams = list(counsellor_teams)
+    if p.is_key:
+        return p.key_teams is None or any(_key_has(p, team) for team in teams)
     return not teams or may_edit_counsellor(p, teams)
 
 
@@ -196,7 +242,7 @@ def may_see_task(p: Principal, team: TeamKey) -> bool:
 
 def may_work_task(p: Principal, team: TeamKey) -> bool:
     """A callback request or a voicemail: take it, mark it done, hear and delete the audio."""
-    return is_staff(p, team)
+    return p.may_write and is_staff(p, team)
 
 
 def may_see_conversation(p: Principal, team: TeamKey) -> bool:
@@ -237,7 +283,7 @@ class FeedOwner:
 def may_revoke_feed(p: Principal, feed: FeedOwner) -> bool:
     """The holder (their own feed, or a feed they issued), an admin, or a coordinator of the
     team (of the rota feed, or of the counsellor whose feed it is)."""
-    if p.sees_everything or (p.user_id is not None and feed.issued_by == p.user_id):
+    if p.changes_everything or (p.user_id is not None and feed.issued_by == p.user_id):
         return True
     if feed.counsellor_id is not None and feed.counsellor_id == p.counsellor_id:
         return True

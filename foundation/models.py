@@ -379,16 +379,36 @@ class LoginAttempt(Base):
     last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ApiKeyTeam(Base):
+    """A scoped API key sees (and, unless read-only, changes) only these teams."""
+
+    __tablename__ = "api_key_teams"
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class ApiKey(Base):
-    """A bearer key for /api/v1. Only a SHA-256 of the (256-bit random) key is kept."""
+    """A bearer key for /api/v1. Only a SHA-256 of the (256-bit random) key is kept.
+
+    Its scope: every team (`all_teams`) or the teams in `api_key_teams`; `read_only` keys may
+    only read; past `expires_at` the key no longer works."""
 
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    all_teams: Mapped[bool] = mapped_column(Boolean, default=True)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+    teams: Mapped[list[Team]] = relationship(secondary="api_key_teams", order_by="Team.slug")
 
 
 class Call(Base):

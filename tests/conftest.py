@@ -56,6 +56,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
+    """The environment of the `hotline` command run in process: the test database, the shipped
+    configuration, no Twilio credentials (simulation mode)."""
+    for name in ("HOTLINE_CONFIG", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
+    return db_url
+
+
+@pytest.fixture
 def database(db_url: str, config: HotlineConfig) -> Iterator[Database]:
     """The schema created from the models (the migrations are checked against it separately)
     and the configured teams in place."""

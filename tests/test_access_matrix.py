@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import access, crypto, users
+from foundation import access, apikeys, crypto, users
 from foundation.access import FeedOwner, Principal, TeamRef
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -300,6 +300,19 @@ class World:
                            counsellor_id=self.owner(team, whose))  # fmt: skip
         return {"call_id": self._add(row)}
 
+    def api_key(self, _team: str, _whose: str) -> dict[str, object]:
+        with self.db.write() as session:
+            key, _ = apikeys.create_api_key(session, f"Schlüssel {next(self._n)}", actor="tests")
+            return {"key_id": key.id}
+
+    def scoped_key(self, teams: list[str], *, read_only: bool = False) -> str:
+        with self.db.write() as session:
+            name = f"Schlüssel {next(self._n)}"
+            _, plain = apikeys.create_api_key(
+                session, name, actor="tests", teams=teams, read_only=read_only
+            )
+        return plain
+
     def snapshot(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
         """Every row of every table a request may change (sign-in bookkeeping aside)."""
         kept = ("web_sessions", "login_attempts", "api_keys")
@@ -334,7 +347,8 @@ class Page:
 
 @dataclass(frozen=True)
 class Api:
-    """An /api/v1 route: an API key is a principal that sees everything (today)."""
+    """An /api/v1 route: an API key sees and changes its teams' data (every team's, unless it
+    names some; a read-only key changes nothing)."""
 
     record: Factory | None = None
     body: dict[str, Any] | None = None
@@ -354,6 +368,9 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/"): Page(),
     ("POST", "/logout"): Page(),
     ("GET", "/audit"): Page(frozenset({Role.ADMIN})),
+    ("GET", "/apikeys"): Page(frozenset({Role.ADMIN})),
+    ("POST", "/apikeys"): Page(frozenset({Role.ADMIN})),
+    ("POST", "/apikeys/{key_id}/revoke"): Page(frozenset({Role.ADMIN}), record=W.api_key),
     ("GET", "/counsellors"): Page(STAFF_ROLES),
     ("POST", "/counsellors"): Page(STAFF_ROLES),
     ("GET", "/counsellors/{counsellor_id}"): Page(STAFF_ROLES, "edit_counsellor", W.counsellor),
@@ -642,6 +659,77 @@ def test_an_api_key_sees_everything_and_a_missing_id_is_a_404(
                 missing = {k: 999_999 for k in params if k != "team"}
                 response = client.request(method, url(path, missing), json=route.body)
                 assert response.status_code == 404, (method, path)
+
+
+def test_a_key_of_one_team_gets_nothing_of_another_and_changes_nothing(
+    client: TestClient, world: World
+) -> None:
+    """A key of islamism: another team's record is a 404 (as if missing), its own team's record
+    is answered; a refused request changes nothing."""
+    client.headers["Authorization"] = f"Bearer {world.scoped_key(['islamism'])}"
+    for (method, path), route in sorted(ROUTES.items()):
+        if not isinstance(route, Api) or route.record is None:
+            continue
+        own = route.record(world, "islamism", "colleague")
+        answered = client.request(method, url(path, own), json=route.body)
+        assert answered.status_code in API_ALLOWED, (method, path, answered.status_code)
+        foreign = route.record(world, "right-wing", "colleague")
+        before = world.snapshot()
+        refused = client.request(method, url(path, foreign), json=route.body)
+        assert refused.status_code == 404, (method, path, refused.status_code)
+        assert world.snapshot() == before, (method, path)
+
+
+def test_a_read_only_key_reads_and_every_write_is_a_403_that_changes_nothing(
+    client: TestClient, world: World
+) -> None:
+    client.headers["Authorization"] = f"Bearer {world.scoped_key([], read_only=True)}"
+    for (method, path), route in sorted(ROUTES.items()):
+        if not isinstance(route, Api):
+            continue
+        params = route.record(world, "right-wing", "colleague") if route.record else {}
+        before = world.snapshot()
+        response = client.request(method, url(path, params), json=route.body)
+        if method == "GET":
+            assert response.status_code in API_ALLOWED, (method, path, response.status_code)
+        else:
+            assert response.status_code == 403, (method, path, response.status_code)
+            assert "read-only" in response.json()["message"], (method, path)
+        assert world.snapshot() == before, (method, path)
+
+
+def test_scoped_and_read_only_keys_as_the_policy_sees_them() -> None:
+    islamism = access.for_api_key(2, "isl", [Team(id=ISLAMISM.id, slug="islamism")])
+    reader = access.for_api_key(3, "reader", read_only=True)
+    for team in ("islamism", ISLAMISM.id):
+        assert access.may_see_team(islamism, team)
+        assert access.may_coordinate(islamism, team)
+        assert access.is_staff(islamism, team)
+    for team in ("right-wing", RIGHT_WING.id):
+        assert not access.may_see_team(islamism, team)
+        assert not access.may_coordinate(islamism, team)
+        assert not access.is_staff(islamism, team)
+    assert not islamism.sees_everything
+    assert access.may_change_appointment(islamism, 11, [ISLAMISM.id])
+    assert not access.may_change_appointment(islamism, 21, [RIGHT_WING.id])
+    assert not access.may_see_appointment(islamism, 21, [RIGHT_WING.id])
+    for ask in (access.may_see_absence, access.may_change_absence):
+        assert ask(islamism, [RIGHT_WING.id, ISLAMISM.id]), ask  # one of her teams is enough
+        assert not ask(islamism, [RIGHT_WING.id]), ask
+        assert not ask(islamism, []), ask  # a counsellor in no team
+    assert access.may_see_absence(reader, [])
+    assert not access.may_change_absence(reader, [RIGHT_WING.id])
+    assert access.may_see_team(reader, "right-wing")
+    assert reader.sees_everything
+    assert access.may_see_appointment(reader, 21, [RIGHT_WING.id])
+    for ask in (access.may_coordinate, access.may_work_task, access.may_call_back_task):
+        assert not ask(reader, "right-wing"), ask
+    assert not access.may_change_appointment(reader, 21, [RIGHT_WING.id])
+    assert not access.may_edit_counsellor(reader, [RIGHT_WING.id])
+    assert access.may_list_counsellor(reader, [RIGHT_WING.id])
+    assert access.may_list_counsellor(islamism, [ISLAMISM.id])
+    assert not access.may_list_counsellor(islamism, [RIGHT_WING.id])
+    assert not access.may_list_counsellor(islamism, [])
 
 
 # --- the bug of issue 13, told as a story --------------------------------------------------------

@@ -20,14 +20,6 @@ from foundation.models import ApiKey, Counsellor, Shift
 from tests.helpers import free_port
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
-    for name in ("HOTLINE_CONFIG", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
-    return db_url
-
-
 def count(url: str, model: type[object]) -> int:
     database = Database(make_engine(url))
     try:

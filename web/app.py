@@ -30,6 +30,7 @@ from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
     api,
+    apikey_pages,
     appointment_actions,
     appointment_booking,
     appointment_pages,
@@ -142,6 +143,7 @@ def create_app(
             *sms.routes,
             *pages.routes,
             *counsellor_pages.routes,
+            *apikey_pages.routes,
             *rota_pages.routes,
             *rota_edit_pages.routes,
             *rotation_pages.routes,

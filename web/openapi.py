@@ -23,8 +23,8 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "the body is not JSON",
-        401: "missing or invalid API key",
-        403: "this API key may not see or change that team's data",
+        401: "missing, invalid, expired or revoked API key",
+        403: "outside the API key's scope: another team's data, or a write with a read-only key",
         404: "not found",
         409: "conflicts with existing data",
         413: "body too large",
@@ -32,7 +32,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         422: "invalid input; `details` names the fields",
         502: "Twilio did not place the call (`not_placed`) or may have (`uncertain`)",
     }
-    return {str(code): _json(schemas.ErrorOut, text[code]) for code in (401, *codes)}
+    return {str(code): _json(schemas.ErrorOut, text[code]) for code in (401, 403, *codes)}
 
 
 def _query(name: str, description: str, *, required: bool = False, **schema: Any) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def _record_paths(
                 "summary": f"Enter a {noun} (as the rota page does)",
                 "operationId": f"create{name}",
                 "requestBody": _body(new),
-                "responses": {"201": _created(one), **_errors(*_BODY_ERRORS, 403)},
+                "responses": {"201": _created(one), **_errors(*_BODY_ERRORS)},
             },
         },
         f"{path}/{{{key}}}": {
@@ -289,7 +289,7 @@ def document(version: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "201": _json(schemas.CounsellorOut, "created"),
-                        **_errors(*_BODY_ERRORS, 403),
+                        **_errors(*_BODY_ERRORS),
                     },
                 },
             },
@@ -312,7 +312,7 @@ def document(version: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "201": _json(schemas.ShiftOut, "created"),
-                        **_errors(*_BODY_ERRORS, 403, 409),
+                        **_errors(*_BODY_ERRORS, 409),
                     },
                 },
             },
@@ -335,7 +335,7 @@ def document(version: str) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(schemas.OnCallOut, "the tiers in calling order"),
-                        **_errors(403, 422),
+                        **_errors(422),
                     },
                 },
             },
@@ -348,7 +348,10 @@ def document(version: str) -> dict[str, Any]:
                 "apiKey": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "create one with `hotline apikey create --name N`",
+                    "description": (
+                        "create one with `hotline apikey create --name N [--team SLUG]... "
+                        "[--read-only] [--expires-days D]` or on the page /apikeys"
+                    ),
                 },
             },
         },

@@ -86,8 +86,8 @@ def _sees(session: Session, by: Principal, kind: str, target_id: int) -> bool:
         return by.sees_everything
     if isinstance(row, Appointment):
         teams = access.counsellor_team_ids(session, row.counsellor_id)
-        return access.may_call_back_appointment(by, row.counsellor_id, teams)
-    return access.may_call_back_task(by, row.team_id)
+        return access.may_see_appointment(by, row.counsellor_id, teams)
+    return access.is_staff(by, row.team_id)
 
 
 def latest(

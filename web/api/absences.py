@@ -1,7 +1,8 @@
 """/api/v1/absences: list, enter, read and delete absences. An absence is a person's, in every
 team: the key sees those of the counsellors of the teams it may see, and changes those of the
 counsellors of a team it coordinates (`foundation.access.may_see_absence`,
-`may_change_absence`; another's is answered like a missing one). The rota page's use case runs
+`may_change_absence`; another's named in the URL is answered like a missing one, in the body
+with 403). The rota page's use case runs
 (`scheduling.absences`): the same checks, the same audit, the same marks on the shifts."""
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from starlette.routing import Route
 
 from foundation import access
 from foundation.access import Principal
-from foundation.errors import NotFound
-from foundation.models import Absence, Counsellor
+from foundation.models import Absence
 from foundation.teams import team_by_slug
 from scheduling import absences as cases
 from web.api.plumbing import (
@@ -24,6 +24,7 @@ from web.api.plumbing import (
     body,
     get_or_post,
     listing,
+    must_see,
     one_route,
     own,
     path_id,
@@ -59,6 +60,7 @@ async def list_absences(request: Request) -> Work:
 
     def work(session: Session, who: Principal) -> Response:
         team = team_by_slug(session, query.team, config) if query.team else None
+        must_see(who, query.team)
         ids = [c.id for c in team.counsellors] if team else None
         if query.counsellor_id is not None:
             ids = [query.counsellor_id] if ids is None or query.counsellor_id in ids else []
@@ -71,20 +73,11 @@ async def list_absences(request: Request) -> Work:
 
 async def _create_absence(request: Request) -> Work:
     payload = await body(request, AbsenceIn)
-    new = cases.NewAbsence(
-        counsellor_id=payload.counsellor_id,
-        kind=payload.kind,
-        start=payload.start,
-        end=payload.end,
-        note=payload.note,
-    )
+    new = cases.NewAbsence(**payload.model_dump())  # the same fields
 
     def work(session: Session, who: Principal) -> Response:
-        counsellor = session.get(Counsellor, new.counsellor_id)
-        teams = [team.id for team in counsellor.teams] if counsellor is not None else []
-        if counsellor is not None and not access.may_change_absence(who, teams):
-            if not access.may_list_counsellor(who, teams):  # as if she did not exist
-                raise NotFound(f"no counsellor with id {new.counsellor_id}", field="counsellor_id")
+        teams = access.counsellor_team_ids(session, new.counsellor_id)
+        if not access.may_change_absence(who, teams):
             message = "this API key may not change this counsellor's absences"
             raise BadRequest(error(403, "forbidden", message))
         absence = cases.create_absence(session, new, actor=who.actor)

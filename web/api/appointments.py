@@ -20,7 +20,16 @@ from foundation.models import Appointment, AppointmentStatus
 from foundation.teams import team_by_slug
 from scheduling import appointments as cases
 from scheduling.wallclock import explain_offset
-from web.api.plumbing import BadRequest, Work, api, body, get_or_post, listing, path_id
+from web.api.plumbing import (
+    BadRequest,
+    Work,
+    api,
+    body,
+    get_or_post,
+    listing,
+    must_see,
+    path_id,
+)
 from web.responses import domain_error, error, json_response, local
 from web.schemas import (
     AppointmentIn,
@@ -90,6 +99,7 @@ async def list_appointments(request: Request) -> Work:
         ids: set[int] | None = None
         if query.team:
             ids = set(cases.team_counsellor_ids(team_by_slug(session, query.team, config)))
+            must_see(who, query.team)
         if query.counsellor_id is not None:
             ids = {query.counsellor_id} if ids is None else ids & {query.counsellor_id}
         found = cases.list_appointments(
@@ -101,7 +111,7 @@ async def list_appointments(request: Request) -> Work:
         rows = [
             row
             for row in found
-            if access.may_change_appointment(who, row.counsellor_id, teams[row.counsellor_id])
+            if access.may_see_appointment(who, row.counsellor_id, teams[row.counsellor_id])
         ]
         names = cases.counsellor_names(session, {row.counsellor_id for row in rows})
         box = crypto.box(request.app.state.settings)
@@ -225,7 +235,7 @@ def _seen_appointment(session: Session, who: Principal, appointment_id: int) -> 
     if appointment is None:
         return  # the use case says it is missing
     teams = access.counsellor_team_ids(session, appointment.counsellor_id)
-    if not access.may_change_appointment(who, appointment.counsellor_id, teams):
+    if not access.may_see_appointment(who, appointment.counsellor_id, teams):
         raise NotFound(f"no appointment with id {appointment_id}")
 
 

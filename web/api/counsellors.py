@@ -13,7 +13,7 @@ from foundation.access import Principal
 from foundation.models import Counsellor
 from foundation.teams import team_by_slug
 from scheduling import counsellors as cases
-from web.api.plumbing import Work, api, body, get_or_post, must_coordinate
+from web.api.plumbing import Work, api, body, get_or_post, must_coordinate, must_see
 from web.responses import json_response
 from web.schemas import CounsellorIn, CounsellorList, CounsellorOut
 
@@ -37,6 +37,7 @@ async def list_counsellors(request: Request) -> Work:
 
     def work(session: Session, who: Principal) -> Response:
         team = team_by_slug(session, team_slug, config) if team_slug else None
+        must_see(who, team_slug)
         rows = cases.list_counsellors(session, team=team, active=active)
         seen = [c for c in rows if access.may_list_counsellor(who, [t.id for t in c.teams])]
         return json_response(CounsellorList(items=[_counsellor_out(c) for c in seen]))

@@ -69,6 +69,8 @@ async def create(request: Request) -> Response:
     who = await caller(request)
     if isinstance(who, Response):
         return who
+    if not who.may_write:
+        return error(403, "forbidden", "this API key is read-only")
     try:
         payload = await body(request, CallBackIn)
     except BadRequest as exc:

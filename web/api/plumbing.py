@@ -104,6 +104,8 @@ def api(
         who = await caller(request)
         if isinstance(who, Response):
             return who
+        if write and not who.may_write:
+            return error(403, "forbidden", "this API key is read-only")
         try:
             work = await prepare(request)
         except BadRequest as exc:
@@ -170,6 +172,12 @@ def must_coordinate(who: Principal, team: str) -> None:
     """Changing a team's data needs its coordination (an unknown team is the use case's 422)."""
     if not access.may_coordinate(who, team):
         raise BadRequest(error(403, "forbidden", f"this API key may not change team {team!r}"))
+
+
+def must_see(who: Principal, team: str | None) -> None:
+    """A listing narrowed to a team the key may not see is refused, not answered empty."""
+    if team is not None and not access.may_see_team(who, team):
+        raise BadRequest(error(403, "forbidden", f"this API key may not see team {team!r}"))
 
 
 def positive_int(raw: str | None, name: str) -> int | None:

@@ -13,7 +13,17 @@ from foundation.access import Principal
 from foundation.models import Shift
 from foundation.teams import team_by_slug
 from scheduling import shifts as cases
-from web.api.plumbing import Work, api, body, get_or_post, listing, must_coordinate, own, path_id
+from web.api.plumbing import (
+    Work,
+    api,
+    body,
+    get_or_post,
+    listing,
+    must_coordinate,
+    must_see,
+    own,
+    path_id,
+)
 from web.responses import json_response, local
 from web.schemas import ShiftIn, ShiftList, ShiftOut
 
@@ -38,6 +48,7 @@ async def list_shifts(request: Request) -> Work:
 
     def work(session: Session, who: Principal) -> Response:
         team = team_by_slug(session, query.team, config) if query.team else None
+        must_see(who, query.team)
         rows = cases.list_shifts(
             session,
             start=query.start,

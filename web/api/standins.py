@@ -21,6 +21,7 @@ from web.api.plumbing import (
     get_or_post,
     listing,
     must_coordinate,
+    must_see,
     one_route,
     own,
     path_id,
@@ -53,6 +54,7 @@ async def list_stand_ins(request: Request) -> Work:
     query = listing(request.query_params)
 
     def work(session: Session, who: Principal) -> Response:
+        must_see(who, query.team)
         rows = cases.list_stand_ins(
             session, config, query.team, query.start, query.end, counsellor_id=query.counsellor_id
         )
@@ -65,14 +67,7 @@ async def list_stand_ins(request: Request) -> Work:
 async def _create_stand_in(request: Request) -> Work:
     payload = await body(request, StandInIn)
     config = request.app.state.settings.config
-    new = cases.NewStandIn(
-        team=payload.team,
-        absent_id=payload.absent_id,
-        substitute_id=payload.substitute_id,
-        start=payload.start,
-        end=payload.end,
-        note=payload.note,
-    )
+    new = cases.NewStandIn(**payload.model_dump())  # the same fields
 
     def work(session: Session, who: Principal) -> Response:
         must_coordinate(who, new.team)
