@@ -377,6 +377,14 @@ class Feeds(Strict):
     external_allow_private: bool = False
 
 
+class AccessLog(Strict):
+    """Who opened which record of client data (foundation.access_log), and for how long that
+    is kept."""
+
+    # Entries are deleted this many days after the opening they record.
+    retention_days: int = Field(default=365, ge=1, le=3650)
+
+
 class HotlineConfig(Strict):
     organisation: Organisation
     teams: dict[Slug, Team] = Field(min_length=1)
@@ -387,6 +395,7 @@ class HotlineConfig(Strict):
     feeds: Feeds = Feeds()
     relay: Relay = Relay()
     voice: Voice = Voice()
+    access_log: AccessLog = AccessLog()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

@@ -29,6 +29,8 @@ ENVIRONMENT = {
     "HOTLINE_TWILIO_API_URL": "send Twilio REST calls to this Twilio-compatible server instead",
     "HOTLINE_SMTP_URL": "mail server for e-mail notices: smtp://user:pass@host:587 or smtps://…:465",
     "HOTLINE_MAIL_FROM": "sender address of e-mail notices (default: hotline@ the public host)",
+    "HOTLINE_METRICS_TOKEN": "bearer token /metrics asks for; unset: open in development, "
+    "not served in production",
 }
 
 
@@ -56,6 +58,7 @@ class Settings:
     mode: str = "development"
     smtp_url: Secret | None = field(default=None, repr=False)  # holds the SMTP password
     mail_from: str | None = None
+    metrics_token: Secret | None = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -125,6 +128,7 @@ class Settings:
             mode=mode,
             smtp_url=secret("HOTLINE_SMTP_URL"),
             mail_from=text("HOTLINE_MAIL_FROM"),
+            metrics_token=secret("HOTLINE_METRICS_TOKEN"),
         )
         settings.check_production()
         return settings

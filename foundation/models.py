@@ -370,6 +370,15 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UsedToken(Base):
+    """A single-use token that has been used (`foundation.once`): only its SHA-256."""
+
+    __tablename__ = "used_tokens"
+    __table_args__ = (Index(None, "used_at"),)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LoginAttempt(Base):
     """Failed sign-ins per (username, client address) key, for throttling. Keys are hashed."""
 
@@ -590,6 +599,21 @@ class AuditEntry(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AccessLogEntry(Base):
+    """Who opened which record of client data, when (`foundation.access_log`). Never content:
+    the kind of record and its id only."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index(None, "at"), Index(None, "kind", "record_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: it outlives accounts
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[int] = mapped_column(Integer)
 
 
 class CallbackRequest(Base):

@@ -314,8 +314,9 @@ class World:
         return plain
 
     def snapshot(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
-        """Every row of every table a request may change (sign-in bookkeeping aside)."""
-        kept = ("web_sessions", "login_attempts", "api_keys")
+        """Every row of every table a request may change (sign-in bookkeeping and the access
+        log, which a read writes to, aside)."""
+        kept = ("web_sessions", "login_attempts", "api_keys", "access_log")
         with self.db.engine.connect() as connection:
             return [
                 (table.name, sorted(map(tuple, connection.execute(table.select())), key=repr))
@@ -368,6 +369,7 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/"): Page(),
     ("POST", "/logout"): Page(),
     ("GET", "/audit"): Page(frozenset({Role.ADMIN})),
+    ("GET", "/access-log"): Page(frozenset({Role.ADMIN})),
     ("GET", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys/{key_id}/revoke"): Page(frozenset({Role.ADMIN}), record=W.api_key),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 import httpx2 as httpx
@@ -278,11 +278,73 @@ def test_too_fast_or_expired_stores_nothing(
     assert len(stored(database)) == 1
 
 
+def test_a_form_is_stored_once_however_often_it_is_sent(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+) -> None:
+    """Each form has its own token, used once: a double click, the back button or a replay
+    gets the thank-you page and stores nothing; a form opened anew may be sent."""
+    page = web.get(FORM).text
+    assert token_of(page) != token_of(web.get(FORM).text)  # every form its own
+    clock.shift(timedelta(seconds=5))
+    data = {"token": token_of(page), "phone": PHONE, "time_window": "egal"}
+    first = web.post(FORM, data=data)
+    assert first.status_code == 303
+    for _ in range(3):
+        again = web.post(FORM, data={**data, "phone": "0151 9999 8888"})
+        assert again.status_code == 303
+        assert again.headers["location"] == "/rueckruf/islamism/danke"
+    assert len(stored(database)) == 1
+    assert len(sent(database, settings)) == 1  # the counsellor is told once
+    assert fill(web, clock, phone="0151 9999 8888").status_code == 303
+    assert len(stored(database)) == 2
+
+
+def test_a_form_with_errors_keeps_its_token_until_it_is_stored(
+    web: TestClient, clock: time_machine.Coordinates, database: Database, on_call: OnCall
+) -> None:
+    page = web.get(FORM).text
+    clock.shift(timedelta(seconds=5))
+    token = token_of(page)
+    wrong = web.post(FORM, data={"token": token, "phone": "12", "time_window": "egal"})
+    assert wrong.status_code == 422
+    assert token_of(wrong.text) == token
+    right = web.post(FORM, data={"token": token, "phone": PHONE, "time_window": "egal"})
+    assert right.status_code == 303
+    assert len(stored(database)) == 1
+
+
+def test_used_tokens_are_forgotten_once_they_would_have_expired(database: Database) -> None:
+    from foundation import once
+    from web.app import _sweep
+    from web.callback_request_pages import MAX_AGE, TOKEN_LIFETIME
+
+    assert timedelta(seconds=MAX_AGE) < TOKEN_LIFETIME  # a replay is refused as expired
+    used = datetime(2026, 12, 2, 8, tzinfo=UTC)
+    with database.write() as session:
+        assert once.use(session, "callback-form", "t1", used)
+        assert not once.use(session, "callback-form", "t1", used)
+        assert once.use(session, "other", "t1", used)  # purposes apart
+    with time_machine.travel(used + TOKEN_LIFETIME - timedelta(seconds=1), tick=False):
+        _sweep(database)
+    with database.write() as session:
+        assert not once.use(session, "callback-form", "t1")
+    with time_machine.travel(used + TOKEN_LIFETIME + timedelta(seconds=1), tick=False):
+        _sweep(database)
+    with database.write() as session:
+        assert once.use(session, "callback-form", "t1")
+
+
 def test_forged_or_foreign_tokens_are_refused_quietly(
     web: TestClient, clock: time_machine.Coordinates, database: Database, settings: Settings
 ) -> None:
     other_line = form_token(settings, "right-wing", int(utcnow().timestamp()) - 10)
-    for token in ("", "123.abc", "x" * 50, other_line):
+    forged = other_line.split(".")
+    forged[1] = "A" * 16  # another nonce under the same signature
+    for token in ("", "123.abc", "x" * 50, other_line, ".".join(forged), "1.\u0661.x"):
         response = web.post(FORM, data={"token": token, "phone": PHONE, "time_window": "egal"})
         assert response.status_code == 303
     assert stored(database) == []
@@ -455,6 +517,7 @@ def test_token_age(settings: Settings) -> None:
     assert token_age(settings, "islamism", token, 1004.5) == 4.5
     assert token_age(settings, "right-wing", token, 1004.5) is None
     assert token_age(settings, "islamism", token.replace("1000.", "999."), 1004.5) is None
+    assert token_age(settings, "islamism", token + "0", 1004.5) is None
 
 
 # --- the task list ----------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
-from foundation import users
+from foundation import once, users
+from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.jobs import Job
 from foundation.outgoing import Provider
@@ -29,6 +30,7 @@ from scheduling.notices import changes
 from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
+    access_log_pages,
     api,
     apikey_pages,
     appointment_actions,
@@ -142,6 +144,7 @@ def create_app(
             *outbound_calls.routes,
             *sms.routes,
             *pages.routes,
+            *access_log_pages.routes,
             *counsellor_pages.routes,
             *apikey_pages.routes,
             *rota_pages.routes,
@@ -198,6 +201,7 @@ def _sweep(db: Database) -> None:
     auth.sweep(db)
     with db.write() as session:
         users.forget_old_attempts(session)
+        once.forget_before(session, utcnow() - callback_request_pages.TOKEN_LIFETIME)
 
 
 def _sync_teams(db: Database, settings: Settings) -> None:

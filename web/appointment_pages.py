@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import access, crypto
+from foundation import access, access_log, crypto
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor
@@ -192,6 +192,7 @@ def load(
                     busy_warning = times.warning(
                         session, shown.counsellor_id, shown.start_at, shown.end_at, zone
                     )
+    access_log.log_opened(db, viewer.principal, "appointment", (a.id for a in found))
     return {
         "scope": scope,
         "upcoming": [r for r in rows if r.appointment.end_at > now],

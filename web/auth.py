@@ -178,6 +178,13 @@ def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[
 
     def wrap(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            response = await answer(request)
+            # Pages behind the sign-in show personal data: never kept by a browser's history
+            # or a shared cache (the refusals too: they are the same page frame).
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        async def answer(request: Request) -> Response:
             settings: Settings = request.app.state.settings
             viewer = await run_in_threadpool(
                 load_viewer, request.app.state.db, settings, request.cookies.get(COOKIE)

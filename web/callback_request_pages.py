@@ -18,12 +18,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import parse_qs
 
 import phonenumbers
+from sqlalchemy.exc import IntegrityError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,7 +34,7 @@ from starlette.routing import Route
 
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import outbox
+from foundation import once, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from hotline.tasks.callback_requests import (
@@ -51,8 +53,10 @@ MAX_BODY = 8 * 1024
 MAX_FIELDS = 20
 MIN_FILL = 3  # seconds: faster than a person can fill in the form
 MAX_AGE = 2 * 3600  # seconds: an older form is expired
+TOKEN_LIFETIME = timedelta(seconds=MAX_AGE, hours=1)  # a used token is remembered this long
 HONEYPOT = "website"
 TOKEN_PURPOSE = "callback-form"  # noqa: S105 - an HMAC purpose, not a secret
+NONCE_BYTES = 12
 # Numbers a counsellor may call back (no premium-rate or shared-cost numbers: calling them
 # would cost the service money, a known abuse of call-back forms).
 CALLABLE = {
@@ -79,17 +83,21 @@ EXPIRED += "noch einmal."
 
 
 def form_token(settings: Settings, line: str, issued: int) -> str:
-    """`issued.signature`: when the form was handed out, signed with the secret key."""
-    return f"{issued}.{csrf_token(settings, TOKEN_PURPOSE, f'{line}:{issued}')}"
+    """`issued.nonce.signature`: when the form was handed out and a random nonce (every form
+    its own token, so that one can be used once), signed with the secret key."""
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
+    signature = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}:{nonce}")
+    return f"{issued}.{nonce}.{signature}"
 
 
 def token_age(settings: Settings, line: str, token: str, now: float) -> float | None:
     """Seconds since the form was handed out, or None if the token is not ours."""
-    issued, _, signature = token.partition(".")
-    if not issued.isdigit() or len(issued) > 12:
+    issued, _, rest = token.partition(".")
+    nonce, _, signature = rest.partition(".")
+    if not issued.isdigit() or len(issued) > 12 or not nonce.isascii() or len(nonce) > 32:
         return None
-    expected = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}")
-    if not hmac.compare_digest(signature, expected):
+    expected = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}:{nonce}")
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
         return None
     return now - int(issued)
 
@@ -317,15 +325,26 @@ async def submit(request: Request) -> Response:
         return _form(request, token=token, values=filled.values, errors=filled.errors, status=422)
     new = filled.request
 
-    def store() -> list[int]:
+    token = fields.get("token", "")
+
+    def store() -> list[int] | None:
+        """The outbox ids to deliver; None if the form was sent before (its token used)."""
         with db.write() as session:
+            if not once.use(session, TOKEN_PURPOSE, token):
+                return None
             return create_callback_request(session, settings, new, request.app.state.rota)
 
     try:
         message_ids = await run_in_threadpool(store)
+    except IntegrityError:  # the same form sent twice at once: the other one stored it
+        message_ids = None
     except Flooded as exc:
         log.info("callback form of line %s: too many requests per %s", line, exc.scope)
         return _page(request, "limited", 429, number=settings.config.lines[line].number)
+    if message_ids is None:
+        # A second send of one form (a double click, the back button, a replay): the first
+        # is stored; this one gets the same thank-you page and stores nothing.
+        return _quietly(line, "form sent before")
     response = RedirectResponse(f"/rueckruf/{line}/danke", status_code=303)
     if message_ids:
         provider = request.app.state.provider

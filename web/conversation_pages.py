@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import access
+from foundation import access, access_log
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import ConversationState
@@ -106,7 +106,10 @@ async def _view(
             if team_id is None or not access.may_see_conversation(who, team_id):
                 raise Hidden  # another team's is answered like a missing one
             staff = access.is_staff(who, team_id)
-            return conversations.detail(session, settings, conversation_id, staff=staff)
+            detail = conversations.detail(session, settings, conversation_id, staff=staff)
+        if staff:  # only staff are shown what was written
+            access_log.log_opened(db, who, "conversation", [conversation_id])
+        return detail
 
     shown = await run_in_threadpool(load)
     context = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -17,9 +18,10 @@ from prometheus_client import (
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from config.settings import Settings
 from foundation.db import ping
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,25 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    """Prometheus text, for the monitoring only: with HOTLINE_METRICS_TOKEN set, to a request
+    that presents it as a bearer token; without it, in development to anyone and in
+    production to no one (404, as if there were no such page)."""
+    settings: Settings = request.app.state.settings
+    token = settings.metrics_token
+    if token is None:
+        if settings.production:
+            return PlainTextResponse("Not Found", status_code=404)
+    else:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        expected = str(token).encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode(), expected
+        ):
+            return PlainTextResponse(
+                "a valid metrics token is required (Authorization: Bearer ...)",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
     registry: CollectorRegistry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

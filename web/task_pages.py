@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import access
+from foundation import access, access_log
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
@@ -74,6 +74,10 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
                 ).items()
             }
             sections.append(TeamSection(slug, team.name, staff, found.open, found.done, calls))
+    shown = [t for s in sections if s.staff for t in s.open + s.done]  # with what was left
+    for kind, logged in (("callback", "callback_request"), ("voicemail", "voicemail")):
+        ids = (t.id for t in shown if t.kind == kind)
+        access_log.log_opened(db, viewer.principal, logged, ids)
     return sections
 
 
@@ -197,6 +201,13 @@ async def audio(request: Request, viewer: Viewer) -> Response:
         return _plain("Diese Sprachnachricht gibt es nicht.", 404)
     if ref.deleted:
         return _plain("Die Aufnahme wurde gelöscht.", 404)
+    await run_in_threadpool(
+        access_log.log_opened,
+        request.app.state.db,
+        viewer.principal,
+        "voicemail_audio",
+        [ref.voicemail_id],
+    )
     if settings.simulation:  # no Twilio: a second of silence, so the player can be tried
         return Response(recordings.silence(), media_type="audio/wav", headers=NO_STORE)
     try:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import access, crypto
+from foundation import access, access_log, crypto
 from foundation.access import Principal
 from foundation.errors import Invalid, NotFound
 from foundation.models import Appointment, AppointmentStatus
@@ -116,6 +116,7 @@ async def list_appointments(request: Request) -> Work:
         names = cases.counsellor_names(session, {row.counsellor_id for row in rows})
         box = crypto.box(request.app.state.settings)
         items = [_appointment_out(request, row, names, box) for row in rows]
+        access_log.log_opened(request.app.state.db, who, "appointment", (r.id for r in rows))
         return json_response(AppointmentList(items=items))
 
     return work
@@ -170,6 +171,7 @@ async def get_appointment(request: Request) -> Work:
     def work(session: Session, who: Principal) -> Response:
         _seen_appointment(session, who, appointment_id)
         appointment = cases.get(session, appointment_id)
+        access_log.log_opened(request.app.state.db, who, "appointment", [appointment.id])
         return _one_out(session, request, appointment)
 
     return work

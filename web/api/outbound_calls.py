@@ -15,11 +15,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation import access_log
 from foundation.access import Principal
 from foundation.errors import DomainError
 from hotline.outbound_calls import placing, summaries
 from hotline.outbound_calls.targets import KINDS
-from web.api.plumbing import BadRequest, Work, api, body, caller
+from web.api.plumbing import BadRequest, Work, api, body, caller, not_json
 from web.responses import domain_error, error, json_response, local
 from web.schemas import CallBackIn, CallBackOut
 
@@ -71,6 +72,9 @@ async def create(request: Request) -> Response:
         return who
     if not who.may_write:
         return error(403, "forbidden", "this API key is read-only")
+    refused = not_json(request)
+    if refused is not None:
+        return refused
     try:
         payload = await body(request, CallBackIn)
     except BadRequest as exc:
@@ -105,7 +109,9 @@ async def show(request: Request) -> Work:
     settings: Settings = request.app.state.settings
 
     def work(session: Session, who: Principal) -> Response:
-        return json_response(_out(settings, summaries.get(session, settings, int(raw), who)))
+        summary = summaries.get(session, settings, int(raw), who)
+        access_log.log_opened(request.app.state.db, who, "outbound_call", [int(raw)])
+        return json_response(_out(settings, summary))
 
     return work
 

@@ -47,8 +47,18 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def not_json(request: Request) -> Response | None:
+    """The 415 for a request that carries a body of another type than JSON, also on a route
+    that reads no body (a form or a file is never what the API takes)."""
+    sent = request.headers.get("content-type")
+    carries = sent is not None or request.headers.get("content-length", "0") not in ("", "0")
+    if carries and (sent or "").split(";")[0].strip().lower() != "application/json":
+        return error(415, "unsupported_media_type", "send application/json")
+    return None
+
+
 async def body(request: Request, model: type[M]) -> M:
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise BadRequest(error(415, "unsupported_media_type", "send application/json"))
     raw = await request.body()
     if len(raw) > MAX_BODY:
@@ -106,6 +116,9 @@ def api(
             return who
         if write and not who.may_write:
             return error(403, "forbidden", "this API key is read-only")
+        refused = not_json(request)
+        if refused is not None:
+            return refused
         try:
             work = await prepare(request)
         except BadRequest as exc:
