@@ -21,6 +21,8 @@ the team; "staff": the account or its linked counsellor is in the team):
 * `is_staff` (see and work what its clients left): staff, API keys.
 * `may_change_appointment`: the coordination, and its own counsellor.
 * `may_edit_counsellor`: the coordination of one of her teams.
+* `may_see_absence` / `may_change_absence` (a person's, in every team): who sees the rota of
+  / the coordination of one of her teams.
 * `may_call_back_task` / `may_call_back_appointment`: staff / who may change it.
 * `may_see_swap` / `may_decide_swap`: its two counsellors and the coordination / the
   coordination.
@@ -220,6 +222,17 @@ def may_list_counsellor(p: Principal, counsellor_teams: Iterable[TeamKey]) -> bo
     if p.is_key:
         return p.key_teams is None or any(_key_has(p, team) for team in teams)
     return not teams or may_edit_counsellor(p, teams)
+
+
+def may_see_absence(p: Principal, counsellor_teams: Iterable[TeamKey]) -> bool:
+    """An absence is a person's, in every team: seen with the rota of one of her teams (one of
+    a counsellor in no team only by who sees everything)."""
+    return p.sees_everything or any(may_see_team(p, team) for team in counsellor_teams)
+
+
+def may_change_absence(p: Principal, counsellor_teams: Iterable[TeamKey]) -> bool:
+    """Enter or delete an absence: the coordination of one of her teams (as on its rota)."""
+    return may_edit_counsellor(p, counsellor_teams)
 
 
 def may_see_task(p: Principal, team: TeamKey) -> bool:

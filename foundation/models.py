@@ -298,6 +298,10 @@ class StandIn(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    team: Mapped[Team] = relationship()
+    absent: Mapped[Counsellor] = relationship(foreign_keys=[absent_id])
+    substitute: Mapped[Counsellor] = relationship(foreign_keys=[substitute_id])
+
 
 class Absence(Base):
     """A counsellor is away (holiday, sick) during [start_at, end_at), in every team.

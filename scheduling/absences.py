@@ -91,10 +91,11 @@ def list_absences(
     *,
     counsellor_ids: list[int] | None = None,
 ) -> list[Absence]:
-    """Absences overlapping [start, end), by start (absences are rare: no start bound)."""
+    """Absences overlapping [start, end), by start (absences are rare: no start bound), with
+    their counsellors and her teams."""
     query = (
         select(Absence)
-        .options(joinedload(Absence.counsellor))
+        .options(joinedload(Absence.counsellor).selectinload(Counsellor.teams))
         .where(Absence.start_at < end, Absence.end_at > start)
         .order_by(Absence.start_at, Absence.id)
     )

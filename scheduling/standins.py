@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
 
 from config.model import HotlineConfig
 from foundation import audit
@@ -86,13 +86,28 @@ def delete_stand_in(session: Session, stand_in_id: int, *, actor: str) -> None:
 
 
 def list_stand_ins(
-    session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
+    session: Session,
+    config: HotlineConfig,
+    team_slug: str | None,
+    start: datetime,
+    end: datetime,
+    *,
+    counsellor_id: int | None = None,
 ) -> list[StandIn]:
-    team = team_by_slug(session, team_slug, config)
-    return list(
-        session.scalars(
-            select(StandIn)
-            .where(StandIn.team_id == team.id, StandIn.start_at < end, StandIn.end_at > start)
-            .order_by(StandIn.start_at, StandIn.id)
+    """Stand-ins overlapping [start, end), by start: of the team (of every team without one),
+    and with `counsellor_id` only those naming her (absent or substitute)."""
+    query = (
+        select(StandIn)
+        .options(
+            joinedload(StandIn.team), joinedload(StandIn.absent), joinedload(StandIn.substitute)
         )
+        .where(StandIn.start_at < end, StandIn.end_at > start)
+        .order_by(StandIn.start_at, StandIn.id)
     )
+    if team_slug is not None:
+        query = query.where(StandIn.team_id == team_by_slug(session, team_slug, config).id)
+    if counsellor_id is not None:
+        query = query.where(
+            or_(StandIn.absent_id == counsellor_id, StandIn.substitute_id == counsellor_id)
+        )
+    return list(session.scalars(query))

@@ -82,6 +82,8 @@ POLICY: dict[str, tuple[bool, ...]] = {
     "staff":              (N,     Y,     N,     Y,      Y,     Y,     N),
     "change_appointment": (Y,     Y,     N,     N,      N,     Y,     N),
     "edit_counsellor":    (Y,     Y,     N,     N,      N,     N,     N),
+    "see_absence":        (Y,     Y,     N,     Y,      Y,     Y,     N),
+    "change_absence":     (Y,     Y,     N,     N,      N,     N,     N),
     "see_task":           (Y,     Y,     N,     Y,      Y,     Y,     N),
     "work_task":          (N,     Y,     N,     Y,      Y,     Y,     N),
     "see_conversation":   (Y,     Y,     N,     Y,      Y,     Y,     N),
@@ -133,6 +135,8 @@ QUESTIONS: dict[str, Callable[[Principal, Facts], bool]] = {
     "staff": lambda p, r: access.is_staff(p, r.team),
     "change_appointment": lambda p, r: access.may_change_appointment(p, r.owner, r.owner_teams),
     "edit_counsellor": lambda p, r: access.may_edit_counsellor(p, r.owner_teams),
+    "see_absence": lambda p, r: access.may_see_absence(p, r.owner_teams),
+    "change_absence": lambda p, r: access.may_change_absence(p, r.owner_teams),
     "see_task": lambda p, r: access.may_see_task(p, r.team),
     "work_task": lambda p, r: access.may_work_task(p, r.team),
     "see_conversation": lambda p, r: access.may_see_conversation(p, r.team),
@@ -454,6 +458,14 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/api/v1/shifts"): Api(),
     ("POST", "/api/v1/shifts"): Api(body={}),
     ("DELETE", "/api/v1/shifts/{shift_id}"): Api(W.shift),
+    ("GET", "/api/v1/standins"): Api(),
+    ("POST", "/api/v1/standins"): Api(body={}),
+    ("GET", "/api/v1/standins/{stand_in_id}"): Api(W.stand_in),
+    ("DELETE", "/api/v1/standins/{stand_in_id}"): Api(W.stand_in),
+    ("GET", "/api/v1/absences"): Api(),
+    ("POST", "/api/v1/absences"): Api(body={}),
+    ("GET", "/api/v1/absences/{absence_id}"): Api(W.absence),
+    ("DELETE", "/api/v1/absences/{absence_id}"): Api(W.absence),
     ("GET", "/api/v1/oncall"): Api(),
     ("GET", "/api/v1/appointments"): Api(),
     ("POST", "/api/v1/appointments"): Api(body={}),
@@ -626,8 +638,8 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_machines_need_their_credenti
     for method, path in sorted(app_routes(browser)):
         machine = isinstance(entry(method, path), Api | Twilio)
         if machine:
-            response = browser.request(method, url(path, {"shift_id": 1, "appointment_id": 1,
-                                                          "call_id": 1}))  # fmt: skip
+            ids = ("shift_id", "stand_in_id", "absence_id", "appointment_id", "call_id")
+            response = browser.request(method, url(path, dict.fromkeys(ids, 1)))
             assert response.status_code in (401, 403), (method, path)
     browser.cookies.clear()
     for method, path in sorted(app_routes(browser)):
@@ -706,6 +718,12 @@ def test_scoped_and_read_only_keys_as_the_policy_sees_them() -> None:
     assert access.may_change_appointment(islamism, 11, [ISLAMISM.id])
     assert not access.may_change_appointment(islamism, 21, [RIGHT_WING.id])
     assert not access.may_see_appointment(islamism, 21, [RIGHT_WING.id])
+    for ask in (access.may_see_absence, access.may_change_absence):
+        assert ask(islamism, [RIGHT_WING.id, ISLAMISM.id]), ask  # one of her teams is enough
+        assert not ask(islamism, [RIGHT_WING.id]), ask
+        assert not ask(islamism, []), ask  # a counsellor in no team
+    assert access.may_see_absence(reader, [])
+    assert not access.may_change_absence(reader, [RIGHT_WING.id])
     assert access.may_see_team(reader, "right-wing")
     assert reader.sees_everything
     assert access.may_see_appointment(reader, 21, [RIGHT_WING.id])

@@ -35,6 +35,8 @@ def check_against_openapi(response: Any, path: str, method: str) -> None:
     operation = spec["paths"][path][method]
     promised = operation["responses"].get(str(response.status_code))
     assert promised is not None, f"{method} {path} answered {response.status_code}, not documented"
+    for header in promised.get("headers", {}):
+        assert header.lower() in response.headers, f"{method} {path}: no {header} header"
     if "content" not in promised:
         assert response.content == b""
         return

@@ -47,12 +47,93 @@ def _query(name: str, description: str, *, required: bool = False, **schema: Any
 
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 _BODY_ERRORS = (400, 413, 415, 422)
-_APPOINTMENT_ID = {
-    "name": "appointment_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1},
-}
+
+
+def _path_id(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+
+
+def _window(what: str) -> list[dict[str, Any]]:
+    """The query of a listing (`web.api.plumbing.listing`)."""
+    return [
+        _query("team", "team slug"),
+        _query("counsellor_id", what, type="integer", minimum=1),
+        _query("from", "window start (default: now)", **_TIME),
+        _query("to", "window end (default: from + 28 days; at most 400 days)", **_TIME),
+    ]
+
+
+def _created(model: type[BaseModel]) -> dict[str, Any]:
+    location = {"description": "the URL of the new record", "schema": {"type": "string"}}
+    return {**_json(model, "created"), "headers": {"Location": location}}
+
+
+def _record_paths(
+    path: str, key: str, noun: str, models: tuple[type[BaseModel], ...], *, listed: str, who: str
+) -> dict[str, Any]:
+    """A collection whose records are entered, read and deleted (stand-ins, absences); `models`:
+    in, out, list."""
+    new, one, many = models
+    name = noun.title().replace("-", "")
+    return {
+        path: {
+            "get": {
+                "summary": f"List {noun}s overlapping a window",
+                "description": listed,
+                "operationId": f"list{name}s",
+                "parameters": _window(who),
+                "responses": {"200": _json(many, f"{noun}s in start order"), **_errors(422)},
+            },
+            "post": {
+                "summary": f"Enter a {noun} (as the rota page does)",
+                "operationId": f"create{name}",
+                "requestBody": _body(new),
+                "responses": {"201": _created(one), **_errors(*_BODY_ERRORS)},
+            },
+        },
+        f"{path}/{{{key}}}": {
+            "get": {
+                "summary": f"One {noun}",
+                "operationId": f"get{name}",
+                "parameters": [_path_id(key)],
+                "responses": {"200": _json(one, f"the {noun}"), **_errors(404, 422)},
+            },
+            "delete": {
+                "summary": f"Delete a {noun}",
+                "operationId": f"delete{name}",
+                "parameters": [_path_id(key)],
+                "responses": {"204": {"description": "deleted"}, **_errors(404, 422)},
+            },
+        },
+    }
+
+
+def _cover_paths() -> dict[str, Any]:
+    stand_ins = (schemas.StandInIn, schemas.StandInOut, schemas.StandInList)
+    absences = (schemas.AbsenceIn, schemas.AbsenceOut, schemas.AbsenceList)
+    return {
+        **_record_paths(
+            "/api/v1/standins",
+            "stand_in_id",
+            "stand-in",
+            stand_ins,
+            listed="Of the team (of every team the key may see without one).",
+            who="only those naming this counsellor (absent or substitute)",
+        ),
+        **_record_paths(
+            "/api/v1/absences",
+            "absence_id",
+            "absence",
+            absences,
+            listed="An absence is a person's, in every team: `team` lists those of its members.",
+            who="only this counsellor's",
+        ),
+    }
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -102,7 +183,7 @@ def _appointment_paths() -> dict[str, Any]:
             "get": {
                 "summary": "One appointment",
                 "operationId": "getAppointment",
-                "parameters": [_APPOINTMENT_ID],
+                "parameters": [_path_id("appointment_id")],
                 "responses": {"200": one, **_errors(404, 422)},
             },
         },
@@ -110,7 +191,7 @@ def _appointment_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Cancel an appointment (and its pending reminders); repeatable",
                 "operationId": "cancelAppointment",
-                "parameters": [_APPOINTMENT_ID],
+                "parameters": [_path_id("appointment_id")],
                 "responses": {"200": one, **_errors(404, 409, 422)},
             },
         },
@@ -118,7 +199,7 @@ def _appointment_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Move a booked appointment (its pending reminders move with it)",
                 "operationId": "rescheduleAppointment",
-                "parameters": [_APPOINTMENT_ID],
+                "parameters": [_path_id("appointment_id")],
                 "requestBody": _body(schemas.RescheduleIn),
                 "responses": {"200": one, **_errors(404, *_BODY_ERRORS), **_overlap()},
             },
@@ -127,7 +208,7 @@ def _appointment_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Mark an appointment that has begun as done or no-show",
                 "operationId": "setAppointmentStatus",
-                "parameters": [_APPOINTMENT_ID],
+                "parameters": [_path_id("appointment_id")],
                 "requestBody": _body(schemas.StatusIn),
                 "responses": {"200": one, **_errors(404, 409, *_BODY_ERRORS)},
             },
@@ -158,14 +239,7 @@ def _call_back_paths() -> dict[str, Any]:
             "get": {
                 "summary": "One call-back and how it went",
                 "operationId": "getCallBack",
-                "parameters": [
-                    {
-                        "name": "call_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 1},
-                    }
-                ],
+                "parameters": [_path_id("call_id")],
                 "responses": {
                     "200": _json(schemas.CallBackOut, "the call-back"),
                     **_errors(404, 422),
@@ -223,16 +297,7 @@ def document(version: str) -> dict[str, Any]:
                 "get": {
                     "summary": "List shifts overlapping a window",
                     "operationId": "listShifts",
-                    "parameters": [
-                        _query("team", "team slug"),
-                        _query(
-                            "counsellor_id", "only this counsellor's", type="integer", minimum=1
-                        ),
-                        _query("from", "window start (default: now)", **_TIME),
-                        _query(
-                            "to", "window end (default: from + 28 days; at most 400 days)", **_TIME
-                        ),
-                    ],
+                    "parameters": _window("only this counsellor's"),
                     "responses": {
                         "200": _json(schemas.ShiftList, "shifts in start order"),
                         **_errors(422),
@@ -255,17 +320,11 @@ def document(version: str) -> dict[str, Any]:
                 "delete": {
                     "summary": "Delete a shift",
                     "operationId": "deleteShift",
-                    "parameters": [
-                        {
-                            "name": "shift_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer", "minimum": 1},
-                        }
-                    ],
+                    "parameters": [_path_id("shift_id")],
                     "responses": {"204": {"description": "deleted"}, **_errors(404, 422)},
                 },
             },
+            **_cover_paths(),
             "/api/v1/oncall": {
                 "get": {
                     "summary": "Who is on call for a team at an instant",

@@ -12,8 +12,15 @@ from foundation.errors import Conflict, DomainError, NotFound
 from web.schemas import ErrorDetail, ErrorOut
 
 
-def json_response(model: BaseModel, status_code: int = 200) -> Response:
-    return JSONResponse(model.model_dump(mode="json"), status_code=status_code)
+def json_response(
+    model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+def created(model: BaseModel, location: str) -> Response:
+    """201 with the new record, and where it is (`Location`)."""
+    return json_response(model, 201, headers={"Location": location})
 
 
 def error(
@@ -54,4 +61,12 @@ def query_time(raw: str) -> str:
     return raw.replace(" ", "+")
 
 
-__all__ = ["domain_error", "error", "json_response", "local", "query_time", "validation_error"]
+__all__ = [
+    "created",
+    "domain_error",
+    "error",
+    "json_response",
+    "local",
+    "query_time",
+    "validation_error",
+]

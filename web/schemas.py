@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from foundation.models import AppointmentMode, AppointmentStatus, Tier
+from foundation.models import AbsenceKind, AppointmentMode, AppointmentStatus, Tier
 
 
 class In(BaseModel):
@@ -58,6 +58,53 @@ class ShiftOut(Out):
 
 class ShiftList(Out):
     items: list[ShiftOut]
+
+
+class StandInIn(In):
+    team: str = Field(description="team slug")
+    absent_id: int = Field(gt=0, description="the counsellor who is replaced")
+    substitute_id: int = Field(gt=0, description="an active counsellor of the team; not absent_id")
+    start: AwareDatetime = Field(description="ISO 8601 with offset")
+    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 366 days")
+    note: str = Field(default="", max_length=500)
+
+
+class StandInOut(Out):
+    id: int
+    team: str
+    absent_id: int
+    absent_name: str
+    substitute_id: int
+    substitute_name: str
+    start: datetime
+    end: datetime
+    note: str | None
+
+
+class StandInList(Out):
+    items: list[StandInOut]
+
+
+class AbsenceIn(In):
+    counsellor_id: int = Field(gt=0)
+    kind: AbsenceKind
+    start: AwareDatetime = Field(description="ISO 8601 with offset")
+    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 366 days")
+    note: str = Field(default="", max_length=500)
+
+
+class AbsenceOut(Out):
+    id: int
+    counsellor_id: int
+    counsellor_name: str
+    kind: AbsenceKind
+    start: datetime
+    end: datetime
+    note: str | None
+
+
+class AbsenceList(Out):
+    items: list[AbsenceOut]
 
 
 class Person(Out):
@@ -232,6 +279,12 @@ ALL = (
     ShiftIn,
     ShiftOut,
     ShiftList,
+    StandInIn,
+    StandInOut,
+    StandInList,
+    AbsenceIn,
+    AbsenceOut,
+    AbsenceList,
     Person,
     OnCallOut,
     ClientIn,

@@ -1,7 +1,7 @@
-"""/api/v1, for operators' scripts: one module per resource (`counsellors`, `shifts`, `oncall`,
-`appointments`, `outbound_calls`: the call-backs through the line under `/api/v1/callbacks`),
-and `plumbing`, what every endpoint does around them (the bearer key, the JSON body, query
-parameters, one transaction, errors as JSON).
+"""/api/v1, for operators' scripts: one module per resource (`counsellors`, `shifts`,
+`standins`, `absences`, `oncall`, `appointments`, `outbound_calls`: the call-backs through the
+line under `/api/v1/callbacks`), and `plumbing`, what every endpoint does around them (the
+bearer key, the JSON body, query parameters, one transaction, errors as JSON).
 
 The API key is a principal of the access policy (foundation.access): every route asks it, and
 a record the key may not see is answered like a missing one (404). Today a key sees
@@ -10,11 +10,13 @@ everything. The OpenAPI document is `web.openapi`.
 
 from __future__ import annotations
 
-from web.api import appointments, counsellors, oncall, outbound_calls, shifts
+from web.api import absences, appointments, counsellors, oncall, outbound_calls, shifts, standins
 
 routes = [
     *counsellors.routes,
     *shifts.routes,
+    *standins.routes,
+    *absences.routes,
     *oncall.routes,
     *appointments.routes,
     *outbound_calls.routes,

@@ -28,7 +28,7 @@ from web.api.plumbing import (
     get_or_post,
     listing,
     must_see,
-    positive_int,
+    path_id,
 )
 from web.responses import domain_error, error, json_response, local
 from web.schemas import (
@@ -164,15 +164,9 @@ async def _book(request: Request) -> Work:
 book_appointment = api(_book, write=True)
 
 
-def _appointment_id(request: Request) -> int:
-    appointment_id = positive_int(request.path_params["appointment_id"], "appointment_id")
-    assert appointment_id is not None
-    return appointment_id
-
-
 @api
 async def get_appointment(request: Request) -> Work:
-    appointment_id = _appointment_id(request)
+    appointment_id = path_id(request, "appointment_id")
 
     def work(session: Session, who: Principal) -> Response:
         _seen_appointment(session, who, appointment_id)
@@ -184,7 +178,7 @@ async def get_appointment(request: Request) -> Work:
 
 
 async def _cancel(request: Request) -> Work:
-    appointment_id = _appointment_id(request)
+    appointment_id = path_id(request, "appointment_id")
     settings = request.app.state.settings
 
     def work(session: Session, who: Principal) -> Response:
@@ -199,7 +193,7 @@ cancel_appointment = api(_cancel, write=True)
 
 
 async def _reschedule(request: Request) -> Work:
-    appointment_id = _appointment_id(request)
+    appointment_id = path_id(request, "appointment_id")
     payload = await body(request, RescheduleIn)
     settings = request.app.state.settings
     _local_times(settings, start=payload.start, end=payload.end)
@@ -221,7 +215,7 @@ reschedule_appointment = api(_reschedule, write=True)
 
 
 async def _set_status(request: Request) -> Work:
-    appointment_id = _appointment_id(request)
+    appointment_id = path_id(request, "appointment_id")
     payload = await body(request, StatusIn)
     settings = request.app.state.settings
     status = AppointmentStatus(payload.status)

@@ -23,7 +23,7 @@ from foundation import access, apikeys
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.errors import DomainError
+from foundation.errors import DomainError, NotFound
 from web.responses import domain_error, error, query_time, validation_error
 
 MAX_BODY = 64 * 1024
@@ -31,6 +31,7 @@ MAX_LIST_RANGE = timedelta(days=400)
 DEFAULT_LIST_RANGE = timedelta(days=28)
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 
 Work = Callable[[Session, Principal], Response]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -127,15 +128,20 @@ def api(
     return endpoint
 
 
-def get_or_post(get: Endpoint, post: Endpoint) -> Endpoint:
-    """A collection's one route: GET lists, POST adds (one Route, so that another method is
-    answered 405 with both allowed)."""
+def one_route(get: Endpoint, **others: Endpoint) -> Endpoint:
+    """The endpoint of one Route for GET (and HEAD) and the methods named (`post=`, `delete=`),
+    so that another method is answered 405 with all of them allowed."""
 
     async def endpoint(request: Request) -> Response:
-        handler = post if request.method == "POST" else get
+        handler = others.get(request.method.lower(), get)
         return await handler(request)
 
     return endpoint
+
+
+def get_or_post(get: Endpoint, post: Endpoint) -> Endpoint:
+    """A collection's one route: GET lists, POST adds."""
+    return one_route(get, post=post)
 
 
 async def caller(request: Request) -> Principal | Response:
@@ -193,3 +199,21 @@ def positive_int(raw: str | None, name: str) -> int | None:
     if not raw.isdigit() or int(raw) < 1 or len(raw) > 12:
         raise BadRequest(error(422, "invalid", f"{name}: not a positive integer"))
     return int(raw)
+
+
+def path_id(request: Request, name: str) -> int:
+    """The positive id a route's path names (`{shift_id}`, …), or 422."""
+    value = positive_int(request.path_params[name], name)
+    assert value is not None  # a path parameter is never empty
+    return value
+
+
+def own(
+    session: Session, model: type[R], row_id: int, noun: str, allowed: Callable[[R], bool]
+) -> R:
+    """The row with that id if the principal may (`allowed`): a row she may not is answered
+    like a missing one (404)."""
+    row = session.get(model, row_id)
+    if row is None or not allowed(row):
+        raise NotFound(f"no {noun} with id {row_id}")
+    return row

@@ -10,7 +10,6 @@ from starlette.routing import Route
 
 from foundation import access
 from foundation.access import Principal
-from foundation.errors import NotFound
 from foundation.models import Shift
 from foundation.teams import team_by_slug
 from scheduling import shifts as cases
@@ -22,7 +21,8 @@ from web.api.plumbing import (
     listing,
     must_coordinate,
     must_see,
-    positive_int,
+    own,
+    path_id,
 )
 from web.responses import json_response, local
 from web.schemas import ShiftIn, ShiftList, ShiftOut
@@ -85,13 +85,10 @@ create_shift = api(_create_shift, write=True)
 
 
 async def _delete_shift(request: Request) -> Work:
-    shift_id = positive_int(request.path_params["shift_id"], "shift_id")
-    assert shift_id is not None
+    shift_id = path_id(request, "shift_id")
 
     def work(session: Session, who: Principal) -> Response:
-        shift = session.get(Shift, shift_id)
-        if shift is not None and not access.may_coordinate(who, shift.team_id):
-            raise NotFound(f"no shift with id {shift_id}")  # as if it did not exist
+        own(session, Shift, shift_id, "shift", lambda s: access.may_coordinate(who, s.team_id))
         cases.delete_shift(session, shift_id, actor=who.actor)
         return Response(status_code=204)
 
