@@ -17,6 +17,7 @@ from foundation.models import Role
 from tests.helpers import https_client
 from tests.test_access_matrix import ROUTES, Api, Page, World, app_routes, url
 from tests.test_access_matrix import sign_in as matrix_sign_in
+from tests.test_api import check_against_openapi
 from tests.test_auth import make_user, sign_in
 from web.app import create_app
 
@@ -114,6 +115,7 @@ def test_a_body_that_is_not_json_is_a_415_on_every_api_write(
             response = api_client.request(method, target, content=content, headers=headers)
             assert response.status_code == 415, (method, path, content_type)
             assert response.json()["error"] == "unsupported_media_type"
+            check_against_openapi(response, path, method.lower())
         # A body without any type is no JSON either.
         response = api_client.request(method, target, content=b"abc")
         assert response.status_code == 415, (method, path)

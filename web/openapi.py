@@ -250,6 +250,17 @@ def _call_back_paths() -> dict[str, Any]:
 
 
 def document(version: str) -> dict[str, Any]:
+    spec = _document(version)
+    # Every write refuses a body of another type than JSON (web.api.plumbing.not_json), also
+    # where it reads none: each says so.
+    for operations in spec["paths"].values():
+        for method, operation in operations.items():
+            if method in ("post", "delete") and "415" not in operation["responses"]:
+                operation["responses"].update(_errors(415))
+    return spec
+
+
+def _document(version: str) -> dict[str, Any]:
     _, definitions = models_json_schema(
         [(model, "validation") for model in schemas.ALL], ref_template=REF
     )
