@@ -91,7 +91,7 @@ def fold_choices(values: Mapping[str, str], zone: ZoneInfo) -> tuple[str, str] |
 
 def minutes_from(raw: str) -> int | None:
     text = raw.strip()
-    if not text.isdigit() or len(text) > 4:
+    if not (text.isascii() and text.isdigit()) or len(text) > 4:
         return None
     minutes = int(text)
     return minutes if MIN_MINUTES <= minutes <= MAX_MINUTES else None

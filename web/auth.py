@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
-from foundation import access
+from foundation import access, crypto
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -196,7 +196,7 @@ def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[
             if request.method == "POST":
                 form = await request.form()
                 sent = str(form.get("csrf", ""))
-                if not hmac.compare_digest(sent, viewer.csrf):
+                if not crypto.same(sent, viewer.csrf):
                     return forbidden(
                         request,
                         "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.",

@@ -15,7 +15,6 @@ The client address is the socket peer as uvicorn reports it: uvicorn replaces it
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 import time
@@ -32,7 +31,7 @@ from starlette.routing import Route
 
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import outbox
+from foundation import crypto, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from hotline.tasks.callback_requests import (
@@ -86,10 +85,10 @@ def form_token(settings: Settings, line: str, issued: int) -> str:
 def token_age(settings: Settings, line: str, token: str, now: float) -> float | None:
     """Seconds since the form was handed out, or None if the token is not ours."""
     issued, _, signature = token.partition(".")
-    if not issued.isdigit() or len(issued) > 12:
+    if not (issued.isascii() and issued.isdigit()) or len(issued) > 12:
         return None
     expected = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}")
-    if not hmac.compare_digest(signature, expected):
+    if not crypto.same(signature, expected):
         return None
     return now - int(issued)
 
@@ -254,7 +253,7 @@ async def thanks(request: Request) -> Response:
 async def _body(request: Request) -> bytes | None:
     """The body, or None if it is larger than MAX_BODY (read no further than that)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         return None
     body = bytearray()
     async for chunk in request.stream():

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import access, outbox, users
+from foundation import access, crypto, outbox, users
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import AuditEntry, Role, TaskStatus, Voicemail
@@ -41,9 +41,9 @@ def render(request: Request, name: str, context: dict[str, object], status: int 
 
 def as_int(raw: object) -> int:
     """A whole number (e.g. a record id) from a path, query or form value; 0 when it is not
-    one, or has more than 11 digits."""
+    one (only the digits 0-9: `isdigit` also takes '²' and '١'), or has more than 11 digits."""
     text = str(raw or "")
-    return int(text) if text.isdigit() and len(text) < 12 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -90,7 +90,7 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))[: users.MAX_LENGTH + 1]
     nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
     expected = auth.csrf_token(settings, "login", nonce)
-    if not nonce or not secrets.compare_digest(str(form.get("csrf", "")), expected):
+    if not nonce or not crypto.same(str(form.get("csrf", "")), expected):
         return _login_page(
             request,
             "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.",

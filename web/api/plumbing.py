@@ -169,6 +169,6 @@ def must_coordinate(who: Principal, team: str) -> None:
 def positive_int(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) < 1:
         raise BadRequest(error(422, "invalid", f"{name}: not a positive integer"))
     return int(raw)
