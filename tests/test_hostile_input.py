@@ -118,3 +118,90 @@ def test_a_duration_of_unicode_digits_is_refused_with_a_message(
     response = browser.post("/appointments", data=form)
     assert response.status_code == 422
     assert _records(world) == before
+
+
+# Near datetime's limits a time zone overflows: 0001-01-01 00:00 in Berlin is in year 0 in UTC.
+FAR_DAYS = ("0001-01-01", "9999-12-31")
+
+
+def test_a_day_out_of_range_on_a_page_is_refused_with_a_message(
+    browser: TestClient, world: World
+) -> None:
+    csrf = sign_in(browser, "koord")
+    colleague, second = world.people["islamism", "colleague"], world.people["islamism", "second"]
+    before = _records(world)
+    for day in FAR_DAYS:
+        for view in ("week", "month"):
+            shown = browser.get(f"/rota/islamism?view={view}&date={day}")
+            assert shown.status_code == 200, (view, day)  # the current week or month instead
+        for clock in ("00:00", "23:59"):
+            forms = {
+                "/rota/islamism/shifts": {"counsellor_id": str(colleague), "tier": "primary",
+                                          "start_date": day, "start_time": clock,
+                                          "end_date": day, "end_time": clock},
+                "/rota/islamism/standins": {"absent_id": str(colleague),
+                                            "substitute_id": str(second), "si_start_date": day,
+                                            "si_start_time": clock, "si_end_date": day,
+                                            "si_end_time": clock},
+                "/rota/islamism/absences": {"ab_counsellor_id": str(colleague), "kind": "holiday",
+                                            "ab_start_date": day, "ab_start_time": clock,
+                                            "ab_end_date": day, "ab_end_time": clock},
+                "/appointments": {"team": "islamism", "counsellor_id": str(colleague),
+                                  "pseudonym": "Falke", "date": day, "time": clock,
+                                  "duration": "60", "mode": "phone"},
+                "/rota/islamism/rotation": {"action": "save", "first_day": day,
+                                            "last_day": day, "handoff": clock, "shift_days": "7",
+                                            "start_index": "1", "tier": "primary",
+                                            "order_1": str(colleague)},
+            }  # fmt: skip
+            for target, form in forms.items():
+                response = browser.post(target, data={"csrf": csrf, **form})
+                assert response.status_code == 422, (target, day, clock, response.status_code)
+    assert _records(world) == before
+
+
+def test_a_time_out_of_range_in_the_api_is_a_422(api: TestClient, world: World) -> None:
+    appointment = world.appointment("islamism", "colleague")["appointment_id"]
+    colleague = world.people["islamism", "colleague"]
+    before = _records(world)
+    early, late = "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-12:00"
+    for start, end in ((early, "2031-01-01T10:00:00+01:00"), ("2031-01-01T10:00:00+01:00", late)):
+        bodies = {
+            "/api/v1/shifts": {"team": "islamism", "counsellor_id": colleague, "tier": "primary",
+                               "start": start, "end": end},
+            "/api/v1/appointments": {"counsellor_id": colleague, "client": {"pseudonym": "X"},
+                                     "start": start, "end": end, "mode": "phone"},
+            f"/api/v1/appointments/{appointment}/reschedule": {"start": start, "end": end},
+        }  # fmt: skip
+        for target, body in bodies.items():
+            assert api.post(target, json=body).status_code == 422, (target, start, end)
+    queries = [("/api/v1/oncall", {"at": early}), ("/api/v1/oncall", {"at": late})]
+    for listing in ("/api/v1/shifts", "/api/v1/appointments"):
+        queries += [(listing, {"from": early}), (listing, {"from": late}), (listing, {"to": late})]
+    for listing, query in queries:
+        answer = api.get(listing, params=query)
+        assert answer.status_code == 422, (listing, query, answer.status_code)
+    assert _records(world) == before
+
+
+def test_a_body_that_json_cannot_hold_or_an_id_no_database_can_is_refused(
+    api: TestClient, world: World
+) -> None:
+    colleague = world.people["islamism", "colleague"]
+    shift = {"team": "islamism", "counsellor_id": colleague, "tier": "primary",
+             "start": "2031-01-01T10:00:00+01:00", "end": "2031-01-01T12:00:00+01:00"}  # fmt: skip
+    json_type = {"content-type": "application/json"}
+    before = _records(world)
+    for raw in (b"[" * 20_000 + b"]" * 20_000, b'{"team": ' * 5000 + b"1" + b"}" * 5000,
+                b'{"counsellor_id": ' + b"9" * 5000 + b"}", b"\xff\xfe\x00"):  # fmt: skip
+        for target in ("/api/v1/shifts", "/api/v1/counsellors", "/api/v1/callbacks"):
+            answer = api.post(target, content=raw, headers=json_type)
+            assert answer.status_code == 400, (target, raw[:20], answer.status_code)
+            assert answer.json()["error"] == "invalid_json"
+    for too_big in (2**63, 10**30):
+        assert (
+            api.post("/api/v1/shifts", json={**shift, "counsellor_id": too_big}).status_code == 422
+        )
+        call = {"counsellor_id": colleague, "appointment_id": too_big}
+        assert api.post("/api/v1/callbacks", json=call).status_code == 422
+    assert _records(world) == before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from config.settings import Settings
 from foundation import access, crypto, outbox, users
-from foundation.clock import utcnow
+from foundation.clock import served, utcnow
 from foundation.db import Database
 from foundation.models import AuditEntry, Role, TaskStatus, Voicemail
 from hotline import conversations
@@ -44,6 +44,16 @@ def as_int(raw: object) -> int:
     one (only the digits 0-9: `isdigit` also takes '²' and '١'), or has more than 11 digits."""
     text = str(raw or "")
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
+
+
+def as_day(raw: object) -> date | None:
+    """A day from an ISO date (2026-11-26) in a path, query or form value; None when it is not
+    one, or lies outside the days the service plans for (`foundation.clock.served`)."""
+    try:
+        day = date.fromisoformat(str(raw or ""))
+    except ValueError:
+        return None
+    return day if served(day) else None
 
 
 # --- sign-in ----------------------------------------------------------------------------------

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from foundation.clock import FIRST_DAY, LAST_DAY, served
 from foundation.models import AppointmentMode, AppointmentStatus, Tier
+
+# A record id as the database holds it (a 64-bit integer; a larger one is no record, not a 500).
+RecordId = Annotated[int, Field(gt=0, lt=2**63)]
+
+
+def _served(moment: datetime) -> datetime:
+    if not served(moment.date()):
+        raise ValueError(f"must lie between {FIRST_DAY.year} and {LAST_DAY.year}")
+    return moment
+
+
+# A time of the service (datetime's own limits, year 1 and 9999, overflow in a time zone).
+Instant = Annotated[AwareDatetime, AfterValidator(_served)]
 
 
 class In(BaseModel):
@@ -40,10 +54,10 @@ class CounsellorList(Out):
 
 class ShiftIn(In):
     team: str = Field(description="team slug")
-    counsellor_id: int = Field(gt=0)
+    counsellor_id: RecordId
     tier: Tier
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset; after start")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset; after start")
 
 
 class ShiftOut(Out):
@@ -84,10 +98,10 @@ class ClientIn(In):
 
 
 class AppointmentIn(In):
-    counsellor_id: int = Field(gt=0)
+    counsellor_id: RecordId
     client: ClientIn
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 8 h")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset; after start, at most 8 h")
     mode: AppointmentMode
     location: str | None = Field(default=None, max_length=500, description="mode in_person")
     video_link: str | None = Field(
@@ -96,8 +110,8 @@ class AppointmentIn(In):
 
 
 class RescheduleIn(In):
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 8 h")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset; after start, at most 8 h")
 
 
 class StatusIn(In):
@@ -135,15 +149,15 @@ class Existing(Out):
 
 
 class CallBackIn(In):
-    counsellor_id: int = Field(
-        gt=0, description="whose phone rings first: an active counsellor of the target's team"
+    counsellor_id: RecordId = Field(
+        description="whose phone rings first: an active counsellor of the target's team"
     )
-    callback_request_id: int | None = Field(default=None, gt=0, description="a callback request")
-    voicemail_id: int | None = Field(
-        default=None, gt=0, description="a voicemail that kept the caller's number"
+    callback_request_id: RecordId | None = Field(default=None, description="a callback request")
+    voicemail_id: RecordId | None = Field(
+        default=None, description="a voicemail that kept the caller's number"
     )
-    appointment_id: int | None = Field(
-        default=None, gt=0, description="an appointment with a client phone"
+    appointment_id: RecordId | None = Field(
+        default=None, description="an appointment with a client phone"
     )
     line: str | None = Field(
         default=None,
