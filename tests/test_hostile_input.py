@@ -205,3 +205,40 @@ def test_a_body_that_json_cannot_hold_or_an_id_no_database_can_is_refused(
         call = {"counsellor_id": colleague, "appointment_id": too_big}
         assert api.post("/api/v1/callbacks", json=call).status_code == 422
     assert _records(world) == before
+
+
+def test_a_nul_character_in_any_text_is_refused_and_changes_nothing(
+    browser: TestClient, world: World, api_key: str
+) -> None:
+    """No one types a NUL, and PostgreSQL cannot store or even compare one: on the pages a
+    German 422, in the API a 422 naming the field, at the sign-in a wrong name."""
+    browser.get("/login")
+    page = browser.get("/login").text
+    login_csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert login_csrf is not None
+    form = {"username": "chef\x00", "password": "x", "csrf": login_csrf.group(1)}
+    assert browser.post("/login", data=form).status_code == 400
+    csrf = sign_in(browser, "koord")
+    before = _records(world)
+    colleague = str(world.people["islamism", "colleague"])
+    forms = {
+        "/calendar/feeds": {"feed": "team:islamism", "label": "Dienst\x00plan"},
+        "/counsellors": {"name": "Neu\x00", "phone": "0151 77777777", "teams": "islamism"},
+        "/rota/islamism/standins": {"absent_id": colleague, "note": "\x00",
+                                    "substitute_id": str(world.people["islamism", "second"]),
+                                    "si_start_date": "2031-03-02", "si_start_time": "09:00",
+                                    "si_end_date": "2031-03-02", "si_end_time": "17:00"},
+    }  # fmt: skip
+    for target, fields in forms.items():
+        response = browser.post(target, data={"csrf": csrf, **fields})
+        assert response.status_code == 422, (target, response.status_code)
+        assert "unzulässiges Steuerzeichen" in response.text
+    browser.cookies.clear()
+    browser.headers["Authorization"] = f"Bearer {api_key}"
+    person = {"name": "Neu\x00", "phone": "0151 77777777", "teams": ["islamism"]}
+    refused = browser.post("/api/v1/counsellors", json=person)
+    assert refused.status_code == 422
+    assert refused.json()["details"][0]["field"] == "name"
+    listed = {**person, "name": "Neu", "teams": ["islamism\x00"]}
+    assert browser.post("/api/v1/counsellors", json=listed).status_code == 422
+    assert _records(world) == before
