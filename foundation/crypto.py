@@ -172,6 +172,15 @@ def keyed_hash(settings: Settings, purpose: str, value: str) -> str:
     return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
+def same(sent: str, expected: str) -> bool:
+    """Constant-time equality of a token, signature or key someone sent with the one expected.
+    `hmac.compare_digest` raises on a str with non-ASCII characters (a 500 for anyone who types
+    an umlaut into a token); compared as bytes, such a token is just wrong."""
+    return hmac.compare_digest(
+        sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 # --- rotation -----------------------------------------------------------------------------------
 
 # Every encrypted column there is: (model, column names). A new `*_enc` column belongs here.

@@ -146,7 +146,13 @@ def authenticate(
         wait = attempt.last_failure_at + _delay(attempt.failures) - now
         if wait > timedelta(0):
             raise ThrottledError(wait)
-    user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    name = username.strip().lower()
+    # No account has a NUL in its name (PostgreSQL could not even compare one): a wrong name.
+    user = (
+        None
+        if "\x00" in name
+        else session.scalar(select(User).where(func.lower(User.username) == name))
+    )
     stored = user.password_hash if user is not None else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)

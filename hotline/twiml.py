@@ -213,7 +213,7 @@ def fallback(config: HotlineConfig, line_slug: str | None, dialled: str) -> Voic
     if line_slug is None:
         response.say(words.connecting_text, language=LANGUAGE, voice=words.default_voice)
         # The dialled number is one of ours; without it, Twilio uses the caller's own.
-        known = dialled.startswith("+") and dialled[1:].isdigit()
+        known = dialled.startswith("+") and dialled[1:].isascii() and dialled[1:].isdigit()
         caller_id = {"caller_id": dialled} if known else {}
         response.dial(config.organisation.general_number, ring_tone=RING_TONE, **caller_id)
         return response

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from foundation.errors import Conflict, DomainError
@@ -24,6 +24,7 @@ from scheduling.wallclock import (
     explain_nonexistent,
     resolve,
 )
+from web.pages import as_day
 
 DURATIONS = (30, 45, 60, 90, 120)
 MIN_MINUTES, MAX_MINUTES = 5, 8 * 60
@@ -60,10 +61,12 @@ class Start:
 
 def start_from(values: Mapping[str, str], zone: ZoneInfo) -> Start:
     """Resolve the form's date, time and (on the autumn night) chosen fold into an instant."""
+    day = as_day(values.get("date"))
     try:
-        day = date.fromisoformat(values.get("date", ""))
         clock = time.fromisoformat(values.get("time", ""))
     except ValueError:
+        return Start(None, MESSAGES["start"])
+    if day is None:
         return Start(None, MESSAGES["start"])
     resolution = resolve(day, clock, zone)
     if isinstance(resolution, Nonexistent):
@@ -80,10 +83,12 @@ def start_from(values: Mapping[str, str], zone: ZoneInfo) -> Start:
 def fold_choices(values: Mapping[str, str], zone: ZoneInfo) -> tuple[str, str] | None:
     """Radio labels ("02:30 MESZ (erste)", "02:30 MEZ (zweite)") if the typed time is one the
     autumn night repeats, else None (no question to ask)."""
+    day = as_day(values.get("date"))
     try:
-        day = date.fromisoformat(values.get("date", ""))
         clock = time.fromisoformat(values.get("time", ""))
     except ValueError:
+        return None
+    if day is None:
         return None
     resolution = resolve(day, clock, zone)
     return choice_labels(resolution, zone) if isinstance(resolution, Ambiguous) else None
@@ -91,7 +96,7 @@ def fold_choices(values: Mapping[str, str], zone: ZoneInfo) -> tuple[str, str] |
 
 def minutes_from(raw: str) -> int | None:
     text = raw.strip()
-    if not text.isdigit() or len(text) > 4:
+    if not (text.isascii() and text.isdigit()) or len(text) > 4:
         return None
     minutes = int(text)
     return minutes if MIN_MINUTES <= minutes <= MAX_MINUTES else None

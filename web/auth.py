@@ -6,7 +6,8 @@
   and at the latest ABSOLUTE after sign-in.
 * Every form carries a CSRF token: an HMAC of the session id (before sign-in: of a random nonce
   in the `__Host-hotline-login` cookie). Every POST checks it.
-* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403. A
+* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403; a form
+  with a NUL character (which no one types, and PostgreSQL cannot store) → 422. A
   handler raises `Forbidden` (403) for what the viewer sees but may not do, and `Hidden` (404,
   the answer of an unknown address) for a record of the URL that does not exist or that the
   viewer may not see: a refused id tells nothing about whether it exists.
@@ -29,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
-from foundation import access
+from foundation import access, crypto
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -161,6 +162,10 @@ PageHandler = Callable[[Request, Viewer], Awaitable[Response]]
 
 
 NOT_FOUND = "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse."
+UNREADABLE = (
+    "Das Formular enthält ein unzulässiges Steuerzeichen. Es wurde nichts gespeichert. "
+    "Bitte gehen Sie zurück und geben Sie den Text noch einmal ein."
+)
 
 
 class Forbidden(Exception):
@@ -203,12 +208,14 @@ def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[
             if request.method == "POST":
                 form = await request.form()
                 sent = str(form.get("csrf", ""))
-                if not hmac.compare_digest(sent, viewer.csrf):
+                if not crypto.same(sent, viewer.csrf):
                     return forbidden(
                         request,
                         "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.",
                         viewer,
                     )
+                if any(isinstance(value, str) and "\x00" in value for value in form.values()):
+                    return unreadable(request, viewer)
             try:
                 return await handler(request, viewer)
             except Forbidden:
@@ -227,6 +234,14 @@ def forbidden(request: Request, message: str, viewer: Viewer | None = None) -> R
     response: Response = templates.TemplateResponse(
         request, "error.html", {"message": message, "viewer": viewer}, status_code=403
     )
+    return response
+
+
+def unreadable(request: Request, viewer: Viewer) -> Response:
+    """A form no browser sends (a NUL character in a field): refused, nothing changed."""
+    templates = request.app.state.templates
+    context = {"title": "Ungültige Eingabe", "message": UNREADABLE, "viewer": viewer}
+    response: Response = templates.TemplateResponse(request, "error.html", context, 422)
     return response
 
 

@@ -15,7 +15,6 @@ The client address is the socket peer as uvicorn reports it: uvicorn replaces it
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 import secrets
@@ -34,7 +33,7 @@ from starlette.routing import Route
 
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import once, outbox
+from foundation import crypto, once, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
 from hotline.tasks.callback_requests import (
@@ -94,10 +93,12 @@ def token_age(settings: Settings, line: str, token: str, now: float) -> float | 
     """Seconds since the form was handed out, or None if the token is not ours."""
     issued, _, rest = token.partition(".")
     nonce, _, signature = rest.partition(".")
-    if not issued.isdigit() or len(issued) > 12 or not nonce.isascii() or len(nonce) > 32:
+    if not (issued.isascii() and issued.isdigit()) or len(issued) > 12:
+        return None
+    if not nonce.isascii() or len(nonce) > 32:
         return None
     expected = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}:{nonce}")
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
+    if not crypto.same(signature, expected):
         return None
     return now - int(issued)
 
@@ -262,7 +263,7 @@ async def thanks(request: Request) -> Response:
 async def _body(request: Request) -> bytes | None:
     """The body, or None if it is larger than MAX_BODY (read no further than that)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         return None
     body = bytearray()
     async for chunk in request.stream():

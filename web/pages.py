@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -13,8 +13,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import access, outbox, users
-from foundation.clock import utcnow
+from foundation import access, crypto, outbox, users
+from foundation.clock import served, utcnow
 from foundation.db import Database
 from foundation.models import AuditEntry, Role, TaskStatus, Voicemail
 from hotline import conversations
@@ -41,9 +41,19 @@ def render(request: Request, name: str, context: dict[str, object], status: int 
 
 def as_int(raw: object) -> int:
     """A whole number (e.g. a record id) from a path, query or form value; 0 when it is not
-    one, or has more than 11 digits."""
+    one (only the digits 0-9: `isdigit` also takes '²' and '١'), or has more than 11 digits."""
     text = str(raw or "")
-    return int(text) if text.isdigit() and len(text) < 12 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
+
+
+def as_day(raw: object) -> date | None:
+    """A day from an ISO date (2026-11-26) in a path, query or form value; None when it is not
+    one, or lies outside the days the service plans for (`foundation.clock.served`)."""
+    try:
+        day = date.fromisoformat(str(raw or ""))
+    except ValueError:
+        return None
+    return day if served(day) else None
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -90,7 +100,7 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))[: users.MAX_LENGTH + 1]
     nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
     expected = auth.csrf_token(settings, "login", nonce)
-    if not nonce or not secrets.compare_digest(str(form.get("csrf", "")), expected):
+    if not nonce or not crypto.same(str(form.get("csrf", "")), expected):
         return _login_page(
             request,
             "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.",

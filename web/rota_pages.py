@@ -6,7 +6,7 @@ messages next to its fields. All times are entered and shown in the organisation
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -28,7 +28,7 @@ from scheduling.busy import times
 from scheduling.rotation import PlannedShift
 from web import rota_days
 from web.auth import Forbidden, Viewer, page
-from web.pages import as_int, render
+from web.pages import as_day, as_int, render
 from web.rota_period import Period, period_of
 from web.rota_timeline import TIER_NAMES, Uncovered, timeline, uncovered
 
@@ -108,10 +108,12 @@ def local_time(form: FormData, prefix: str, zone: Any) -> datetime | None:
     """The instant of a local date and time field pair; None when unreadable or when the wall
     time does not exist (skipped by the spring DST change). An ambiguous autumn time means its
     first occurrence (summer time)."""
+    day = as_day(form.get(f"{prefix}_date"))
     try:
-        day = date.fromisoformat(str(form.get(f"{prefix}_date", "")))
         clock = time.fromisoformat(str(form.get(f"{prefix}_time", "")) or "00:00")
     except ValueError:
+        return None
+    if day is None:
         return None
     moment = datetime.combine(day, clock, tzinfo=zone)
     if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None):

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from foundation import dates
+from web.pages import as_day
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,7 @@ class Period:
 
 
 def period_of(view: str, raw_day: str | None, zone: Any, today: date) -> Period:
-    try:
-        day = date.fromisoformat(raw_day) if raw_day else today
-    except ValueError:
-        day = today
+    day = as_day(raw_day) or today
     if view == "month":
         first = day.replace(day=1)
         following = (first + timedelta(days=32)).replace(day=1)

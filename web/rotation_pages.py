@@ -15,7 +15,7 @@ from foundation.models import Role, Tier
 from scheduling.rotation import RotationError, RotationRequest, plan_rotation
 from scheduling.rotation_save import RotationClash, save_rotation
 from web.auth import Viewer, page
-from web.pages import as_int
+from web.pages import as_day, as_int
 from web.rota_pages import back, check_team, in_thread, show
 from web.rota_timeline import when
 
@@ -39,8 +39,8 @@ async def rotation(request: Request, viewer: Viewer) -> Response:
             shift_days=as_int(form.get("shift_days")),
             handoff=time.fromisoformat(str(form.get("handoff", "")) or "09:00"),
             tier=Tier(str(form.get("tier", "primary"))),
-            first_day=date.fromisoformat(str(form.get("first_day", ""))),
-            last_day=date.fromisoformat(str(form.get("last_day", ""))),
+            first_day=_day(form.get("first_day")),
+            last_day=_day(form.get("last_day")),
             zone=settings.config.organisation.zone,
             start_index=as_int(form.get("start_index")),
         )
@@ -87,6 +87,13 @@ async def rotation(request: Request, viewer: Viewer) -> Response:
             status=409,
         )
     return back(request, team, form)
+
+
+def _day(raw: object) -> date:
+    day = as_day(raw)
+    if day is None:
+        raise ValueError("not a day the service plans for")
+    return day
 
 
 routes = [Route("/rota/{team}/rotation", rotation, methods=["POST"])]

@@ -3,15 +3,46 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from foundation.clock import FIRST_DAY, LAST_DAY, served
 from foundation.models import AbsenceKind, AppointmentMode, AppointmentStatus, Tier
+
+# A record id as the database holds it (a 64-bit integer; a larger one is no record, not a 500).
+RecordId = Annotated[int, Field(gt=0, lt=2**63)]
+
+
+def _served(moment: datetime) -> datetime:
+    if not served(moment.date()):
+        raise ValueError(f"must lie between {FIRST_DAY.year} and {LAST_DAY.year}")
+    return moment
+
+
+# A time of the service (datetime's own limits, year 1 and 9999, overflow in a time zone).
+Instant = Annotated[AwareDatetime, AfterValidator(_served)]
 
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """No text holds a NUL character (PostgreSQL cannot store one): a 422, not a 500."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class Out(BaseModel):
@@ -40,10 +71,10 @@ class CounsellorList(Out):
 
 class ShiftIn(In):
     team: str = Field(description="team slug")
-    counsellor_id: int = Field(gt=0)
+    counsellor_id: RecordId
     tier: Tier
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset; after start")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset; after start")
 
 
 class ShiftOut(Out):
@@ -62,10 +93,10 @@ class ShiftList(Out):
 
 class StandInIn(In):
     team: str = Field(description="team slug")
-    absent_id: int = Field(gt=0, description="the counsellor who is replaced")
-    substitute_id: int = Field(gt=0, description="an active counsellor of the team; not absent_id")
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 366 days")
+    absent_id: RecordId = Field(description="the counsellor who is replaced")
+    substitute_id: RecordId = Field(description="an active counsellor of the team; not absent_id")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset; after start, at most 366 days")
     note: str = Field(default="", max_length=500)
 
 
@@ -86,10 +117,10 @@ class StandInList(Out):
 
 
 class AbsenceIn(In):
-    counsellor_id: int = Field(gt=0)
+    counsellor_id: RecordId
     kind: AbsenceKind
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 366 days")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset; after start, at most 366 days")
     note: str = Field(default="", max_length=500)
 
 
@@ -131,10 +162,10 @@ class ClientIn(In):
 
 
 class AppointmentIn(In):
-    counsellor_id: int = Field(gt=0)
+    counsellor_id: RecordId
     client: ClientIn
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 8 h")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset; after start, at most 8 h")
     mode: AppointmentMode
     location: str | None = Field(default=None, max_length=500, description="mode in_person")
     video_link: str | None = Field(
@@ -143,8 +174,8 @@ class AppointmentIn(In):
 
 
 class RescheduleIn(In):
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset; after start, at most 8 h")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset; after start, at most 8 h")
 
 
 class StatusIn(In):
@@ -182,15 +213,15 @@ class Existing(Out):
 
 
 class CallBackIn(In):
-    counsellor_id: int = Field(
-        gt=0, description="whose phone rings first: an active counsellor of the target's team"
+    counsellor_id: RecordId = Field(
+        description="whose phone rings first: an active counsellor of the target's team"
     )
-    callback_request_id: int | None = Field(default=None, gt=0, description="a callback request")
-    voicemail_id: int | None = Field(
-        default=None, gt=0, description="a voicemail that kept the caller's number"
+    callback_request_id: RecordId | None = Field(default=None, description="a callback request")
+    voicemail_id: RecordId | None = Field(
+        default=None, description="a voicemail that kept the caller's number"
     )
-    appointment_id: int | None = Field(
-        default=None, gt=0, description="an appointment with a client phone"
+    appointment_id: RecordId | None = Field(
+        default=None, description="an appointment with a client phone"
     )
     line: str | None = Field(
         default=None,

@@ -4,7 +4,6 @@ for as long as the step it serves may take."""
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime, timedelta
 
 from config.settings import Settings
@@ -34,10 +33,12 @@ def make_ref(settings: Settings, call_id: int, issued: datetime) -> str:
 def read_ref(settings: Settings, ref: str, now: datetime, valid_for: timedelta) -> int | None:
     """The call-back id of a genuine reference no older than `valid_for`, else None."""
     parts = ref.split(".")
-    if len(parts) != 3 or not all(part.isdigit() and len(part) < 16 for part in parts[:2]):
+    if len(parts) != 3 or not all(
+        part.isascii() and part.isdigit() and len(part) < 16 for part in parts[:2]
+    ):
         return None
     call_id, issued = int(parts[0]), int(parts[1])
-    if not hmac.compare_digest(parts[2], _signature(settings, call_id, issued)):
+    if not crypto.same(parts[2], _signature(settings, call_id, issued)):
         return None
     age = now - datetime.fromtimestamp(issued, UTC)
     return call_id if -CLOCK_SKEW <= age <= valid_for else None

@@ -158,7 +158,7 @@ def _connect(
 
 def _read(response: http.client.HTTPResponse, limits: Limits, deadline: float) -> bytes:
     declared = response.getheader("Content-Length")
-    if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limits.max_bytes:
         raise FetchError(_too_big(limits))
     chunks: list[bytes] = []
     size = 0

@@ -104,7 +104,7 @@ async def create(request: Request) -> Response:
 @api
 async def show(request: Request) -> Work:
     raw = str(request.path_params["call_id"])
-    if not raw.isdigit() or len(raw) > 12 or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) < 1:
         raise BadRequest(error(422, "invalid", "call_id: not a positive integer"))
     settings: Settings = request.app.state.settings
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import TypeVar
 
-from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
@@ -21,15 +21,16 @@ from starlette.responses import Response
 
 from foundation import access, apikeys
 from foundation.access import Principal
-from foundation.clock import utcnow
+from foundation.clock import FIRST_DAY, LAST_DAY, utcnow
 from foundation.db import Database
 from foundation.errors import DomainError, NotFound
 from web.responses import domain_error, error, query_time, validation_error
+from web.schemas import Instant
 
 MAX_BODY = 64 * 1024
 MAX_LIST_RANGE = timedelta(days=400)
 DEFAULT_LIST_RANGE = timedelta(days=28)
-_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
 
@@ -65,10 +66,12 @@ async def body(request: Request, model: type[M]) -> M:
         raise BadRequest(error(413, "too_large", f"the body is limited to {MAX_BODY} bytes"))
     try:
         return model.model_validate(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise BadRequest(error(400, "invalid_json", f"the body is not JSON: {exc.msg}")) from exc
     except ValidationError as exc:
         raise BadRequest(validation_error(exc)) from exc
+    except json.JSONDecodeError as exc:
+        raise BadRequest(error(400, "invalid_json", f"the body is not JSON: {exc.msg}")) from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, nested too deep, a 5000-digit number
+        raise BadRequest(error(400, "invalid_json", "the body is not JSON we read")) from exc
 
 
 def instant(raw: str | None, name: str) -> datetime | None:
@@ -77,7 +80,10 @@ def instant(raw: str | None, name: str) -> datetime | None:
     try:
         return _INSTANT.validate_python(query_time(raw))
     except ValidationError as exc:
-        message = "not an ISO 8601 time with offset (e.g. 2026-11-25T14:00:00+01:00)"
+        message = (
+            "not an ISO 8601 time with offset (e.g. 2026-11-25T14:00:00+01:00) "
+            f"between {FIRST_DAY.year} and {LAST_DAY.year}"
+        )
         raise BadRequest(error(422, "invalid", f"{name}: {message}")) from exc
 
 
@@ -196,7 +202,7 @@ def must_see(who: Principal, team: str | None) -> None:
 def positive_int(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) < 1:
         raise BadRequest(error(422, "invalid", f"{name}: not a positive integer"))
     return int(raw)
 

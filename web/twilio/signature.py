@@ -19,6 +19,7 @@ from starlette.responses import Response
 from twilio.request_validator import RequestValidator
 
 from config.settings import Settings
+from foundation import crypto
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ async def signed_params(request: Request, settings: Settings) -> dict[str, str] 
     query: str = request.scope["query_string"].decode("latin-1")
     headers = request.headers
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         return Response("request too large", status_code=413, media_type="text/plain")
     raw = await request.body()
     if len(raw) > MAX_BODY:
@@ -69,6 +70,6 @@ def valid_signature(
     """Twilio's check. The URL exactly as configured is tried first (one HMAC); only if that
     fails, RequestValidator.validate, which also tries the URL with and without the port."""
     for token in tokens:
-        if hmac.compare_digest(twilio_signature(token, url, params), signature):
+        if crypto.same(signature, twilio_signature(token, url, params)):
             return True
     return any(validator.validate(url, params, signature) for validator in _validators(tokens))
