@@ -233,6 +233,7 @@ def test_axe_admin_pages(service: Service, rota: date, browser_page: Any) -> Non
     rotation.get_by_role("button", name="Vorschau").click()
     page.get_by_role("heading", name="Vorschau").wait_for()
     found += _axe(page, "rota, rotation preview")
+    found += _check(page, f"{url}/rota/right-wing/swaps", "swaps and open shifts of a team")
     found += _check(page, f"{url}/counsellors", "counsellors")
     page.locator("form.stacked").get_by_role("button", name="Speichern").click()
     page.get_by_role("alert").wait_for()
@@ -251,6 +252,7 @@ def test_axe_counsellor_pages(service: Service, rota: date, browser_page: Any) -
         found += _check(
             page, f"{url}/rota/right-wing?view={view}&date={day}", f"rota {view} (counsellor)"
         )
+    found += _check(page, f"{url}/shifts/mine", "Meine Dienste (swaps, open shifts)")
     found += _check(page, f"{url}/counsellors", "forbidden (403)", 403)
     found += _check(page, f"{url}/gibt-es-nicht", "not found (404, signed in)", 404)
     _assert_clean(found)
