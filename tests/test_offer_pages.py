@@ -140,14 +140,12 @@ def test_only_who_may_take_an_open_shift_is_offered_it(
     night = add_shift(database, config, jonas, berlin(2026, 11, 26, 20), berlin(2026, 11, 27, 6))
     clock.shift(MINUTE)
     csrf = as_user(web, "amira")
-    assert (
-        web.post("/shifts/mine/offers", data={"csrf": csrf, "shift_id": str(mine)}).status_code
-        == 303
-    )
+    offered = web.post("/shifts/mine/offers", data={"csrf": csrf, "shift_id": str(mine)})
+    assert offered.status_code == 303
     as_user(web, "jonas")
-    assert (
-        "Zurzeit gibt es keine offenen Dienste" in web.get("/shifts/mine").text
-    )  # busy that night
+    page = web.get("/shifts/mine").text
+    assert "Zurzeit gibt es keine offenen Dienste" in page  # he is busy that night
+    assert "Amira: Do 26.11., 09:00 – Fr 27.11., 09:00" not in page  # nor a swap's return shift
     with database.write() as session:
         shifts.delete_shift(session, night, actor="tests")
     assert "Übernehmen<span" in web.get("/shifts/mine").text
