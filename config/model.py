@@ -166,7 +166,8 @@ def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dat
 
 class Team(Strict):
     name: str = Field(min_length=1)
-    # A shift swap agreed between two counsellors needs a coordinator's approval.
+    # A shift swap agreed between two counsellors, and an open shift a colleague takes, need a
+    # coordinator's approval.
     swap_approval: bool = True
     # How a counsellor's SMS reply to the text relay is recognised as hers: "number" (sent from
     # her number), "pin" (her number and her personal reply PIN in front), "web" (no SMS

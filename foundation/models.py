@@ -163,7 +163,7 @@ class NoticeKind(StrEnum):
     UPCOMING = "upcoming"  # a duty starts soon (the evening before, an hour before)
     HANDOFF = "handoff"  # to the outgoing counsellor, before the duty passes on
     CHANGED = "changed"  # a coordinator changed shifts of this counsellor
-    SWAP = "swap"  # a shift swap asks something of this counsellor, or was decided
+    SWAP = "swap"  # a shift swap or an open shift asks something of her, or was decided
 
 
 class SwapState(StrEnum):
@@ -174,6 +174,14 @@ class SwapState(StrEnum):
     REJECTED = "rejected"  # a coordinator said no
     WITHDRAWN = "withdrawn"  # the requester took it back
     OBSOLETE = "obsolete"  # a shift it names was changed or deleted meanwhile
+
+
+class OfferState(StrEnum):
+    OPEN = "open"  # offered to the team: an eligible colleague may take it
+    TAKEN = "taken"  # a colleague took it; waiting for a coordinator
+    APPROVED = "approved"  # applied to the rota: the taker holds the shift
+    WITHDRAWN = "withdrawn"  # the giver or the coordination took the offer back
+    EXPIRED = "expired"  # the shift started, was changed or deleted first
 
 
 class Recipient(StrEnum):
@@ -344,6 +352,39 @@ class SwapRequest(Base):
     requester_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
     colleague_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
     state: Mapped[SwapState] = mapped_column(_enum(SwapState, "swap_state"), default="requested")
+    note: Mapped[str | None] = mapped_column(String(500))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+_LIVE_OFFER = text("state IN ('open', 'taken')")
+
+
+class ShiftOffer(Base):
+    """An open shift: `shift` of `giver` offered to its team; an eligible colleague takes it
+    (`taker`), a coordinator approves unless the team needs no approval or the coordination
+    made the offer itself (`preapproved`). One live offer per shift."""
+
+    __tablename__ = "shift_offers"
+    __table_args__ = (
+        CheckConstraint("taker_id IS NULL OR taker_id <> giver_id", name="distinct_people"),
+        Index(None, "team_id", "state"),
+        Index(
+            "uq_shift_offers_shift_id_live",
+            "shift_id",
+            unique=True,
+            sqlite_where=_LIVE_OFFER,
+            postgresql_where=_LIVE_OFFER,
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id", ondelete="SET NULL"))
+    giver_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    taker_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
+    state: Mapped[OfferState] = mapped_column(_enum(OfferState, "offer_state"), default="open")
+    preapproved: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(String(500))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -44,6 +44,7 @@ from foundation.models import (
     OutboundCall,
     Role,
     Shift,
+    ShiftOffer,
     StandIn,
     SwapRequest,
     Team,
@@ -89,6 +90,9 @@ POLICY: dict[str, tuple[bool, ...]] = {
     "see_conversation":   (Y,     Y,     N,     Y,      Y,     Y,     N),
     "see_swap":           (Y,     Y,     N,     N,      N,     Y,     N),
     "decide_swap":        (Y,     Y,     N,     N,      N,     N,     N),
+    "offer_shift":        (Y,     Y,     N,     N,      N,     Y,     N),
+    "see_offer":          (Y,     Y,     N,     Y,      Y,     Y,     N),
+    "decide_offer":       (Y,     Y,     N,     N,      N,     N,     N),
     "revoke_feed":        (Y,     Y,     N,     N,      N,     Y,     N),
     "own_calendar":       (N,     N,     N,     N,      N,     Y,     N),
 }
@@ -142,6 +146,9 @@ QUESTIONS: dict[str, Callable[[Principal, Facts], bool]] = {
     "see_conversation": lambda p, r: access.may_see_conversation(p, r.team),
     "see_swap": lambda p, r: access.may_see_swap(p, r.owner, r.other, r.team),
     "decide_swap": lambda p, r: access.may_decide_swap(p, r.team),
+    "offer_shift": lambda p, r: access.may_offer_shift(p, r.owner, r.team),
+    "see_offer": lambda p, r: access.may_see_offer(p, r.owner, None, r.team),
+    "decide_offer": lambda p, r: access.may_decide_offer(p, r.team),
     "revoke_feed": lambda p, r: access.may_revoke_feed(
         p, FeedOwner(None, r.owner, r.owner_teams, None)
     ),
@@ -283,6 +290,12 @@ class World:
                           colleague_id=self.people[team, "second"], state="requested")  # fmt: skip
         return {"team": team, "swap_id": self._add(row)}
 
+    def offer(self, team: str, whose: str) -> dict[str, object]:
+        shift = self.shift(team, whose)
+        row = ShiftOffer(team_id=self.team[team], shift_id=shift["shift_id"],
+                         giver_id=self.owner(team, whose), state="open")  # fmt: skip
+        return {"team": team, "offer_id": self._add(row)}
+
     def feed(self, team: str, whose: str) -> dict[str, object]:
         row = FeedToken(token_hash=f"{next(self._n):064d}", counsellor_id=self.owner(team, whose),
                         label="Feed")  # fmt: skip
@@ -421,6 +434,13 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/shifts/mine/swaps/{swap_id}/withdraw"): Page(EVERYONE, "see_swap", W.swap),
     ("POST", "/shifts/mine/swaps/{swap_id}/accept"): Page(EVERYONE, "see_swap", W.swap),
     ("POST", "/shifts/mine/swaps/{swap_id}/decline"): Page(EVERYONE, "see_swap", W.swap),
+    ("POST", "/shifts/mine/offers"): Page(),
+    ("POST", "/shifts/mine/offers/{offer_id}/withdraw"): Page(EVERYONE, "see_offer", W.offer),
+    ("POST", "/shifts/mine/offers/{offer_id}/take"): Page(EVERYONE, "see_offer", W.offer),
+    ("POST", "/rota/{team}/offers"): Page(STAFF_ROLES, "decide_offer", W.team_only),
+    ("POST", "/rota/{team}/offers/{offer_id}/approve"): Page(STAFF_ROLES, "decide_offer", W.offer),
+    ("POST", "/rota/{team}/offers/{offer_id}/decline"): Page(STAFF_ROLES, "decide_offer", W.offer),
+    ("POST", "/rota/{team}/offers/{offer_id}/withdraw"): Page(STAFF_ROLES, "decide_offer", W.offer),
     ("GET", "/tasks"): Page(),
     ("POST", "/tasks/callbacks/{task_id}/status"): Page(
         EVERYONE, "work_task", W.callback, "see_task"

@@ -44,12 +44,14 @@ from web import (
     counsellor_pages,
     feed,
     health,
+    offer_pages,
     pages,
     rota_edit_pages,
     rota_pages,
     rotation_pages,
     swap_pages,
     task_pages,
+    team_offer_pages,
     team_swap_pages,
 )
 from web.filters import install as install_filters
@@ -157,6 +159,8 @@ def create_app(
             *appointment_actions.routes,
             *swap_pages.routes,
             *team_swap_pages.routes,
+            *offer_pages.routes,
+            *team_offer_pages.routes,
             *calendar_pages.routes,
             *feed.routes,
             *task_pages.routes,

@@ -20,6 +20,7 @@ from foundation.models import AuditEntry, Role, TaskStatus, Voicemail
 from hotline import conversations
 from hotline.tasks.task_list import Task, open_callback_requests
 from scheduling import shifts
+from scheduling.offers import deciding as offer_deciding
 from scheduling.shifts import OnCallNow
 from scheduling.swaps import deciding
 from web import auth
@@ -155,6 +156,7 @@ class TeamPanel:
     voicemails: list[Voicemail]
     coordinates: bool
     swaps_waiting: int = 0  # accepted swaps waiting for a coordinator (coordinators only)
+    offers_waiting: int = 0  # taken open shifts waiting for a coordinator (likewise)
     callbacks_open: int = 0  # callback requests not done yet
     callbacks: tuple[Task, ...] = ()  # the newest of them, without personal data
     conversations_open: int = 0  # open conversations of the text relay
@@ -188,6 +190,9 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
                     coordinates=access.may_coordinate(who, slug),
                     swaps_waiting=deciding.waiting_for_approval(session, team_now.team.id)
                     if access.may_decide_swap(who, slug)
+                    else 0,
+                    offers_waiting=offer_deciding.waiting_for_approval(session, team_now.team.id)
+                    if access.may_decide_offer(who, slug)
                     else 0,
                     callbacks_open=callbacks_open,
                     callbacks=tuple(callbacks),

@@ -66,6 +66,7 @@ def test_axe_admin_pages(service: Service, rota: date, browser_page: Any) -> Non
     rotation.get_by_role("button", name="Vorschau").click()
     page.get_by_role("heading", name="Vorschau").wait_for()
     found += run_axe(page, "rota, rotation preview")
+    found += check_page(page, f"{url}/rota/right-wing/swaps", "swaps and open shifts of a team")
     found += check_page(page, f"{url}/counsellors", "counsellors")
     page.locator("form.stacked").get_by_role("button", name="Speichern").click()
     page.get_by_role("alert").wait_for()
@@ -84,6 +85,7 @@ def test_axe_counsellor_pages(service: Service, rota: date, browser_page: Any) -
         found += check_page(
             page, f"{url}/rota/right-wing?view={view}&date={day}", f"rota {view} (counsellor)"
         )
+    found += check_page(page, f"{url}/shifts/mine", "Meine Dienste (swaps, open shifts)")
     found += check_page(page, f"{url}/counsellors", "forbidden (403)", 403)
     found += check_page(page, f"{url}/gibt-es-nicht", "not found (404, signed in)", 404)
     assert_clean(found)
