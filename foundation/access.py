@@ -26,6 +26,7 @@ the team; "staff": the account or its linked counsellor is in the team):
 * `may_call_back_task` / `may_call_back_appointment`: staff / who may change it.
 * `may_see_swap` / `may_decide_swap`: its two counsellors and the coordination / the
   coordination.
+* `may_manage_accounts`: admins.
 * `may_revoke_feed`: who holds or issued it, the coordination of its team or counsellor.
 
 Admins see every team's lists but not what clients left, unless the account is also staff
@@ -182,6 +183,12 @@ def teams_seen(p: Principal, slugs: Iterable[str]) -> list[str]:
 
 def teams_coordinated(p: Principal, slugs: Iterable[str]) -> list[str]:
     return [slug for slug in slugs if may_coordinate(p, slug)]
+
+
+def may_manage_accounts(p: Principal) -> bool:
+    """Create, change, deactivate accounts and end their sessions: admins only (not an API key,
+    not the service: the command line has its own `hotline user add`)."""
+    return p.is_admin
 
 
 def sees_outbox(p: Principal) -> bool:

@@ -31,6 +31,7 @@ from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
     access_log_pages,
+    account_admin_pages,
     account_pages,
     api,
     apikey_pages,
@@ -45,6 +46,7 @@ from web import (
     feed,
     health,
     pages,
+    password_pages,
     rota_edit_pages,
     rota_pages,
     rotation_pages,
@@ -147,6 +149,8 @@ def create_app(
             *pages.routes,
             *access_log_pages.routes,
             *account_pages.routes,
+            *account_admin_pages.routes,
+            *password_pages.routes,
             *counsellor_pages.routes,
             *apikey_pages.routes,
             *rota_pages.routes,
