@@ -142,7 +142,8 @@ def test_an_invitation_without_an_address_is_shown_and_an_expired_one_is_refused
     )
     assert "keine E-Mail-Adresse" in answer.text
     found = LINK.search(answer.text)
-    assert found is not None and smtp.messages == []
+    assert found is not None
+    assert smtp.messages == []
     site.cookies.clear()
     with time_machine.travel(utcnow() + accounts.INVITE_VALID + timedelta(minutes=1)):
         assert set_password(site, found.group(0)) == 404
@@ -161,10 +162,12 @@ def test_changing_ones_password_needs_the_current_one_and_ends_the_other_session
     csrf = admin_csrf(site)
     change = {"csrf": csrf, "password": NEW_PASSWORD, "password_repeat": NEW_PASSWORD}
     wrong = site.post("/account/password", data={**change, "current": "falsch-falsch"})
-    assert wrong.status_code == 422 and "bisherige Passwort stimmt nicht" in wrong.text
+    assert wrong.status_code == 422
+    assert "bisherige Passwort stimmt nicht" in wrong.text
     weak = {**change, "password": "passwort1", "password_repeat": "passwort1"}
     refused = site.post("/account/password", data={**weak, "current": PASSWORD})
-    assert refused.status_code == 422 and "zu verbreitet" in refused.text
+    assert refused.status_code == 422
+    assert "zu verbreitet" in refused.text
     assert sessions(database, "chef") == 2
     done = site.post("/account/password", data={**change, "current": PASSWORD})
     assert done.status_code == 303
@@ -183,7 +186,8 @@ def test_one_sees_and_ends_ones_other_sessions(
     site.cookies.clear()
     csrf = admin_csrf(site)
     page = site.get("/account").text
-    assert "Angemeldete Geräte" in page and "Firefox auf dem Tablet" in page
+    assert "Angemeldete Geräte" in page
+    assert "Firefox auf dem Tablet" in page
     assert "Antwort-PIN" not in page  # the PIN section is for counsellors' accounts
     ids = re.findall(r'name="session" value="([0-9a-f]{64})"', page)
     assert len(ids) == 1  # the other browser; this one signs out with "Abmelden"
@@ -208,10 +212,12 @@ def test_an_admin_ends_every_session_deactivates_and_reactivates_an_account(
     other = second_browser(mailing, database, "koord", PASSWORD)
     csrf = admin_csrf(site)
     assert site.post(f"/accounts/{koord}/sessions/end", data={"csrf": csrf}).status_code == 303
-    assert sessions(database, "koord") == 0 and other.get("/").status_code == 303
+    assert sessions(database, "koord") == 0
+    assert other.get("/").status_code == 303
     sign_in(other, "koord", PASSWORD)
     assert site.post(f"/accounts/{koord}/deactivate", data={"csrf": csrf}).status_code == 303
-    assert sessions(database, "koord") == 0 and not user(database, "koord").active
+    assert sessions(database, "koord") == 0
+    assert not user(database, "koord").active
     other.cookies.clear()
     form = other.get("/login")
     login = {"username": "koord", "password": PASSWORD, "csrf": csrf_of(form.text)}
@@ -230,13 +236,15 @@ def test_an_admin_changes_role_and_teams_and_it_is_audited(
     form = {"csrf": csrf, "role": "coordinator", "teams": ["islamism", "right-wing"]}
     assert site.post(f"/accounts/{koord}", data=form).status_code == 303
     unknown = site.post(f"/accounts/{koord}", data={**form, "teams": "nirgendwo"})
-    assert unknown.status_code == 422 and "Dieses Team gibt es nicht" in unknown.text
+    assert unknown.status_code == 422
+    assert "Dieses Team gibt es nicht" in unknown.text
     with database.read() as session:
         changed = session.get(User, koord)
         assert changed is not None
         assert [team.slug for team in changed.teams] == ["islamism", "right-wing"]
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "update")).one()
-    assert entry.before is not None and entry.after is not None
+    assert entry.before is not None
+    assert entry.after is not None
     assert entry.before["teams"] == ["islamism"]
     assert entry.after["teams"] == ["islamism", "right-wing"]
     assert site.get("/accounts/999999").status_code == 404
@@ -248,10 +256,12 @@ def test_the_last_active_admin_is_neither_deactivated_nor_demoted(
     chef = user(database, "chef").id
     csrf = admin_csrf(site)
     demoted = site.post(f"/accounts/{chef}", data={"csrf": csrf, "role": "coordinator"})
-    assert demoted.status_code == 409 and "letzte aktive Konto" in demoted.text
+    assert demoted.status_code == 409
+    assert "letzte aktive Konto" in demoted.text
     with database.write() as session, pytest.raises(Conflict):
         accounts.set_active(session, chef, False, actor="tests")
-    assert user(database, "chef").role is Role.ADMIN and user(database, "chef").active
+    assert user(database, "chef").role is Role.ADMIN
+    assert user(database, "chef").active
     second = make_user(database, config, "zweit", Role.ADMIN)
     assert (
         site.post(f"/accounts/{chef}", data={"csrf": csrf, "role": "coordinator"}).status_code
@@ -298,11 +308,13 @@ def test_a_forgotten_password_is_reset_through_a_link_that_ends_every_session(
     [mail] = smtp.messages
     assert mail["To"] == "koord@example.org"
     found_link = LINK.search(mail.get_content())
-    assert found_link is not None and "/password/reset/" in found_link.group(0)
+    assert found_link is not None
+    assert "/password/reset/" in found_link.group(0)
     with time_machine.travel(utcnow() + timedelta(minutes=31)):
         assert set_password(site, found_link.group(0)) == 404  # valid 30 minutes
     assert set_password(site, found_link.group(0)) == 303
-    assert sessions(database, "koord") == 0 and other.get("/").status_code == 303
+    assert sessions(database, "koord") == 0
+    assert other.get("/").status_code == 303
     assert set_password(site, found_link.group(0)) == 404
     sign_in(site, "koord", NEW_PASSWORD)
     other.close()
@@ -322,7 +334,8 @@ def test_forgotten_password_requests_are_throttled_per_account_and_per_address(
     for _ in range(accounts.RESET_PER_ADDRESS - accounts.RESET_PER_ACCOUNT - 2):
         forgot(site, "niemand")
     status, text = forgot(site, "niemand")
-    assert status == 429 and "zu viele Anfragen" in text
+    assert status == 429
+    assert "zu viele Anfragen" in text
     with time_machine.travel(utcnow() + accounts.RESET_WINDOW + timedelta(minutes=1)):
         assert forgot(site, "koord")[0] == 200
     assert len(smtp.messages) == accounts.RESET_PER_ACCOUNT + 1
@@ -348,7 +361,8 @@ def test_a_hostile_username_is_refused_in_german_and_changes_nothing(
     answer = site.post(
         "/accounts/new", data={"csrf": csrf, "username": username, "role": "counsellor"}
     )
-    assert answer.status_code == 422 and message in answer.text
+    assert answer.status_code == 422
+    assert message in answer.text
     assert audit_actions(database) == before
 
 
@@ -357,9 +371,11 @@ def test_hostile_input_on_the_pages_before_sign_in_is_refused(
 ) -> None:
     page = site.get("/password/forgot")
     nul = site.post("/password/forgot", data={"csrf": csrf_of(page.text), "login": "chef\x00"})
-    assert nul.status_code == 422 and "unzulässiges Steuerzeichen" in nul.text
+    assert nul.status_code == 422
+    assert "unzulässiges Steuerzeichen" in nul.text
     assert site.post("/password/forgot", data={"login": "chef"}).status_code == 403  # no CSRF
-    assert forgot(site, "\u202echef")[0] == 200 and forgot(site, "x" * 1_000_000)[0] == 200
+    assert forgot(site, "\u202echef")[0] == 200
+    assert forgot(site, "x" * 1_000_000)[0] == 200
     assert smtp.messages == []
     for token in ("%00", "ä" * 43, "x" * 1_000, "%E2%80%AE" * 10):
         assert site.get(f"/invite/{token}").status_code == 404
