@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
-from foundation import once, users
+from foundation import accounts, once, users
 from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.jobs import Job
@@ -207,6 +207,7 @@ def _sweep(db: Database) -> None:
     auth.sweep(db)
     with db.write() as session:
         users.forget_old_attempts(session)
+        accounts.forget_used_tokens(session)
         once.forget_before(session, utcnow() - callback_request_pages.TOKEN_LIFETIME)
 
 
