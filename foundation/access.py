@@ -29,6 +29,7 @@ the team; "staff": the account or its linked counsellor is in the team):
 * `may_offer_shift` (offer a shift to its team): its holder and the coordination;
   `may_see_offer` (an open shift): its giver and taker and whoever sees the team (its
   counsellors may take it); `may_decide_offer`: the coordination.
+* `may_manage_accounts`: admins.
 * `may_revoke_feed`: who holds or issued it, the coordination of its team or counsellor.
 
 Admins see every team's lists but not what clients left, unless the account is also staff
@@ -185,6 +186,12 @@ def teams_seen(p: Principal, slugs: Iterable[str]) -> list[str]:
 
 def teams_coordinated(p: Principal, slugs: Iterable[str]) -> list[str]:
     return [slug for slug in slugs if may_coordinate(p, slug)]
+
+
+def may_manage_accounts(p: Principal) -> bool:
+    """Create, change, deactivate accounts and end their sessions: admins only (not an API key,
+    not the service: the command line has its own `hotline user add`)."""
+    return p.is_admin
 
 
 def sees_outbox(p: Principal) -> bool:

@@ -401,6 +401,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Where invitations and password resets go (else the linked counsellor's e-mail).
+    email: Mapped[str | None] = mapped_column(String(320))
 
     teams: Mapped[list[Team]] = relationship(secondary="user_teams", order_by="Team.slug")
 
@@ -414,6 +416,23 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    device: Mapped[str | None] = mapped_column(String(200))  # the browser's User-Agent, cut
+
+
+class AccountToken(Base):
+    """A one-time link for an account: an invitation to set the first password, or a password
+    reset (`foundation.accounts`). Only a SHA-256 of the (256-bit random) token is kept; it
+    works once (`used_at`) and not after `expires_at`."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (Index(None, "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))  # "invite" or "reset"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class UsedToken(Base):

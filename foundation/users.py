@@ -75,29 +75,38 @@ def password_problem(password: str, username: str = "") -> str | None:
     return None
 
 
+# The password hash of an invited account: no password matches it (argon2 refuses to read it)
+# until the invitation's link sets one (`foundation.accounts`).
+NO_PASSWORD = "!invited"  # noqa: S105 - not a password: matches none
+
+
 @dataclass(frozen=True, slots=True)
 class NewUser:
+    """`password` None: an invited account, which cannot sign in until it sets one."""
+
     username: str
-    password: str
+    password: str | None
     role: Role
     teams: Sequence[str] = ()
     counsellor_id: int | None = None
+    email: str | None = None
 
 
 def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor: str) -> User:
     username = new.username.strip().lower()
     if not username or len(username) > 100 or any(c.isspace() for c in username):
         raise Invalid("Benutzername: 1 bis 100 Zeichen ohne Leerzeichen.", field="username")
-    problem = password_problem(new.password, username)
+    problem = None if new.password is None else password_problem(new.password, username)
     if problem:
         raise Invalid(problem, field="password")
     if session.scalar(select(User.id).where(func.lower(User.username) == username)):
         raise Conflict("Diesen Benutzernamen gibt es schon.", field="username")
     user = User(
         username=username,
-        password_hash=_hasher.hash(new.password),
+        password_hash=NO_PASSWORD if new.password is None else _hasher.hash(new.password),
         role=new.role,
         counsellor_id=new.counsellor_id,
+        email=new.email,
         active=True,
     )
     user.teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
@@ -120,6 +129,14 @@ def set_password(session: Session, user: User, password: str, *, actor: str) -> 
         raise Invalid(problem, field="password")
     user.password_hash = _hasher.hash(password)
     audit.record(session, actor, "set_password", "user", user.id)  # never the password itself
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether `password` is this account's (an invited account has none)."""
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def _throttle_key(username: str, address: str) -> str:

@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import access, apikeys, crypto, users
+from foundation import access, accounts, apikeys, crypto, users
 from foundation.access import FeedOwner, Principal, TeamRef
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -318,6 +318,14 @@ class World:
             key, _ = apikeys.create_api_key(session, f"Schlüssel {next(self._n)}", actor="tests")
             return {"key_id": key.id}
 
+    def account(self, _team: str, _whose: str) -> dict[str, object]:
+        """A coordinator account of its own (never the last admin)."""
+        with self.db.write() as session:
+            new = accounts.NewAccount(f"konto{next(self._n)}", Role.COORDINATOR, ["islamism"])
+            return {
+                "user_id": accounts.invite(session, self.settings.config, new, actor="t").user_id
+            }
+
     def scoped_key(self, teams: list[str], *, read_only: bool = False) -> str:
         with self.db.write() as session:
             name = f"Schlüssel {next(self._n)}"
@@ -386,6 +394,16 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/account"): Page(),
     ("POST", "/account/reply-pin"): Page(),
     ("POST", "/account/reply-pin/delete"): Page(),
+    ("POST", "/account/password"): Page(),
+    ("POST", "/account/sessions/end"): Page(),
+    ("GET", "/accounts"): Page(frozenset({Role.ADMIN})),
+    ("POST", "/accounts/new"): Page(frozenset({Role.ADMIN})),
+    ("GET", "/accounts/{user_id}"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}/deactivate"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}/reactivate"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}/sessions/end"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}/invite"): Page(frozenset({Role.ADMIN}), record=W.account),
     ("GET", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys/{key_id}/revoke"): Page(frozenset({Role.ADMIN}), record=W.api_key),
@@ -509,7 +527,16 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/rueckruf/{line}"): Public(),
     ("GET", "/rueckruf/{line}/danke"): Public(),
     ("GET", "/feeds/{token}.ics"): Public(),
+    ("GET", "/invite/{token}"): Public(),
+    ("POST", "/invite/{token}"): Public(),
+    ("GET", "/password/forgot"): Public(),
+    ("POST", "/password/forgot"): Public(),
+    ("GET", "/password/reset/{token}"): Public(),
+    ("POST", "/password/reset/{token}"): Public(),
 }
+# Public forms signed over the sign-in's nonce: without their CSRF token, a 403.
+SIGNED_PUBLIC = {("POST", p) for p in ("/login", "/invite/{token}", "/password/forgot",
+                                       "/password/reset/{token}")}  # fmt: skip
 ALLOWED = (200, 303, 409, 422)  # done, or refused by the use case for what the form says
 API_ALLOWED = (200, 201, 204, 409, 422)
 
@@ -651,7 +678,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_machines_need_their_credenti
                 assert response.headers["location"].startswith("/login?next=")
         elif isinstance(route, Api):
             assert response.status_code == 401, (method, path)
-        elif (method, path) != ("POST", "/login"):  # without its CSRF token: a 403
+        elif (method, path) not in SIGNED_PUBLIC:  # without its CSRF token: a 403
             assert response.status_code not in (401, 403), (method, path)
     # A browser session is no credential for the API or Twilio's webhooks.
     sign_in(browser, "chef")

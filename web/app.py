@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
-from foundation import once, users
+from foundation import accounts, once, users
 from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.jobs import Job
@@ -31,6 +31,7 @@ from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
     access_log_pages,
+    account_admin_pages,
     account_pages,
     api,
     apikey_pages,
@@ -46,6 +47,7 @@ from web import (
     health,
     offer_pages,
     pages,
+    password_pages,
     rota_edit_pages,
     rota_pages,
     rotation_pages,
@@ -149,6 +151,8 @@ def create_app(
             *pages.routes,
             *access_log_pages.routes,
             *account_pages.routes,
+            *account_admin_pages.routes,
+            *password_pages.routes,
             *counsellor_pages.routes,
             *apikey_pages.routes,
             *rota_pages.routes,
@@ -207,6 +211,7 @@ def _sweep(db: Database) -> None:
     auth.sweep(db)
     with db.write() as session:
         users.forget_old_attempts(session)
+        accounts.forget_used_tokens(session)
         once.forget_before(session, utcnow() - callback_request_pages.TOKEN_LIFETIME)
 
 

@@ -92,11 +92,13 @@ def cookie_options(max_age: int | None = None) -> dict[str, Any]:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def start_session(db: Database, user_id: int) -> str:
-    """A new session for the user; returns the cookie value (the only place it exists)."""
+def start_session(db: Database, user_id: int, device: str = "") -> str:
+    """A new session for the user; returns the cookie value (the only place it exists).
+    `device`: the browser's User-Agent, to name the session on "Mein Konto"."""
     plain = secrets.token_urlsafe(32)
+    shown = "".join(c for c in device if c.isprintable())[:200] or None
     with db.write() as session:
-        session.add(WebSession(id_hash=_digest(plain), user_id=user_id))
+        session.add(WebSession(id_hash=_digest(plain), user_id=user_id, device=shown))
     return plain
 
 

@@ -27,6 +27,7 @@ from web import auth
 from web.auth import Viewer, page
 
 GAP_HORIZON = timedelta(days=28)
+LOGIN_NOTICES = {"password": "Ihr Passwort ist gespeichert. Bitte melden Sie sich damit an."}
 
 
 def render(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
@@ -60,7 +61,9 @@ def as_day(raw: object) -> date | None:
 # --- sign-in ----------------------------------------------------------------------------------
 
 
-def _login_nonce(request: Request) -> tuple[str, bool]:
+def login_nonce(request: Request) -> tuple[str, bool]:
+    """The nonce that forms before sign-in sign their CSRF token with (and whether it is new:
+    then it must be set as the cookie `auth.LOGIN_COOKIE`)."""
     nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
     if 20 <= len(nonce) <= 100:
         return nonce, False
@@ -71,7 +74,7 @@ def _login_page(
     request: Request, message: str | None = None, username: str = "", status: int = 200
 ) -> Response:
     settings: Settings = request.app.state.settings
-    nonce, fresh = _login_nonce(request)
+    nonce, fresh = login_nonce(request)
     response = render(
         request,
         "login.html",
@@ -80,6 +83,7 @@ def _login_page(
             "message": message,
             "username": username,
             "next": auth.safe_next(request.query_params.get("next")),
+            "notice": LOGIN_NOTICES.get(request.query_params.get("done", "")),
             "viewer": None,
         },
         status,
@@ -128,7 +132,8 @@ async def login(request: Request) -> Response:
         )
     if user_id is None:
         return _login_page(request, "Benutzername oder Passwort ist falsch.", username, 400)
-    plain = await run_in_threadpool(auth.start_session, db, user_id)
+    device = request.headers.get("user-agent", "")
+    plain = await run_in_threadpool(auth.start_session, db, user_id, device)
     target = auth.safe_next(str(form.get("next", "")) or None)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(auth.COOKIE, plain, **auth.cookie_options())
