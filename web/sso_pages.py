@@ -78,6 +78,11 @@ def _refused(request: Request, message: str, status: int) -> Response:
     return response
 
 
+def _status(error: oidc.SsoError) -> int:
+    """502 when the provider cannot be reached, 400 when what it said is refused."""
+    return 502 if error.message == oidc.UNREACHABLE else 400
+
+
 async def start(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     config = settings.config.sso
@@ -86,7 +91,7 @@ async def start(request: Request) -> Response:
     try:
         metadata = await run_in_threadpool(oidc.discover, config)
     except oidc.SsoError as exc:
-        return _refused(request, exc.message, 502)
+        return _refused(request, exc.message, _status(exc))
     state = secrets.token_urlsafe(32)
     url = oidc.authorization_url(
         config,
@@ -152,7 +157,7 @@ async def callback(request: Request) -> Response:
     try:
         claims = await run_in_threadpool(verified)
     except oidc.SsoError as exc:
-        return _refused(request, exc.message, 502 if exc.message == oidc.UNREACHABLE else 400)
+        return _refused(request, exc.message, _status(exc))
 
     def account() -> int:
         with db.write() as session:
