@@ -390,6 +390,45 @@ class AccessLog(Strict):
     retention_days: int = Field(default=365, ge=1, le=3650)
 
 
+_LOOPBACK = ("http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/")
+
+
+class Sso(Strict):
+    """Single sign-on with OpenID Connect (foundation.sso, web/sso_pages.py). The client secret
+    comes from the environment (HOTLINE_SSO_CLIENT_SECRET), never from this file."""
+
+    enabled: bool = False
+    # The provider's issuer URL exactly as its discovery document says it (https; plain http
+    # only on loopback, for tests); /.well-known/openid-configuration is read below it.
+    issuer: str = ""
+    client_id: str = ""
+    scopes: tuple[str, ...] = ("openid", "profile")
+    # The ID token's claim whose value (a string or a list) maps to a role through `roles` ...
+    roles_claim: str = "roles"
+    # ... and the claim whose values name teams (values that are no team slug are ignored).
+    teams_claim: str = "teams"
+    # A new account's name (lower-cased; made unique); accounts are matched by issuer + sub.
+    username_claim: str = "preferred_username"
+    # Claim value -> role. Several values mapped: the strongest role wins; none: refused.
+    roles: dict[str, Literal["admin", "coordinator", "counsellor"]] = {}
+    button_label: str = Field(default="Mit Single Sign-on anmelden", min_length=1, max_length=80)
+    timeout_seconds: int = Field(default=10, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Sso:
+        if not self.enabled:
+            return self
+        if not self.issuer or not self.client_id:
+            raise ValueError("sso: enabled needs issuer and client_id")
+        if not (self.issuer.startswith("https://") or self.issuer.startswith(_LOOPBACK)):
+            raise ValueError("sso.issuer: must be an https:// URL")
+        if "openid" not in self.scopes:
+            raise ValueError("sso.scopes: must contain openid")
+        if not self.roles:
+            raise ValueError("sso.roles: map at least one claim value to a role")
+        return self
+
+
 class HotlineConfig(Strict):
     organisation: Organisation
     teams: dict[Slug, Team] = Field(min_length=1)
@@ -401,6 +440,7 @@ class HotlineConfig(Strict):
     relay: Relay = Relay()
     voice: Voice = Voice()
     access_log: AccessLog = AccessLog()
+    sso: Sso = Sso()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

@@ -392,10 +392,16 @@ class ShiftOffer(Base):
 
 
 class User(Base):
+    """A web account. One that single sign-on created has its provider's issuer and subject
+    (unique together: how it is found again) and no usable password hash."""
+
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("sso_issuer", "sso_subject"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id; SSO accounts: "!sso"
+    sso_issuer: Mapped[str | None] = mapped_column(String(300))
+    sso_subject: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,7 +3,8 @@
 Passwords are hashed with argon2id (argon2-cffi's defaults, rehashed when they change). The
 policy follows NIST SP 800-63B: at least 8 characters, no composition rules, and refused if it is
 a commonly used password (zxcvbn's list of the 30,000 most common, plus German favourites).
-Sign-in answers the same for an unknown user and a wrong password, and takes the same time.
+Sign-in answers the same for an unknown user and a wrong password, and takes the same time; an
+account that single sign-on created (`foundation.sso`) has no password and gets that answer too.
 """
 
 from __future__ import annotations
@@ -170,10 +171,12 @@ def authenticate(
         if "\x00" in name
         else session.scalar(select(User).where(func.lower(User.username) == name))
     )
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    # An account of single sign-on has no password: the same time and answer as a wrong one.
+    local = user is not None and user.sso_subject is None
+    stored = user.password_hash if user is not None and local else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
-        valid = user is not None and user.active
+        valid = user is not None and local and user.active
     except (VerificationError, InvalidHashError):
         valid = False
     if not valid or user is None:

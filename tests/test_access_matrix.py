@@ -520,6 +520,8 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/api/v1/openapi.json"): Public(),
     ("GET", "/login"): Public(),
     ("POST", "/login"): Public(),
+    ("GET", "/login/sso"): Public(),
+    ("GET", "/login/sso/callback"): Public(),
     ("GET", "/healthz"): Public(),
     ("GET", "/readyz"): Public(),
     ("GET", "/metrics"): Public(),
