@@ -389,6 +389,18 @@ class AccessLog(Strict):
     retention_days: int = Field(default=365, ge=1, le=3650)
 
 
+class Accounts(Strict):
+    """Web accounts: which roles must sign in with a second factor (foundation.second_factor)."""
+
+    # Roles whose accounts need a TOTP code after the password. Not enforced in simulation
+    # mode outside production (the demo signs in in one step; the sign-in page says so).
+    second_factor: tuple[Literal["admin", "coordinator", "counsellor"], ...] = (
+        "admin",
+        "coordinator",
+        "counsellor",
+    )
+
+
 class HotlineConfig(Strict):
     organisation: Organisation
     teams: dict[Slug, Team] = Field(min_length=1)
@@ -400,6 +412,7 @@ class HotlineConfig(Strict):
     relay: Relay = Relay()
     voice: Voice = Voice()
     access_log: AccessLog = AccessLog()
+    accounts: Accounts = Accounts()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

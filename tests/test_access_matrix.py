@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import select
 from starlette.routing import Mount, Route
@@ -43,6 +44,7 @@ from foundation.models import (
     FeedToken,
     OutboundCall,
     Role,
+    SecondFactor,
     Shift,
     StandIn,
     SwapRequest,
@@ -305,6 +307,15 @@ class World:
             key, _ = apikeys.create_api_key(session, f"Schlüssel {next(self._n)}", actor="tests")
             return {"key_id": key.id}
 
+    def account(self, _team: str, _whose: str) -> dict[str, object]:
+        """Another account, with a second factor an admin may reset."""
+        with self.db.write() as session:
+            new = users.NewUser(f"konto{next(self._n)}", PASSWORD, Role.COUNSELLOR)
+            user = users.create_user(session, self.settings.config, new, actor="tests")
+            secret = self.box.seal(pyotp.random_base32())
+            session.add(SecondFactor(user_id=user.id, secret_enc=secret, confirmed_at=utcnow()))
+            return {"user_id": user.id}
+
     def scoped_key(self, teams: list[str], *, read_only: bool = False) -> str:
         with self.db.write() as session:
             name = f"Schlüssel {next(self._n)}"
@@ -373,6 +384,14 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/account"): Page(),
     ("POST", "/account/reply-pin"): Page(),
     ("POST", "/account/reply-pin/delete"): Page(),
+    ("GET", "/account/second-factor"): Page(),
+    ("POST", "/account/second-factor"): Page(),
+    ("POST", "/account/second-factor/confirm"): Page(),
+    ("POST", "/account/second-factor/recovery-codes"): Page(),
+    ("POST", "/account/second-factor/disable"): Page(),
+    ("POST", "/accounts/{user_id}/second-factor/reset"): Page(
+        frozenset({Role.ADMIN}), record=W.account
+    ),
     ("GET", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys/{key_id}/revoke"): Page(frozenset({Role.ADMIN}), record=W.api_key),
@@ -482,6 +501,8 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/api/v1/openapi.json"): Public(),
     ("GET", "/login"): Public(),
     ("POST", "/login"): Public(),
+    ("GET", "/login/second-factor"): Public(),
+    ("POST", "/login/second-factor"): Public(),
     ("GET", "/healthz"): Public(),
     ("GET", "/readyz"): Public(),
     ("GET", "/metrics"): Public(),
@@ -490,6 +511,7 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/rueckruf/{line}/danke"): Public(),
     ("GET", "/feeds/{token}.ics"): Public(),
 }
+SIGN_IN = {("POST", "/login"), ("POST", "/login/second-factor")}
 ALLOWED = (200, 303, 409, 422)  # done, or refused by the use case for what the form says
 API_ALLOWED = (200, 201, 204, 409, 422)
 
@@ -631,7 +653,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_machines_need_their_credenti
                 assert response.headers["location"].startswith("/login?next=")
         elif isinstance(route, Api):
             assert response.status_code == 401, (method, path)
-        elif (method, path) != ("POST", "/login"):  # without its CSRF token: a 403
+        elif (method, path) not in SIGN_IN:  # without its CSRF token: a 403
             assert response.status_code not in (401, 403), (method, path)
     # A browser session is no credential for the API or Twilio's webhooks.
     sign_in(browser, "chef")

@@ -1,5 +1,6 @@
-"""The page "Mein Konto" (`/account`, every account): who one is signed in as and, for an
-account linked to a counsellor, her personal reply PIN for SMS replies to the text relay
+"""The page "Mein Konto" (`/account`, every account): who one is signed in as, whether the
+second factor is set up (its pages: `web.second_factor_pages`) and, for an account linked to a
+counsellor, her personal reply PIN for SMS replies to the text relay
 (`hotline.relay.reply_pin`): set, replace, delete."""
 
 from __future__ import annotations
@@ -10,16 +11,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation import second_factor
 from foundation.db import Database
 from foundation.errors import Invalid
 from foundation.models import Counsellor
 from hotline.relay import reply_pin
 from web.auth import Viewer, page
-from web.pages import render
+from web.pages import relaxed, render
 
 NOTICES = {
     "pin_set": "Ihre Antwort-PIN ist gespeichert.",
     "pin_deleted": "Ihre Antwort-PIN ist gelöscht.",
+    "second_factor_disabled": "Die Zwei-Faktor-Anmeldung ist abgeschaltet.",
 }
 MISMATCH = "Die beiden PINs stimmen nicht überein."
 NO_COUNSELLOR = "Ihr Konto gehört zu keiner Beraterin und keinem Berater: Es braucht keine PIN."
@@ -45,6 +48,8 @@ def _page(
 ) -> Response:
     settings: Settings = request.app.state.settings
     counsellor = _counsellor(request.app.state.db, viewer)
+    with request.app.state.db.read() as session:
+        factor = second_factor.status(session, viewer.user_id)
     rules = {slug: team.sms_replies for slug, team in settings.config.teams.items()}
     context: dict[str, object] = {
         "viewer": viewer,
@@ -54,6 +59,9 @@ def _page(
         "notice": NOTICES.get(request.query_params.get("notice", "")),
         "min_digits": reply_pin.MIN_DIGITS,
         "max_digits": reply_pin.MAX_DIGITS,
+        "second_factor": factor,
+        "second_factor_required": second_factor.required(settings, viewer.role),
+        "relaxed": relaxed(settings),
     }
     return render(request, "account.html", context, status)
 
