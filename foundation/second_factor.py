@@ -229,7 +229,9 @@ def _use_recovery_code(session: Session, user_id: int, given: str, now: datetime
     if found is None:
         return False
     found.used_at = now
-    audit.record(session, f"user:{user_id}", "second_factor_recovery_code", "user", user_id)
+    user = _user(session, user_id)
+    actor = f"user:{user.id} {user.username}"  # as foundation.access names her
+    audit.record(session, actor, "second_factor_recovery_code", "user", user_id)
     return True
 
 
