@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 from twilio.request_validator import RequestValidator
 
-from config.model import HotlineConfig
+from config.model import Accounts, HotlineConfig
 from config.settings import Settings
 from foundation.db import Database
 from foundation.models import Tier, User
@@ -56,11 +56,15 @@ TWILIO_SID, TWILIO_TOKEN = "AC" + "5" * 32, "live-token"
 def live_twilio(
     settings: Settings, sid: str = TWILIO_SID, token: str = TWILIO_TOKEN
 ) -> Iterator[tuple[Settings, FakeTwilio]]:
-    """`settings` with Twilio credentials, REST calls going to a fake Twilio on loopback."""
+    """`settings` with Twilio credentials, REST calls going to a fake Twilio on loopback. Out
+    of simulation the second factor would be required: these tests sign in with the password
+    alone (the requirement is tested in test_second_factor)."""
+    one_step = settings.config.model_copy(update={"accounts": Accounts(second_factor=())})
     with running(sid, token) as fake:
         yield (
             replace(
                 settings,
+                config=one_step,
                 twilio_account_sid=sid,
                 twilio_auth_token=Secret(token),
                 twilio_api_url=fake.url,
