@@ -429,6 +429,18 @@ class Sso(Strict):
         return self
 
 
+class Accounts(Strict):
+    """Web accounts: which roles must sign in with a second factor (foundation.second_factor)."""
+
+    # Roles whose accounts need a TOTP code after the password. Not enforced in simulation
+    # mode outside production (the demo signs in in one step; the sign-in page says so).
+    second_factor: tuple[Literal["admin", "coordinator", "counsellor"], ...] = (
+        "admin",
+        "coordinator",
+        "counsellor",
+    )
+
+
 class HotlineConfig(Strict):
     organisation: Organisation
     teams: dict[Slug, Team] = Field(min_length=1)
@@ -441,6 +453,7 @@ class HotlineConfig(Strict):
     voice: Voice = Voice()
     access_log: AccessLog = AccessLog()
     sso: Sso = Sso()
+    accounts: Accounts = Accounts()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

@@ -441,6 +441,32 @@ class AccountToken(Base):
     used_at: Mapped[datetime | None]
 
 
+class SecondFactor(Base):
+    """An account's TOTP secret (RFC 6238), sealed (`foundation.crypto`). Without `confirmed_at`
+    an enrolment not yet confirmed with a code; `last_step` is the time step of the last code
+    accepted (a code is accepted once)."""
+
+    __tablename__ = "second_factors"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A one-time recovery code of a second factor: only its SHA-256."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index(None, "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+
 class UsedToken(Base):
     """A single-use token that has been used (`foundation.once`): only its SHA-256."""
 

@@ -150,13 +150,9 @@ def _delay(failures: int) -> timedelta:
     return min(MAX_DELAY, timedelta(seconds=2 ** (failures - FREE_FAILURES + 1)))
 
 
-def authenticate(
-    session: Session, username: str, password: str, address: str, now: datetime | None = None
-) -> User | None:
-    """The active user with this username and password, or None (the same for every kind of
-    failure). Raises ThrottledError while the (username, address) pair must wait."""
-    now = now or utcnow()
-    key = _throttle_key(username, address)
+def throttle(session: Session, key: str, now: datetime) -> LoginAttempt | None:
+    """The failures remembered under `key` (a hash), locked for this transaction. Raises
+    ThrottledError while the next attempt must wait."""
     attempt = session.get(LoginAttempt, key, with_for_update=True)
     if attempt is not None and now - attempt.last_failure_at > FAILURE_MEMORY:
         attempt.failures = 0
@@ -164,6 +160,26 @@ def authenticate(
         wait = attempt.last_failure_at + _delay(attempt.failures) - now
         if wait > timedelta(0):
             raise ThrottledError(wait)
+    return attempt
+
+
+def record_failure(session: Session, key: str, attempt: LoginAttempt | None, now: datetime) -> None:
+    """One more failure under `key` (`attempt`: what `throttle` found)."""
+    if attempt is None:
+        attempt = LoginAttempt(key_hash=key, failures=0)
+        session.add(attempt)
+    attempt.failures += 1
+    attempt.last_failure_at = now
+
+
+def authenticate(
+    session: Session, username: str, password: str, address: str, now: datetime | None = None
+) -> User | None:
+    """The active user with this username and password, or None (the same for every kind of
+    failure). Raises ThrottledError while the (username, address) pair must wait."""
+    now = now or utcnow()
+    key = _throttle_key(username, address)
+    attempt = throttle(session, key, now)
     name = username.strip().lower()
     # No account has a NUL in its name (PostgreSQL could not even compare one): a wrong name.
     user = (
@@ -180,11 +196,7 @@ def authenticate(
     except (VerificationError, InvalidHashError):
         valid = False
     if not valid or user is None:
-        if attempt is None:
-            attempt = LoginAttempt(key_hash=key, failures=0)
-            session.add(attempt)
-        attempt.failures += 1
-        attempt.last_failure_at = now
+        record_failure(session, key, attempt, now)
         return None
     if attempt is not None:
         session.delete(attempt)

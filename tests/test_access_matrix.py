@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import select
 from starlette.routing import Mount, Route
@@ -25,7 +26,7 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import access, accounts, apikeys, crypto, users
+from foundation import access, apikeys, crypto, users
 from foundation.access import FeedOwner, Principal, TeamRef
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -43,6 +44,7 @@ from foundation.models import (
     FeedToken,
     OutboundCall,
     Role,
+    SecondFactor,
     Shift,
     ShiftOffer,
     StandIn,
@@ -319,12 +321,13 @@ class World:
             return {"key_id": key.id}
 
     def account(self, _team: str, _whose: str) -> dict[str, object]:
-        """A coordinator account of its own (never the last admin)."""
+        """Another account, with a second factor an admin may reset."""
         with self.db.write() as session:
-            new = accounts.NewAccount(f"konto{next(self._n)}", Role.COORDINATOR, ["islamism"])
-            return {
-                "user_id": accounts.invite(session, self.settings.config, new, actor="t").user_id
-            }
+            new = users.NewUser(f"konto{next(self._n)}", PASSWORD, Role.COUNSELLOR)
+            user = users.create_user(session, self.settings.config, new, actor="tests")
+            secret = self.box.seal(pyotp.random_base32())
+            session.add(SecondFactor(user_id=user.id, secret_enc=secret, confirmed_at=utcnow()))
+            return {"user_id": user.id}
 
     def scoped_key(self, teams: list[str], *, read_only: bool = False) -> str:
         with self.db.write() as session:
@@ -404,6 +407,14 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/accounts/{user_id}/reactivate"): Page(frozenset({Role.ADMIN}), record=W.account),
     ("POST", "/accounts/{user_id}/sessions/end"): Page(frozenset({Role.ADMIN}), record=W.account),
     ("POST", "/accounts/{user_id}/invite"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("GET", "/account/second-factor"): Page(),
+    ("POST", "/account/second-factor"): Page(),
+    ("POST", "/account/second-factor/confirm"): Page(),
+    ("POST", "/account/second-factor/recovery-codes"): Page(),
+    ("POST", "/account/second-factor/disable"): Page(),
+    ("POST", "/accounts/{user_id}/second-factor/reset"): Page(
+        frozenset({Role.ADMIN}), record=W.account
+    ),
     ("GET", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys/{key_id}/revoke"): Page(frozenset({Role.ADMIN}), record=W.api_key),
@@ -522,6 +533,8 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/login"): Public(),
     ("GET", "/login/sso"): Public(),
     ("GET", "/login/sso/callback"): Public(),
+    ("GET", "/login/second-factor"): Public(),
+    ("POST", "/login/second-factor"): Public(),
     ("GET", "/healthz"): Public(),
     ("GET", "/readyz"): Public(),
     ("GET", "/metrics"): Public(),
@@ -537,8 +550,8 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/password/reset/{token}"): Public(),
 }
 # Public forms signed over the sign-in's nonce: without their CSRF token, a 403.
-SIGNED_PUBLIC = {("POST", p) for p in ("/login", "/invite/{token}", "/password/forgot",
-                                       "/password/reset/{token}")}  # fmt: skip
+SIGNED_PUBLIC = {("POST", p) for p in ("/login", "/login/second-factor", "/invite/{token}",
+                                       "/password/forgot", "/password/reset/{token}")}  # fmt: skip
 ALLOWED = (200, 303, 409, 422)  # done, or refused by the use case for what the form says
 API_ALLOWED = (200, 201, 204, 409, 422)
 

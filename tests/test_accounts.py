@@ -24,7 +24,7 @@ from foundation.errors import Conflict
 from foundation.models import AccountToken, AuditEntry, Role, User, WebSession
 from tests import fake_smtp
 from tests.fake_smtp import FakeSMTP
-from tests.helpers import TWILIO_SID, https_client
+from tests.helpers import TWILIO_SID, https_client, one_step
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
 
 NEW_PASSWORD = "Kormoran-Leuchtturm-42"
@@ -39,9 +39,9 @@ def smtp() -> Iterator[FakeSMTP]:
 
 @pytest.fixture
 def mailing(settings: Settings, smtp: FakeSMTP) -> Settings:
-    """Outside simulation mode, e-mail through the fake SMTP server."""
+    """Outside simulation mode, e-mail through the fake SMTP server (sign-in in one step)."""
     return replace(
-        settings,
+        one_step(settings),
         twilio_account_sid=TWILIO_SID,
         twilio_auth_token=Secret("live-token"),
         smtp_url=Secret(smtp.url()),

@@ -1,8 +1,8 @@
 """The page "Mein Konto" (`/account`, every account): who one is signed in as; one's password
 (changed with the current one; the other sessions end) and one's signed-in browsers (each
-other one can be ended: `foundation.accounts`); and, for an account linked to a counsellor,
-her personal reply PIN for SMS replies to the text relay (`hotline.relay.reply_pin`): set,
-replace, delete."""
+other one can be ended: `foundation.accounts`); whether the second factor is set up (its pages:
+`web.second_factor_pages`); and, for an account linked to a counsellor, her personal reply PIN
+for SMS replies to the text relay (`hotline.relay.reply_pin`): set, replace, delete."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import accounts, users
+from foundation import accounts, second_factor, users
 from foundation.db import Database
 from foundation.errors import Invalid, NotFound
 from foundation.models import Counsellor
 from hotline.relay import reply_pin
 from web.auth import Viewer, page
-from web.pages import render
+from web.pages import relaxed, render
 
 NOTICES = {
     "pin_set": "Ihre Antwort-PIN ist gespeichert.",
@@ -26,6 +26,7 @@ NOTICES = {
     "password": "Ihr Passwort ist geändert. Ihre anderen Anmeldungen sind beendet.",
     "session_ended": "Die Anmeldung ist beendet.",
     "sessions_ended": "Alle anderen Anmeldungen sind beendet.",
+    "second_factor_disabled": "Die Zwei-Faktor-Anmeldung ist abgeschaltet.",
 }
 PASSWORD_MISMATCH = "Die beiden neuen Passwörter stimmen nicht überein."  # noqa: S105 - a message
 MISMATCH = "Die beiden PINs stimmen nicht überein."
@@ -72,6 +73,8 @@ def _page(
 ) -> Response:
     settings: Settings = request.app.state.settings
     counsellor = _counsellor(request.app.state.db, viewer)
+    with request.app.state.db.read() as session:
+        factor = second_factor.status(session, viewer.user_id)
     rules = {slug: team.sms_replies for slug, team in settings.config.teams.items()}
     context: dict[str, object] = {
         "viewer": viewer,
@@ -84,6 +87,9 @@ def _page(
         "notice": NOTICES.get(request.query_params.get("notice", "")),
         "min_digits": reply_pin.MIN_DIGITS,
         "max_digits": reply_pin.MAX_DIGITS,
+        "second_factor": factor,
+        "second_factor_required": second_factor.required(settings, viewer.role),
+        "relaxed": relaxed(settings),
     }
     return render(request, "account.html", context, status)
 

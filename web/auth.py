@@ -6,8 +6,10 @@
   and at the latest ABSOLUTE after sign-in.
 * Every form carries a CSRF token: an HMAC of the session id (before sign-in: of a random nonce
   in the `__Host-hotline-login` cookie). Every POST checks it.
-* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403; a form
-  with a NUL character (which no one types, and PostgreSQL cannot store) → 422. A
+* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403; an
+  account that must enrol a second factor first → to its enrolment (`foundation.second_factor`;
+  only the pages marked `enrolling` open before); a form with a NUL character (which no one
+  types, and PostgreSQL cannot store) → 422. A
   handler raises `Forbidden` (403) for what the viewer sees but may not do, and `Hidden` (404,
   the answer of an unknown address) for a record of the URL that does not exist or that the
   viewer may not see: a refused id tells nothing about whether it exists.
@@ -30,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
-from foundation import access, crypto
+from foundation import access, crypto, second_factor
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -56,6 +58,7 @@ class Viewer:
     principal: Principal
     session_hash: str
     csrf: str
+    must_enrol: bool = False  # the second factor is required and not yet enrolled
 
     @property
     def actor(self) -> str:
@@ -102,6 +105,16 @@ def start_session(db: Database, user_id: int, device: str = "") -> str:
     return plain
 
 
+async def signed_in(db: Database, user_id: int, target: str, device: str = "") -> Response:
+    """The answer that completes a sign-in: a new session, on to `target`. `device`: the
+    browser's User-Agent (see `start_session`)."""
+    plain = await run_in_threadpool(start_session, db, user_id, device)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, plain, **cookie_options())
+    response.delete_cookie(LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
+
 def end_session(db: Database, session_hash: str) -> None:
     with db.write() as session:
         session.execute(delete(WebSession).where(WebSession.id_hash == session_hash))
@@ -134,6 +147,9 @@ def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer 
             principal=access.for_user(session, user),
             session_hash=key,
             csrf=csrf_token(settings, "session", key),
+            must_enrol=second_factor.must_enrol(
+                settings, user.role, second_factor.enrolled(session, user.id)
+            ),
         )
         stale = now - web_session.last_seen_at > TOUCH_EVERY
     if expired:
@@ -178,9 +194,18 @@ class Hidden(Exception):
     """The record of the URL does not exist, or the viewer may not see it (the same 404)."""
 
 
-def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]:
+ENROL = "/account/second-factor"
+MUST_ENROL = (
+    "Bitte richten Sie zuerst die Zwei-Faktor-Anmeldung ein: Sie ist für Ihr Konto vorgeschrieben."
+)
+
+
+def page(
+    *roles: Role, enrolling: bool = False
+) -> Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]:
     """Require a session with one of `roles` (any role if none given) and, for POST, a valid
-    CSRF token in the form field `csrf`."""
+    CSRF token in the form field `csrf`. An account that must enrol a second factor opens only
+    the pages marked `enrolling` (the enrolment, signing out)."""
     allowed = frozenset(roles) or frozenset(Role)
 
     def wrap(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
@@ -207,6 +232,10 @@ def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[
                 return RedirectResponse(f"/login?next={target}", status_code=303)
             if viewer.role not in allowed:
                 return forbidden(request, "Für diese Seite fehlt Ihnen die Berechtigung.", viewer)
+            if viewer.must_enrol and not enrolling:
+                if request.method == "GET":
+                    return RedirectResponse(ENROL, status_code=303)
+                return forbidden(request, MUST_ENROL, viewer)
             if request.method == "POST":
                 form = await request.form()
                 sent = str(form.get("csrf", ""))

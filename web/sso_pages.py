@@ -167,7 +167,8 @@ async def callback(request: Request) -> Response:
         user_id = await run_in_threadpool(account)
     except Invalid as exc:
         return _refused(request, exc.message, 403)
-    plain = await run_in_threadpool(auth.start_session, db, user_id)
+    device = request.headers.get("user-agent", "")
+    plain = await run_in_threadpool(auth.start_session, db, user_id, device)
     response = RedirectResponse(target, status_code=303)
     response.headers["Cache-Control"] = "no-store"
     response.set_cookie(auth.COOKIE, plain, **auth.cookie_options())
