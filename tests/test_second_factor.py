@@ -237,11 +237,17 @@ def test_an_admin_resets_a_lost_second_factor_audited(
     assert browser.get("/").status_code == 303
     browser.cookies.clear()
     sign_in(browser, "chef")
-    csrf = csrf_of(browser.get("/").text)
+    page = browser.get(f"/accounts/{lost}").text
+    assert "Zwei-Faktor-Anmeldung eingerichtet." in page
+    assert f'action="/accounts/{lost}/second-factor/reset"' in page  # the button on its page
+    csrf = csrf_of(page)
     reset = f"/accounts/{lost}/second-factor/reset"
-    done = browser.post(reset, data={"csrf": csrf, "next": "/accounts"})
+    done = browser.post(reset, data={"csrf": csrf, "next": f"/accounts/{lost}"})
     assert done.status_code == 303
-    assert done.headers["location"] == "/accounts?notice=second_factor_reset"
+    assert done.headers["location"] == f"/accounts/{lost}?notice=second_factor_reset"
+    after = browser.get(done.headers["location"]).text
+    assert "Die Zwei-Faktor-Anmeldung des Kontos ist zurückgesetzt" in after
+    assert "Keine Zwei-Faktor-Anmeldung eingerichtet." in after
     assert browser.post(reset, data={"csrf": csrf}).status_code == 409  # nothing left
     assert (
         browser.post("/accounts/999999/second-factor/reset", data={"csrf": csrf}).status_code == 404

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import access, accounts
+from foundation import access, accounts, second_factor
 from foundation.db import Database
 from foundation.errors import DomainError, NotFound
 from foundation.models import Counsellor, Role, User
@@ -42,6 +42,8 @@ NOTICES = {
     "deactivated": "Das Konto ist deaktiviert; seine Anmeldungen sind beendet.",
     "reactivated": "Das Konto ist wieder aktiv.",
     "sessions_ended": "Alle Anmeldungen des Kontos sind beendet.",
+    "second_factor_reset": "Die Zwei-Faktor-Anmeldung des Kontos ist zurückgesetzt; es richtet "
+    "sie bei der nächsten Anmeldung neu ein.",
 }
 
 
@@ -184,6 +186,8 @@ def _detail(
             user = accounts.account(session, user_id)
             row = _row(session, user)
             row["sessions"] = len(accounts.sessions_of(session, user.id))
+            row["second_factor"] = second_factor.enrolled(session, user.id)
+            row["sso"] = user.sso_subject is not None
     except NotFound as exc:
         raise Hidden from exc
     context = {

@@ -72,7 +72,17 @@ def test_axe_admin_pages(service: Service, rota: date, browser_page: Any) -> Non
     page.get_by_role("alert").wait_for()
     found += run_axe(page, "counsellors, form with errors")
     found += check_page(page, f"{url}/audit", "audit")
+    # The accounts and access pages of issue 15.
+    found += check_page(page, f"{url}/accounts", "accounts")
+    first = page.locator("a[href^='/accounts/']").first.get_attribute("href")
+    found += check_page(page, f"{url}{first}", "one account")
+    found += check_page(page, f"{url}/account", "Mein Konto")
+    found += check_page(page, f"{url}/account/second-factor", "second factor, enrolment (QR)")
+    found += check_page(page, f"{url}/apikeys", "API keys")
+    found += check_page(page, f"{url}/access-log", "access log")
     found += check_page(page, f"{url}/gibt-es-nicht", "not found (404)", 404)
+    page.context.clear_cookies()
+    found += check_page(page, f"{url}/password/forgot", "forgotten password")
     assert_clean(found)
 
 
