@@ -95,9 +95,15 @@ def token_age(settings: Settings, line: str, token: str, now: float) -> float | 
     nonce, _, signature = rest.partition(".")
     if not (issued.isascii() and issued.isdigit()) or len(issued) > 12:
         return None
-    if not nonce.isascii() or len(nonce) > 32:
+    if not nonce.isascii() or (signature and len(nonce) > 32):
         return None
-    expected = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}:{nonce}")
+    if not signature:
+        # `issued.signature`, the token of a form handed out before every form had its own
+        # nonce: still accepted (once, like any token) while such a form can be young enough,
+        # so that nobody who opened the page before an upgrade loses what she typed.
+        expected, signature = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}"), nonce
+    else:
+        expected = csrf_token(settings, TOKEN_PURPOSE, f"{line}:{issued}:{nonce}")
     if not crypto.same(signature, expected):
         return None
     return now - int(issued)
