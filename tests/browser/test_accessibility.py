@@ -116,8 +116,10 @@ def _press(page: Any, key: str, selector: str) -> None:
 def test_keyboard_sign_in_and_skip_link(service: Service, rota: date, browser_page: Any) -> None:
     page, url = browser_page, service.url
     page.goto(f"{url}/login")
-    # In reading order: the skip link, the two fields, the button (and nothing else).
-    assert page.evaluate(TABBABLE) == ["skip", "username", "password", "BUTTON"]
+    # In reading order: the skip link, the two fields, the button, "Passwort vergessen?" (and
+    # nothing else; with [sso] enabled its button would come before that link).
+    assert page.evaluate(TABBABLE) == ["skip", "username", "password", "BUTTON", "A"]
+    assert page.locator("a[href='/password/forgot']").is_visible()
     assert page.evaluate("document.activeElement.id") == "username"  # autofocus
     _press(page, "Shift+Tab", "a.skip")
     box = page.locator("a.skip").bounding_box()
