@@ -22,7 +22,7 @@ from foundation.teams import sync_teams
 from tests import fake_smtp
 from tests.browser.conftest import PASSWORD, Service, login
 from tests.fake_smtp import FakeSMTP
-from tests.helpers import TWILIO_SID, free_port, serving
+from tests.helpers import TWILIO_SID, free_port, one_step, serving
 from web.app import create_app
 
 FIRST, SECOND = "Kormoran-Leuchtturm-42", "Heron-Watt-Meer-2031"
@@ -36,18 +36,21 @@ def smtp() -> Iterator[FakeSMTP]:
 
 @pytest.fixture
 def mailing_service(tmp_path: Path, smtp: FakeSMTP) -> Iterator[Service]:
-    """The service outside simulation mode, mailing through the fake SMTP server."""
+    """The service outside simulation mode, mailing through the fake SMTP server; accounts sign
+    in with the password alone (the second factor has its own browser test)."""
     url = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
     upgrade(url)
     port = free_port()
-    settings = Settings(
-        config=load_config(None),
-        database_url=url,
-        public_url=f"http://localhost:{port}",
-        twilio_account_sid=TWILIO_SID,
-        twilio_auth_token=Secret("live-token"),
-        smtp_url=Secret(smtp.url()),
-        mail_from="konex hotline <hotline@example.org>",
+    settings = one_step(
+        Settings(
+            config=load_config(None),
+            database_url=url,
+            public_url=f"http://localhost:{port}",
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=Secret("live-token"),
+            smtp_url=Secret(smtp.url()),
+            mail_from="konex hotline <hotline@example.org>",
+        )
     )
     database = Database(make_engine(url))
     with database.write() as session:
