@@ -7,7 +7,9 @@
 * Every form carries a CSRF token: an HMAC of the session id (before sign-in: of a random nonce
   in the `__Host-hotline-login` cookie). Every POST checks it.
 * `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403; a form
-  with a NUL character (which no one types, and PostgreSQL cannot store) → 422. A
+  with a control character or a bidirectional override (`foundation.text`: no one types them,
+  PostgreSQL cannot store a NUL, the others make a text read otherwise than stored) → 422;
+  only the multi-line fields (`MULTI_LINE_FIELDS`, the text areas) keep tab and line breaks. A
   handler raises `Forbidden` (403) for what the viewer sees but may not do, and `Hidden` (404,
   the answer of an unknown address) for a record of the URL that does not exist or that the
   viewer may not see: a refused id tells nothing about whether it exists.
@@ -30,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
-from foundation import access, crypto
+from foundation import access, crypto, text
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -163,9 +165,12 @@ PageHandler = Callable[[Request, Viewer], Awaitable[Response]]
 
 NOT_FOUND = "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse."
 UNREADABLE = (
-    "Das Formular enthält ein unzulässiges Steuerzeichen. Es wurde nichts gespeichert. "
+    "Das Formular enthält ein unzulässiges Steuerzeichen (oder ein Zeichen, das die "
+    "Schreibrichtung umkehrt). Es wurde nichts gespeichert. "
     "Bitte gehen Sie zurück und geben Sie den Text noch einmal ein."
 )
+# The fields of the pages' forms that are text areas: tab and line breaks allowed there only.
+MULTI_LINE_FIELDS = frozenset({"body", "message"})
 
 
 class Forbidden(Exception):
@@ -214,7 +219,11 @@ def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[
                         "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.",
                         viewer,
                     )
-                if any(isinstance(value, str) and "\x00" in value for value in form.values()):
+                if any(
+                    isinstance(value, str)
+                    and text.refused(value, multi_line=name in MULTI_LINE_FIELDS)
+                    for name, value in form.multi_items()
+                ):
                     return unreadable(request, viewer)
             try:
                 return await handler(request, viewer)
@@ -238,7 +247,7 @@ def forbidden(request: Request, message: str, viewer: Viewer | None = None) -> R
 
 
 def unreadable(request: Request, viewer: Viewer) -> Response:
-    """A form no browser sends (a NUL character in a field): refused, nothing changed."""
+    """A form with a character no field takes (`foundation.text`): refused, nothing changed."""
     templates = request.app.state.templates
     context = {"title": "Ungültige Eingabe", "message": UNREADABLE, "viewer": viewer}
     response: Response = templates.TemplateResponse(request, "error.html", context, 422)

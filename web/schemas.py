@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -11,10 +11,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from foundation import text
 from foundation.clock import FIRST_DAY, LAST_DAY, served
 from foundation.models import AbsenceKind, AppointmentMode, AppointmentStatus, Tier
 
@@ -32,17 +34,57 @@ def _served(moment: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_served)]
 
 
+class _MultiLine:
+    """The mark of a text field that keeps tab and line breaks (`MultiLine`)."""
+
+
+MULTI_LINE = _MultiLine()
+# A text of several lines (a note): tab, line feed and carriage return allowed.
+MultiLine = Annotated[str, MULTI_LINE]
+
+
+def _multi_line(model: type[BaseModel], name: str) -> bool:
+    return MULTI_LINE in model.model_fields[name].metadata
+
+
+def _text_patterns(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The document says which characters a text takes (`foundation.text`): each string
+    without a pattern, format or enum of its own gets the pattern that `In` checks."""
+
+    def mark(node: dict[str, Any], pattern: str) -> None:
+        if node.get("type") == "string" and not {"pattern", "format", "enum"} & node.keys():
+            node["pattern"] = pattern
+        for child in (*node.get("anyOf", ()), *([node["items"]] if "items" in node else [])):
+            mark(child, pattern)
+
+    for name, node in schema.get("properties", {}).items():
+        multi = name in model.model_fields and _multi_line(model, name)
+        mark(node, text.MULTI_LINE_PATTERN if multi else text.PATTERN)
+
+
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_text_patterns
+    )
 
     @field_validator("*")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        """No text holds a NUL character (PostgreSQL cannot store one): a 422, not a 500."""
+    def _typed(cls, value: object, info: ValidationInfo) -> object:
+        """No text holds a control character or a bidirectional override (NUL: PostgreSQL
+        cannot store one; the others make a text read otherwise than stored): a 422 naming
+        the field, not a 500."""
+        multi_line = info.field_name is not None and _multi_line(cls, info.field_name)
         texts = value if isinstance(value, list) else [value]
-        if any(isinstance(text, str) and "\x00" in text for text in texts):
-            raise ValueError("must not contain NUL characters")
+        if any(isinstance(t, str) and text.refused(t, multi_line=multi_line) for t in texts):
+            raise ValueError(text.PROBLEM)
         return value
+
+
+# An e-mail address: something@host.domain, no spaces, controls or overrides.
+_ADDRESS = r"[^@\s\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]+"
+EMAIL = rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$"
+# A phone number as people write one: digits, spaces, + ( ) . / -.
+PHONE = r"^\+?[0-9 ()./-]*$"
 
 
 class Out(BaseModel):
@@ -51,8 +93,10 @@ class Out(BaseModel):
 
 class CounsellorIn(In):
     name: str = Field(min_length=1, max_length=200)
-    phone: str = Field(min_length=3, max_length=40, description="any German notation; stored E.164")
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str = Field(
+        min_length=3, max_length=40, pattern=PHONE, description="any German notation; stored E.164"
+    )
+    email: str | None = Field(default=None, max_length=320, pattern=EMAIL)
     teams: list[str] = Field(default_factory=list, description="team slugs", max_length=20)
 
 
@@ -97,7 +141,7 @@ class StandInIn(In):
     substitute_id: RecordId = Field(description="an active counsellor of the team; not absent_id")
     start: Instant = Field(description="ISO 8601 with offset")
     end: Instant = Field(description="ISO 8601 with offset; after start, at most 366 days")
-    note: str = Field(default="", max_length=500)
+    note: MultiLine = Field(default="", max_length=500)
 
 
 class StandInOut(Out):
@@ -121,7 +165,7 @@ class AbsenceIn(In):
     kind: AbsenceKind
     start: Instant = Field(description="ISO 8601 with offset")
     end: Instant = Field(description="ISO 8601 with offset; after start, at most 366 days")
-    note: str = Field(default="", max_length=500)
+    note: MultiLine = Field(default="", max_length=500)
 
 
 class AbsenceOut(Out):
@@ -156,7 +200,10 @@ class ClientIn(In):
         min_length=1, max_length=100, description="how the client is called; no phone number"
     )
     phone: str | None = Field(
-        default=None, max_length=40, description="any notation; stored encrypted, never returned"
+        default=None,
+        max_length=40,
+        pattern=PHONE,
+        description="any notation; stored encrypted, never returned",
     )
     sms_consent: bool = Field(default=False, description="SMS reminders; needs a mobile phone")
 
