@@ -21,7 +21,8 @@ from foundation.clock import FIRST_DAY, LAST_DAY, served
 from foundation.models import AbsenceKind, AppointmentMode, AppointmentStatus, Tier
 
 # A record id as the database holds it (a 64-bit integer; a larger one is no record, not a 500).
-RecordId = Annotated[int, Field(gt=0, lt=2**63)]
+MAX_ID = 2**63 - 1
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def _served(moment: datetime) -> datetime:
