@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from config.model import HotlineConfig
 from foundation.clock import FIRST_DAY, LAST_DAY
+from foundation.models import MAX_ID
 from web import schemas
 
 REF = "#/components/schemas/{model}"
@@ -49,7 +50,7 @@ def _query(name: str, description: str, *, required: bool = False, **schema: Any
 
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 _YEARS = f"; between {FIRST_DAY.year} and {LAST_DAY.year}"
-_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}
+_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _BODY_ERRORS = (400, 413, 415, 422)
 
 

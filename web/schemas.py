@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,10 +18,9 @@ from pydantic import (
 
 from foundation import text
 from foundation.clock import FIRST_DAY, LAST_DAY, served
-from foundation.models import AbsenceKind, AppointmentMode, AppointmentStatus, Tier
+from foundation.models import MAX_ID, AbsenceKind, AppointmentMode, AppointmentStatus, Tier
 
-# A record id as the database holds it (a 64-bit integer; a larger one is no record, not a 500).
-MAX_ID = 2**63 - 1
+# A record id as the database holds it (`MAX_ID`: a larger one is no record, a 422, not a 500).
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
@@ -48,9 +47,13 @@ def _multi_line(model: type[BaseModel], name: str) -> bool:
     return MULTI_LINE in model.model_fields[name].metadata
 
 
-def _text_patterns(schema: dict[str, Any], model: type[BaseModel]) -> None:
+def _document_input(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """The document says which characters a text takes (`foundation.text`): each string
-    without a pattern, format or enum of its own gets the pattern that `In` checks."""
+    without a pattern, format or enum of its own gets the pattern that `In` checks. A body's
+    `EXAMPLE` (valid, and naming the demo's records) is its example."""
+    example = getattr(model, "EXAMPLE", None)
+    if example is not None:
+        schema["examples"] = [example]
 
     def mark(node: dict[str, Any], pattern: str) -> None:
         if node.get("type") == "string" and not {"pattern", "format", "enum"} & node.keys():
@@ -63,9 +66,13 @@ def _text_patterns(schema: dict[str, Any], model: type[BaseModel]) -> None:
         mark(node, text.MULTI_LINE_PATTERN if multi else text.PATTERN)
 
 
+_START, _END = "2031-03-03T09:00:00+01:00", "2031-03-03T10:00:00+01:00"
+
+
 class In(BaseModel):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = None
     model_config = ConfigDict(
-        extra="forbid", str_strip_whitespace=True, json_schema_extra=_text_patterns
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_document_input
     )
 
     @field_validator("*")
@@ -93,6 +100,12 @@ class Out(BaseModel):
 
 
 class CounsellorIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "name": "Anna Beispiel",
+        "phone": "0151 23456789",
+        "teams": ["islamism"],
+    }
+
     name: str = Field(min_length=1, max_length=200)
     phone: str = Field(
         min_length=3, max_length=40, pattern=PHONE, description="any German notation; stored E.164"
@@ -115,6 +128,14 @@ class CounsellorList(Out):
 
 
 class ShiftIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "team": "islamism",
+        "counsellor_id": 1,
+        "tier": "primary",
+        "start": _START,
+        "end": _END,
+    }
+
     team: str = Field(description="team slug")
     counsellor_id: RecordId
     tier: Tier
@@ -137,6 +158,14 @@ class ShiftList(Out):
 
 
 class StandInIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "team": "islamism",
+        "absent_id": 1,
+        "substitute_id": 2,
+        "start": _START,
+        "end": _END,
+    }
+
     team: str = Field(description="team slug")
     absent_id: RecordId = Field(description="the counsellor who is replaced")
     substitute_id: RecordId = Field(description="an active counsellor of the team; not absent_id")
@@ -162,6 +191,13 @@ class StandInList(Out):
 
 
 class AbsenceIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "counsellor_id": 1,
+        "kind": "holiday",
+        "start": _START,
+        "end": _END,
+    }
+
     counsellor_id: RecordId
     kind: AbsenceKind
     start: Instant = Field(description="ISO 8601 with offset")
@@ -210,6 +246,14 @@ class ClientIn(In):
 
 
 class AppointmentIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "counsellor_id": 1,
+        "client": {"pseudonym": "Klient A"},
+        "start": _START,
+        "end": _END,
+        "mode": "phone",
+    }
+
     counsellor_id: RecordId
     client: ClientIn
     start: Instant = Field(description="ISO 8601 with offset")
@@ -222,11 +266,15 @@ class AppointmentIn(In):
 
 
 class RescheduleIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"start": _START, "end": _END}
+
     start: Instant = Field(description="ISO 8601 with offset")
     end: Instant = Field(description="ISO 8601 with offset; after start, at most 8 h")
 
 
 class StatusIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"status": "done"}
+
     status: Literal["done", "no_show"]
 
 
@@ -261,6 +309,8 @@ class Existing(Out):
 
 
 class CallBackIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"counsellor_id": 1, "appointment_id": 1}
+
     counsellor_id: RecordId = Field(
         description="whose phone rings first: an active counsellor of the target's team"
     )

@@ -24,8 +24,9 @@ from foundation.access import Principal
 from foundation.clock import FIRST_DAY, LAST_DAY, utcnow
 from foundation.db import Database
 from foundation.errors import DomainError, NotFound
+from foundation.models import MAX_ID
 from web.responses import domain_error, error, query_time, validation_error
-from web.schemas import MAX_ID, Instant
+from web.schemas import Instant
 
 MAX_BODY = 64 * 1024
 MAX_LIST_RANGE = timedelta(days=400)
@@ -201,7 +202,7 @@ def must_see(who: Principal, team: str | None) -> None:
 
 
 def positive_int(raw: str | None, name: str) -> int | None:
-    """An id of the query or the path, 1 to MAX_ID (a 64-bit integer), or None if not given;
+    """An id of the query or the path, 1 to MAX_ID (the database's INTEGER), or None if not given;
     anything else (an empty value too) is a 422."""
     if raw is None:
         return None
