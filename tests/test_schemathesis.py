@@ -1,12 +1,13 @@
 """schemathesis against the running service: every /api/v1 operation of the OpenAPI document,
-all of schemathesis' checks, a fixed seed and a bounded number of test cases per operation.
+all of schemathesis' checks, deterministic generation and a bounded number of test cases per
+operation.
 
-The service runs under uvicorn on a loopback port (SQLite, the demo's counsellors, shifts and
-appointments, an API key of all teams); schemathesis (`st run`, in a subprocess) reads the
-document from it and sends only there. schemathesis 4 has no telemetry and uploads nothing;
-its example database is off (deterministic generation), so a run leaves nothing behind but its
-report in `tmp_path`. The goal: no server error and no answer the document does not describe.
-What a run found is below it, each a regression test of its own.
+The service runs under uvicorn on a loopback port (on SQLite, and on PostgreSQL when the tests have
+one; the demo's counsellors, shifts and appointments, an API key of all teams); schemathesis
+(`st run`, in a subprocess) reads the document from it and sends only there. schemathesis 4 has no
+telemetry and uploads nothing; its example database is off (deterministic generation), so a run
+leaves nothing behind but its report in `tmp_path`. The goal: no server error and no answer the
+document does not describe. What a run found is below it, each a regression test of its own.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ MAX_EXAMPLES = 12  # per operation and phase: the run stays well under 90 s on t
 
 
 @pytest.fixture
-def service(tmp_path: Path, config: HotlineConfig) -> Iterator[tuple[str, str]]:
-    """(base URL, API key) of the service with the demo's data."""
-    url = f"sqlite:///{tmp_path / 'schemathesis.db'}"
+def service(db_url: str, config: HotlineConfig) -> Iterator[tuple[str, str]]:
+    """(base URL, API key) of the service with the demo's data, on SQLite (and PostgreSQL)."""
+    url = db_url
     database = Database(make_engine(url))
     Base.metadata.create_all(database.engine)
     with database.write() as session:
