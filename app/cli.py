@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app import compose
 from config.model import ConfigError
 from config.settings import Settings, SettingsError
-from foundation import apikeys, db, outbox, users
+from foundation import apikeys, db, outbox, second_factor, users
 from foundation.clock import utcnow
 from foundation.errors import DomainError
 from foundation.models import ApiKey, Role, User
@@ -93,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    reset_2fa = user_commands.add_parser(
+        "reset-2fa", help="reset a lost second factor (the account enrols again)"
+    )
+    reset_2fa.add_argument("--username", required=True)
 
     simulate = commands.add_parser("simulate", help="walk a call through the service, no phone")
     simulate_commands = simulate.add_subparsers(dest="simulate_command", required=True)
@@ -134,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
         "apikey": _apikey,
         "simulate": _simulate_call,
-        "user": _user_add,
+        "user": _user,
         "rekey": _rekey,
         "feed": _feed_issue,
     }[args.command]
@@ -407,6 +411,28 @@ def _demo_admin(session: Session, settings: Settings) -> str:
     else:
         users.set_password(session, existing, password, actor="demo")
     return password
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> int:
+    return (
+        _reset_second_factor(settings, args)
+        if args.user_command == "reset-2fa"
+        else (_user_add(settings, args))
+    )
+
+
+def _reset_second_factor(settings: Settings, args: argparse.Namespace) -> int:
+    database = _prepare(settings)
+    try:
+        with database.write() as session:
+            name = second_factor.reset_named(session, args.username, actor="cli")
+    except DomainError as exc:
+        print(f"hotline: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    print(f"second factor of {name!r} reset: the account enrols again at its next sign-in")
+    return 0
 
 
 def _user_add(settings: Settings, args: argparse.Namespace) -> int:

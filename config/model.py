@@ -166,7 +166,8 @@ def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dat
 
 class Team(Strict):
     name: str = Field(min_length=1)
-    # A shift swap agreed between two counsellors needs a coordinator's approval.
+    # A shift swap agreed between two counsellors, and an open shift a colleague takes, need a
+    # coordinator's approval.
     swap_approval: bool = True
     # How a counsellor's SMS reply to the text relay is recognised as hers: "number" (sent from
     # her number), "pin" (her number and her personal reply PIN in front), "web" (no SMS
@@ -389,6 +390,57 @@ class AccessLog(Strict):
     retention_days: int = Field(default=365, ge=1, le=3650)
 
 
+_LOOPBACK = ("http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/")
+
+
+class Sso(Strict):
+    """Single sign-on with OpenID Connect (foundation.sso, web/sso_pages.py). The client secret
+    comes from the environment (HOTLINE_SSO_CLIENT_SECRET), never from this file."""
+
+    enabled: bool = False
+    # The provider's issuer URL exactly as its discovery document says it (https; plain http
+    # only on loopback, for tests); /.well-known/openid-configuration is read below it.
+    issuer: str = ""
+    client_id: str = ""
+    scopes: tuple[str, ...] = ("openid", "profile")
+    # The ID token's claim whose value (a string or a list) maps to a role through `roles` ...
+    roles_claim: str = "roles"
+    # ... and the claim whose values name teams (values that are no team slug are ignored).
+    teams_claim: str = "teams"
+    # A new account's name (lower-cased; made unique); accounts are matched by issuer + sub.
+    username_claim: str = "preferred_username"
+    # Claim value -> role. Several values mapped: the strongest role wins; none: refused.
+    roles: dict[str, Literal["admin", "coordinator", "counsellor"]] = {}
+    button_label: str = Field(default="Mit Single Sign-on anmelden", min_length=1, max_length=80)
+    timeout_seconds: int = Field(default=10, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Sso:
+        if not self.enabled:
+            return self
+        if not self.issuer or not self.client_id:
+            raise ValueError("sso: enabled needs issuer and client_id")
+        if not (self.issuer.startswith("https://") or self.issuer.startswith(_LOOPBACK)):
+            raise ValueError("sso.issuer: must be an https:// URL")
+        if "openid" not in self.scopes:
+            raise ValueError("sso.scopes: must contain openid")
+        if not self.roles:
+            raise ValueError("sso.roles: map at least one claim value to a role")
+        return self
+
+
+class Accounts(Strict):
+    """Web accounts: which roles must sign in with a second factor (foundation.second_factor)."""
+
+    # Roles whose accounts need a TOTP code after the password. Not enforced in simulation
+    # mode outside production (the demo signs in in one step; the sign-in page says so).
+    second_factor: tuple[Literal["admin", "coordinator", "counsellor"], ...] = (
+        "admin",
+        "coordinator",
+        "counsellor",
+    )
+
+
 class HotlineConfig(Strict):
     organisation: Organisation
     teams: dict[Slug, Team] = Field(min_length=1)
@@ -400,6 +452,8 @@ class HotlineConfig(Strict):
     relay: Relay = Relay()
     voice: Voice = Voice()
     access_log: AccessLog = AccessLog()
+    sso: Sso = Sso()
+    accounts: Accounts = Accounts()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

@@ -31,6 +31,7 @@ ENVIRONMENT = {
     "HOTLINE_MAIL_FROM": "sender address of e-mail notices (default: hotline@ the public host)",
     "HOTLINE_METRICS_TOKEN": "bearer token /metrics asks for; unset: open in development, "
     "not served in production",
+    "HOTLINE_SSO_CLIENT_SECRET": "the OpenID Connect client secret of single sign-on ([sso])",
 }
 
 
@@ -59,6 +60,7 @@ class Settings:
     smtp_url: Secret | None = field(default=None, repr=False)  # holds the SMTP password
     mail_from: str | None = None
     metrics_token: Secret | None = field(default=None, repr=False)
+    sso_client_secret: Secret | None = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -81,6 +83,10 @@ class Settings:
                 ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
                 ("HOTLINE_SECRET_KEY", self.secret_key),
                 ("HOTLINE_ENCRYPTION_KEY", self.encryption_key),
+                (
+                    "HOTLINE_SSO_CLIENT_SECRET",
+                    self.sso_client_secret or not self.config.sso.enabled,
+                ),
             )
             if not value
         ]
@@ -129,6 +135,7 @@ class Settings:
             smtp_url=secret("HOTLINE_SMTP_URL"),
             mail_from=text("HOTLINE_MAIL_FROM"),
             metrics_token=secret("HOTLINE_METRICS_TOKEN"),
+            sso_client_secret=secret("HOTLINE_SSO_CLIENT_SECRET"),
         )
         settings.check_production()
         return settings

@@ -26,6 +26,10 @@ the team; "staff": the account or its linked counsellor is in the team):
 * `may_call_back_task` / `may_call_back_appointment`: staff / who may change it.
 * `may_see_swap` / `may_decide_swap`: its two counsellors and the coordination / the
   coordination.
+* `may_offer_shift` (offer a shift to its team): its holder and the coordination;
+  `may_see_offer` (an open shift): its giver and taker and whoever sees the team (its
+  counsellors may take it); `may_decide_offer`: the coordination.
+* `may_manage_accounts`: admins.
 * `may_revoke_feed`: who holds or issued it, the coordination of its team or counsellor.
 
 Admins see every team's lists but not what clients left, unless the account is also staff
@@ -184,6 +188,12 @@ def teams_coordinated(p: Principal, slugs: Iterable[str]) -> list[str]:
     return [slug for slug in slugs if may_coordinate(p, slug)]
 
 
+def may_manage_accounts(p: Principal) -> bool:
+    """Create, change, deactivate accounts and end their sessions: admins only (not an API key,
+    not the service: the command line has its own `hotline user add`)."""
+    return p.is_admin
+
+
 def sees_outbox(p: Principal) -> bool:
     """The simulated outbox on the dashboard (it names counsellors' and clients' messages)."""
     return p.role is not Role.COUNSELLOR
@@ -267,6 +277,25 @@ def may_see_swap(p: Principal, requester_id: int, colleague_id: int, team: TeamK
 
 
 def may_decide_swap(p: Principal, team: TeamKey) -> bool:
+    return may_coordinate(p, team)
+
+
+def may_offer_shift(p: Principal, holder_id: int, team: TeamKey) -> bool:
+    """Offer a shift to its team (and take the offer back): its holder, or the coordination."""
+    if p.counsellor_id is not None and p.counsellor_id == holder_id:
+        return True
+    return may_coordinate(p, team)
+
+
+def may_see_offer(p: Principal, giver_id: int, taker_id: int | None, team: TeamKey) -> bool:
+    """An open shift: its giver and taker, and whoever sees the team's rota."""
+    if p.counsellor_id is not None and p.counsellor_id in (giver_id, taker_id):
+        return True
+    return may_see_team(p, team)
+
+
+def may_decide_offer(p: Principal, team: TeamKey) -> bool:
+    """Approve or decline a taken open shift, and offer any shift of the team."""
     return may_coordinate(p, team)
 
 

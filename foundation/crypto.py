@@ -44,6 +44,7 @@ from foundation.models import (
     ConversationMessage,
     ExternalCalendar,
     OutboxMessage,
+    SecondFactor,
     Voicemail,
 )
 
@@ -192,6 +193,7 @@ ENCRYPTED: tuple[tuple[type[Base], tuple[str, ...]], ...] = (
     (Conversation, ("client_enc",)),
     (ConversationMessage, ("body_enc",)),
     (Voicemail, ("caller_phone_enc",)),
+    (SecondFactor, ("secret_enc",)),
 )
 REKEY_BATCH = 500
 

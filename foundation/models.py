@@ -168,7 +168,7 @@ class NoticeKind(StrEnum):
     UPCOMING = "upcoming"  # a duty starts soon (the evening before, an hour before)
     HANDOFF = "handoff"  # to the outgoing counsellor, before the duty passes on
     CHANGED = "changed"  # a coordinator changed shifts of this counsellor
-    SWAP = "swap"  # a shift swap asks something of this counsellor, or was decided
+    SWAP = "swap"  # a shift swap or an open shift asks something of her, or was decided
 
 
 class SwapState(StrEnum):
@@ -179,6 +179,14 @@ class SwapState(StrEnum):
     REJECTED = "rejected"  # a coordinator said no
     WITHDRAWN = "withdrawn"  # the requester took it back
     OBSOLETE = "obsolete"  # a shift it names was changed or deleted meanwhile
+
+
+class OfferState(StrEnum):
+    OPEN = "open"  # offered to the team: an eligible colleague may take it
+    TAKEN = "taken"  # a colleague took it; waiting for a coordinator
+    APPROVED = "approved"  # applied to the rota: the taker holds the shift
+    WITHDRAWN = "withdrawn"  # the giver or the coordination took the offer back
+    EXPIRED = "expired"  # the shift started, was changed or deleted first
 
 
 class Recipient(StrEnum):
@@ -355,16 +363,57 @@ class SwapRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+_LIVE_OFFER = text("state IN ('open', 'taken')")
+
+
+class ShiftOffer(Base):
+    """An open shift: `shift` of `giver` offered to its team; an eligible colleague takes it
+    (`taker`), a coordinator approves unless the team needs no approval or the coordination
+    made the offer itself (`preapproved`). One live offer per shift."""
+
+    __tablename__ = "shift_offers"
+    __table_args__ = (
+        CheckConstraint("taker_id IS NULL OR taker_id <> giver_id", name="distinct_people"),
+        Index(None, "team_id", "state"),
+        Index(
+            "uq_shift_offers_shift_id_live",
+            "shift_id",
+            unique=True,
+            sqlite_where=_LIVE_OFFER,
+            postgresql_where=_LIVE_OFFER,
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id", ondelete="SET NULL"))
+    giver_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    taker_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
+    state: Mapped[OfferState] = mapped_column(_enum(OfferState, "offer_state"), default="open")
+    preapproved: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(500))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class User(Base):
+    """A web account. One that single sign-on created has its provider's issuer and subject
+    (unique together: how it is found again) and no usable password hash."""
+
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("sso_issuer", "sso_subject"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id; SSO accounts: "!sso"
+    sso_issuer: Mapped[str | None] = mapped_column(String(300))
+    sso_subject: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Where invitations and password resets go (else the linked counsellor's e-mail).
+    email: Mapped[str | None] = mapped_column(String(320))
 
     teams: Mapped[list[Team]] = relationship(secondary="user_teams", order_by="Team.slug")
 
@@ -378,6 +427,49 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    device: Mapped[str | None] = mapped_column(String(200))  # the browser's User-Agent, cut
+
+
+class AccountToken(Base):
+    """A one-time link for an account: an invitation to set the first password, or a password
+    reset (`foundation.accounts`). Only a SHA-256 of the (256-bit random) token is kept; it
+    works once (`used_at`) and not after `expires_at`."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (Index(None, "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))  # "invite" or "reset"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class SecondFactor(Base):
+    """An account's TOTP secret (RFC 6238), sealed (`foundation.crypto`). Without `confirmed_at`
+    an enrolment not yet confirmed with a code; `last_step` is the time step of the last code
+    accepted (a code is accepted once)."""
+
+    __tablename__ = "second_factors"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A one-time recovery code of a second factor: only its SHA-256."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index(None, "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
 
 
 class UsedToken(Base):

@@ -3,7 +3,8 @@
 Passwords are hashed with argon2id (argon2-cffi's defaults, rehashed when they change). The
 policy follows NIST SP 800-63B: at least 8 characters, no composition rules, and refused if it is
 a commonly used password (zxcvbn's list of the 30,000 most common, plus German favourites).
-Sign-in answers the same for an unknown user and a wrong password, and takes the same time.
+Sign-in answers the same for an unknown user and a wrong password, and takes the same time; an
+account that single sign-on created (`foundation.sso`) has no password and gets that answer too.
 """
 
 from __future__ import annotations
@@ -75,29 +76,38 @@ def password_problem(password: str, username: str = "") -> str | None:
     return None
 
 
+# The password hash of an invited account: no password matches it (argon2 refuses to read it)
+# until the invitation's link sets one (`foundation.accounts`).
+NO_PASSWORD = "!invited"  # noqa: S105 - not a password: matches none
+
+
 @dataclass(frozen=True, slots=True)
 class NewUser:
+    """`password` None: an invited account, which cannot sign in until it sets one."""
+
     username: str
-    password: str
+    password: str | None
     role: Role
     teams: Sequence[str] = ()
     counsellor_id: int | None = None
+    email: str | None = None
 
 
 def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor: str) -> User:
     username = new.username.strip().lower()
     if not username or len(username) > 100 or any(c.isspace() for c in username):
         raise Invalid("Benutzername: 1 bis 100 Zeichen ohne Leerzeichen.", field="username")
-    problem = password_problem(new.password, username)
+    problem = None if new.password is None else password_problem(new.password, username)
     if problem:
         raise Invalid(problem, field="password")
     if session.scalar(select(User.id).where(func.lower(User.username) == username)):
         raise Conflict("Diesen Benutzernamen gibt es schon.", field="username")
     user = User(
         username=username,
-        password_hash=_hasher.hash(new.password),
+        password_hash=NO_PASSWORD if new.password is None else _hasher.hash(new.password),
         role=new.role,
         counsellor_id=new.counsellor_id,
+        email=new.email,
         active=True,
     )
     user.teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
@@ -122,6 +132,14 @@ def set_password(session: Session, user: User, password: str, *, actor: str) -> 
     audit.record(session, actor, "set_password", "user", user.id)  # never the password itself
 
 
+def password_matches(user: User, password: str) -> bool:
+    """Whether `password` is this account's (an invited account has none)."""
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def _throttle_key(username: str, address: str) -> str:
     return hashlib.sha256(f"{username.strip().lower()}\x00{address}".encode()).hexdigest()
 
@@ -132,13 +150,9 @@ def _delay(failures: int) -> timedelta:
     return min(MAX_DELAY, timedelta(seconds=2 ** (failures - FREE_FAILURES + 1)))
 
 
-def authenticate(
-    session: Session, username: str, password: str, address: str, now: datetime | None = None
-) -> User | None:
-    """The active user with this username and password, or None (the same for every kind of
-    failure). Raises ThrottledError while the (username, address) pair must wait."""
-    now = now or utcnow()
-    key = _throttle_key(username, address)
+def throttle(session: Session, key: str, now: datetime) -> LoginAttempt | None:
+    """The failures remembered under `key` (a hash), locked for this transaction. Raises
+    ThrottledError while the next attempt must wait."""
     attempt = session.get(LoginAttempt, key, with_for_update=True)
     if attempt is not None and now - attempt.last_failure_at > FAILURE_MEMORY:
         attempt.failures = 0
@@ -146,6 +160,26 @@ def authenticate(
         wait = attempt.last_failure_at + _delay(attempt.failures) - now
         if wait > timedelta(0):
             raise ThrottledError(wait)
+    return attempt
+
+
+def record_failure(session: Session, key: str, attempt: LoginAttempt | None, now: datetime) -> None:
+    """One more failure under `key` (`attempt`: what `throttle` found)."""
+    if attempt is None:
+        attempt = LoginAttempt(key_hash=key, failures=0)
+        session.add(attempt)
+    attempt.failures += 1
+    attempt.last_failure_at = now
+
+
+def authenticate(
+    session: Session, username: str, password: str, address: str, now: datetime | None = None
+) -> User | None:
+    """The active user with this username and password, or None (the same for every kind of
+    failure). Raises ThrottledError while the (username, address) pair must wait."""
+    now = now or utcnow()
+    key = _throttle_key(username, address)
+    attempt = throttle(session, key, now)
     name = username.strip().lower()
     # No account has a NUL in its name (PostgreSQL could not even compare one): a wrong name.
     user = (
@@ -153,18 +187,16 @@ def authenticate(
         if "\x00" in name
         else session.scalar(select(User).where(func.lower(User.username) == name))
     )
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    # An account of single sign-on has no password: the same time and answer as a wrong one.
+    local = user is not None and user.sso_subject is None
+    stored = user.password_hash if user is not None and local else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
-        valid = user is not None and user.active
+        valid = user is not None and local and user.active
     except (VerificationError, InvalidHashError):
         valid = False
     if not valid or user is None:
-        if attempt is None:
-            attempt = LoginAttempt(key_hash=key, failures=0)
-            session.add(attempt)
-        attempt.failures += 1
-        attempt.last_failure_at = now
+        record_failure(session, key, attempt, now)
         return None
     if attempt is not None:
         session.delete(attempt)

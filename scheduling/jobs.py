@@ -1,4 +1,5 @@
-"""The scheduler's jobs of scheduling: shift notices, appointment reminders, busy times."""
+"""The scheduler's jobs of scheduling: shift notices, appointment reminders, busy times,
+open shifts that can no longer be taken."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from foundation.outgoing import Provider
 from scheduling import reminder_sending
 from scheduling.busy import refreshing
 from scheduling.notices import jobs as notice_jobs
+from scheduling.offers import expiring
 
 
 def jobs(db: Database, settings: Settings, provider: Provider) -> list[Job]:
@@ -28,4 +30,5 @@ def jobs(db: Database, settings: Settings, provider: Provider) -> list[Job]:
             partial(reminder_sending.dispatch_job, db, settings, provider),
         ),
         Job("busy.fetch", timedelta(minutes=15), partial(refreshing.fetch_job, db, settings)),
+        Job("offers.expire", timedelta(seconds=60), partial(expiring.expire_job, db, settings)),
     ]

@@ -26,6 +26,22 @@ Semantics
   and ``field`` naming the offending input; the first problem found is reported.
 * ``shift_days`` is 1..31.  ``shifts.MAX_SHIFT`` allows at most 31 real days per shift, so a
   31-day shift over an autumn change (31 days and one hour) is refused, naming its start.
+
+Weekdays
+--------
+* ``weekdays`` (0 = Monday … 6 = Sunday, default all seven) are the local days the rotation
+  covers.  A local day ``d`` stands for the stretch from ``d`` at ``handoff`` to ``d + 1`` at
+  ``handoff`` (with a 09:00 handoff, "Friday" ends on Saturday at 09:00).
+* Each turn (``shift_days`` days from its start, as above) keeps only its covered days; every
+  run of consecutive covered days is one shift of the turn's counsellor, laid out with
+  ``rota.local_span`` like a whole turn.  A weekly turn from Monday covering Monday to Friday is
+  one shift Mon 09:00 → Sat 09:00; a rotation covering Saturday and Sunday fills the weekend
+  (Sat 09:00 → Mon 09:00) exactly, with no gap and no overlap.  A weekly turn from Wednesday
+  gives its counsellor two shifts (Wed → Sat, Mon → Wed).
+* A turn with no covered day is skipped and uses nobody's turn: a daily rotation Mon–Fri hands
+  Monday to whoever follows Friday's counsellor.  ``next_first_day`` still counts every turn,
+  so continuing a plan gives the same shifts as one run.  A plan may have no shifts at all (a
+  weekend-only rotation over three weekdays).
 """
 
 from __future__ import annotations
@@ -40,6 +56,7 @@ from foundation.models import Tier
 from scheduling.rota import local_span
 
 MAX_SHIFT_DAYS = 31
+ALL_WEEKDAYS = frozenset(range(7))  # 0 = Monday … 6 = Sunday, as date.weekday()
 MAX_RANGE_DAYS = 400
 # Same limit as scheduling.shifts.MAX_SHIFT (not imported: that module needs the database).
 MAX_SHIFT_LENGTH = timedelta(days=MAX_SHIFT_DAYS)
@@ -64,6 +81,7 @@ class RotationRequest:
     last_day: date  # inclusive: shifts are generated while their start day <= last_day
     zone: ZoneInfo
     start_index: int = 0  # position in counsellor_ids that takes the first shift
+    weekdays: frozenset[int] = ALL_WEEKDAYS  # the local days covered (see "Weekdays")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +109,35 @@ def plan_rotation(request: RotationRequest) -> RotationPlan:
     index = request.start_index
     day = request.first_day
     while day <= request.last_day:
-        start, end = local_span(day, request.handoff, request.shift_days, request.zone)
-        if end - start > MAX_SHIFT_LENGTH:
-            raise RotationError(
-                f"Die Schicht ab dem {day:%d.%m.%Y} wäre wegen der Zeitumstellung länger als "
-                f"{MAX_SHIFT_DAYS} Tage. Bitte wählen Sie kürzere Schichten.",
-                field="shift_days",
-            )
-        shifts.append(PlannedShift(ids[index], tier, start, end))
-        index = (index + 1) % len(ids)
+        runs = covered_runs(day, request.shift_days, request.weekdays)
+        for first, days in runs:
+            start, end = local_span(first, request.handoff, days, request.zone)
+            if end - start > MAX_SHIFT_LENGTH:
+                raise RotationError(
+                    f"Die Schicht ab dem {first:%d.%m.%Y} wäre wegen der Zeitumstellung länger "
+                    f"als {MAX_SHIFT_DAYS} Tage. Bitte wählen Sie kürzere Schichten.",
+                    field="shift_days",
+                )
+            shifts.append(PlannedShift(ids[index], tier, start, end))
+        if runs:
+            index = (index + 1) % len(ids)
         day += step
     return RotationPlan(tuple(shifts), next_index=index, next_first_day=day)
+
+
+def covered_runs(first_day: date, days: int, weekdays: frozenset[int]) -> list[tuple[date, int]]:
+    """The runs of consecutive covered days of the turn of ``days`` days from ``first_day``:
+    (first day of the run, its length in days)."""
+    runs: list[tuple[date, int]] = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        if day.weekday() not in weekdays:
+            continue
+        if runs and runs[-1][0] + timedelta(days=runs[-1][1]) == day:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((day, 1))
+    return runs
 
 
 def continue_from(previous: RotationPlan, request: RotationRequest) -> RotationRequest:
@@ -159,6 +195,11 @@ def _validate(request: RotationRequest) -> None:
         raise RotationError("Diese Bereitschaftsstufe gibt es nicht.", field="tier") from None
     if request.last_day < request.first_day:
         raise RotationError("Der letzte Tag liegt vor dem ersten Tag.", field="last_day")
+    weekdays = request.weekdays
+    if not weekdays:
+        raise RotationError("Bitte wählen Sie mindestens einen Wochentag.", field="weekdays")
+    if any(isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 6 for d in weekdays):
+        raise RotationError("Wochentage sind 0 (Montag) bis 6 (Sonntag).", field="weekdays")
     if (request.last_day - request.first_day).days + 1 > MAX_RANGE_DAYS:
         raise RotationError(
             f"Der Zeitraum ist zu lang: höchstens {MAX_RANGE_DAYS} Tage auf einmal.",
@@ -167,6 +208,7 @@ def _validate(request: RotationRequest) -> None:
 
 
 __all__ = [
+    "ALL_WEEKDAYS",
     "MAX_RANGE_DAYS",
     "MAX_SHIFT_DAYS",
     "MAX_SHIFT_LENGTH",
@@ -175,5 +217,6 @@ __all__ = [
     "RotationPlan",
     "RotationRequest",
     "continue_from",
+    "covered_runs",
     "plan_rotation",
 ]

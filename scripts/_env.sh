@@ -22,3 +22,15 @@ if [ "$have" != "$want" ] && ! { [ -z "$extras" ] && [ "${have% *}" = "${want% *
   echo "$want" > "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+
+# The tests' OpenID provider (npm's oidc-provider, pinned by tests/oidc/package-lock.json) for
+# the single sign-on tests: installed with `npm ci`, again only when the lock file changes.
+# Without node and npm those tests are skipped (they say why).
+if [ "$extras" = dev ] && command -v npm >/dev/null 2>&1; then
+  lock=$(sha256sum tests/oidc/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat tests/oidc/node_modules/.installed 2>/dev/null || true)" != "$lock" ]; then
+    echo "installing the tests' OpenID provider (npm ci --prefix tests/oidc) ..." >&2
+    npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$lock" > tests/oidc/node_modules/.installed
+  fi
+fi

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 from twilio.request_validator import RequestValidator
 
-from config.model import HotlineConfig
+from config.model import Accounts, HotlineConfig
 from config.settings import Settings
 from foundation.db import Database
 from foundation.models import Tier, User
@@ -52,15 +52,24 @@ def counsellor_of(database: Database, username: str) -> int:
 TWILIO_SID, TWILIO_TOKEN = "AC" + "5" * 32, "live-token"
 
 
+def one_step(settings: Settings) -> Settings:
+    """`settings` whose accounts sign in with the password alone. Out of simulation the second
+    factor would be required; the tests that sign in with live settings test something else
+    (the requirement is tested in test_second_factor)."""
+    config = settings.config.model_copy(update={"accounts": Accounts(second_factor=())})
+    return replace(settings, config=config)
+
+
 @contextmanager
 def live_twilio(
     settings: Settings, sid: str = TWILIO_SID, token: str = TWILIO_TOKEN
 ) -> Iterator[tuple[Settings, FakeTwilio]]:
-    """`settings` with Twilio credentials, REST calls going to a fake Twilio on loopback."""
+    """`settings` with Twilio credentials, REST calls going to a fake Twilio on loopback; the
+    accounts sign in in one step (`one_step`)."""
     with running(sid, token) as fake:
         yield (
             replace(
-                settings,
+                one_step(settings),
                 twilio_account_sid=sid,
                 twilio_auth_token=Secret(token),
                 twilio_api_url=fake.url,

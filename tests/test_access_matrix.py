@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import select
 from starlette.routing import Mount, Route
@@ -43,7 +44,9 @@ from foundation.models import (
     FeedToken,
     OutboundCall,
     Role,
+    SecondFactor,
     Shift,
+    ShiftOffer,
     StandIn,
     SwapRequest,
     Team,
@@ -89,6 +92,9 @@ POLICY: dict[str, tuple[bool, ...]] = {
     "see_conversation":   (Y,     Y,     N,     Y,      Y,     Y,     N),
     "see_swap":           (Y,     Y,     N,     N,      N,     Y,     N),
     "decide_swap":        (Y,     Y,     N,     N,      N,     N,     N),
+    "offer_shift":        (Y,     Y,     N,     N,      N,     Y,     N),
+    "see_offer":          (Y,     Y,     N,     Y,      Y,     Y,     N),
+    "decide_offer":       (Y,     Y,     N,     N,      N,     N,     N),
     "revoke_feed":        (Y,     Y,     N,     N,      N,     Y,     N),
     "own_calendar":       (N,     N,     N,     N,      N,     Y,     N),
 }
@@ -142,6 +148,9 @@ QUESTIONS: dict[str, Callable[[Principal, Facts], bool]] = {
     "see_conversation": lambda p, r: access.may_see_conversation(p, r.team),
     "see_swap": lambda p, r: access.may_see_swap(p, r.owner, r.other, r.team),
     "decide_swap": lambda p, r: access.may_decide_swap(p, r.team),
+    "offer_shift": lambda p, r: access.may_offer_shift(p, r.owner, r.team),
+    "see_offer": lambda p, r: access.may_see_offer(p, r.owner, None, r.team),
+    "decide_offer": lambda p, r: access.may_decide_offer(p, r.team),
     "revoke_feed": lambda p, r: access.may_revoke_feed(
         p, FeedOwner(None, r.owner, r.owner_teams, None)
     ),
@@ -283,6 +292,12 @@ class World:
                           colleague_id=self.people[team, "second"], state="requested")  # fmt: skip
         return {"team": team, "swap_id": self._add(row)}
 
+    def offer(self, team: str, whose: str) -> dict[str, object]:
+        shift = self.shift(team, whose)
+        row = ShiftOffer(team_id=self.team[team], shift_id=shift["shift_id"],
+                         giver_id=self.owner(team, whose), state="open")  # fmt: skip
+        return {"team": team, "offer_id": self._add(row)}
+
     def feed(self, team: str, whose: str) -> dict[str, object]:
         row = FeedToken(token_hash=f"{next(self._n):064d}", counsellor_id=self.owner(team, whose),
                         label="Feed")  # fmt: skip
@@ -304,6 +319,15 @@ class World:
         with self.db.write() as session:
             key, _ = apikeys.create_api_key(session, f"Schlüssel {next(self._n)}", actor="tests")
             return {"key_id": key.id}
+
+    def account(self, _team: str, _whose: str) -> dict[str, object]:
+        """Another account, with a second factor an admin may reset."""
+        with self.db.write() as session:
+            new = users.NewUser(f"konto{next(self._n)}", PASSWORD, Role.COUNSELLOR)
+            user = users.create_user(session, self.settings.config, new, actor="tests")
+            secret = self.box.seal(pyotp.random_base32())
+            session.add(SecondFactor(user_id=user.id, secret_enc=secret, confirmed_at=utcnow()))
+            return {"user_id": user.id}
 
     def scoped_key(self, teams: list[str], *, read_only: bool = False) -> str:
         with self.db.write() as session:
@@ -373,6 +397,24 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/account"): Page(),
     ("POST", "/account/reply-pin"): Page(),
     ("POST", "/account/reply-pin/delete"): Page(),
+    ("POST", "/account/password"): Page(),
+    ("POST", "/account/sessions/end"): Page(),
+    ("GET", "/accounts"): Page(frozenset({Role.ADMIN})),
+    ("POST", "/accounts/new"): Page(frozenset({Role.ADMIN})),
+    ("GET", "/accounts/{user_id}"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}/deactivate"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}/reactivate"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}/sessions/end"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("POST", "/accounts/{user_id}/invite"): Page(frozenset({Role.ADMIN}), record=W.account),
+    ("GET", "/account/second-factor"): Page(),
+    ("POST", "/account/second-factor"): Page(),
+    ("POST", "/account/second-factor/confirm"): Page(),
+    ("POST", "/account/second-factor/recovery-codes"): Page(),
+    ("POST", "/account/second-factor/disable"): Page(),
+    ("POST", "/accounts/{user_id}/second-factor/reset"): Page(
+        frozenset({Role.ADMIN}), record=W.account
+    ),
     ("GET", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys"): Page(frozenset({Role.ADMIN})),
     ("POST", "/apikeys/{key_id}/revoke"): Page(frozenset({Role.ADMIN}), record=W.api_key),
@@ -421,6 +463,13 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/shifts/mine/swaps/{swap_id}/withdraw"): Page(EVERYONE, "see_swap", W.swap),
     ("POST", "/shifts/mine/swaps/{swap_id}/accept"): Page(EVERYONE, "see_swap", W.swap),
     ("POST", "/shifts/mine/swaps/{swap_id}/decline"): Page(EVERYONE, "see_swap", W.swap),
+    ("POST", "/shifts/mine/offers"): Page(),
+    ("POST", "/shifts/mine/offers/{offer_id}/withdraw"): Page(EVERYONE, "see_offer", W.offer),
+    ("POST", "/shifts/mine/offers/{offer_id}/take"): Page(EVERYONE, "see_offer", W.offer),
+    ("POST", "/rota/{team}/offers"): Page(STAFF_ROLES, "decide_offer", W.team_only),
+    ("POST", "/rota/{team}/offers/{offer_id}/approve"): Page(STAFF_ROLES, "decide_offer", W.offer),
+    ("POST", "/rota/{team}/offers/{offer_id}/decline"): Page(STAFF_ROLES, "decide_offer", W.offer),
+    ("POST", "/rota/{team}/offers/{offer_id}/withdraw"): Page(STAFF_ROLES, "decide_offer", W.offer),
     ("GET", "/tasks"): Page(),
     ("POST", "/tasks/callbacks/{task_id}/status"): Page(
         EVERYONE, "work_task", W.callback, "see_task"
@@ -482,6 +531,10 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/api/v1/openapi.json"): Public(),
     ("GET", "/login"): Public(),
     ("POST", "/login"): Public(),
+    ("GET", "/login/sso"): Public(),
+    ("GET", "/login/sso/callback"): Public(),
+    ("GET", "/login/second-factor"): Public(),
+    ("POST", "/login/second-factor"): Public(),
     ("GET", "/healthz"): Public(),
     ("GET", "/readyz"): Public(),
     ("GET", "/metrics"): Public(),
@@ -489,7 +542,16 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/rueckruf/{line}"): Public(),
     ("GET", "/rueckruf/{line}/danke"): Public(),
     ("GET", "/feeds/{token}.ics"): Public(),
+    ("GET", "/invite/{token}"): Public(),
+    ("POST", "/invite/{token}"): Public(),
+    ("GET", "/password/forgot"): Public(),
+    ("POST", "/password/forgot"): Public(),
+    ("GET", "/password/reset/{token}"): Public(),
+    ("POST", "/password/reset/{token}"): Public(),
 }
+# Public forms signed over the sign-in's nonce: without their CSRF token, a 403.
+SIGNED_PUBLIC = {("POST", p) for p in ("/login", "/login/second-factor", "/invite/{token}",
+                                       "/password/forgot", "/password/reset/{token}")}  # fmt: skip
 ALLOWED = (200, 303, 409, 422)  # done, or refused by the use case for what the form says
 API_ALLOWED = (200, 201, 204, 409, 422)
 
@@ -631,7 +693,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_machines_need_their_credenti
                 assert response.headers["location"].startswith("/login?next=")
         elif isinstance(route, Api):
             assert response.status_code == 401, (method, path)
-        elif (method, path) != ("POST", "/login"):  # without its CSRF token: a 403
+        elif (method, path) not in SIGNED_PUBLIC:  # without its CSRF token: a 403
             assert response.status_code not in (401, 403), (method, path)
     # A browser session is no credential for the API or Twilio's webhooks.
     sign_in(browser, "chef")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -32,6 +33,7 @@ from web.app import create_app
 from web.rota_period import period_of
 
 NOW = berlin(2026, 11, 25, 12)  # a Wednesday
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
@@ -180,6 +182,62 @@ def test_rotation_errors_are_german_and_next_to_the_field(
     assert shift_count(database) == 0
 
 
+def rotation_form(csrf: str, order: list[int], **fields: str) -> dict[str, str]:
+    """The rotation form for two weeks from Monday 30 November, in `order`."""
+    form = {
+        "csrf": csrf, "handoff": "09:00", "tier": "primary",
+        "first_day": "2026-11-30", "last_day": "2026-12-13", "start_index": "0",
+        "view": "week", "date": "2026-11-30",
+    }  # fmt: skip
+    return form | {f"order_{person}": str(n) for n, person in enumerate(order, 1)} | fields
+
+
+def test_a_weekday_rotation_leaves_the_weekend_to_another(
+    coordinator: TestClient, database: Database, team: list[int]
+) -> None:
+    page = coordinator.get("/rota/islamism?date=2026-11-30")
+    assert page.text.count('type="checkbox" name="weekday_') == 7
+    assert page.text.count('value="1" checked> ') == 7  # every day, until told otherwise
+    form = rotation_form(csrf_of(page.text), team[:2], shift_days="1", weekdays_shown="1")
+    form["last_day"] = "2026-12-06"
+    working_week = form | {f"weekday_{day}": "1" for day in range(5)}
+    preview = coordinator.post("/rota/islamism/rotation", data=working_week | {"action": "preview"})
+    assert preview.status_code == 200
+    assert "Vorschau: 5 Dienste" in preview.text
+    assert 'name="weekday_4" value="1" checked>' in preview.text
+    assert 'name="weekday_5" value="1">' in preview.text  # kept unticked for "save"
+    saved = coordinator.post("/rota/islamism/rotation", data=working_week | {"action": "save"})
+    assert saved.status_code == 303
+    weekend = form | {f"order_{team[2]}": "3", "weekday_5": "1", "weekday_6": "1"}
+    weekend = {k: v for k, v in weekend.items() if k != f"order_{team[0]}"}
+    assert (
+        coordinator.post("/rota/islamism/rotation", data=weekend | {"action": "save"}).status_code
+        == 303
+    )
+    with database.read() as session:
+        rows = session.scalars(select(Shift).order_by(Shift.start_at)).all()
+        holders = [
+            (row.start_at.astimezone(BERLIN).strftime("%a"), row.counsellor_id) for row in rows
+        ]
+    assert holders == [
+        ("Mon", team[0]), ("Tue", team[1]), ("Wed", team[0]), ("Thu", team[1]), ("Fri", team[0]),
+        ("Sat", team[1]), ("Sun", team[2]),
+    ]  # fmt: skip
+    assert "Lücken in diesem Zeitraum: Mo 30.11., 00:00 bis Mo 30.11., 09:00." in (
+        coordinator.get("/rota/islamism?date=2026-11-30").text
+    )  # the two rotations meet at every handoff
+    none_ticked = coordinator.post("/rota/islamism/rotation", data=form | {"action": "preview"})
+    assert none_ticked.status_code == 422
+    assert (
+        'id="e-rotation_weekdays">Bitte wählen Sie mindestens einen Wochentag.' in none_ticked.text
+    )
+    short = form | {"last_day": "2026-12-04", "weekday_5": "1", "action": "preview"}
+    nothing = coordinator.post("/rota/islamism/rotation", data=short)
+    assert nothing.status_code == 422
+    assert "keiner der gewählten Wochentage" in nothing.text
+    assert shift_count(database) == 7
+
+
 def gaps_line(html: str) -> str:
     """The page's one-line summary of the gaps in the period shown."""
     found = re.search(r'<p class="(?:error|ok)" role="status">(.*?)</p>', html, re.S)
@@ -197,12 +255,7 @@ def test_a_holiday_opens_a_gap_and_a_stand_in_closes_it(
 ) -> None:
     page = coordinator.get("/rota/islamism?date=2026-11-30")
     csrf = csrf_of(page.text)
-    rotation = {
-        "csrf": csrf, f"order_{team[0]}": "1", f"order_{team[1]}": "2",
-        "shift_days": "7", "handoff": "09:00", "tier": "primary",
-        "first_day": "2026-11-30", "last_day": "2026-12-13", "start_index": "0",
-        "view": "week", "date": "2026-11-30", "action": "save",
-    }  # fmt: skip
+    rotation = rotation_form(csrf, team[:2], shift_days="7", action="save")
     assert coordinator.post("/rota/islamism/rotation", data=rotation).status_code == 303
     week = "/rota/islamism?date=2026-11-30"
     assert gaps_line(coordinator.get(week).text) == (

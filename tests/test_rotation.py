@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from foundation.models import AuditEntry, Shift, Tier
 from scheduling import shifts as shift_cases
 from scheduling.rota import ShiftSpan, gaps, local_span
 from scheduling.rotation import (
+    ALL_WEEKDAYS,
     MAX_RANGE_DAYS,
     MAX_SHIFT_LENGTH,
     PlannedShift,
@@ -23,6 +25,7 @@ from scheduling.rotation import (
     RotationPlan,
     RotationRequest,
     continue_from,
+    covered_runs,
     plan_rotation,
 )
 from scheduling.rotation_save import RotationClash, save_rotation
@@ -300,6 +303,140 @@ def test_planned_shifts_fit_the_database_limit() -> None:
     assert caught.value.field == "shift_days"
 
 
+# --- weekdays ----------------------------------------------------------------------------------
+
+MON_FRI, WEEKEND = frozenset(range(5)), frozenset({5, 6})
+some_weekdays = st.frozensets(st.integers(0, 6), min_size=1, max_size=6)
+
+
+def local_day(shift: PlannedShift, zone: ZoneInfo) -> date:
+    return shift.start.astimezone(zone).date()
+
+
+@PROPERTY
+@given(requests(), some_weekdays)
+def test_a_rotation_and_its_complement_tile_the_whole_run(
+    req: RotationRequest, weekdays: frozenset[int]
+) -> None:
+    """The days a rotation skips are exactly the days another one, covering the other
+    weekdays, fills: together they lay out every turn of the all-days plan, no gap, no overlap."""
+    whole = plan_rotation(req)
+    some = plan_rotation(dataclasses.replace(req, weekdays=weekdays))
+    rest = plan_rotation(dataclasses.replace(req, weekdays=ALL_WEEKDAYS - weekdays))
+    assert some.next_first_day == rest.next_first_day == whole.next_first_day
+    both = sorted(some.shifts + rest.shifts, key=lambda s: s.start)
+    assert both[0].start == whole.shifts[0].start
+    assert both[-1].end == whole.shifts[-1].end
+    for before, after in itertools.pairwise(both):
+        assert before.end == after.start
+    for plan, covered in ((some, weekdays), (rest, ALL_WEEKDAYS - weekdays)):
+        for s in plan.shifts:
+            first = local_day(s, req.zone)
+            # Every day of the shift is covered; it starts and ends at a handoff of its days.
+            local_days = (s.end.astimezone(req.zone).date() - first).days
+            assert local_days >= 1
+            assert all((first + timedelta(days=k)).weekday() in covered for k in range(local_days))
+            assert (s.start, s.end) == local_span(first, req.handoff, local_days, req.zone)
+
+
+@PROPERTY
+@given(requests(), some_weekdays)
+def test_skipped_turns_use_nobodys_turn(req: RotationRequest, weekdays: frozenset[int]) -> None:
+    plan = plan_rotation(dataclasses.replace(req, weekdays=weekdays))
+    turns: dict[int, set[int]] = {}
+    for s in plan.shifts:
+        turn = (local_day(s, req.zone) - req.first_day).days // req.shift_days
+        turns.setdefault(turn, set()).add(s.counsellor_id)
+    ids, n = req.counsellor_ids, len(req.counsellor_ids)
+    rotated = ids[req.start_index :] + ids[: req.start_index]
+    assert [turns[t] for t in sorted(turns)] == [{rotated[k % n]} for k in range(len(turns))]
+    assert plan.next_index == (req.start_index + len(turns)) % n
+
+
+@PROPERTY
+@given(requests(max_length=60), st.integers(0, 90), some_weekdays)
+def test_continuation_on_some_weekdays_equals_one_run(
+    req: RotationRequest, more: int, weekdays: frozenset[int]
+) -> None:
+    req = dataclasses.replace(req, weekdays=weekdays)
+    first = plan_rotation(req)
+    following = dataclasses.replace(req, last_day=req.last_day + timedelta(days=more))
+    whole = plan_rotation(following)
+    if following.last_day < first.next_first_day:
+        assert whole == first
+        return
+    second = plan_rotation(continue_from(first, following))
+    assert whole == RotationPlan(
+        first.shifts + second.shifts, second.next_index, second.next_first_day
+    )
+
+
+def test_covered_runs_of_a_turn() -> None:
+    wednesday = date(2026, 3, 25)
+    assert covered_runs(wednesday, 7, ALL_WEEKDAYS) == [(wednesday, 7)]
+    assert covered_runs(wednesday, 7, MON_FRI) == [(wednesday, 3), (date(2026, 3, 30), 2)]
+    assert covered_runs(wednesday, 7, WEEKEND) == [(date(2026, 3, 28), 2)]
+    assert covered_runs(wednesday, 2, WEEKEND) == []
+
+
+def test_weekdays_and_weekend_rotations_over_spring_forward() -> None:
+    """A working-week rotation and a weekend one, both weekly from Monday, over the week of
+    2026-03-29 (clocks go forward on Sunday): they meet at Saturday's and Monday's handoff."""
+    weekly = request(shift_days=7, first_day=date(2026, 3, 23), last_day=date(2026, 4, 5))
+    week = plan_rotation(dataclasses.replace(weekly, weekdays=MON_FRI))
+    weekend = plan_rotation(dataclasses.replace(weekly, counsellor_ids=(21, 22), weekdays=WEEKEND))
+    assert [(s.counsellor_id, s.start, s.end) for s in week.shifts] == [
+        (11, utc(2026, 3, 23, 8), utc(2026, 3, 28, 8)),  # Mon 09:00 CET → Sat 09:00 CET
+        (12, utc(2026, 3, 30, 7), utc(2026, 4, 4, 7)),  # the next week, in summer time
+    ]
+    assert [(s.counsellor_id, s.start, s.end) for s in weekend.shifts] == [
+        (21, utc(2026, 3, 28, 8), utc(2026, 3, 30, 7)),  # Sat 09:00 CET → Mon 09:00 CEST
+        (22, utc(2026, 4, 4, 7), utc(2026, 4, 6, 7)),
+    ]
+    assert [hours(s) for s in weekend.shifts] == [47, 48]
+    assert (week.next_index, weekend.next_index) == (2, 0)
+    assert week.next_first_day == weekend.next_first_day == date(2026, 4, 6)
+
+
+def test_daily_weekdays_over_fall_back_skip_the_weekend_without_a_turn() -> None:
+    plan = plan_rotation(
+        request(first_day=date(2026, 10, 22), last_day=date(2026, 10, 27), weekdays=MON_FRI)
+    )
+    days = [(local_day(s, BERLIN), s.counsellor_id, hours(s)) for s in plan.shifts]
+    assert days == [
+        (date(2026, 10, 22), 11, 24),  # Thursday
+        (date(2026, 10, 23), 12, 24),  # Friday, ends Saturday 09:00 CEST
+        (date(2026, 10, 26), 13, 24),  # Monday: the weekend took no turn
+        (date(2026, 10, 27), 11, 24),
+    ]
+    weekend = plan_rotation(
+        request(first_day=date(2026, 10, 22), last_day=date(2026, 10, 27), weekdays=WEEKEND)
+    )
+    assert [(local_day(s, BERLIN), hours(s)) for s in weekend.shifts] == [
+        (date(2026, 10, 24), 25),  # Saturday 09:00 CEST → Sunday 09:00 CET
+        (date(2026, 10, 25), 24),
+    ]
+    assert plan.next_first_day == weekend.next_first_day == date(2026, 10, 28)
+
+
+def test_a_weekly_turn_from_midweek_keeps_one_counsellor_for_both_parts() -> None:
+    midweek = request(shift_days=7, first_day=date(2026, 11, 25), last_day=date(2026, 12, 2))
+    plan = plan_rotation(dataclasses.replace(midweek, weekdays=MON_FRI))
+    assert [(local_day(s, BERLIN), s.counsellor_id, hours(s)) for s in plan.shifts] == [
+        (date(2026, 11, 25), 11, 72),  # Wed 09:00 → Sat 09:00
+        (date(2026, 11, 30), 11, 48),  # Mon 09:00 → Wed 09:00, the same turn
+        (date(2026, 12, 2), 12, 72),
+        (date(2026, 12, 7), 12, 48),
+    ]
+
+
+def test_a_period_without_a_covered_day_plans_nothing() -> None:
+    plan = plan_rotation(
+        request(first_day=date(2026, 11, 23), last_day=date(2026, 11, 27), weekdays=WEEKEND)
+    )
+    assert plan == RotationPlan((), next_index=0, next_first_day=date(2026, 11, 28))
+
+
 # --- validation ------------------------------------------------------------------------------
 
 
@@ -317,6 +454,10 @@ def test_planned_shifts_fit_the_database_limit() -> None:
         ({"handoff": time(9, tzinfo=UTC)}, "handoff", "ohne Zeitzone"),
         ({"handoff": time(9, tzinfo=BERLIN)}, "handoff", "ohne Zeitzone"),
         ({"tier": "standby"}, "tier", "Bereitschaftsstufe"),
+        ({"weekdays": frozenset()}, "weekdays", "mindestens einen Wochentag"),
+        ({"weekdays": frozenset({0, 7})}, "weekdays", r"0 \(Montag\) bis 6 \(Sonntag\)"),
+        ({"weekdays": frozenset({-1})}, "weekdays", "bis 6"),
+        ({"weekdays": frozenset({True})}, "weekdays", "bis 6"),
         ({"last_day": date(2026, 3, 26)}, "last_day", "Der letzte Tag liegt vor dem ersten Tag."),
         (
             {"last_day": date(2026, 3, 27) + timedelta(days=MAX_RANGE_DAYS)},

@@ -125,12 +125,12 @@ def notices(database: Database) -> dict[str, str]:
         return {row.dedupe_key: row.payload["text"] for row in rows}
 
 
-def audit_actions(database: Database, swap_id: int) -> list[str]:
+def audit_actions(database: Database, swap_id: int, entity: str = "swap_request") -> list[str]:
     with database.read() as session:
         return list(
             session.scalars(
                 select(AuditEntry.action)
-                .where(AuditEntry.entity == "swap_request", AuditEntry.entity_id == swap_id)
+                .where(AuditEntry.entity == entity, AuditEntry.entity_id == swap_id)
                 .order_by(AuditEntry.id)
             )
         )

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
-from foundation import once, users
+from foundation import accounts, once, users
 from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.jobs import Job
@@ -31,6 +31,7 @@ from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
 from web import (
     access_log_pages,
+    account_admin_pages,
     account_pages,
     api,
     apikey_pages,
@@ -44,12 +45,17 @@ from web import (
     counsellor_pages,
     feed,
     health,
+    offer_pages,
     pages,
+    password_pages,
     rota_edit_pages,
     rota_pages,
     rotation_pages,
+    second_factor_pages,
+    sso_pages,
     swap_pages,
     task_pages,
+    team_offer_pages,
     team_swap_pages,
 )
 from web.filters import install as install_filters
@@ -145,8 +151,12 @@ def create_app(
             *outbound_calls.routes,
             *sms.routes,
             *pages.routes,
+            *sso_pages.routes,
             *access_log_pages.routes,
             *account_pages.routes,
+            *account_admin_pages.routes,
+            *password_pages.routes,
+            *second_factor_pages.routes,
             *counsellor_pages.routes,
             *apikey_pages.routes,
             *rota_pages.routes,
@@ -157,6 +167,8 @@ def create_app(
             *appointment_actions.routes,
             *swap_pages.routes,
             *team_swap_pages.routes,
+            *offer_pages.routes,
+            *team_offer_pages.routes,
             *calendar_pages.routes,
             *feed.routes,
             *task_pages.routes,
@@ -203,6 +215,7 @@ def _sweep(db: Database) -> None:
     auth.sweep(db)
     with db.write() as session:
         users.forget_old_attempts(session)
+        accounts.forget_used_tokens(session)
         once.forget_before(session, utcnow() - callback_request_pages.TOKEN_LIFETIME)
 
 

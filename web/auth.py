@@ -6,10 +6,12 @@
   and at the latest ABSOLUTE after sign-in.
 * Every form carries a CSRF token: an HMAC of the session id (before sign-in: of a random nonce
   in the `__Host-hotline-login` cookie). Every POST checks it.
-* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403; a form
-  with a control character or a bidirectional override (`foundation.text`: no one types them,
-  PostgreSQL cannot store a NUL, the others make a text read otherwise than stored) → 422;
-  only the multi-line fields (`MULTI_LINE_FIELDS`, the text areas) keep tab and line breaks. A
+* `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403; an
+  account that must enrol a second factor first → to its enrolment (`foundation.second_factor`;
+  only the pages marked `enrolling` open before); a form with a control character or a
+  bidirectional override (`foundation.text`: no one types them, PostgreSQL cannot store a NUL,
+  the others make a text read otherwise than stored) → 422; only the multi-line fields
+  (`MULTI_LINE_FIELDS`, the text areas) keep tab and line breaks. A
   handler raises `Forbidden` (403) for what the viewer sees but may not do, and `Hidden` (404,
   the answer of an unknown address) for a record of the URL that does not exist or that the
   viewer may not see: a refused id tells nothing about whether it exists.
@@ -32,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
-from foundation import access, crypto, text
+from foundation import access, crypto, second_factor, text
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -58,6 +60,7 @@ class Viewer:
     principal: Principal
     session_hash: str
     csrf: str
+    must_enrol: bool = False  # the second factor is required and not yet enrolled
 
     @property
     def actor(self) -> str:
@@ -94,12 +97,24 @@ def cookie_options(max_age: int | None = None) -> dict[str, Any]:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def start_session(db: Database, user_id: int) -> str:
-    """A new session for the user; returns the cookie value (the only place it exists)."""
+def start_session(db: Database, user_id: int, device: str = "") -> str:
+    """A new session for the user; returns the cookie value (the only place it exists).
+    `device`: the browser's User-Agent, to name the session on "Mein Konto"."""
     plain = secrets.token_urlsafe(32)
+    shown = "".join(c for c in device if c.isprintable())[:200] or None
     with db.write() as session:
-        session.add(WebSession(id_hash=_digest(plain), user_id=user_id))
+        session.add(WebSession(id_hash=_digest(plain), user_id=user_id, device=shown))
     return plain
+
+
+async def signed_in(db: Database, user_id: int, target: str, device: str = "") -> Response:
+    """The answer that completes a sign-in: a new session, on to `target`. `device`: the
+    browser's User-Agent (see `start_session`)."""
+    plain = await run_in_threadpool(start_session, db, user_id, device)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, plain, **cookie_options())
+    response.delete_cookie(LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
 
 
 def end_session(db: Database, session_hash: str) -> None:
@@ -134,6 +149,9 @@ def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer 
             principal=access.for_user(session, user),
             session_hash=key,
             csrf=csrf_token(settings, "session", key),
+            must_enrol=second_factor.must_enrol(
+                settings, user.role, second_factor.enrolled(session, user.id)
+            ),
         )
         stale = now - web_session.last_seen_at > TOUCH_EVERY
     if expired:
@@ -181,9 +199,18 @@ class Hidden(Exception):
     """The record of the URL does not exist, or the viewer may not see it (the same 404)."""
 
 
-def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]:
+ENROL = "/account/second-factor"
+MUST_ENROL = (
+    "Bitte richten Sie zuerst die Zwei-Faktor-Anmeldung ein: Sie ist für Ihr Konto vorgeschrieben."
+)
+
+
+def page(
+    *roles: Role, enrolling: bool = False
+) -> Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]:
     """Require a session with one of `roles` (any role if none given) and, for POST, a valid
-    CSRF token in the form field `csrf`."""
+    CSRF token in the form field `csrf`. An account that must enrol a second factor opens only
+    the pages marked `enrolling` (the enrolment, signing out)."""
     allowed = frozenset(roles) or frozenset(Role)
 
     def wrap(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
@@ -210,6 +237,10 @@ def page(*roles: Role) -> Callable[[PageHandler], Callable[[Request], Awaitable[
                 return RedirectResponse(f"/login?next={target}", status_code=303)
             if viewer.role not in allowed:
                 return forbidden(request, "Für diese Seite fehlt Ihnen die Berechtigung.", viewer)
+            if viewer.must_enrol and not enrolling:
+                if request.method == "GET":
+                    return RedirectResponse(ENROL, status_code=303)
+                return forbidden(request, MUST_ENROL, viewer)
             if request.method == "POST":
                 form = await request.form()
                 sent = str(form.get("csrf", ""))

@@ -13,19 +13,21 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation import access, crypto, outbox, users
+from foundation import access, outbox, second_factor, users
 from foundation.clock import served, utcnow
 from foundation.db import Database
 from foundation.models import MAX_ID, AuditEntry, Role, TaskStatus, Voicemail
 from hotline import conversations
 from hotline.tasks.task_list import Task, open_callback_requests
 from scheduling import shifts
+from scheduling.offers import deciding as offer_deciding
 from scheduling.shifts import OnCallNow
 from scheduling.swaps import deciding
-from web import auth
+from web import auth, pending_sign_in
 from web.auth import Viewer, page
 
 GAP_HORIZON = timedelta(days=28)
+LOGIN_NOTICES = {"password": "Ihr Passwort ist gespeichert. Bitte melden Sie sich damit an."}
 
 
 def render(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
@@ -62,7 +64,9 @@ def as_day(raw: object) -> date | None:
 # --- sign-in ----------------------------------------------------------------------------------
 
 
-def _login_nonce(request: Request) -> tuple[str, bool]:
+def login_nonce(request: Request) -> tuple[str, bool]:
+    """The nonce that forms before sign-in sign their CSRF token with (and whether it is new:
+    then it must be set as the cookie `auth.LOGIN_COOKIE`)."""
     nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
     if 20 <= len(nonce) <= 100:
         return nonce, False
@@ -73,7 +77,7 @@ def _login_page(
     request: Request, message: str | None = None, username: str = "", status: int = 200
 ) -> Response:
     settings: Settings = request.app.state.settings
-    nonce, fresh = _login_nonce(request)
+    nonce, fresh = login_nonce(request)
     response = render(
         request,
         "login.html",
@@ -82,7 +86,9 @@ def _login_page(
             "message": message,
             "username": username,
             "next": auth.safe_next(request.query_params.get("next")),
+            "notice": LOGIN_NOTICES.get(request.query_params.get("done", "")),
             "viewer": None,
+            "relaxed": relaxed(settings),
         },
         status,
     )
@@ -91,19 +97,22 @@ def _login_page(
     return response
 
 
+def relaxed(settings: Settings) -> bool:
+    """The configuration requires a second factor for some role, and it is not enforced
+    (simulation mode): the sign-in page and "Mein Konto" say so."""
+    return bool(settings.config.accounts.second_factor) and not second_factor.enforced(settings)
+
+
 async def login_form(request: Request) -> Response:
     return _login_page(request)
 
 
 async def login(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
     form = await request.form()
     username = str(form.get("username", ""))[:100]
     password = str(form.get("password", ""))[: users.MAX_LENGTH + 1]
-    nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
-    expected = auth.csrf_token(settings, "login", nonce)
-    if not nonce or not crypto.same(str(form.get("csrf", "")), expected):
+    if not pending_sign_in.form_ok(request, form):
         return _login_page(
             request,
             "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.",
@@ -112,13 +121,13 @@ async def login(request: Request) -> Response:
         )
     address = request.client.host if request.client else "unknown"
 
-    def check() -> int | None:
+    def check() -> tuple[int, bool] | None:
         with db.write() as session:
             user = users.authenticate(session, username, password, address)
-            return user.id if user else None
+            return (user.id, second_factor.enrolled(session, user.id)) if user else None
 
     try:
-        user_id = await run_in_threadpool(check)
+        found = await run_in_threadpool(check)
     except users.ThrottledError as exc:
         seconds = max(1, round(exc.wait.total_seconds()))
         return _login_page(
@@ -128,17 +137,16 @@ async def login(request: Request) -> Response:
             username,
             429,
         )
-    if user_id is None:
+    if found is None:
         return _login_page(request, "Benutzername oder Passwort ist falsch.", username, 400)
-    plain = await run_in_threadpool(auth.start_session, db, user_id)
+    user_id, enrolled = found
     target = auth.safe_next(str(form.get("next", "")) or None)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(auth.COOKIE, plain, **auth.cookie_options())
-    response.delete_cookie(auth.LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
-    return response
+    if enrolled:
+        return pending_sign_in.ask_for_code(request, user_id, target)
+    return await auth.signed_in(db, user_id, target, request.headers.get("user-agent", ""))
 
 
-@page()
+@page(enrolling=True)
 async def logout(request: Request, viewer: Viewer) -> Response:
     await run_in_threadpool(auth.end_session, request.app.state.db, viewer.session_hash)
     response = RedirectResponse("/login", status_code=303)
@@ -158,6 +166,7 @@ class TeamPanel:
     voicemails: list[Voicemail]
     coordinates: bool
     swaps_waiting: int = 0  # accepted swaps waiting for a coordinator (coordinators only)
+    offers_waiting: int = 0  # taken open shifts waiting for a coordinator (likewise)
     callbacks_open: int = 0  # callback requests not done yet
     callbacks: tuple[Task, ...] = ()  # the newest of them, without personal data
     conversations_open: int = 0  # open conversations of the text relay
@@ -191,6 +200,9 @@ def _dashboard_data(db: Database, settings: Settings, viewer: Viewer) -> dict[st
                     coordinates=access.may_coordinate(who, slug),
                     swaps_waiting=deciding.waiting_for_approval(session, team_now.team.id)
                     if access.may_decide_swap(who, slug)
+                    else 0,
+                    offers_waiting=offer_deciding.waiting_for_approval(session, team_now.team.id)
+                    if access.may_decide_offer(who, slug)
                     else 0,
                     callbacks_open=callbacks_open,
                     callbacks=tuple(callbacks),

@@ -6,18 +6,29 @@ from __future__ import annotations
 
 from datetime import date, time
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
 from foundation.models import Role, Tier
-from scheduling.rotation import RotationError, RotationRequest, plan_rotation
+from scheduling.rotation import ALL_WEEKDAYS, RotationError, RotationRequest, plan_rotation
 from scheduling.rotation_save import RotationClash, save_rotation
 from web.auth import Viewer, page
 from web.pages import as_day, as_int
 from web.rota_pages import back, check_team, in_thread, show
 from web.rota_timeline import when
+
+NOTHING_PLANNED = "Im gewählten Zeitraum liegt keiner der gewählten Wochentage."
+
+
+def weekdays(form: FormData) -> frozenset[int]:
+    """The ticked weekday boxes (`weekday_0` = Monday … `weekday_6`); a form without the
+    boxes (`weekdays_shown` missing) covers every day, as rotations did before."""
+    if not form.get("weekdays_shown"):
+        return ALL_WEEKDAYS
+    return frozenset(day for day in ALL_WEEKDAYS if form.get(f"weekday_{day}"))
 
 
 @page(Role.ADMIN, Role.COORDINATOR)
@@ -43,8 +54,11 @@ async def rotation(request: Request, viewer: Viewer) -> Response:
             last_day=_day(form.get("last_day")),
             zone=settings.config.organisation.zone,
             start_index=as_int(form.get("start_index")),
+            weekdays=weekdays(form),
         )
         plan = plan_rotation(request_)
+        if not plan.shifts:
+            raise RotationError(NOTHING_PLANNED, field="weekdays")
     except RotationError as exc:
         return await show(
             request,

@@ -1,7 +1,8 @@
 """Shift swaps in "Meine Dienste" (`/shifts/mine`): a counsellor's upcoming shifts in all
 teams, each with a form to ask a colleague for a swap; requests to them (Annehmen/Ablehnen);
 their own open requests (Zurückziehen); and the recent history. What a team's coordinators
-decide is `web.team_swap_pages`; what the pages show, `web.swap_views`.
+decide is `web.team_swap_pages`; what the pages show, `web.swap_views`. The page also shows
+open shifts (`web.offer_views`; their actions are `web.offer_pages`).
 
 The use cases (`scheduling.swaps`) decide; these handlers only parse forms, call one use case
 in one transaction and redirect (POST, redirect, GET) with a key of a German message
@@ -26,7 +27,7 @@ from foundation.errors import DomainError
 from foundation.models import SwapRequest, SwapState
 from scheduling.swaps import answering, asking
 from scheduling.swaps.applying import Outcome
-from web import swap_messages, swap_views
+from web import offer_views, swap_messages, swap_views
 from web.auth import Hidden, Viewer, page
 from web.pages import as_int, render
 
@@ -42,7 +43,7 @@ def _outcome_key(outcome: Outcome) -> str:
     return "applied" if outcome.swap.state == SwapState.APPROVED else "accepted"
 
 
-async def _show_mine(
+async def show_mine(
     request: Request,
     viewer: Viewer,
     *,
@@ -54,9 +55,9 @@ async def _show_mine(
     data: dict[str, Any] = {"me": None}
     if viewer.counsellor_id is not None:
         counsellor_id = viewer.counsellor_id
-        data = await run_in_threadpool(
-            lambda: swap_views.mine(request.app.state.db, settings, counsellor_id)
-        )
+        db = request.app.state.db
+        data = await run_in_threadpool(lambda: swap_views.mine(db, settings, counsellor_id))
+        data |= await run_in_threadpool(lambda: offer_views.mine(db, settings, counsellor_id))
     return render(
         request,
         "swaps.html",
@@ -76,7 +77,7 @@ async def _show_mine(
 
 @page()
 async def mine(request: Request, viewer: Viewer) -> Response:
-    return await _show_mine(request, viewer)
+    return await show_mine(request, viewer)
 
 
 @page()
@@ -84,7 +85,7 @@ async def ask(request: Request, viewer: Viewer) -> Response:
     """Tausch anfragen: one of the viewer's shifts, to a colleague, maybe for one of theirs."""
     settings: Settings = request.app.state.settings
     if viewer.counsellor_id is None:
-        return await _show_mine(request, viewer, error=NO_RECORD, status=422)
+        return await show_mine(request, viewer, error=NO_RECORD, status=422)
     counsellor_id = viewer.counsellor_id
     form = await request.form()
     new = asking.NewSwap(
@@ -103,7 +104,7 @@ async def ask(request: Request, viewer: Viewer) -> Response:
     except DomainError as exc:
         values = {k: str(v) for k, v in form.items() if k != "csrf"}
         failed = {**values, "shift_id": new.shift_id, "field": exc.field, "message": exc.message}
-        return await _show_mine(request, viewer, form=failed, status=swap_messages.status(exc))
+        return await show_mine(request, viewer, form=failed, status=swap_messages.status(exc))
     return RedirectResponse("/shifts/mine?done=requested", status_code=303)
 
 
@@ -125,12 +126,21 @@ async def _answer(
                 return None
             return act(session, swap_id, viewer.counsellor_id)
 
+    return await act_and_return(request, viewer, save)
+
+
+async def act_and_return(
+    request: Request, viewer: Viewer, save: Callable[[], str | None]
+) -> Response:
+    """Run `save` (one transaction) and go back to "Meine Dienste" with the key of its
+    message; None: the viewer has no counsellor record to act with. A refusal shows the page
+    again with the use case's German message."""
     try:
         key = await run_in_threadpool(save)
         if key is None:
-            return await _show_mine(request, viewer, error=NO_RECORD, status=422)
+            return await show_mine(request, viewer, error=NO_RECORD, status=422)
     except DomainError as exc:
-        return await _show_mine(
+        return await show_mine(
             request, viewer, error=swap_messages.refused(exc), status=swap_messages.status(exc)
         )
     return RedirectResponse(f"/shifts/mine?done={key}", status_code=303)

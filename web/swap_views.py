@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.models import Counsellor, Shift, SwapRequest, SwapState, Team, Tier
+from foundation.models import Counsellor, Shift, ShiftOffer, SwapRequest, SwapState, Team, Tier
 from foundation.teams import team_by_slug
 from scheduling import shifts
+from scheduling.offers.rows import LIVE
 from scheduling.swaps.obsolete import stale_reason
 from scheduling.swaps.rows import OPEN
 from scheduling.swaps.words import OBSOLETE_REASONS, STATE_LABELS, span_text
@@ -114,13 +115,18 @@ def _views(session: Session, rows: list[SwapRequest], now: datetime) -> list[Swa
 
 
 def _in_open_requests(session: Session, team_id: int) -> set[int]:
-    """Shifts of the team named in an open request (they cannot be offered in another)."""
+    """Shifts of the team named in an open request or on offer to the team (they cannot be
+    offered in another)."""
     rows = session.execute(
         select(SwapRequest.shift_id, SwapRequest.return_shift_id).where(
             SwapRequest.team_id == team_id, SwapRequest.state.in_(OPEN)
         )
     )
-    return {shift_id for pair in rows for shift_id in pair if shift_id is not None}
+    offered = session.scalars(
+        select(ShiftOffer.shift_id).where(ShiftOffer.team_id == team_id, ShiftOffer.state.in_(LIVE))
+    )
+    named = {shift_id for pair in rows for shift_id in pair} | set(offered)
+    return {shift_id for shift_id in named if shift_id is not None}
 
 
 def mine(db: Database, settings: Settings, counsellor_id: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Shift swaps of a team in "Tauschanfragen" (`/rota/{team}/swaps`): for the team's
 coordinators and admins (`foundation.access.may_decide_swap`), the accepted swaps waiting for
 approval (Genehmigen/Ablehnen), the open ones and the history. The counsellors' side is
-`web.swap_pages`.
+`web.swap_pages`. The page also shows the team's open shifts (`web.offer_views`; their
+actions are `web.team_offer_pages`).
 
 The use cases (`scheduling.swaps.deciding`) decide; these handlers call one in one transaction
 and redirect with a key of a German message (`web.swap_messages`). A request of another team
@@ -9,6 +10,8 @@ is answered like a missing one.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +24,7 @@ from foundation.errors import DomainError
 from foundation.models import Role, SwapRequest
 from foundation.teams import team_by_slug
 from scheduling.swaps import deciding
-from web import swap_messages, swap_views
+from web import offer_views, swap_messages, swap_views
 from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
@@ -31,11 +34,13 @@ def _check_team(settings: Settings, viewer: Viewer, team: str) -> None:
         raise Forbidden
 
 
-async def _show_team(
+async def show_team(
     request: Request, viewer: Viewer, team: str, *, error: str | None = None, status: int = 200
 ) -> Response:
     settings: Settings = request.app.state.settings
-    data = await run_in_threadpool(lambda: swap_views.team(request.app.state.db, settings, team))
+    db = request.app.state.db
+    data = await run_in_threadpool(lambda: swap_views.team(db, settings, team))
+    data |= await run_in_threadpool(lambda: offer_views.team(db, settings, team))
     return render(
         request,
         "swaps.html",
@@ -57,7 +62,7 @@ async def _show_team(
 async def team_swaps(request: Request, viewer: Viewer) -> Response:
     team = request.path_params["team"]
     _check_team(request.app.state.settings, viewer, team)
-    return await _show_team(request, viewer, team)
+    return await show_team(request, viewer, team)
 
 
 async def _decide(request: Request, viewer: Viewer, approving: bool) -> Response:
@@ -81,10 +86,18 @@ async def _decide(request: Request, viewer: Viewer, approving: bool) -> Response
             )
             return f"obsolete-{outcome.obsolete}" if outcome.obsolete else "approved"
 
+    return await decide_and_return(request, viewer, team, save)
+
+
+async def decide_and_return(
+    request: Request, viewer: Viewer, team: str, save: Callable[[], str]
+) -> Response:
+    """Run `save` (one transaction) and go back to the team's page with the key of its
+    message; a refusal shows the page again with the use case's German message."""
     try:
         key = await run_in_threadpool(save)
     except DomainError as exc:
-        return await _show_team(
+        return await show_team(
             request,
             viewer,
             team,

@@ -13,6 +13,7 @@ from foundation import audit
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import Shift, SwapRequest, SwapState
+from scheduling.offers.rows import on_offer
 from scheduling.swaps.applying import check_takers
 from scheduling.swaps.rows import (
     OPEN,
@@ -95,6 +96,8 @@ def request_swap(
         raise Conflict(
             "Für diesen Dienst gibt es schon eine offene Tauschanfrage.", field="shift_id"
         )
+    if on_offer(session, ids) is not None:
+        raise Conflict("Dieser Dienst ist dem Team zur Übernahme angeboten.", field="shift_id")
     moves = [(shift, colleague)] + ([(back, requester)] if back else [])
     check_takers(session, team, moves)
     swap = SwapRequest(

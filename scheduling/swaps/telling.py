@@ -1,5 +1,6 @@
 """The notices of a swap: for each event a `ShiftNotice` of kind `swap` per person and
-channel, queued in the use case's transaction and sent by the scheduler exactly once."""
+channel, queued in the use case's transaction and sent by the scheduler exactly once; and who
+the team's coordinators are (open shifts tell them too)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
-from foundation.models import (
-    Counsellor,
-    NoticeKind,
-    Role,
-    Shift,
-    ShiftNotice,
-    SwapRequest,
-    Team,
-    User,
-    UserTeam,
-)
-from foundation.outgoing import channels
+from foundation.models import Counsellor, Role, Shift, SwapRequest, Team, User, UserTeam
+from scheduling.notices.store import queue_written
 from scheduling.swaps.rows import person
 from scheduling.swaps.words import SUBJECTS, Story, notice_text, span_text
 
@@ -34,28 +25,12 @@ def queue(
     text: str,
     now: datetime,
 ) -> None:
-    """One notice per person and channel for this event. The dedupe key makes it once:
-    an existing row is left alone (and the unique index guards the rest)."""
-    seen: set[int] = set()
-    for someone in people:
-        if someone.id in seen or not someone.active:
-            continue
-        seen.add(someone.id)
-        for channel in channels(someone):
-            key = f"swap:{swap.id}:{event}:{someone.id}:{channel}"
-            if session.scalar(select(ShiftNotice.id).where(ShiftNotice.dedupe_key == key)):
-                continue
-            session.add(
-                ShiftNotice(
-                    dedupe_key=key,
-                    counsellor_id=someone.id,
-                    team_id=swap.team_id,
-                    kind=NoticeKind.SWAP,
-                    channel=channel,
-                    due_at=now,
-                    payload={"text": text, "subject": SUBJECTS[event]},
-                )
-            )
+    """One notice per person and channel for this event, once (`store.queue_written`)."""
+    key = f"swap:{swap.id}:{event}"
+    subject = SUBJECTS[event]
+    queue_written(
+        session, key=key, team_id=swap.team_id, people=people, text=text, subject=subject, now=now
+    )
 
 
 def coordinators(session: Session, team_id: int) -> list[Counsellor]:

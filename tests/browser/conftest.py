@@ -106,12 +106,15 @@ class Service:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
+    yield from serve(tmp_path, free_port(), load_config(None))
+
+
+def serve(tmp_path: Path, port: int, config: HotlineConfig, **extra: Any) -> Iterator[Service]:
+    """The real service on http://localhost:`port`, with a new SQLite database (for a fixture)."""
     url = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
     upgrade(url)
-    port = free_port()
-    settings = Settings(
-        config=load_config(None), database_url=url, public_url=f"http://localhost:{port}"
-    )
+    public_url = f"http://localhost:{port}"
+    settings = Settings(config=config, database_url=url, public_url=public_url, **extra)
     database = Database(make_engine(url))
     with database.write() as session:
         sync_teams(session, settings.config)

@@ -66,12 +66,23 @@ def test_axe_admin_pages(service: Service, rota: date, browser_page: Any) -> Non
     rotation.get_by_role("button", name="Vorschau").click()
     page.get_by_role("heading", name="Vorschau").wait_for()
     found += run_axe(page, "rota, rotation preview")
+    found += check_page(page, f"{url}/rota/right-wing/swaps", "swaps and open shifts of a team")
     found += check_page(page, f"{url}/counsellors", "counsellors")
     page.locator("form.stacked").get_by_role("button", name="Speichern").click()
     page.get_by_role("alert").wait_for()
     found += run_axe(page, "counsellors, form with errors")
     found += check_page(page, f"{url}/audit", "audit")
+    # The accounts and access pages of issue 15.
+    found += check_page(page, f"{url}/accounts", "accounts")
+    first = page.locator("a[href^='/accounts/']").first.get_attribute("href")
+    found += check_page(page, f"{url}{first}", "one account")
+    found += check_page(page, f"{url}/account", "Mein Konto")
+    found += check_page(page, f"{url}/account/second-factor", "second factor, enrolment (QR)")
+    found += check_page(page, f"{url}/apikeys", "API keys")
+    found += check_page(page, f"{url}/access-log", "access log")
     found += check_page(page, f"{url}/gibt-es-nicht", "not found (404)", 404)
+    page.context.clear_cookies()
+    found += check_page(page, f"{url}/password/forgot", "forgotten password")
     assert_clean(found)
 
 
@@ -84,6 +95,7 @@ def test_axe_counsellor_pages(service: Service, rota: date, browser_page: Any) -
         found += check_page(
             page, f"{url}/rota/right-wing?view={view}&date={day}", f"rota {view} (counsellor)"
         )
+    found += check_page(page, f"{url}/shifts/mine", "Meine Dienste (swaps, open shifts)")
     found += check_page(page, f"{url}/counsellors", "forbidden (403)", 403)
     found += check_page(page, f"{url}/gibt-es-nicht", "not found (404, signed in)", 404)
     assert_clean(found)

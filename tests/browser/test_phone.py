@@ -21,12 +21,21 @@ from sqlalchemy import select
 from foundation import crypto
 from foundation.clock import utcnow
 from foundation.dates import weekday_day
-from foundation.models import AppointmentMode, Conversation, Counsellor, Shift, Team, Voicemail
+from foundation.models import (
+    AppointmentMode,
+    Conversation,
+    Counsellor,
+    Shift,
+    Team,
+    User,
+    Voicemail,
+)
 from hotline.relay.client_message import from_client
 from hotline.relay.delivery import queue_reply
 from hotline.relay.incoming import Incoming
 from hotline.tasks.callback_requests import NewCallbackRequest, create_callback_request
 from scheduling import appointments
+from scheduling.offers import offering
 from scheduling.shifts import Rota
 from scheduling.swaps.asking import NewSwap, request_swap
 from tests.browser.conftest import ARTIFACTS, Service, assert_clean, login, run_axe
@@ -101,12 +110,14 @@ class Data:
     today: date
 
 
-def _free(session: Any, of: int, other: int, after: datetime) -> Shift:
+def _free(session: Any, of: int, other: int, after: datetime, skip: tuple[int, ...] = ()) -> Shift:
     """A shift of `of` after `after` that no shift of `other` overlaps (so `other` may take it)."""
     theirs = list(session.scalars(select(Shift).where(Shift.counsellor_id == other)))
     for shift in session.scalars(
         select(Shift).where(Shift.counsellor_id == of, Shift.start_at > after).order_by(Shift.id)
     ):
+        if shift.id in skip:
+            continue
         if all(t.end_at <= shift.start_at or t.start_at >= shift.end_at for t in theirs):
             return shift
     raise AssertionError("no free shift in the demo rota")
@@ -114,7 +125,7 @@ def _free(session: Any, of: int, other: int, after: datetime) -> Shift:
 
 def pending_for_sabine(session: Any, service: Service, names: dict[str, int]) -> list[str]:
     """What waits for Sabine on "Meine Dienste", made here; returns the words the page shows
-    for each: a swap she asked Felix for, and one Felix asked of her."""
+    for each: a swap she asked Felix for, one Felix asked of her, and an open shift of his."""
     config = service.settings.config
     sabine, felix = names["Sabine Roth"], names["Felix Schäfer"]
     soon = utcnow() + timedelta(days=3)
@@ -122,7 +133,15 @@ def pending_for_sabine(session: Any, service: Service, names: dict[str, int]) ->
     request_swap(session, config, sabine, NewSwap(mine.id, felix), actor="tests")
     his = _free(session, felix, sabine, soon)
     request_swap(session, config, felix, NewSwap(his.id, sabine, note="Arzttermin"), actor="tests")
-    return ["An Felix Schäfer (Team Rechtsextremismus)", "Felix Schäfer bittet Sie"]
+    # An open shift of Felix's, offered to the team by the admin, that Sabine may take.
+    offered = _free(session, felix, sabine, soon, skip=(his.id,))
+    admin = session.scalars(select(User).where(User.username == "admin")).one()
+    offering.offer(session, config, offered.id, admin.id, actor="tests")
+    return [
+        "An Felix Schäfer (Team Rechtsextremismus)",
+        "Felix Schäfer bittet Sie",
+        "Offene Dienste zum Übernehmen",
+    ]
 
 
 @pytest.fixture
