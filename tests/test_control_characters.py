@@ -24,8 +24,9 @@ from tests.test_access_matrix import ROLES, ROUTES, Page, World, sign_in, url
 from tests.test_tasks import NOON, token_of
 from web.auth import MULTI_LINE_FIELDS
 
-# A character of each kind no field takes: C0 controls, DEL, overrides and isolates.
-REFUSED = ("\x01", "\x08", "\x0b", "\x1b", "\x7f", "\u202a", "\u202e", "\u2066", "\u2069")
+# A character of each kind no field takes: C0 controls, DEL, C1 controls, overrides, isolates.
+REFUSED = ("\x01", "\x08", "\x0b", "\x1b", "\x7f", "\x85", "\x9b", "\u202a", "\u202e", "\u2066",
+           "\u2069")  # fmt: skip
 # What only a multi-line field takes.
 LINE_BREAKS = ("\t", "\n", "\r\n")
 

@@ -89,7 +89,7 @@ class In(BaseModel):
 
 
 # An e-mail address: something@host.domain, no spaces, controls or overrides.
-_ADDRESS = r"[^@\s\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]+"
+_ADDRESS = r"[^@\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+"
 EMAIL = rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$"
 # A phone number as people write one: digits, spaces, + ( ) . / -.
 PHONE = r"^\+?[0-9 ()./-]*$"
