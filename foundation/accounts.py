@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import audit, users
+from foundation import audit, text, users
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import (
@@ -57,14 +56,12 @@ LAST_ADMIN = (
     "Das ist das letzte aktive Konto mit Administration: Es kann weder deaktiviert werden "
     "noch eine andere Rolle bekommen."
 )
-# Characters no name or address may hold: C0 and C1 controls, and the bidi overrides and
-# isolates that make text read differently from how it is stored.
-BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def unprintable(text: str) -> bool:
-    """Whether `text` holds a control character or a bidi override."""
-    return any(unicodedata.category(c) == "Cc" or c in BIDI for c in text)
+def unprintable(value: str) -> bool:
+    """Whether `value` holds a character no name or address may hold: a control character
+    or a bidi override (`foundation.text`)."""
+    return text.refused(value)
 
 
 def _digest(plain: str) -> str:

@@ -100,6 +100,11 @@ class _Some(types.TypeDecorator[StrEnum]):
         return None if value is None else self._cls(value)
 
 
+# The largest record id: every id column is an INTEGER, 32 bits in PostgreSQL (a larger number
+# names no record, and a query with one fails there instead of finding nothing).
+MAX_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(
         naming_convention={

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from config.settings import Settings
 from foundation.db import Database
+from foundation.models import MAX_ID
 from tests.helpers import post_signed
 from tests.test_access_matrix import ROLES, ROUTES, Api, Page, World, sign_in, url
 
@@ -241,4 +242,40 @@ def test_a_nul_character_in_any_text_is_refused_and_changes_nothing(
     assert refused.json()["details"][0]["field"] == "name"
     listed = {**person, "name": "Neu", "teams": ["islamism\x00"]}
     assert browser.post("/api/v1/counsellors", json=listed).status_code == 422
+    assert _records(world) == before
+
+
+def test_an_id_beyond_the_database_s_integer_names_no_record(
+    browser: TestClient, world: World, api_key: str
+) -> None:
+    """Every id column is an INTEGER (32 bits in PostgreSQL, which fails on a larger number
+    instead of finding nothing): ids from 2^31 to 12 digits were a 500 there. Now every page
+    with an id in its path answers them as an unknown record (404; 403 for a role the page is
+    not for), the API with 422, in a path, a query and a body."""
+    with_ids = [
+        (method, path, route)
+        for (method, path), route in sorted(ROUTES.items())
+        if isinstance(route, Page | Api) and re.search(r"\{(?!team\})\w+\}", path)
+    ]
+    before = _records(world)
+    csrf = sign_in(browser, "chef")
+    for too_big in (MAX_ID + 1, 99_999_999_999):
+        for method, path, route in with_ids:
+            if not isinstance(route, Page):
+                continue
+            data = {"csrf": csrf, **route.form} if method == "POST" else None
+            target = url(path, {"team": "islamism"} | dict.fromkeys(_names(path), too_big))
+            response = browser.request(method, target, data=data)
+            assert response.status_code in (403, 404), (method, target, response.status_code)
+    browser.cookies.clear()
+    browser.headers["Authorization"] = f"Bearer {api_key}"
+    for method, path, route in with_ids:
+        if isinstance(route, Api):
+            target = url(path, dict.fromkeys(_names(path), MAX_ID + 1))
+            response = browser.request(method, target, json=route.body)
+            assert response.status_code == 422, (method, target, response.status_code)
+    assert browser.get(f"/api/v1/shifts?counsellor_id={MAX_ID + 1}").status_code == 422
+    body = {"counsellor_id": 2**40, "client": {"pseudonym": "X"}, "mode": "phone",
+            "start": "2031-03-03T09:00:00+01:00", "end": "2031-03-03T10:00:00+01:00"}  # fmt: skip
+    assert browser.post("/api/v1/appointments", json=body).status_code == 422
     assert _records(world) == before

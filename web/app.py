@@ -101,7 +101,7 @@ def create_app(
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
     templates.env.globals.update(settings=settings, config=settings.config)
-    openapi = document(app_version())
+    openapi = document(app_version(), settings.config)
     metrics = health.Metrics()
 
     @asynccontextmanager

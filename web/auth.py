@@ -8,8 +8,10 @@
   in the `__Host-hotline-login` cookie). Every POST checks it.
 * `page(*roles)` wraps an endpoint: no session → redirect to /login; wrong role → 403; an
   account that must enrol a second factor first → to its enrolment (`foundation.second_factor`;
-  only the pages marked `enrolling` open before); a form with a NUL character (which no one
-  types, and PostgreSQL cannot store) → 422. A
+  only the pages marked `enrolling` open before); a form with a control character or a
+  bidirectional override (`foundation.text`: no one types them, PostgreSQL cannot store a NUL,
+  the others make a text read otherwise than stored) → 422; only the multi-line fields
+  (`MULTI_LINE_FIELDS`, the text areas) keep tab and line breaks. A
   handler raises `Forbidden` (403) for what the viewer sees but may not do, and `Hidden` (404,
   the answer of an unknown address) for a record of the URL that does not exist or that the
   viewer may not see: a refused id tells nothing about whether it exists.
@@ -32,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from config.settings import Settings
-from foundation import access, crypto, second_factor
+from foundation import access, crypto, second_factor, text
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -181,9 +183,12 @@ PageHandler = Callable[[Request, Viewer], Awaitable[Response]]
 
 NOT_FOUND = "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse."
 UNREADABLE = (
-    "Das Formular enthält ein unzulässiges Steuerzeichen. Es wurde nichts gespeichert. "
+    "Das Formular enthält ein unzulässiges Steuerzeichen (oder ein Zeichen, das die "
+    "Schreibrichtung umkehrt). Es wurde nichts gespeichert. "
     "Bitte gehen Sie zurück und geben Sie den Text noch einmal ein."
 )
+# The fields of the pages' forms that are text areas: tab and line breaks allowed there only.
+MULTI_LINE_FIELDS = frozenset({"body", "message"})
 
 
 class Forbidden(Exception):
@@ -245,7 +250,11 @@ def page(
                         "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.",
                         viewer,
                     )
-                if any(isinstance(value, str) and "\x00" in value for value in form.values()):
+                if any(
+                    isinstance(value, str)
+                    and text.refused(value, multi_line=name in MULTI_LINE_FIELDS)
+                    for name, value in form.multi_items()
+                ):
                     return unreadable(request, viewer)
             try:
                 return await handler(request, viewer)
@@ -269,7 +278,7 @@ def forbidden(request: Request, message: str, viewer: Viewer | None = None) -> R
 
 
 def unreadable(request: Request, viewer: Viewer) -> Response:
-    """A form no browser sends (a NUL character in a field): refused, nothing changed."""
+    """A form with a character no field takes (`foundation.text`): refused, nothing changed."""
     templates = request.app.state.templates
     context = {"title": "Ungültige Eingabe", "message": UNREADABLE, "viewer": viewer}
     response: Response = templates.TemplateResponse(request, "error.html", context, 422)

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import crypto, once, outbox
+from foundation import crypto, once, outbox, text
 from foundation.clock import utcnow
 from foundation.db import Database
 from hotline.tasks.callback_requests import (
@@ -73,6 +73,7 @@ MESSAGES = {
     "preferred_date": f"Bitte wählen Sie einen Tag in den nächsten {PREFERRED_DAYS} Tagen "
     "oder lassen Sie das Feld leer.",
     "message": f"Bitte höchstens {MAX_MESSAGE} Zeichen.",
+    "characters": "Bitte ohne Steuerzeichen und ohne Zeichen, die die Schreibrichtung umkehren.",
 }
 EXPIRED = "Das Formular war zu lange geöffnet. Bitte prüfen Sie Ihre Angaben und senden Sie es "
 EXPIRED += "noch einmal."
@@ -167,6 +168,11 @@ def read_form(line: str, fields: dict[str, str], client: str, today: date) -> Fi
         "message": fields.get("message", "").replace("\r\n", "\n").strip(),
         "confirm_sms": "ja" if fields.get("confirm_sms") else "",
     }
+    refused = {  # the text area keeps its line breaks
+        name: MESSAGES["characters"]
+        for name, value in values.items()
+        if text.refused(value, multi_line=name == "message")
+    }
     errors: dict[str, str] = {}
     if len(values["name"]) > MAX_NAME:
         errors["name"] = MESSAGES["name"]
@@ -180,6 +186,9 @@ def read_form(line: str, fields: dict[str, str], client: str, today: date) -> Fi
         errors["preferred_date"] = MESSAGES["preferred_date"]
     if len(values["message"]) > MAX_MESSAGE:
         errors["message"] = MESSAGES["message"]
+    if refused:  # not shown again either
+        values = {name: "" if name in refused else value for name, value in values.items()}
+        return Filled(values, None, {**errors, **refused})
     if errors or phone is None:
         return Filled(values, None, errors)
     new = NewCallbackRequest(

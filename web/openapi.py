@@ -7,6 +7,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from config.model import HotlineConfig
+from foundation.clock import FIRST_DAY, LAST_DAY
+from foundation.models import MAX_ID
 from web import schemas
 
 REF = "#/components/schemas/{model}"
@@ -46,25 +49,26 @@ def _query(name: str, description: str, *, required: bool = False, **schema: Any
 
 
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+_YEARS = f"; between {FIRST_DAY.year} and {LAST_DAY.year}"
+_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _BODY_ERRORS = (400, 413, 415, 422)
 
 
 def _path_id(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1},
-    }
+    return {"name": name, "in": "path", "required": True, "schema": dict(_ID)}
 
 
 def _window(what: str) -> list[dict[str, Any]]:
     """The query of a listing (`web.api.plumbing.listing`)."""
     return [
         _query("team", "team slug"),
-        _query("counsellor_id", what, type="integer", minimum=1),
-        _query("from", "window start (default: now)", **_TIME),
-        _query("to", "window end (default: from + 28 days; at most 400 days)", **_TIME),
+        _query("counsellor_id", what, **_ID),
+        _query("from", f"window start (default: now){_YEARS}", **_TIME),
+        _query(
+            "to",
+            f"window end, after from (default: from + 28 days; at most 400 days){_YEARS}",
+            **_TIME,
+        ),
     ]
 
 
@@ -157,12 +161,7 @@ def _appointment_paths() -> dict[str, Any]:
             "get": {
                 "summary": "List appointments overlapping a window",
                 "operationId": "listAppointments",
-                "parameters": [
-                    _query("counsellor_id", "only this counsellor's", type="integer", minimum=1),
-                    _query("team", "only the team's counsellors (slug)"),
-                    _query("from", "window start (default: now)", **_TIME),
-                    _query("to", "window end (default: from + 28 days; at most 400 days)", **_TIME),
-                ],
+                "parameters": _window("only this counsellor's"),
                 "responses": {
                     "200": _json(schemas.AppointmentList, "appointments in start order"),
                     **_errors(422),
@@ -249,7 +248,8 @@ def _call_back_paths() -> dict[str, Any]:
     }
 
 
-def document(version: str) -> dict[str, Any]:
+def document(version: str, config: HotlineConfig | None = None) -> dict[str, Any]:
+    """The document; with the configuration, the known team and line slugs as enums."""
     spec = _document(version)
     # Every write refuses a body of another type than JSON (web.api.plumbing.not_json), also
     # where it reads none: each says so.
@@ -257,7 +257,35 @@ def document(version: str) -> dict[str, Any]:
         for method, operation in operations.items():
             if method in ("post", "delete") and "415" not in operation["responses"]:
                 operation["responses"].update(_errors(415))
+    if config is not None:
+        _known_slugs(spec, sorted(config.teams), sorted(config.lines))
     return spec
+
+
+# Where the document names a team or a line: (component, property) of the bodies.
+_TEAM_PROPERTIES = (("ShiftIn", "team"), ("StandInIn", "team"), ("CounsellorIn", "teams"))
+_LINE_PROPERTIES = (("CallBackIn", "line"),)
+
+
+def _known_slugs(spec: dict[str, Any], teams: list[str], lines: list[str]) -> None:
+    """A slug that is not configured is refused (422): the document lists those that are."""
+
+    def narrow(node: dict[str, Any], slugs: list[str]) -> None:
+        if node.get("type") == "string":
+            node.pop("pattern", None)
+            node["enum"] = slugs
+        for child in (*node.get("anyOf", ()), *([node["items"]] if "items" in node else [])):
+            narrow(child, slugs)
+
+    shapes = spec["components"]["schemas"]
+    for slugs, places in ((teams, _TEAM_PROPERTIES), (lines, _LINE_PROPERTIES)):
+        for model, name in places:
+            narrow(shapes[model]["properties"][name], slugs)
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter["name"] == "team":
+                    parameter["schema"] = {"type": "string", "enum": teams}
 
 
 def _document(version: str) -> dict[str, Any]:
@@ -342,7 +370,7 @@ def _document(version: str) -> dict[str, Any]:
                     "operationId": "onCall",
                     "parameters": [
                         _query("team", "team slug", required=True),
-                        _query("at", "instant (default: now)", **_TIME),
+                        _query("at", f"instant (default: now){_YEARS}", **_TIME),
                     ],
                     "responses": {
                         "200": _json(schemas.OnCallOut, "the tiers in calling order"),

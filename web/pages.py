@@ -16,7 +16,7 @@ from config.settings import Settings
 from foundation import access, outbox, second_factor, users
 from foundation.clock import served, utcnow
 from foundation.db import Database
-from foundation.models import AuditEntry, Role, TaskStatus, Voicemail
+from foundation.models import MAX_ID, AuditEntry, Role, TaskStatus, Voicemail
 from hotline import conversations
 from hotline.tasks.task_list import Task, open_callback_requests
 from scheduling import shifts
@@ -43,9 +43,12 @@ def render(request: Request, name: str, context: dict[str, object], status: int 
 
 def as_int(raw: object) -> int:
     """A whole number (e.g. a record id) from a path, query or form value; 0 when it is not
-    one (only the digits 0-9: `isdigit` also takes '²' and '١'), or has more than 11 digits."""
+    one (only the digits 0-9: `isdigit` also takes '²' and '١'), or is larger than any id
+    (`MAX_ID`: PostgreSQL could not even compare it)."""
     text = str(raw or "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+        return 0
+    return int(text) if int(text) <= MAX_ID else 0
 
 
 def as_day(raw: object) -> date | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -11,15 +11,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from foundation import text
 from foundation.clock import FIRST_DAY, LAST_DAY, served
-from foundation.models import AbsenceKind, AppointmentMode, AppointmentStatus, Tier
+from foundation.models import MAX_ID, AbsenceKind, AppointmentMode, AppointmentStatus, Tier
 
-# A record id as the database holds it (a 64-bit integer; a larger one is no record, not a 500).
-RecordId = Annotated[int, Field(gt=0, lt=2**63)]
+# A record id as the database holds it (`MAX_ID`: a larger one is no record, a 422, not a 500).
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def _served(moment: datetime) -> datetime:
@@ -32,17 +34,65 @@ def _served(moment: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_served)]
 
 
+class _MultiLine:
+    """The mark of a text field that keeps tab and line breaks (`MultiLine`)."""
+
+
+MULTI_LINE = _MultiLine()
+# A text of several lines (a note): tab, line feed and carriage return allowed.
+MultiLine = Annotated[str, MULTI_LINE]
+
+
+def _multi_line(model: type[BaseModel], name: str) -> bool:
+    return MULTI_LINE in model.model_fields[name].metadata
+
+
+def _document_input(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The document says which characters a text takes (`foundation.text`): each string
+    without a pattern, format or enum of its own gets the pattern that `In` checks. A body's
+    `EXAMPLE` (valid, and naming the demo's records) is its example."""
+    example = getattr(model, "EXAMPLE", None)
+    if example is not None:
+        schema["examples"] = [example]
+
+    def mark(node: dict[str, Any], pattern: str) -> None:
+        if node.get("type") == "string" and not {"pattern", "format", "enum"} & node.keys():
+            node["pattern"] = pattern
+        for child in (*node.get("anyOf", ()), *([node["items"]] if "items" in node else [])):
+            mark(child, pattern)
+
+    for name, node in schema.get("properties", {}).items():
+        multi = name in model.model_fields and _multi_line(model, name)
+        mark(node, text.MULTI_LINE_PATTERN if multi else text.PATTERN)
+
+
+_START, _END = "2031-03-03T09:00:00+01:00", "2031-03-03T10:00:00+01:00"
+
+
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    EXAMPLE: ClassVar[dict[str, Any] | None] = None
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_document_input
+    )
 
     @field_validator("*")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        """No text holds a NUL character (PostgreSQL cannot store one): a 422, not a 500."""
+    def _typed(cls, value: object, info: ValidationInfo) -> object:
+        """No text holds a control character or a bidirectional override (NUL: PostgreSQL
+        cannot store one; the others make a text read otherwise than stored): a 422 naming
+        the field, not a 500."""
+        multi_line = info.field_name is not None and _multi_line(cls, info.field_name)
         texts = value if isinstance(value, list) else [value]
-        if any(isinstance(text, str) and "\x00" in text for text in texts):
-            raise ValueError("must not contain NUL characters")
+        if any(isinstance(t, str) and text.refused(t, multi_line=multi_line) for t in texts):
+            raise ValueError(text.PROBLEM)
         return value
+
+
+# An e-mail address: something@host.domain, no spaces, controls or overrides.
+_ADDRESS = r"[^@\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+"
+EMAIL = rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$"
+# A phone number as people write one: digits, spaces, + ( ) . / -.
+PHONE = r"^\+?[0-9 ()./-]*$"
 
 
 class Out(BaseModel):
@@ -50,9 +100,17 @@ class Out(BaseModel):
 
 
 class CounsellorIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "name": "Anna Beispiel",
+        "phone": "0151 23456789",
+        "teams": ["islamism"],
+    }
+
     name: str = Field(min_length=1, max_length=200)
-    phone: str = Field(min_length=3, max_length=40, description="any German notation; stored E.164")
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str = Field(
+        min_length=3, max_length=40, pattern=PHONE, description="any German notation; stored E.164"
+    )
+    email: str | None = Field(default=None, max_length=320, pattern=EMAIL)
     teams: list[str] = Field(default_factory=list, description="team slugs", max_length=20)
 
 
@@ -70,6 +128,14 @@ class CounsellorList(Out):
 
 
 class ShiftIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "team": "islamism",
+        "counsellor_id": 1,
+        "tier": "primary",
+        "start": _START,
+        "end": _END,
+    }
+
     team: str = Field(description="team slug")
     counsellor_id: RecordId
     tier: Tier
@@ -92,12 +158,20 @@ class ShiftList(Out):
 
 
 class StandInIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "team": "islamism",
+        "absent_id": 1,
+        "substitute_id": 2,
+        "start": _START,
+        "end": _END,
+    }
+
     team: str = Field(description="team slug")
     absent_id: RecordId = Field(description="the counsellor who is replaced")
     substitute_id: RecordId = Field(description="an active counsellor of the team; not absent_id")
     start: Instant = Field(description="ISO 8601 with offset")
     end: Instant = Field(description="ISO 8601 with offset; after start, at most 366 days")
-    note: str = Field(default="", max_length=500)
+    note: MultiLine = Field(default="", max_length=500)
 
 
 class StandInOut(Out):
@@ -117,11 +191,18 @@ class StandInList(Out):
 
 
 class AbsenceIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "counsellor_id": 1,
+        "kind": "holiday",
+        "start": _START,
+        "end": _END,
+    }
+
     counsellor_id: RecordId
     kind: AbsenceKind
     start: Instant = Field(description="ISO 8601 with offset")
     end: Instant = Field(description="ISO 8601 with offset; after start, at most 366 days")
-    note: str = Field(default="", max_length=500)
+    note: MultiLine = Field(default="", max_length=500)
 
 
 class AbsenceOut(Out):
@@ -156,12 +237,23 @@ class ClientIn(In):
         min_length=1, max_length=100, description="how the client is called; no phone number"
     )
     phone: str | None = Field(
-        default=None, max_length=40, description="any notation; stored encrypted, never returned"
+        default=None,
+        max_length=40,
+        pattern=PHONE,
+        description="any notation; stored encrypted, never returned",
     )
     sms_consent: bool = Field(default=False, description="SMS reminders; needs a mobile phone")
 
 
 class AppointmentIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "counsellor_id": 1,
+        "client": {"pseudonym": "Klient A"},
+        "start": _START,
+        "end": _END,
+        "mode": "phone",
+    }
+
     counsellor_id: RecordId
     client: ClientIn
     start: Instant = Field(description="ISO 8601 with offset")
@@ -174,11 +266,15 @@ class AppointmentIn(In):
 
 
 class RescheduleIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"start": _START, "end": _END}
+
     start: Instant = Field(description="ISO 8601 with offset")
     end: Instant = Field(description="ISO 8601 with offset; after start, at most 8 h")
 
 
 class StatusIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"status": "done"}
+
     status: Literal["done", "no_show"]
 
 
@@ -213,6 +309,8 @@ class Existing(Out):
 
 
 class CallBackIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"counsellor_id": 1, "appointment_id": 1}
+
     counsellor_id: RecordId = Field(
         description="whose phone rings first: an active counsellor of the target's team"
     )

@@ -59,7 +59,7 @@ async def list_absences(request: Request) -> Work:
     query = listing(request.query_params)
 
     def work(session: Session, who: Principal) -> Response:
-        team = team_by_slug(session, query.team, config) if query.team else None
+        team = team_by_slug(session, query.team, config) if query.team is not None else None
         must_see(who, query.team)
         ids = [c.id for c in team.counsellors] if team else None
         if query.counsellor_id is not None:

@@ -97,7 +97,7 @@ async def list_appointments(request: Request) -> Work:
 
     def work(session: Session, who: Principal) -> Response:
         ids: set[int] | None = None
-        if query.team:
+        if query.team is not None:
             ids = set(cases.team_counsellor_ids(team_by_slug(session, query.team, config)))
             must_see(who, query.team)
         if query.counsellor_id is not None:

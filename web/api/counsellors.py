@@ -13,8 +13,16 @@ from foundation.access import Principal
 from foundation.models import Counsellor
 from foundation.teams import team_by_slug
 from scheduling import counsellors as cases
-from web.api.plumbing import Work, api, body, get_or_post, must_coordinate, must_see
-from web.responses import json_response
+from web.api.plumbing import (
+    BadRequest,
+    Work,
+    api,
+    body,
+    get_or_post,
+    must_coordinate,
+    must_see,
+)
+from web.responses import error, json_response
 from web.schemas import CounsellorIn, CounsellorList, CounsellorOut
 
 
@@ -33,10 +41,13 @@ def _counsellor_out(counsellor: Counsellor) -> CounsellorOut:
 async def list_counsellors(request: Request) -> Work:
     config = request.app.state.settings.config
     team_slug = request.query_params.get("team")
-    active = {"true": True, "false": False}.get(request.query_params.get("active", ""))
+    given = request.query_params.get("active")
+    active = {"true": True, "false": False}.get(given or "")
+    if given is not None and active is None:
+        raise BadRequest(error(422, "invalid", "active: true or false"))
 
     def work(session: Session, who: Principal) -> Response:
-        team = team_by_slug(session, team_slug, config) if team_slug else None
+        team = team_by_slug(session, team_slug, config) if team_slug is not None else None
         must_see(who, team_slug)
         rows = cases.list_counsellors(session, team=team, active=active)
         seen = [c for c in rows if access.may_list_counsellor(who, [t.id for t in c.teams])]

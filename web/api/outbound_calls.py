@@ -20,7 +20,7 @@ from foundation.access import Principal
 from foundation.errors import DomainError
 from hotline.outbound_calls import placing, summaries
 from hotline.outbound_calls.targets import KINDS
-from web.api.plumbing import BadRequest, Work, api, body, caller, not_json
+from web.api.plumbing import BadRequest, Work, api, body, caller, not_json, path_id
 from web.responses import domain_error, error, json_response, local
 from web.schemas import CallBackIn, CallBackOut
 
@@ -103,14 +103,12 @@ async def create(request: Request) -> Response:
 
 @api
 async def show(request: Request) -> Work:
-    raw = str(request.path_params["call_id"])
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) < 1:
-        raise BadRequest(error(422, "invalid", "call_id: not a positive integer"))
+    call_id = path_id(request, "call_id")
     settings: Settings = request.app.state.settings
 
     def work(session: Session, who: Principal) -> Response:
-        summary = summaries.get(session, settings, int(raw), who)
-        access_log.log_opened(request.app.state.db, who, "outbound_call", [int(raw)])
+        summary = summaries.get(session, settings, call_id, who)
+        access_log.log_opened(request.app.state.db, who, "outbound_call", [call_id])
         return json_response(_out(settings, summary))
 
     return work

@@ -24,6 +24,7 @@ from foundation.access import Principal
 from foundation.clock import FIRST_DAY, LAST_DAY, utcnow
 from foundation.db import Database
 from foundation.errors import DomainError, NotFound
+from foundation.models import MAX_ID
 from web.responses import domain_error, error, query_time, validation_error
 from web.schemas import Instant
 
@@ -75,7 +76,8 @@ async def body(request: Request, model: type[M]) -> M:
 
 
 def instant(raw: str | None, name: str) -> datetime | None:
-    if raw is None or raw == "":
+    """A time of the query, or None if not given (an empty value is not a time: 422)."""
+    if raw is None:
         return None
     try:
         return _INSTANT.validate_python(query_time(raw))
@@ -200,10 +202,13 @@ def must_see(who: Principal, team: str | None) -> None:
 
 
 def positive_int(raw: str | None, name: str) -> int | None:
-    if raw is None or raw == "":
+    """An id of the query or the path, 1 to MAX_ID (the database's INTEGER), or None if not given;
+    anything else (an empty value too) is a 422."""
+    if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) < 1:
-        raise BadRequest(error(422, "invalid", f"{name}: not a positive integer"))
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID))
+    if not digits or not 1 <= int(raw) <= MAX_ID:
+        raise BadRequest(error(422, "invalid", f"{name}: not an id (1 to {MAX_ID})"))
     return int(raw)
 
 

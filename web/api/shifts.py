@@ -47,7 +47,7 @@ async def list_shifts(request: Request) -> Work:
     query = listing(request.query_params)
 
     def work(session: Session, who: Principal) -> Response:
-        team = team_by_slug(session, query.team, config) if query.team else None
+        team = team_by_slug(session, query.team, config) if query.team is not None else None
         must_see(who, query.team)
         rows = cases.list_shifts(
             session,
