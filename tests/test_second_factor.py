@@ -298,3 +298,28 @@ def test_rekey_covers_the_secret(
         assert sealed is not None
         assert crypto.box(only_new).key_of(sealed.secret_enc) == crypto.box(only_new).current_key_id
         assert second_factor.check(session, only_new, user_id, totp.now())
+
+
+@pytest.mark.parametrize("action", ["disable", "recovery-codes"])
+def test_wrong_codes_on_mein_konto_are_throttled_too(
+    browser: TestClient, database: Database, settings: Settings, config: HotlineConfig, action: str
+) -> None:
+    """A stolen session must not guess the code a million times to switch the factor off or to
+    draw new recovery codes: a wrong code there counts as one at the sign-in (it is not rolled
+    back with the refusal)."""
+    user_id = make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    totp, _codes = enrol(database, settings, user_id)
+    csrf = password_step(browser, "koord")
+    assert send_code(browser, csrf, totp.now()) == 303
+    csrf = csrf_of(browser.get("/account/second-factor").text)
+    wrong = f"{(int(totp.now()) + 500_000) % 1_000_000:06d}"
+    target = f"/account/second-factor/{action}"
+    statuses = [
+        browser.post(target, data={"csrf": csrf, "code": wrong}).status_code
+        for _ in range(users.FREE_FAILURES + 1)
+    ]
+    assert statuses == [422] * users.FREE_FAILURES + [429]
+    later = totp.at(utcnow() + timedelta(seconds=30))
+    assert browser.post(target, data={"csrf": csrf, "code": later}).status_code == 429
+    with database.read() as session:
+        assert second_factor.enrolled(session, user_id)

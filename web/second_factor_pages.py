@@ -181,9 +181,12 @@ async def recovery_codes(request: Request, viewer: Viewer) -> Response:
 
     def save() -> list[str]:
         with request.app.state.db.write() as session:
-            return second_factor.replace_recovery_codes(
+            codes = second_factor.replace_recovery_codes(
                 session, settings, viewer.user_id, given, actor=viewer.actor
             )
+        if codes is None:  # after the commit: the wrong code stays counted
+            raise Invalid(second_factor.WRONG, field="code")
+        return codes
 
     return await _show_codes(request, viewer, await _run(request, viewer, save))
 
@@ -198,7 +201,9 @@ async def disable(request: Request, viewer: Viewer) -> Response:
             user = session.get(User, viewer.user_id)
             if user is None:
                 raise Conflict("Dieses Konto gibt es nicht mehr.")
-            second_factor.disable(session, settings, user, given, actor=viewer.actor)
+            right = second_factor.disable(session, settings, user, given, actor=viewer.actor)
+        if not right:  # after the commit: the wrong code stays counted
+            raise Invalid(second_factor.WRONG, field="code")
 
     refused = await _run(request, viewer, save)
     return refused or RedirectResponse("/account?notice=second_factor_disabled", status_code=303)
