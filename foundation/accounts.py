@@ -36,7 +36,6 @@ from foundation.models import (
     AccountToken,
     Channel,
     Counsellor,
-    LoginAttempt,
     Role,
     Team,
     User,
@@ -392,12 +391,8 @@ def change_own_password(
 
 def _count(session: Session, key: str, now: datetime) -> int:
     """Count one more request under `key` in RESET_WINDOW; how many there were before it."""
-    digest = _digest(key)
-    row = session.get(LoginAttempt, digest, with_for_update=True)
-    if row is None:
-        row = LoginAttempt(key_hash=digest, failures=0, last_failure_at=now)
-        session.add(row)
-    elif now - row.last_failure_at > RESET_WINDOW:
+    row = users.locked_attempt(session, _digest(key), now)
+    if now - row.last_failure_at > RESET_WINDOW:
         row.failures, row.last_failure_at = 0, now
     before = row.failures
     row.failures += 1

@@ -18,6 +18,8 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
@@ -150,16 +152,32 @@ def _delay(failures: int) -> timedelta:
     return min(MAX_DELAY, timedelta(seconds=2 ** (failures - FREE_FAILURES + 1)))
 
 
-def throttle(session: Session, key: str, now: datetime) -> LoginAttempt | None:
+def locked_attempt(session: Session, key: str, now: datetime) -> LoginAttempt:
+    """The throttle's row under `key`, created (no failures) if missing, locked for this
+    transaction. INSERT … ON CONFLICT DO NOTHING: of two transactions counting a new key at
+    once, the second waits for the first and then counts on, instead of failing on commit."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(LoginAttempt)
+        .values(key_hash=key, failures=0, last_failure_at=now)
+        .on_conflict_do_nothing(index_elements=["key_hash"])
+    )
+    found = session.get(LoginAttempt, key, with_for_update=True, populate_existing=True)
+    assert found is not None  # inserted above or by the transaction waited for
+    return found
+
+
+def throttle(session: Session, key: str, now: datetime) -> LoginAttempt:
     """The failures remembered under `key` (a hash), locked for this transaction. Raises
     ThrottledError while the next attempt must wait."""
-    attempt = session.get(LoginAttempt, key, with_for_update=True)
-    if attempt is not None and now - attempt.last_failure_at > FAILURE_MEMORY:
+    attempt = locked_attempt(session, key, now)
+    if now - attempt.last_failure_at > FAILURE_MEMORY:
         attempt.failures = 0
-    if attempt is not None:
-        wait = attempt.last_failure_at + _delay(attempt.failures) - now
-        if wait > timedelta(0):
-            raise ThrottledError(wait)
+    delay = _delay(attempt.failures)
+    # No delay, no wait: a transaction that waited for the row may hold an older `now`.
+    wait = attempt.last_failure_at + delay - now
+    if delay and wait > timedelta(0):
+        raise ThrottledError(wait)
     return attempt
 
 

@@ -5,23 +5,25 @@ input. Every change in the audit log, never a password or a token."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import access, accounts
+from foundation import access, accounts, users
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict
-from foundation.models import AccountToken, AuditEntry, Role, User, WebSession
+from foundation.models import AccountToken, AuditEntry, LoginAttempt, Role, User, WebSession
 from tests import fake_smtp
 from tests.fake_smtp import FakeSMTP
 from tests.helpers import TWILIO_SID, https_client, one_step
@@ -380,3 +382,36 @@ def test_hostile_input_on_the_pages_before_sign_in_is_refused(
     for token in ("%00", "ä" * 43, "x" * 1_000, "%E2%80%AE" * 10):
         assert site.get(f"/invite/{token}").status_code == 404
         assert site.get(f"/password/reset/{token}").status_code == 404
+
+
+def test_first_requests_at_once_are_counted_not_a_server_error(
+    database: Database, config: HotlineConfig
+) -> None:
+    """The throttles count in one row per key: four wrong sign-ins or forgotten-password
+    requests from a new address at the same moment (on PostgreSQL truly in parallel) are all
+    counted, and none fails on a duplicate row (which the page would answer with a 500)."""
+    make_user(database, config, "chef", Role.ADMIN)
+
+    def parallel(work: Callable[[Session], object]) -> list[str]:
+        barrier, errors = threading.Barrier(4), []
+
+        def run() -> None:
+            barrier.wait()
+            try:
+                with database.write() as session:
+                    work(session)
+            except Exception as exc:
+                errors.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return errors
+
+    assert parallel(lambda s: users.authenticate(s, "chef", "falsch-falsch", "10.0.0.9")) == []
+    assert parallel(lambda s: accounts.request_reset(s, "chef", "10.0.0.8")) == []
+    with database.read() as session:
+        counts = sorted(row.failures for row in session.scalars(select(LoginAttempt)))
+    assert counts == [4, 4]  # the sign-in's key and the address's (chef has no e-mail address)
