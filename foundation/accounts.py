@@ -371,16 +371,32 @@ def end_own_session(session: Session, user_id: int, id_hash: str, *, actor: str)
 # --- one's own password -------------------------------------------------------------------------
 
 
+WRONG_CURRENT = "Das bisherige Passwort stimmt nicht."
+
+
 def change_own_password(
-    session: Session, user_id: int, current: str, new: str, *, keep: str
-) -> int:
+    session: Session,
+    user_id: int,
+    current: str,
+    new: str,
+    *,
+    keep: str,
+    now: datetime | None = None,
+) -> int | None:
     """Change one's password (the current one required); every other session ends. Returns
-    how many ended. Invalid: a wrong current password (`field` "current"), a refused new one."""
+    how many ended; None for a wrong current password, which the sign-in's throttle counts
+    (so the caller commits rather than rolls back: a stolen session cannot guess without
+    limit). Raises users.ThrottledError while it must wait, Invalid for a refused new one."""
+    now = now or utcnow()
     user = _account(session, user_id)
+    key = _digest(f"password-change\x00{user.id}")
+    attempt = users.throttle(session, key, now)
     if not users.password_matches(user, current[: users.MAX_LENGTH + 1]):
-        raise Invalid("Das bisherige Passwort stimmt nicht.", field="current")
+        users.record_failure(session, key, attempt, now)
+        return None
     actor = f"user:{user.id} {user.username}"
     users.set_password(session, user, new, actor=actor)
+    session.delete(attempt)
     ended = _end_sessions(session, user.id, keep)
     audit.record(session, actor, "end_sessions", "user", user.id, after={"ended": ended})
     return ended

@@ -204,6 +204,22 @@ def test_one_sees_and_ends_ones_other_sessions(
     other.close()
 
 
+def test_guessing_the_current_password_is_throttled(site: TestClient, database: Database) -> None:
+    """A stolen session must not guess the account's password through "Passwort ändern":
+    wrong current passwords count as wrong sign-ins do, and the right one then waits too."""
+    csrf = admin_csrf(site)
+    change = {"csrf": csrf, "password": NEW_PASSWORD, "password_repeat": NEW_PASSWORD}
+    statuses = [
+        site.post("/account/password", data={**change, "current": f"falsch-{n}"}).status_code
+        for n in range(users.FREE_FAILURES + 1)
+    ]
+    assert statuses == [422] * users.FREE_FAILURES + [429]
+    waiting = site.post("/account/password", data={**change, "current": PASSWORD})
+    assert waiting.status_code == 429
+    assert "Zu viele Fehlversuche" in waiting.text
+    assert users.password_matches(user(database, "chef"), PASSWORD)
+
+
 # --- what admins change -------------------------------------------------------------------------
 
 
