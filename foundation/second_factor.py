@@ -65,9 +65,11 @@ def required(settings: Settings, role: Role) -> bool:
     return role.value in settings.config.accounts.second_factor
 
 
-def must_enrol(settings: Settings, role: Role, enrolled: bool) -> bool:
-    """An account that may open no page before it has enrolled."""
-    return not enrolled and enforced(settings) and required(settings, role)
+def must_enrol(settings: Settings, user: User, enrolled: bool) -> bool:
+    """An account that may open no page before it has enrolled. Never one of single sign-on:
+    it relies on the provider's own second factor, and is never asked for a local code."""
+    local = user.sso_subject is None
+    return local and not enrolled and enforced(settings) and required(settings, user.role)
 
 
 def status(session: Session, user_id: int) -> Status:

@@ -332,3 +332,19 @@ def test_production_needs_the_client_secret(settings: Settings, tmp_path: Path) 
     production.check_production()
     with pytest.raises(SettingsError, match="HOTLINE_SSO_CLIENT_SECRET"):
         replace(production, sso_client_secret=None).check_production()
+
+
+def test_outside_the_demo_an_sso_account_is_not_sent_to_the_local_second_factor(
+    settings: Settings, database: Database, provider: Provider, person: httpx.Client
+) -> None:
+    """Single sign-on relies on the provider's own second factor (docs/security.md): where the
+    local one is required and enforced, an account of single sign-on still opens its pages."""
+    provider.people(anna=ANNA)
+    live = replace(
+        with_sso(settings, provider.issuer), mode="production", twilio_account_sid="AC" + "0" * 32
+    )
+    with https_client(live, database) as service:
+        assert sso_sign_in(service, person).status_code == 303
+        home = service.get("/")
+        assert home.status_code == 200, home.headers.get("location")
+        assert service.get("/appointments").status_code == 200
