@@ -10,6 +10,7 @@ account that single sign-on created (`foundation.sso`) has no password and gets 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,10 +96,20 @@ class NewUser:
     email: str | None = None
 
 
+def lookalike_free(name: str) -> bool:
+    """Whether a user name reads as what it is: no invisible or control character (a zero-width
+    space, a soft hyphen, a bidi override) and nothing NFKC folds into other letters (the
+    fullwidth "ｃｈｅｆ"), so no new account passes for an existing one on a page or in the
+    audit log."""
+    return name.isprintable() and unicodedata.normalize("NFKC", name) == name
+
+
 def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor: str) -> User:
     username = new.username.strip().lower()
     if not username or len(username) > 100 or any(c.isspace() for c in username):
         raise Invalid("Benutzername: 1 bis 100 Zeichen ohne Leerzeichen.", field="username")
+    if not lookalike_free(username):
+        raise Invalid("Der Benutzername enthält ein unzulässiges Zeichen.", field="username")
     problem = None if new.password is None else password_problem(new.password, username)
     if problem:
         raise Invalid(problem, field="password")

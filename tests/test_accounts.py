@@ -369,6 +369,10 @@ def test_forgotten_password_requests_are_throttled_per_account_and_per_address(
         ("neu\x1b[31m", "unzulässiges Zeichen"),
         ("neu\u202eev", "unzulässiges Zeichen"),
         ("x" * 1_000_000, "Benutzername: 1 bis 100 Zeichen"),
+        ("ch\u200bef", "unzulässiges Zeichen"),  # a zero-width space: reads as "chef"
+        ("\u00adchef", "unzulässiges Zeichen"),  # a soft hyphen, invisible
+        ("ｃｈｅｆ", "unzulässiges Zeichen"),  # fullwidth letters: NFKC makes them "chef"
+        ("Chef", "Diesen Benutzernamen gibt es schon"),
     ],
 )
 def test_a_hostile_username_is_refused_in_german_and_changes_nothing(
