@@ -168,14 +168,17 @@ def locked_attempt(session: Session, key: str, now: datetime) -> LoginAttempt:
     transaction. INSERT … ON CONFLICT DO NOTHING: of two transactions counting a new key at
     once, the second waits for the first and then counts on, instead of failing on commit."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
+    statement = (
         insert(LoginAttempt)
         .values(key_hash=key, failures=0, last_failure_at=now)
         .on_conflict_do_nothing(index_elements=["key_hash"])
     )
-    found = session.get(LoginAttempt, key, with_for_update=True, populate_existing=True)
-    assert found is not None  # inserted above or by the transaction waited for
-    return found
+    for _ in range(5):  # again when the transaction waited for deleted it (a right password)
+        session.execute(statement)
+        found = session.get(LoginAttempt, key, with_for_update=True, populate_existing=True)
+        if found is not None:
+            return found
+    raise ThrottledError(timedelta(seconds=1))  # rights and wrongs racing: try again shortly
 
 
 def throttle(session: Session, key: str, now: datetime) -> LoginAttempt:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -323,3 +324,33 @@ def test_wrong_codes_on_mein_konto_are_throttled_too(
     assert browser.post(target, data={"csrf": csrf, "code": later}).status_code == 429
     with database.read() as session:
         assert second_factor.enrolled(session, user_id)
+
+
+def test_one_code_sent_at_once_is_accepted_once(
+    database: Database, settings: Settings, config: HotlineConfig
+) -> None:
+    """Four sign-ins with the same code, or the same recovery code, at the same moment (on
+    PostgreSQL in parallel): one is accepted, the others are wrong codes, none is an error."""
+    user_id = make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    totp, codes = enrol(database, settings, user_id)
+
+    def at_once(code: str) -> list[object]:
+        barrier, answers = threading.Barrier(4), []
+
+        def run() -> None:
+            barrier.wait()
+            try:
+                with database.write() as session:
+                    answers.append(second_factor.check(session, settings, user_id, code))
+            except Exception as exc:  # what the page would answer with a 500
+                answers.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sorted(answers, key=str)
+
+    assert at_once(codes[0]) == [False, False, False, True]
+    assert at_once(totp.now()) == [False, False, False, True]
