@@ -6,7 +6,9 @@ policy and sign-in are `foundation.users`.)
   once, until its expiry (an invitation INVITE_VALID, a reset RESET_VALID), for an active
   account; a new link of the same kind replaces the old one. Setting a password through one
   ends every session of the account and every other link.
-* "Passwort vergessen" answers the same whether or not the account exists. It is throttled in
+* "Passwort vergessen" mails only to the account's own address (admins set it), never to the
+  linked counsellor's, which coordinators edit; it answers the same whether or not the account
+  exists. It is throttled in
   the database, in the rows of the sign-in throttle (`login_attempts`, keys hashed): at most
   RESET_PER_ADDRESS requests per client address (the refusal says so: it tells nothing about
   an account) and RESET_PER_ACCOUNT links per account (further requests send nothing, silently)
@@ -165,7 +167,10 @@ def _issue(session: Session, user: User, purpose: str, now: datetime) -> Link:
             expires_at=expires,
         )
     )
-    return Link(user.id, user.username, plain, expires, mail_address(session, user))
+    # A reset goes to the account's own address only, which only admins set: the linked
+    # counsellor's is edited by her team's coordinators, who must not receive her link.
+    to = user.email if purpose == RESET else mail_address(session, user)
+    return Link(user.id, user.username, plain, expires, to)
 
 
 def _valid_token(
@@ -419,8 +424,9 @@ def request_reset(
     session: Session, login: str, address: str, now: datetime | None = None
 ) -> Link | None:
     """A reset link for the active account named by `login` (its username or e-mail address)
-    that has an address to mail it to; None for every other case (unknown, no address, the
-    account's limit reached). Raises users.ThrottledError when `address` asked too often."""
+    that has an address of its own to mail it to (not its linked counsellor's); None for every
+    other case (unknown, no address, the account's limit reached). Raises
+    users.ThrottledError when `address` asked too often."""
     now = now or utcnow()
     if _count(session, f"reset\x00address\x00{address}", now) >= RESET_PER_ADDRESS:
         raise users.ThrottledError(RESET_WINDOW)
@@ -431,7 +437,7 @@ def request_reset(
     if user is None and "@" in name:
         matches = session.scalars(select(User).where(func.lower(User.email) == name)).all()
         user = matches[0] if len(matches) == 1 else None
-    if user is None or not user.active or mail_address(session, user) is None:
+    if user is None or not user.active or not user.email:
         return None
     if _count(session, f"reset\x00account\x00{user.id}", now) >= RESET_PER_ACCOUNT:
         return None

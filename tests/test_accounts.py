@@ -23,6 +23,7 @@ from foundation.db import Database
 from foundation.errors import Conflict
 from foundation.models import AccountToken, AuditEntry, LoginAttempt, Role, User, WebSession
 from tests import fake_smtp
+from tests.conftest import add_counsellor
 from tests.fake_smtp import FakeSMTP
 from tests.helpers import TWILIO_SID, at_once, https_client, one_step
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
@@ -334,6 +335,32 @@ def test_a_forgotten_password_is_reset_through_a_link_that_ends_every_session(
     assert set_password(site, found_link.group(0)) == 404
     sign_in(site, "koord", NEW_PASSWORD)
     other.close()
+
+
+def test_a_coordinator_cannot_send_an_admins_reset_link_to_herself(
+    site: TestClient, smtp: FakeSMTP, database: Database, config: HotlineConfig
+) -> None:
+    """An admin who also counsels is linked to her counsellor record, which coordinators of
+    her team edit. The reset link goes to the account's own address (set by an admin) only:
+    a coordinator who puts her mailbox on the record gets no link to the admin's account."""
+    with database.write() as session:
+        person = add_counsellor(session, config, "islamism", name="Chefin", email=None)
+        users.create_user(
+            session,
+            config,
+            users.NewUser("chefin", PASSWORD, Role.ADMIN, (), person.id),
+            actor="tests",
+        )
+        counsellor_id, phone = person.id, person.phone
+    make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    sign_in(site, "koord", PASSWORD)
+    csrf = csrf_of(site.get(f"/counsellors/{counsellor_id}").text)
+    form = {"csrf": csrf, "name": "Chefin", "phone": phone, "email": "koord@example.org",
+            "teams": "islamism", "notify_sms": "on"}  # fmt: skip
+    assert site.post(f"/counsellors/{counsellor_id}", data=form).status_code == 303
+    site.cookies.clear()
+    assert forgot(site, "chefin")[0] == 200
+    assert smtp.messages == []  # nothing to koord's mailbox
 
 
 def test_forgotten_password_requests_are_throttled_per_account_and_per_address(
