@@ -20,11 +20,11 @@ from starlette.testclient import TestClient
 
 from config.model import Sso
 from config.settings import Settings, SettingsError
-from foundation import sso, users
+from foundation import once, sso, users
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import AuditEntry, Role, User
-from tests.helpers import free_port, https_client
+from tests.helpers import at_once, free_port, https_client
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, play, running
 from tests.test_auth import PASSWORD, csrf_of, sign_in
 from web import oidc, sso_pages
@@ -348,3 +348,9 @@ def test_outside_the_demo_an_sso_account_is_not_sent_to_the_local_second_factor(
         home = service.get("/")
         assert home.status_code == 200, home.headers.get("location")
         assert service.get("/appointments").status_code == 200
+
+
+def test_one_state_used_twice_at_once_is_used_once(database: Database) -> None:
+    """The callback opened twice at the same moment (a double click, a reload; on PostgreSQL in
+    parallel): one use of its state counts, the other is the stale-sign-in page, not a 500."""
+    assert at_once(database, lambda s: once.use(s, "sso-state", "state")) == [False] * 3 + [True]
