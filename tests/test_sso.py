@@ -354,3 +354,25 @@ def test_one_state_used_twice_at_once_is_used_once(database: Database) -> None:
     """The callback opened twice at the same moment (a double click, a reload; on PostgreSQL in
     parallel): one use of its state counts, the other is the stale-sign-in page, not a 500."""
     assert at_once(database, lambda s: once.use(s, "sso-state", "state")) == [False] * 3 + [True]
+
+
+def test_first_sign_ins_at_once_create_one_account_each(
+    database: Database, settings: Settings
+) -> None:
+    """The same person in two tabs, or two people who want one name, signing in for the first
+    time at the same moment (on PostgreSQL in parallel): one account per person, the second
+    with a suffixed name, and none answered with a 500."""
+    config = with_sso(settings, "https://idp.example").config
+
+    def claims(subject: str, name: str) -> dict[str, Any]:
+        return {"iss": "https://idp.example", "sub": subject, "preferred_username": name,
+                "roles": ["hotline-counsellors"]}  # fmt: skip
+
+    same = at_once(database, lambda s: sso.sign_in(s, config, claims("anna", "anna")).username)
+    assert same == ["anna"] * 4
+    subjects = iter(["b1", "b2"])
+    names = at_once(
+        database, lambda s: sso.sign_in(s, config, claims(next(subjects), "bert")).username, 2
+    )
+    assert names[0] == "bert"
+    assert names[1].startswith("bert-")
