@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
@@ -96,6 +97,9 @@ class NewUser:
     email: str | None = None
 
 
+TAKEN = "Diesen Benutzernamen gibt es schon."
+
+
 def lookalike_free(name: str) -> bool:
     """Whether a user name reads as what it is: no invisible or control character (a zero-width
     space, a soft hyphen, a bidi override) and nothing NFKC folds into other letters (the
@@ -114,7 +118,7 @@ def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor:
     if problem:
         raise Invalid(problem, field="password")
     if session.scalar(select(User.id).where(func.lower(User.username) == username)):
-        raise Conflict("Diesen Benutzernamen gibt es schon.", field="username")
+        raise Conflict(TAKEN, field="username")
     user = User(
         username=username,
         password_hash=NO_PASSWORD if new.password is None else _hasher.hash(new.password),
@@ -124,8 +128,12 @@ def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor:
         active=True,
     )
     user.teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same name created at the same moment (a double click)
+            session.add(user)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(TAKEN, field="username") from exc
     audit.record(
         session,
         actor,

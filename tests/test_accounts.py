@@ -443,3 +443,13 @@ def test_first_requests_at_once_are_counted_not_a_server_error(
     with database.read() as session:
         counts = sorted(row.failures for row in session.scalars(select(LoginAttempt)))
     assert counts == [4, 4]  # the sign-in's key and the address's (chef has no e-mail address)
+
+
+def test_one_invitation_sent_twice_at_once_creates_one_account(
+    database: Database, config: HotlineConfig
+) -> None:
+    """An admin's double click on "Konto anlegen" (on PostgreSQL both run in parallel): one
+    account; the other request is the German "gibt es schon" (409), not a 500."""
+    new = accounts.NewAccount("neu", Role.COORDINATOR, ["islamism"])
+    answers = at_once(database, lambda s: accounts.invite(s, config, new, actor="t").username)
+    assert answers == ["Conflict"] * 3 + ["neu"]
