@@ -6,7 +6,9 @@ policy and sign-in are `foundation.users`.)
   once, until its expiry (an invitation INVITE_VALID, a reset RESET_VALID), for an active
   account; a new link of the same kind replaces the old one. Setting a password through one
   ends every session of the account and every other link.
-* "Passwort vergessen" answers the same whether or not the account exists. It is throttled in
+* "Passwort vergessen" mails only to the account's own address (admins set it), never to the
+  linked counsellor's, which coordinators edit; it answers the same whether or not the account
+  exists. It is throttled in
   the database, in the rows of the sign-in throttle (`login_attempts`, keys hashed): at most
   RESET_PER_ADDRESS requests per client address (the refusal says so: it tells nothing about
   an account) and RESET_PER_ACCOUNT links per account (further requests send nothing, silently)
@@ -35,7 +37,6 @@ from foundation.models import (
     AccountToken,
     Channel,
     Counsellor,
-    LoginAttempt,
     Role,
     Team,
     User,
@@ -163,7 +164,10 @@ def _issue(session: Session, user: User, purpose: str, now: datetime) -> Link:
             expires_at=expires,
         )
     )
-    return Link(user.id, user.username, plain, expires, mail_address(session, user))
+    # A reset goes to the account's own address only, which only admins set: the linked
+    # counsellor's is edited by her team's coordinators, who must not receive her link.
+    to = user.email if purpose == RESET else mail_address(session, user)
+    return Link(user.id, user.username, plain, expires, to)
 
 
 def _valid_token(
@@ -369,16 +373,32 @@ def end_own_session(session: Session, user_id: int, id_hash: str, *, actor: str)
 # --- one's own password -------------------------------------------------------------------------
 
 
+WRONG_CURRENT = "Das bisherige Passwort stimmt nicht."
+
+
 def change_own_password(
-    session: Session, user_id: int, current: str, new: str, *, keep: str
-) -> int:
+    session: Session,
+    user_id: int,
+    current: str,
+    new: str,
+    *,
+    keep: str,
+    now: datetime | None = None,
+) -> int | None:
     """Change one's password (the current one required); every other session ends. Returns
-    how many ended. Invalid: a wrong current password (`field` "current"), a refused new one."""
+    how many ended; None for a wrong current password, which the sign-in's throttle counts
+    (so the caller commits rather than rolls back: a stolen session cannot guess without
+    limit). Raises users.ThrottledError while it must wait, Invalid for a refused new one."""
+    now = now or utcnow()
     user = _account(session, user_id)
+    key = _digest(f"password-change\x00{user.id}")
+    attempt = users.throttle(session, key, now)
     if not users.password_matches(user, current[: users.MAX_LENGTH + 1]):
-        raise Invalid("Das bisherige Passwort stimmt nicht.", field="current")
+        users.record_failure(session, key, attempt, now)
+        return None
     actor = f"user:{user.id} {user.username}"
     users.set_password(session, user, new, actor=actor)
+    session.delete(attempt)
     ended = _end_sessions(session, user.id, keep)
     audit.record(session, actor, "end_sessions", "user", user.id, after={"ended": ended})
     return ended
@@ -389,12 +409,8 @@ def change_own_password(
 
 def _count(session: Session, key: str, now: datetime) -> int:
     """Count one more request under `key` in RESET_WINDOW; how many there were before it."""
-    digest = _digest(key)
-    row = session.get(LoginAttempt, digest, with_for_update=True)
-    if row is None:
-        row = LoginAttempt(key_hash=digest, failures=0, last_failure_at=now)
-        session.add(row)
-    elif now - row.last_failure_at > RESET_WINDOW:
+    row = users.locked_attempt(session, _digest(key), now)
+    if now - row.last_failure_at > RESET_WINDOW:
         row.failures, row.last_failure_at = 0, now
     before = row.failures
     row.failures += 1
@@ -405,8 +421,9 @@ def request_reset(
     session: Session, login: str, address: str, now: datetime | None = None
 ) -> Link | None:
     """A reset link for the active account named by `login` (its username or e-mail address)
-    that has an address to mail it to; None for every other case (unknown, no address, the
-    account's limit reached). Raises users.ThrottledError when `address` asked too often."""
+    that has an address of its own to mail it to (not its linked counsellor's); None for every
+    other case (unknown, no address, the account's limit reached). Raises
+    users.ThrottledError when `address` asked too often."""
     now = now or utcnow()
     if _count(session, f"reset\x00address\x00{address}", now) >= RESET_PER_ADDRESS:
         raise users.ThrottledError(RESET_WINDOW)
@@ -417,7 +434,7 @@ def request_reset(
     if user is None and "@" in name:
         matches = session.scalars(select(User).where(func.lower(User.email) == name)).all()
         user = matches[0] if len(matches) == 1 else None
-    if user is None or not user.active or mail_address(session, user) is None:
+    if user is None or not user.active or not user.email:
         return None
     if _count(session, f"reset\x00account\x00{user.id}", now) >= RESET_PER_ACCOUNT:
         return None

@@ -65,9 +65,11 @@ def required(settings: Settings, role: Role) -> bool:
     return role.value in settings.config.accounts.second_factor
 
 
-def must_enrol(settings: Settings, role: Role, enrolled: bool) -> bool:
-    """An account that may open no page before it has enrolled."""
-    return not enrolled and enforced(settings) and required(settings, role)
+def must_enrol(settings: Settings, user: User, enrolled: bool) -> bool:
+    """An account that may open no page before it has enrolled. Never one of single sign-on:
+    it relies on the provider's own second factor, and is never asked for a local code."""
+    local = user.sso_subject is None
+    return local and not enrolled and enforced(settings) and required(settings, user.role)
 
 
 def status(session: Session, user_id: int) -> Status:
@@ -237,10 +239,12 @@ def _use_recovery_code(session: Session, user_id: int, given: str, now: datetime
 
 def replace_recovery_codes(
     session: Session, settings: Settings, user_id: int, code: str, *, actor: str
-) -> list[str]:
-    """Ten new recovery codes (the old ones no longer work), for a right current code."""
+) -> list[str] | None:
+    """Ten new recovery codes (the old ones no longer work), for a right current code; None
+    for a wrong one. That is counted by the throttle, so the caller commits it rather than
+    rolling it back (raising would let a stolen session guess without limit)."""
     if not check(session, settings, user_id, code):
-        raise Invalid(WRONG, field="code")
+        return None
     codes = _new_recovery_codes(session, user_id)
     audit.record(session, actor, "second_factor_recovery_codes", "user", user_id)
     return codes
@@ -251,18 +255,20 @@ def _remove(session: Session, user_id: int) -> None:
     session.execute(delete(SecondFactor).where(SecondFactor.user_id == user_id))
 
 
-def disable(session: Session, settings: Settings, user: User, code: str, *, actor: str) -> None:
+def disable(session: Session, settings: Settings, user: User, code: str, *, actor: str) -> bool:
     """The account's own choice to sign in without a second factor, for a right current code;
-    refused where the configuration requires one."""
+    refused where the configuration requires one. False for a wrong code, counted by the
+    throttle (the caller commits it, as for `replace_recovery_codes`)."""
     if enforced(settings) and required(settings, user.role):
         raise Conflict(
             "Für Ihre Rolle ist die Zwei-Faktor-Anmeldung vorgeschrieben: "
             "Sie kann nicht abgeschaltet werden."
         )
     if not check(session, settings, user.id, code):
-        raise Invalid(WRONG, field="code")
+        return False
     _remove(session, user.id)
     audit.record(session, actor, "second_factor_disable", "user", user.id)
+    return True
 
 
 def reset(session: Session, user_id: int, *, actor: str) -> str:

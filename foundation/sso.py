@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig, Sso
@@ -40,6 +41,7 @@ NO_ROLE = (
     "die Administration Ihrer Organisation."
 )
 DEACTIVATED = "Dieses Konto ist deaktiviert. Bitte wenden Sie sich an die Administration."
+BUSY = "Die Anmeldung ist gerade nicht möglich. Bitte versuchen Sie es noch einmal."
 _NAME = re.compile(r"[^a-z0-9._@-]+")
 
 
@@ -101,6 +103,41 @@ def _state(user: User) -> dict[str, Any]:
     return {"role": user.role.value, "teams": [team.slug for team in user.teams]}
 
 
+def _find(session: Session, who: Identity) -> User | None:
+    return session.scalar(
+        select(User).where(User.sso_issuer == who.issuer, User.sso_subject == who.subject)
+    )
+
+
+def _create(session: Session, who: Identity, role: Role) -> User | None:
+    """The new account of `who`; None when a sign-in at the same moment (the same person in a
+    second tab, or another who wants the name) created its row first (nothing is left over)."""
+    user = User(
+        username=_free_name(session, who),
+        password_hash=NO_PASSWORD,
+        role=role,
+        active=True,
+        sso_issuer=who.issuer,
+        sso_subject=who.subject,
+    )
+    user.teams = _teams(session, who.teams)
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        return None
+    audit.record(
+        session,
+        f"sso:{user.username}",
+        "create",
+        "user",
+        user.id,
+        after={"username": user.username, "via": "sso", **_state(user)},
+    )
+    return user
+
+
 def sign_in(
     session: Session, config: HotlineConfig, claims: Mapping[str, Any], now: datetime | None = None
 ) -> User:
@@ -108,33 +145,18 @@ def sign_in(
     Invalid (a German message) when it may not sign in. Audited as the account itself."""
     now = now or utcnow()
     who = identity(config, claims)
-    user = session.scalar(
-        select(User).where(User.sso_issuer == who.issuer, User.sso_subject == who.subject)
-    )
+    user = _find(session, who)
     if user is not None and not user.active:
         raise Invalid(DEACTIVATED)
     if who.role is None:
         raise Invalid(NO_ROLE)
     if user is None:
-        user = User(
-            username=_free_name(session, who),
-            password_hash=NO_PASSWORD,
-            role=who.role,
-            active=True,
-            sso_issuer=who.issuer,
-            sso_subject=who.subject,
-        )
-        user.teams = _teams(session, who.teams)
-        session.add(user)
-        session.flush()
-        audit.record(
-            session,
-            f"sso:{user.username}",
-            "create",
-            "user",
-            user.id,
-            after={"username": user.username, "via": "sso", **_state(user)},
-        )
+        # Lost the race: the other sign-in's account is this person's, or the name was taken
+        # (the next try picks a free one).
+        found = _create(session, who, who.role) or _find(session, who)
+        user = found or _create(session, who, who.role)
+        if user is None:
+            raise Invalid(BUSY)
     else:
         before = _state(user)
         user.role = who.role

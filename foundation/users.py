@@ -10,6 +10,7 @@ account that single sign-on created (`foundation.sso`) has no password and gets 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,9 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
@@ -93,15 +97,28 @@ class NewUser:
     email: str | None = None
 
 
+TAKEN = "Diesen Benutzernamen gibt es schon."
+
+
+def lookalike_free(name: str) -> bool:
+    """Whether a user name reads as what it is: no invisible or control character (a zero-width
+    space, a soft hyphen, a bidi override) and nothing NFKC folds into other letters (the
+    fullwidth "ｃｈｅｆ"), so no new account passes for an existing one on a page or in the
+    audit log."""
+    return name.isprintable() and unicodedata.normalize("NFKC", name) == name
+
+
 def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor: str) -> User:
     username = new.username.strip().lower()
     if not username or len(username) > 100 or any(c.isspace() for c in username):
         raise Invalid("Benutzername: 1 bis 100 Zeichen ohne Leerzeichen.", field="username")
+    if not lookalike_free(username):
+        raise Invalid("Der Benutzername enthält ein unzulässiges Zeichen.", field="username")
     problem = None if new.password is None else password_problem(new.password, username)
     if problem:
         raise Invalid(problem, field="password")
     if session.scalar(select(User.id).where(func.lower(User.username) == username)):
-        raise Conflict("Diesen Benutzernamen gibt es schon.", field="username")
+        raise Conflict(TAKEN, field="username")
     user = User(
         username=username,
         password_hash=NO_PASSWORD if new.password is None else _hasher.hash(new.password),
@@ -111,8 +128,12 @@ def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor:
         active=True,
     )
     user.teams = [team_by_slug(session, slug, config) for slug in dict.fromkeys(new.teams)]
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same name created at the same moment (a double click)
+            session.add(user)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(TAKEN, field="username") from exc
     audit.record(
         session,
         actor,
@@ -150,16 +171,35 @@ def _delay(failures: int) -> timedelta:
     return min(MAX_DELAY, timedelta(seconds=2 ** (failures - FREE_FAILURES + 1)))
 
 
-def throttle(session: Session, key: str, now: datetime) -> LoginAttempt | None:
+def locked_attempt(session: Session, key: str, now: datetime) -> LoginAttempt:
+    """The throttle's row under `key`, created (no failures) if missing, locked for this
+    transaction. INSERT … ON CONFLICT DO NOTHING: of two transactions counting a new key at
+    once, the second waits for the first and then counts on, instead of failing on commit."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(LoginAttempt)
+        .values(key_hash=key, failures=0, last_failure_at=now)
+        .on_conflict_do_nothing(index_elements=["key_hash"])
+    )
+    for _ in range(5):  # again when the transaction waited for deleted it (a right password)
+        session.execute(statement)
+        found = session.get(LoginAttempt, key, with_for_update=True, populate_existing=True)
+        if found is not None:
+            return found
+    raise ThrottledError(timedelta(seconds=1))  # rights and wrongs racing: try again shortly
+
+
+def throttle(session: Session, key: str, now: datetime) -> LoginAttempt:
     """The failures remembered under `key` (a hash), locked for this transaction. Raises
     ThrottledError while the next attempt must wait."""
-    attempt = session.get(LoginAttempt, key, with_for_update=True)
-    if attempt is not None and now - attempt.last_failure_at > FAILURE_MEMORY:
+    attempt = locked_attempt(session, key, now)
+    if now - attempt.last_failure_at > FAILURE_MEMORY:
         attempt.failures = 0
-    if attempt is not None:
-        wait = attempt.last_failure_at + _delay(attempt.failures) - now
-        if wait > timedelta(0):
-            raise ThrottledError(wait)
+    delay = _delay(attempt.failures)
+    # No delay, no wait: a transaction that waited for the row may hold an older `now`.
+    wait = attempt.last_failure_at + delay - now
+    if delay and wait > timedelta(0):
+        raise ThrottledError(wait)
     return attempt
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,6 +16,7 @@ from typing import Any
 import httpx2 as httpx
 import uvicorn
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
@@ -185,3 +186,24 @@ def serving(app: ASGIApp, port: int) -> Iterator[None]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def at_once(database: Database, work: Callable[[Session], object], times: int = 4) -> list[object]:
+    """`work` in `times` transactions started at the same moment (on PostgreSQL they truly run
+    in parallel): what each returned, or the name of what it raised (a page's 500), sorted."""
+    barrier, answers = threading.Barrier(times), []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            with database.write() as session:
+                answers.append(work(session))
+        except Exception as exc:
+            answers.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(answers, key=str)

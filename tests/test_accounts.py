@@ -17,14 +17,15 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import access, accounts
+from foundation import access, accounts, users
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict
-from foundation.models import AccountToken, AuditEntry, Role, User, WebSession
+from foundation.models import AccountToken, AuditEntry, LoginAttempt, Role, User, WebSession
 from tests import fake_smtp
+from tests.conftest import add_counsellor
 from tests.fake_smtp import FakeSMTP
-from tests.helpers import TWILIO_SID, https_client, one_step
+from tests.helpers import TWILIO_SID, at_once, https_client, one_step
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
 
 NEW_PASSWORD = "Kormoran-Leuchtturm-42"
@@ -202,6 +203,22 @@ def test_one_sees_and_ends_ones_other_sessions(
     other.close()
 
 
+def test_guessing_the_current_password_is_throttled(site: TestClient, database: Database) -> None:
+    """A stolen session must not guess the account's password through "Passwort ändern":
+    wrong current passwords count as wrong sign-ins do, and the right one then waits too."""
+    csrf = admin_csrf(site)
+    change = {"csrf": csrf, "password": NEW_PASSWORD, "password_repeat": NEW_PASSWORD}
+    statuses = [
+        site.post("/account/password", data={**change, "current": f"falsch-{n}"}).status_code
+        for n in range(users.FREE_FAILURES + 1)
+    ]
+    assert statuses == [422] * users.FREE_FAILURES + [429]
+    waiting = site.post("/account/password", data={**change, "current": PASSWORD})
+    assert waiting.status_code == 429
+    assert "Zu viele Fehlversuche" in waiting.text
+    assert users.password_matches(user(database, "chef"), PASSWORD)
+
+
 # --- what admins change -------------------------------------------------------------------------
 
 
@@ -320,6 +337,32 @@ def test_a_forgotten_password_is_reset_through_a_link_that_ends_every_session(
     other.close()
 
 
+def test_a_coordinator_cannot_send_an_admins_reset_link_to_herself(
+    site: TestClient, smtp: FakeSMTP, database: Database, config: HotlineConfig
+) -> None:
+    """An admin who also counsels is linked to her counsellor record, which coordinators of
+    her team edit. The reset link goes to the account's own address (set by an admin) only:
+    a coordinator who puts her mailbox on the record gets no link to the admin's account."""
+    with database.write() as session:
+        person = add_counsellor(session, config, "islamism", name="Chefin", email=None)
+        users.create_user(
+            session,
+            config,
+            users.NewUser("chefin", PASSWORD, Role.ADMIN, (), person.id),
+            actor="tests",
+        )
+        counsellor_id, phone = person.id, person.phone
+    make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    sign_in(site, "koord", PASSWORD)
+    csrf = csrf_of(site.get(f"/counsellors/{counsellor_id}").text)
+    form = {"csrf": csrf, "name": "Chefin", "phone": phone, "email": "koord@example.org",
+            "teams": "islamism", "notify_sms": "on"}  # fmt: skip
+    assert site.post(f"/counsellors/{counsellor_id}", data=form).status_code == 303
+    site.cookies.clear()
+    assert forgot(site, "chefin")[0] == 200
+    assert smtp.messages == []  # nothing to koord's mailbox
+
+
 def test_forgotten_password_requests_are_throttled_per_account_and_per_address(
     site: TestClient, smtp: FakeSMTP, database: Database, config: HotlineConfig
 ) -> None:
@@ -351,6 +394,10 @@ def test_forgotten_password_requests_are_throttled_per_account_and_per_address(
         ("neu\x1b[31m", "unzulässiges Steuerzeichen"),  # web.auth.page refuses them all
         ("neu\u202eev", "unzulässiges Steuerzeichen"),
         ("x" * 1_000_000, "Benutzername: 1 bis 100 Zeichen"),
+        ("ch\u200bef", "unzulässiges Zeichen"),  # a zero-width space: reads as "chef"
+        ("\u00adchef", "unzulässiges Zeichen"),  # a soft hyphen, invisible
+        ("ｃｈｅｆ", "unzulässiges Zeichen"),  # fullwidth letters: NFKC makes them "chef"
+        ("Chef", "Diesen Benutzernamen gibt es schon"),
     ],
 )
 def test_a_hostile_username_is_refused_in_german_and_changes_nothing(
@@ -380,3 +427,29 @@ def test_hostile_input_on_the_pages_before_sign_in_is_refused(
     for token in ("%00", "ä" * 43, "x" * 1_000, "%E2%80%AE" * 10):
         assert site.get(f"/invite/{token}").status_code == 404
         assert site.get(f"/password/reset/{token}").status_code == 404
+
+
+def test_first_requests_at_once_are_counted_not_a_server_error(
+    database: Database, config: HotlineConfig
+) -> None:
+    """The throttles count in one row per key: four wrong sign-ins or forgotten-password
+    requests from a new address at the same moment (on PostgreSQL truly in parallel) are all
+    counted, and none fails on a duplicate row (which the page would answer with a 500)."""
+    make_user(database, config, "chef", Role.ADMIN)
+
+    wrong = at_once(database, lambda s: users.authenticate(s, "chef", "falsch-f", "10.0.0.9"))
+    assert wrong == [None] * 4
+    assert at_once(database, lambda s: accounts.request_reset(s, "chef", "10.0.0.8")) == [None] * 4
+    with database.read() as session:
+        counts = sorted(row.failures for row in session.scalars(select(LoginAttempt)))
+    assert counts == [4, 4]  # the sign-in's key and the address's (chef has no e-mail address)
+
+
+def test_one_invitation_sent_twice_at_once_creates_one_account(
+    database: Database, config: HotlineConfig
+) -> None:
+    """An admin's double click on "Konto anlegen" (on PostgreSQL both run in parallel): one
+    account; the other request is the German "gibt es schon" (409), not a 500."""
+    new = accounts.NewAccount("neu", Role.COORDINATOR, ["islamism"])
+    answers = at_once(database, lambda s: accounts.invite(s, config, new, actor="t").username)
+    assert answers == ["Conflict"] * 3 + ["neu"]

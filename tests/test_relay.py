@@ -6,7 +6,9 @@ server on loopback; codes, the out-of-hours answer, failover to the backup, rete
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -1095,6 +1097,30 @@ def test_wrong_pins_send_nothing_and_lock_sms_replies_for_a_while(
         assert "<Message>" not in line.sms(on_call.primary, "4711 K1 Jetzt wieder").text
         assert line.sent(2)[1]["Body"] == "Jetzt wieder"
         assert _counsellor(line.database, on_call.primary_id).reply_pin_failures == 0
+
+
+def test_wrong_pins_at_once_are_each_counted(
+    settings: Settings, database: Database, on_call: OnCall, noon: time_machine.Coordinates
+) -> None:
+    """A burst of guesses (Twilio calls the webhook for each SMS at once; on PostgreSQL they
+    run in parallel) counts every wrong PIN: the lock comes after MAX_FAILURES, not never."""
+    with ruled(settings, database, "pin") as line:
+        line.sms(CLIENT, "Hallo?")
+        line.sent(1)
+        _set_pin(line.database, on_call.primary_id, "4711")
+        guesses = 2 * reply_pin.MAX_FAILURES
+        barrier = threading.Barrier(guesses)
+
+        def guess(n: int) -> int:
+            barrier.wait()
+            return line.sms(on_call.primary, f"{5000 + n} K1 Geraten").status_code
+
+        with ThreadPoolExecutor(guesses) as pool:
+            assert list(pool.map(guess, range(guesses))) == [200] * guesses
+        counsellor = _counsellor(line.database, on_call.primary_id)
+        assert counsellor.reply_pin_locked_until is not None
+        assert "gesperrt" in line.sms(on_call.primary, "4711 K1 Richtig, aber gesperrt").text
+        assert len(line.fake.messages) == 1
 
 
 def test_with_the_web_rule_no_sms_reply_goes_out(

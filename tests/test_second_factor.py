@@ -23,7 +23,7 @@ from foundation.clock import utcnow
 from foundation.db import Database, make_engine, upgrade
 from foundation.models import AuditEntry, RecoveryCode, Role, SecondFactor
 from foundation.teams import sync_teams
-from tests.helpers import https_client
+from tests.helpers import at_once, https_client
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
 
 PRODUCTION = {"mode": "production", "public_url": "https://hotline.example"}
@@ -304,3 +304,43 @@ def test_rekey_covers_the_secret(
         assert sealed is not None
         assert crypto.box(only_new).key_of(sealed.secret_enc) == crypto.box(only_new).current_key_id
         assert second_factor.check(session, only_new, user_id, totp.now())
+
+
+@pytest.mark.parametrize("action", ["disable", "recovery-codes"])
+def test_wrong_codes_on_mein_konto_are_throttled_too(
+    browser: TestClient, database: Database, settings: Settings, config: HotlineConfig, action: str
+) -> None:
+    """A stolen session must not guess the code a million times to switch the factor off or to
+    draw new recovery codes: a wrong code there counts as one at the sign-in (it is not rolled
+    back with the refusal)."""
+    user_id = make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    totp, _codes = enrol(database, settings, user_id)
+    csrf = password_step(browser, "koord")
+    assert send_code(browser, csrf, totp.now()) == 303
+    csrf = csrf_of(browser.get("/account/second-factor").text)
+    wrong = f"{(int(totp.now()) + 500_000) % 1_000_000:06d}"
+    target = f"/account/second-factor/{action}"
+    statuses = [
+        browser.post(target, data={"csrf": csrf, "code": wrong}).status_code
+        for _ in range(users.FREE_FAILURES + 1)
+    ]
+    assert statuses == [422] * users.FREE_FAILURES + [429]
+    later = totp.at(utcnow() + timedelta(seconds=30))
+    assert browser.post(target, data={"csrf": csrf, "code": later}).status_code == 429
+    with database.read() as session:
+        assert second_factor.enrolled(session, user_id)
+
+
+def test_one_code_sent_at_once_is_accepted_once(
+    database: Database, settings: Settings, config: HotlineConfig
+) -> None:
+    """Four sign-ins with the same code, or the same recovery code, at the same moment (on
+    PostgreSQL in parallel): one is accepted, the others are wrong codes, none is an error."""
+    user_id = make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    totp, codes = enrol(database, settings, user_id)
+
+    def sign_in_with(code: str) -> list[object]:
+        return at_once(database, lambda s: second_factor.check(s, settings, user_id, code))
+
+    assert sign_in_with(codes[0]) == [False, False, False, True]
+    assert sign_in_with(totp.now()) == [False, False, False, True]

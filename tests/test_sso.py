@@ -20,11 +20,11 @@ from starlette.testclient import TestClient
 
 from config.model import Sso
 from config.settings import Settings, SettingsError
-from foundation import sso, users
+from foundation import once, sso, users
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import AuditEntry, Role, User
-from tests.helpers import free_port, https_client
+from tests.helpers import at_once, free_port, https_client
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, play, running
 from tests.test_auth import PASSWORD, csrf_of, sign_in
 from web import oidc, sso_pages
@@ -332,3 +332,47 @@ def test_production_needs_the_client_secret(settings: Settings, tmp_path: Path) 
     production.check_production()
     with pytest.raises(SettingsError, match="HOTLINE_SSO_CLIENT_SECRET"):
         replace(production, sso_client_secret=None).check_production()
+
+
+def test_outside_the_demo_an_sso_account_is_not_sent_to_the_local_second_factor(
+    settings: Settings, database: Database, provider: Provider, person: httpx.Client
+) -> None:
+    """Single sign-on relies on the provider's own second factor (docs/security.md): where the
+    local one is required and enforced, an account of single sign-on still opens its pages."""
+    provider.people(anna=ANNA)
+    live = replace(
+        with_sso(settings, provider.issuer), mode="production", twilio_account_sid="AC" + "0" * 32
+    )
+    with https_client(live, database) as service:
+        assert sso_sign_in(service, person).status_code == 303
+        home = service.get("/")
+        assert home.status_code == 200, home.headers.get("location")
+        assert service.get("/appointments").status_code == 200
+
+
+def test_one_state_used_twice_at_once_is_used_once(database: Database) -> None:
+    """The callback opened twice at the same moment (a double click, a reload; on PostgreSQL in
+    parallel): one use of its state counts, the other is the stale-sign-in page, not a 500."""
+    assert at_once(database, lambda s: once.use(s, "sso-state", "state")) == [False] * 3 + [True]
+
+
+def test_first_sign_ins_at_once_create_one_account_each(
+    database: Database, settings: Settings
+) -> None:
+    """The same person in two tabs, or two people who want one name, signing in for the first
+    time at the same moment (on PostgreSQL in parallel): one account per person, the second
+    with a suffixed name, and none answered with a 500."""
+    config = with_sso(settings, "https://idp.example").config
+
+    def claims(subject: str, name: str) -> dict[str, Any]:
+        return {"iss": "https://idp.example", "sub": subject, "preferred_username": name,
+                "roles": ["hotline-counsellors"]}  # fmt: skip
+
+    same = at_once(database, lambda s: sso.sign_in(s, config, claims("anna", "anna")).username)
+    assert same == ["anna"] * 4
+    subjects = iter(["b1", "b2"])
+    names = at_once(
+        database, lambda s: sso.sign_in(s, config, claims(next(subjects), "bert")).username, 2
+    )
+    assert names[0] == "bert"
+    assert names[1].startswith("bert-")

@@ -18,7 +18,7 @@ from foundation.errors import Invalid, NotFound
 from foundation.models import Counsellor
 from hotline.relay import reply_pin
 from web.auth import Viewer, page
-from web.pages import relaxed, render
+from web.pages import relaxed, render, throttled_message
 
 NOTICES = {
     "pin_set": "Ihre Antwort-PIN ist gespeichert.",
@@ -149,16 +149,21 @@ async def change_password(request: Request, viewer: Viewer) -> Response:
 
     def save() -> None:
         with db.write() as session:
-            accounts.change_own_password(
+            ended = accounts.change_own_password(
                 session,
                 viewer.user_id,
                 current,
                 new[: users.MAX_LENGTH + 1],
                 keep=viewer.session_hash,
             )
+        if ended is None:  # after the commit: the wrong password stays counted
+            raise Invalid(accounts.WRONG_CURRENT, field="current")
 
     try:
         await run_in_threadpool(save)
+    except users.ThrottledError as exc:
+        message = throttled_message(exc)
+        return await run_in_threadpool(_page, request, viewer, password_error=message, status=429)
     except Invalid as exc:
         return await run_in_threadpool(
             _page, request, viewer, password_error=exc.message, status=422

@@ -150,7 +150,7 @@ def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer 
             session_hash=key,
             csrf=csrf_token(settings, "session", key),
             must_enrol=second_factor.must_enrol(
-                settings, user.role, second_factor.enrolled(session, user.id)
+                settings, user, second_factor.enrolled(session, user.id)
             ),
         )
         stale = now - web_session.last_seen_at > TOUCH_EVERY

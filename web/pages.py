@@ -97,6 +97,15 @@ def _login_page(
     return response
 
 
+def throttled_message(exc: users.ThrottledError) -> str:
+    """What a form says while wrong passwords or codes make it wait."""
+    seconds = max(1, round(exc.wait.total_seconds()))
+    return (
+        f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden "
+        "und versuchen Sie es dann erneut."
+    )
+
+
 def relaxed(settings: Settings) -> bool:
     """The configuration requires a second factor for some role, and it is not enforced
     (simulation mode): the sign-in page and "Mein Konto" say so."""
@@ -129,14 +138,7 @@ async def login(request: Request) -> Response:
     try:
         found = await run_in_threadpool(check)
     except users.ThrottledError as exc:
-        seconds = max(1, round(exc.wait.total_seconds()))
-        return _login_page(
-            request,
-            f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden "
-            "und versuchen Sie es dann erneut.",
-            username,
-            429,
-        )
+        return _login_page(request, throttled_message(exc), username, 429)
     if found is None:
         return _login_page(request, "Benutzername oder Passwort ist falsch.", username, 400)
     user_id, enrolled = found

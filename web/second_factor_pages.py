@@ -23,7 +23,7 @@ from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import Role, User
 from web import auth, pending_sign_in
 from web.auth import Hidden, Viewer, page
-from web.pages import as_int, relaxed, render
+from web.pages import as_int, relaxed, render, throttled_message
 
 T = TypeVar("T")
 EXPIRED = "Die Anmeldung ist abgelaufen. Bitte melden Sie sich noch einmal an."
@@ -31,14 +31,6 @@ EXPIRED = "Die Anmeldung ist abgelaufen. Bitte melden Sie sich noch einmal an."
 
 def _code(form: FormData) -> str:
     return str(form.get("code", ""))[: second_factor.MAX_INPUT]
-
-
-def _throttled(exc: users.ThrottledError) -> str:
-    seconds = max(1, round(exc.wait.total_seconds()))
-    return (
-        f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden "
-        "und versuchen Sie es dann erneut."
-    )
 
 
 # --- the sign-in's second step -------------------------------------------------------------------
@@ -83,7 +75,7 @@ async def code(request: Request) -> Response:
     try:
         right = await run_in_threadpool(check)
     except users.ThrottledError as exc:
-        return _code_page(request, _throttled(exc), 429)
+        return _code_page(request, throttled_message(exc), 429)
     if not right:
         return _code_page(request, second_factor.WRONG, 400)
     target = auth.safe_next(str(form.get("next", "")) or None)
@@ -134,7 +126,7 @@ async def _run(request: Request, viewer: Viewer, work: Callable[[], T]) -> T | R
     try:
         return await run_in_threadpool(work)
     except users.ThrottledError as exc:
-        error, status = _throttled(exc), 429
+        error, status = throttled_message(exc), 429
     except Invalid as exc:
         error, status = str(exc), 422
     except Conflict as exc:
@@ -181,9 +173,12 @@ async def recovery_codes(request: Request, viewer: Viewer) -> Response:
 
     def save() -> list[str]:
         with request.app.state.db.write() as session:
-            return second_factor.replace_recovery_codes(
+            codes = second_factor.replace_recovery_codes(
                 session, settings, viewer.user_id, given, actor=viewer.actor
             )
+        if codes is None:  # after the commit: the wrong code stays counted
+            raise Invalid(second_factor.WRONG, field="code")
+        return codes
 
     return await _show_codes(request, viewer, await _run(request, viewer, save))
 
@@ -198,7 +193,9 @@ async def disable(request: Request, viewer: Viewer) -> Response:
             user = session.get(User, viewer.user_id)
             if user is None:
                 raise Conflict("Dieses Konto gibt es nicht mehr.")
-            second_factor.disable(session, settings, user, given, actor=viewer.actor)
+            right = second_factor.disable(session, settings, user, given, actor=viewer.actor)
+        if not right:  # after the commit: the wrong code stays counted
+            raise Invalid(second_factor.WRONG, field="code")
 
     refused = await _run(request, viewer, save)
     return refused or RedirectResponse("/account?notice=second_factor_disabled", status_code=303)

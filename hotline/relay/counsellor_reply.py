@@ -66,6 +66,9 @@ def from_counsellor(
     if rule == "web":
         return Answer(text=reply_pin.WEB_ONLY)
     if rule == "pin":
+        # Her row read again, locked: it was read before the team's lock, and guesses sent at
+        # once would each count from the same old number of failures.
+        session.refresh(counsellor, with_for_update=True)
         checked = reply_pin.check(counsellor, body, now, settings.config.organisation.zone)
         if checked.refusal is not None:
             return Answer(text=checked.refusal)
