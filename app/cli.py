@@ -142,7 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rekey": _rekey,
         "feed": _feed_issue,
     }[args.command]
-    return handler(settings, args)
+    try:
+        return handler(settings, args)
+    except db.SchemaTooNew as exc:
+        print(f"hotline: refusing to start: {exc}", file=sys.stderr)
+        return 2
 
 
 def _prepare(settings: Settings) -> db.Database:

@@ -139,10 +139,40 @@ def ensure_sqlite_directory(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+class SchemaTooNew(Exception):
+    """The database's schema is at a revision this code does not know: newer code migrated it."""
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the schema up to date (Alembic)."""
+    """Bring the schema up to date (Alembic). Several processes may start at once: on
+    PostgreSQL the migrations run under an advisory lock (`migrations/env.py`), so one migrates
+    and the others find the schema up to date. A schema newer than this code is refused
+    (SchemaTooNew) before anything is changed."""
     ensure_sqlite_directory(url)
-    command.upgrade(alembic_config(url), revision)
+    config = alembic_config(url)
+    _refuse_newer(url, config)
+    command.upgrade(config, revision)
+
+
+def _refuse_newer(url: str, config: AlembicConfig) -> None:
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        engine.dispose()
+    unknown = [rev for rev in current if rev not in known]
+    if unknown:
+        head = ScriptDirectory.from_config(config).get_current_head()
+        raise SchemaTooNew(
+            f"the database schema is at revision {', '.join(unknown)}, newer than this code "
+            f"(which knows up to {head}): run the newer version of konex hotline, or upgrade "
+            "this one"
+        )
 
 
 def ping(engine: Engine) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +15,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from config.model import HotlineConfig
-from foundation.db import Database, alembic_config, make_engine, upgrade
+from foundation.db import Database, SchemaTooNew, alembic_config, make_engine, upgrade
 from foundation.errors import Conflict
 from foundation.models import Base, Shift, Tier
 from scheduling import shifts
@@ -167,3 +169,56 @@ def test_engine_for_postgres_pings_before_use() -> None:
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
     assert engine.pool._pre_ping  # type: ignore[attr-defined]
     engine.dispose()
+
+
+def _head(db_url: str) -> tuple[str, ...]:
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return tuple(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_ten_processes_migrating_at_once_end_with_one_schema(db_url: str) -> None:
+    """Ten processes start together on an empty database: the advisory lock lets one migrate,
+    the others find the schema up to date; all succeed."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has one writer at a time")
+    code = "import sys; from foundation.db import upgrade; upgrade(sys.argv[1])"
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, db_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(10)
+    ]
+    outputs = [p.communicate(timeout=180)[0] for p in started]
+    assert [p.returncode for p in started] == [0] * 10, outputs
+    head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+    assert _head(db_url) == (head,)
+
+
+def test_a_schema_newer_than_the_code_is_refused_with_a_clear_message(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaTooNew, match=r"revision 9999, newer than this code"):
+        upgrade(db_url)
+    assert _head(db_url) == ("9999",)  # nothing was changed
+    for name in ("HOTLINE_CONFIG", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
+    from app.cli import main
+
+    assert main(["db", "upgrade"]) == 2
+    assert "refusing to start: the database schema is at revision 9999" in capsys.readouterr().err
