@@ -451,15 +451,28 @@ def test_database_down_still_connects_the_caller(
     assert "17612345678" not in caplog.text
 
 
+def test_fallback_url_rings_who_is_on_call(sim: Simulator, rota: Rota, database: Database) -> None:
+    # On the other host (docs/operations.md#two-hosts), after the voice URL failed: the call is
+    # routed as /twilio/voice routes it, and recorded once (a retry of the primary changes
+    # nothing).
+    params = {"CallSid": "CA" + "8" * 32, "To": ISLAMISM, "From": "+4917612345678"}
+    for _ in range(2):
+        root = parse(sim.request(sim.url("/twilio/fallback"), params | {"ErrorCode": "11200"}))
+        numbers = [number.text for number in root.iter("Number")]
+        assert numbers == [rota.primary]
+    assert the_call(database).line == "islamism"
+
+
 def test_fallback_url_needs_no_database(client: TestClient, settings: Settings) -> None:
     class NoDatabase:
         def __getattr__(self, name: str) -> object:
-            raise AssertionError(f"the fallback URL touched the database ({name})")
+            raise RuntimeError(f"the database is gone ({name})")
 
     client.app.state.db = NoDatabase()  # type: ignore[attr-defined]
     sim = simulator(client, settings)
     params = {"CallSid": "CA" + "9" * 32, "To": ISLAMISM, "From": "anonymous", "ErrorCode": "11200"}
-    root = parse(sim.request(sim.url("/twilio/fallback"), params))
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):  # within service hours
+        root = parse(sim.request(sim.url("/twilio/fallback"), params))
     dial = root.find("Dial")
     assert dial is not None
     assert dial.text == GENERAL

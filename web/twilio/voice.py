@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 import anyio
 from anyio import to_thread
 from starlette.background import BackgroundTask
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from twilio.twiml.voice_response import VoiceResponse
@@ -29,8 +28,7 @@ from foundation import outbox
 from foundation.clock import utcnow
 from hotline import calls, hours, twiml, voice_calls
 from web.twilio import hotpath
-from web.twilio.signature import signed_params
-from web.twilio.webhook import TWIML, Context, int_param, line_of, recovered, respond, webhook
+from web.twilio.webhook import TWIML, Context, int_param, line_of, respond, webhook
 
 log = logging.getLogger(__name__)
 
@@ -374,13 +372,19 @@ def status_callback(context: Context) -> Response:
     return respond(twiml.empty())
 
 
-async def fallback_url(request: Request) -> Response:
-    """Twilio's fallback URL: static TwiML from memory, no database, no worker thread."""
-    settings: Settings = request.app.state.settings
-    params = await signed_params(request, settings)
-    if isinstance(params, Response):
-        return params
-    return recovered(static_fallback, settings, params, dict(request.query_params))
+# Twilio's fallback URL comes after the voice URL failed (an error, no connection, or 15 s
+# without an answer): the caller has waited already, so the fallback waits for the database
+# far less than a call's first step may.
+FALLBACK_BUDGET_SECONDS = 2.0
+
+# Twilio's fallback URL (the number's VoiceFallbackUrl). It belongs on another host than the
+# voice URL (HOTLINE_FALLBACK_PUBLIC_URL, docs/operations.md#two-hosts): there, with its own
+# database connection, it routes the call as /twilio/voice does, so the caller still reaches
+# whoever is on call; whatever fails or takes longer than FALLBACK_BUDGET_SECONDS (the database
+# down as well) answers the line's fallback number from the configuration in memory.
+fallback_url = webhook(
+    incoming, static_fallback, fast=incoming_fast, budget=FALLBACK_BUDGET_SECONDS
+)
 
 
 routes = [
