@@ -81,8 +81,12 @@ class Network:
         self.hosts: dict[str, str] = {}
         self.processes: list[subprocess.Popen[bytes]] = []
         ip("link", "add", self.bridge, "type", "bridge")
-        ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
-        ip("link", "set", self.bridge, "up")
+        try:
+            ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
+            ip("link", "set", self.bridge, "up")
+        except RuntimeError:
+            self.close()
+            raise
 
     def namespace(self, host: str) -> str:
         return f"{self.tag}-{host}"
