@@ -15,7 +15,7 @@ from app.cli import main
 from config.model import SHIPPED, load_config
 from config.settings import Settings
 from foundation.db import Database
-from hotline.providers import twilio_numbers
+from hotline.providers import twilio, twilio_numbers
 from tests.fake_twilio import FakeTwilio, running
 from tests.helpers import TWILIO_SID, TWILIO_TOKEN, post_signed
 from web.app import create_app
@@ -127,6 +127,9 @@ def test_check_names_what_differs_and_configure_sets_only_that(
     status, out, _ = run(capsys, "check")
     assert status == 0
     assert len([line for line in out.splitlines() if line.endswith(": ok")]) == 3
+    # The fake's list pages as Twilio's do: the library follows next_page_uri to the end.
+    listed = twilio.client(Settings.from_environ()).incoming_phone_numbers.list(page_size=1)
+    assert [number.sid for number in listed] == list(fake.numbers)
     assert fake.refused == 0  # every request carried the account's credentials
 
     # A TwiML application on a number takes its calls instead of the URLs: it must go.
@@ -209,10 +212,10 @@ def test_the_fallback_host_accepts_requests_signed_for_its_own_base(
         ):
             response = post_signed(client, settings, base + path, params, path=path)
             assert response.status_code == answer, (base, path)
-        answer = post_signed(
+        dialled = post_signed(
             client, settings, FALLBACK + "/twilio/fallback", call, path="/twilio/fallback"
         )
-        assert "<Dial" in answer.text
+        assert "<Dial" in dialled.text
         # Without a fallback host, only the public URL signs.
         alone = replace(settings, fallback_public_url=None)
     with TestClient(create_app(alone, database=database)) as client:
