@@ -59,6 +59,7 @@ class Heartbeats:
                 with self._lock:
                     self._runs[job.id] = utcnow()
 
+        run.__wrapped__ = job.run  # type: ignore[attr-defined]  # what inspect.unwrap finds
         return Job(job.id, job.every, run)
 
     def job(self) -> Job:
