@@ -444,7 +444,7 @@ class Accounts(Strict):
 class Scheduler(Strict):
     """How /readyz judges the schedulers (scheduling.scheduler, foundation.heartbeats)."""
 
-    # /readyz answers 503 when a scheduler job has not finished a run for this many seconds
+    # /readyz answers 503 when a scheduler job has not started a run for this many seconds
     # beyond its interval, in any scheduler process (0: never; else at least 30, as the
     # heartbeats are written every 15 s).
     stale_after_seconds: int = Field(default=120, ge=0, le=86_400)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from foundation import heartbeats, outbox
@@ -28,6 +28,7 @@ from foundation.models import (
 )
 
 WINDOW = timedelta(hours=24)
+STATEMENT_TIMEOUT_MS = 2000
 # Counted however old: a row under way, or one a person must decide about.
 UNDER_WAY = (DispatchState.PENDING, DispatchState.SENDING, DispatchState.UNCERTAIN)
 # Counted over the window only: they pile up for ever.
@@ -55,6 +56,9 @@ class Figures:
 
 
 def read(session: Session, now: datetime) -> Figures:
+    if session.get_bind().dialect.name == "postgresql":
+        # A scrape waits no longer than this, whatever holds a lock (a migration, say).
+        session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
     return Figures(
         now=now,
         calls=_calls(session, now - WINDOW),

@@ -1,4 +1,4 @@
-"""Scheduler heartbeats: when each scheduler job last finished a run, kept in the database, so
+"""Scheduler heartbeats: when each scheduler job last started a run, kept in the database, so
 that every web process can tell (in /readyz and /metrics) whether some scheduler does its work,
 wherever the schedulers run.
 
@@ -31,7 +31,7 @@ EVERY = timedelta(seconds=15)
 
 @dataclass(frozen=True, slots=True)
 class Beat:
-    """A job's row: how often it runs, and when one of its runs last finished."""
+    """A job's row: how often it runs, and when one of its runs last started."""
 
     job: str
     every: timedelta
@@ -48,16 +48,16 @@ class Heartbeats:
         self._every: dict[str, timedelta] = {HEARTBEAT_JOB: EVERY}
 
     def wrap(self, job: Job) -> Job:
-        """`job`, noting when each of its runs finished (a failed run too: it ran, and its
-        failure is logged; a job that hangs or is never run again is what goes late)."""
+        """`job`, noting when each of its runs starts. Not when it ends: a run that takes
+        long (a retention deleting at Twilio) is no sign of trouble while the next one starts
+        on time; a job that hangs is, as the scheduler then starts it no more (a job never
+        overlaps itself). A run that fails counts too: its failure is logged by the job."""
         self._every[job.id] = job.every
 
         def run() -> object:
-            try:
-                return job.run()
-            finally:
-                with self._lock:
-                    self._runs[job.id] = utcnow()
+            with self._lock:
+                self._runs[job.id] = utcnow()
+            return job.run()
 
         run.__wrapped__ = job.run  # type: ignore[attr-defined]  # what inspect.unwrap finds
         return Job(job.id, job.every, run)
@@ -109,7 +109,7 @@ def read(session: Session) -> list[Beat]:
 
 
 def late(beats: Sequence[Beat], now: datetime, allowance: timedelta) -> dict[str, int]:
-    """The jobs whose last run finished longer ago than their interval plus `allowance`, with
+    """The jobs whose last run started longer ago than their interval plus `allowance`, with
     the seconds since."""
     return {
         beat.job: round((now - beat.last_run_at).total_seconds())

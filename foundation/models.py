@@ -690,7 +690,7 @@ class OutboxMessage(Base):
 
 
 class SchedulerHeartbeat(Base):
-    """When a scheduler job last finished a run, in whichever scheduler process ran it
+    """When a scheduler job last started a run, in whichever scheduler process ran it
     (`foundation.heartbeats`): how /readyz and /metrics tell that no scheduler is working."""
 
     __tablename__ = "scheduler_heartbeats"

@@ -7,6 +7,7 @@ whose fetch fails, the schedulers' heartbeats.
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
+from app import compose
 from app.simulator import Behaviour
 from config.model import HotlineConfig, Scheduler
 from config.settings import Settings
@@ -31,6 +33,7 @@ from foundation.models import (
     Reminder,
     ShiftNotice,
 )
+from hotline import providers
 from tests.conftest import berlin
 from tests.helpers import post_signed
 from tests.test_voice import ISLAMISM, WEDNESDAY_NOON, Rota, simulator
@@ -207,6 +210,12 @@ def test_readyz_reports_a_scheduler_that_never_ran_or_stopped(
         jobs[0].run()
         jobs[-1].run()
         assert client.get("/readyz").json() == {"status": "ok"}
+
+
+def test_every_composed_job_beats(database: Database, settings: Settings) -> None:
+    everything = compose.jobs(database, settings, providers.for_settings(database, settings))
+    assert everything[-1].id == heartbeats.HEARTBEAT_JOB
+    assert all(inspect.unwrap(job.run) is not job.run for job in everything[:-1])
 
 
 def test_the_allowance_is_off_or_longer_than_the_heartbeats() -> None:

@@ -168,4 +168,4 @@ OUTBOX = "Outbox messages not handed to the provider yet (queued or sending), by
 CALENDARS = (
     "Counsellors' external calendars (busy times) by their last fetch: ok, failing, unfetched"
 )
-AGE = "Seconds since a scheduler process last finished a run of the job"
+AGE = "Seconds since a scheduler process last started a run of the job"

@@ -1,6 +1,6 @@
 """scheduler heartbeats, and the outbox by status (operational metrics)
 
-`scheduler_heartbeats`: when each scheduler job last finished a run (one row per job, the
+`scheduler_heartbeats`: when each scheduler job last started a run (one row per job, the
 newest run of any scheduler process), read by /readyz and /metrics. An index on
 `outbox_messages.status` lets the metrics count the messages not yet handed over without
 reading the whole outbox. Both only add: processes of the previous version keep serving.
