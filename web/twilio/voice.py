@@ -12,6 +12,7 @@ instant the call came in (`t` in the step URLs), so the steps need no session st
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -334,9 +335,14 @@ def screen_answer(context: Context) -> Response:
         context.params.get("Digits", ""),
         utcnow(),
     )
-    if taken and context.busy is not None:
+    if taken is None:
+        return respond(twiml.hang_up())
+    if context.busy is not None:
         context.busy.took_call(counsellor_id)  # the next call here skips her at once
-    return respond(twiml.bridge() if taken else twiml.hang_up())
+    metrics = getattr(context.state, "metrics", None)
+    if taken.waited is not None and metrics is not None:
+        metrics.answered(context.query.get("line", ""), taken.waited)
+    return respond(twiml.bridge())
 
 
 def voicemail_left(context: Context) -> Response:
@@ -380,7 +386,11 @@ async def fallback_url(request: Request) -> Response:
     params = await signed_params(request, settings)
     if isinstance(params, Response):
         return params
-    return recovered(static_fallback, settings, params, dict(request.query_params))
+    query = dict(request.query_params)
+    response = recovered(static_fallback, settings, params, query)
+    with contextlib.suppress(Exception):  # counting it never costs the caller the answer
+        request.app.state.metrics.fallback_requested(line_of(settings, params, query))
+    return response
 
 
 routes = [
