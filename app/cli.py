@@ -1,5 +1,5 @@
 """The `hotline` command: serve, scheduler, db upgrade, demo, rekey, apikey create, feed issue,
-user add, simulate call."""
+user add, simulate call, twilio check / configure."""
 
 from __future__ import annotations
 
@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     reset_2fa.add_argument("--username", required=True)
 
+    twilio = commands.add_parser("twilio", help="the settings of the numbers at Twilio")
+    twilio_commands = twilio.add_subparsers(dest="twilio_command", required=True)
+    twilio_commands.add_parser(
+        "check", help="show what differs from what the service needs (exit 1 while anything does)"
+    )
+    twilio_commands.add_parser("configure", help="set what differs at Twilio, then check again")
+
     simulate = commands.add_parser("simulate", help="walk a call through the service, no phone")
     simulate_commands = simulate.add_subparsers(dest="simulate_command", required=True)
     call = simulate_commands.add_parser(
@@ -141,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "user": _user,
         "rekey": _rekey,
         "feed": _feed_issue,
+        "twilio": _twilio,
     }[args.command]
     try:
         return handler(settings, args)
@@ -314,7 +322,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  web page:      {base}/")
     print(f"  health:        {base}/healthz   {base}/readyz   {base}/metrics")
     print(f"  API document:  {base}/api/v1/openapi.json")
-    print(f"  Twilio:        {settings.public_url}/twilio/voice (fallback: /twilio/fallback)")
+    print(
+        f"  Twilio:        {settings.public_url}/twilio/voice "
+        f"(fallback: {settings.fallback_base}/twilio/fallback)"
+    )
     if settings.simulation:
         print("  try a call:    .venv/bin/hotline simulate call --line islamism")
     if demo_key:
@@ -334,6 +345,46 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     database.dispose()
     return 0
+
+
+def _twilio(settings: Settings, args: argparse.Namespace) -> int:
+    """Each number's settings at Twilio against what the service needs; `configure` sets what
+    differs and reads them again. 0: all right; 1: something differs, a number is not in the
+    account, or Twilio could not be asked; 2: no Twilio account or no public URL."""
+    from hotline.providers import twilio_numbers as numbers
+
+    command = f"hotline twilio {args.twilio_command}"
+    problem = numbers.unusable(settings)
+    if problem:
+        print(f"{command}: {problem}", file=sys.stderr)
+        return 2
+    warning = numbers.fallback_warning(settings)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"voice under {settings.public_url}, fallback under {settings.fallback_base}")
+    try:
+        found = numbers.read(settings, numbers.wanted(settings))
+        if args.twilio_command == "configure":
+            for each in found:
+                for difference in each.differences if each.sid else ():
+                    print(
+                        f"{each.wanted.label}: setting {difference.field} to {difference.needed!r}"
+                    )
+            found = numbers.configure(settings, found)
+    except numbers.TwilioUnavailable as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 1
+    for each in found:
+        if each.sid is None:
+            print(
+                f"{command}: {each.wanted.label}: not a number of this Twilio account",
+                file=sys.stderr,
+            )
+        for difference in each.differences:
+            print(f"{each.wanted.label}: {difference}")
+        if each.right:
+            print(f"{each.wanted.label}: ok")
+    return 0 if all(each.right for each in found) else 1
 
 
 def _safe_url(url: str) -> str:

@@ -20,6 +20,8 @@ ENVIRONMENT = {
     "HOTLINE_CONFIG": "path of the line/team configuration file (default: the shipped one)",
     "HOTLINE_DATABASE_URL": f"SQLAlchemy database URL (default: {DEFAULT_DATABASE_URL})",
     "HOTLINE_PUBLIC_URL": "base URL Twilio calls; webhook signatures are checked against it",
+    "HOTLINE_FALLBACK_PUBLIC_URL": "base URL of the other host, which Twilio's fallback URLs "
+    "name (hotline twilio configure); unset: the same host",
     "TWILIO_ACCOUNT_SID": "Twilio account; without it and the token: simulation mode",
     "TWILIO_AUTH_TOKEN": "Twilio auth token (signs webhooks, authenticates REST calls)",
     "TWILIO_AUTH_TOKEN_SECONDARY": "a second accepted webhook token, while rotating the token",
@@ -50,6 +52,8 @@ class Settings:
     config: HotlineConfig
     database_url: str = DEFAULT_DATABASE_URL
     public_url: str = DEFAULT_PUBLIC_URL
+    # The base URL of another host, for Twilio's fallback URLs; None: none (the same host).
+    fallback_public_url: str | None = None
     twilio_account_sid: str | None = None
     twilio_auth_token: Secret | None = field(default=None, repr=False)
     secret_key: Secret | None = field(default=None, repr=False)
@@ -65,6 +69,11 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def fallback_base(self) -> str:
+        """The base URL of Twilio's fallback URLs: the other host's, or (without one) this."""
+        return self.fallback_public_url or self.public_url
 
     def webhook_tokens(self) -> tuple[str, ...]:
         """Tokens a Twilio signature may be made with: the auth token (and, while rotating,
@@ -92,8 +101,12 @@ class Settings:
         ]
         if missing:
             raise SettingsError(f"HOTLINE_MODE=production needs {', '.join(missing)}")
-        if not self.public_url.startswith("https://"):
-            raise SettingsError("HOTLINE_MODE=production needs an https:// HOTLINE_PUBLIC_URL")
+        for name, url in (
+            ("HOTLINE_PUBLIC_URL", self.public_url),
+            ("HOTLINE_FALLBACK_PUBLIC_URL", self.fallback_public_url),
+        ):
+            if url is not None and not url.startswith("https://"):
+                raise SettingsError(f"HOTLINE_MODE=production needs an https:// {name}")
 
     @property
     def simulation(self) -> bool:
@@ -112,9 +125,15 @@ class Settings:
             value = text(name)
             return Secret(value) if value else None
 
-        public_url = (text("HOTLINE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
-        if not public_url.startswith(("http://", "https://")):
-            raise SettingsError("HOTLINE_PUBLIC_URL: must start with http:// or https://")
+        def base_url(name: str) -> str | None:
+            value = text(name)
+            if value is None:
+                return None
+            if not value.startswith(("http://", "https://")):
+                raise SettingsError(f"{name}: must start with http:// or https://")
+            return value.rstrip("/")
+
+        public_url = base_url("HOTLINE_PUBLIC_URL") or DEFAULT_PUBLIC_URL
         mode = text("HOTLINE_MODE") or "development"
         smtp_url = text("HOTLINE_SMTP_URL")
         if smtp_url and not smtp_url.startswith(("smtp://", "smtps://")):
@@ -125,6 +144,7 @@ class Settings:
             config=load_config(text("HOTLINE_CONFIG")),
             database_url=text("HOTLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
             public_url=public_url,
+            fallback_public_url=base_url("HOTLINE_FALLBACK_PUBLIC_URL"),
             twilio_account_sid=text("TWILIO_ACCOUNT_SID"),
             twilio_auth_token=secret("TWILIO_AUTH_TOKEN"),
             secret_key=secret("HOTLINE_SECRET_KEY"),

@@ -6,13 +6,31 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+# A number as Twilio sets it up when it is bought: its demo URLs, nothing of the service's.
+NEW_NUMBER = {
+    "voice_url": "https://demo.twilio.com/welcome/voice/",
+    "voice_method": "POST",
+    "voice_fallback_url": "",
+    "voice_fallback_method": "POST",
+    "status_callback": "",
+    "status_callback_method": "POST",
+    "voice_application_sid": "",
+    "trunk_sid": None,
+    "sms_url": "https://demo.twilio.com/welcome/sms/reply",
+    "sms_method": "POST",
+    "sms_fallback_url": "",
+    "sms_fallback_method": "POST",
+    "sms_application_sid": "",
+}
 
 
 class FakeTwilio:
@@ -45,6 +63,27 @@ class FakeTwilio:
         # then). `senders`: the address each message or call came from, by its SID.
         self.delay = 0.0
         self.senders: dict[str, str] = {}
+        # The account's numbers (IncomingPhoneNumbers) by their PN SID, in Twilio's JSON fields
+        # (`add_number`). GET .../IncomingPhoneNumbers.json?PhoneNumber=… lists those whose
+        # number contains it (Twilio matches partial numbers), in pages; GET and POST
+        # .../IncomingPhoneNumbers/{sid}.json fetch and update one; every update's form is kept.
+        self.numbers: dict[str, dict[str, object]] = {}
+        self.number_updates: list[dict[str, str]] = []
+
+    def add_number(self, phone_number: str, **fields: object) -> str:
+        """A number of the account, set up as Twilio sets up a new one, but for `fields`."""
+        sid = f"PN{next(self._ids):032x}"
+        self.numbers[sid] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "phone_number": phone_number,
+            "friendly_name": phone_number,
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}.json",
+            **NEW_NUMBER,
+            **fields,
+        }
+        return sid
 
     def authorized(self, header: str | None) -> bool:
         pair = f"{self.account_sid}:{self.auth_token}".encode()
@@ -67,12 +106,18 @@ class FakeTwilio:
                     + base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
                 )
                 length = int(self.headers.get("Content-Length", "0"))
-                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                body = self.rfile.read(length).decode()
+                form = dict(parse_qsl(body))
                 path = f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
                 calls = f"/2010-04-01/Accounts/{fake.account_sid}/Calls.json"
+                numbers = f"/2010-04-01/Accounts/{fake.account_sid}/IncomingPhoneNumbers"
                 if self.headers.get("Authorization") != expected:
                     fake.refused += 1
                     self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                elif self.path.startswith(f"{numbers}/"):
+                    # An empty value clears a setting (VoiceApplicationSid=): kept.
+                    blanks = dict(parse_qsl(body, keep_blank_values=True))
+                    self._update_number(self.path.removeprefix(f"{numbers}/"), blanks)
                 elif self.path not in (path, calls):
                     self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
                 elif fake.fail_next:
@@ -105,6 +150,7 @@ class FakeTwilio:
 
             def do_GET(self) -> None:
                 prefix = f"/2010-04-01/Accounts/{fake.account_sid}/Recordings/"
+                numbers = f"/2010-04-01/Accounts/{fake.account_sid}/IncomingPhoneNumbers"
                 fake.media_requests.append(
                     {
                         "path": self.path,
@@ -120,6 +166,14 @@ class FakeTwilio:
                 elif not fake.authorized(self.headers.get("Authorization")):
                     fake.refused += 1
                     self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                elif self.path.startswith(f"{numbers}.json"):
+                    self._list_numbers(numbers)
+                elif self.path.startswith(f"{numbers}/"):
+                    number = fake.numbers.get(self.path.removeprefix(f"{numbers}/")[:-5])
+                    if number is None:
+                        self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                    else:
+                        self._answer(200, number)
                 elif self.path.startswith(prefix) and self.path.endswith(".mp3"):
                     sid = self.path.removeprefix(prefix).removesuffix(".mp3")
                     if fake.redirect_media:
@@ -167,6 +221,45 @@ class FakeTwilio:
                     fake.deleted_messages.append(sid)
                     self.send_response(204)
                     self.end_headers()
+
+            def _list_numbers(self, numbers: str) -> None:
+                query = dict(parse_qsl(urlsplit(self.path).query))
+                wanted = query.get("PhoneNumber", "")
+                size, page = int(query.get("PageSize", "50")), int(query.get("Page", "0"))
+                matching = [n for n in fake.numbers.values() if wanted in str(n["phone_number"])]
+                start = page * size
+                records = matching[start : start + size]
+
+                def uri(to: int) -> str:
+                    return f"{numbers}.json?" + urlencode(query | {"Page": to, "PageSize": size})
+
+                more = start + size < len(matching)
+                self._answer(
+                    200,
+                    {
+                        "incoming_phone_numbers": records,
+                        "start": start,
+                        "end": start + max(len(records) - 1, 0),
+                        "page": page,
+                        "page_size": size,
+                        "uri": uri(page),
+                        "first_page_uri": uri(0),
+                        "previous_page_uri": uri(page - 1) if page else None,
+                        "next_page_uri": uri(page + 1) if more else None,
+                    },
+                )
+
+            def _update_number(self, resource: str, form: dict[str, str]) -> None:
+                number = fake.numbers.get(resource.removesuffix(".json"))
+                if number is None or not resource.endswith(".json"):
+                    self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                    return
+                fake.number_updates.append(form | {"Sid": str(number["sid"])})
+                for name, value in form.items():  # VoiceFallbackUrl -> voice_fallback_url
+                    field = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+                    if field in NEW_NUMBER:
+                        number[field] = value
+                self._answer(200, number)
 
             def _media(self, sid: str) -> None:
                 data = fake.recordings.get(sid)

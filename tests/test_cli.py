@@ -129,6 +129,7 @@ def test_serve_demo_answers_health_and_oncall(tmp_path: Path) -> None:
         assert any(f"{base}/" in line for line in output)
         # Without HOTLINE_PUBLIC_URL the public URL is the address served (not port 8000).
         assert any(f"Twilio:        {base}/twilio/voice" in line for line in output)
+        assert any(f"(fallback: {base}/twilio/fallback)" in line for line in output)
         assert (tmp_path / "var" / "hotline.sqlite3").exists()
     finally:
         process.send_signal(signal.SIGINT)

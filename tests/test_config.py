@@ -203,6 +203,7 @@ def test_settings_read_every_variable(tmp_path: Path) -> None:
             "HOTLINE_CONFIG": str(path),
             "HOTLINE_DATABASE_URL": "postgresql+psycopg://db/hotline",
             "HOTLINE_PUBLIC_URL": "https://hotline.example.org/",
+            "HOTLINE_FALLBACK_PUBLIC_URL": "https://fallback.example.org/",
             "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "TWILIO_AUTH_TOKEN": "token-value",
             "HOTLINE_SECRET_KEY": "secret-value",
@@ -211,6 +212,7 @@ def test_settings_read_every_variable(tmp_path: Path) -> None:
         }
     )
     assert settings.public_url == "https://hotline.example.org"
+    assert settings.fallback_base == "https://fallback.example.org"
     assert not settings.simulation
     assert settings.database_url == "postgresql+psycopg://db/hotline"
     assert settings.twilio_api_url == "http://127.0.0.1:9999"
@@ -222,6 +224,25 @@ def test_settings_read_every_variable(tmp_path: Path) -> None:
 def test_bad_public_url_is_refused() -> None:
     with pytest.raises(SettingsError, match="HOTLINE_PUBLIC_URL"):
         Settings.from_environ({"HOTLINE_PUBLIC_URL": "hotline.example.org"})
+    with pytest.raises(SettingsError, match="HOTLINE_FALLBACK_PUBLIC_URL"):
+        Settings.from_environ({"HOTLINE_FALLBACK_PUBLIC_URL": "/"})
+
+
+def test_the_fallback_base_is_this_host_without_another() -> None:
+    settings = Settings.from_environ({"HOTLINE_PUBLIC_URL": "https://a.example.org"})
+    assert settings.fallback_public_url is None
+    assert settings.fallback_base == "https://a.example.org"
+    production = {
+        "HOTLINE_MODE": "production",
+        "HOTLINE_PUBLIC_URL": "https://a.example.org",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token-value",
+        "HOTLINE_SECRET_KEY": "secret-value",
+        "HOTLINE_ENCRYPTION_KEY": "encryption-value",
+    }
+    assert Settings.from_environ(production).fallback_base == "https://a.example.org"
+    with pytest.raises(SettingsError, match="https:// HOTLINE_FALLBACK_PUBLIC_URL"):
+        Settings.from_environ(production | {"HOTLINE_FALLBACK_PUBLIC_URL": "http://b.example.org"})
 
 
 def test_shipped_file_is_plain_toml_with_documented_sections() -> None:

@@ -135,11 +135,14 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 def start_processes(
     network: Network, env: dict[str, str], logs: Path
 ) -> dict[str, subprocess.Popen[bytes]]:
-    """The web hosts (each its own HOTLINE_PUBLIC_URL, the address Twilio calls it at) and the
-    scheduler hosts."""
+    """The web hosts (each its own HOTLINE_PUBLIC_URL, the address Twilio calls it at; web1's
+    HOTLINE_FALLBACK_PUBLIC_URL is web2's) and the scheduler hosts."""
     processes = {}
+    fallback = f"http://{network.hosts['web2']}:{PORT}"
     for host in ("web1", "web2"):
         public = {"HOTLINE_PUBLIC_URL": f"http://{network.hosts[host]}:{PORT}"}
+        if host == "web1":
+            public["HOTLINE_FALLBACK_PUBLIC_URL"] = fallback
         command = hotline("serve", "--no-scheduler", "--host", network.hosts[host])
         processes[host] = network.spawn(
             host, [*command, "--port", str(PORT)], env | public, logs / f"{host}.log"

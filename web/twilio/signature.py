@@ -2,7 +2,9 @@
 
 The signature is checked against HOTLINE_PUBLIC_URL + path + query (never forwarded headers),
 with the auth token and, while it is rotated, the secondary token; a bad or missing one is a
-403, a body larger than MAX_BODY a 413.
+403, a body larger than MAX_BODY a 413. A request to a path Twilio's fallback URLs name
+(`FALLBACK_PATHS`) may instead be signed for HOTLINE_FALLBACK_PUBLIC_URL: Twilio signs the URL it
+called, and hosts that share one environment file serve the fallback under that base.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from config.settings import Settings
 from foundation import crypto
+from hotline.providers.twilio_numbers import FALLBACK_PATHS
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +45,17 @@ async def signed_params(request: Request, settings: Settings) -> dict[str, str] 
         params = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError:
         params = {}
-    url = settings.public_url + path + (f"?{query}" if query else "")
+    rest = path + (f"?{query}" if query else "")
     signature = headers.get("x-twilio-signature", "")
-    if not signature or not valid_signature(settings.webhook_tokens(), url, params, signature):
+    tokens = settings.webhook_tokens()
+    if not signature or not (
+        valid_signature(tokens, settings.public_url + rest, params, signature)
+        or (
+            path in FALLBACK_PATHS
+            and settings.fallback_public_url is not None
+            and valid_signature(tokens, settings.fallback_public_url + rest, params, signature)
+        )
+    ):
         log.warning("refused a request to %s with a missing or invalid signature", path)
         return Response("invalid signature", status_code=403, media_type="text/plain")
     return params
