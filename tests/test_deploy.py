@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import ENVIRONMENT
+from tests import fake_smtp
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -127,3 +128,46 @@ def test_the_environment_example_names_every_variable_and_no_secret() -> None:
     assert len(secrets) >= 6
     assert {name: example[name] for name in secrets if example[name]} == {}
     assert not re.search(r"://[^/@\s]*:[^/@\s]*@", "\n".join(example.values()))  # no password
+
+
+# --- the reverse proxy --------------------------------------------------------------------------
+
+NGINX = shutil.which("nginx") or next(
+    (path for path in ("/usr/sbin/nginx",) if Path(path).exists()), None
+)
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
+def test_the_nginx_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    """`nginx -t` on deploy/nginx/hotline.conf inside a minimal http block, with a throwaway
+    certificate where the example names Let's Encrypt's."""
+    assert NGINX is not None
+    _, certificate = fake_smtp.certificate(tmp_path)  # any self-signed one will do
+    key = tmp_path / "smtp-key.pem"
+    site = (DEPLOY / "nginx" / "hotline.conf").read_text(encoding="utf-8")
+    live = "/etc/letsencrypt/live/hotline.konex.example"
+    assert f"{live}/fullchain.pem" in site
+    site = site.replace(f"{live}/fullchain.pem", str(certificate))
+    site = site.replace(f"{live}/privkey.pem", str(key))
+    (tmp_path / "hotline.conf").write_text(site, encoding="utf-8")
+
+    def check(conf: str) -> subprocess.CompletedProcess[str]:
+        main = tmp_path / "nginx.conf"
+        main.write_text(
+            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+            f"http {{\n{conf}\n}}\n",
+            encoding="utf-8",
+        )
+        return subprocess.run(
+            [NGINX, "-t", "-q", "-p", str(tmp_path), "-c", str(main)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    done = check(f"include {tmp_path}/hotline.conf;")
+    assert done.returncode == 0, done.stderr
+    broken = check("upstream hotline { server 127.0.0.1:8001; }\n" + site)  # defined twice
+    assert broken.returncode != 0
+    assert "duplicate upstream" in broken.stderr
