@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
-from foundation import accounts, once, users
+from foundation import accounts, once, signals, users
 from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.jobs import Job
@@ -97,7 +97,7 @@ def create_app(
     way_out = provider or providers.for_settings(db, settings)
     rota = Rota(settings.config)
     changes.watch(db, settings)  # shift changes made here queue change notices
-    hotpath.watch_rota()  # and drop the first answers kept in memory
+    signals.ROTA.watch()  # and drop the first answers kept in memory, in every process
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
     templates.env.globals.update(settings=settings, config=settings.config)
@@ -125,6 +125,8 @@ def create_app(
             app.state.tasks = tasks
             tasks.start_soon(recorder.run)
             tasks.start_soon(app.state.busy.run)
+            if db.engine.dialect.name == "postgresql":  # rota changes other processes commit
+                tasks.start_soon(signals.Listener(db.engine, signals.ROTA).run)
             tasks.start_soon(_housekeeping, db)
             yield
             app.state.recorder = None
