@@ -21,8 +21,10 @@ import anyio
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from app import server
 from app.cli import main
 from config.model import SHIPPED, load_config
 from config.settings import DEVELOPMENT_AUTH_TOKEN
@@ -46,6 +48,24 @@ def test_serve_refuses_workers_on_sqlite(
     assert "hotline: --workers 2 needs PostgreSQL: SQLite" in capsys.readouterr().err
     assert not (tmp_path / "hotline.sqlite3").exists()  # refused before anything was done
     assert main(["serve", "--workers", "0"]) == 2
+
+
+def test_a_worker_builds_the_app_from_the_environment_without_the_scheduler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each process of `hotline serve --workers N` runs (`app.server.create`): the settings
+    from the environment the parent completed, and never the scheduler (the parent runs it)."""
+    for name in ("HOTLINE_CONFIG", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'hotline.sqlite3'}"
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
+    monkeypatch.setenv("HOTLINE_PUBLIC_URL", "http://127.0.0.1:8123")
+    upgrade(url)
+    app = server.create()
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 200
+        assert app.state.scheduler is None
+        assert app.state.settings.public_url == "http://127.0.0.1:8123"
 
 
 @pytest.fixture
@@ -74,8 +94,8 @@ def always_open(tmp_path: Path) -> Path:
 
 @contextmanager
 def served(url: str, config: Path, log: Path, *options: str) -> Iterator[int]:
-    """`hotline serve --no-scheduler OPTIONS` as a real program on a free port, until the block
-    ends (SIGINT, as Ctrl-C)."""
+    """`hotline serve OPTIONS` as a real program on a free port, until the block ends (SIGINT,
+    as Ctrl-C; it must then exit cleanly)."""
     port = free_port()
     environment = {
         key: value
@@ -90,7 +110,6 @@ def served(url: str, config: Path, log: Path, *options: str) -> Iterator[int]:
                 "-m",
                 "hotline",
                 "serve",
-                "--no-scheduler",
                 "--port",
                 f"{port}",
                 *options,
@@ -108,6 +127,7 @@ def served(url: str, config: Path, log: Path, *options: str) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    assert process.returncode == 0, log.read_text()
 
 
 def started_workers(log: Path, count: int, port: int) -> list[int]:
@@ -197,7 +217,8 @@ def test_workers_answer_and_a_rota_change_reaches_every_process_at_once(
 ) -> None:
     """`hotline serve --workers 2` on PostgreSQL: two processes answer (as two servers would,
     each with its own memory); a stand-in entered through one rings at the next call through
-    the other within a second, though it had the old answer in memory (fresh for 5 s)."""
+    the other within a second, though it had the old answer in memory (fresh for 5 s). The
+    scheduler runs in the supervising process meanwhile, and everything stops cleanly."""
     config_path = always_open(tmp_path)
     config = load_config(config_path)
     upgrade(pg_url)
@@ -212,8 +233,12 @@ def test_workers_answer_and_a_rota_change_reaches_every_process_at_once(
         )
     finally:
         database.dispose()
-    with served(pg_url, config_path, tmp_path / "serve.log", "--workers", "2") as port:
-        workers = started_workers(tmp_path / "serve.log", 2, port)
+    log = tmp_path / "serve.log"
+    with served(pg_url, config_path, log, "--workers", "2") as port:
+        workers = started_workers(log, 2, port)
+        assert "2 web workers; the scheduler runs once, in this supervising process" in (
+            log.read_text()
+        )
         first, second = one_connection_each(port, workers).values()
         for connection in (first, second):  # each worker keeps this answer in memory
             assert rota.primary in call(connection)
@@ -244,6 +269,9 @@ def test_workers_answer_and_a_rota_change_reaches_every_process_at_once(
             assert rota.primary not in answer
         first.close()
         second.close()
+    lines = log.read_text()
+    assert lines.count("scheduling.scheduler: scheduler started") == 1  # not in the workers
+    assert "Scheduler has been shut down" in lines
 
 
 @pytest.mark.postgresql
