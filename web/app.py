@@ -126,7 +126,10 @@ def create_app(
             tasks.start_soon(recorder.run)
             tasks.start_soon(app.state.busy.run)
             if db.engine.dialect.name == "postgresql":  # rota changes other processes commit
-                tasks.start_soon(signals.Listener(db.engine, signals.ROTA).run)
+                listener = signals.Listener(db.engine, signals.ROTA)
+                tasks.start_soon(listener.run)
+                with anyio.move_on_after(signals.CONNECT_TIMEOUT):  # serve once it listens
+                    await listener.listening.wait()
             tasks.start_soon(_housekeeping, db)
             yield
             app.state.recorder = None
