@@ -374,8 +374,9 @@ def _serve_workers(settings: Settings, database: db.Database, args: argparse.Nam
     """`hotline serve --workers N`: uvicorn's supervisor starts N worker processes, each building
     the app from the environment (`app.server.create`), and restarts one that dies. The schema,
     the teams and the demo data were made ready here, once, before. The scheduler, unless
-    --no-scheduler, runs once, in this process (a worker never runs it): N workers must not send
-    every reminder N times over, and a worker restarted by the supervisor must not stop it."""
+    --no-scheduler, runs once, in this process (a worker never runs it): N workers would poll N
+    times over for nothing (every message is sent once however many run), and a worker that
+    dies and is started again must not take it along."""
     import uvicorn
 
     from scheduling.scheduler import Scheduler
