@@ -29,7 +29,7 @@ from config.model import SHIPPED, load_config
 from config.settings import DEVELOPMENT_AUTH_TOKEN
 from foundation import apikeys, signals
 from foundation.clock import utcnow
-from foundation.db import Database, make_engine, upgrade
+from foundation.db import Database, make_engine, scratch_schema, upgrade
 from foundation.models import Counsellor
 from foundation.teams import sync_teams
 from tests.conftest import PG_URL
@@ -71,8 +71,6 @@ def test_a_worker_builds_the_app_from_the_environment_without_the_scheduler(
 def pg_url() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("HOTLINE_TEST_DATABASE_URL is not set")
-    from foundation.db import scratch_schema
-
     with scratch_schema(PG_URL, "t_") as url:
         yield url
 
