@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app import compose
 from config.model import ConfigError
 from config.settings import Settings, SettingsError
-from foundation import apikeys, db, outbox, second_factor, users
+from foundation import apikeys, db, outbox, second_factor, signals, users
 from foundation.clock import utcnow
 from foundation.errors import DomainError
 from foundation.models import ApiKey, Role, User
@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="load demo data into an empty database")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="web worker processes (N > 1 needs PostgreSQL; about one per core)",
+    )
 
     serve.add_argument(
         "--no-scheduler",
@@ -133,12 +140,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The Twilio library logs a dozen INFO lines (URL, headers) per REST call: noise that cost
-    # the scheduler a sixth of its time sending reminders (bench/reminders.py).
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    configure_logging()
     try:
         settings = Settings.from_environ()
     except (ConfigError, SettingsError) as exc:
@@ -164,9 +166,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def configure_logging() -> None:
+    """INFO and up to standard error, for every command and every web worker process."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The Twilio library logs a dozen INFO lines (URL, headers) per REST call: noise that cost
+    # the scheduler a sixth of its time sending reminders (bench/reminders.py).
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
 def _prepare(settings: Settings) -> db.Database:
-    """Schema up to date and teams mirrored from the configuration."""
+    """Schema up to date and teams mirrored from the configuration; rota changes made through
+    this process reach the web processes at once (`foundation.signals`)."""
     db.upgrade(settings.database_url)
+    signals.ROTA.watch()
     database = db.Database(db.make_engine(settings.database_url))
     with database.write() as session:
         sync_teams(session, settings.config)
@@ -327,6 +341,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from web.app import create_app
 
+    if args.workers < 1:
+        print("hotline: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and settings.database_url.startswith("sqlite"):
+        print(
+            f"hotline: --workers {args.workers} needs PostgreSQL: SQLite lets one process write "
+            "at a time; serve with one worker, or set HOTLINE_DATABASE_URL to PostgreSQL",
+            file=sys.stderr,
+        )
+        return 2
     database = _prepare(settings)
     base = f"http://{args.host}:{args.port}"
     if not os.environ.get("HOTLINE_PUBLIC_URL", "").strip():
@@ -360,15 +384,25 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             f"  try: curl -H 'Authorization: Bearer {demo_key}' "
             f"'{base}/api/v1/oncall?team=islamism'"
         )
+    if args.workers > 1:
+        where = "not here" if args.no_scheduler else "once, in this supervising process"
+        print(f"  processes:     {args.workers} web workers; the scheduler runs {where}")
     sys.stdout.flush()
-    uvicorn.run(
-        create_app(settings, database=database, jobs=None if args.no_scheduler else compose.jobs),
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        access_log=False,
-    )
-    database.dispose()
+    try:
+        if args.workers == 1:
+            uvicorn.run(
+                create_app(
+                    settings, database=database, jobs=None if args.no_scheduler else compose.jobs
+                ),
+                host=args.host,
+                port=args.port,
+                log_level="info",
+                access_log=False,
+            )
+        else:
+            _serve_workers(settings, database, args)
+    finally:
+        database.dispose()
     return 0
 
 
@@ -410,6 +444,41 @@ def _twilio(settings: Settings, args: argparse.Namespace) -> int:
         if each.right:
             print(f"{each.wanted.label}: ok")
     return 0 if all(each.right for each in found) else 1
+
+
+def _serve_workers(settings: Settings, database: db.Database, args: argparse.Namespace) -> None:
+    """`hotline serve --workers N`: uvicorn's supervisor starts N worker processes, each building
+    the app from the environment (`app.server.create`), and restarts one that dies. The schema,
+    the teams and the demo data were made ready here, once, before. The scheduler, unless
+    --no-scheduler, runs once, in this process (a worker never runs it): N workers would poll N
+    times over for nothing (every message is sent once however many run), and a worker that
+    dies and is started again must not take it along."""
+    import uvicorn
+
+    from scheduling.scheduler import Scheduler
+
+    # Spawned workers read their settings from the environment: what this command derived
+    # from its options goes there too.
+    os.environ["HOTLINE_PUBLIC_URL"] = settings.public_url
+    scheduler = None
+    if not args.no_scheduler:
+        scheduler = Scheduler(
+            compose.jobs(database, settings, providers.for_settings(database, settings))
+        )
+        scheduler.start()
+    try:
+        uvicorn.run(
+            "app.server:create",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
 
 
 def _safe_url(url: str) -> str:

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from config.settings import Settings
-from foundation import accounts, once, users
+from foundation import accounts, once, signals, users
 from foundation.clock import utcnow
 from foundation.db import Database, make_engine
 from foundation.jobs import Job
@@ -98,7 +98,7 @@ def create_app(
     way_out = provider or providers.for_settings(db, settings)
     rota = Rota(settings.config)
     changes.watch(db, settings)  # shift changes made here queue change notices
-    hotpath.watch_rota()  # and drop the first answers kept in memory
+    signals.ROTA.watch()  # and drop the first answers kept in memory, in every process
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
     install_filters(templates.env, settings.config.organisation.zone)
     templates.env.globals.update(settings=settings, config=settings.config)
@@ -126,6 +126,11 @@ def create_app(
             app.state.tasks = tasks
             tasks.start_soon(recorder.run)
             tasks.start_soon(app.state.busy.run)
+            if db.engine.dialect.name == "postgresql":  # rota changes other processes commit
+                listener = signals.Listener(db.engine, signals.ROTA)
+                tasks.start_soon(listener.run)
+                with anyio.move_on_after(signals.CONNECT_TIMEOUT):  # serve once it listens
+                    await listener.listening.wait()
             tasks.start_soon(_housekeeping, db)
             yield
             app.state.recorder = None

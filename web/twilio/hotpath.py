@@ -5,10 +5,11 @@ first call's TwiML is kept as a snapshot and later calls are answered from it on
 without a worker thread or the database. A snapshot is dropped
 
 * at the rota's next change (a handoff, a stand-in starting or ending),
-* when this process changes shifts, stand-ins, absences or counsellors (any flush touching
-  them, once `watch_rota` has been called),
+* when shifts, stand-ins, absences or counsellors change: at once when this process changes
+  them (any flush touching them), and on PostgreSQL as soon as another process commits such a
+  change (`foundation.signals.ROTA`: NOTIFY on commit, the app's `Listener` hears it),
 * after SNAPSHOT_TTL it is refreshed in the background (served meanwhile, for at most
-  STALE_LIMIT), so that changes made by other processes reach callers within seconds;
+  STALE_LIMIT): the safety net should a notification be lost;
 * and it is not used while somebody it would ring is in another conversation (`BusyWatch`: who
   is busy is read from the database every BUSY_REFRESH, so a call taken through another process
   is known here within about that long; one taken through this process at once). A snapshot
@@ -28,19 +29,16 @@ it writes from `hotline.calls`. Only `web.twilio.webhook` and `web.twilio.voice`
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.models import Absence, Counsellor, Shift, StandIn
+from foundation.signals import ROTA
 from hotline import busy, calls
 
 log = logging.getLogger(__name__)
@@ -50,35 +48,19 @@ FLUSH_INTERVAL = 0.05  # seconds
 MAX_QUEUE = 10_000
 BUSY_REFRESH = 0.5  # seconds between two reads of who is in a conversation
 
-_rota_version = itertools.count()
-_current_version = next(_rota_version)
-_ROTA_MODELS = (Shift, StandIn, Absence, Counsellor)
-
-
-def _rota_changed(session: Session, _context: Any) -> None:
-    global _current_version
-    touched = itertools.chain(session.new, session.dirty, session.deleted)
-    if any(isinstance(obj, _ROTA_MODELS) for obj in touched):
-        _current_version = next(_rota_version)
-
-
-def watch_rota() -> None:
-    """Count the rota changes of every session of this process, so that a change drops the
-    snapshots at once (idempotent; called when the app is built, never at import)."""
-    if not event.contains(Session, "after_flush", _rota_changed):
-        event.listen(Session, "after_flush", _rota_changed)
-
 
 def rota_version() -> int:
-    return _current_version
+    """Counts the rota's changes made here and, on PostgreSQL, those other processes committed
+    (`foundation.signals.ROTA`, with the app's `Listener`)."""
+    return ROTA.version
 
 
 class Snapshots:
     """Rendered first answers per line.
 
     An entry is fresh for SNAPSHOT_TTL; after that it is served stale while one background
-    refresh runs (changes by other processes reach callers within about SNAPSHOT_TTL), but
-    never past the rota's next change, a change in this process, or STALE_LIMIT.
+    refresh runs, but never past the rota's next change, a change of the rota (`rota_version`),
+    or STALE_LIMIT.
     """
 
     def __init__(self) -> None:
