@@ -8,20 +8,26 @@ import time
 from dataclasses import replace
 from urllib.parse import parse_qsl
 
+import pytest
+import time_machine
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from config.model import SHIPPED, load_config
 from config.settings import Settings
 from foundation.db import Database
+from hotline import voice_calls
+from tests.conftest import berlin
 from tests.helpers import post_signed
 from web.app import create_app
 from web.twilio.signature import MAX_BODY, valid_signature
+from web.twilio.voice import FALLBACK_BUDGET_SECONDS
 
 PRIMARY, FALLBACK = "https://a.hotline.example", "https://b.hotline.example"
 CONFIG = load_config(SHIPPED)
 ISLAMISM = CONFIG.lines["islamism"].number
 RIGHT_WING = CONFIG.lines["right-wing"].number
+WEDNESDAY_NOON = berlin(2026, 12, 2, 12)  # within service hours
 
 
 def test_nothing_mis_signed_passes_on_the_fallback_host(
@@ -138,3 +144,49 @@ def test_a_flood_of_parameters_is_refused_before_it_is_parsed(
                 spent.append(time.process_time() - started)
                 assert response.status_code == 413, path
             assert min(spent) < 0.01, (path, spent)
+
+
+def test_hostile_or_slow_fallback_requests_are_answered_with_twiml(
+    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/twilio/fallback, routed (this host's own public URL), fails open: whatever the signed
+    parameters, the query, or a database that hangs, a 200 with TwiML that dials someone."""
+    sid = "CA" + "8" * 32
+    hostile: list[tuple[str, dict[str, str]]] = [
+        ("", {}),
+        ("", {"CallSid": sid}),
+        ("", {"CallSid": "C" * 20_000, "To": ISLAMISM, "From": "+4917612345678"}),
+        ("", {"CallSid": sid, "To": "9" * 20_000, "From": "\x00\x1b[2J" * 1000}),
+        ("", {"CallSid": "\x00\r\n<Hangup/>", "To": ISLAMISM + "\x00", "From": "<&>"}),
+        ("", {"CallSid": sid, "To": "+19999999999", "From": "anonymous"}),
+        ("?line=../../etc&t=abc&step=-1&rel=x", {"CallSid": sid, "To": ISLAMISM}),
+        ("?line=islamism&line=right-wing", {"CallSid": sid, "To": "x"}),
+    ]
+    with (
+        TestClient(create_app(settings, database=database)) as client,
+        time_machine.travel(WEDNESDAY_NOON, tick=False),
+    ):
+        for query, params in hostile:
+            url = settings.public_url + "/twilio/fallback" + query
+            response = post_signed(client, settings, url, params, path="/twilio/fallback" + query)
+            assert response.status_code == 200, (query, list(params))
+            assert response.headers["content-type"].startswith("application/xml")
+            assert "<Dial" in response.text, response.text
+            assert "<Hangup/>" not in response.text
+
+        if database.engine.dialect.name != "sqlite":
+            return  # the budget is the same on either backend: timed once
+
+        def hangs(*_args: object, **_kwargs: object) -> None:
+            time.sleep(3)
+
+        monkeypatch.setattr(voice_calls, "open_call", hangs)
+        started = time.perf_counter()
+        # A line no request above answered: no snapshot, the slow path.
+        params = {"CallSid": "CA" + "9" * 32, "To": RIGHT_WING, "From": "anonymous"}
+        url = settings.public_url + "/twilio/fallback"
+        response = post_signed(client, settings, url, params, path="/twilio/fallback")
+        assert response.status_code == 200
+        assert "<Dial" in response.text
+        spent = time.perf_counter() - started
+        assert FALLBACK_BUDGET_SECONDS - 0.1 < spent < FALLBACK_BUDGET_SECONDS + 0.7
