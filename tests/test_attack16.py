@@ -4,6 +4,7 @@ signatures, the routed fallback under hostile input and a failing database, /met
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from urllib.parse import parse_qsl
@@ -190,3 +191,19 @@ def test_hostile_or_slow_fallback_requests_are_answered_with_twiml(
         assert "<Dial" in response.text
         spent = time.perf_counter() - started
         assert FALLBACK_BUDGET_SECONDS - 0.1 < spent < FALLBACK_BUDGET_SECONDS + 0.7
+
+
+def test_made_up_http_methods_do_not_grow_the_metrics(
+    settings: Settings, database: Database
+) -> None:
+    """Finding: requests were counted by their method as sent: anyone could add a series to
+    hotline_http_requests_total (kept in memory, and in every scrape) with every request
+    (`XKCD1 /`, `XKCD2 /`, ...). Methods outside HTTP's own count as one label, "other"."""
+    with TestClient(create_app(settings, database=database)) as client:
+        for n in range(50):
+            client.request(f"X{n:03d}", "/healthz")
+        client.get("/healthz")
+        text = client.get("/metrics").text
+    methods = set(re.findall(r'hotline_http_requests_total\{method="([^"]*)"', text))
+    assert methods <= {"GET", "POST", "other"}, methods
+    assert 'method="other"' in text

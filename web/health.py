@@ -28,12 +28,18 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# HTTP's methods; any other a client makes up is counted as OTHER_METHOD (as sent, every new
+# one would be a new series, kept in memory and in every scrape).
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+OTHER_METHOD = "other"
 
 
 class MetricsMiddleware:
-    """Counts requests by route template (never by raw path: paths can carry tokens), and
-    adds `extra_headers` (the security headers) to every response: one layer for both, as
-    every incoming call passes through it."""
+    """Counts requests by method and route template (never by raw path: paths can carry
+    tokens; never a made-up method: `METHODS`), and adds `extra_headers` (the security
+    headers) to every response: one layer for both, as every incoming call passes through it."""
 
     def __init__(
         self, app: ASGIApp, metrics: Metrics, extra_headers: Sequence[tuple[bytes, bytes]] = ()
@@ -70,7 +76,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, recording_send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            key = (scope["method"], route, str(status))
+            method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
+            key = (method, route, str(status))
             counter = self._counters.get(key)
             if counter is None:
                 counter = self._counters[key] = self.metrics.requests.labels(*key)
