@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from config.settings import ENVIRONMENT
 from tests import fake_smtp
@@ -178,7 +178,7 @@ def test_the_nginx_example_is_a_valid_configuration(tmp_path: Path) -> None:
     assert "duplicate upstream" in broken.stderr
 
 
-async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def _echo(scope: Scope, receive: Receive, send: Send) -> None:
     """A web process stand-in behind nginx: answers every path with "proxied <the raw path>"."""
     if scope["type"] == "lifespan":
         while True:
