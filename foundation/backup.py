@@ -26,6 +26,8 @@ from sqlalchemy import make_url
 
 from foundation.db import SQLITE_BUSY_TIMEOUT_MS
 
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
 
 class BackupError(Exception):
     """The backup was not made; the message says why (for the operator)."""
@@ -56,8 +58,11 @@ def backup(url: str, target: Path, *, force: bool = False) -> int:
         raise BackupError(f"no database at {source}")
     if target.exists() and not force:
         raise BackupError(f"{target} exists: choose another path, or replace it with --force")
-    if target.exists() and target.resolve() == source.resolve():
-        raise BackupError(f"{target} is the database itself")
+    # Not the database, nor a file SQLite keeps beside it: replacing the write-ahead log of a
+    # running service would lose what it holds.
+    live = source.resolve()
+    if target.resolve() in {live, *(Path(f"{live}{end}") for end in SQLITE_COMPANIONS)}:
+        raise BackupError(f"{target} is the database itself or one of its files")
     if not target.parent.is_dir():
         raise BackupError(f"no directory {target.parent}")
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)

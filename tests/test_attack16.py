@@ -5,8 +5,10 @@ signatures, the routed fallback under hostile input and a failing database, /met
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -14,6 +16,7 @@ import time_machine
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from app.cli import main
 from config.model import SHIPPED, load_config
 from config.settings import Settings
 from foundation.db import Database
@@ -207,3 +210,40 @@ def test_made_up_http_methods_do_not_grow_the_metrics(
     methods = set(re.findall(r'hotline_http_requests_total\{method="([^"]*)"', text))
     assert methods <= {"GET", "POST", "other"}, methods
     assert 'method="other"' in text
+
+
+def test_backup_over_symlinks_and_the_databases_own_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A symlink at PATH is replaced, never followed (--force over one to another file leaves
+    that file alone); the database itself is refused, and (finding) so are the files SQLite
+    keeps beside it: --force onto `-wal` swapped the write-ahead log of the running service
+    for a database file, losing what it held."""
+    live = tmp_path / "live.sqlite3"
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite:///{live}")
+    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    victim = tmp_path / "passwd"
+    victim.write_text("root:x:0:0\n", encoding="utf-8")
+    link = tmp_path / "copy.sqlite3"
+    link.symlink_to(victim)
+    assert main(["backup", str(link)]) == 1  # exists
+    assert main(["backup", "--force", str(link)]) == 0
+    assert victim.read_text(encoding="utf-8") == "root:x:0:0\n"
+    assert not link.is_symlink()
+    assert link.stat().st_mode & 0o777 == 0o600
+    to_live = tmp_path / "to-live.sqlite3"
+    to_live.symlink_to(live)
+    writer = sqlite3.connect(live)  # the service, its write-ahead log open
+    try:
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("CREATE TABLE kept (x)")
+        writer.commit()
+        capsys.readouterr()
+        for target in (to_live, live, Path(f"{live}-wal"), Path(f"{live}-shm")):
+            before = target.read_bytes()
+            assert main(["backup", "--force", str(target)]) == 1, target
+            assert "the database" in capsys.readouterr().err
+            assert target.read_bytes() == before, target
+    finally:
+        writer.close()
