@@ -4,10 +4,13 @@ signatures, the routed fallback under hostile input and a failing database, /met
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import threading
 import time
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -22,7 +25,7 @@ from config.settings import Settings
 from foundation.db import Database
 from hotline import voice_calls
 from tests.conftest import berlin
-from tests.helpers import post_signed
+from tests.helpers import TWILIO_SID, TWILIO_TOKEN, post_signed
 from web.app import create_app
 from web.twilio.signature import MAX_BODY, valid_signature
 from web.twilio.voice import FALLBACK_BUDGET_SECONDS
@@ -247,3 +250,83 @@ def test_backup_over_symlinks_and_the_databases_own_files(
             assert target.read_bytes() == before, target
     finally:
         writer.close()
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """A Twilio API that answers every request with `answer` (the class attribute)."""
+
+    answer: object = None
+    seen: list[str] = []  # noqa: RUF012 - one test's record, reset by it
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def _reply(self) -> None:
+        self.seen.append(f"{self.command} {self.path}")
+        answer = type(self).answer  # (a function as it is, not bound)
+        if callable(answer):
+            answer = answer(self.server.server_address[1])
+        data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _reply
+
+
+def _page(numbers: object, next_page: str | None = None) -> dict[str, object]:
+    meta = {"key": "incoming_phone_numbers", "next_page_url": next_page}
+    return {"incoming_phone_numbers": numbers, "meta": meta}
+
+
+def _itself(port: int) -> dict[str, object]:
+    """An empty page whose next page is itself, for ever."""
+    url = f"http://127.0.0.1:{port}/2010-04-01/Accounts/{TWILIO_SID}/IncomingPhoneNumbers.json"
+    return _page([], f"{url}?Page=1")
+
+
+def test_hostile_twilio_answers_are_clear_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finding: `hotline twilio check/configure` trusted Twilio's answers: one that was not
+    JSON, or JSON of the wrong shape, ended in a traceback; pages that named a next page for
+    ever were followed for ever; and a number's SID went into the URL of the update unchecked
+    ("../../x" updated another resource). Each is now a clear error, exit 1, nothing set."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for name in ("HOTLINE_CONFIG", "HOTLINE_FALLBACK_PUBLIC_URL", "HOTLINE_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", TWILIO_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
+    monkeypatch.setenv("HOTLINE_TWILIO_API_URL", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("HOTLINE_PUBLIC_URL", PRIMARY)
+    wrong = {"sid": "PN" + "1" * 32, "phone_number": ISLAMISM, "voice_url": ["x"], "sms_url": {}}
+    try:
+        for answer in (
+            b"<html>a captive portal</html>",
+            _page("abc"),
+            _page([5, None]),
+            _page({"sid": 1}),
+            _itself,
+            _page([{"sid": "../../../evil?x=", "phone_number": ISLAMISM}]),
+            _page([{"sid": None, "phone_number": ISLAMISM}]),
+            _page([wrong | {"sid": "PN" + "1" * 31 + "/"}]),
+        ):
+            _Hostile.answer, _Hostile.seen = answer, []
+            started = time.monotonic()
+            status = main(["twilio", "configure"])
+            out, err = capsys.readouterr()
+            assert status == 1, (answer, out, err)
+            assert "hotline twilio configure: " in err, err
+            assert "Traceback" not in err, err[-1500:]
+            assert time.monotonic() - started < 10
+            assert not [request for request in _Hostile.seen if request.startswith("POST")]
+        # Values of the wrong type are only shown, as what differs.
+        _Hostile.answer = _page([wrong])
+        assert main(["twilio", "check"]) == 1
+        assert "VoiceUrl is \"['x']\", needs" in capsys.readouterr().out
+    finally:
+        server.shutdown()
+        server.server_close()

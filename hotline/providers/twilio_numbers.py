@@ -35,6 +35,11 @@ FALLBACK_PATHS = frozenset({FALLBACK_PATH, SMS_PATH})
 REMINDERS = "reminders"  # the name of the reminders' sender number in a report
 # Numbers listed per PhoneNumber filter: Twilio matches partial numbers, so a few may come back.
 LIST_LIMIT = 20
+# Pages followed at most per filter: an answer that names a next page for ever is not followed
+# for ever (the library stops at LIST_LIMIT numbers, never at empty pages).
+MAX_PAGES = 5
+# A number's SID goes into the URL of its update: only one of this form is used.
+NUMBER_SID = re.compile(r"PN[0-9a-f]{32}")
 
 
 class TwilioUnavailable(Exception):
@@ -145,18 +150,27 @@ def _attribute(field: str) -> str:
 
 
 def _compare(one: Wanted, resource: object) -> Found:
+    sid = getattr(resource, "sid", None)
+    if not isinstance(sid, str) or not NUMBER_SID.fullmatch(sid):
+        raise TwilioUnavailable(f"Twilio's answer names {one.label} with no number SID (PN…)")
     differences = []
     for field, needed in one.fields:
         actual = getattr(resource, _attribute(field)) or ""
         if str(actual) != needed:
             differences.append(Difference(field, str(actual), needed))
-    return Found(one, str(getattr(resource, "sid", "")), tuple(differences))
+    return Found(one, sid, tuple(differences))
 
 
 def _find(rest: Client, one: Wanted) -> Found:
-    listed = rest.incoming_phone_numbers.list(phone_number=one.number, limit=LIST_LIMIT)
-    exact = [number for number in listed if number.phone_number == one.number]
-    return _compare(one, exact[0]) if exact else Found(one, None)
+    page = rest.incoming_phone_numbers.page(phone_number=one.number, page_size=LIST_LIMIT)
+    for _ in range(MAX_PAGES):
+        exact = [number for number in page if number.phone_number == one.number]
+        if exact:
+            return _compare(one, exact[0])
+        page = page.next_page()
+        if page is None:
+            return Found(one, None)
+    raise TwilioUnavailable(f"Twilio's answer for {one.label} went on past {MAX_PAGES} pages")
 
 
 def read(settings: Settings, numbers: Sequence[Wanted]) -> list[Found]:
@@ -196,6 +210,12 @@ def _asking(ask: Callable[[], T]) -> T:
         raise TwilioUnavailable(f"cannot ask Twilio ({type(exc).__name__})") from exc
     except (requests.exceptions.RequestException, OSError) as exc:
         raise TwilioUnavailable(f"cannot ask Twilio ({type(exc).__name__})") from exc
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        # Not JSON, or JSON of another shape (a proxy's page, a wrong HOTLINE_TWILIO_API_URL):
+        # the library fails on it deep inside.
+        raise TwilioUnavailable(
+            f"Twilio's answer was not understood ({type(exc).__name__})"
+        ) from exc
 
 
 def _refused(status: int, code: str) -> str:
