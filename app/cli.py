@@ -336,6 +336,11 @@ def _key_line(key: ApiKey) -> str:
     return f"{key.id}\t{key.name}\t{state}\t{_key_scope(key)}\tlast used {used}"
 
 
+# More web processes than this a core only compete for it (and for the database's connections);
+# a larger --workers is a typo, refused before any process starts.
+MAX_WORKERS_PER_CORE = 4
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -343,6 +348,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         print("hotline: --workers must be at least 1", file=sys.stderr)
+        return 2
+    most = MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if args.workers > most:
+        print(
+            f"hotline: --workers {args.workers} is more than {most} ({MAX_WORKERS_PER_CORE} a "
+            "core): about one per core serves best, and each holds its own database connections",
+            file=sys.stderr,
+        )
         return 2
     if args.workers > 1 and settings.database_url.startswith("sqlite"):
         print(

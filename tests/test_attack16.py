@@ -5,6 +5,7 @@ signatures, the routed fallback under hostile input and a failing database, /met
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ import time_machine
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from app.cli import main
+from app.cli import MAX_WORKERS_PER_CORE, main
 from config.model import SHIPPED, load_config
 from config.settings import Settings
 from foundation.db import Database
@@ -330,3 +331,20 @@ def test_hostile_twilio_answers_are_clear_errors(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_serve_refuses_hostile_worker_counts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finding: `--workers 1000000000` on PostgreSQL started processes until the machine or
+    the database's connections gave out. More than MAX_WORKERS_PER_CORE a core is refused
+    (exit 2) before anything starts; 0, -1 and "abc" were refused already."""
+    # Port 1: were it to connect or start anything, it would fail otherwise.
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", "postgresql+psycopg://hotline@127.0.0.1:1/hotline")
+    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
+    for count in ("0", "-1", str(10**9), str(MAX_WORKERS_PER_CORE * (os.cpu_count() or 1) + 1)):
+        assert main(["serve", "--workers", count]) == 2, count
+        assert "--workers" in capsys.readouterr().err, count
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--workers", "abc"])
+    assert exited.value.code == 2
