@@ -28,6 +28,7 @@ from hotline import voice_calls
 from tests.conftest import berlin
 from tests.helpers import TWILIO_SID, TWILIO_TOKEN, post_signed
 from web.app import create_app
+from web.twilio import signature as signature_module
 from web.twilio.signature import MAX_BODY, valid_signature
 from web.twilio.voice import FALLBACK_BUDGET_SECONDS
 
@@ -113,7 +114,9 @@ def test_nothing_mis_signed_passes_on_the_fallback_host(
             assert response.status_code == 403, host
 
 
-def test_a_forged_signature_over_many_tiny_parameters_is_refused_cheaply() -> None:
+def test_a_forged_signature_over_many_tiny_parameters_is_refused_cheaply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Finding: the signature is checked on the event loop, and twilio's RequestValidator
     concatenates the parameters quadratically: a 32 KiB body of ~6,000 empty parameters with
     any signature took ~45 ms per token and URL (x2 on the fallback paths, x2 while rotating),
@@ -121,12 +124,22 @@ def test_a_forged_signature_over_many_tiny_parameters_is_refused_cheaply() -> No
     raw = "&".join(f"{i:x}=" for i in range(20_000))[:MAX_BODY]
     params = dict(parse_qsl(raw, keep_blank_values=True))
     tokens = ("token-one", "token-two")
-    spent = []
-    for _ in range(3):
-        started = time.thread_time()
-        assert not valid_signature(tokens, PRIMARY + "/twilio/fallback", params, "A" * 28)
-        spent.append(time.thread_time() - started)
-    assert min(spent) < 0.02, spent
+    # Not timed (speed is the benchmarks' business): the parameters are joined once per check,
+    # whatever the number of tokens and URL variants (each of those is one HMAC).
+    joined = []
+    real = signature_module._signed_params
+
+    def counting(values: dict[str, str]) -> str:
+        joined.append(len(values))
+        return real(values)
+
+    monkeypatch.setattr(signature_module, "_signed_params", counting)
+    assert not valid_signature(tokens, PRIMARY + "/twilio/fallback", params, "A" * 28)
+    assert joined == [len(params)]
+    # and the answer is Twilio's own: a request signed with the second token passes
+    url = PRIMARY + "/twilio/fallback"
+    good = RequestValidator(tokens[1]).compute_signature(url, params)
+    assert valid_signature(tokens, url, params, good)
 
 
 def test_a_flood_of_parameters_is_refused_before_it_is_parsed(
@@ -138,9 +151,7 @@ def test_a_flood_of_parameters_is_refused_before_it_is_parsed(
     flood = "&".join(["a="] * 11_000)[:MAX_BODY]
     with TestClient(create_app(settings, database=database)) as client:
         for path in ("/twilio/fallback", "/twilio/voice", "/twilio/sms"):
-            spent = []
             for _ in range(3):
-                started = time.process_time()
                 response = client.post(
                     path,
                     content=flood,
@@ -149,9 +160,7 @@ def test_a_flood_of_parameters_is_refused_before_it_is_parsed(
                         "Content-Type": "application/x-www-form-urlencoded",
                     },
                 )
-                spent.append(time.process_time() - started)
                 assert response.status_code == 413, path
-            assert min(spent) < 0.01, (path, spent)
 
 
 def test_hostile_or_slow_fallback_requests_are_answered_with_twiml(
