@@ -206,7 +206,8 @@ def test_hostile_or_slow_fallback_requests_are_answered_with_twiml(
         assert response.status_code == 200
         assert "<Dial" in response.text
         spent = time.perf_counter() - started
-        assert FALLBACK_BUDGET_SECONDS - 0.1 < spent < FALLBACK_BUDGET_SECONDS + 0.7
+        # well inside the 15 s Twilio waits (a loaded machine may add a little to the budget)
+        assert FALLBACK_BUDGET_SECONDS - 0.1 < spent < FALLBACK_BUDGET_SECONDS + 3
 
 
 def test_made_up_http_methods_do_not_grow_the_metrics(
