@@ -526,7 +526,14 @@ class Call(Base):
     """One incoming call, keyed by Twilio's CallSid. The caller's number is never stored."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index(None, "started_at"), Index(None, "answered_at"))
+    __table_args__ = (
+        Index(None, "started_at"),
+        Index(None, "answered_at"),
+        # Reports read a line's calls of a period, and a caller's earlier calls (first-time
+        # or repeat: foundation.reports, hotline.reports).
+        Index(None, "line", "started_at"),
+        Index(None, "caller_hash", "started_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     line: Mapped[str] = mapped_column(String(40))
@@ -544,6 +551,55 @@ class Call(Base):
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
     # Counsellors on call whom this call did not ring: they were in another conversation.
     busy_skipped: Mapped[list[int] | None] = mapped_column(JSON)
+    # Why the line was closed when the call came in ("hours", "holiday"); None: it was open.
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
+    # The tier at which the counsellor who accepted it was rung (None: not known).
+    accepted_tier: Mapped[Tier | None] = mapped_column(_enum(Tier, "tier"))
+
+
+class CallDay(Base):
+    """Call records rolled up before retention deletes them (hotline.reports.roll_up): per
+    local day, line, outcome category, tier and relatives flag, how many calls, and from how
+    many distinct callers that day (a withheld number counts as one). Counts only: no hash."""
+
+    __tablename__ = "call_days"
+    __table_args__ = (Index(None, "line", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    line: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(16))  # accepted, fallback, voicemail, ...
+    tier: Mapped[str] = mapped_column(String(16), default="")  # "" for not accepted / unknown
+    relative: Mapped[bool] = mapped_column(Boolean, default=False)
+    calls: Mapped[int] = mapped_column(Integer)
+    callers: Mapped[int] = mapped_column(Integer)
+
+
+class CallDayHour(Base):
+    """Rolled-up calls per local day, line and local hour (the heat map), with that day's
+    distinct callers in the hour."""
+
+    __tablename__ = "call_day_hours"
+    __table_args__ = (Index(None, "line", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    line: Mapped[str] = mapped_column(String(40))
+    hour: Mapped[int] = mapped_column(Integer)  # 0..23, the local wall clock
+    calls: Mapped[int] = mapped_column(Integer)
+    callers: Mapped[int] = mapped_column(Integer)
+
+
+class CallDaySeconds(Base):
+    """Rolled-up ring or talk seconds of accepted calls per local day and line: a histogram
+    (how many calls rang / talked exactly `seconds`), so medians stay exact."""
+
+    __tablename__ = "call_day_seconds"
+    __table_args__ = (Index(None, "line", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    line: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(8))  # ring, talk
+    seconds: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer)
 
 
 class Voicemail(Base):

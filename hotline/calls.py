@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from foundation.models import Call, Team, Voicemail
+from foundation.models import Call, Team, Tier, Voicemail
 
 FINAL_STATES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _RANK = {"queued": 0, "ringing": 1, "in-progress": 2} | dict.fromkeys(FINAL_STATES, 3)
@@ -28,9 +28,16 @@ def rank(state: str) -> int:
 
 
 def call_values(
-    *, call_sid: str, line: str, team_id: int | None, caller_hash: str | None, at: datetime
+    *,
+    call_sid: str,
+    line: str,
+    team_id: int | None,
+    caller_hash: str | None,
+    at: datetime,
+    closed_reason: str | None = None,
 ) -> dict[str, object]:
-    """The columns of a new call record."""
+    """The columns of a new call record; `closed_reason`: why the line was closed ("hours",
+    "holiday"), None when it was open."""
     return {
         "call_sid": call_sid,
         "line": line,
@@ -40,6 +47,7 @@ def call_values(
         "started_at": at,
         "from_relative": False,
         "fallback_used": False,
+        "closed_reason": closed_reason,
     }
 
 
@@ -61,6 +69,7 @@ def open_call(
     team: Team | None,
     caller_hash: str | None,
     at: datetime,
+    closed_reason: str | None = None,
 ) -> None:
     """Create the call's record on the first webhook; a retry changes nothing."""
     open_calls(
@@ -72,6 +81,7 @@ def open_call(
                 team_id=team.id if team else None,
                 caller_hash=caller_hash,
                 at=at,
+                closed_reason=closed_reason,
             )
         ],
     )
@@ -95,8 +105,11 @@ def mark_relative(session: Session, call_sid: str) -> None:
     session.execute(update(Call).where(Call.call_sid == call_sid).values(from_relative=True))
 
 
-def accept(session: Session, call_sid: str, counsellor_id: int, at: datetime) -> bool:
-    """Record who took the call; only the first acceptance counts. True if this one did."""
+def accept(
+    session: Session, call_sid: str, counsellor_id: int, at: datetime, tier: Tier | None = None
+) -> bool:
+    """Record who took the call (and at which tier she was rung, if known); only the first
+    acceptance counts. True if this one did."""
     call = find(session, call_sid)
     if call is None or call.accepted_by_id is not None:
         return False
@@ -104,6 +117,7 @@ def accept(session: Session, call_sid: str, counsellor_id: int, at: datetime) ->
     call.answered_at = at
     call.ring_seconds = max(0, round((at - call.started_at).total_seconds()))
     call.outcome = "accepted"
+    call.accepted_tier = tier
     return True
 
 
