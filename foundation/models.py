@@ -574,6 +574,22 @@ class CallDay(Base):
     callers: Mapped[int] = mapped_column(Integer)
 
 
+class CallMonth(Base):
+    """Distinct callers of rolled-up calls per local month and line (distinct counts cannot be
+    summed over days): per outcome category (tier "*"), per tier of the accepted calls, of
+    the relatives' calls (category "relatives") and of all calls ("total"). A month rolled up
+    in two runs has two rows; the larger is a lower bound of the month."""
+
+    __tablename__ = "call_months"
+    __table_args__ = (Index(None, "line", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)  # its first day
+    line: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str] = mapped_column(String(16))
+    callers: Mapped[int] = mapped_column(Integer)
+
+
 class CallDayHour(Base):
     """Rolled-up calls per local day, line and local hour (the heat map), with that day's
     distinct callers in the hour."""
@@ -615,6 +631,7 @@ class Voicemail(Base):
     status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), default="new")
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]  # when it was last marked done (reports: time until done)
     recording_deleted_at: Mapped[datetime | None]
     # The caller's number (E.164, encrypted) for a call-back through the line; None when it was
     # withheld or the line keeps none (`voicemail_keeps_number`), and after the retention.

@@ -15,7 +15,7 @@ composes the service as a `Rota`): telephony never reads shifts itself.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -65,7 +65,7 @@ class Target:
 
     counsellor_id: int
     phone: str
-    tier: Tier | None = None
+    tier: Tier | None = field(default=None, compare=False)  # the whisper passes it on
 
 
 @dataclass(frozen=True, slots=True)

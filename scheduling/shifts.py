@@ -211,6 +211,19 @@ def gaps(
     )
 
 
+def worked(
+    session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
+) -> list[tuple[rota.ShiftSpan, tuple[rota.Part, ...]]]:
+    """The team's shifts overlapping [start, end), each with the parts worked by one person
+    (see `rota.worked`)."""
+    team = team_by_slug(session, team_slug, config)
+    spans = _spans(session, team, start, end)
+    parts = rota.worked(
+        spans, _stand_ins(session, team, start, end), _absences(session, team, start, end)
+    )
+    return list(zip(spans, parts, strict=True))
+
+
 def timeline(
     session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
 ) -> list[rota.Segment]:

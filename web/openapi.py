@@ -378,6 +378,23 @@ def _document(version: str) -> dict[str, Any]:
                     },
                 },
             },
+            "/api/v1/reports": {
+                "get": {
+                    "summary": "A team's report for a period, compared with the previous one",
+                    "operationId": "report",
+                    "parameters": [
+                        _query("team", "team slug", required=True),
+                        _query("from", "first local day, e.g. 2026-10-01", required=True),
+                        _query(
+                            "to", "last local day (included), at most five years on", required=True
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json(schemas.ReportOut, 'counts; "<5" where suppressed'),
+                        **_errors(403, 422),
+                    },
+                },
+            },
             **_appointment_paths(),
             **_call_back_paths(),
         },

@@ -1,6 +1,7 @@
 """reports: why a call found the line closed, the tier that accepted it, and the daily roll-up
 
-`calls.closed_reason` ("hours", "holiday") and `calls.accepted_tier` (primary, backup), two
+`calls.closed_reason` ("hours", "holiday"), `calls.accepted_tier` (primary, backup),
+`voicemails.done_at` (the time until done), two
 indexes the reports read by (line and start; caller hash and start), and the roll-up that keeps
 counts after call records pass their retention (`[retention] calls_days`): `call_days` (per
 local day, line, outcome category, tier, relatives flag), `call_day_hours` (per local hour) and
@@ -21,7 +22,7 @@ down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ROLL_UPS = ("call_days", "call_day_hours", "call_day_seconds")
+_ROLL_UPS = ("call_days", "call_months", "call_day_hours", "call_day_seconds")
 
 
 def _day_columns() -> list[sa.Column[object]]:
@@ -50,6 +51,8 @@ def upgrade() -> None:
         )
         batch.create_index(op.f("ix_calls_line_started_at"), ["line", "started_at"])
         batch.create_index(op.f("ix_calls_caller_hash_started_at"), ["caller_hash", "started_at"])
+    with op.batch_alter_table("voicemails") as batch:
+        batch.add_column(sa.Column("done_at", sa.DateTime(timezone=True)))
     op.create_table(
         "call_days",
         *_day_columns(),
@@ -59,6 +62,16 @@ def upgrade() -> None:
         sa.Column("calls", sa.Integer(), nullable=False),
         sa.Column("callers", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call_days")),
+    )
+    op.create_table(
+        "call_months",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("line", sa.String(40), nullable=False),
+        sa.Column("category", sa.String(16), nullable=False),
+        sa.Column("tier", sa.String(16), nullable=False),
+        sa.Column("callers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_call_months")),
     )
     op.create_table(
         "call_day_hours",
@@ -77,12 +90,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call_day_seconds")),
     )
     for table in _ROLL_UPS:
-        op.create_index(op.f(f"ix_{table}_line_day"), table, ["line", "day"])
+        column = "month" if table == "call_months" else "day"
+        op.create_index(op.f(f"ix_{table}_line_{column}"), table, ["line", column])
 
 
 def downgrade() -> None:
     for table in _ROLL_UPS:
         op.drop_table(table)
+    with op.batch_alter_table("voicemails") as batch:
+        batch.drop_column("done_at")
     with op.batch_alter_table("calls") as batch:
         batch.drop_index(op.f("ix_calls_caller_hash_started_at"))
         batch.drop_index(op.f("ix_calls_line_started_at"))
