@@ -7,8 +7,8 @@ counts after call records pass their retention (`[retention] calls_days`): `call
 local day, line, outcome category, tier, relatives flag), `call_day_hours` (per local hour) and
 `call_day_seconds` (ring and talk seconds as a histogram).
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
