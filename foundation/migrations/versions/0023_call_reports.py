@@ -21,6 +21,9 @@ revision: str = "0023"
 down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Online-safe: processes of the release before keep working while it runs
+# (docs/operations.md#upgrades).
+ONLINE_SAFE = True
 
 _ROLL_UPS = ("call_days", "call_months", "call_day_hours", "call_day_seconds")
 
