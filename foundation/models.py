@@ -529,10 +529,11 @@ class Call(Base):
     __table_args__ = (
         Index(None, "started_at"),
         Index(None, "answered_at"),
-        # Reports read a line's calls of a period, and a caller's earlier calls (first-time
-        # or repeat: foundation.reports, hotline.reports).
+        # Reports read a line's calls of a period, and a caller's earlier calls on the line
+        # (first-time or repeat: hotline.reports). The caller's index names the line too, so
+        # that SQLite (no statistics) prefers it to the line's for that probe.
         Index(None, "line", "started_at"),
-        Index(None, "caller_hash", "started_at"),
+        Index(None, "caller_hash", "line", "started_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
