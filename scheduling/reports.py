@@ -24,7 +24,7 @@ from foundation.models import (
     TeamMembership,
 )
 from foundation.teams import team_by_slug
-from scheduling import shifts
+from scheduling import rota, shifts
 from scheduling.replies import ACTOR as CLIENT_SMS
 from scheduling.replies import REPLY_ACTION
 
@@ -137,26 +137,25 @@ def _hours(spans: list[tuple[datetime, datetime]]) -> float:
     return sum((end - start).total_seconds() for start, end in spans) / 3600
 
 
-def _stand_in_hours(
-    session: Session, config: HotlineConfig, team: str, start: datetime, end: datetime
-) -> float:
-    covered = [
-        (max(part.start, start), min(part.end, end))
-        for span, parts in shifts.worked(session, config, team, start, end)
-        for part in parts
-        if part.by is not None and part.by != span.counsellor_id
-    ]
-    return _hours([(a, b) for a, b in covered if b > a])
-
-
 def rota_figures(
     session: Session, config: HotlineConfig, team_slug: str, period: r.Period
 ) -> r.RotaFigures:
     """Hours without a primary on call, hours worked by stand-ins, and notices sent."""
     team = team_by_slug(session, team_slug, config)
     now, before = _periods(period)
-    gaps = [_hours(shifts.gaps(session, config, team_slug, p.start, p.end)) for p in (now, before)]
-    stand_ins = [_stand_in_hours(session, config, team_slug, p.start, p.end) for p in (now, before)]
+    # The rota of both periods, read once.
+    spans, stand_ins, away = shifts.rota_of(session, config, team_slug, before.start, now.end)
+    worked = list(zip(spans, rota.worked(spans, stand_ins, away), strict=True))
+    gaps, stand_in_hours = [], []
+    for p in (now, before):
+        gaps.append(_hours(rota.gaps(spans, stand_ins, p.start, p.end, absences=away)))
+        covered = [
+            (max(part.start, p.start), min(part.end, p.end))
+            for span, parts in worked
+            for part in parts
+            if part.by is not None and part.by != span.counsellor_id
+        ]
+        stand_in_hours.append(_hours([(a, b) for a, b in covered if b > a]))
     key = _key(ShiftNotice.sent_at, period).label("p")
     notices: dict[int, int] = dict(
         session.execute(
@@ -172,6 +171,6 @@ def rota_figures(
     )
     return r.RotaFigures(
         gap_hours=r.hours(*gaps),
-        stand_in_hours=r.hours(*stand_ins),
+        stand_in_hours=r.hours(*stand_in_hours),
         notices_sent=r.hours(notices.get(NOW, 0), notices.get(BEFORE, 0)),
     )
