@@ -138,9 +138,10 @@ class History:
         pool = max(50, self.calls // 8)  # distinct callers per line; most call more than once
         outcomes = [name for name, _ in OUTCOMES]
         weights = [share for _, share in OUTCOMES]
-        for i in range(self.calls):
+        # In the order they came in, as the service writes them (the indexes grow at the end).
+        moments = sorted(self.instant() for _ in range(self.calls))
+        for i, at in enumerate(moments):
             line = lines[i % 3]
-            at = self.instant()
             withheld = rng.random() < 0.15
             caller = None if withheld else f"{i % 3}{int(rng.paretovariate(1.2) * 7) % pool:063d}"
             closed = rng.random() < CLOSED

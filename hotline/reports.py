@@ -489,7 +489,16 @@ class _Tasks:
 
 
 def _voicemails(session: Session, scope: _Scope) -> _Tasks:
-    join = Voicemail.__table__.outerjoin(Call.__table__, Voicemail.call_id == Call.id)
+    # The call (for its caller's hash) began shortly before the voicemail: bounding its start
+    # lets the database read the calls of the periods, not all of them.
+    join = Voicemail.__table__.outerjoin(
+        Call.__table__,
+        and_(
+            Voicemail.call_id == Call.id,
+            Call.started_at >= scope.previous.start - timedelta(days=1),
+            Call.started_at < scope.period.end,
+        ),
+    )
     args = (Voicemail.created_at, Voicemail.line, Call.caller_hash)
     done_rows = (Voicemail.status == TaskStatus.DONE,)
     count, done = _counted(session, scope, *args, None, *done_rows, join=join)
