@@ -393,6 +393,22 @@ class AccessLog(Strict):
 _LOOPBACK = ("http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/")
 
 
+class Reports(Strict):
+    """Reports (foundation.reports, docs/reports.md): how small a count may be shown."""
+
+    # A cell computed from fewer distinct callers or clients than this shows "< k", in pages,
+    # exports and the API, and so do differences and totals that would reveal it.
+    min_count: int = Field(default=5, ge=2, le=100)
+
+
+class Retention(Strict):
+    """How long call records are kept in detail (hotline.reports.roll_up)."""
+
+    # Call records older than this many days are rolled up into daily counts per line (no
+    # caller hash) and then deleted by the hourly retention job.
+    calls_days: int = Field(default=730, ge=30, le=3650)
+
+
 class Sso(Strict):
     """Single sign-on with OpenID Connect (foundation.sso, web/sso_pages.py). The client secret
     comes from the environment (HOTLINE_SSO_CLIENT_SECRET), never from this file."""
@@ -467,6 +483,8 @@ class HotlineConfig(Strict):
     relay: Relay = Relay()
     voice: Voice = Voice()
     access_log: AccessLog = AccessLog()
+    reports: Reports = Reports()
+    retention: Retention = Retention()
     sso: Sso = Sso()
     accounts: Accounts = Accounts()
     scheduler: Scheduler = Scheduler()

@@ -180,6 +180,15 @@ def may_see_team(p: Principal, team: TeamKey) -> bool:
     return p.sees_everything or is_staff(p, team)
 
 
+def may_see_report(p: Principal, team: TeamKey) -> bool:
+    """The team's report (counts only, small ones protected: foundation.reports): admins, the
+    team's coordinators, API keys whose scope covers it (read-only ones too); never a
+    counsellor's membership."""
+    if p.sees_everything or _key_has(p, team):
+        return True
+    return p.role is Role.COORDINATOR and _among(p.account_teams, team)
+
+
 def teams_seen(p: Principal, slugs: Iterable[str]) -> list[str]:
     return [slug for slug in slugs if may_see_team(p, slug)]
 

@@ -526,7 +526,15 @@ class Call(Base):
     """One incoming call, keyed by Twilio's CallSid. The caller's number is never stored."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index(None, "started_at"), Index(None, "answered_at"))
+    __table_args__ = (
+        Index(None, "started_at"),
+        Index(None, "answered_at"),
+        # Reports read a line's calls of a period, and a caller's earlier calls on the line
+        # (first-time or repeat: hotline.reports). The caller's index names the line too, so
+        # that SQLite (no statistics) prefers it to the line's for that probe.
+        Index(None, "line", "started_at"),
+        Index(None, "caller_hash", "line", "started_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     line: Mapped[str] = mapped_column(String(40))
@@ -544,6 +552,71 @@ class Call(Base):
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
     # Counsellors on call whom this call did not ring: they were in another conversation.
     busy_skipped: Mapped[list[int] | None] = mapped_column(JSON)
+    # Why the line was closed when the call came in ("hours", "holiday"); None: it was open.
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
+    # The tier at which the counsellor who accepted it was rung (None: not known).
+    accepted_tier: Mapped[Tier | None] = mapped_column(_enum(Tier, "tier"))
+
+
+class CallDay(Base):
+    """Call records rolled up before retention deletes them (hotline.reports.roll_up): per
+    local day, line, outcome category, tier and relatives flag, how many calls, and from how
+    many distinct callers that day (a withheld number counts as one). Counts only: no hash."""
+
+    __tablename__ = "call_days"
+    __table_args__ = (Index(None, "line", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    line: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(16))  # accepted, fallback, voicemail, ...
+    tier: Mapped[str] = mapped_column(String(16), default="")  # "" for not accepted / unknown
+    relative: Mapped[bool] = mapped_column(Boolean, default=False)
+    calls: Mapped[int] = mapped_column(Integer)
+    callers: Mapped[int] = mapped_column(Integer)
+
+
+class CallMonth(Base):
+    """Distinct callers of rolled-up calls per local month and line (distinct counts cannot be
+    summed over days): per outcome category (tier "*"), per tier of the accepted calls, of
+    the relatives' calls (category "relatives") and of all calls ("total"). A month rolled up
+    in two runs has two rows; the larger is a lower bound of the month."""
+
+    __tablename__ = "call_months"
+    __table_args__ = (Index(None, "line", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)  # its first day
+    line: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str] = mapped_column(String(16))
+    callers: Mapped[int] = mapped_column(Integer)
+
+
+class CallDayHour(Base):
+    """Rolled-up calls per local day, line and local hour (the heat map), with that day's
+    distinct callers in the hour."""
+
+    __tablename__ = "call_day_hours"
+    __table_args__ = (Index(None, "line", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    line: Mapped[str] = mapped_column(String(40))
+    hour: Mapped[int] = mapped_column(Integer)  # 0..23, the local wall clock
+    calls: Mapped[int] = mapped_column(Integer)
+    callers: Mapped[int] = mapped_column(Integer)
+
+
+class CallDaySeconds(Base):
+    """Rolled-up ring or talk seconds of accepted calls per local day and line: a histogram
+    (how many calls rang / talked exactly `seconds`), so medians stay exact."""
+
+    __tablename__ = "call_day_seconds"
+    __table_args__ = (Index(None, "line", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    line: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(8))  # ring, talk
+    seconds: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer)
 
 
 class Voicemail(Base):
@@ -559,6 +632,7 @@ class Voicemail(Base):
     status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), default="new")
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]  # when it was last marked done (reports: time until done)
     recording_deleted_at: Mapped[datetime | None]
     # The caller's number (E.164, encrypted) for a call-back through the line; None when it was
     # withheld or the line keeps none (`voicemail_keeps_number`), and after the retention.

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from foundation.models import Call, Team, Voicemail
+from foundation.models import Call, Team, Tier, Voicemail
 
 FINAL_STATES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 # What became of a call (`Call.outcome`): a counsellor took it, the fallback number answered, the
@@ -31,9 +31,16 @@ def rank(state: str) -> int:
 
 
 def call_values(
-    *, call_sid: str, line: str, team_id: int | None, caller_hash: str | None, at: datetime
+    *,
+    call_sid: str,
+    line: str,
+    team_id: int | None,
+    caller_hash: str | None,
+    at: datetime,
+    closed_reason: str | None = None,
 ) -> dict[str, object]:
-    """The columns of a new call record."""
+    """The columns of a new call record; `closed_reason`: why the line was closed ("hours",
+    "holiday"), None when it was open."""
     return {
         "call_sid": call_sid,
         "line": line,
@@ -43,6 +50,7 @@ def call_values(
         "started_at": at,
         "from_relative": False,
         "fallback_used": False,
+        "closed_reason": closed_reason,
     }
 
 
@@ -64,6 +72,7 @@ def open_call(
     team: Team | None,
     caller_hash: str | None,
     at: datetime,
+    closed_reason: str | None = None,
 ) -> None:
     """Create the call's record on the first webhook; a retry changes nothing."""
     open_calls(
@@ -75,6 +84,7 @@ def open_call(
                 team_id=team.id if team else None,
                 caller_hash=caller_hash,
                 at=at,
+                closed_reason=closed_reason,
             )
         ],
     )
@@ -98,9 +108,11 @@ def mark_relative(session: Session, call_sid: str) -> None:
     session.execute(update(Call).where(Call.call_sid == call_sid).values(from_relative=True))
 
 
-def accept(session: Session, call_sid: str, counsellor_id: int, at: datetime) -> float | None:
-    """Record who took the call; only the first acceptance counts. If this one did: the
-    seconds the caller waited for it."""
+def accept(
+    session: Session, call_sid: str, counsellor_id: int, at: datetime, tier: Tier | None = None
+) -> float | None:
+    """Record who took the call (and at which tier she was rung, if known); only the first
+    acceptance counts. If this one did: the seconds the caller waited for it."""
     call = find(session, call_sid)
     if call is None or call.accepted_by_id is not None:
         return None
@@ -109,6 +121,7 @@ def accept(session: Session, call_sid: str, counsellor_id: int, at: datetime) ->
     call.answered_at = at
     call.ring_seconds = round(waited)
     call.outcome = "accepted"
+    call.accepted_tier = tier
     return waited
 
 

@@ -15,7 +15,7 @@ composes the service as a `Rota`): telephony never reads shifts itself.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -61,10 +61,11 @@ class Rota(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A counsellor to ring: who, and the number to dial."""
+    """A counsellor to ring: who, the number to dial, and the tier she is rung at."""
 
     counsellor_id: int
     phone: str
+    tier: Tier | None = field(default=None, compare=False)  # the whisper passes it on
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ def plan(
         for counsellor in _tier(on_call, tier):
             if counsellor.id not in seen:
                 seen.add(counsellor.id)
-                step.append(Target(counsellor.id, counsellor.phone))
+                step.append(Target(counsellor.id, counsellor.phone, tier))
         if step:
             steps.append(step)
     if line.strategy == "ring_all" and steps:

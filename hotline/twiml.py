@@ -73,8 +73,9 @@ def dial(
     )
     for target in targets:
         if screen_url:
+            tier = f"&tier={target.tier.value}" if target.tier else ""
             outgoing.number(
-                target.phone, url=f"{screen_url}&cid={target.counsellor_id}", method="POST"
+                target.phone, url=f"{screen_url}&cid={target.counsellor_id}{tier}", method="POST"
             )
         else:
             outgoing.number(target.phone)

@@ -23,6 +23,7 @@ from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
 from foundation import crypto, outbox
 from foundation.db import Database
+from foundation.models import Tier
 from foundation.teams import team_by_slug
 from hotline import busy, calls, hours, routing
 from hotline.routing import Rota, Target
@@ -192,6 +193,7 @@ def open_call(
                 team=team,
                 caller_hash=caller_hash(settings, line, caller.number),
                 at=now,
+                closed_reason=closed,
             )
             if closed is None and not line.relatives_menu:
                 on_call = rota(session, line.team, now, next_change=next_change)
@@ -254,7 +256,13 @@ class Taken:
 
 
 def screen_answered(
-    db: Database, parent_sid: str, counsellor_id: int, digits: str, now: datetime
+    db: Database,
+    parent_sid: str,
+    counsellor_id: int,
+    digits: str,
+    now: datetime,
+    *,
+    tier: Tier | None = None,
 ) -> Taken | None:
     """The counsellor pressed `digits` at the whisper. Taken: she takes the call and is
     bridged; None: her leg hangs up (another key, or the caller is gone: a replayed or late
@@ -265,7 +273,7 @@ def screen_answered(
         call = calls.find(session, parent_sid)
         if call is not None and call.state in calls.FINAL_STATES:
             return None
-        return Taken(calls.accept(session, parent_sid, counsellor_id, now))
+        return Taken(calls.accept(session, parent_sid, counsellor_id, now, tier))
 
 
 def voicemail_left(

@@ -197,6 +197,19 @@ def on_call(
     )
 
 
+def rota_of(
+    session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
+) -> tuple[list[ShiftSpan], list[rota.StandIn], list[rota.Absence]]:
+    """The team's shifts, stand-ins and absences overlapping [start, end): what `rota.gaps`
+    and `rota.worked` read, loaded once for several windows inside it (the reports)."""
+    team = team_by_slug(session, team_slug, config)
+    return (
+        _spans(session, team, start, end),
+        _stand_ins(session, team, start, end),
+        _absences(session, team, start, end),
+    )
+
+
 def gaps(
     session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
@@ -209,6 +222,19 @@ def gaps(
         end,
         absences=_absences(session, team, start, end),
     )
+
+
+def worked(
+    session: Session, config: HotlineConfig, team_slug: str, start: datetime, end: datetime
+) -> list[tuple[rota.ShiftSpan, tuple[rota.Part, ...]]]:
+    """The team's shifts overlapping [start, end), each with the parts worked by one person
+    (see `rota.worked`)."""
+    team = team_by_slug(session, team_slug, config)
+    spans = _spans(session, team, start, end)
+    parts = rota.worked(
+        spans, _stand_ins(session, team, start, end), _absences(session, team, start, end)
+    )
+    return list(zip(spans, parts, strict=True))
 
 
 def timeline(

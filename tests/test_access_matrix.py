@@ -516,6 +516,7 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("GET", "/api/v1/absences/{absence_id}"): Api(W.absence),
     ("DELETE", "/api/v1/absences/{absence_id}"): Api(W.absence),
     ("GET", "/api/v1/oncall"): Api(),
+    ("GET", "/api/v1/reports"): Api(),
     ("GET", "/api/v1/appointments"): Api(),
     ("POST", "/api/v1/appointments"): Api(body={}),
     ("GET", "/api/v1/appointments/{appointment_id}"): Api(W.appointment),

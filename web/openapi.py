@@ -38,6 +38,13 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _json(schemas.ErrorOut, text[code]) for code in (401, 403, *codes)}
 
 
+# A report's day: a local day, or an instant with offset (its local day in Europe/Berlin).
+_DAY: dict[str, Any] = {
+    "type": "string",
+    "anyOf": [{"format": "date"}, {"format": "date-time"}],
+}
+
+
 def _query(name: str, description: str, *, required: bool = False, **schema: Any) -> dict[str, Any]:
     return {
         "name": name,
@@ -375,6 +382,31 @@ def _document(version: str) -> dict[str, Any]:
                     "responses": {
                         "200": _json(schemas.OnCallOut, "the tiers in calling order"),
                         **_errors(422),
+                    },
+                },
+            },
+            "/api/v1/reports": {
+                "get": {
+                    "summary": "A team's report for a period, compared with the previous one",
+                    "operationId": "report",
+                    "parameters": [
+                        _query("team", "team slug", required=True),
+                        _query(
+                            "from",
+                            "first local day, e.g. 2026-10-01 (or an instant with offset)",
+                            required=True,
+                            **_DAY,
+                        ),
+                        _query(
+                            "to",
+                            "last local day (included), at most five years on",
+                            required=True,
+                            **_DAY,
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json(schemas.ReportOut, 'counts; "<5" where suppressed'),
+                        **_errors(403, 422),
                     },
                 },
             },

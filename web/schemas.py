@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -401,6 +401,130 @@ class Health(Out):
     status: str
 
 
+# --- reports (issue 17: foundation.reports, foundation.report_tables.as_json) ----------------
+
+Count = Annotated[
+    int | str,
+    Field(description='a count, or "<5" (with the configured min_count) when suppressed'),
+]
+
+
+class TimingOut(Out):
+    events: Count
+    median: float | None = Field(description="seconds; null when none or suppressed")
+    p90: float | None = Field(description="90th percentile in seconds; null likewise")
+
+
+class CallsOut(Out):
+    total: Count
+    accepted: Count = Field(description="taken by a counsellor")
+    accepted_primary: Count
+    accepted_backup: Count
+    accepted_unknown_tier: Count
+    fallback: Count = Field(description="answered at the line's fallback number")
+    voicemail: Count
+    abandoned: Count = Field(description="the caller hung up before anyone answered")
+    outside_hours: Count
+    answered_share: float | None = Field(
+        default=None, description="(accepted + fallback) / total, 0..1; null if suppressed"
+    )
+
+
+class CallersOut(Out):
+    available: bool | None = Field(default=None, description="false: caller_hash is off")
+    callers: Count
+    first_time: Count
+    repeat: Count
+    relatives: Count = Field(description="calls from the relatives menu")
+
+
+class TasksOut(Out):
+    count: Count
+    done: Count
+    time_to_done: TimingOut | None = None
+
+
+class CallBacksOut(Out):
+    made: Count
+    reached: Count
+
+
+class RelayOut(Out):
+    conversations: Count
+    messages_in: Count
+    messages_out: Count
+    first_reply: TimingOut | None = None
+
+
+class LineSection(Out):
+    calls: CallsOut
+    ring: TimingOut | None = Field(default=None, description="ring seconds until accepted")
+    talk: TimingOut | None = None
+    callers: CallersOut
+    voicemails: TasksOut
+    callback_requests: TasksOut
+    call_backs: CallBacksOut
+    relay: RelayOut
+
+
+class LineReportOut(LineSection):
+    name: str
+    heat: list[list[Count]] = Field(description="7 weekdays (Monday first) × 24 local hours")
+    previous: LineSection
+    change: LineSection = Field(description="period minus previous period")
+
+
+class AppointmentsOut(Out):
+    booked: Count
+    held: Count
+    no_show: Count
+    cancelled_by_client: Count
+    cancelled_by_staff: Count
+    open: Count
+
+
+class RemindersOut(Out):
+    sent: Count
+    missed: Count
+    failed: Count
+    uncertain: Count
+
+
+class RotaOut(Out):
+    gap_hours: float
+    stand_in_hours: float
+    notices_sent: float
+
+
+class TeamSection(Out):
+    appointments: AppointmentsOut
+    reminders: RemindersOut
+    rota: RotaOut
+
+
+class PeriodOut(Out):
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True, populate_by_name=True)
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+
+
+class ReportOut(TeamSection):
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True, populate_by_name=True)
+    team: str
+    first: date = Field(alias="from", description="the first local day (Europe/Berlin)")
+    last: date = Field(alias="to", description="the last local day, included")
+    kind: Literal["week", "month", "quarter", "year", "range"]
+    previous: PeriodOut = Field(description="the previous period of equal kind")
+    min_count: int = Field(description="k: counts from fewer people are suppressed")
+    lines: dict[str, LineReportOut] = Field(description="by line slug")
+    previous_figures: TeamSection
+    change: TeamSection
+    detail_since: date | None = Field(
+        description="days before it come from the daily roll-up (no first-time/repeat callers)"
+    )
+    notes: list[str]
+
+
 ALL = (
     CounsellorIn,
     CounsellorOut,
@@ -431,4 +555,5 @@ ALL = (
     ErrorOut,
     OverlapOut,
     Health,
+    ReportOut,
 )

@@ -1,6 +1,8 @@
 """Retention: personal data is kept only as long as the work needs it. The hourly job deletes
 done callback requests, the callers' numbers and recordings of done voicemails past
-`[tasks] retention_days`, and runs the text relay's own retention (`[relay] retention_days`)."""
+`[tasks] retention_days`, runs the text relay's own retention (`[relay] retention_days`), and
+rolls call records older than `[retention] calls_days` into daily counts before deleting them
+(`hotline.reports.roll_up`)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from foundation import audit
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import CallbackRequest, TaskStatus, Voicemail
-from hotline import conversations, recordings
+from hotline import conversations, recordings, reports
 from hotline.tasks.voicemail_recordings import delete_recording
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,25 @@ def expired_recordings(session: Session, cutoff: datetime, limit: int) -> list[i
     )
 
 
+def roll_up_calls(db: Database, settings: Settings, now: datetime) -> int:
+    """Call records older than `[retention] calls_days` (whole local days) rolled up into the
+    daily aggregates and deleted, a bounded number of days per transaction."""
+    config = settings.config
+    keep_from = (now - timedelta(days=config.retention.calls_days)).astimezone(
+        config.organisation.zone
+    )
+    total = 0
+    for _ in range(RETENTION_BATCH):
+        with db.write() as session:
+            rolled = reports.roll_up(session, config, keep_from.date())
+        if not rolled:
+            break
+        total += rolled
+    if total:
+        log.info("retention: %d call records rolled up and deleted", total)
+    return total
+
+
 def retention_job(db: Database, settings: Settings, now: datetime | None = None) -> None:
     """Hourly: done callback requests older than the retention are deleted; recordings of done
     voicemails older than it are deleted at Twilio; the text relay's idle conversations are
@@ -89,6 +110,7 @@ def retention_job(db: Database, settings: Settings, now: datetime | None = None)
         forget_voicemail_numbers(session, cutoff)
     with db.write() as session:
         conversations.purge(session, settings, now)  # the text relay: `[relay] retention_days`
+    roll_up_calls(db, settings, now)
     conversations.delete_provider_copies(db, settings, now)  # and Twilio's copies
     with db.read() as session:
         due = expired_recordings(session, cutoff, RETENTION_BATCH)

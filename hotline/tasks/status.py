@@ -64,8 +64,8 @@ def change_status(
     else:
         row.status, taken_by = TaskStatus.NEW, None
     setattr(row, holder, taken_by)
+    row.done_at = now if row.status is TaskStatus.DONE else None
     if isinstance(row, CallbackRequest):
-        row.done_at = now if row.status is TaskStatus.DONE else None
         row.updated_at = now
     entity = "callback_request" if kind == "callback" else "voicemail"
     after = _snapshot(row.status, taken_by)

@@ -1,7 +1,7 @@
 """/api/v1, for operators' scripts: one module per resource (`counsellors`, `shifts`,
 `standins`, `absences`, `oncall`, `appointments`, `outbound_calls`: the call-backs through the
-line under `/api/v1/callbacks`), and `plumbing`, what every endpoint does around them (the
-bearer key, the JSON body, query parameters, one transaction, errors as JSON).
+line under `/api/v1/callbacks`, `reports`), and `plumbing`, what every endpoint does around
+them (the bearer key, the JSON body, query parameters, one transaction, errors as JSON).
 
 The API key is a principal of the access policy (foundation.access): every route asks it, and
 a record the key may not see is answered like a missing one (404). Today a key sees
@@ -10,7 +10,16 @@ everything. The OpenAPI document is `web.openapi`.
 
 from __future__ import annotations
 
-from web.api import absences, appointments, counsellors, oncall, outbound_calls, shifts, standins
+from web.api import (
+    absences,
+    appointments,
+    counsellors,
+    oncall,
+    outbound_calls,
+    reports,
+    shifts,
+    standins,
+)
 
 routes = [
     *counsellors.routes,
@@ -20,4 +29,5 @@ routes = [
     *oncall.routes,
     *appointments.routes,
     *outbound_calls.routes,
+    *reports.routes,
 ]

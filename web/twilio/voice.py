@@ -28,12 +28,14 @@ from config.model import Line
 from config.settings import Settings
 from foundation import outbox
 from foundation.clock import utcnow
+from foundation.models import Tier
 from hotline import calls, hours, twiml, voice_calls
 from web.twilio import hotpath
 from web.twilio.signature import signed_params, valid_signature
 from web.twilio.webhook import TWIML, Context, int_param, line_of, recovered, respond, webhook
 
 log = logging.getLogger(__name__)
+TIER_NAMES = frozenset(tier.value for tier in Tier)
 
 
 def static_fallback(
@@ -322,6 +324,7 @@ def screen(context: Context) -> Response:
         line=slug,
         parent=context.params.get("ParentCallSid") or context.query.get("parent", ""),
         cid=int_param(context.query.get("cid")),
+        **({"tier": context.query["tier"]} if context.query.get("tier") in TIER_NAMES else {}),
     )
     return respond(twiml.whisper(line, action))
 
@@ -334,6 +337,7 @@ def screen_answer(context: Context) -> Response:
         counsellor_id,
         context.params.get("Digits", ""),
         utcnow(),
+        tier=Tier(tier) if (tier := context.query.get("tier", "")) in TIER_NAMES else None,
     )
     if taken is None:
         return respond(twiml.hang_up())

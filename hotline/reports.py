@@ -1,0 +1,874 @@
+"""The telephony half of a team's report (issue 17): calls, callers, voicemails, callback
+requests, call-backs and the text relay of each of the team's lines, for a period and the
+previous one (`foundation.reports` holds the shape and the protection of small counts).
+
+Everything is counted in the database (GROUP BY over both periods in one scan of the calls'
+`(line, started_at)` index); Python only folds the grouped rows. Local weekdays and hours
+(Europe/Berlin, across DST) are computed in SQL from the epoch plus the zone's offset, which is
+constant between the transitions found in Python (`offsets`): the same expression on SQLite
+and PostgreSQL. Percentiles come from histograms (seconds → how many) grouped in SQL.
+
+Call records older than `[retention] calls_days` are rolled up into daily aggregates
+(`roll_up`, run by the retention job before it deletes them); the figures read detail rows
+and roll-up rows seamlessly, days before the oldest kept detail coming from the roll-up.
+What a roll-up cannot keep: which callers called (first-time and repeat callers, and the
+distinct callers of a period, count only days still in detail), and the distinct callers of
+a cell across days (the largest day's count is used: a lower bound, so more is suppressed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    distinct,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
+
+from config.model import HotlineConfig
+from foundation import reports as r
+from foundation.models import (
+    Call,
+    CallbackRequest,
+    CallDay,
+    CallDayHour,
+    CallDaySeconds,
+    CallMonth,
+    Conversation,
+    ConversationMessage,
+    Direction,
+    OutboundCall,
+    TaskStatus,
+    Voicemail,
+)
+
+CATEGORIES = ("accepted", "fallback", "voicemail", "abandoned", "outside_hours")
+TIERS = ("primary", "backup", "")  # "": accepted, tier not known
+NOW, BEFORE = 1, 0  # the period key of grouped rows
+
+Key = tuple[int, str]  # (period key, line)
+
+
+# --- local time in SQL -------------------------------------------------------------------
+
+
+def offsets(start: datetime, end: datetime, zone: Any) -> list[tuple[datetime, int]]:
+    """The zone's UTC offsets (seconds) over [start, end): (from this instant, offset), the
+    first from `start`. Found day by day, the transition to the hour (enough for zones that
+    change on the hour, as Europe/Berlin does)."""
+    found = [(start, _offset(start, zone))]
+    day = start
+    while day < end:
+        following = min(day + timedelta(days=1), end)
+        if _offset(following, zone) != found[-1][1]:
+            hour = day
+            while _offset(hour, zone) == found[-1][1]:
+                hour += timedelta(hours=1)
+            found.append((hour, _offset(hour, zone)))
+        day = following
+    return found
+
+
+def _offset(instant: datetime, zone: Any) -> int:
+    offset = instant.astimezone(zone).utcoffset()
+    return int(offset.total_seconds()) if offset else 0
+
+
+def epoch(column: Any, dialect: str) -> ColumnElement[int]:
+    """Seconds since 1970 of a stored instant."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", column), BigInteger)
+    return cast(func.strftime("%s", column), Integer)
+
+
+def local_seconds(column: Any, dialect: str, zones: Sequence[tuple[datetime, int]]) -> Any:
+    """The local wall clock of an instant as seconds since 1970-01-01 00:00 local."""
+    if len(zones) == 1:
+        return epoch(column, dialect) + zones[0][1]
+    whens = [(column < zones[i + 1][0], zones[i][1]) for i in range(len(zones) - 1)]
+    return epoch(column, dialect) + case(*whens, else_=zones[-1][1])
+
+
+def hour_of_week(seconds: Any) -> Any:
+    """0 (Monday 00:00) to 167 (Sunday 23:00) of local seconds (1970-01-01 was a Thursday)."""
+    return ((seconds // 86400 + 3) % 7) * 24 + (seconds % 86400) // 3600
+
+
+EPOCH_DAY = date(1970, 1, 1)
+
+
+# --- the category of a call ----------------------------------------------------------------
+
+
+def category() -> Any:
+    """What became of a call, one of CATEGORIES, or None while it is in progress."""
+    return case(
+        (Call.closed_reason.is_not(None), "outside_hours"),
+        (Call.outcome == "accepted", "accepted"),
+        (Call.outcome == "fallback", "fallback"),
+        (Call.outcome == "voicemail", "voicemail"),
+        (Call.outcome == "hung_up", "abandoned"),
+        else_=None,
+    )
+
+
+def counted() -> Any:
+    """The calls `category` gives one of CATEGORIES (not in progress), as plain predicates
+    (the planner estimates these; a CASE it guesses, and PostgreSQL then chose a seq scan)."""
+    return or_(Call.closed_reason.is_not(None), Call.outcome.in_(_OUTCOMES))
+
+
+def accepted() -> Any:
+    """The calls whose category is "accepted"."""
+    return and_(Call.closed_reason.is_(None), Call.outcome == "accepted")
+
+
+_OUTCOMES = ("accepted", "fallback", "voicemail", "hung_up")
+
+
+def _people(hash_column: Any) -> tuple[Any, Any]:
+    """Distinct hashes, and rows without one (each counted as a person of its own)."""
+    return (
+        func.count(distinct(hash_column)),
+        func.sum(case((hash_column.is_(None), 1), else_=0)),
+    )
+
+
+# --- collecting ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Raw:
+    """What the queries found, per (period key, line)."""
+
+    categories: dict[tuple[int, str, str], r.Raw]
+    tiers: dict[tuple[int, str, str], r.Raw]
+    callers: dict[Key, r.Raw]
+    first_time: dict[Key, r.Raw]
+    relatives: dict[Key, r.Raw]
+    ring: dict[Key, r.RawTiming]
+    talk: dict[Key, r.RawTiming]
+    heat: dict[tuple[str, int], r.Raw]
+    total_people: dict[Key, int]
+
+    def add(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        table[key] = table[key] + value if key in table else value
+
+
+def _empty() -> _Raw:
+    return _Raw({}, {}, {}, {}, {}, {}, {}, {}, {})
+
+
+class _Scope:
+    """Both periods over the lines: the calls' filter and the period key of a row."""
+
+    def __init__(self, lines: Sequence[str], period: r.Period, dialect: str) -> None:
+        self.lines, self.period, self.previous = list(lines), period, period.previous()
+        self.dialect = dialect
+        self.detail_since = self.previous.first  # lowered to the oldest kept detail's day
+
+    def where(self, column: Any = Call.started_at, line: Any = Call.line) -> list[Any]:
+        return [line.in_(self.lines), column >= self.previous.start, column < self.period.end]
+
+    def key(self, column: Any = Call.started_at) -> Any:
+        return case((column < self.period.start, BEFORE), else_=NOW)
+
+    def day_key(self, column: Any) -> Any:
+        return case((column < self.period.first, BEFORE), else_=NOW)
+
+
+def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
+    key, cat = scope.key().label("p"), category().label("c")
+    rows = session.execute(
+        select(key, Call.line, cat, func.count(), *_people(Call.caller_hash))
+        .where(*scope.where(), counted())
+        .group_by(key, Call.line, cat)
+    )
+    for p, line, c, n, hashes, anonymous in rows:
+        raw.add(raw.categories, (p, line, c), r.Raw(n, hashes + (anonymous or 0)))
+    tier = func.coalesce(type_coerce(Call.accepted_tier, String), "").label("t")
+    rows1 = session.execute(
+        select(key, Call.line, tier, func.count(), *_people(Call.caller_hash))
+        .where(*scope.where(), accepted())
+        .group_by(key, Call.line, tier)
+    )
+    for p, line, t, n, hashes, anonymous in rows1:
+        raw.add(raw.tiers, (p, line, t), r.Raw(n, hashes + (anonymous or 0)))
+    relative_hash = case((Call.from_relative, Call.caller_hash), else_=None)
+    rows2 = session.execute(
+        select(
+            key,
+            Call.line,
+            func.count(distinct(Call.caller_hash)),
+            func.sum(case((Call.from_relative, 1), else_=0)),
+            func.count(distinct(relative_hash)),
+            func.sum(case((and_(Call.from_relative, Call.caller_hash.is_(None)), 1), else_=0)),
+        )
+        .where(*scope.where(), counted())
+        .group_by(key, Call.line)
+    )
+    for p, line, callers, relatives, relative_hashes, relative_anonymous in rows2:
+        raw.callers[(p, line)] = r.Raw(callers, callers)
+        raw.relatives[(p, line)] = r.Raw(
+            relatives or 0, relative_hashes + (relative_anonymous or 0)
+        )
+    for p, period in ((BEFORE, scope.previous), (NOW, scope.period)):
+        # The period's distinct callers first, then one probe of the caller's index each
+        # (not one per call: most callers call more than once).
+        callers = (
+            select(Call.line, Call.caller_hash)
+            .where(
+                Call.line.in_(scope.lines),
+                Call.started_at >= period.start,
+                Call.started_at < period.end,
+                Call.caller_hash.is_not(None),
+                counted(),
+            )
+            .distinct()
+            .subquery()
+        )
+        earlier = aliased(Call)
+        before = exists().where(
+            earlier.caller_hash == callers.c.caller_hash,
+            earlier.line == callers.c.line,
+            earlier.started_at < period.start,
+        )
+        rows3 = session.execute(
+            select(callers.c.line, func.count()).where(~before).group_by(callers.c.line)
+        )
+        for line, n in rows3:
+            raw.first_time[(p, line)] = r.Raw(n, n)
+    for column, table in ((Call.ring_seconds, raw.ring), (Call.talk_seconds, raw.talk)):
+        rows4 = session.execute(
+            select(key, Call.line, column, func.count())
+            .where(*scope.where(), accepted(), column.is_not(None))
+            .group_by(key, Call.line, column)
+        )
+        histograms: dict[Key, dict[int, int]] = defaultdict(dict)
+        for p, line, seconds, n in rows4:
+            histograms[(p, line)][seconds] = n
+        for k, histogram in histograms.items():
+            people = raw.categories.get((k[0], k[1], "accepted"), r.ZERO).people
+            table[k] = r.RawTiming(histogram, people)
+    zones = offsets(scope.period.start, scope.period.end, scope.period.tz)
+    slot = hour_of_week(local_seconds(Call.started_at, scope.dialect, zones)).label("h")
+    rows5 = session.execute(
+        select(Call.line, slot, func.count(), *_people(Call.caller_hash))
+        .where(
+            Call.line.in_(scope.lines),
+            Call.started_at >= scope.period.start,
+            Call.started_at < scope.period.end,
+            counted(),
+        )
+        .group_by(Call.line, slot)
+    )
+    for line, h, n, hashes, anonymous in rows5:
+        raw.heat[(line, int(h))] = r.Raw(n, hashes + (anonymous or 0))
+
+
+def _rolled(session: Session, scope: _Scope, raw: _Raw) -> None:
+    """The roll-up's days of both periods, added to the detail."""
+    days = [
+        CallDay.line.in_(scope.lines),
+        CallDay.day >= scope.previous.first,
+        CallDay.day <= scope.period.last,
+    ]
+    key = scope.day_key(CallDay.day).label("p")
+    # A cell's callers over several days: the largest day (a lower bound, see the docstring).
+    daily = (
+        select(
+            key,
+            CallDay.line,
+            CallDay.category,
+            CallDay.tier,
+            CallDay.day,
+            func.sum(CallDay.calls).label("calls"),
+            func.sum(CallDay.callers).label("callers"),
+        )
+        .where(*days)
+        .group_by(key, CallDay.line, CallDay.category, CallDay.tier, CallDay.day)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            daily.c.p,
+            daily.c.line,
+            daily.c.category,
+            daily.c.tier,
+            func.sum(daily.c.calls),
+            func.max(daily.c.callers),
+        ).group_by(daily.c.p, daily.c.line, daily.c.category, daily.c.tier)
+    )
+    for p, line, c, tier, n, callers in rows:
+        raw.add(raw.categories, (p, line, c), r.Raw(n, callers))
+        if c == "accepted":
+            raw.add(raw.tiers, (p, line, tier), r.Raw(n, callers))
+    rows1 = session.execute(
+        select(key, CallDay.line, func.sum(CallDay.calls), func.max(CallDay.callers))
+        .where(*days, CallDay.relative)
+        .group_by(key, CallDay.line)
+    )
+    for p, line, n, callers in rows1:
+        raw.add(raw.relatives, (p, line), r.Raw(n, callers))
+    seconds_key = scope.day_key(CallDaySeconds.day).label("p")
+    rows2 = session.execute(
+        select(
+            seconds_key,
+            CallDaySeconds.line,
+            CallDaySeconds.kind,
+            CallDaySeconds.seconds,
+            func.sum(CallDaySeconds.calls),
+        )
+        .where(
+            CallDaySeconds.line.in_(scope.lines),
+            CallDaySeconds.day >= scope.previous.first,
+            CallDaySeconds.day <= scope.period.last,
+        )
+        .group_by(seconds_key, CallDaySeconds.line, CallDaySeconds.kind, CallDaySeconds.seconds)
+    )
+    histograms: dict[tuple[int, str, str], dict[int, int]] = defaultdict(dict)
+    for p, line, kind, seconds, n in rows2:
+        histograms[(p, line, kind)][seconds] = n
+    for (p, line, kind), histogram in histograms.items():
+        table = raw.ring if kind == "ring" else raw.talk
+        people = raw.categories.get((p, line, "accepted"), r.ZERO).people
+        raw.add(table, (p, line), r.RawTiming(histogram, people))
+    rows3 = session.execute(
+        select(
+            CallDayHour.line,
+            CallDayHour.day,
+            CallDayHour.hour,
+            func.sum(CallDayHour.calls),
+            func.sum(CallDayHour.callers),
+        )
+        .where(
+            CallDayHour.line.in_(scope.lines),
+            CallDayHour.day >= scope.period.first,
+            CallDayHour.day <= scope.period.last,
+        )
+        .group_by(CallDayHour.line, CallDayHour.day, CallDayHour.hour)
+    )
+    for line, day, hour, n, callers in rows3:
+        raw.add(raw.heat, (line, day.weekday() * 24 + hour), r.Raw(n, callers))
+
+
+def _months_within(period: r.Period) -> list[date]:
+    """The first days of the months that lie wholly inside the period."""
+    found, month = [], period.first.replace(day=1)
+    while month <= period.last:
+        if month >= period.first and r.of_kind("month", month).last <= period.last:
+            found.append(month)
+        month = r.of_kind("month", month).last + timedelta(days=1)
+    return found
+
+
+def _monthly(session: Session, scope: _Scope, raw: _Raw) -> None:
+    """Distinct callers of whole rolled-up months inside each period: a better lower bound of
+    a period's people than its largest day."""
+    for p, period in ((BEFORE, scope.previous), (NOW, scope.period)):
+        months = _months_within(period)
+        if not months:
+            continue
+        rows = session.execute(
+            select(CallMonth.line, CallMonth.category, CallMonth.tier, func.max(CallMonth.callers))
+            .where(CallMonth.line.in_(scope.lines), CallMonth.month.in_(months))
+            .group_by(CallMonth.line, CallMonth.category, CallMonth.tier)
+        )
+        for line, c, tier, callers in rows:
+            more = r.Raw(0, callers)
+            if c == "total":
+                raw.total_people[(p, line)] = max(raw.total_people.get((p, line), 0), callers)
+            elif c == "relatives":
+                raw.add(raw.relatives, (p, line), more)
+            elif tier == "*":
+                raw.add(raw.categories, (p, line, c), more)
+            else:
+                raw.add(raw.tiers, (p, line, tier), more)
+
+
+def detail_since(session: Session, lines: Sequence[str]) -> date | None:
+    """The first local day after the newest rolled-up day (detail is kept from there)."""
+    newest = session.scalar(select(func.max(CallDay.day)).where(CallDay.line.in_(lines)))
+    return None if newest is None else newest + timedelta(days=1)
+
+
+# --- the tasks, call-backs and the relay ---------------------------------------------------
+
+
+def _counted(
+    session: Session,
+    scope: _Scope,
+    column: Any,
+    line: Any,
+    person: Any,
+    *subsets: Any,
+    join: Any = None,
+) -> list[dict[Key, r.Raw]]:
+    """Rows per (period key, line) of a table with their distinct people: of each subset (a
+    condition, None: every row), all in one scan."""
+    key = scope.key(column).label("p")
+    counts: list[Any] = []
+    for subset in subsets:
+        if subset is None:
+            counts += [func.count(), *_people(person)]
+            continue
+        counts += [
+            func.sum(case((subset, 1), else_=0)),
+            func.count(distinct(case((subset, person)))),
+            func.sum(case((and_(subset, person.is_(None)), 1), else_=0)),
+        ]
+    query = select(key, line, *counts)
+    if join is not None:
+        query = query.select_from(join)
+    rows = session.execute(query.where(*scope.where(column, line)).group_by(key, line)).all()
+    found: list[dict[Key, r.Raw]] = []
+    for i in range(len(subsets)):
+        found.append(
+            {
+                (row[0], row[1]): r.Raw(row[2 + 3 * i] or 0, row[3 + 3 * i] + (row[4 + 3 * i] or 0))
+                for row in rows
+            }
+        )
+    return found
+
+
+def _durations(
+    session: Session,
+    scope: _Scope,
+    column: Any,
+    line: Any,
+    seconds: Any,
+    people: dict[Key, r.Raw],
+    *where: Any,
+    join: Any = None,
+) -> dict[Key, r.RawTiming]:
+    """Histograms of whole seconds per (period key, line)."""
+    key = scope.key(column).label("p")
+    query = select(key, line, seconds.label("s"), func.count())
+    if join is not None:
+        query = query.select_from(join)
+    rows = session.execute(
+        query.where(*scope.where(column, line), *where).group_by(key, line, seconds)
+    )
+    histograms: dict[Key, dict[int, int]] = defaultdict(dict)
+    for p, ln, s, n in rows:
+        histograms[(p, ln)][int(s)] = n
+    return {k: r.RawTiming(h, people.get(k, r.ZERO).people) for k, h in histograms.items()}
+
+
+def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
+    return epoch(end, dialect) - epoch(start, dialect)
+
+
+@dataclass(slots=True)
+class _Tasks:
+    count: dict[Key, r.Raw]
+    done: dict[Key, r.Raw]
+    time: dict[Key, r.RawTiming]
+
+
+def _voicemails(session: Session, scope: _Scope) -> _Tasks:
+    # The call (for its caller's hash) began shortly before the voicemail: bounding its start
+    # lets the database read the calls of the periods, not all of them.
+    join = Voicemail.__table__.outerjoin(
+        Call.__table__,
+        and_(
+            Voicemail.call_id == Call.id,
+            Call.started_at >= scope.previous.start - timedelta(days=1),
+            Call.started_at < scope.period.end,
+        ),
+    )
+    args = (Voicemail.created_at, Voicemail.line, Call.caller_hash)
+    done_rows = (Voicemail.status == TaskStatus.DONE,)
+    count, done = _counted(session, scope, *args, None, *done_rows, join=join)
+    seconds = _seconds_between(Voicemail.created_at, Voicemail.done_at, scope.dialect)
+    time = _durations(
+        session,
+        scope,
+        Voicemail.created_at,
+        Voicemail.line,
+        seconds,
+        done,
+        *done_rows,
+        Voicemail.done_at.is_not(None),
+    )  # (without the calls: the people are `done`'s)
+    return _Tasks(count, done, time)
+
+
+def _callback_requests(session: Session, scope: _Scope) -> _Tasks:
+    args = (CallbackRequest.created_at, CallbackRequest.line, CallbackRequest.phone_hash)
+    done_rows = (CallbackRequest.status == TaskStatus.DONE,)
+    count, done = _counted(session, scope, *args, None, *done_rows)
+    seconds = _seconds_between(CallbackRequest.created_at, CallbackRequest.done_at, scope.dialect)
+    time = _durations(
+        session,
+        scope,
+        CallbackRequest.created_at,
+        CallbackRequest.line,
+        seconds,
+        done,
+        *done_rows,
+        CallbackRequest.done_at.is_not(None),
+    )
+    return _Tasks(count, done, time)
+
+
+def _call_backs(session: Session, scope: _Scope) -> tuple[dict[Key, r.Raw], dict[Key, r.Raw]]:
+    person = OutboundCall.kind + literal(":") + cast(OutboundCall.target_id, String)
+    args = (OutboundCall.created_at, OutboundCall.line, person)
+    made, reached = _counted(
+        session,
+        scope,
+        *args,
+        OutboundCall.status != "not_placed",
+        OutboundCall.client_status == "completed",
+    )
+    return made, reached
+
+
+@dataclass(slots=True)
+class _Relay:
+    conversations: dict[Key, r.Raw]
+    messages_in: dict[Key, r.Raw]
+    messages_out: dict[Key, r.Raw]
+    first_reply: dict[Key, r.RawTiming]
+
+
+def _relay(session: Session, scope: _Scope) -> _Relay:
+    """Conversations are people of their own (their client hash goes with the retention)."""
+    (conversations,) = _counted(
+        session, scope, Conversation.created_at, Conversation.line, Conversation.id, None
+    )
+    join = ConversationMessage.__table__.join(
+        Conversation.__table__, ConversationMessage.conversation_id == Conversation.id
+    )
+    args = (ConversationMessage.created_at, Conversation.line, Conversation.id)
+    messages_in, messages_out = _counted(
+        session,
+        scope,
+        *args,
+        ConversationMessage.direction == Direction.IN,
+        ConversationMessage.direction == Direction.OUT,
+        join=join,
+    )
+    first_in = func.min(
+        case((ConversationMessage.direction == Direction.IN, ConversationMessage.created_at))
+    )
+    first_out = func.min(
+        case((ConversationMessage.direction == Direction.OUT, ConversationMessage.created_at))
+    )
+    firsts = (
+        select(
+            ConversationMessage.conversation_id.label("id"),
+            first_in.label("first_in"),
+            first_out.label("first_out"),
+        )
+        # A conversation's messages come after it was opened: those of the periods' ones too.
+        .where(ConversationMessage.created_at >= scope.previous.start)
+        .group_by(ConversationMessage.conversation_id)
+        .subquery()
+    )
+    first = _durations(
+        session,
+        scope,
+        Conversation.created_at,
+        Conversation.line,
+        _seconds_between(firsts.c.first_in, firsts.c.first_out, scope.dialect),
+        conversations,
+        firsts.c.first_out >= firsts.c.first_in,
+        join=Conversation.__table__.join(firsts, firsts.c.id == Conversation.id),
+    )
+    return _Relay(conversations, messages_in, messages_out, first)
+
+
+# --- the figures ---------------------------------------------------------------------------
+
+
+def line_figures(
+    session: Session, config: HotlineConfig, team: str, period: r.Period, min_count: int
+) -> tuple[tuple[r.LineFigures, ...], date | None]:
+    """The figures of the team's lines (in the order of the configuration) for `period` and
+    its previous period, protected with k = `min_count`; and the first day kept in detail
+    (None if nothing was rolled up yet)."""
+    lines = [slug for slug, line in config.lines.items() if line.team == team]
+    if not lines:
+        return (), None
+    scope = _Scope(lines, period, session.get_bind().dialect.name)
+    if scope.dialect == "postgresql":
+        # The distinct counts sort a year or two of calls: in memory, not on disk (the
+        # default 4 MB spills at about 50,000 calls). For this transaction only.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    raw = _empty()
+    _calls(session, scope, raw)
+    _monthly(session, scope, raw)  # first: the roll-up's timings take its people
+    _rolled(session, scope, raw)
+    voicemails, requests = _voicemails(session, scope), _callback_requests(session, scope)
+    made, reached = _call_backs(session, scope)
+    relay = _relay(session, scope)
+    since = detail_since(session, lines)
+    k = min_count
+    figures = []
+    for slug in lines:
+        line = config.lines[slug]
+
+        def both(table: dict[Key, r.Raw], line_slug: str = slug) -> r.Compared:
+            return r.compared(
+                table.get((NOW, line_slug), r.ZERO), table.get((BEFORE, line_slug), r.ZERO), k
+            )
+
+        def timed(table: dict[Key, r.RawTiming], line_slug: str = slug) -> r.ComparedTiming:
+            return r.compared_timing(
+                table.get((NOW, line_slug), r.NO_TIMING),
+                table.get((BEFORE, line_slug), r.NO_TIMING),
+                k,
+            )
+
+        figures.append(
+            r.LineFigures(
+                slug=slug,
+                name=line.display_name,
+                calls=_call_figures(raw, slug, k),
+                ring=timed(raw.ring),
+                talk=timed(raw.talk),
+                heat=_heat(raw, slug, k),
+                callers=_caller_figures(raw, slug, k, available=line.caller_hash),
+                voicemails=r.TaskFigures(
+                    both(voicemails.count), both(voicemails.done), timed(voicemails.time)
+                ),
+                callback_requests=r.TaskFigures(
+                    both(requests.count), both(requests.done), timed(requests.time)
+                ),
+                call_backs=r.CallBackFigures(both(made), both(reached)),
+                relay=r.RelayFigures(
+                    both(relay.conversations),
+                    both(relay.messages_in),
+                    both(relay.messages_out),
+                    timed(relay.first_reply),
+                ),
+            )
+        )
+    return tuple(figures), since
+
+
+def _row(raw: _Raw, p: int, line: str) -> tuple[r.Raw, list[r.Raw]]:
+    parts = [raw.categories.get((p, line, c), r.ZERO) for c in CATEGORIES]
+    total = sum(parts, r.ZERO)
+    # The total's people: at least the line's distinct callers of the period.
+    callers = raw.callers.get((p, line), r.ZERO).people
+    people = max(total.people, callers, raw.total_people.get((p, line), 0))
+    return r.Raw(total.value, people), parts
+
+
+def _call_figures(raw: _Raw, line: str, k: int) -> r.CallFigures:
+    total, parts = r.compared_row(_row(raw, NOW, line), _row(raw, BEFORE, line), k)
+    accepted, fallback, voicemail, abandoned, outside = parts
+
+    def tiers(p: int) -> tuple[r.Raw, list[r.Raw]]:
+        return raw.categories.get((p, line, "accepted"), r.ZERO), [
+            raw.tiers.get((p, line, t), r.ZERO) for t in TIERS
+        ]
+
+    _, (primary, backup, unknown) = r.compared_row(tiers(NOW), tiers(BEFORE), k)
+    # The tiers' row is protected on its own; its total is the accepted cell of the outcomes.
+    if accepted.now.suppressed:
+        primary, backup, unknown = (_hide_now(c) for c in (primary, backup, unknown))
+    if accepted.before.suppressed:
+        primary, backup, unknown = (_hide_before(c) for c in (primary, backup, unknown))
+    return r.CallFigures(
+        total=total,
+        accepted=accepted,
+        accepted_primary=primary,
+        accepted_backup=backup,
+        accepted_unknown_tier=unknown,
+        fallback=fallback,
+        voicemail=voicemail,
+        abandoned=abandoned,
+        outside_hours=outside,
+        answered_share=r.share((accepted.now, fallback.now), total.now),
+        answered_share_before=r.share((accepted.before, fallback.before), total.before),
+    )
+
+
+def _hide_now(cell: r.Compared) -> r.Compared:
+    return r.compare(r.HIDDEN if cell.now.value else cell.now, cell.before)
+
+
+def _hide_before(cell: r.Compared) -> r.Compared:
+    return r.compare(cell.now, r.HIDDEN if cell.before.value else cell.before)
+
+
+def _heat(raw: _Raw, line: str, k: int) -> r.HeatMap:
+    slots = [raw.heat.get((line, h), r.ZERO) for h in range(r.WEEKDAYS * r.HOURS)]
+    total = _row(raw, NOW, line)[0]
+    _, cells = r.suppress_row(total, slots, k)
+    return r.HeatMap(tuple(tuple(cells[d * 24 : d * 24 + 24]) for d in range(r.WEEKDAYS)))
+
+
+def _caller_figures(raw: _Raw, line: str, k: int, *, available: bool) -> r.CallerFigures:
+    relatives = r.compared(
+        raw.relatives.get((NOW, line), r.ZERO), raw.relatives.get((BEFORE, line), r.ZERO), k
+    )
+    if not available:
+        hidden = r.Compared(r.HIDDEN, r.HIDDEN, r.HIDDEN)
+        return r.CallerFigures(False, hidden, hidden, hidden, relatives)
+
+    def row(p: int) -> tuple[r.Raw, list[r.Raw]]:
+        callers = raw.callers.get((p, line), r.ZERO)
+        first = raw.first_time.get((p, line), r.ZERO)
+        repeat = callers.value - first.value
+        return callers, [first, r.Raw(repeat, repeat)]
+
+    callers, (first, repeat) = r.compared_row(row(NOW), row(BEFORE), k)
+    return r.CallerFigures(True, callers, first, repeat, relatives)
+
+
+# --- the roll-up ---------------------------------------------------------------------------
+
+
+ROLL_UP_DAYS = 92  # at most this many days per run (the first run after years of history)
+
+
+def roll_up(session: Session, config: HotlineConfig, before: date) -> int:
+    """Roll the call records of local days before `before` into the daily aggregates, then
+    delete them (voicemails keep their row, without the link). Days at most ROLL_UP_DAYS
+    from the oldest record on; returns how many calls were rolled up. Idempotent: what is
+    rolled up is deleted in the same transaction."""
+    zone = config.organisation.zone
+    oldest = session.scalar(select(func.min(Call.started_at)))
+    if oldest is None:
+        return 0
+    first = oldest.astimezone(zone).date()
+    last = min(before, first + timedelta(days=ROLL_UP_DAYS))
+    if last <= first:
+        return 0
+    start, end = r.local_midnight(first, zone), r.local_midnight(last, zone)
+    dialect = session.get_bind().dialect.name
+    local = local_seconds(Call.started_at, dialect, offsets(start, end, zone))
+    day = (local // 86400).label("d")
+    hour = ((local % 86400) // 3600).label("h")
+    cat = category().label("c")
+    window = [Call.started_at >= start, Call.started_at < end, counted()]
+    tier = func.coalesce(type_coerce(Call.accepted_tier, String), "").label("t")
+    rows = session.execute(
+        select(
+            day, Call.line, cat, tier, Call.from_relative, func.count(), *_people(Call.caller_hash)
+        )
+        .where(*window)
+        .group_by(day, Call.line, cat, tier, Call.from_relative)
+    ).all()
+    _insert(
+        session,
+        CallDay,
+        [
+            {
+                "day": _day(d),
+                "line": line,
+                "category": c,
+                "tier": t if c == "accepted" else "",
+                "relative": bool(rel),
+                "calls": n,
+                "callers": hashes + (anonymous or 0),
+            }
+            for d, line, c, t, rel, n, hashes, anonymous in rows
+        ],
+    )
+    rows_hours = session.execute(
+        select(day, Call.line, hour, func.count(), *_people(Call.caller_hash))
+        .where(*window)
+        .group_by(day, Call.line, hour)
+    ).all()
+    _insert(
+        session,
+        CallDayHour,
+        [
+            {"day": _day(d), "line": line, "hour": int(h), "calls": n, "callers": a + (b or 0)}
+            for d, line, h, n, a, b in rows_hours
+        ],
+    )
+    for kind, column in (("ring", Call.ring_seconds), ("talk", Call.talk_seconds)):
+        seconds = session.execute(
+            select(day, Call.line, column, func.count())
+            .where(*window, accepted(), column.is_not(None))
+            .group_by(day, Call.line, column)
+        ).all()
+        _insert(
+            session,
+            CallDaySeconds,
+            [
+                {"day": _day(d), "line": line, "kind": kind, "seconds": s, "calls": n}
+                for d, line, s, n in seconds
+            ],
+        )
+    _roll_up_months(session, first, last, zone)
+    doomed = select(Call.id).where(Call.started_at >= start, Call.started_at < end)
+    session.execute(
+        update(Voicemail)
+        .where(Voicemail.call_id.in_(doomed))
+        .values(call_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    gone = session.execute(
+        delete(Call).where(Call.started_at < end).execution_options(synchronize_session=False)
+    )
+    return int(getattr(gone, "rowcount", 0) or 0)
+
+
+def _roll_up_months(session: Session, first: date, last: date, zone: Any) -> None:
+    """Distinct callers per local month (clipped to [first, last)) of the calls rolled up."""
+    month = first.replace(day=1)
+    while month < last:
+        following = r.of_kind("month", month).last + timedelta(days=1)
+        start = r.local_midnight(max(month, first), zone)
+        end = r.local_midnight(min(following, last), zone)
+        cat = category()
+        window = [Call.started_at >= start, Call.started_at < end, counted()]
+        people = _people(Call.caller_hash)
+        tier = func.coalesce(type_coerce(Call.accepted_tier, String), "")
+        groups: list[tuple[Any, Any, list[Any]]] = [
+            (cat, literal("*"), []),
+            (literal("accepted"), tier, [accepted()]),
+            (literal("relatives"), literal("*"), [Call.from_relative]),
+            (literal("total"), literal("*"), []),
+        ]
+        rows = []
+        for c, t, where in groups:
+            found = session.execute(
+                select(Call.line, c, t, *people).where(*window, *where).group_by(Call.line, c, t)
+            )
+            rows += [
+                {"month": month, "line": ln, "category": cc, "tier": tt, "callers": a + (b or 0)}
+                for ln, cc, tt, a, b in found
+            ]
+        _insert(session, CallMonth, rows)
+        month = following
+
+
+def _day(number: Any) -> date:
+    return EPOCH_DAY + timedelta(days=int(number))
+
+
+def _insert(session: Session, model: Any, rows: Iterable[dict[str, Any]]) -> None:
+    batch = list(rows)
+    if batch:
+        session.execute(insert(model), batch)
