@@ -139,15 +139,15 @@ def charts(view: report_views.ReportView) -> dict[str, object]:
 
 @page(*STAFF)
 async def reports_index(request: Request, viewer: Viewer) -> Response:
-    """The report of the team the form names (the team chooser sends ?team=), else of the
-    viewer's first team."""
+    """The report of the team the form names (the form sends ?team= and every field, the
+    empty ones left out here), else of the viewer's first team."""
     settings: Settings = request.app.state.settings
     seen = [s for s in settings.config.teams if access.may_see_report(viewer.principal, s)]
     if not seen:
         raise Forbidden
     asked = request.query_params.get("team", "")
     team = asked if asked in settings.config.teams else seen[0]  # another team's: its 403
-    rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "team"])
+    rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "team" and v])
     return RedirectResponse(f"/reports/{team}" + (f"?{rest}" if rest else ""), status_code=303)
 
 
