@@ -1,5 +1,5 @@
-"""The `hotline` command: serve, scheduler, db upgrade, demo, rekey, apikey create, feed issue,
-user add, simulate call, twilio check / configure."""
+"""The `hotline` command: serve, scheduler, db upgrade, backup, demo, rekey, apikey create, feed
+issue, user add, simulate call, twilio check / configure."""
 
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     database = commands.add_parser("db", help="database schema")
     database_commands = database.add_subparsers(dest="db_command", required=True)
     database_commands.add_parser("upgrade", help="apply all migrations (Alembic)")
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database to PATH while the service runs"
+    )
+    backup.add_argument("path", help="file to write the copy to")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
 
     commands.add_parser("demo", help="load demo counsellors and four weeks of rota")
 
@@ -142,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": _serve,
         "scheduler": _scheduler,
         "db": _db_upgrade,
+        "backup": _backup,
         "demo": _demo,
         "apikey": _apikey,
         "simulate": _simulate_call,
@@ -183,6 +190,24 @@ def _scheduler(settings: Settings, _args: argparse.Namespace) -> int:
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     db.upgrade(settings.database_url)
     print("database schema is up to date")
+    return 0
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    """SQLite's online backup of the configured database; never migrates or changes it."""
+    from pathlib import Path
+
+    from foundation import backup
+
+    try:
+        size = backup.backup(settings.database_url, Path(args.path), force=args.force)
+    except backup.NotSQLite as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    except (backup.BackupError, OSError) as exc:
+        print(f"hotline: backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {_safe_url(settings.database_url)} to {args.path} ({size} bytes)")
     return 0
 
 

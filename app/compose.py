@@ -4,7 +4,7 @@ and the way out (`hotline.providers`) they send through."""
 from __future__ import annotations
 
 from config.settings import Settings
-from foundation import access_log
+from foundation import access_log, heartbeats
 from foundation.db import Database
 from foundation.jobs import Job
 from foundation.outgoing import Provider
@@ -13,9 +13,11 @@ from scheduling import jobs as scheduling_jobs
 
 
 def jobs(db: Database, settings: Settings, provider: Provider) -> list[Job]:
-    """Every recurring job of the service."""
-    return [
+    """Every recurring job of the service, each noting its runs for /readyz and /metrics
+    (`foundation.heartbeats`)."""
+    every = [
         *scheduling_jobs.jobs(db, settings, provider),
         *hotline_jobs.jobs(db, settings),
         *access_log.jobs(db, settings),
     ]
+    return heartbeats.with_heartbeats(db, every)

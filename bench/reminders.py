@@ -43,13 +43,14 @@ from sqlalchemy import func, insert, select, update
 from config.model import load_config
 from config.settings import Settings
 from foundation import crypto, db
-from foundation.models import Appointment, Counsellor, DispatchState, Recipient, Reminder
+from foundation.models import Appointment, Counsellor, DispatchState, Reminder
 from foundation.teams import sync_teams
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' Twilio fake
 
 from tests.fake_twilio import running as fake_twilio  # noqa: E402
+from tests.helpers import booked_with_reminder  # noqa: E402
 
 SID, TOKEN = "AC" + "b" * 32, "bench-reminders-token"
 COUNSELLORS = 100
@@ -76,32 +77,17 @@ def populate(database: db.Database, settings: Settings, count: int, far: datetim
         appointments, reminders = [], []
         for i in range(count):
             slot = i // COUNSELLORS
-            start = far + timedelta(days=1, hours=slot)
-            appointments.append(
-                {
-                    "id": i + 1,
-                    "counsellor_id": i % COUNSELLORS + 1,
-                    "client_pseudonym": f"K{i}",
-                    "client_phone_enc": box.seal(f"+49176{i:08d}"),
-                    "sms_consent": True,
-                    "start_at": start,
-                    "end_at": start + timedelta(minutes=30),
-                    "mode": "phone",
-                    "status": "booked",
-                    "sequence": 0,
-                }
+            appointment, reminder = booked_with_reminder(
+                box,
+                appointment_id=i + 1,
+                counsellor_id=i % COUNSELLORS + 1,
+                phone=f"+49176{i:08d}",
+                start=far + timedelta(days=1, hours=slot),
+                due=far,
+                offset_minutes=24 * 60 + 60 * slot,
             )
-            reminders.append(
-                {
-                    "appointment_id": i + 1,
-                    "recipient": Recipient.CLIENT,
-                    "offset_minutes": 24 * 60 + 60 * slot,
-                    "appointment_start": start,
-                    "due_at": far,
-                    "state": DispatchState.PENDING,
-                    "attempts": 0,
-                }
-            )
+            appointments.append(appointment)
+            reminders.append(reminder)
         session.execute(insert(Appointment), appointments)
         session.execute(insert(Reminder), reminders)
 

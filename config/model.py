@@ -457,6 +457,21 @@ class Accounts(Strict):
     )
 
 
+class Scheduler(Strict):
+    """How /readyz judges the schedulers (scheduling.scheduler, foundation.heartbeats)."""
+
+    # /readyz answers 503 when a scheduler job has not started a run for this many seconds
+    # beyond its interval, in any scheduler process (0: never; else at least 30, as the
+    # heartbeats are written every 15 s).
+    stale_after_seconds: int = Field(default=120, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _longer_than_heartbeats(self) -> Scheduler:
+        if 0 < self.stale_after_seconds < 30:
+            raise ValueError("stale_after_seconds must be 0 (off) or at least 30")
+        return self
+
+
 class HotlineConfig(Strict):
     organisation: Organisation
     teams: dict[Slug, Team] = Field(min_length=1)
@@ -472,6 +487,7 @@ class HotlineConfig(Strict):
     retention: Retention = Retention()
     sso: Sso = Sso()
     accounts: Accounts = Accounts()
+    scheduler: Scheduler = Scheduler()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:

@@ -529,10 +529,11 @@ class Call(Base):
     __table_args__ = (
         Index(None, "started_at"),
         Index(None, "answered_at"),
-        # Reports read a line's calls of a period, and a caller's earlier calls (first-time
-        # or repeat: foundation.reports, hotline.reports).
+        # Reports read a line's calls of a period, and a caller's earlier calls on the line
+        # (first-time or repeat: hotline.reports). The caller's index names the line too, so
+        # that SQLite (no statistics) prefers it to the line's for that probe.
         Index(None, "line", "started_at"),
-        Index(None, "caller_hash", "started_at"),
+        Index(None, "caller_hash", "line", "started_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -748,7 +749,8 @@ class OutboxMessage(Base):
     """What was sent (or, in simulation mode, would have been); addressee and body encrypted."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index(None, "created_at"),)
+    # by status: the messages not yet handed over (the metrics' outbox depth) are few among many
+    __table_args__ = (Index(None, "created_at"), Index(None, "status"))
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))  # sms, whatsapp, call
     purpose: Mapped[str] = mapped_column(String(40))
@@ -759,6 +761,16 @@ class OutboxMessage(Base):
     provider_sid: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="queued")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerHeartbeat(Base):
+    """When a scheduler job last started a run, in whichever scheduler process ran it
+    (`foundation.heartbeats`): how /readyz and /metrics tell that no scheduler is working."""
+
+    __tablename__ = "scheduler_heartbeats"
+    job: Mapped[str] = mapped_column(String(60), primary_key=True)
+    every_seconds: Mapped[int] = mapped_column(Integer)  # the job's interval
+    last_run_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

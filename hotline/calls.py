@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 from foundation.models import Call, Team, Tier, Voicemail
 
 FINAL_STATES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+# What became of a call (`Call.outcome`): a counsellor took it, the fallback number answered, the
+# caller left a voicemail, or hung up before any of these.
+OUTCOMES = ("accepted", "fallback", "voicemail", "hung_up")
 _RANK = {"queued": 0, "ringing": 1, "in-progress": 2} | dict.fromkeys(FINAL_STATES, 3)
 
 
@@ -107,18 +110,19 @@ def mark_relative(session: Session, call_sid: str) -> None:
 
 def accept(
     session: Session, call_sid: str, counsellor_id: int, at: datetime, tier: Tier | None = None
-) -> bool:
+) -> float | None:
     """Record who took the call (and at which tier she was rung, if known); only the first
-    acceptance counts. True if this one did."""
+    acceptance counts. If this one did: the seconds the caller waited for it."""
     call = find(session, call_sid)
     if call is None or call.accepted_by_id is not None:
-        return False
+        return None
+    waited = max(0.0, (at - call.started_at).total_seconds())
     call.accepted_by_id = counsellor_id
     call.answered_at = at
-    call.ring_seconds = max(0, round((at - call.started_at).total_seconds()))
+    call.ring_seconds = round(waited)
     call.outcome = "accepted"
     call.accepted_tier = tier
-    return True
+    return waited
 
 
 def talked(session: Session, call_sid: str, seconds: int) -> None:

@@ -247,6 +247,14 @@ def fallback_ended(db: Database, call_sid: str, status: str, now: datetime) -> b
     return answered
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A counsellor takes the call and is bridged. `waited`: the seconds from the call's start,
+    when hers is the call's first acceptance (None: a repeated key press, or no record)."""
+
+    waited: float | None
+
+
 def screen_answered(
     db: Database,
     parent_sid: str,
@@ -255,17 +263,17 @@ def screen_answered(
     now: datetime,
     *,
     tier: Tier | None = None,
-) -> bool:
-    """The counsellor pressed `digits` at the whisper. True: she takes the call and is bridged;
-    False: her leg hangs up (another key, or the caller is gone: a replayed or late key press)."""
+) -> Taken | None:
+    """The counsellor pressed `digits` at the whisper. Taken: she takes the call and is
+    bridged; None: her leg hangs up (another key, or the caller is gone: a replayed or late
+    key press)."""
     if digits != "1":
-        return False
+        return None
     with db.write() as session:
         call = calls.find(session, parent_sid)
         if call is not None and call.state in calls.FINAL_STATES:
-            return False
-        calls.accept(session, parent_sid, counsellor_id, now, tier)
-    return True
+            return None
+        return Taken(calls.accept(session, parent_sid, counsellor_id, now, tier))
 
 
 def voicemail_left(

@@ -7,7 +7,9 @@ import base64
 import itertools
 import json
 import re
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +58,11 @@ class FakeTwilio:
         # SIDs of incoming messages, added by a test); any other SID, or a second time, is a 404.
         self.received: set[str] = set()
         self.deleted_messages: list[str] = []
+        # A slower Twilio: each accepted message or call is answered `delay` seconds after it
+        # came (and recorded then, as Twilio would have taken it even if the sender is gone by
+        # then). `senders`: the address each message or call came from, by its SID.
+        self.delay = 0.0
+        self.senders: dict[str, str] = {}
         # The account's numbers (IncomingPhoneNumbers) by their PN SID, in Twilio's JSON fields
         # (`add_number`). GET .../IncomingPhoneNumbers.json?PhoneNumber=… lists those whose
         # number contains it (Twilio matches partial numbers), in pages; GET and POST
@@ -123,8 +130,11 @@ class FakeTwilio:
                     fake.refuse_calls -= 1
                     self._answer(400, {"code": 21211, "message": "Invalid 'To'", "status": 400})
                 else:
+                    if fake.delay:
+                        time.sleep(fake.delay)
                     placed = self.path == calls
                     sid = f"{'CA' if placed else 'SM'}{next(fake._ids):032x}"
+                    fake.senders[sid] = self.client_address[0]
                     (fake.calls if placed else fake.messages).append(form | {"Sid": sid})
                     self._answer(
                         201,
@@ -289,15 +299,23 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A sender that died mid-request (tests/test_failover.py kills one) resets its
+        # connection: that is the test's point, not a traceback worth printing.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 @contextmanager
-def running(account_sid: str, auth_token: str, *, keep_alive: bool = False) -> Iterator[FakeTwilio]:
-    """The fake, serving on a loopback port (`fake.url`) until the block ends; `keep_alive`
-    answers in HTTP/1.1 with persistent connections (a benchmark's load), else one request
-    per connection."""
+def running(
+    account_sid: str, auth_token: str, *, keep_alive: bool = False, host: str = "127.0.0.1"
+) -> Iterator[FakeTwilio]:
+    """The fake, serving on a free port of `host` (default loopback; a test network's address
+    for tests/topology.py) at `fake.url` until the block ends; `keep_alive` answers in HTTP/1.1
+    with persistent connections (a benchmark's load), else one request per connection."""
     fake = FakeTwilio(account_sid, auth_token)
-    server = _Server(("127.0.0.1", 0), fake.handler(keep_alive))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server = _Server((host, 0), fake.handler(keep_alive))
+    fake.url = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx2 as httpx
@@ -24,8 +24,9 @@ from twilio.request_validator import RequestValidator
 
 from config.model import Accounts, HotlineConfig
 from config.settings import Settings
+from foundation.crypto import Box
 from foundation.db import Database
-from foundation.models import Tier, User
+from foundation.models import DispatchState, Recipient, Tier, User
 from scheduling.counsellors import NewCounsellor, create_counsellor
 from scheduling.shifts import NewShift, create_shift
 from tests.fake_twilio import FakeTwilio, running
@@ -207,3 +208,54 @@ def at_once(database: Database, work: Callable[[Session], object], times: int = 
     for thread in threads:
         thread.join()
     return sorted(answers, key=str)
+
+
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 30.0,
+    describe: Callable[[], str] = lambda: "",
+) -> float:
+    """Poll `condition` until it is true, for at most `timeout` seconds; the seconds it took."""
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > timeout:
+            raise AssertionError(f"timed out: {describe()}")
+        time.sleep(0.02)
+    return time.monotonic() - began
+
+
+def booked_with_reminder(
+    box: Box,
+    *,
+    appointment_id: int,
+    counsellor_id: int,
+    phone: str,
+    start: datetime,
+    due: datetime,
+    offset_minutes: int,
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The rows of a booked appointment of 30 minutes whose client (`phone`, sealed with `box`,
+    agreed to SMS) has one reminder due at `due`: for inserting many at once (bench/reminders.py,
+    tests/test_failover.py)."""
+    appointment = {
+        "id": appointment_id,
+        "counsellor_id": counsellor_id,
+        "client_pseudonym": f"K{appointment_id}",
+        "client_phone_enc": box.seal(phone),
+        "sms_consent": True,
+        "start_at": start,
+        "end_at": start + timedelta(minutes=30),
+        "mode": "phone",
+        "status": "booked",
+        "sequence": 0,
+    }
+    reminder = {
+        "appointment_id": appointment_id,
+        "recipient": Recipient.CLIENT,
+        "offset_minutes": offset_minutes,
+        "appointment_start": start,
+        "due_at": due,
+        "state": DispatchState.PENDING,
+        "attempts": 0,
+    }
+    return appointment, reminder

@@ -240,7 +240,7 @@ def test_every_docs_page_is_reachable_from_the_readme() -> None:
     assert not orphans, sorted(str(p.relative_to(ROOT)) for p in orphans)
 
 
-TOP = "app|web|hotline|scheduling|foundation|config|tests|bench|scripts"
+TOP = "app|web|hotline|scheduling|foundation|config|tests|bench|scripts|deploy"
 PATH = re.compile(rf"`((?:{TOP})/[^`\s]*)`")
 
 

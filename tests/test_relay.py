@@ -43,9 +43,8 @@ from hotline.tasks import retention
 from scheduling.shifts import Rota
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
-from tests.helpers import OnCall, https_client, live_twilio, post_signed
+from tests.helpers import OnCall, https_client, live_twilio, post_signed, wait_for
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
-from tests.test_reminders import wait_for
 from web.app import create_app
 
 ISLAMISM = "+497112794555"

@@ -48,7 +48,7 @@ from scheduling.reminder_sending import QUEUE, dispatch_job
 from scheduling.scheduler import Scheduler
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio, running
-from tests.helpers import post_signed
+from tests.helpers import post_signed, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERAL = "+497112794556"  # the shipped sender_number
@@ -451,18 +451,6 @@ def test_a_round_claims_one_batch_at_most(
     done = dispatch_round(database, settings, QUEUE, clock=at(due), batch=4)
     assert (done.claimed, done.sent) == (4, 4)
     assert states(database) == {DispatchState.SENT: 4, DispatchState.PENDING: 16}
-
-
-def wait_for(
-    condition: Callable[[], bool],
-    timeout: float = 30.0,
-    describe: Callable[[], str] = lambda: "",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out: {describe()}")
-        time.sleep(0.02)
 
 
 def test_a_restart_within_the_grace_sends_each_reminder_once(

@@ -20,10 +20,19 @@ from foundation.models import (
     AppointmentMode,
     AppointmentStatus,
     Call,
+    CallbackRequest,
     CallDay,
+    Conversation,
+    ConversationMessage,
+    OutboundCall,
+    Reminder,
+    Shift,
+    ShiftNotice,
+    StandIn,
     Voicemail,
 )
 from foundation.report_tables import as_json, csv_text, tables
+from foundation.teams import team_by_slug
 from hotline import reports as hotline_reports
 from hotline.tasks.retention import roll_up_calls
 from scheduling.replies import ACTOR, REPLY_ACTION
@@ -305,3 +314,244 @@ def test_the_api_answers_reports_and_refuses_bad_input(
     client.headers["Authorization"] = f"Bearer {other}"
     forbidden = client.get("/api/v1/reports?team=islamism&from=2026-10-01&to=2026-10-31")
     assert forbidden.status_code == 403
+
+
+MARCH = r.between(date(2026, 3, 1), date(2026, 3, 31))  # the clocks go forward on the 29th
+
+
+def march(database: Database, config: HotlineConfig) -> None:
+    """March 2026 on line islamism (nothing in February):
+
+    - calls on Sunday the 29th: 5 at 01:30 CET, 5 at 03:30 CEST (the hour between is skipped);
+    - 6 callback requests (distinct numbers), 5 done after 10, 20, 30, 40, 50 minutes;
+      7 call-backs of them: 1 not placed, 6 placed, 5 of those reached the client;
+    - 5 conversations opened, 6 messages in (one client writes twice), 5 out: the first
+      reply after 1, 2, 3, 4, 5 minutes; one conversation of February without a reply;
+    - 21 appointments of one counsellor: 6 held, 5 no-shows, 5 cancelled by the client by SMS,
+      5 by staff; their client reminders sent (6), missed (5), uncertain (5), failed (5), and
+      one pending (not counted);
+    - the rota: a primary shift from 1 March 00:00 to 15 March 00:00 and from 15 March 10:00
+      to 1 April 00:00 (a 10-hour gap), a stand-in for 6 hours of it, 3 notices sent and 1
+      failed."""
+    with database.write() as session:
+        team = team_by_slug(session, "islamism", config).id
+        anna = add_counsellor(session, config, "islamism", name="Anna")
+        ben = add_counsellor(session, config, "islamism", name="Ben")
+        for i in range(10):
+            at = berlin(2026, 3, 29, 1 if i < 5 else 3, 30)
+            session.add(_call(i, at, "accepted", f"m{i}", tier="primary", ring=10, talk=60))
+        requests = []
+        for i in range(6):
+            at = berlin(2026, 3, 2 + i, 9)
+            request = CallbackRequest(
+                line="islamism",
+                team_id=team,
+                phone_enc=b"x",
+                phone_hash=f"p{i}",
+                client_hash=f"c{i}",
+                time_window="morgens",
+                status="done" if i < 5 else "new",
+                created_at=at,
+                done_at=at + timedelta(minutes=10 * (i + 1)) if i < 5 else None,
+            )
+            requests.append(request)
+        session.add_all(requests)
+        session.flush()
+        for i, (status, client) in enumerate(
+            [("not_placed", None), ("completed", "no-answer")] + [("completed", "completed")] * 5
+        ):
+            target = requests[i % 6]
+            session.add(
+                OutboundCall(
+                    kind="callback",
+                    target_id=target.id if i < 6 else requests[0].id,
+                    line="islamism",
+                    counsellor_id=anna.id,
+                    actor="t",
+                    status=status,
+                    client_status=client,
+                    created_at=berlin(2026, 3, 10, 9 + i),
+                )
+            )
+        for i in range(6):
+            opened = berlin(2026, 3, 3 + i, 20) if i < 5 else berlin(2026, 2, 20, 20)
+            conversation = Conversation(
+                line="islamism",
+                team_id=team,
+                code=f"K{i}",
+                channel="sms",
+                state="closed",
+                created_at=opened,
+            )
+            session.add(conversation)
+            session.flush()
+            messages = [("in", opened)] + (
+                [("in", opened + timedelta(seconds=30))] if i == 0 else []
+            )
+            if i < 5:
+                messages.append(("out", opened + timedelta(minutes=i + 1)))
+            for direction, at in messages:
+                session.add(
+                    ConversationMessage(
+                        conversation_id=conversation.id,
+                        direction=direction,
+                        status="delivered",
+                        created_at=at,
+                    )
+                )
+        parts = (
+            [(AppointmentStatus.DONE, "sent")] * 6
+            + [(AppointmentStatus.NO_SHOW, "missed")] * 5
+            + [(AppointmentStatus.CANCELLED, "uncertain")] * 5
+            + [(AppointmentStatus.CANCELLED, "failed")] * 5
+        )
+        for i, (status, state) in enumerate(parts):
+            start = berlin(2026, 3, 2 + i, 10)
+            appointment = Appointment(
+                counsellor_id=anna.id,
+                client_pseudonym=f"Klient {i}",
+                start_at=start,
+                end_at=start + timedelta(hours=1),
+                mode=AppointmentMode.PHONE,
+                status=status,
+            )
+            session.add(appointment)
+            session.flush()
+            if state == "uncertain":  # the five cancelled by the client by SMS
+                audit.record(session, ACTOR, REPLY_ACTION, "appointment", appointment.id)
+            for recipient, minutes, reminder_state in (
+                ("client", 1440, state),
+                ("counsellor", 60, "pending" if i == 0 else None),
+            ):
+                if reminder_state is None:
+                    continue
+                session.add(
+                    Reminder(
+                        appointment_id=appointment.id,
+                        recipient=recipient,
+                        offset_minutes=minutes,
+                        appointment_start=start,
+                        due_at=start - timedelta(minutes=minutes),
+                        state=reminder_state,
+                    )
+                )
+        for start, end in (
+            (berlin(2026, 3, 1, 0), berlin(2026, 3, 15, 0)),
+            (berlin(2026, 3, 15, 10), berlin(2026, 4, 1, 0)),
+        ):
+            session.add(
+                Shift(
+                    team_id=team, counsellor_id=anna.id, tier="primary", start_at=start, end_at=end
+                )
+            )
+        session.add(
+            StandIn(
+                team_id=team,
+                absent_id=anna.id,
+                substitute_id=ben.id,
+                start_at=berlin(2026, 3, 20, 8),
+                end_at=berlin(2026, 3, 20, 14),
+            )
+        )
+        for i, state in enumerate(["sent"] * 3 + ["failed"]):
+            due = berlin(2026, 3, 14 + i, 18)
+            session.add(
+                ShiftNotice(
+                    dedupe_key=f"notice-{i}",
+                    counsellor_id=anna.id,
+                    team_id=team,
+                    kind="upcoming",
+                    channel="sms",
+                    due_at=due,
+                    state=state,
+                    sent_at=due if state == "sent" else None,
+                )
+            )
+
+
+def test_march_relay_call_backs_requests_rota_reminders_appointments_and_the_dst_hour(
+    database: Database, config: HotlineConfig
+) -> None:
+    march(database, config)
+    with database.read() as session:
+        report = report_data.build(session, config, "islamism", MARCH)
+    line = report.lines[0]
+    # The heat map of Sunday 29 March: 01:00 and 03:00; 02:00 did not exist that day.
+    sunday = line.heat.cells[6]
+    assert (sunday[1], sunday[2], sunday[3]) == (r.Cell(5), r.Cell(0), r.Cell(5))
+    assert sum(cell.value or 0 for row in line.heat.cells for cell in row) == 10
+    assert line.calls.total == r.Compared(r.Cell(10), r.Cell(0), r.Cell(10))
+    assert line.callers.available
+    assert line.callers.first_time.now == r.Cell(10)
+    requests = line.callback_requests
+    assert requests.count == r.Compared(r.Cell(6), r.Cell(0), r.Cell(6))
+    assert requests.done.now == r.Cell(5)
+    assert requests.time_to_done.now == r.Timing(r.Cell(5), 1800.0, 2760.0)
+    assert line.call_backs == r.CallBackFigures(
+        r.Compared(r.Cell(6), r.Cell(0), r.Cell(6)), r.Compared(r.Cell(5), r.Cell(0), r.Cell(5))
+    )
+    relay = line.relay
+    assert relay.conversations == r.Compared(r.Cell(5), HIDDEN, HIDDEN)  # February: one
+    assert relay.messages_in.now == r.Cell(6)
+    assert relay.messages_out.now == r.Cell(5)
+    assert relay.first_reply.now == r.Timing(r.Cell(5), 180.0, 276.0)
+    appointments = report.appointments
+    assert appointments.booked.now == r.Cell(21)
+    assert appointments.held.now == r.Cell(6)
+    assert appointments.no_show.now == r.Cell(5)
+    assert appointments.cancelled_by_client.now == r.Cell(5)
+    assert appointments.cancelled_by_staff.now == r.Cell(5)
+    assert appointments.open.now == r.Cell(0)
+    reminders = report.reminders
+    assert (reminders.sent.now, reminders.missed.now) == (r.Cell(6), r.Cell(5))
+    assert (reminders.uncertain.now, reminders.failed.now) == (r.Cell(5), r.Cell(5))
+    assert reminders.sent.before == r.Cell(0)
+    rota = report.rota
+    assert rota.gap_hours == r.hours(10, 28 * 24)  # February had no rota at all
+    assert rota.stand_in_hours == r.hours(6, 0)
+    assert rota.notices_sent == r.hours(3, 0)
+    assert report.notes == ()
+
+    # With the caller hash off, first-time and repeat callers show nothing (here, in the API's
+    # JSON and in the CSV), while the calls are still counted.
+    lines = dict(config.lines)
+    lines["islamism"] = lines["islamism"].model_copy(update={"caller_hash": False})
+    no_hash = config.model_copy(update={"lines": lines})
+    with database.read() as session:
+        hidden = report_data.build(session, no_hash, "islamism", MARCH)
+    callers = hidden.lines[0].callers
+    assert not callers.available
+    assert {callers.callers.now, callers.first_time.now, callers.repeat.now} == {HIDDEN}
+    assert hidden.lines[0].calls == line.calls
+    assert hidden.notes == ("line islamism: caller hash off, no first-time or repeat callers",)
+    body = as_json(hidden)["lines"]["islamism"]
+    assert body["callers"]["available"] is False
+    assert {body["callers"][name] for name in ("callers", "first_time", "repeat")} == {"<5"}
+    assert body["relay"]["first_reply"] == {"events": 5, "median": 180.0, "p90": 276.0}
+
+
+HOSTILE = (
+    "team=islamism&from=0001-01-01&to=0001-12-31",
+    "team=islamism&from=9999-01-01&to=9999-12-31",
+    "team=islamism&from=0001-01-01T00:00:00%2B01:00&to=2026-01-01",  # out of range in Berlin
+    "team=islamism&from=2026-01-01&to=9999-12-31T23:59:59-01:00",
+    "team=islamism&from=2000-01-01&to=2999-12-31",  # longer than five years
+    "team=islamism&from=2026-10-01T00:00:00&to=2026-10-31",  # an instant without offset
+    "team=islamism&from=2026-10-01&to=2026-10-31T10:00%2B99:00",
+    "team=islamism&from=%00&to=2026-10-31",
+    "team=..%2F..%2Fetc&from=2026-10-01&to=2026-10-31",
+    "team=" + "x" * 5000 + "&from=2026-10-01&to=2026-10-31",
+    "team=islamism&from=2026-10-01&to=" + "9" * 400,
+)
+
+
+def test_hostile_report_queries_are_refused_with_422(
+    client: TestClient, database: Database
+) -> None:
+    with database.write() as session:
+        _, key = apikeys.create_api_key(session, "all", actor="t", teams=["islamism"])
+    client.headers["Authorization"] = f"Bearer {key}"
+    for query in HOSTILE:
+        answer = client.get(f"/api/v1/reports?{query}")
+        assert answer.status_code == 422, (query[:80], answer.text)
+        assert answer.json()["error"] == "invalid"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import threading
@@ -451,15 +452,54 @@ def test_database_down_still_connects_the_caller(
     assert "17612345678" not in caplog.text
 
 
+def test_fallback_url_rings_who_is_on_call(sim: Simulator, rota: Rota, database: Database) -> None:
+    # On the other host (docs/operations.md#two-hosts), after the voice URL failed: the call is
+    # routed as /twilio/voice routes it, and recorded once (a retry of the primary changes
+    # nothing).
+    params = {"CallSid": "CA" + "8" * 32, "To": ISLAMISM, "From": "+4917612345678"}
+    for _ in range(2):
+        root = parse(sim.request(sim.url("/twilio/fallback"), params | {"ErrorCode": "11200"}))
+        numbers = [number.text for number in root.iter("Number")]
+        assert numbers == [rota.primary]
+    assert the_call(database).line == "islamism"
+
+
+def test_a_fallback_host_with_the_voice_hosts_public_url_answers_from_memory(
+    rota: Rota, database: Database, settings: Settings
+) -> None:
+    # One environment file for all hosts: the fallback host's HOTLINE_PUBLIC_URL is the failing
+    # voice URL's, so a routed call's later steps would go there; the fallback number instead.
+    shared = dataclasses.replace(
+        settings,
+        public_url="https://a.hotline.example",
+        fallback_public_url="https://b.hotline.example",
+    )
+    call = {"CallSid": "CA" + "7" * 32, "To": ISLAMISM, "From": "+4917612345678"}
+    with (
+        TestClient(create_app(shared, database=database)) as client,
+        time_machine.travel(WEDNESDAY_NOON, tick=False),
+    ):
+        for base, rings, not_rung in (
+            ("https://b.hotline.example", GENERAL, rota.primary),
+            (shared.public_url, rota.primary, GENERAL),
+        ):
+            answer = post_signed(
+                client, shared, base + "/twilio/fallback", call, path="/twilio/fallback"
+            )
+            assert rings in answer.text, base
+            assert not_rung not in answer.text, base
+
+
 def test_fallback_url_needs_no_database(client: TestClient, settings: Settings) -> None:
     class NoDatabase:
         def __getattr__(self, name: str) -> object:
-            raise AssertionError(f"the fallback URL touched the database ({name})")
+            raise RuntimeError(f"the database is gone ({name})")
 
     client.app.state.db = NoDatabase()  # type: ignore[attr-defined]
     sim = simulator(client, settings)
     params = {"CallSid": "CA" + "9" * 32, "To": ISLAMISM, "From": "anonymous", "ErrorCode": "11200"}
-    root = parse(sim.request(sim.url("/twilio/fallback"), params))
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):  # within service hours
+        root = parse(sim.request(sim.url("/twilio/fallback"), params))
     dial = root.find("Dial")
     assert dial is not None
     assert dial.text == GENERAL

@@ -61,6 +61,7 @@ from web import (
 )
 from web.filters import install as install_filters
 from web.headers import security_headers
+from web.metrics import Metrics
 from web.openapi import document
 from web.twilio import hotpath, outbound_calls, sms, voice
 
@@ -103,7 +104,7 @@ def create_app(
     install_filters(templates.env, settings.config.organisation.zone)
     templates.env.globals.update(settings=settings, config=settings.config)
     openapi = document(app_version(), settings.config)
-    metrics = health.Metrics()
+    metrics = Metrics(db, settings.config.lines)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -196,6 +197,7 @@ def create_app(
     app.state.provider = way_out  # every message and call goes out through it
     app.state.rota = rota  # who is on call, as telephony asks it
     app.state.metrics = metrics
+    app.state.started_at = utcnow()  # /readyz gives a scheduler this long to show up
     app.state.templates = templates
     return app
 

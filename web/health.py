@@ -1,4 +1,4 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness, readiness and Prometheus metrics (what they show: `web.metrics`)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from datetime import timedelta
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,7 +17,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from foundation.db import ping
+from foundation import heartbeats
+from foundation.clock import utcnow
+from foundation.db import Database, ping
+from web.metrics import Metrics
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -30,26 +28,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class Metrics:
-    """The service's own registry (not the global one: every app, and every test, has its own)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "hotline_http_requests",
-            "HTTP requests",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "hotline_http_request_duration_seconds",
-            "HTTP request latency",
-            ["route"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=self.registry,
-        )
 
 
 class MetricsMiddleware:
@@ -108,12 +86,36 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """The database answers, and (unless `?skip=scheduler`, or `[scheduler]
+    stale_after_seconds = 0`) some scheduler process runs the jobs: none of them is late by
+    more than the allowance, and one has run at all once this process has been up that long."""
+    settings: Settings = request.app.state.settings
+    allowance = settings.config.scheduler.stale_after_seconds
+    judge = allowance > 0 and request.query_params.get("skip") != "scheduler"
     try:
-        await run_in_threadpool(ping, request.app.state.db.engine)
+        beats = await run_in_threadpool(_ready, request.app.state.db, judge)
     except SQLAlchemyError as exc:
         log.warning("readiness check failed: %s", type(exc).__name__)
         return JSONResponse({"status": "database unreachable"}, status_code=503)
+    if beats is None:
+        return JSONResponse({"status": "ok"})
+    now, limit = utcnow(), timedelta(seconds=allowance)
+    if not beats:
+        if now - request.app.state.started_at <= limit:
+            return JSONResponse({"status": "ok"})  # a scheduler starting along with us
+        return JSONResponse({"status": "scheduler never ran"}, status_code=503)
+    late = heartbeats.late(beats, now, limit)
+    if late:
+        return JSONResponse({"status": "scheduler late", "late": late}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+def _ready(db: Database, judge_scheduler: bool) -> list[heartbeats.Beat] | None:
+    ping(db.engine)
+    if not judge_scheduler:
+        return None
+    with db.read() as session:
+        return heartbeats.read(session)
 
 
 async def metrics(request: Request) -> Response:
@@ -137,7 +139,9 @@ async def metrics(request: Request) -> Response:
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
     registry: CollectorRegistry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # Off the event loop: the database's figures are read while the text is generated.
+    text = await run_in_threadpool(generate_latest, registry)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
 routes = [

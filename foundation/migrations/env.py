@@ -46,6 +46,8 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=render_item,
+            # Callbacks after each migration, in its transaction (tests/test_upgrades.py)
+            on_version_apply=config.attributes.get("on_version_apply", ()),
         )
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":

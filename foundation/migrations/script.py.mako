@@ -14,6 +14,11 @@ revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+# True if processes of the release before keep working while this runs (expand: new tables,
+# nullable columns, columns with a default, indexes); False if it must wait until they have
+# all stopped (contract). Decide before committing: tests/test_upgrades.py refuses None
+# (docs/operations.md#upgrades).
+ONLINE_SAFE: bool | None = None
 
 
 def upgrade() -> None:

@@ -33,7 +33,7 @@ def day(raw: str | None, name: str, zone: str) -> date:
             if moment.tzinfo is None:
                 raise ValueError("no offset")
             found = moment.astimezone(r.Period("range", FIRST_DAY, FIRST_DAY, zone).tz).date()
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # an offset that moves year 1 or 9999 out
         raise BadRequest(
             error(422, "invalid", f"{name}: not a day like 2026-10-01 (or a time with offset)")
         ) from exc

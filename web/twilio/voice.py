@@ -12,6 +12,7 @@ instant the call came in (`t` in the step URLs), so the steps need no session st
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -30,7 +31,7 @@ from foundation.clock import utcnow
 from foundation.models import Tier
 from hotline import calls, hours, twiml, voice_calls
 from web.twilio import hotpath
-from web.twilio.signature import signed_params
+from web.twilio.signature import signed_params, valid_signature
 from web.twilio.webhook import TWIML, Context, int_param, line_of, recovered, respond, webhook
 
 log = logging.getLogger(__name__)
@@ -338,9 +339,14 @@ def screen_answer(context: Context) -> Response:
         utcnow(),
         tier=Tier(tier) if (tier := context.query.get("tier", "")) in TIER_NAMES else None,
     )
-    if taken and context.busy is not None:
+    if taken is None:
+        return respond(twiml.hang_up())
+    if context.busy is not None:
         context.busy.took_call(counsellor_id)  # the next call here skips her at once
-    return respond(twiml.bridge() if taken else twiml.hang_up())
+    metrics = getattr(context.state, "metrics", None)
+    if taken.waited is not None and metrics is not None:
+        metrics.answered(context.query.get("line", ""), taken.waited)
+    return respond(twiml.bridge())
 
 
 def voicemail_left(context: Context) -> Response:
@@ -378,13 +384,46 @@ def status_callback(context: Context) -> Response:
     return respond(twiml.empty())
 
 
+# Twilio's fallback URL comes after the voice URL failed (an error, no connection, or 15 s
+# without an answer): the caller has waited already, so the fallback waits for the database
+# far less than a call's first step may.
+FALLBACK_BUDGET_SECONDS = 2.0
+
+_routed_fallback = webhook(
+    incoming, static_fallback, fast=incoming_fast, budget=FALLBACK_BUDGET_SECONDS
+)
+
+
 async def fallback_url(request: Request) -> Response:
-    """Twilio's fallback URL: static TwiML from memory, no database, no worker thread."""
+    """Twilio's fallback URL (the number's VoiceFallbackUrl), on another host than the voice URL
+    (HOTLINE_FALLBACK_PUBLIC_URL, docs/operations.md#two-hosts).
+
+    Called at this host's own HOTLINE_PUBLIC_URL, it routes the call as /twilio/voice does, with
+    its own database connection, so the caller still reaches whoever is on call (the later
+    steps' URLs name this host); whatever fails or takes longer than FALLBACK_BUDGET_SECONDS
+    answers the static TwiML from memory. Called at HOTLINE_FALLBACK_PUBLIC_URL by a host whose
+    HOTLINE_PUBLIC_URL is the failing voice URL's (one environment file for all hosts), the
+    later steps would go there: the static TwiML at once, no database, no worker thread."""
     settings: Settings = request.app.state.settings
     params = await signed_params(request, settings)
     if isinstance(params, Response):
         return params
-    return recovered(static_fallback, settings, params, dict(request.query_params))
+    query = dict(request.query_params)
+    with contextlib.suppress(Exception):  # counting it never costs the caller the answer
+        request.app.state.metrics.fallback_requested(line_of(settings, params, query))
+    if _called_at_public_url(request, settings, params):
+        return await _routed_fallback(request)  # (the body is read once; checked again)
+    return recovered(static_fallback, settings, params, query)
+
+
+def _called_at_public_url(request: Request, settings: Settings, params: dict[str, str]) -> bool:
+    if settings.fallback_public_url in (None, settings.public_url):
+        return True  # the only base a signature is accepted for
+    rest = request.scope["path"]
+    query = request.scope["query_string"].decode("latin-1")
+    url = settings.public_url + rest + (f"?{query}" if query else "")
+    signature = request.headers.get("x-twilio-signature", "")
+    return valid_signature(settings.webhook_tokens(), url, params, signature)
 
 
 routes = [

@@ -97,11 +97,12 @@ Recover = Callable[[Settings, dict[str, str], dict[str, str]], VoiceResponse]
 
 
 def webhook(
-    handler: Handler, recover: Recover, *, fast: Fast | None = None
+    handler: Handler, recover: Recover, *, fast: Fast | None = None, budget: float | None = None
 ) -> Callable[[Request], Awaitable[Response]]:
     """Signature first; then `fast` (from memory, on the event loop) if it can answer; else
-    the handler, in a worker thread, within the time budget, after writing queued call
-    records; any failure answers with `recover`'s TwiML, built from memory alone."""
+    the handler, in a worker thread, within the time budget (`budget` seconds, default
+    BUDGET_SECONDS), after writing queued call records; any failure answers with `recover`'s
+    TwiML, built from memory alone."""
 
     def run(context: Context) -> Response:
         if context.recorder is not None and fast is None:
@@ -133,7 +134,7 @@ def webhook(
                     if isinstance(again, Response):
                         return again
         try:
-            return await _slow(request, context, run, recover)
+            return await _slow(request, context, run, recover, budget)
         finally:
             if refreshing is not None and context.snapshots is not None:
                 context.snapshots.refreshing.pop(str(answer), None)
@@ -150,11 +151,13 @@ def _fast(fast: Fast, context: Context) -> Response | str | None:
         return None
 
 
-async def _slow(request: Request, context: Context, run: Handler, recover: Recover) -> Response:
+async def _slow(
+    request: Request, context: Context, run: Handler, recover: Recover, budget: float | None
+) -> Response:
     settings, params, query = context.settings, context.params, context.query
     started = time.perf_counter()
     try:
-        with anyio.fail_after(BUDGET_SECONDS):
+        with anyio.fail_after(BUDGET_SECONDS if budget is None else budget):
             return await to_thread.run_sync(
                 run,
                 context,

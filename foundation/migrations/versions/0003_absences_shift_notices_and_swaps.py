@@ -14,6 +14,9 @@ revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Online-safe: processes of the release before keep working while it runs
+# (docs/operations.md#upgrades).
+ONLINE_SAFE = True
 
 
 def upgrade() -> None:

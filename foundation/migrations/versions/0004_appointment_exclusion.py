@@ -24,6 +24,9 @@ revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Online-safe: processes of the release before keep working while it runs
+# (docs/operations.md#upgrades).
+ONLINE_SAFE = True
 
 NAME = "ex_appointments_counsellor_id_time"
 

@@ -14,6 +14,9 @@ revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Online-safe: processes of the release before keep working while it runs
+# (docs/operations.md#upgrades).
+ONLINE_SAFE = True
 
 
 def upgrade() -> None:

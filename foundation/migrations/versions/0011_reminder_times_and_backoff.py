@@ -21,6 +21,9 @@ revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Not online-safe: reminders.appointment_start becomes NOT NULL without a default (an older
+# process fails to book an appointment) and the unique key changes (docs/operations.md#upgrades).
+ONLINE_SAFE = False
 
 OLD_KEY = "uq_reminders_appointment_id_recipient_offset_minutes"
 NEW_KEY = "uq_reminders_appointment_time"

@@ -18,6 +18,9 @@ revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Not online-safe: api_keys.all_teams and read_only are NOT NULL without a default (an older
+# process cannot create a key, and ignores a new key's scope) (docs/operations.md#upgrades).
+ONLINE_SAFE = False
 
 
 def upgrade() -> None:

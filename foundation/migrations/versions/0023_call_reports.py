@@ -1,14 +1,14 @@
 """reports: why a call found the line closed, the tier that accepted it, and the daily roll-up
 
 `calls.closed_reason` ("hours", "holiday"), `calls.accepted_tier` (primary, backup),
-`voicemails.done_at` (the time until done), two
-indexes the reports read by (line and start; caller hash and start), and the roll-up that keeps
-counts after call records pass their retention (`[retention] calls_days`): `call_days` (per
-local day, line, outcome category, tier, relatives flag), `call_day_hours` (per local hour) and
-`call_day_seconds` (ring and talk seconds as a histogram).
+`voicemails.done_at` (the time until done), two indexes the reports read by (line and start;
+caller hash, line and start), and the roll-up that keeps counts after call records pass their
+retention (`[retention] calls_days`): `call_days` (per local day, line, outcome category, tier,
+relatives flag), `call_day_hours` (per local hour) and `call_day_seconds` (ring and talk
+seconds as a histogram).
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -17,10 +17,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Online-safe: processes of the release before keep working while it runs
+# (docs/operations.md#upgrades).
+ONLINE_SAFE = True
 
 _ROLL_UPS = ("call_days", "call_months", "call_day_hours", "call_day_seconds")
 
@@ -50,7 +53,9 @@ def upgrade() -> None:
             )
         )
         batch.create_index(op.f("ix_calls_line_started_at"), ["line", "started_at"])
-        batch.create_index(op.f("ix_calls_caller_hash_started_at"), ["caller_hash", "started_at"])
+        batch.create_index(
+            op.f("ix_calls_caller_hash_line_started_at"), ["caller_hash", "line", "started_at"]
+        )
     with op.batch_alter_table("voicemails") as batch:
         batch.add_column(sa.Column("done_at", sa.DateTime(timezone=True)))
     op.create_table(
@@ -100,7 +105,7 @@ def downgrade() -> None:
     with op.batch_alter_table("voicemails") as batch:
         batch.drop_column("done_at")
     with op.batch_alter_table("calls") as batch:
-        batch.drop_index(op.f("ix_calls_caller_hash_started_at"))
+        batch.drop_index(op.f("ix_calls_caller_hash_line_started_at"))
         batch.drop_index(op.f("ix_calls_line_started_at"))
         batch.drop_column("accepted_tier")
         batch.drop_column("closed_reason")
