@@ -25,6 +25,11 @@ def day_month(day: date) -> str:
     return format_date(day, "dd.MM.", locale=LOCALE)
 
 
+def day_month_year(day: date) -> str:
+    """'26.11.2026'."""
+    return format_date(day, "dd.MM.y", locale=LOCALE)
+
+
 def weekday_day(day: date) -> str:
     """'Do 26.11.'."""
     return format_date(day, "ccc dd.MM.", locale=LOCALE)

@@ -143,10 +143,22 @@ def _prefixed(name: str, values: dict[str, Any]) -> dict[str, Any]:
     return {name: values}
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guarded(value: Any) -> Any:
+    """A text cell a spreadsheet would take for a formula (=, +, -, @, a tab or carriage
+    return first: CSV injection) gets a leading apostrophe; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_text(table: Table) -> str:
-    """A table as CSV (comma-separated, a header row, CRLF line ends as RFC 4180 says)."""
+    """A table as CSV (comma-separated, a header row, CRLF line ends as RFC 4180 says); text
+    cells guarded against formulas (`guarded`)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(table.header)
-    writer.writerows(table.rows)
+    writer.writerow([guarded(cell) for cell in table.header])
+    writer.writerows([guarded(cell) for cell in row] for row in table.rows)
     return out.getvalue()

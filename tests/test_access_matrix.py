@@ -97,6 +97,7 @@ POLICY: dict[str, tuple[bool, ...]] = {
     "decide_offer":       (Y,     Y,     N,     N,      N,     N,     N),
     "revoke_feed":        (Y,     Y,     N,     N,      N,     Y,     N),
     "own_calendar":       (N,     N,     N,     N,      N,     Y,     N),
+    "see_report":         (Y,     Y,     N,     N,      N,     N,     N),
 }
 # fmt: on
 
@@ -155,6 +156,7 @@ QUESTIONS: dict[str, Callable[[Principal, Facts], bool]] = {
         p, FeedOwner(None, r.owner, r.owner_teams, None)
     ),
     "own_calendar": lambda p, r: access.may_change_own_calendar(p, r.owner),
+    "see_report": lambda p, r: access.may_see_report(p, r.team),
 }
 
 
@@ -239,6 +241,10 @@ class World:
     # Each factory: the path parameters naming a new record of `team`, whose `whose` says.
     def team_only(self, team: str, _whose: str) -> dict[str, object]:
         return {"team": team}
+
+    def report_table(self, team: str, _whose: str) -> dict[str, object]:
+        """A table of the team's report (its CSV): named by the team, not by a record."""
+        return {"team": team, "table": "leitungen"}
 
     def shift(self, team: str, whose: str) -> dict[str, object]:
         start, end = self._when()
@@ -425,6 +431,9 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/counsellors/{counsellor_id}/active"): Page(
         STAFF_ROLES, "edit_counsellor", W.counsellor
     ),
+    ("GET", "/reports"): Page(STAFF_ROLES),
+    ("GET", "/reports/{team}"): Page(STAFF_ROLES, "see_report", W.team_only),
+    ("GET", "/reports/{team}/{table}.csv"): Page(STAFF_ROLES, "see_report", W.report_table),
     ("GET", "/rota"): Page(),
     ("GET", "/rota/{team}"): Page(EVERYONE, "see_team", W.team_only),
     ("POST", "/rota/{team}/shifts"): Page(STAFF_ROLES, "coordinate", W.team_only),
@@ -649,7 +658,7 @@ def test_a_foreign_or_missing_id_is_a_404_that_changes_nothing(
     for account in ("koord", "berat"):
         csrf = sign_in(browser, account)
         for (method, path), page in sorted(ROUTES.items()):
-            if not isinstance(page, Page) or page.record in (None, W.team_only):
+            if not isinstance(page, Page) or page.record in (None, W.team_only, W.report_table):
                 continue
             if ROLES[account] not in page.roles:
                 continue

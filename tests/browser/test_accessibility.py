@@ -67,6 +67,10 @@ def test_axe_admin_pages(service: Service, rota: date, browser_page: Any) -> Non
     page.get_by_role("heading", name="Vorschau").wait_for()
     found += run_axe(page, "rota, rotation preview")
     found += check_page(page, f"{url}/rota/right-wing/swaps", "swaps and open shifts of a team")
+    found += check_page(page, f"{url}/reports/right-wing?period=year", "reports (a year, demo)")
+    found += check_page(
+        page, f"{url}/reports/right-wing?period=range&to=x", "reports, bad period", 422
+    )
     found += check_page(page, f"{url}/counsellors", "counsellors")
     page.locator("form.stacked").get_by_role("button", name="Speichern").click()
     page.get_by_role("alert").wait_for()

@@ -1,0 +1,361 @@
+"""The "Berichte" page's tables (issue 17): a `foundation.reports.Report` as German tables, each
+shown on the page and downloadable as CSV with the same cells (a suppressed count is "< k" on
+the page and "<k" in the CSV, as in the JSON). Pure: no database, no request.
+
+Every table is a list of rows "figure: period, previous period, change"; the heat map is a grid
+(hours × weekdays). Counts are `Cell`s; timings are seconds, shares fractions, rota figures
+hours: each row says which (`Row.kind`) so that the page and the CSV write them their way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+from babel.numbers import format_decimal, format_percent
+
+from foundation import dates
+from foundation import reports as r
+from foundation.report_tables import Table
+
+Kind = Literal["count", "seconds", "share", "hours"]
+Value = r.Cell | float | None
+LOCALE = dates.LOCALE
+PERIOD_NAMES: dict[r.PeriodKind, str] = {
+    "week": "Woche",
+    "month": "Monat",
+    "quarter": "Quartal",
+    "year": "Jahr",
+    "range": "Von–bis",
+}
+WEEKDAY_NAMES = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    label: str
+    kind: Kind
+    now: Value
+    before: Value
+    change: Value = None
+    hidden: bool = False
+    """A derived figure (a share, a median) that is not shown because what it is computed from
+    is suppressed: written "< k" rather than "–" (which means: nothing to compute from)."""
+    hidden_before: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FigureTable:
+    name: str
+    """The CSV's name in the URL: /reports/<team>/<name>.csv ("anrufe-islamism")."""
+    title: str
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeatTable:
+    name: str
+    title: str
+    cells: tuple[tuple[r.Cell, ...], ...]
+    """As in `HeatMap`: 7 weekdays of 24 hours."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    line: r.LineFigures
+    tables: tuple[FigureTable, ...]
+    heat: HeatTable
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    report: r.Report
+    overview: FigureTable
+    lines: tuple[LineView, ...]
+    team_tables: tuple[FigureTable, ...]
+
+    def tables(self) -> list[FigureTable | HeatTable]:
+        found: list[FigureTable | HeatTable] = [self.overview]
+        for line in self.lines:
+            found += [*line.tables, line.heat]
+        return found + list(self.team_tables)
+
+    def table(self, name: str) -> FigureTable | HeatTable | None:
+        return next((t for t in self.tables() if t.name == name), None)
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+
+def day_text(day: date) -> str:
+    return dates.day_month_year(day)
+
+
+def title(period: r.Period) -> str:
+    """'Oktober 2026', 'KW 41/2026 (05.10.–11.10.2026)', '4. Quartal 2026', 'Jahr 2026',
+    '01.10.2026 – 15.10.2026'."""
+    if period.kind == "week":
+        iso = period.first.isocalendar()
+        span = f"{dates.day_month(period.first)}–{day_text(period.last)}"
+        return f"KW {iso.week}/{iso.year} ({span})"
+    if period.kind == "month":
+        return dates.month_year(period.first)
+    if period.kind == "quarter":
+        return f"{(period.first.month - 1) // 3 + 1}. Quartal {period.first.year}"
+    if period.kind == "year":
+        return f"Jahr {period.first.year}"
+    return f"{day_text(period.first)} – {day_text(period.last)}"
+
+
+def following(period: r.Period) -> r.Period:
+    """The period of equal kind just after."""
+    if period.kind == "range":
+        first = period.last + timedelta(days=1)
+        return r.Period("range", first, first + timedelta(days=period.days - 1), period.zone)
+    return r.of_kind(period.kind, period.last + timedelta(days=1), period.zone)
+
+
+def query(period: r.Period) -> str:
+    """The page's query string that chooses `period`."""
+    if period.kind == "range":
+        return f"period=range&from={period.first.isoformat()}&to={period.last.isoformat()}"
+    return f"period={period.kind}&date={period.first.isoformat()}"
+
+
+# --- the tables ------------------------------------------------------------------------------
+
+
+def _count(label: str, value: r.Compared) -> Row:
+    return Row(label, "count", value.now, value.before, value.change)
+
+
+def _timing(label: str, value: r.ComparedTiming) -> list[Row]:
+    now, before = value.now, value.before
+    return [
+        Row(f"{label}: Fälle", "count", now.events, before.events),
+        Row(
+            f"{label}: Median",
+            "seconds",
+            now.median,
+            before.median,
+            None,
+            now.events.suppressed,
+            before.events.suppressed,
+        ),
+        Row(
+            f"{label}: 90 % höchstens",
+            "seconds",
+            now.p90,
+            before.p90,
+            None,
+            now.events.suppressed,
+            before.events.suppressed,
+        ),
+    ]
+
+
+def _share(label: str, now: float | None, before: float | None, *parts: r.Compared) -> Row:
+    return Row(
+        label,
+        "share",
+        now,
+        before,
+        None,
+        any(p.now.suppressed for p in parts),
+        any(p.before.suppressed for p in parts),
+    )
+
+
+def _line_tables(line: r.LineFigures) -> tuple[FigureTable, ...]:
+    c, who, slug = line.calls, line.callers, line.slug
+    calls = [
+        _count("Anrufe gesamt", c.total),
+        _count("Angenommen von einer Beraterin oder einem Berater", c.accepted),
+        _count("davon Erreichbar (erste Stufe)", c.accepted_primary),
+        _count("davon Hintergrund (zweite Stufe)", c.accepted_backup),
+        _count("davon Stufe unbekannt", c.accepted_unknown_tier),
+        _count("An die Ausweichnummer weitergeleitet", c.fallback),
+        _count("Nachricht auf der Mailbox", c.voicemail),
+        _count("Aufgelegt, bevor jemand annahm", c.abandoned),
+        _count("Außerhalb der Erreichbarkeit", c.outside_hours),
+        _share(
+            "Anteil beantwortet (angenommen oder Ausweichnummer)",
+            c.answered_share,
+            c.answered_share_before,
+            c.total,
+            c.accepted,
+            c.fallback,
+        ),
+    ]
+    times = [
+        *_timing("Wartezeit bis zur Annahme", line.ring),
+        *_timing("Gesprächsdauer", line.talk),
+    ]
+    people = [_count("Anrufe über das Angehörigen-Menü", who.relatives)]
+    if who.available:
+        people = [
+            _count("Verschiedene Anrufende", who.callers),
+            _count("davon zum ersten Mal", who.first_time),
+            _count("davon wiederholt", who.repeat),
+            *people,
+        ]
+    tasks = [
+        _count("Mailbox-Nachrichten", line.voicemails.count),
+        _count("davon erledigt", line.voicemails.done),
+        *_timing("Mailbox bis erledigt", line.voicemails.time_to_done),
+        _count("Rückrufwünsche", line.callback_requests.count),
+        _count("davon erledigt", line.callback_requests.done),
+        *_timing("Rückrufwunsch bis erledigt", line.callback_requests.time_to_done),
+        _count("Rückrufe über die Leitung", line.call_backs.made),
+        _count("davon erreicht", line.call_backs.reached),
+    ]
+    relay = [
+        _count("Gespräche eröffnet", line.relay.conversations),
+        _count("Nachrichten von Klientinnen und Klienten", line.relay.messages_in),
+        _count("Nachrichten an Klientinnen und Klienten", line.relay.messages_out),
+        *_timing("Erste Antwort", line.relay.first_reply),
+    ]
+    return (
+        FigureTable(f"anrufe-{slug}", f"Anrufe: {line.name}", tuple(calls)),
+        FigureTable(f"zeiten-{slug}", f"Wartezeit und Gesprächsdauer: {line.name}", tuple(times)),
+        FigureTable(f"anrufende-{slug}", f"Anrufende: {line.name}", tuple(people)),
+        FigureTable(
+            f"aufgaben-{slug}", f"Mailbox, Rückrufwünsche, Rückrufe: {line.name}", tuple(tasks)
+        ),
+        FigureTable(
+            f"nachrichten-{slug}", f"Nachrichten (SMS, WhatsApp): {line.name}", tuple(relay)
+        ),
+    )
+
+
+def _hours(label: str, value: r.Hours) -> Row:
+    return Row(label, "hours", value.now, value.before, value.change)
+
+
+def view(report: r.Report) -> ReportView:
+    a, m, rota = report.appointments, report.reminders, report.rota
+    overview = FigureTable(
+        "leitungen",
+        "Anrufe je Leitung",
+        tuple(_count(line.name, line.calls.total) for line in report.lines),
+    )
+    lines = tuple(
+        LineView(
+            line,
+            _line_tables(line),
+            HeatTable(
+                f"wochenstunden-{line.slug}",
+                f"Anrufe nach Wochentag und Uhrzeit: {line.name}",
+                line.heat.cells,
+            ),
+        )
+        for line in report.lines
+    )
+    appointments = FigureTable(
+        "termine",
+        "Termine und Erinnerungen",
+        (
+            _count("Termine gebucht", a.booked),
+            _count("stattgefunden", a.held),
+            _count("nicht erschienen", a.no_show),
+            _count("abgesagt von der Klientin oder dem Klienten (SMS)", a.cancelled_by_client),
+            _count("abgesagt vom Team", a.cancelled_by_staff),
+            _count("offen", a.open),
+            _count("Erinnerungen gesendet", m.sent),
+            _count("Erinnerungen versäumt", m.missed),
+            _count("Erinnerungen fehlgeschlagen", m.failed),
+            _count("Erinnerungen unsicher", m.uncertain),
+        ),
+    )
+    rota_table = FigureTable(
+        "dienstplan",
+        "Dienstplan",
+        (
+            _hours("Stunden ohne Besetzung (Lücken)", rota.gap_hours),
+            _hours("Stunden von Vertretungen übernommen", rota.stand_in_hours),
+            Row(
+                "Dienst-Benachrichtigungen gesendet",
+                "count",
+                r.Cell(int(rota.notices_sent.now)),
+                r.Cell(int(rota.notices_sent.before)),
+                r.Cell(int(rota.notices_sent.change)),
+            ),
+        ),
+    )
+    return ReportView(report, overview, lines, (appointments, rota_table))
+
+
+# --- writing the values ----------------------------------------------------------------------
+
+
+def _seconds(value: float) -> str:
+    if value < 90:
+        return f"{format_decimal(round(value), locale=LOCALE)}\u00a0s"
+    if value < 90 * 60:
+        return f"{format_decimal(round(value / 60, 1), locale=LOCALE)}\u00a0min"
+    if value < 48 * 3600:
+        return f"{format_decimal(round(value / 3600, 1), locale=LOCALE)}\u00a0h"
+    return f"{format_decimal(round(value / 86400, 1), locale=LOCALE)}\u00a0Tage"
+
+
+def text(kind: Kind, value: Value, k: int, *, hidden: bool = False, signed: bool = False) -> str:
+    """A value for the page: "12", "< 5", "+3", "1,5 min", "87 %", "–" (nothing)."""
+    if isinstance(value, r.Cell):
+        if value.value is None:
+            return f"< {k}"
+        number = value.value
+        if signed:
+            return f"+{number}" if number > 0 else "±0" if number == 0 else f"−{-number}"
+        return str(number)
+    if value is None:
+        return f"< {k}" if hidden else "–"
+    if kind == "seconds":
+        return _seconds(value)
+    if kind == "share":
+        return format_percent(value, locale=LOCALE)
+    shown = format_decimal(value, format="#,##0.#", locale=LOCALE)
+    return f"+{shown}" if signed and value > 0 else shown
+
+
+def raw(kind: Kind, value: Value, k: int, *, hidden: bool = False) -> int | float | str:
+    """A value for the CSV: a number, "<k", or "" (nothing)."""
+    if isinstance(value, r.Cell):
+        return value.shown(k)
+    if value is None:
+        return f"<{k}" if hidden else ""
+    if kind == "share":
+        return round(value, 4)
+    return round(value, 1)
+
+
+def csv_table(table: FigureTable | HeatTable, report: r.Report) -> Table:
+    """The table as CSV rows: the same cells as on the page."""
+    k = report.min_count
+    if isinstance(table, HeatTable):
+        return Table(
+            table.name,
+            ("Uhrzeit", *WEEKDAY_NAMES),
+            tuple(
+                (f"{hour:02d}:00", *(table.cells[day][hour].shown(k) for day in range(r.WEEKDAYS)))
+                for hour in range(r.HOURS)
+            ),
+        )
+    header = (
+        "Kennzahl",
+        f"Zeitraum {day_text(report.period.first)}–{day_text(report.period.last)}",
+        f"Vorzeitraum {day_text(report.previous.first)}–{day_text(report.previous.last)}",
+        "Veränderung",
+    )
+    return Table(
+        table.name,
+        header,
+        tuple(
+            (
+                row.label,
+                raw(row.kind, row.now, k, hidden=row.hidden),
+                raw(row.kind, row.before, k, hidden=row.hidden_before),
+                raw(row.kind, row.change, k),
+            )
+            for row in table.rows
+        ),
+    )
