@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import selectors
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ import pytest
 from tests.helpers import free_port
 
 FOLDER = Path(__file__).with_name("oidc")
+START_TIMEOUT = 30  # seconds for node to say "ready" (about 1 s when the machine is quiet)
 CLIENT_ID, CLIENT_SECRET = "hotline", "hotline-test-secret"
 _FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*>.*?name="prompt" value="(\w+)"', re.S)
 
@@ -48,25 +50,38 @@ class Provider:
 @contextmanager
 def running(tmp: Path, *redirect_uris: str) -> Iterator[Provider]:
     skip_without_node()
-    port = free_port()
     accounts = tmp / "oidc-accounts.json"
     accounts.write_text("{}", encoding="utf-8")
-    process = subprocess.Popen(
-        ["node", str(FOLDER / "provider.mjs"), str(port), ",".join(redirect_uris), str(accounts)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
+    # Node has been seen to hang at start-up on a loaded machine (its main thread stuck on a
+    # lock before it listens, never to recover): wait for "ready" a bounded time, then try a
+    # fresh process, rather than waiting for ever on its first line.
+    script, redirects = str(FOLDER / "provider.mjs"), ",".join(redirect_uris)
+    for _attempt in range(3):
+        process = subprocess.Popen(
+            ["node", script, str(free_port()), redirects, str(accounts)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("ready "), "the OpenID provider did not start"
+        line = ""
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(process.stdout, selectors.EVENT_READ)
+            if waiting.select(timeout=START_TIMEOUT):
+                line = process.stdout.readline()
+        if line.startswith("ready "):
+            break
+        process.kill()
+        process.wait(10)
+        process.stdout.close()
+    else:
+        raise AssertionError("the OpenID provider did not start (three tries)")
+    try:
         yield Provider(line.split()[1], accounts)
     finally:
         process.terminate()
         process.wait(10)
-        if process.stdout is not None:
-            process.stdout.close()
+        process.stdout.close()
 
 
 def play(person: httpx.Client, url: str, login: str, until: str) -> str:
