@@ -1133,8 +1133,8 @@ def test_recurrences_are_expanded_lazily_and_bounded() -> None:
     for fine in ("FREQ=MINUTELY", "FREQ=SECONDLY;INTERVAL=30", f"FREQ=DAILY;BYMINUTE={minutes}"):
         with pytest.raises(FetchError, match="öfter als stündlich"):
             parsing.busy_spans(one_event(fine), start, end, BERLIN, "h")
+    # Lazy and bounded shows in the memory (not timed: on a loaded machine that says nothing).
     tracemalloc.start()
-    began = time.monotonic()
     try:
         with pytest.raises(FetchError, match="zu groß"):  # 8784 busy hours
             parsing.busy_spans(one_event("FREQ=HOURLY"), start, end, BERLIN, "h")
@@ -1144,7 +1144,6 @@ def test_recurrences_are_expanded_lazily_and_bounded() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 50_000_000
-    assert time.monotonic() - began < 20
     daily = parsing.busy_spans(one_event("FREQ=DAILY"), start, end, BERLIN, "h")
     assert len(daily) == 366
 
