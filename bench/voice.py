@@ -515,6 +515,11 @@ class Load:
     bad: int  # not 200, or no <Number> in the answer
     wrapped: bool  # ran out of precomputed requests and sent some twice
     errors: dict[str, int]
+    cpu_seconds: float = 0.0  # the server's, while loaded
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.requests if self.requests else math.nan
 
     @property
     def rate(self) -> float:
@@ -528,6 +533,23 @@ def wrk_command(
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
         "-s", str(script), url, "--", str(pool), str(threads), PATH,
     ]  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants (a supervisor's workers), from
+    /proc: what a request costs the server, whatever else runs on the machine. 0 elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, pending = 0.0, [pid]
+    while pending:
+        each = pending.pop()
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{each}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def wrk(command: list[str]) -> Load:
@@ -722,7 +744,11 @@ def measure(target: Target, workdir: Path, args: argparse.Namespace, db: Databas
 
     def load(phase: str, seconds: float, connections: int, count: int) -> Load:
         threads = min(args.threads, connections)
-        return wrk(wrk_command(url, script, pool(phase, count), seconds, connections, threads))
+        command = wrk_command(url, script, pool(phase, count), seconds, connections, threads)
+        cpu = cpu_seconds(server.process.pid)
+        measured = wrk(command)
+        measured.cpu_seconds = cpu_seconds(server.process.pid) - cpu
+        return measured
 
     log = workdir / f"{target.name}.log"
     summary = None
@@ -764,6 +790,7 @@ def report(name: str, result: Result) -> None:
         f"  {'':{len(name)}}  alone (1 connection): {alone.rate:,.0f} req/s, p50 "
         f"{alone.p50_ms:.2f} ms, p99 {alone.p99_ms:.2f} ms"
     )
+    print(f"  {'':{len(name)}}  server CPU per request (timed): {load.cpu_ms_per_request:.3f} ms")
     if result.calls_added is not None:
         print(f"    call records written while timed: {result.calls_added}")
     problems = []
@@ -882,10 +909,12 @@ def main(argv: list[str] | None = None) -> int:
     report("bare", bare)
     for name, result in results.items():
         ratio = result.load.rate / bare.load.rate
+        cpu = bare.load.cpu_ms_per_request / result.load.cpu_ms_per_request
         print(
             f"  {name}/bare: throughput {ratio:.3f}, p50 "
             f"{result.load.p50_ms / bare.load.p50_ms:.0f}x, "
-            f"p99 {result.load.p99_ms / bare.load.p99_ms:.0f}x"
+            f"p99 {result.load.p99_ms / bare.load.p99_ms:.0f}x; "
+            f"bare's CPU per request / ours: {cpu:.3f}"
         )
     if args.workers_compare is not None:
         many_name = ours_runs[1][0]

@@ -15,11 +15,11 @@ without a worker thread or the database. A snapshot is dropped
   is known here within about that long; one taken through this process at once). A snapshot
   is only kept when nobody on call was busy: whoever was skipped may be free for the next call.
 
-Call records of such answers are queued and inserted in batches every FLUSH_INTERVAL on SQLite,
-FLUSH_INTERVAL_NETWORK on PostgreSQL (one transaction, `INSERT … ON CONFLICT DO NOTHING`, on
-PostgreSQL through COPY: `hotline.calls.open_calls`); every later step of a call flushes the
-queue first, so it always finds its record. A crash can lose at most the queue of the last
-interval: the records, never the routing.
+Call records of such answers are queued and inserted in batches every FLUSH_INTERVAL (one
+transaction, `INSERT … ON CONFLICT DO NOTHING`, on PostgreSQL through COPY:
+`hotline.calls.open_calls`); every later step of a call flushes the queue first, so it always
+finds its record. A crash can lose at most the queue of the last interval: the records, never
+the routing.
 
 Why here, in the web layer beside the voice webhook, and not in `hotline`: what it keeps is a
 rendered HTTP answer (the body of POST /twilio/voice), and it works on the event loop (anyio
@@ -45,10 +45,9 @@ from hotline import busy, calls
 log = logging.getLogger(__name__)
 SNAPSHOT_TTL = timedelta(seconds=5)
 STALE_LIMIT = timedelta(seconds=30)
-FLUSH_INTERVAL = 0.05  # seconds, SQLite (on the event loop: short batches keep it short)
-# PostgreSQL, written in a worker thread: each batch costs a transaction and the thread's turns
-# at the GIL beside the busy event loop, so fewer, larger ones (bench/README.md#voice).
-FLUSH_INTERVAL_NETWORK = 0.2  # seconds
+# Also on PostgreSQL: 0.2 s batches cost no less CPU per call and showed a longer tail
+# (bench/README.md#voice).
+FLUSH_INTERVAL = 0.05  # seconds
 MAX_QUEUE = 10_000
 BUSY_REFRESH = 0.5  # seconds between two reads of who is in a conversation
 
@@ -166,10 +165,9 @@ class Recorder:
         and fall ever further behind. A network database is flushed in a worker thread.
         """
         inline = self._db.engine.dialect.name == "sqlite"
-        interval = FLUSH_INTERVAL if inline else FLUSH_INTERVAL_NETWORK
         try:
             while True:
-                await anyio.sleep(interval)
+                await anyio.sleep(FLUSH_INTERVAL)
                 if self._pending:
                     if inline:
                         self.flush()
