@@ -468,6 +468,7 @@ def _serve_workers(settings: Settings, database: db.Database, args: argparse.Nam
     dies and is started again must not take it along."""
     import uvicorn
 
+    from app import server
     from scheduling.scheduler import Scheduler
 
     # Spawned workers read their settings from the environment: what this command derived
@@ -480,7 +481,7 @@ def _serve_workers(settings: Settings, database: db.Database, args: argparse.Nam
         )
         scheduler.start()
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             "app.server:create",
             factory=True,
             workers=args.workers,
@@ -489,6 +490,7 @@ def _serve_workers(settings: Settings, database: db.Database, args: argparse.Nam
             log_level="info",
             access_log=False,
         )
+        server.run_workers(config)  # uvicorn.run(workers=N), but with TCP_NODELAY
     finally:
         if scheduler is not None:
             scheduler.shutdown()

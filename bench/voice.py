@@ -1,6 +1,7 @@
 """Benchmark: the incoming-call webhook POST /twilio/voice under load, against a bare Starlette app.
 
     python bench/voice.py [--duration S] [--connections N] [--database-url URL] [--profile S]
+                          [--workers N | --workers-compare [N]]
 
 Builds a realistic rota (50 counsellors in the three configured teams, two years of daily
 primary and backup shifts per team, a stand-in a month, a year of call records) in a temporary
@@ -14,6 +15,13 @@ before the timed phase):
         records the call and dials the counsellors on call (the expensive path);
 * bare: the baseline, a Starlette app with the one route POST /twilio/voice answering the same
         TwiML document from a constant.
+
+`--workers N` serves ours with N uvicorn worker processes (PostgreSQL only, as `hotline serve
+--workers`); `--workers-compare [N]` measures ours with one worker and with N (default: the
+machine's cores) in the same run, beside bare (always one worker), and prints the N-worker/
+one-worker throughput ratio. Every worker builds the app from the environment
+(`make_app` is uvicorn's factory in each spawned worker) and records its calls: the check of
+the call records counts them all.
 
 The service decides "open" by the wall clock: outside the islamism line's hours the server is
 given a copy of the shipped configuration in which that line is open around the clock.
@@ -154,7 +162,8 @@ end
 
 
 def make_app() -> Starlette:
-    """ours: the service itself, as `hotline serve` builds it."""
+    """ours: the service itself, as `hotline serve` builds it. uvicorn's factory in every worker
+    process (spawned: nothing but the environment reaches it)."""
     config_path = os.environ.get(ENV_CONFIG) or None
     settings = Settings(
         config=load_config(config_path),
@@ -311,6 +320,20 @@ def call_count(db: Database) -> int:
         return int(session.scalar(select(func.count()).select_from(Call)) or 0)
 
 
+def settled_call_count(db: Database, quiet: float = 0.5, limit: float = 10.0) -> int:
+    """The number of call records once no more arrive for `quiet` seconds (longer than the
+    hot path's flush interval: what a worker still had queued is written by then)."""
+    deadline = time.monotonic() + limit
+    count = call_count(db)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        again = call_count(db)
+        if again == count:
+            break
+        count = again
+    return count
+
+
 # --- configuration: open while we measure -----------------------------------------------------
 
 
@@ -428,14 +451,30 @@ class Server:
     log: Path
 
 
+# uvicorn says this at log level info once per worker, when its app has started.
+STARTED = "Application startup complete."
+
+
 @contextmanager
-def serve(factory: str, env: dict[str, str], port: int, log: Path) -> Iterator[Server]:
-    """uvicorn with one worker in its own process; stopped (SIGTERM, then SIGKILL) afterwards."""
+def serve(
+    factory: str, env: dict[str, str], port: int, log: Path, workers: int = 1
+) -> Iterator[Server]:
+    """uvicorn with `workers` workers in its own process, ready once every worker has started
+    its app; stopped (SIGTERM, then SIGKILL) afterwards. Several workers run as `hotline serve
+    --workers N` runs them (`app.server.run_workers`: uvicorn's supervisor, with TCP_NODELAY)."""
     command = [
         sys.executable, "-m", "uvicorn", f"bench.voice:{factory}", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--no-access-log", "--log-level", "warning",
+        "--no-access-log", "--log-level", "info",
     ]  # fmt: skip
+    if workers > 1:
+        command = [
+            sys.executable, "-c",
+            "import sys, uvicorn; from app.server import run_workers; run_workers(uvicorn.Config("
+            "sys.argv[1], factory=True, host='127.0.0.1', port=int(sys.argv[2]), "
+            "workers=int(sys.argv[3]), access_log=False, log_level='info'))",
+            f"bench.voice:{factory}", str(port), str(workers),
+        ]  # fmt: skip
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command, cwd=ROOT, env=os.environ | env, stdout=sink, stderr=subprocess.STDOUT
@@ -445,13 +484,16 @@ def serve(factory: str, env: dict[str, str], port: int, log: Path) -> Iterator[S
         while True:
             if process.poll() is not None:
                 raise SystemExit(f"{factory}: the server exited:\n{log.read_text()}")
-            try:
+            # The port accepts as soon as uvicorn's supervisor binds it; a worker serves later.
+            started = log.read_text(errors="replace").count(STARTED)
+            if started >= workers:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{factory}: no server on port {port} after 60 s") from None
-                time.sleep(0.05)
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"{factory}: {started} of {workers} workers started on port {port} after 60 s"
+                )
+            time.sleep(0.05)
         yield Server(process, port, log)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -473,6 +515,11 @@ class Load:
     bad: int  # not 200, or no <Number> in the answer
     wrapped: bool  # ran out of precomputed requests and sent some twice
     errors: dict[str, int]
+    cpu_seconds: float = 0.0  # the server's, while loaded
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.requests if self.requests else math.nan
 
     @property
     def rate(self) -> float:
@@ -486,6 +533,23 @@ def wrk_command(
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
         "-s", str(script), url, "--", str(pool), str(threads), PATH,
     ]  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants (a supervisor's workers), from
+    /proc: what a request costs the server, whatever else runs on the machine. 0 elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, pending = 0.0, [pid]
+    while pending:
+        each = pending.pop()
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{each}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def wrk(command: list[str]) -> Load:
@@ -513,7 +577,7 @@ def wrk(command: list[str]) -> Load:
 def on_call_phones(db: Database, config: HotlineConfig) -> set[str]:
     """Phones of whoever is primary on call for LINE a minute either side of now (a handoff
     may fall between this and the request)."""
-    found = set()
+    found: set[str] = set()
     now = datetime.now(UTC)
     with db.read() as session:
         for at in (now - timedelta(minutes=1), now + timedelta(minutes=1)):
@@ -545,7 +609,10 @@ def check_answer(name: str, answer: tuple[int, str, str], phones: set[str]) -> N
 
 
 def server_log(log: Path) -> list[str]:
-    return [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    """What the server logged at warning and up (uvicorn's own info lines left out: the
+    service's loggers print warnings only, without uvicorn's prefix)."""
+    lines = log.read_text(errors="replace").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("INFO:")]
 
 
 # --- profiling --------------------------------------------------------------------------------
@@ -655,6 +722,7 @@ class Target:
     env: dict[str, str]
     unique: bool  # each request must be new (ours records calls); bare may reuse requests
     check: Any  # check(answer) raises SystemExit if the answer is wrong
+    workers: int = 1
 
 
 def measure(target: Target, workdir: Path, args: argparse.Namespace, db: Database | None) -> Result:
@@ -676,21 +744,25 @@ def measure(target: Target, workdir: Path, args: argparse.Namespace, db: Databas
 
     def load(phase: str, seconds: float, connections: int, count: int) -> Load:
         threads = min(args.threads, connections)
-        return wrk(wrk_command(url, script, pool(phase, count), seconds, connections, threads))
+        command = wrk_command(url, script, pool(phase, count), seconds, connections, threads)
+        cpu = cpu_seconds(server.process.pid)
+        measured = wrk(command)
+        measured.cpu_seconds = cpu_seconds(server.process.pid) - cpu
+        return measured
 
     log = workdir / f"{target.name}.log"
     summary = None
-    with serve(target.factory, env, port, log) as server:
+    with serve(target.factory, env, port, log, target.workers) as server:
         [(signature, body)] = signed_requests(public_url, to, 1)
         target.check(post(port, signature, body))
         warmup = load("warmup", WARMUP_SECONDS, args.connections, 8000)
         # Twice as many new requests as the warm-up rate needs for the timed phase.
         expected = max(5000, math.ceil(2 * warmup.rate * args.duration))
-        before = call_count(db) if db is not None else 0
+        before = settled_call_count(db) if db is not None else 0
         timed = load("timed", args.duration, args.connections, expected)
-        added = call_count(db) - before if db is not None else None
+        added = settled_call_count(db) - before if db is not None else None
         alone = load("alone", ALONE_SECONDS, 1, 5000)
-        if args.profile and target.unique:
+        if args.profile and target.unique and target.workers == 1:
             seconds = args.profile + 2
             command = wrk_command(
                 url,
@@ -718,6 +790,7 @@ def report(name: str, result: Result) -> None:
         f"  {'':{len(name)}}  alone (1 connection): {alone.rate:,.0f} req/s, p50 "
         f"{alone.p50_ms:.2f} ms, p99 {alone.p99_ms:.2f} ms"
     )
+    print(f"  {'':{len(name)}}  server CPU per request (timed): {load.cpu_ms_per_request:.3f} ms")
     if result.calls_added is not None:
         print(f"    call records written while timed: {result.calls_added}")
     problems = []
@@ -752,21 +825,47 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0,
         metavar="S",
-        help="afterwards, sample ours with py-spy for S seconds under the same load",
+        help="afterwards, sample ours (one worker) with py-spy for S seconds under the same load",
+    )
+    parser.add_argument(
+        "--profile-out", type=Path, metavar="PATH", help="keep py-spy's raw samples in PATH"
+    )
+    workers = parser.add_mutually_exclusive_group()
+    workers.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="ours with N worker processes (1)"
+    )
+    workers.add_argument(
+        "--workers-compare",
+        type=int,
+        nargs="?",
+        const=os.cpu_count() or 1,
+        metavar="N",
+        help=f"ours with 1 and with N workers in the same run (N: the cores, {os.cpu_count()})",
     )
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.connections < 1 or args.threads < 1 or args.profile < 0:
         parser.error("--duration, --connections and --threads must be positive")
     if args.threads > args.connections:
         parser.error("--threads must not exceed --connections")
+    if args.workers < 1 or (args.workers_compare is not None and args.workers_compare < 2):
+        parser.error("--workers must be at least 1, --workers-compare at least 2")
+    many = args.workers_compare or args.workers
+    if many > 1 and args.database_url is None:
+        parser.error("more than one worker needs PostgreSQL (--database-url), as hotline serve")
     if shutil.which("wrk") is None:
         raise SystemExit(
             "wrk is not installed: ./scripts/bench voice installs it (apt-get, as root), or"
             " install it yourself (apt-get install -y wrk; brew install wrk); see bench/README.md"
         )
+    # (name, workers) of ours, in the order measured
+    ours_runs = [("ours", args.workers)]
+    if args.workers_compare is not None:
+        ours_runs = [("ours", 1), (f"ours x{args.workers_compare}", args.workers_compare)]
+    results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        seconds = 2 * (WARMUP_SECONDS + args.duration + ALONE_SECONDS) + args.profile + 120
+        targets = len(ours_runs) + 1
+        seconds = targets * (WARMUP_SECONDS + args.duration + ALONE_SECONDS) + args.profile + 120
         config_path, config_note = config_for_run(workdir, seconds)
         config = load_config(config_path)
         with database(args.database_url, workdir) as (url, db):
@@ -777,16 +876,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"{backend}: {', '.join(f'{n} {k}' for k, n in counts.items())}; built in "
                 f"{time.perf_counter() - began:.1f} s\n{config_note}\n"
                 f"load: wrk, {args.threads} thread(s), {args.connections} connections, "
-                f"{WARMUP_SECONDS:g} s warm-up + {args.duration:g} s timed per target"
+                f"{WARMUP_SECONDS:g} s warm-up + {args.duration:g} s timed per target; "
+                f"load average before: {_load_average()}"
             )
             env = {ENV_DATABASE: url, ENV_CONFIG: str(config_path or "")}
             answer: dict[str, str] = {}
 
             def check_ours(got: tuple[int, str, str]) -> None:
                 check_answer("ours", got, on_call_phones(db, config))
-                answer["twiml"] = got[2]
+                answer.setdefault("twiml", got[2])  # bare answers the first one
 
-            ours = measure(Target("ours", "make_app", env, True, check_ours), workdir, args, db)
+            for name, count in ours_runs:
+                target = Target(name, "make_app", env, True, check_ours, workers=count)
+                results[name] = measure(target, workdir, args, db)
             twiml = workdir / "answer.xml"
             twiml.write_text(answer["twiml"], encoding="utf-8")
 
@@ -799,22 +901,38 @@ def main(argv: list[str] | None = None) -> int:
             bare = measure(
                 Target("bare", "make_bare_app", bare_env, False, check_bare), workdir, args, None
             )
-    print()
-    report("ours", ours)
+            if args.profile_out and (workdir / "profile.txt").exists():
+                shutil.copyfile(workdir / "profile.txt", args.profile_out)
+    print(f"\nload average after: {_load_average()}")
+    for name, count in ours_runs:
+        report(f"{name} ({count} worker{'s' if count > 1 else ''})", results[name])
     report("bare", bare)
+    for name, result in results.items():
+        ratio = result.load.rate / bare.load.rate
+        cpu = bare.load.cpu_ms_per_request / result.load.cpu_ms_per_request
+        print(
+            f"  {name}/bare: throughput {ratio:.3f}, p50 "
+            f"{result.load.p50_ms / bare.load.p50_ms:.0f}x, "
+            f"p99 {result.load.p99_ms / bare.load.p99_ms:.0f}x; "
+            f"bare's CPU per request / ours: {cpu:.3f}"
+        )
+    if args.workers_compare is not None:
+        many_name = ours_runs[1][0]
+        scale = results[many_name].load.rate / results["ours"].load.rate
+        print(f"  {many_name}/ours (1 worker): throughput {scale:.3f}")
+    ours = results["ours"]
     ratio = ours.load.rate / bare.load.rate
-    print(
-        f"  ours/bare: throughput {ratio:.3f}, p50 {ours.load.p50_ms / bare.load.p50_ms:.0f}x, "
-        f"p99 {ours.load.p99_ms / bare.load.p99_ms:.0f}x"
-    )
-    note = "" if backend == "sqlite" else " (the targets are set for SQLite)"
     met = ratio >= TARGET_RATIO
-    print(f"  target: throughput >= {TARGET_RATIO} of bare: {'met' if met else 'MISSED'}{note}")
+    print(f"  target: ours throughput >= {TARGET_RATIO} of bare: {'met' if met else 'MISSED'}")
     met = ours.load.p99_ms < TARGET_P99_MS
-    print(f"  target: p99 < {TARGET_P99_MS:g} ms: {'met' if met else 'MISSED'}{note}")
+    print(f"  target: ours p99 < {TARGET_P99_MS:g} ms: {'met' if met else 'MISSED'}")
     if ours.profile is not None:
         print(f"\nprofile of ours ({args.profile:g} s under the same load):\n{ours.profile}")
     return 0
+
+
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 
 import anyio
 import pytest
+import uvicorn
 from sqlalchemy import text
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
@@ -47,6 +49,41 @@ def test_serve_refuses_workers_on_sqlite(
     assert "hotline: --workers 2 needs PostgreSQL: SQLite" in capsys.readouterr().err
     assert not (tmp_path / "hotline.sqlite3").exists()  # refused before anything was done
     assert main(["serve", "--workers", "0"]) == 2
+
+
+def test_the_workers_connections_send_without_delay() -> None:
+    """The socket `hotline serve --workers N` hands its workers gives every accepted connection
+    TCP_NODELAY, as one worker's has: uvicorn's own leaves Nagle's algorithm on (about 40 ms per
+    request on a keep-alive connection, uvicorn issue 3149)."""
+    config = uvicorn.Config("app.server:create", factory=True, host="127.0.0.1", port=0, workers=2)
+    listener = server.listening_socket(config)
+    assert listener.proto == socket.IPPROTO_TCP
+    accepted: list[int] = []
+
+    async def accept_one() -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+
+        class Note(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                accepted.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        served = await loop.create_server(Note, sock=listener)
+        async with served:
+            port = listener.getsockname()[1]
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(100):  # bounded: 1 s
+                if accepted:
+                    break
+                await asyncio.sleep(0.01)
+            writer.close()
+
+    anyio.run(accept_one)
+    assert accepted
+    assert accepted[0] != 0
 
 
 def test_a_worker_builds_the_app_from_the_environment_without_the_scheduler(

@@ -26,6 +26,7 @@ from foundation import crypto, outbox
 from foundation.db import Database, make_engine
 from foundation.models import Base, Call, OutboxMessage, StandIn, Tier, Voicemail
 from foundation.teams import team_by_slug
+from hotline.calls import call_values, open_call
 from scheduling import shifts
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin
@@ -34,6 +35,7 @@ from tests.helpers import OnCall as Rota
 from tests.helpers import post_signed, put_on_call
 from web.app import create_app
 from web.twilio import webhook
+from web.twilio.hotpath import Recorder
 from web.twilio.signature import twilio_signature
 
 ISLAMISM = "+497112794555"
@@ -909,6 +911,37 @@ def test_retried_first_webhook_keeps_one_record(
     sim.request(sim.url("/twilio/status"), params | {"CallStatus": "completed"})
     with database.read() as session:
         assert len(session.scalars(select(Call).where(Call.call_sid == "CA" + "c" * 32)).all()) == 1
+
+
+def test_the_hot_paths_batches_record_each_call_once(database: Database) -> None:
+    """The recorder's batches (on PostgreSQL through COPY and a temporary table): every call
+    once with the values queued, a retry in the same batch or a call recorded before changes
+    nothing, and so on with a second batch (on PostgreSQL the temporary table exists then)."""
+    at = berlin(2026, 12, 2, 11)
+    recorder = Recorder(database)
+
+    def queue(sid: str) -> None:
+        values = call_values(call_sid=sid, line="islamism", team_id=None, caller_hash=sid, at=at)
+        assert recorder.add(values)
+
+    with database.write() as session:
+        open_call(session, call_sid="CA-known", line="office", team=None, caller_hash=None, at=at)
+    for i in range(10):
+        queue(f"CA-{i}")
+    queue("CA-3")  # Twilio retried the webhook
+    queue("CA-known")
+    recorder.flush()
+    for i in range(10, 20):
+        queue(f"CA-{i}")
+    recorder.flush()
+    with database.read() as session:
+        rows = session.scalars(select(Call).order_by(Call.id)).all()
+    assert [c.call_sid for c in rows] == ["CA-known"] + [f"CA-{i}" for i in range(20)]
+    assert rows[0].line == "office"  # not overwritten
+    assert {(c.line, c.state, c.started_at, c.from_relative) for c in rows[1:]} == {
+        ("islamism", "in-progress", at, False)
+    }
+    assert [c.caller_hash for c in rows[1:]] == [f"CA-{i}" for i in range(20)]
 
 
 @settings(max_examples=200, deadline=None, database=None)

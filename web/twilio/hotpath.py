@@ -16,9 +16,10 @@ without a worker thread or the database. A snapshot is dropped
   is only kept when nobody on call was busy: whoever was skipped may be free for the next call.
 
 Call records of such answers are queued and inserted in batches every FLUSH_INTERVAL (one
-transaction, `INSERT … ON CONFLICT DO NOTHING`); every later step of a call flushes the queue
-first, so it always finds its record. A crash can lose at most the queue of the last interval:
-the records, never the routing.
+transaction, `INSERT … ON CONFLICT DO NOTHING`, on PostgreSQL through COPY:
+`hotline.calls.open_calls`); every later step of a call flushes the queue first, so it always
+finds its record. A crash can lose at most the queue of the last interval: the records, never
+the routing.
 
 Why here, in the web layer beside the voice webhook, and not in `hotline`: what it keeps is a
 rendered HTTP answer (the body of POST /twilio/voice), and it works on the event loop (anyio
@@ -44,6 +45,8 @@ from hotline import busy, calls
 log = logging.getLogger(__name__)
 SNAPSHOT_TTL = timedelta(seconds=5)
 STALE_LIMIT = timedelta(seconds=30)
+# Also on PostgreSQL: 0.2 s batches cost no less CPU per call and showed a longer tail
+# (bench/README.md#voice).
 FLUSH_INTERVAL = 0.05  # seconds
 MAX_QUEUE = 10_000
 BUSY_REFRESH = 0.5  # seconds between two reads of who is in a conversation
