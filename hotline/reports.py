@@ -42,6 +42,7 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session, aliased
@@ -198,93 +199,117 @@ class _Scope:
         return case((column < self.period.first, BEFORE), else_=NOW)
 
 
+def _per_person(counts: Sequence[Any], person: Any) -> list[Any]:
+    """Of per-person subtotals (a subquery grouped by person, `counts` its columns): for each,
+    the total and its people (distinct persons with any; rows without a person each count as
+    one). Two-level aggregation: the database hashes the rows by person once instead of
+    sorting them for every COUNT(DISTINCT ...)."""
+    found: list[Any] = []
+    for n in counts:
+        found += [
+            func.coalesce(func.sum(n), 0),
+            func.coalesce(func.sum(case((person.is_(None), n), (n > 0, 1), else_=0)), 0),
+        ]
+    return found
+
+
 def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
-    key, cat = scope.key().label("p"), category().label("c")
-    rows = session.execute(
-        select(key, Call.line, cat, func.count(), *_people(Call.caller_hash))
-        .where(*scope.where(), counted())
-        .group_by(key, Call.line, cat)
-    )
-    for p, line, c, n, hashes, anonymous in rows:
-        raw.add(raw.categories, (p, line, c), r.Raw(n, hashes + (anonymous or 0)))
-    tier = func.coalesce(type_coerce(Call.accepted_tier, String), "").label("t")
-    rows1 = session.execute(
-        select(key, Call.line, tier, func.count(), *_people(Call.caller_hash))
-        .where(*scope.where(), accepted())
-        .group_by(key, Call.line, tier)
-    )
-    for p, line, t, n, hashes, anonymous in rows1:
-        raw.add(raw.tiers, (p, line, t), r.Raw(n, hashes + (anonymous or 0)))
-    relative_hash = case((Call.from_relative, Call.caller_hash), else_=None)
-    rows2 = session.execute(
+    """The calls of both periods: outcomes, tiers, callers, first-time callers and relatives
+    in one statement (per period, line and caller, then per period and line), the two
+    histograms in one, the heat map in one."""
+    key = scope.key().label("p")
+    within = Call.closed_reason.is_(None)
+    cells: list[Any] = [
+        Call.closed_reason.is_not(None),  # outside_hours, then the outcomes of CATEGORIES
+        *(and_(within, Call.outcome == outcome) for outcome in _OUTCOMES),
+        and_(accepted(), Call.accepted_tier == "primary"),
+        and_(accepted(), Call.accepted_tier == "backup"),
+        and_(accepted(), Call.accepted_tier.is_(None)),
+        Call.from_relative,
+    ]
+    names = ["outside_hours", *CATEGORIES[:4], "primary", "backup", "", "relatives"]
+    per_caller = (
         select(
             key,
-            Call.line,
-            func.count(distinct(Call.caller_hash)),
-            func.sum(case((Call.from_relative, 1), else_=0)),
-            func.count(distinct(relative_hash)),
-            func.sum(case((and_(Call.from_relative, Call.caller_hash.is_(None)), 1), else_=0)),
+            Call.line.label("line"),
+            Call.caller_hash.label("caller"),
+            *(func.count().filter(cell).label(f"n{i}") for i, cell in enumerate(cells)),
         )
         .where(*scope.where(), counted())
-        .group_by(key, Call.line)
+        .group_by(key, Call.line, Call.caller_hash)
+        .subquery()
     )
-    for p, line, callers, relatives, relative_hashes, relative_anonymous in rows2:
+    c = per_caller.c
+    earlier = aliased(Call)
+    before = exists().where(
+        earlier.caller_hash == c.caller,
+        earlier.line == c.line,
+        earlier.started_at < case((c.p == NOW, scope.period.start), else_=scope.previous.start),
+    )
+    first = case((and_(c.caller.is_not(None), ~before), 1), else_=0)
+    rows = session.execute(
+        select(
+            c.p,
+            c.line,
+            func.count(c.caller),
+            func.coalesce(func.sum(first), 0),
+            *_per_person([c[f"n{i}"] for i in range(len(cells))], c.caller),
+        ).group_by(c.p, c.line)
+    )
+    for p, line, callers, first_time, *counts in rows:
+        counts = [int(n) for n in counts]
         raw.callers[(p, line)] = r.Raw(callers, callers)
-        raw.relatives[(p, line)] = r.Raw(
-            relatives or 0, relative_hashes + (relative_anonymous or 0)
-        )
-    for p, period in ((BEFORE, scope.previous), (NOW, scope.period)):
-        # The period's distinct callers first, then one probe of the caller's index each
-        # (not one per call: most callers call more than once).
-        callers = (
-            select(Call.line, Call.caller_hash)
-            .where(
-                Call.line.in_(scope.lines),
-                Call.started_at >= period.start,
-                Call.started_at < period.end,
-                Call.caller_hash.is_not(None),
-                counted(),
-            )
-            .distinct()
-            .subquery()
-        )
-        earlier = aliased(Call)
-        before = exists().where(
-            earlier.caller_hash == callers.c.caller_hash,
-            earlier.line == callers.c.line,
-            earlier.started_at < period.start,
-        )
-        rows3 = session.execute(
-            select(callers.c.line, func.count()).where(~before).group_by(callers.c.line)
-        )
-        for line, n in rows3:
-            raw.first_time[(p, line)] = r.Raw(n, n)
-    for column, table in ((Call.ring_seconds, raw.ring), (Call.talk_seconds, raw.talk)):
-        rows4 = session.execute(
-            select(key, Call.line, column, func.count())
-            .where(*scope.where(), accepted(), column.is_not(None))
-            .group_by(key, Call.line, column)
-        )
-        histograms: dict[Key, dict[int, int]] = defaultdict(dict)
-        for p, line, seconds, n in rows4:
-            histograms[(p, line)][seconds] = n
-        for k, histogram in histograms.items():
-            people = raw.categories.get((k[0], k[1], "accepted"), r.ZERO).people
-            table[k] = r.RawTiming(histogram, people)
+        if callers:
+            raw.first_time[(p, line)] = r.Raw(int(first_time), int(first_time))
+        for i, name in enumerate(names):
+            n, people = counts[2 * i], counts[2 * i + 1]
+            if name == "relatives":
+                raw.relatives[(p, line)] = r.Raw(n, people)
+            elif not n:
+                continue
+            elif i < len(CATEGORIES):
+                raw.add(raw.categories, (p, line, name), r.Raw(n, people))
+            else:
+                raw.add(raw.tiers, (p, line, name), r.Raw(n, people))
+    _histograms(session, scope, raw)
     zones = offsets(scope.period.start, scope.period.end, scope.period.tz)
     slot = hour_of_week(local_seconds(Call.started_at, scope.dialect, zones)).label("h")
-    rows5 = session.execute(
-        select(Call.line, slot, func.count(), *_people(Call.caller_hash))
+    per_slot = (
+        select(
+            Call.line.label("line"), slot, Call.caller_hash.label("caller"), func.count().label("n")
+        )
         .where(
             Call.line.in_(scope.lines),
             Call.started_at >= scope.period.start,
             Call.started_at < scope.period.end,
             counted(),
         )
-        .group_by(Call.line, slot)
+        .group_by(Call.line, slot, Call.caller_hash)
+        .subquery()
     )
-    for line, h, n, hashes, anonymous in rows5:
-        raw.heat[(line, int(h))] = r.Raw(n, hashes + (anonymous or 0))
+    s = per_slot.c
+    for line, h, n, people in session.execute(
+        select(s.line, s.h, *_per_person([s.n], s.caller)).group_by(s.line, s.h)
+    ):
+        raw.heat[(line, int(h))] = r.Raw(int(n), int(people))
+
+
+def _histograms(session: Session, scope: _Scope, raw: _Raw) -> None:
+    """Ring and talk seconds of the accepted calls: a histogram of each per period and line,
+    in one statement."""
+    key = scope.key().label("p")
+    queries = [
+        select(literal(i).label("kind"), key, Call.line, column.label("s"), func.count())
+        .where(*scope.where(), accepted(), column.is_not(None))
+        .group_by(key, Call.line, column)
+        for i, column in enumerate((Call.ring_seconds, Call.talk_seconds))
+    ]
+    histograms: dict[tuple[int, int, str], dict[int, int]] = defaultdict(dict)
+    for kind, p, line, seconds, n in session.execute(union_all(*queries)):
+        histograms[(kind, p, line)][seconds] = n
+    for (kind, p, line), histogram in histograms.items():
+        people = raw.categories.get((p, line, "accepted"), r.ZERO).people
+        (raw.ring, raw.talk)[kind][(p, line)] = r.RawTiming(histogram, people)
 
 
 def _rolled(session: Session, scope: _Scope, raw: _Raw) -> None:
@@ -619,6 +644,7 @@ def line_figures(
         # The distinct counts sort a year or two of calls: in memory, not on disk (the
         # default 4 MB spills at about 50,000 calls). For this transaction only.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
+        session.execute(text("SET LOCAL jit = off"))
     raw = _empty()
     _calls(session, scope, raw)
     _monthly(session, scope, raw)  # first: the roll-up's timings take its people
