@@ -311,17 +311,36 @@ def _histograms(session: Session, scope: _Scope, raw: _Raw) -> None:
     in one statement."""
     key = scope.key().label("p")
     queries = [
-        select(literal(i).label("kind"), key, Call.line, column.label("s"), func.count())
-        .where(*scope.where(), accepted(), column.is_not(None))
-        .group_by(key, Call.line, column)
+        select(literal(i).label("kind"), key, Call.line.label("line"), column.label("s")).where(
+            *scope.where(), accepted(), column.is_not(None)
+        )
         for i, column in enumerate((Call.ring_seconds, Call.talk_seconds))
     ]
-    histograms: dict[tuple[int, int, str], dict[int, int]] = defaultdict(dict)
-    for kind, p, line, seconds, n in session.execute(union_all(*queries)):
-        histograms[(kind, p, line)][seconds] = n
-    for (kind, p, line), histogram in histograms.items():
+    for (kind, p, line), histogram in _histogram_rows(session, union_all(*queries)).items():
         people = raw.categories.get((p, line, "accepted"), r.ZERO).people
         (raw.ring, raw.talk)[kind][(p, line)] = r.RawTiming(histogram, people)
+
+
+def _histogram_rows(session: Session, rows: Any) -> dict[tuple[Any, ...], dict[int, int]]:
+    """Histograms of the seconds `s` of `rows` (a select) per its other columns. Each comes
+    back as one string of "seconds:count" pairs (string_agg, group_concat): a year of talk
+    seconds has thousands of distinct values, and a row each cost more in Python than the
+    database took to count them."""
+    found = rows.subquery()
+    keys = [column for column in found.c if column.name != "s"]
+    grouped = (
+        select(*keys, found.c.s, func.count().label("n")).group_by(*keys, found.c.s).subquery()
+    )
+    keys = [grouped.c[column.name] for column in keys]
+    pair = cast(grouped.c.s, String) + literal(":") + cast(grouped.c.n, String)
+    histograms: dict[tuple[Any, ...], dict[int, int]] = {}
+    for *k, pairs in session.execute(
+        select(*keys, func.aggregate_strings(pair, ",")).group_by(*keys)
+    ):
+        histogram = histograms[tuple(k)] = {}
+        for seconds, n in (item.split(":") for item in pairs.split(",")):
+            histogram[int(seconds)] = int(n)
+    return histograms
 
 
 def _rolled(session: Session, scope: _Scope, raw: _Raw) -> None:
@@ -498,16 +517,14 @@ def _durations(
 ) -> dict[Key, r.RawTiming]:
     """Histograms of whole seconds per (period key, line)."""
     key = scope.key(column).label("p")
-    query = select(key, line, seconds.label("s"), func.count())
+    query = select(key, line.label("line"), seconds.label("s"))
     if join is not None:
         query = query.select_from(join)
-    rows = session.execute(
-        query.where(*scope.where(column, line), *where).group_by(key, line, seconds)
-    )
-    histograms: dict[Key, dict[int, int]] = defaultdict(dict)
-    for p, ln, s, n in rows:
-        histograms[(p, ln)][int(s)] = n
-    return {k: r.RawTiming(h, people.get(k, r.ZERO).people) for k, h in histograms.items()}
+    histograms = _histogram_rows(session, query.where(*scope.where(column, line), *where))
+    return {
+        (p, ln): r.RawTiming(h, people.get((p, ln), r.ZERO).people)
+        for (p, ln), h in histograms.items()
+    }
 
 
 def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
