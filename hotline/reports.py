@@ -41,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     type_coerce,
     union_all,
     update,
@@ -309,33 +310,60 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
 def _histograms(session: Session, scope: _Scope, raw: _Raw) -> None:
     """Ring and talk seconds of the accepted calls: a histogram of each per period and line,
     in one statement."""
-    key = scope.key().label("p")
-    queries = [
-        select(literal(i).label("kind"), key, Call.line.label("line"), column.label("s")).where(
-            *scope.where(), accepted(), column.is_not(None)
+    key = scope.key()
+    columns = (Call.ring_seconds, Call.talk_seconds)
+    if scope.dialect == "postgresql":
+        # One scan: GROUPING SETS, one set per column (grouping(): 0 for ring, 1 for talk).
+        counted_rows: Any = (
+            select(
+                func.grouping(Call.ring_seconds).label("kind"),
+                key.label("p"),
+                Call.line.label("line"),
+                func.coalesce(*columns).label("s"),
+                func.count().label("n"),
+            )
+            .where(*scope.where(), accepted())
+            .group_by(func.grouping_sets(*(tuple_(key, Call.line, c) for c in columns)))
         )
-        for i, column in enumerate((Call.ring_seconds, Call.talk_seconds))
-    ]
-    for (kind, p, line), histogram in _histogram_rows(session, union_all(*queries)).items():
+    else:
+        counted_rows = union_all(
+            *(
+                select(
+                    literal(i).label("kind"),
+                    key.label("p"),
+                    Call.line.label("line"),
+                    column.label("s"),
+                    func.count().label("n"),
+                )
+                .where(*scope.where(), accepted())
+                .group_by(key, Call.line, column)
+                for i, column in enumerate(columns)
+            )
+        )
+    for (kind, p, line), histogram in _histogram_rows(session, counted_rows).items():
         people = raw.categories.get((p, line, "accepted"), r.ZERO).people
         (raw.ring, raw.talk)[kind][(p, line)] = r.RawTiming(histogram, people)
 
 
 def _histogram_rows(session: Session, rows: Any) -> dict[tuple[Any, ...], dict[int, int]]:
-    """Histograms of the seconds `s` of `rows` (a select) per its other columns. Each comes
-    back as one string of "seconds:count" pairs (string_agg, group_concat): a year of talk
-    seconds has thousands of distinct values, and a row each cost more in Python than the
-    database took to count them."""
+    """Histograms of the seconds `s` of `rows` (a select: ungrouped, or grouped by its other
+    columns and `s` with the count `n`) per its other columns; seconds that are NULL left out.
+    Each comes back as one string of "seconds:count" pairs (string_agg, group_concat): a year
+    of talk seconds has thousands of distinct values, and a row each cost more in Python than
+    the database took to count them."""
     found = rows.subquery()
-    keys = [column for column in found.c if column.name != "s"]
-    grouped = (
-        select(*keys, found.c.s, func.count().label("n")).group_by(*keys, found.c.s).subquery()
-    )
-    keys = [grouped.c[column.name] for column in keys]
-    pair = cast(grouped.c.s, String) + literal(":") + cast(grouped.c.n, String)
+    keys = [column for column in found.c if column.name not in ("s", "n")]
+    if "n" not in found.c:
+        found = (
+            select(*keys, found.c.s, func.count().label("n")).group_by(*keys, found.c.s).subquery()
+        )
+        keys = [found.c[column.name] for column in keys]
+    pair = cast(found.c.s, String) + literal(":") + cast(found.c.n, String)
     histograms: dict[tuple[Any, ...], dict[int, int]] = {}
     for *k, pairs in session.execute(
-        select(*keys, func.aggregate_strings(pair, ",")).group_by(*keys)
+        select(*keys, func.aggregate_strings(pair, ","))
+        .where(found.c.s.is_not(None))
+        .group_by(*keys)
     ):
         histogram = histograms[tuple(k)] = {}
         for seconds, n in (item.split(":") for item in pairs.split(",")):
