@@ -2,8 +2,11 @@
 requests, call-backs and the text relay of each of the team's lines, for a period and the
 previous one (`foundation.reports` holds the shape and the protection of small counts).
 
-Everything is counted in the database (GROUP BY over both periods in one scan of the calls'
-`(line, started_at)` index); Python only folds the grouped rows. Local weekdays and hours
+Everything is counted in the database, both periods at once: the calls in two statements
+(everything per caller, then per line; the ring and talk histograms), each one scan of the
+calls' `(line, started_at)` index (covering on PostgreSQL: an index-only scan); distinct
+people are counted by grouping per person first, never COUNT(DISTINCT) (a sort each). Python
+only folds the grouped rows. Local weekdays and hours
 (Europe/Berlin, across DST) are computed in SQL from the epoch plus the zone's offset, which is
 constant between the transitions found in Python (`offsets`): the same expression on SQLite
 and PostgreSQL. Percentiles come from histograms (seconds → how many) grouped in SQL.
