@@ -2,8 +2,11 @@
 requests, call-backs and the text relay of each of the team's lines, for a period and the
 previous one (`foundation.reports` holds the shape and the protection of small counts).
 
-Everything is counted in the database (GROUP BY over both periods in one scan of the calls'
-`(line, started_at)` index); Python only folds the grouped rows. Local weekdays and hours
+Everything is counted in the database, both periods at once: the calls in two statements
+(everything per caller, then per line; the ring and talk histograms), each one scan of the
+calls' `(line, started_at)` index (covering on PostgreSQL: an index-only scan); distinct
+people are counted by grouping per person first, never COUNT(DISTINCT) (a sort each). Python
+only folds the grouped rows. Local weekdays and hours
 (Europe/Berlin, across DST) are computed in SQL from the epoch plus the zone's offset, which is
 constant between the transitions found in Python (`offsets`): the same expression on SQLite
 and PostgreSQL. Percentiles come from histograms (seconds → how many) grouped in SQL.
@@ -41,7 +44,9 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session, aliased
@@ -198,93 +203,175 @@ class _Scope:
         return case((column < self.period.first, BEFORE), else_=NOW)
 
 
+def _per_person(counts: Sequence[Any], person: Any) -> list[Any]:
+    """Of per-person subtotals (a subquery grouped by person, `counts` its columns): for each,
+    the total and its people (distinct persons with any; rows without a person each count as
+    one). Two-level aggregation: the database hashes the rows by person once instead of
+    sorting them for every COUNT(DISTINCT ...)."""
+    found: list[Any] = []
+    for n in counts:
+        found += [
+            func.coalesce(func.sum(n), 0),
+            func.coalesce(func.sum(case((person.is_(None), n), (n > 0, 1), else_=0)), 0),
+        ]
+    return found
+
+
 def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
-    key, cat = scope.key().label("p"), category().label("c")
-    rows = session.execute(
-        select(key, Call.line, cat, func.count(), *_people(Call.caller_hash))
-        .where(*scope.where(), counted())
-        .group_by(key, Call.line, cat)
-    )
-    for p, line, c, n, hashes, anonymous in rows:
-        raw.add(raw.categories, (p, line, c), r.Raw(n, hashes + (anonymous or 0)))
-    tier = func.coalesce(type_coerce(Call.accepted_tier, String), "").label("t")
-    rows1 = session.execute(
-        select(key, Call.line, tier, func.count(), *_people(Call.caller_hash))
-        .where(*scope.where(), accepted())
-        .group_by(key, Call.line, tier)
-    )
-    for p, line, t, n, hashes, anonymous in rows1:
-        raw.add(raw.tiers, (p, line, t), r.Raw(n, hashes + (anonymous or 0)))
-    relative_hash = case((Call.from_relative, Call.caller_hash), else_=None)
-    rows2 = session.execute(
+    """The calls of both periods: outcomes, tiers, callers, first-time callers, relatives and
+    the heat map in one statement, the ring and talk histograms in another. The calls are
+    grouped per caller (and hour of the week) first, so that the distinct callers of a cell
+    are a plain count of the next grouping: the database hashes each row once instead of
+    sorting the rows for every COUNT(DISTINCT ...)."""
+    key = scope.key().label("p")
+    zones = offsets(scope.period.start, scope.period.end, scope.period.tz)
+    slot = case(
+        (
+            Call.started_at >= scope.period.start,
+            hour_of_week(local_seconds(Call.started_at, scope.dialect, zones)),
+        )
+    ).label("h")  # the heat map is of the period only
+    within = Call.closed_reason.is_(None)
+    cells: list[Any] = [
+        Call.closed_reason.is_not(None),  # outside_hours, then the outcomes of CATEGORIES
+        *(and_(within, Call.outcome == outcome) for outcome in _OUTCOMES),
+        and_(accepted(), Call.accepted_tier == "primary"),
+        and_(accepted(), Call.accepted_tier == "backup"),
+        and_(accepted(), Call.accepted_tier.is_(None)),
+        Call.from_relative,
+        literal(True),  # every call (the heat map's)
+    ]
+    names = ["outside_hours", *CATEGORIES[:4], "primary", "backup", "", "relatives", "all"]
+    fine = (
         select(
             key,
-            Call.line,
-            func.count(distinct(Call.caller_hash)),
-            func.sum(case((Call.from_relative, 1), else_=0)),
-            func.count(distinct(relative_hash)),
-            func.sum(case((and_(Call.from_relative, Call.caller_hash.is_(None)), 1), else_=0)),
+            Call.line.label("line"),
+            Call.caller_hash.label("caller"),
+            slot,
+            *(func.count().filter(cell).label(f"n{i}") for i, cell in enumerate(cells)),
         )
         .where(*scope.where(), counted())
-        .group_by(key, Call.line)
+        .group_by(key, Call.line, Call.caller_hash, slot)
+        .cte("fine")
     )
-    for p, line, callers, relatives, relative_hashes, relative_anonymous in rows2:
+    f = fine.c
+    n = [f"n{i}" for i in range(len(cells))]
+    per_caller = (
+        select(f.p, f.line, f.caller, *(func.sum(f[name]).label(name) for name in n))
+        .group_by(f.p, f.line, f.caller)
+        .subquery()
+    )
+    c = per_caller.c
+    earlier = aliased(Call)
+    before = exists().where(
+        earlier.caller_hash == c.caller,
+        earlier.line == c.line,
+        earlier.started_at < case((c.p == NOW, scope.period.start), else_=scope.previous.start),
+    )
+    first = case((and_(c.caller.is_not(None), ~before), 1), else_=0)
+    by_line = select(
+        literal(-1).label("h"),
+        c.p,
+        c.line,
+        func.count(c.caller),
+        func.coalesce(func.sum(first), 0),
+        *_per_person([c[name] for name in n], c.caller),
+    ).group_by(c.p, c.line)
+    by_hour = (
+        select(
+            f.h,
+            f.p,
+            f.line,
+            func.count(f.caller),
+            literal(0),
+            *_per_person([f[name] for name in n], f.caller),
+        )
+        .where(f.h.is_not(None))
+        .group_by(f.h, f.p, f.line)
+    )
+    for h, p, line, callers, first_time, *found in session.execute(union_all(by_line, by_hour)):
+        counts = [int(n) for n in found]
+        if h >= 0:
+            raw.heat[(line, int(h))] = r.Raw(counts[-2], counts[-1])
+            continue
         raw.callers[(p, line)] = r.Raw(callers, callers)
-        raw.relatives[(p, line)] = r.Raw(
-            relatives or 0, relative_hashes + (relative_anonymous or 0)
-        )
-    for p, period in ((BEFORE, scope.previous), (NOW, scope.period)):
-        # The period's distinct callers first, then one probe of the caller's index each
-        # (not one per call: most callers call more than once).
-        callers = (
-            select(Call.line, Call.caller_hash)
-            .where(
-                Call.line.in_(scope.lines),
-                Call.started_at >= period.start,
-                Call.started_at < period.end,
-                Call.caller_hash.is_not(None),
-                counted(),
+        if callers:
+            raw.first_time[(p, line)] = r.Raw(int(first_time), int(first_time))
+        for i, name in enumerate(names[:-1]):
+            n_, people = counts[2 * i], counts[2 * i + 1]
+            if name == "relatives":
+                raw.relatives[(p, line)] = r.Raw(n_, people)
+            elif not n_:
+                continue
+            elif i < len(CATEGORIES):
+                raw.add(raw.categories, (p, line, name), r.Raw(n_, people))
+            else:
+                raw.add(raw.tiers, (p, line, name), r.Raw(n_, people))
+    _histograms(session, scope, raw)
+
+
+def _histograms(session: Session, scope: _Scope, raw: _Raw) -> None:
+    """Ring and talk seconds of the accepted calls: a histogram of each per period and line,
+    in one statement."""
+    key = scope.key()
+    columns = (Call.ring_seconds, Call.talk_seconds)
+    if scope.dialect == "postgresql":
+        # One scan: GROUPING SETS, one set per column (grouping(): 0 for ring, 1 for talk).
+        counted_rows: Any = (
+            select(
+                func.grouping(Call.ring_seconds).label("kind"),
+                key.label("p"),
+                Call.line.label("line"),
+                func.coalesce(*columns).label("s"),
+                func.count().label("n"),
             )
-            .distinct()
-            .subquery()
+            .where(*scope.where(), accepted())
+            .group_by(func.grouping_sets(*(tuple_(key, Call.line, c) for c in columns)))
         )
-        earlier = aliased(Call)
-        before = exists().where(
-            earlier.caller_hash == callers.c.caller_hash,
-            earlier.line == callers.c.line,
-            earlier.started_at < period.start,
+    else:
+        counted_rows = union_all(
+            *(
+                select(
+                    literal(i).label("kind"),
+                    key.label("p"),
+                    Call.line.label("line"),
+                    column.label("s"),
+                    func.count().label("n"),
+                )
+                .where(*scope.where(), accepted())
+                .group_by(key, Call.line, column)
+                for i, column in enumerate(columns)
+            )
         )
-        rows3 = session.execute(
-            select(callers.c.line, func.count()).where(~before).group_by(callers.c.line)
+    for (kind, p, line), histogram in _histogram_rows(session, counted_rows).items():
+        people = raw.categories.get((p, line, "accepted"), r.ZERO).people
+        (raw.ring, raw.talk)[kind][(p, line)] = r.RawTiming(histogram, people)
+
+
+def _histogram_rows(session: Session, rows: Any) -> dict[tuple[Any, ...], dict[int, int]]:
+    """Histograms of the seconds `s` of `rows` (a select: ungrouped, or grouped by its other
+    columns and `s` with the count `n`) per its other columns; seconds that are NULL left out.
+    Each comes back as one string of "seconds:count" pairs (string_agg, group_concat): a year
+    of talk seconds has thousands of distinct values, and a row each cost more in Python than
+    the database took to count them."""
+    found = rows.subquery()
+    keys = [column for column in found.c if column.name not in ("s", "n")]
+    if "n" not in found.c:
+        found = (
+            select(*keys, found.c.s, func.count().label("n")).group_by(*keys, found.c.s).subquery()
         )
-        for line, n in rows3:
-            raw.first_time[(p, line)] = r.Raw(n, n)
-    for column, table in ((Call.ring_seconds, raw.ring), (Call.talk_seconds, raw.talk)):
-        rows4 = session.execute(
-            select(key, Call.line, column, func.count())
-            .where(*scope.where(), accepted(), column.is_not(None))
-            .group_by(key, Call.line, column)
-        )
-        histograms: dict[Key, dict[int, int]] = defaultdict(dict)
-        for p, line, seconds, n in rows4:
-            histograms[(p, line)][seconds] = n
-        for k, histogram in histograms.items():
-            people = raw.categories.get((k[0], k[1], "accepted"), r.ZERO).people
-            table[k] = r.RawTiming(histogram, people)
-    zones = offsets(scope.period.start, scope.period.end, scope.period.tz)
-    slot = hour_of_week(local_seconds(Call.started_at, scope.dialect, zones)).label("h")
-    rows5 = session.execute(
-        select(Call.line, slot, func.count(), *_people(Call.caller_hash))
-        .where(
-            Call.line.in_(scope.lines),
-            Call.started_at >= scope.period.start,
-            Call.started_at < scope.period.end,
-            counted(),
-        )
-        .group_by(Call.line, slot)
-    )
-    for line, h, n, hashes, anonymous in rows5:
-        raw.heat[(line, int(h))] = r.Raw(n, hashes + (anonymous or 0))
+        keys = [found.c[column.name] for column in keys]
+    pair = cast(found.c.s, String) + literal(":") + cast(found.c.n, String)
+    histograms: dict[tuple[Any, ...], dict[int, int]] = {}
+    for *k, pairs in session.execute(
+        select(*keys, func.aggregate_strings(pair, ","))
+        .where(found.c.s.is_not(None))
+        .group_by(*keys)
+    ):
+        histogram = histograms[tuple(k)] = {}
+        for seconds, n in (item.split(":") for item in pairs.split(",")):
+            histogram[int(seconds)] = int(n)
+    return histograms
 
 
 def _rolled(session: Session, scope: _Scope, raw: _Raw) -> None:
@@ -426,31 +513,27 @@ def _counted(
     join: Any = None,
 ) -> list[dict[Key, r.Raw]]:
     """Rows per (period key, line) of a table with their distinct people: of each subset (a
-    condition, None: every row), all in one scan."""
+    condition, None: every row), all in one statement (per person, then per line)."""
     key = scope.key(column).label("p")
-    counts: list[Any] = []
-    for subset in subsets:
-        if subset is None:
-            counts += [func.count(), *_people(person)]
-            continue
-        counts += [
-            func.sum(case((subset, 1), else_=0)),
-            func.count(distinct(case((subset, person)))),
-            func.sum(case((and_(subset, person.is_(None)), 1), else_=0)),
-        ]
-    query = select(key, line, *counts)
+    per_person = select(
+        key,
+        line.label("line"),
+        person.label("person"),
+        *(
+            (func.count() if subset is None else func.count().filter(subset)).label(f"n{i}")
+            for i, subset in enumerate(subsets)
+        ),
+    )
     if join is not None:
-        query = query.select_from(join)
-    rows = session.execute(query.where(*scope.where(column, line)).group_by(key, line)).all()
-    found: list[dict[Key, r.Raw]] = []
-    for i in range(len(subsets)):
-        found.append(
-            {
-                (row[0], row[1]): r.Raw(row[2 + 3 * i] or 0, row[3 + 3 * i] + (row[4 + 3 * i] or 0))
-                for row in rows
-            }
-        )
-    return found
+        per_person = per_person.select_from(join)
+    grouped = per_person.where(*scope.where(column, line)).group_by(key, line, person).subquery()
+    c = grouped.c
+    counts = _per_person([c[f"n{i}"] for i in range(len(subsets))], c.person)
+    rows = session.execute(select(c.p, c.line, *counts).group_by(c.p, c.line)).all()
+    return [
+        {(row[0], row[1]): r.Raw(int(row[2 + 2 * i]), int(row[3 + 2 * i])) for row in rows}
+        for i in range(len(subsets))
+    ]
 
 
 def _durations(
@@ -465,16 +548,14 @@ def _durations(
 ) -> dict[Key, r.RawTiming]:
     """Histograms of whole seconds per (period key, line)."""
     key = scope.key(column).label("p")
-    query = select(key, line, seconds.label("s"), func.count())
+    query = select(key, line.label("line"), seconds.label("s"))
     if join is not None:
         query = query.select_from(join)
-    rows = session.execute(
-        query.where(*scope.where(column, line), *where).group_by(key, line, seconds)
-    )
-    histograms: dict[Key, dict[int, int]] = defaultdict(dict)
-    for p, ln, s, n in rows:
-        histograms[(p, ln)][int(s)] = n
-    return {k: r.RawTiming(h, people.get(k, r.ZERO).people) for k, h in histograms.items()}
+    histograms = _histogram_rows(session, query.where(*scope.where(column, line), *where))
+    return {
+        (p, ln): r.RawTiming(h, people.get((p, ln), r.ZERO).people)
+        for (p, ln), h in histograms.items()
+    }
 
 
 def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
@@ -605,6 +686,16 @@ def _relay(session: Session, scope: _Scope) -> _Relay:
 # --- the figures ---------------------------------------------------------------------------
 
 
+def tune(session: Session) -> None:
+    """PostgreSQL settings for the report's transaction (SET LOCAL: this transaction only).
+    The grouping hashes a year or two of calls: in memory, not on disk (the default work_mem
+    of 4 MB spills at about 50,000 calls). No JIT: the first-time callers' probe makes the
+    planner's cost estimate large, and compiling then took 2.8 s of a 3 s report."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        session.execute(text("SET LOCAL jit = off"))
+
+
 def line_figures(
     session: Session, config: HotlineConfig, team: str, period: r.Period, min_count: int
 ) -> tuple[tuple[r.LineFigures, ...], date | None]:
@@ -615,10 +706,7 @@ def line_figures(
     if not lines:
         return (), None
     scope = _Scope(lines, period, session.get_bind().dialect.name)
-    if scope.dialect == "postgresql":
-        # The distinct counts sort a year or two of calls: in memory, not on disk (the
-        # default 4 MB spills at about 50,000 calls). For this transaction only.
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    tune(session)
     raw = _empty()
     _calls(session, scope, raw)
     _monthly(session, scope, raw)  # first: the roll-up's timings take its people

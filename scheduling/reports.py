@@ -146,9 +146,10 @@ def rota_figures(
     # The rota of both periods, read once.
     spans, stand_ins, away = shifts.rota_of(session, config, team_slug, before.start, now.end)
     worked = list(zip(spans, rota.worked(spans, stand_ins, away), strict=True))
-    gaps, stand_in_hours = [], []
+    windows = [(now.start, now.end), (before.start, before.end)]
+    gaps = [_hours(g) for g in rota.gaps_each(spans, stand_ins, windows, absences=away)]
+    stand_in_hours = []
     for p in (now, before):
-        gaps.append(_hours(rota.gaps(spans, stand_ins, p.start, p.end, absences=away)))
         covered = [
             (max(part.start, p.start), min(part.end, p.end))
             for span, parts in worked

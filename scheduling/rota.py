@@ -320,12 +320,23 @@ def gaps(
     tier: Tier | None = Tier.PRIMARY,
     absences: Iterable[Absence] = (),
 ) -> list[tuple[datetime, datetime]]:
-    start = _as_utc(start, "start")
-    end = _as_utc(end, "end")
-    if start >= end:
-        return []
-    timeline = _coverage_timeline(tuple(shifts), tuple(stand_ins), tuple(absences), tier)
-    return _uncovered(timeline, start, end)
+    return gaps_each(shifts, stand_ins, [(start, end)], tier, absences)[0]
+
+
+def gaps_each(
+    shifts: Iterable[ShiftSpan],
+    stand_ins: Iterable[StandIn],
+    windows: Sequence[tuple[datetime, datetime]],
+    tier: Tier | None = Tier.PRIMARY,
+    absences: Iterable[Absence] = (),
+) -> list[list[tuple[datetime, datetime]]]:
+    """`gaps` of each (start, end) window, from one walk over the rota (a report's period
+    and the previous one)."""
+    bounds = [(_as_utc(start, "start"), _as_utc(end, "end")) for start, end in windows]
+    if all(start >= end for start, end in bounds):
+        return [[] for _ in bounds]
+    timeline = list(_coverage_timeline(tuple(shifts), tuple(stand_ins), tuple(absences), tier))
+    return [_uncovered(timeline, start, end) if start < end else [] for start, end in bounds]
 
 
 def _uncovered(
