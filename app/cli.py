@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import compose
+from app.logs import configure_logging
 from config.model import ConfigError
 from config.settings import Settings, SettingsError
 from foundation import apikeys, db, outbox, second_factor, signals, users
@@ -164,16 +165,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except db.SchemaTooNew as exc:
         print(f"hotline: refusing to start: {exc}", file=sys.stderr)
         return 2
-
-
-def configure_logging() -> None:
-    """INFO and up to standard error, for every command and every web worker process."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The Twilio library logs a dozen INFO lines (URL, headers) per REST call: noise that cost
-    # the scheduler a sixth of its time sending reminders (bench/reminders.py).
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
 def _prepare(settings: Settings) -> db.Database:

@@ -14,7 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
-from app.cli import configure_logging
+from app.logs import configure_logging
 from config.settings import Settings
 from web.app import create_app
 
