@@ -414,6 +414,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
     # Where invitations and password resets go (else the linked counsellor's e-mail).
     email: Mapped[str | None] = mapped_column(String(320))
+    # The language of the pages for this account (`foundation.users.LOCALES`).
+    locale: Mapped[str] = mapped_column(String(8), default="de", server_default="de")
 
     teams: Mapped[list[Team]] = relationship(secondary="user_teams", order_by="Team.slug")
 

@@ -27,10 +27,13 @@ from sqlalchemy.orm import Session
 from config.model import HotlineConfig
 from foundation import audit
 from foundation.clock import utcnow
-from foundation.errors import Conflict, Invalid
+from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import LoginAttempt, Role, User
 from foundation.teams import team_by_slug
 
+# The languages of the staff pages (catalogues in web/locale/), German first: the default.
+LOCALES = ("de", "en")
+DEFAULT_LOCALE = LOCALES[0]
 MIN_LENGTH = 8
 MAX_LENGTH = 256
 # Throttling: after FREE_FAILURES failures for one (username, address), each further attempt
@@ -151,6 +154,21 @@ def set_password(session: Session, user: User, password: str, *, actor: str) -> 
         raise Invalid(problem, field="password")
     user.password_hash = _hasher.hash(password)
     audit.record(session, actor, "set_password", "user", user.id)  # never the password itself
+
+
+def set_locale(session: Session, user_id: int, locale: str, *, actor: str) -> None:
+    """The language of the pages for the account: one of LOCALES, else Invalid."""
+    if locale not in LOCALES:
+        raise Invalid("Bitte eine der angebotenen Sprachen wählen.", field="locale")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("Dieses Konto gibt es nicht.")
+    if user.locale != locale:
+        before = {"locale": user.locale}
+        user.locale = locale
+        audit.record(
+            session, actor, "set_locale", "user", user.id, before=before, after={"locale": locale}
+        )
 
 
 def password_matches(user: User, password: str) -> bool:

@@ -405,6 +405,7 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/account/reply-pin/delete"): Page(),
     ("POST", "/account/password"): Page(),
     ("POST", "/account/sessions/end"): Page(),
+    ("POST", "/account/locale"): Page(),
     ("GET", "/accounts"): Page(frozenset({Role.ADMIN})),
     ("POST", "/accounts/new"): Page(frozenset({Role.ADMIN})),
     ("GET", "/accounts/{user_id}"): Page(frozenset({Role.ADMIN}), record=W.account),

@@ -2,7 +2,8 @@
 (changed with the current one; the other sessions end) and one's signed-in browsers (each
 other one can be ended: `foundation.accounts`); whether the second factor is set up (its pages:
 `web.second_factor_pages`); and, for an account linked to a counsellor, her personal reply PIN
-for SMS replies to the text relay (`hotline.relay.reply_pin`): set, replace, delete."""
+for SMS replies to the text relay (`hotline.relay.reply_pin`): set, replace, delete; and the
+language of the pages ("Sprache / Language": `foundation.users.set_locale`, `web.i18n`)."""
 
 from __future__ import annotations
 
@@ -17,20 +18,23 @@ from foundation.db import Database
 from foundation.errors import Invalid, NotFound
 from foundation.models import Counsellor
 from hotline.relay import reply_pin
+from web import i18n
 from web.auth import Viewer, page
+from web.i18n import N_, _, lookup
 from web.pages import relaxed, render, throttled_message
 
 NOTICES = {
-    "pin_set": "Ihre Antwort-PIN ist gespeichert.",
-    "pin_deleted": "Ihre Antwort-PIN ist gelöscht.",
-    "password": "Ihr Passwort ist geändert. Ihre anderen Anmeldungen sind beendet.",
-    "session_ended": "Die Anmeldung ist beendet.",
-    "sessions_ended": "Alle anderen Anmeldungen sind beendet.",
-    "second_factor_disabled": "Die Zwei-Faktor-Anmeldung ist abgeschaltet.",
+    "pin_set": N_("Ihre Antwort-PIN ist gespeichert."),
+    "pin_deleted": N_("Ihre Antwort-PIN ist gelöscht."),
+    "password": N_("Ihr Passwort ist geändert. Ihre anderen Anmeldungen sind beendet."),
+    "session_ended": N_("Die Anmeldung ist beendet."),
+    "sessions_ended": N_("Alle anderen Anmeldungen sind beendet."),
+    "second_factor_disabled": N_("Die Zwei-Faktor-Anmeldung ist abgeschaltet."),
+    "locale": N_("Die Sprache der Seiten ist gespeichert."),
 }
-PASSWORD_MISMATCH = "Die beiden neuen Passwörter stimmen nicht überein."  # noqa: S105 - a message
-MISMATCH = "Die beiden PINs stimmen nicht überein."
-NO_COUNSELLOR = "Ihr Konto gehört zu keiner Beraterin und keinem Berater: Es braucht keine PIN."
+PASSWORD_MISMATCH = N_("Die beiden neuen Passwörter stimmen nicht überein.")
+MISMATCH = N_("Die beiden PINs stimmen nicht überein.")
+NO_COUNSELLOR = N_("Ihr Konto gehört zu keiner Beraterin und keinem Berater: Es braucht keine PIN.")
 
 
 def _counsellor(db: Database, viewer: Viewer) -> dict[str, object] | None:
@@ -53,7 +57,7 @@ def _sessions(db: Database, viewer: Viewer) -> list[dict[str, object]]:
         return [
             {
                 "id": row.id_hash,
-                "device": row.device or "unbekannter Browser",
+                "device": row.device or _("unbekannter Browser"),
                 "created_at": row.created_at,
                 "last_seen_at": row.last_seen_at,
                 "current": row.id_hash == viewer.session_hash,
@@ -69,6 +73,7 @@ def _page(
     error: str | None = None,
     password_error: str | None = None,
     session_error: str | None = None,
+    locale_error: str | None = None,
     status: int = 200,
 ) -> Response:
     settings: Settings = request.app.state.settings
@@ -83,8 +88,11 @@ def _page(
         "error": error,
         "password_error": password_error,
         "session_error": session_error,
+        "locale_error": locale_error,
         "sessions": _sessions(request.app.state.db, viewer),
-        "notice": NOTICES.get(request.query_params.get("notice", "")),
+        "notice": lookup(NOTICES, request.query_params.get("notice")),
+        "locale": viewer.locale,
+        "locales": [(code, i18n.NAMES[code]) for code in users.LOCALES],
         "min_digits": reply_pin.MIN_DIGITS,
         "max_digits": reply_pin.MAX_DIGITS,
         "second_factor": factor,
@@ -102,12 +110,12 @@ async def account(request: Request, viewer: Viewer) -> Response:
 @page()
 async def set_reply_pin(request: Request, viewer: Viewer) -> Response:
     if viewer.counsellor_id is None:
-        return await run_in_threadpool(_page, request, viewer, error=NO_COUNSELLOR, status=422)
+        return await run_in_threadpool(_page, request, viewer, error=_(NO_COUNSELLOR), status=422)
     counsellor_id = viewer.counsellor_id
     form = await request.form()
     pin, repeat = str(form.get("pin", "")), str(form.get("pin_repeat", ""))
     if pin != repeat:
-        return await run_in_threadpool(_page, request, viewer, error=MISMATCH, status=422)
+        return await run_in_threadpool(_page, request, viewer, error=_(MISMATCH), status=422)
     db: Database = request.app.state.db
 
     def save() -> None:
@@ -124,7 +132,7 @@ async def set_reply_pin(request: Request, viewer: Viewer) -> Response:
 @page()
 async def delete_reply_pin(request: Request, viewer: Viewer) -> Response:
     if viewer.counsellor_id is None:
-        return await run_in_threadpool(_page, request, viewer, error=NO_COUNSELLOR, status=422)
+        return await run_in_threadpool(_page, request, viewer, error=_(NO_COUNSELLOR), status=422)
     counsellor_id = viewer.counsellor_id
     db: Database = request.app.state.db
 
@@ -143,7 +151,7 @@ async def change_password(request: Request, viewer: Viewer) -> Response:
     new, repeat = str(form.get("password", "")), str(form.get("password_repeat", ""))
     if new != repeat:
         return await run_in_threadpool(
-            _page, request, viewer, password_error=PASSWORD_MISMATCH, status=422
+            _page, request, viewer, password_error=_(PASSWORD_MISMATCH), status=422
         )
     db: Database = request.app.state.db
 
@@ -193,9 +201,28 @@ async def end_session(request: Request, viewer: Viewer) -> Response:
     try:
         notice = await run_in_threadpool(save)
     except NotFound:
-        gone = "Diese Anmeldung gibt es nicht (mehr). Zum Abmelden dieses Browsers: „Abmelden“."
+        gone = _("Diese Anmeldung gibt es nicht (mehr). Zum Abmelden dieses Browsers: „Abmelden“.")
         return await run_in_threadpool(_page, request, viewer, session_error=gone, status=422)
     return RedirectResponse(f"/account?notice={notice}#sessions-title", status_code=303)
+
+
+@page()
+async def set_locale(request: Request, viewer: Viewer) -> Response:
+    """The language of the pages for one's own account; the page answers in it at once."""
+    form = await request.form()
+    chosen = str(form.get("locale", ""))
+    db: Database = request.app.state.db
+
+    def save() -> None:
+        with db.write() as session:
+            users.set_locale(session, viewer.user_id, chosen, actor=viewer.actor)
+
+    try:
+        await run_in_threadpool(save)
+    except Invalid:
+        message = _("Bitte eine der angebotenen Sprachen wählen.")
+        return await run_in_threadpool(_page, request, viewer, locale_error=message, status=422)
+    return RedirectResponse("/account?notice=locale#locale-title", status_code=303)
 
 
 routes = [
@@ -204,4 +231,5 @@ routes = [
     Route("/account/reply-pin/delete", delete_reply_pin, methods=["POST"]),
     Route("/account/password", change_password, methods=["POST"]),
     Route("/account/sessions/end", end_session, methods=["POST"]),
+    Route("/account/locale", set_locale, methods=["POST"]),
 ]

@@ -45,6 +45,7 @@ from web import (
     counsellor_pages,
     feed,
     health,
+    i18n,
     offer_pages,
     pages,
     password_pages,
@@ -101,6 +102,8 @@ def create_app(
     changes.watch(db, settings)  # shift changes made here queue change notices
     signals.ROTA.watch()  # and drop the first answers kept in memory, in every process
     templates = Jinja2Templates(directory=TEMPLATES)  # autoescapes by default
+    catalogues = i18n.load()
+    i18n.install(templates.env)
     install_filters(templates.env, settings.config.organisation.zone)
     templates.env.globals.update(settings=settings, config=settings.config)
     openapi = document(app_version(), settings.config)
@@ -193,6 +196,7 @@ def create_app(
                 metrics=metrics,
                 extra_headers=security_headers(https=settings.public_url.startswith("https")),
             ),
+            Middleware(i18n.LanguageMiddleware, catalogues=catalogues),
         ],
         exception_handlers={404: not_found},
         lifespan=lifespan,
@@ -204,6 +208,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.started_at = utcnow()  # /readyz gives a scheduler this long to show up
     app.state.templates = templates
+    app.state.catalogues = catalogues  # the pages' languages (web.i18n)
     return app
 
 

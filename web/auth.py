@@ -39,6 +39,8 @@ from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.models import Role, User, WebSession
+from web import i18n
+from web.i18n import N_, _
 
 COOKIE = "__Host-hotline"
 LOGIN_COOKIE = "__Host-hotline-login"
@@ -61,6 +63,7 @@ class Viewer:
     session_hash: str
     csrf: str
     must_enrol: bool = False  # the second factor is required and not yet enrolled
+    locale: str = "de"  # the language of the pages (`foundation.users.LOCALES`)
 
     @property
     def actor(self) -> str:
@@ -152,6 +155,7 @@ def load_viewer(db: Database, settings: Settings, cookie: str | None) -> Viewer 
             must_enrol=second_factor.must_enrol(
                 settings, user, second_factor.enrolled(session, user.id)
             ),
+            locale=user.locale,
         )
         stale = now - web_session.last_seen_at > TOUCH_EVERY
     if expired:
@@ -181,8 +185,8 @@ def sweep(db: Database, now: datetime | None = None) -> None:
 PageHandler = Callable[[Request, Viewer], Awaitable[Response]]
 
 
-NOT_FOUND = "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse."
-UNREADABLE = (
+NOT_FOUND = N_("Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse.")
+UNREADABLE = N_(
     "Das Formular enthält ein unzulässiges Steuerzeichen (oder ein Zeichen, das die "
     "Schreibrichtung umkehrt). Es wurde nichts gespeichert. "
     "Bitte gehen Sie zurück und geben Sie den Text noch einmal ein."
@@ -200,9 +204,10 @@ class Hidden(Exception):
 
 
 ENROL = "/account/second-factor"
-MUST_ENROL = (
+MUST_ENROL = N_(
     "Bitte richten Sie zuerst die Zwei-Faktor-Anmeldung ein: Sie ist für Ihr Konto vorgeschrieben."
 )
+NOT_ALLOWED = N_("Für diese Seite fehlt Ihnen die Berechtigung.")
 
 
 def page(
@@ -229,25 +234,26 @@ def page(
             if viewer is None:
                 if request.method != "GET":
                     return forbidden(
-                        request, "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich an."
+                        request, _("Ihre Sitzung ist abgelaufen. Bitte melden Sie sich an.")
                     )
                 target = quote(
                     request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 )
                 return RedirectResponse(f"/login?next={target}", status_code=303)
+            i18n.use(request.app.state.catalogues.language(viewer.locale))
             if viewer.role not in allowed:
-                return forbidden(request, "Für diese Seite fehlt Ihnen die Berechtigung.", viewer)
+                return forbidden(request, _(NOT_ALLOWED), viewer)
             if viewer.must_enrol and not enrolling:
                 if request.method == "GET":
                     return RedirectResponse(ENROL, status_code=303)
-                return forbidden(request, MUST_ENROL, viewer)
+                return forbidden(request, _(MUST_ENROL), viewer)
             if request.method == "POST":
                 form = await request.form()
                 sent = str(form.get("csrf", ""))
                 if not crypto.same(sent, viewer.csrf):
                     return forbidden(
                         request,
-                        "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.",
+                        _("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu."),
                         viewer,
                     )
                 if any(
@@ -259,7 +265,7 @@ def page(
             try:
                 return await handler(request, viewer)
             except Forbidden:
-                return forbidden(request, "Für diese Seite fehlt Ihnen die Berechtigung.", viewer)
+                return forbidden(request, _(NOT_ALLOWED), viewer)
             except Hidden:
                 return not_found(request, viewer)
 
@@ -280,7 +286,7 @@ def forbidden(request: Request, message: str, viewer: Viewer | None = None) -> R
 def unreadable(request: Request, viewer: Viewer) -> Response:
     """A form with a character no field takes (`foundation.text`): refused, nothing changed."""
     templates = request.app.state.templates
-    context = {"title": "Ungültige Eingabe", "message": UNREADABLE, "viewer": viewer}
+    context = {"title": _("Ungültige Eingabe"), "message": _(UNREADABLE), "viewer": viewer}
     response: Response = templates.TemplateResponse(request, "error.html", context, 422)
     return response
 
@@ -288,7 +294,7 @@ def unreadable(request: Request, viewer: Viewer) -> Response:
 def not_found(request: Request, viewer: Viewer | None = None) -> Response:
     """The German page of an unknown address, the same for a record the viewer may not see."""
     templates = request.app.state.templates
-    context = {"title": "Seite nicht gefunden", "message": NOT_FOUND, "viewer": viewer}
+    context = {"title": _("Seite nicht gefunden"), "message": _(NOT_FOUND), "viewer": viewer}
     response: Response = templates.TemplateResponse(request, "error.html", context, 404)
     return response
 

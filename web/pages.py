@@ -25,9 +25,10 @@ from scheduling.shifts import OnCallNow
 from scheduling.swaps import deciding
 from web import auth, pending_sign_in
 from web.auth import Viewer, page
+from web.i18n import N_, _, lookup, ngettext
 
 GAP_HORIZON = timedelta(days=28)
-LOGIN_NOTICES = {"password": "Ihr Passwort ist gespeichert. Bitte melden Sie sich damit an."}
+LOGIN_NOTICES = {"password": N_("Ihr Passwort ist gespeichert. Bitte melden Sie sich damit an.")}
 
 
 def render(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
@@ -86,7 +87,7 @@ def _login_page(
             "message": message,
             "username": username,
             "next": auth.safe_next(request.query_params.get("next")),
-            "notice": LOGIN_NOTICES.get(request.query_params.get("done", "")),
+            "notice": lookup(LOGIN_NOTICES, request.query_params.get("done", "")),
             "viewer": None,
             "relaxed": relaxed(settings),
         },
@@ -100,9 +101,11 @@ def _login_page(
 def throttled_message(exc: users.ThrottledError) -> str:
     """What a form says while wrong passwords or codes make it wait."""
     seconds = max(1, round(exc.wait.total_seconds()))
-    return (
-        f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden "
-        "und versuchen Sie es dann erneut."
+    return ngettext(
+        "Zu viele Fehlversuche. Bitte warten Sie %(num)d Sekunde und versuchen Sie es dann erneut.",
+        "Zu viele Fehlversuche. Bitte warten Sie %(num)d Sekunden "
+        "und versuchen Sie es dann erneut.",
+        seconds,
     )
 
 
@@ -124,7 +127,7 @@ async def login(request: Request) -> Response:
     if not pending_sign_in.form_ok(request, form):
         return _login_page(
             request,
-            "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.",
+            _("Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal."),
             username,
             403,
         )
@@ -140,7 +143,7 @@ async def login(request: Request) -> Response:
     except users.ThrottledError as exc:
         return _login_page(request, throttled_message(exc), username, 429)
     if found is None:
-        return _login_page(request, "Benutzername oder Passwort ist falsch.", username, 400)
+        return _login_page(request, _("Benutzername oder Passwort ist falsch."), username, 400)
     user_id, enrolled = found
     target = auth.safe_next(str(form.get("next", "")) or None)
     if enrolled:

@@ -1,0 +1,252 @@
+"""The staff pages in German and English: the catalogues hold every text the pages mark, the
+language follows the account (and the browser before sign-in), and an English page has no
+German left but the names it shows (teams, lines, people: configuration and data)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from config.model import HotlineConfig
+from config.settings import Settings
+from foundation.db import Database
+from foundation.models import AuditEntry, Role, User
+from foundation.users import LOCALES
+from tests.helpers import https_client
+from tests.test_auth import csrf_of, make_user, sign_in
+from web import i18n
+
+ROOT = Path(__file__).parent.parent
+
+
+def extracted() -> dict[str, str | tuple[str, ...]]:
+    """Every msgid the templates and page modules mark, as `./scripts/translations` extracts
+    them (babel.cfg), by msgid (a plural's by its singular)."""
+    with (ROOT / "babel.cfg").open() as mapping:
+        method_map, options_map = parse_mapping_cfg(mapping)
+    found: dict[str, str | tuple[str, ...]] = {}
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        ROOT / "web", method_map, options_map
+    ):
+        key = message[0] if isinstance(message, tuple) else message
+        if key:  # `_(variable)` extracts nothing useful
+            found[key] = message
+    return found
+
+
+def catalogue(code: str) -> Catalog:
+    with (i18n.LOCALE_DIR / code / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        return read_po(source, locale=code)
+
+
+def key(message_id: str | tuple[str, ...]) -> str:
+    return message_id[0] if isinstance(message_id, tuple) else message_id
+
+
+@pytest.mark.parametrize("code", LOCALES)
+def test_every_marked_text_is_translated_in_each_catalogue(code: str) -> None:
+    """Run ./scripts/translations and translate what this names (docs/development.md)."""
+    texts = extracted()
+    assert len(texts) > 50  # the extraction itself works
+    po = catalogue(code)
+    entries = {key(message.id): message for message in po if message.id}
+    missing = sorted(set(texts) - set(entries))
+    assert not missing, f"not in web/locale/{code}: {missing[:10]}"
+    untranslated = sorted(
+        msgid
+        for msgid, message in entries.items()
+        if message.fuzzy
+        or not (all(message.string) if isinstance(message.string, tuple) else message.string)
+    )
+    assert not untranslated, f"untranslated or fuzzy in web/locale/{code}: {untranslated[:10]}"
+    plural = sorted(
+        m for m in texts if isinstance(texts[m], tuple) != isinstance(entries[m].id, tuple)
+    )
+    assert not plural, f"singular/plural differs from the pages in {code}: {plural}"
+    stale = sorted(set(entries) - set(texts))
+    assert not stale, f"web/locale/{code} has texts no page marks any more: {stale[:10]}"
+    problems = [(message.id, errors) for message, errors in po.check() if errors]
+    assert not problems, f"placeholders do not match in {code}: {problems[:5]}"
+
+
+def test_the_german_catalogue_is_the_german_text() -> None:
+    for message in catalogue("de"):
+        if message.id:
+            assert message.string == message.id, message.id
+
+
+def test_catalogues_compile_for_every_language() -> None:
+    catalogues = i18n.load()
+    english = catalogues.language("en")
+    assert english.code == "en"
+    assert english.translations.gettext("Dienstplan") == "Rota"
+    assert catalogues.language("de").translations.gettext("Dienstplan") == "Dienstplan"
+    assert catalogues.language("xx").code == "de"  # unknown: German
+    assert english.translations.ngettext(
+        "%(count)s offenes Gespräch", "%(count)s offene Gespräche", 2
+    ) == ("%(count)s open conversations")
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("", "de"),
+        ("en", "en"),
+        ("en-GB,en;q=0.9", "en"),
+        ("fr-FR,fr;q=0.9,en;q=0.8,de;q=0.7", "en"),
+        ("de-DE,de;q=0.9,en;q=0.8", "de"),
+        ("en;q=0.5, de;q=0.6", "de"),
+        ("tr, ar;q=0.5", "de"),  # none of ours: the default
+        ("en;q=0", "de"),  # "not English"
+        ("en;q=abc, *", "de"),
+    ],
+)
+def test_accept_language_picks_one_of_ours(header: str, chosen: str) -> None:
+    assert i18n.preferred(header, LOCALES) == chosen
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+class Text(HTMLParser):
+    """What a reader gets of a page: its text and the texts of its labelling attributes."""
+
+    ATTRIBUTES = frozenset({"aria-label", "title", "alt", "placeholder", "data-label"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script"):
+            self._skip += 1
+        self.parts.extend(value for name, value in attrs if name in self.ATTRIBUTES and value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script"):
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+GERMAN = re.compile(
+    r"[äöüÄÖÜß]|\b(und|oder|der|die|das|den|dem|des|ein|eine|einen|kein|keine|nicht|ist|sind|"
+    r"Sie|Ihr|Ihre|für|mit|bis|von|zum|zur|im|am|noch|jetzt|Uhr|Dienst|Dienste|Lücke|Lücken|"
+    r"Termin|Termine|Woche|Monat|heute|Stand|Team|Nachrichten|Anmelden|Abmelden)\b"
+)
+
+
+def german_left(
+    html: str, config: HotlineConfig, names: Iterator[str] | tuple[str, ...]
+) -> list[str]:
+    """The German words of a page, without the names it shows (teams, lines, people: they are
+    configuration and data, not page text)."""
+    parser = Text()
+    parser.feed(html)
+    text = " ".join(parser.parts)
+    shown = [
+        config.organisation.name,
+        *(team.name for team in config.teams.values()),
+        *(line.display_name for line in config.lines.values()),
+        *names,
+        "konex hotline",
+        "Sprache / Language",
+        "Deutsch",
+    ]
+    for name in sorted(shown, key=len, reverse=True):
+        text = text.replace(name, " ")
+    return sorted({match.group(0) for match in GERMAN.finditer(text)})
+
+
+@pytest.fixture
+def coordinator(
+    settings: Settings, database: Database, config: HotlineConfig
+) -> Iterator[TestClient]:
+    make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
+    with https_client(settings, database) as client:
+        yield sign_in(client, "koordination")
+
+
+def choose(client: TestClient, locale: str) -> None:
+    page = client.get("/account")
+    assert "Sprache / Language" in page.text
+    answer = client.post("/account/locale", data={"csrf": csrf_of(page.text), "locale": locale})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/account?notice=locale#locale-title"
+
+
+def test_the_sign_in_page_speaks_the_browsers_language(browser: TestClient) -> None:
+    german = browser.get("/login")
+    assert '<html lang="de">' in german.text
+    assert "Passwort vergessen?" in german.text
+    english = browser.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9,de;q=0.5"})
+    assert '<html lang="en">' in english.text
+    assert "Forgot your password?" in english.text
+    assert ">Sign in<" in english.text
+    wrong = browser.post(
+        "/login",
+        data={"username": "x", "password": "y", "csrf": csrf_of(english.text), "next": "/"},
+        headers={"Accept-Language": "en"},
+    )
+    assert "The username or the password is wrong." in wrong.text
+    assert browser.get("/login", headers={"Accept-Language": "fr, tr"}).text.count('lang="de"') == 1
+
+
+def test_pages_are_german_by_default_and_english_once_chosen(
+    coordinator: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    # The browser's language no longer counts once signed in: the account's does.
+    german = coordinator.get("/", headers={"Accept-Language": "en"})
+    assert '<html lang="de">' in german.text
+    assert "Übersicht" in german.text
+    assert "Lücken in den nächsten 28 Tagen" in german.text
+    choose(coordinator, "en")
+    account = coordinator.get("/account?notice=locale")
+    assert "The language of the pages is saved." in account.text
+    assert '<option value="en" lang="en" selected>English</option>' in account.text
+    english = coordinator.get("/")
+    assert '<html lang="en">' in english.text
+    assert "Overview" in english.text
+    assert "Gaps in the next 28 days" in english.text
+    assert ">Rota</a>" in english.text
+    with database.read() as session:
+        user = session.scalars(select(User).where(User.username == "koordination")).one()
+        assert user.locale == "en"
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "set_locale")).one()
+        assert entry.after == {"locale": "en"}
+    choose(coordinator, "de")
+    assert '<html lang="de">' in coordinator.get("/").text
+
+
+def test_an_unknown_language_is_refused(coordinator: TestClient) -> None:
+    page = coordinator.get("/account")
+    answer = coordinator.post("/account/locale", data={"csrf": csrf_of(page.text), "locale": "xx"})
+    assert answer.status_code == 422
+    assert "Bitte eine der angebotenen Sprachen wählen." in answer.text
+    assert '<html lang="de">' in answer.text
+
+
+@pytest.mark.parametrize("path", ["/", "/account"])
+def test_no_german_is_left_on_english_pages(
+    coordinator: TestClient, config: HotlineConfig, path: str
+) -> None:
+    choose(coordinator, "en")
+    page = coordinator.get(path)
+    assert page.status_code == 200
+    assert german_left(page.text, config, ("koordination",)) == []
+    # and the check itself finds German: the same page in German
+    choose(coordinator, "de")
+    assert german_left(coordinator.get(path).text, config, ("koordination",))
