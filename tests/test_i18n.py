@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import time_machine
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
@@ -20,8 +21,11 @@ from starlette.testclient import TestClient
 from config.model import HotlineConfig
 from config.settings import Settings
 from foundation.db import Database
-from foundation.models import AuditEntry, Role, User
+from foundation.models import AbsenceKind, AuditEntry, Role, Tier, User
 from foundation.users import LOCALES
+from scheduling import absences, standins
+from scheduling.shifts import NewShift, create_shift
+from tests.conftest import add_counsellor, berlin
 from tests.helpers import https_client
 from tests.test_auth import csrf_of, make_user, sign_in
 from web import i18n
@@ -145,7 +149,7 @@ class Text(HTMLParser):
 GERMAN = re.compile(
     r"[äöüÄÖÜß]|\b(und|oder|der|die|das|den|dem|des|ein|eine|einen|kein|keine|nicht|ist|sind|"
     r"Sie|Ihr|Ihre|für|mit|bis|von|zum|zur|im|am|noch|jetzt|Uhr|Dienst|Dienste|Lücke|Lücken|"
-    r"Termin|Termine|Woche|Monat|heute|Stand|Team|Nachrichten|Anmelden|Abmelden)\b"
+    r"Termin|Termine|Woche|Monat|heute|Nachrichten|Anmelden|Abmelden)\b"
 )
 
 
@@ -250,3 +254,68 @@ def test_no_german_is_left_on_english_pages(
     # and the check itself finds German: the same page in German
     choose(coordinator, "de")
     assert german_left(coordinator.get(path).text, config, ("koordination",))
+
+
+NOW = berlin(2026, 11, 25, 12)  # a Wednesday
+PEOPLE = ("Amira Yilmaz", "Jonas Becker")
+
+
+@pytest.fixture
+def rota(settings: Settings, database: Database, config: HotlineConfig) -> Iterator[TestClient]:
+    """A coordinator (in English) of a week with a shift, an absence that hits it, a stand-in
+    for part of it, and gaps."""
+    make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
+    with database.write() as session:
+        amira, jonas = (add_counsellor(session, config, "islamism", name=n) for n in PEOPLE)
+        shift = NewShift("islamism", amira.id, Tier.PRIMARY, berlin(2026, 11, 24, 9), NOW)
+        create_shift(session, config, shift, actor="tests")
+        create_shift(
+            session,
+            config,
+            NewShift("islamism", jonas.id, Tier.BACKUP, berlin(2026, 11, 24, 9), NOW),
+            actor="tests",
+        )
+        away = absences.NewAbsence(
+            amira.id, AbsenceKind.HOLIDAY, berlin(2026, 11, 24), berlin(2026, 11, 26)
+        )
+        absences.create_absence(session, away, actor="tests")
+        cover = standins.NewStandIn(
+            "islamism", amira.id, jonas.id, berlin(2026, 11, 24, 9), berlin(2026, 11, 24, 12)
+        )
+        standins.create_stand_in(session, config, cover, actor="tests")
+    with time_machine.travel(NOW, tick=False), https_client(settings, database) as client:
+        sign_in(client, "koordination")
+        choose(client, "en")
+        yield client
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?view=month", "?view=week&date=2026-11-23&edit=1", "?cover=1"]
+)
+def test_the_rota_in_english_has_no_german_left(
+    rota: TestClient, config: HotlineConfig, query: str
+) -> None:
+    page = rota.get(f"/rota/islamism{query}")
+    assert page.status_code == 200
+    assert german_left(page.text, config, PEOPLE) == []
+    if not query:
+        assert "Week 48/2026: 23 Nov – 29 Nov 2026" in page.text
+        assert "<h3>Tue 24 Nov</h3>" in page.text
+        assert "Absence without a stand-in" in page.text
+        assert "Jonas Becker stands in for Amira Yilmaz" in page.text
+        assert (
+            '<li class="gap"><span class="time">12:00–24:00</span> Gap: nobody on call' in page.text
+        )
+
+
+def test_a_refused_rota_form_answers_in_english(rota: TestClient, config: HotlineConfig) -> None:
+    page = rota.get("/rota/islamism")
+    answer = rota.post(
+        "/rota/islamism/shifts",
+        data={"csrf": csrf_of(page.text), "counsellor_id": "1", "tier": "primary",
+              "start_date": "2026-03-29", "start_time": "02:30",
+              "end_date": "2026-03-30", "end_time": "09:00"},
+    )  # fmt: skip
+    assert answer.status_code == 422
+    assert "Please enter the start as a date and a time" in answer.text
+    assert german_left(answer.text, config, PEOPLE) == []

@@ -1,6 +1,7 @@
 """The rota page's day list: what the timeline draws, day by day as text, for narrow screens
 (phones, strong zoom) where the drawing only scrolls sideways. Each day lists what touches it,
-clipped to the day: shifts, stand-ins, absences, busy times and gaps. Pure."""
+clipped to the day: shifts, stand-ins, absences, busy times and gaps. Pure but for the words:
+in the request's language (`web.i18n`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from foundation import dates
 from foundation.models import Absence, Shift, StandIn, Tier
 from scheduling import absences
 from scheduling.busy import times
+from web import labels
+from web.i18n import _, language
 from web.rota_period import Period
-from web.rota_timeline import TIER_NAMES
 
 # The order of entries that start at the same time: who is on call first, gaps last.
 ORDER = {"primary": 0, "backup": 1, "standin": 2, "absence": 3, "busy": 4, "gap": 5}
@@ -42,10 +44,10 @@ class Day:
 
 
 def _shift_text(shift: Shift, names: dict[int, str], away: list[Absence]) -> str:
-    text = f"{TIER_NAMES[shift.tier]}: {names.get(shift.counsellor_id, '?')}"
+    text = f"{labels.tier(shift.tier)}: {names.get(shift.counsellor_id, '?')}"
     hit = absences.hit(shift, away)
     if hit:
-        text += f" ({absences.KIND_LABELS[hit[0].kind]})"
+        text += f" ({labels.absence_kind(hit[0].kind)})"
     return text
 
 
@@ -72,7 +74,11 @@ def entries(
             si.start_at,
             si.end_at,
             "standin",
-            f"Vertretung: {names.get(si.substitute_id, '?')} für {names.get(si.absent_id, '?')}",
+            _(
+                "Vertretung: %(substitute)s für %(absent)s",
+                substitute=names.get(si.substitute_id, "?"),
+                absent=names.get(si.absent_id, "?"),
+            ),
         )
         for si in stand_ins
     ]
@@ -81,22 +87,30 @@ def entries(
             absence.start_at,
             absence.end_at,
             "absence",
-            f"Abwesend: {names.get(absence.counsellor_id, '?')} "
-            f"({absences.KIND_LABELS[absence.kind]})",
+            _(
+                "Abwesend: %(name)s (%(kind)s)",
+                name=names.get(absence.counsellor_id, "?"),
+                kind=labels.absence_kind(absence.kind),
+            ),
         )
         for absence in away
     ]
     found += [
-        Entry(b.start_at, b.end_at, "busy", f"Belegt (eigener Kalender): {b.counsellor.name}")
+        Entry(
+            b.start_at,
+            b.end_at,
+            "busy",
+            _("Belegt (eigener Kalender): %(name)s", name=b.counsellor.name),
+        )
         for b in busy_times
     ]
-    found += [Entry(start, end, "gap", "Lücke: niemand erreichbar") for start, end in gaps]
+    found += [Entry(start, end, "gap", _("Lücke: niemand erreichbar")) for start, end in gaps]
     return found
 
 
 def _span(start: datetime, end: datetime, day_end: datetime, zone: Any) -> str:
-    last = "24:00" if end >= day_end else dates.clock(end, zone)
-    return f"{dates.clock(start, zone)}–{last}"
+    last = "24:00" if end >= day_end else dates.clock(end, zone, language())
+    return f"{dates.clock(start, zone, language())}–{last}"
 
 
 def by_day(period: Period, found: list[Entry]) -> list[Day]:
@@ -112,7 +126,7 @@ def by_day(period: Period, found: list[Entry]) -> list[Day]:
         days.append(
             Day(
                 day,
-                dates.weekday_day(day),
+                dates.weekday_day(day, language()),
                 [
                     Line(
                         _span(max(e.start, day_start), min(e.end, day_end), day_end, period.zone),

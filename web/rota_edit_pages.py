@@ -1,6 +1,7 @@
 """The rota page's forms for single entries of a team: shifts (create, edit, delete),
 stand-ins and absences. Only the team's coordination (foundation.access) may; a refused form
-shows the rota page again (web.rota_pages) with German messages and changes nothing."""
+shows the rota page again (web.rota_pages) with messages in the viewer's language and changes
+nothing."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from foundation.models import Absence, AbsenceKind, Role, Shift, StandIn, Tier
 from foundation.teams import team_by_slug
 from scheduling import absences, shifts, standins
 from web.auth import Hidden, Viewer, page
+from web.i18n import N_, _
 from web.pages import as_int
 from web.rota_pages import MESSAGES, back, check_team, in_thread, local_time, show
 
 ABSENCE_MESSAGES = {
-    "start": "Bitte geben Sie Beginn und Ende als Datum und Uhrzeit an.",
-    "end": "Das Ende muss nach dem Beginn liegen (höchstens ein Jahr).",
-    "counsellor_id": "Bitte wählen Sie eine Person aus diesem Team.",
+    "start": N_("Bitte geben Sie Beginn und Ende als Datum und Uhrzeit an."),
+    "end": N_("Das Ende muss nach dem Beginn liegen (höchstens ein Jahr)."),
+    "counsellor_id": N_("Bitte wählen Sie eine Person aus diesem Team."),
     "kind": MESSAGES["kind"],
 }
 
@@ -37,12 +39,14 @@ async def create_shift(request: Request, viewer: Viewer) -> Response:
     start, end = local_time(form, "start", zone), local_time(form, "end", zone)
     values = {k: str(v) for k, v in form.items() if k != "csrf"}
     if start is None or end is None:
-        errors = {"start": MESSAGES["start"]} if start is None else {"end": MESSAGES["end_time"]}
+        errors = (
+            {"start": _(MESSAGES["start"])} if start is None else {"end": _(MESSAGES["end_time"])}
+        )
         return await show(request, viewer, team, errors=errors, form=values, status=422)
     tier = str(form.get("tier", ""))
     if tier not in ("primary", "backup"):
         return await show(
-            request, viewer, team, errors={"tier": MESSAGES["tier"]}, form=values, status=422
+            request, viewer, team, errors={"tier": _(MESSAGES["tier"])}, form=values, status=422
         )
     new = shifts.NewShift(team, as_int(form.get("counsellor_id")), Tier(tier), start, end)
     shift_id = as_int(form.get("shift_id"))
@@ -61,9 +65,9 @@ async def create_shift(request: Request, viewer: Viewer) -> Response:
         await in_thread(save)
     except DomainError as exc:
         field = exc.field or "start"
-        message = MESSAGES.get(field, exc.message)
+        message = _(MESSAGES.get(field, exc.message))
         if exc.__class__.__name__ == "Conflict":
-            message = "Diese Person hat in diesem Team zu dieser Zeit bereits einen Dienst."
+            message = _("Diese Person hat in diesem Team zu dieser Zeit bereits einen Dienst.")
         return await show(request, viewer, team, errors={field: message}, form=values, status=422)
     return back(request, team, form)
 
@@ -111,7 +115,12 @@ async def create_stand_in(request: Request, viewer: Viewer) -> Response:
     start, end = local_time(form, "si_start", zone), local_time(form, "si_end", zone)
     if start is None or end is None:
         return await show(
-            request, viewer, team, errors={"si_start": MESSAGES["start"]}, form=values, status=422
+            request,
+            viewer,
+            team,
+            errors={"si_start": _(MESSAGES["start"])},
+            form=values,
+            status=422,
         )
     new = standins.NewStandIn(
         team, as_int(form.get("absent_id")), as_int(form.get("substitute_id")), start, end,
@@ -130,7 +139,7 @@ async def create_stand_in(request: Request, viewer: Viewer) -> Response:
             request,
             viewer,
             team,
-            errors={f"si_{field}": MESSAGES.get(field, exc.message)},
+            errors={f"si_{field}": _(MESSAGES.get(field, exc.message))},
             form=values,
             status=422,
         )
@@ -153,10 +162,10 @@ async def create_absence(request: Request, viewer: Viewer) -> Response:
     start, end = local_time(form, "ab_start", zone), local_time(form, "ab_end", zone)
     kind = str(form.get("kind", ""))
     if kind not in {k.value for k in AbsenceKind}:
-        errors = {"ab_kind": ABSENCE_MESSAGES["kind"]}
+        errors = {"ab_kind": _(ABSENCE_MESSAGES["kind"])}
         return await show(request, viewer, team, errors=errors, form=values, status=422)
     if start is None or end is None:
-        errors = {"ab_start": ABSENCE_MESSAGES["start"]}
+        errors = {"ab_start": _(ABSENCE_MESSAGES["start"])}
         return await show(request, viewer, team, errors=errors, form=values, status=422)
     counsellor_id = as_int(form.get("ab_counsellor_id"))
     new = absences.NewAbsence(
@@ -171,7 +180,7 @@ async def create_absence(request: Request, viewer: Viewer) -> Response:
         await in_thread(save)
     except DomainError as exc:
         field = exc.field or "start"
-        message = ABSENCE_MESSAGES.get(field, exc.message)
+        message = _(ABSENCE_MESSAGES.get(field, exc.message))
         return await show(
             request, viewer, team, errors={f"ab_{field}": message}, form=values, status=422
         )

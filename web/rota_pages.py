@@ -1,7 +1,8 @@
 """The rota page of a team: the period's timeline (web.rota_timeline) with the forms to
 change it. The forms post to web.rota_edit_pages (shifts, stand-ins, absences) and
-web.rotation_pages (the rotation generator); a refused form shows this page again with German
-messages next to its fields. All times are entered and shown in the organisation's zone."""
+web.rotation_pages (the rotation generator); a refused form shows this page again with
+messages next to its fields (in the viewer's language). All times are entered and shown in the
+organisation's zone."""
 
 from __future__ import annotations
 
@@ -26,25 +27,30 @@ from foundation.teams import team_by_slug
 from scheduling import absences, shifts, standins
 from scheduling.busy import times
 from scheduling.rotation import PlannedShift
-from web import rota_days
+from web import labels, rota_days
 from web.auth import Forbidden, Viewer, page
+from web.i18n import N_
 from web.pages import as_day, as_int, render
 from web.rota_period import Period, period_of
-from web.rota_timeline import TIER_NAMES, Uncovered, timeline, uncovered
+from web.rota_timeline import Uncovered, timeline, uncovered
 
 T = TypeVar("T")
 MESSAGES = {
-    "start": "Bitte geben Sie Beginn als Datum und Uhrzeit an (eine Uhrzeit, die es gibt: "
-    "am Tag der Umstellung auf Sommerzeit fehlt 02:00–03:00).",
-    "end": "Das Ende muss nach dem Beginn liegen (höchstens 31 Tage).",
-    "end_time": "Bitte geben Sie das Ende als Datum und Uhrzeit an (eine Uhrzeit, die es gibt: "
-    "am Tag der Umstellung auf Sommerzeit fehlt 02:00–03:00).",
-    "counsellor_id": "Bitte wählen Sie eine Person aus diesem Team.",
-    "substitute_id": "Bitte wählen Sie eine andere, aktive Person aus diesem Team.",
-    "absent_id": "Bitte wählen Sie eine Person aus diesem Team.",
-    "team": "Dieses Team gibt es nicht.",
-    "tier": "Bitte wählen Sie „Erreichbar“ oder „Hintergrund“.",
-    "kind": "Bitte wählen Sie Urlaub, krank oder sonstige Abwesenheit.",
+    "start": N_(
+        "Bitte geben Sie Beginn als Datum und Uhrzeit an (eine Uhrzeit, die es gibt: "
+        "am Tag der Umstellung auf Sommerzeit fehlt 02:00–03:00)."
+    ),
+    "end": N_("Das Ende muss nach dem Beginn liegen (höchstens 31 Tage)."),
+    "end_time": N_(
+        "Bitte geben Sie das Ende als Datum und Uhrzeit an (eine Uhrzeit, die es gibt: "
+        "am Tag der Umstellung auf Sommerzeit fehlt 02:00–03:00)."
+    ),
+    "counsellor_id": N_("Bitte wählen Sie eine Person aus diesem Team."),
+    "substitute_id": N_("Bitte wählen Sie eine andere, aktive Person aus diesem Team."),
+    "absent_id": N_("Bitte wählen Sie eine Person aus diesem Team."),
+    "team": N_("Dieses Team gibt es nicht."),
+    "tier": N_("Bitte wählen Sie „Erreichbar“ oder „Hintergrund“."),
+    "kind": N_("Bitte wählen Sie Urlaub, krank oder sonstige Abwesenheit."),
 }
 
 
@@ -192,8 +198,9 @@ async def show(
             "errors": errors or {},
             "form": form or {},
             "preview": preview,
-            "tier_names": TIER_NAMES,
-            "absence_kinds": absences.KIND_LABELS,
+            "tier_names": labels.tiers(),
+            "absence_kinds": labels.absence_kinds(),
+            "weekday_names": labels.weekdays(),
             "today": now.astimezone(zone).date(),
             **data,
         },

@@ -1,5 +1,5 @@
 """The period a rota page shows: a week (Monday to Sunday) or a calendar month, in the
-organisation's zone. Pure."""
+organisation's zone. Pure but for its title, in the request's language (`web.i18n`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from foundation import dates
+from web.i18n import _, language
 from web.pages import as_day
 
 
@@ -45,8 +46,14 @@ class Period:
         if self.view == "week":
             iso = self.first.isocalendar()
             last = self.first + timedelta(days=6)
-            return f"KW {iso.week}/{iso.year}: {self.first:%d.%m.} – {last:%d.%m.%Y}"
-        return dates.month_year(self.first)
+            return _(
+                "KW %(week)s/%(year)s: %(first)s – %(last)s",
+                week=iso.week,
+                year=iso.year,
+                first=dates.day_month(self.first, language()),
+                last=dates.day_month_year(last, language()),
+            )
+        return dates.month_year(self.first, language())
 
 
 def period_of(view: str, raw_day: str | None, zone: Any, today: date) -> Period:

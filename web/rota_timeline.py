@@ -1,6 +1,7 @@
 """The rota page's timeline: rows of shifts, stand-ins, absences, busy times and gaps over a
 period, as coordinates for the server-rendered SVG (no inline styles or scripts, so the CSP
-stays strict); and the shifts an absence leaves uncovered. Pure."""
+stays strict); and the shifts an absence leaves uncovered. Pure but for the words: in the
+request's language (`web.i18n`)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from foundation import dates
 from foundation.models import Absence, Shift, StandIn, Tier
 from scheduling import absences
 from scheduling.busy import times
+from web import labels
+from web.i18n import _, language
 from web.rota_period import Period
 
 LABEL_WIDTH = 190
 TIMELINE_WIDTH = 810
 ROW_HEIGHT = 26
-TIER_NAMES = {Tier.PRIMARY: "Erreichbar", Tier.BACKUP: "Hintergrund"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def _x(period: Period, moment: datetime) -> float:
 
 
 def when(moment: datetime, zone: Any) -> str:
-    return dates.when_short(moment, zone)
+    return dates.when_short(moment, zone, language())
 
 
 def timeline(
@@ -79,7 +81,7 @@ def timeline(
                     x0,
                     max(x1 - x0, 1.5),
                     names.get(counsellor_id, "?"),
-                    f"{TIER_NAMES[tier]}: {names.get(counsellor_id, '?')}, "
+                    f"{labels.tier(tier)}: {names.get(counsellor_id, '?')}, "
                     f"{when(shift.start_at, zone)} – {when(shift.end_at, zone)}"
                     + "".join(f"; {_absence_text(a, zone)}" for a in hit)
                     + "".join(f"; {_busy_text(b, zone)}" for b in clash),
@@ -87,7 +89,7 @@ def timeline(
                     + (" hit" if hit or clash else ""),
                 )
             )
-        rows.append(Row(f"{names.get(counsellor_id, '?')} ({TIER_NAMES[tier]})", 0, blocks))
+        rows.append(Row(f"{names.get(counsellor_id, '?')} ({labels.tier(tier)})", 0, blocks))
     for stand_in in stand_ins:
         x0, x1 = _x(period, stand_in.start_at), _x(period, stand_in.end_at)
         absent, substitute = (
@@ -96,15 +98,20 @@ def timeline(
         )
         rows.append(
             Row(
-                f"Vertretung für {absent}",
+                _("Vertretung für %(absent)s", absent=absent),
                 0,
                 [
                     Block(
                         x0,
                         max(x1 - x0, 1.5),
                         substitute,
-                        f"{substitute} vertritt {absent}, {when(stand_in.start_at, zone)} – "
-                        f"{when(stand_in.end_at, zone)}",
+                        _(
+                            "%(substitute)s vertritt %(absent)s, %(start)s – %(end)s",
+                            substitute=substitute,
+                            absent=absent,
+                            start=when(stand_in.start_at, zone),
+                            end=when(stand_in.end_at, zone),
+                        ),
                         "standin",
                     )
                 ],
@@ -113,10 +120,10 @@ def timeline(
     for absence in away:
         x0, x1 = _x(period, absence.start_at), _x(period, absence.end_at)
         who = names.get(absence.counsellor_id, "?")
-        label = absences.KIND_LABELS[absence.kind]
+        label = labels.absence_kind(absence.kind)
         rows.append(
             Row(
-                f"Abwesend: {who}",
+                _("Abwesend: %(name)s", name=who),
                 0,
                 [Block(x0, max(x1 - x0, 1.5), label, _absence_text(absence, zone), "absence")],
             )
@@ -125,27 +132,32 @@ def timeline(
     for busy_time in busy_times:
         x0, x1 = _x(period, busy_time.start_at), _x(period, busy_time.end_at)
         busy_rows.setdefault(busy_time.counsellor_id, []).append(
-            Block(x0, max(x1 - x0, 1.5), "belegt", _busy_text(busy_time, zone), "absence busy")
+            Block(x0, max(x1 - x0, 1.5), _("belegt"), _busy_text(busy_time, zone), "absence busy")
         )
     for counsellor_id, blocks_of_person in busy_rows.items():
-        rows.append(Row(f"Belegt: {names.get(counsellor_id, '?')}", 0, blocks_of_person))
+        busy_label = _("Belegt: %(name)s", name=names.get(counsellor_id, "?"))
+        rows.append(Row(busy_label, 0, blocks_of_person))
     gap_blocks = [
         Block(
             _x(period, start),
             max(_x(period, end) - _x(period, start), 1.5),
-            "Lücke",
-            f"Niemand erreichbar: {when(start, zone)} – {when(end, zone)}",
+            _("Lücke"),
+            _(
+                "Niemand erreichbar: %(start)s – %(end)s",
+                start=when(start, zone),
+                end=when(end, zone),
+            ),
             "gap",
         )
         for start, end in gaps
     ]
-    rows.append(Row("Lücken", 0, gap_blocks, "gaps"))
+    rows.append(Row(_("Lücken"), 0, gap_blocks, "gaps"))
     top = 30
     placed = [dataclasses.replace(row, y=top + i * ROW_HEIGHT) for i, row in enumerate(rows)]
     days = [
         {
             "x": _x(period, start),
-            "label": dates.weekday_day(day) if period.view == "week" else f"{day.day}",
+            "label": dates.weekday_day(day, language()) if period.view == "week" else f"{day.day}",
             "weekend": day.weekday() >= 5,
         }
         for day, start in period.day_starts()
@@ -163,17 +175,21 @@ def timeline(
 
 
 def _busy_text(busy_time: times.BusyAbsence, zone: Any) -> str:
-    return (
-        f"{busy_time.counsellor.name} belegt (eigener Kalender): "
-        f"{when(busy_time.start_at, zone)} – {when(busy_time.end_at, zone)}"
+    return _(
+        "%(name)s belegt (eigener Kalender): %(start)s – %(end)s",
+        name=busy_time.counsellor.name,
+        start=when(busy_time.start_at, zone),
+        end=when(busy_time.end_at, zone),
     )
 
 
 def _absence_text(absence: Absence, zone: Any) -> str:
-    return (
-        f"{absence.counsellor.name if absence.counsellor else '?'} "
-        f"{absences.KIND_LABELS[absence.kind]}: "
-        f"{when(absence.start_at, zone)} – {when(absence.end_at, zone)}"
+    return _(
+        "%(name)s %(kind)s: %(start)s – %(end)s",
+        name=absence.counsellor.name if absence.counsellor else "?",
+        kind=labels.absence_kind(absence.kind),
+        start=when(absence.start_at, zone),
+        end=when(absence.end_at, zone),
     )
 
 

@@ -16,11 +16,12 @@ from foundation.models import Role, Tier
 from scheduling.rotation import ALL_WEEKDAYS, RotationError, RotationRequest, plan_rotation
 from scheduling.rotation_save import RotationClash, save_rotation
 from web.auth import Viewer, page
+from web.i18n import N_, _
 from web.pages import as_day, as_int
 from web.rota_pages import back, check_team, in_thread, show
 from web.rota_timeline import when
 
-NOTHING_PLANNED = "Im gewählten Zeitraum liegt keiner der gewählten Wochentage."
+NOTHING_PLANNED = N_("Im gewählten Zeitraum liegt keiner der gewählten Wochentage.")
 
 
 def weekdays(form: FormData) -> frozenset[int]:
@@ -64,7 +65,7 @@ async def rotation(request: Request, viewer: Viewer) -> Response:
             request,
             viewer,
             team,
-            errors={f"rotation_{exc.field}": exc.message},
+            errors={f"rotation_{exc.field}": _(exc.message)},
             form=values,
             status=422,
         )
@@ -73,7 +74,7 @@ async def rotation(request: Request, viewer: Viewer) -> Response:
             request,
             viewer,
             team,
-            errors={"rotation_first_day": "Bitte füllen Sie alle Felder der Rotation aus."},
+            errors={"rotation_first_day": _("Bitte füllen Sie alle Felder der Rotation aus.")},
             form=values,
             status=422,
         )
@@ -89,13 +90,15 @@ async def rotation(request: Request, viewer: Viewer) -> Response:
     except RotationClash as clash:
         zone = settings.config.organisation.zone
         problems = [
-            f"Der Dienst ab {when(start, zone)} überschneidet sich." for start in clash.starts
+            _("Der Dienst ab %(start)s überschneidet sich.", start=when(start, zone))
+            for start in clash.starts
         ]
+        saved_nothing = _("Es wurde nichts gespeichert.")
         return await show(
             request,
             viewer,
             team,
-            errors={"rotation_save": " ".join(problems[:5]) + " Es wurde nichts gespeichert."},
+            errors={"rotation_save": " ".join([*problems[:5], saved_nothing])},
             form=values,
             preview=list(plan.shifts),
             status=409,

@@ -1,0 +1,43 @@
+"""How the pages name the domain's values (a shift's tier, an absence's kind), in the
+request's language: German marked for the catalogues (`N_`), translated when asked (`web.i18n`).
+SMS and e-mails keep their own German words (`scheduling`)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from foundation import dates
+from foundation.models import AbsenceKind, Tier
+from web.i18n import N_, _, language
+
+A_MONDAY = date(2024, 1, 1)
+
+TIERS = {Tier.PRIMARY: N_("Erreichbar"), Tier.BACKUP: N_("Hintergrund")}
+ABSENCE_KINDS = {
+    AbsenceKind.HOLIDAY: N_("Urlaub"),
+    AbsenceKind.SICK: N_("krank"),
+    AbsenceKind.OTHER: N_("abwesend"),
+}
+
+
+def tier(value: Tier) -> str:
+    """'Erreichbar' (primary), 'Hintergrund' (backup)."""
+    return _(TIERS[value])
+
+
+def absence_kind(value: AbsenceKind) -> str:
+    """'Urlaub', 'krank', 'abwesend' (lower case: it stands inside a sentence)."""
+    return _(ABSENCE_KINDS[value])
+
+
+def tiers() -> dict[Tier, str]:
+    return {value: tier(value) for value in Tier}
+
+
+def absence_kinds() -> dict[AbsenceKind, str]:
+    return {value: absence_kind(value) for value in AbsenceKind}
+
+
+def weekdays() -> list[str]:
+    """The short weekday names, Monday first ('Mo' … 'So'; 'Mon' … 'Sun')."""
+    return [dates.weekday(A_MONDAY + timedelta(days=i), language()) for i in range(7)]
