@@ -21,14 +21,15 @@ from starlette.testclient import TestClient
 from config.model import HotlineConfig
 from config.settings import Settings
 from foundation.db import Database
-from foundation.models import AbsenceKind, AuditEntry, Role, Tier, User
+from foundation.models import AbsenceKind, AuditEntry, Role, Team, Tier, User, Voicemail
 from foundation.users import LOCALES
+from hotline.tasks import callback_requests
 from scheduling import absences, standins
-from scheduling.shifts import NewShift, create_shift
+from scheduling.shifts import NewShift, Rota, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.helpers import https_client
 from tests.test_auth import csrf_of, make_user, sign_in
-from web import i18n
+from web import i18n, labels
 
 ROOT = Path(__file__).parent.parent
 
@@ -319,3 +320,43 @@ def test_a_refused_rota_form_answers_in_english(rota: TestClient, config: Hotlin
     assert answer.status_code == 422
     assert "Please enter the start as a date and a time" in answer.text
     assert german_left(answer.text, config, PEOPLE) == []
+
+
+def test_the_task_list_in_english_has_no_german_left(
+    settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    make_user(database, config, "beraterin", Role.COUNSELLOR, "islamism")
+    with database.write() as session:
+        new = callback_requests.NewCallbackRequest(
+            "islamism", "+4915123456789", "morgens", "192.0.2.1", name="Jo", message="Hallo"
+        )
+        callback_requests.create_callback_request(session, settings, new, Rota(settings.config))
+        team = session.scalars(select(Team).where(Team.slug == "islamism")).one()
+        session.add(
+            Voicemail(line="islamism", team_id=team.id, recording_sid="RE" + "a" * 32,
+                      duration_seconds=83)
+        )  # fmt: skip
+    with https_client(settings, database) as client:
+        sign_in(client, "beraterin")
+        choose(client, "en")
+        page = client.get("/tasks")
+        assert "morning (8:00–11:00)" in page.text
+        assert "Length: 1:23 min" in page.text
+        assert german_left(page.text, config, ("Jo", "Hallo", "Beraterin")) == []
+        csrf = csrf_of(page.text)
+        assert (
+            client.post(
+                "/tasks/callbacks/1/status", data={"csrf": csrf, "action": "take"}
+            ).status_code
+            == 303
+        )
+        page = client.get("/tasks")
+        assert "taken by beraterin" in page.text
+        assert german_left(page.text, config, ("Jo", "Hallo", "Beraterin", "beraterin")) == []
+        refused = client.post("/tasks/callbacks/1/status", data={"csrf": csrf, "action": "x"})
+        assert refused.status_code == 422
+        assert "This action does not exist." in refused.text
+
+
+def test_the_task_lists_time_windows_are_all_translated() -> None:
+    assert set(callback_requests.WINDOWS.values()) == set(labels.TIME_WINDOWS)

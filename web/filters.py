@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -25,10 +25,16 @@ def install(env: Environment, zone: ZoneInfo) -> None:
         return dates.clock(moment, zone, language())
 
     env.filters["when"] = when
+    env.filters["day"] = day
     env.filters["clock"] = clock
     env.filters["number"] = number
     env.filters["phone"] = phone
     env.filters["call_back"] = describe  # how a call-back through the line went
+
+
+def day(value: date) -> str:
+    """A day: '26.11.2026'; '26 Nov 2026'."""
+    return dates.day_month_year(value, language())
 
 
 def number(value: float) -> str:

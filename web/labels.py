@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from foundation import dates
-from foundation.models import AbsenceKind, Tier
+from foundation.models import AbsenceKind, TaskStatus, Tier
 from web.i18n import N_, _, language
 
 A_MONDAY = date(2024, 1, 1)
@@ -19,6 +19,21 @@ ABSENCE_KINDS = {
     AbsenceKind.OTHER: N_("abwesend"),
 }
 
+TASK_STATUSES = {
+    TaskStatus.NEW: N_("offen"),
+    TaskStatus.IN_PROGRESS: N_("in Arbeit"),
+    TaskStatus.DONE: N_("erledigt"),
+}
+# The time windows of the public callback form (`hotline.tasks.callback_requests.WINDOWS`), as
+# the task list shows them: translated by their German words (`_(task.time_window)`).
+TIME_WINDOWS = (
+    N_("jederzeit"),
+    N_("morgens (8–11 Uhr)"),
+    N_("mittags (11–14 Uhr)"),
+    N_("nachmittags (14–17 Uhr)"),
+    N_("abends (17–20 Uhr)"),
+)
+
 
 def tier(value: Tier) -> str:
     """'Erreichbar' (primary), 'Hintergrund' (backup)."""
@@ -28,6 +43,10 @@ def tier(value: Tier) -> str:
 def absence_kind(value: AbsenceKind) -> str:
     """'Urlaub', 'krank', 'abwesend' (lower case: it stands inside a sentence)."""
     return _(ABSENCE_KINDS[value])
+
+
+def task_statuses() -> dict[TaskStatus, str]:
+    return {value: _(TASK_STATUSES[value]) for value in TaskStatus}
 
 
 def tiers() -> dict[Tier, str]:

@@ -26,22 +26,19 @@ from hotline.outbound_calls import summaries
 from hotline.tasks import voicemail_recordings
 from hotline.tasks.status import NotStaff, change_status
 from hotline.tasks.task_list import Task, team_tasks
-from web import outbound_call_pages
+from web import labels, outbound_call_pages
 from web.auth import Forbidden, Hidden, Viewer, page
+from web.i18n import N_, _, lookup
 from web.pages import as_int, render
 
 NO_STORE = {"Cache-Control": "no-store"}
-STATUS_NAMES = {
-    TaskStatus.NEW: "offen",
-    TaskStatus.IN_PROGRESS: "in Arbeit",
-    TaskStatus.DONE: "erledigt",
-}
 MESSAGES = {
-    "done": "Diese Aufgabe ist schon erledigt. Öffnen Sie sie wieder, um sie zu übernehmen.",
-    "action": "Diese Aktion gibt es nicht.",
-    "new": "Bitte übernehmen Sie die Nachricht, bevor Sie die Aufnahme löschen.",
-    "twilio": "Twilio hat die Aufnahme gerade nicht gelöscht. Bitte versuchen Sie es später "
-    "noch einmal.",
+    "done": N_("Diese Aufgabe ist schon erledigt. Öffnen Sie sie wieder, um sie zu übernehmen."),
+    "action": N_("Diese Aktion gibt es nicht."),
+    "new": N_("Bitte übernehmen Sie die Nachricht, bevor Sie die Aufnahme löschen."),
+    "twilio": N_(
+        "Twilio hat die Aufnahme gerade nicht gelöscht. Bitte versuchen Sie es später noch einmal."
+    ),
 }
 
 
@@ -95,7 +92,7 @@ async def _page(
         "sections": sections,
         "message": message,
         "notice": notice,
-        "status_names": STATUS_NAMES,
+        "status_names": labels.task_statuses(),
     }
     return render(request, "tasks.html", context, status)
 
@@ -106,7 +103,7 @@ def _task_id(request: Request) -> int:
 
 @page()
 async def task_list(request: Request, viewer: Viewer) -> Response:
-    notice = outbound_call_pages.NOTICES.get(request.query_params.get("notice", ""))
+    notice = lookup(outbound_call_pages.NOTICES, request.query_params.get("notice"))
     return await _page(request, viewer, notice=notice)
 
 
@@ -135,9 +132,9 @@ async def _change(request: Request, viewer: Viewer, kind: str) -> Response:
     except NotStaff:
         raise Forbidden from None
     except Conflict:
-        return await _page(request, viewer, MESSAGES["done"], 409)
+        return await _page(request, viewer, _(MESSAGES["done"]), 409)
     except Invalid:
-        return await _page(request, viewer, MESSAGES["action"], 422)
+        return await _page(request, viewer, _(MESSAGES["action"]), 422)
     return RedirectResponse("/tasks", status_code=303)
 
 
@@ -198,9 +195,9 @@ async def audio(request: Request, viewer: Viewer) -> Response:
     settings: Settings = request.app.state.settings
     ref = await _recording(request, viewer)
     if ref is None:
-        return _plain("Diese Sprachnachricht gibt es nicht.", 404)
+        return _plain(_("Diese Sprachnachricht gibt es nicht."), 404)
     if ref.deleted:
-        return _plain("Die Aufnahme wurde gelöscht.", 404)
+        return _plain(_("Die Aufnahme wurde gelöscht."), 404)
     await run_in_threadpool(
         access_log.log_opened,
         request.app.state.db,
@@ -215,9 +212,10 @@ async def audio(request: Request, viewer: Viewer) -> Response:
             recordings.open_media, settings, ref.recording_sid, request.headers.get("range")
         )
     except recordings.RecordingGone:
-        return _plain("Twilio hat diese Aufnahme nicht (mehr).", 404)
+        return _plain(_("Twilio hat diese Aufnahme nicht (mehr)."), 404)
     except recordings.RecordingUnavailable:
-        return _plain("Die Aufnahme ist gerade nicht abrufbar. Bitte später erneut versuchen.", 502)
+        unavailable = _("Die Aufnahme ist gerade nicht abrufbar. Bitte später erneut versuchen.")
+        return _plain(unavailable, 502)
     return StreamingResponse(
         media.chunks, status_code=media.status, headers={**media.headers, **NO_STORE}
     )
@@ -233,7 +231,7 @@ async def delete_recording(request: Request, viewer: Viewer) -> Response:
     if ref.deleted:
         return RedirectResponse("/tasks", status_code=303)
     if ref.status is TaskStatus.NEW:
-        return await _page(request, viewer, MESSAGES["new"], 409)
+        return await _page(request, viewer, _(MESSAGES["new"]), 409)
     try:
         await run_in_threadpool(
             voicemail_recordings.delete_recording,
@@ -243,7 +241,7 @@ async def delete_recording(request: Request, viewer: Viewer) -> Response:
             actor=viewer.actor,
         )
     except recordings.RecordingUnavailable:
-        return await _page(request, viewer, MESSAGES["twilio"], 502)
+        return await _page(request, viewer, _(MESSAGES["twilio"]), 502)
     return RedirectResponse("/tasks", status_code=303)
 
 
