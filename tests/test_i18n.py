@@ -360,3 +360,49 @@ def test_the_task_list_in_english_has_no_german_left(
 
 def test_the_task_lists_time_windows_are_all_translated() -> None:
     assert set(callback_requests.WINDOWS.values()) == set(labels.TIME_WINDOWS)
+
+
+def booking(csrf: str, **values: str) -> dict[str, str]:
+    defaults = {
+        "csrf": csrf,
+        "pseudonym": "Frau Amsel",
+        "phone": "0151 2345 6789",
+        "sms_consent": "1",
+        "date": "2026-12-01",
+        "time": "10:00",
+        "duration": "60",
+        "mode": "phone",
+    }
+    return defaults | values
+
+
+def test_appointments_in_english_have_no_german_left(
+    browser: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    make_user(database, config, "beraterin", Role.COUNSELLOR, "islamism")
+    names = ("Frau Amsel", "Beraterin")
+    with time_machine.travel(berlin(2026, 3, 1, 12), tick=False):
+        sign_in(browser, "beraterin")
+        choose(browser, "en")
+        page = browser.get("/appointments")
+        assert german_left(page.text, config, names) == []
+        csrf = csrf_of(page.text)
+        booked = browser.post("/appointments", data=booking(csrf))
+        shown = browser.get(booked.headers["location"])
+        assert "The appointment is booked: 1 Dec 2026 10:00 CET – 11:00 CET." in shown.text
+        assert german_left(shown.text, config, names) == []
+        refusals = [
+            (booking(csrf, time="10:30"), "An appointment is already booked at this time (1 Dec"),
+            (booking(csrf, date="2026-03-29", time="02:30"), "This time does not exist on 29 Mar"),
+            (booking(csrf, date="2026-10-25", time="02:30"), "02:30 CEST (first)"),
+            (booking(csrf, time="14:00", duration="600"), "between 5 minutes and 8 hours"),
+        ]
+        for data, message in refusals:
+            refused = browser.post("/appointments", data=data)
+            assert refused.status_code == 422
+            assert message in refused.text
+            assert "Nothing was booked." in refused.text
+            assert german_left(refused.text, config, names) == []
+        edit = browser.get("/appointments?edit=1")
+        assert "Move appointment: Frau Amsel, 1 Dec 2026 10:00 CET – 11:00 CET" in edit.text
+        assert german_left(edit.text, config, names) == []

@@ -1,8 +1,8 @@
 """One appointment's actions on the appointments page: move, cancel, mark as done or not
 shown, and call the client back through the line. Each asks the access policy
 (`foundation.access.may_change_appointment`) first: an appointment the viewer may not change is
-answered like a missing one (404), and a refusal shows the page again with a German message,
-nothing changed."""
+answered like a missing one (404), and a refusal shows the page again with a message (in the
+viewer's language), nothing changed."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from foundation.errors import DomainError, Invalid, NotFound
 from foundation.models import Appointment, AppointmentStatus
 from scheduling import appointments as cases
 from web import outbound_call_pages
-from web.appointment_form import MESSAGES, german, minutes_from, start_from
+from web.appointment_form import MESSAGES, minutes_from, refusal, start_from
 from web.appointment_pages import back, may_change, show, team_of
 from web.auth import Viewer, page
+from web.i18n import _
 from web.pages import as_int
 
 Change = Callable[[Session, int], Appointment]
@@ -32,7 +33,7 @@ async def _change(
     request: Request, viewer: Viewer, notice: Callable[[Appointment], str], change: Change
 ) -> Response:
     """Apply `change` to the appointment of the path, if the viewer may; errors re-show the page
-    (422) with a German message next to the appointment's form, nothing changed."""
+    (422) with a message next to the appointment's form, nothing changed."""
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if k != "csrf"}
     team = team_of(request, values)
@@ -48,7 +49,7 @@ async def _change(
     try:
         appointment = await run_in_threadpool(save)
     except DomainError as exc:
-        field, message = german(exc)
+        field, message = refusal(exc, request.app.state.settings.config.organisation.zone)
         editing = appointment_id if field in ("start", "end", "duration") else 0
         return await show(
             request,
@@ -71,7 +72,7 @@ async def reschedule(request: Request, viewer: Viewer) -> Response:
     start = start_from(values, zone)
     minutes = minutes_from(values.get("duration", ""))
     if start.at is None or minutes is None:
-        error = start.error or MESSAGES["duration"]
+        error = start.error or _(MESSAGES["duration"])
         field = "edit_start" if start.error else "edit_duration"
         return await show(
             request,

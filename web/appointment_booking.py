@@ -1,5 +1,5 @@
 """Booking an appointment from the appointments page: the form's time, duration and mode are
-checked here (German messages next to the fields), the rest by the use case
+checked here (messages next to the fields, in the viewer's language), the rest by the use case
 (`scheduling.appointments.book`); a refusal shows the page again with the form kept, 422."""
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from config.settings import Settings
 from foundation.errors import DomainError, NotFound
 from foundation.models import AppointmentMode
 from scheduling import appointments as cases
-from web.appointment_form import MESSAGES, german, minutes_from, start_from
+from web.appointment_form import MESSAGES, minutes_from, refusal, start_from
 from web.appointment_pages import back, scope_for, show, team_of
 from web.auth import Viewer, page
+from web.i18n import _
 from web.pages import as_int
 
 
@@ -34,10 +35,10 @@ async def book(request: Request, viewer: Viewer) -> Response:
         errors["start"] = start.error
     minutes = minutes_from(values.get("duration", ""))
     if minutes is None:
-        errors["duration"] = MESSAGES["duration"]
+        errors["duration"] = _(MESSAGES["duration"])
     mode = values.get("mode", "")
     if mode not in {m.value for m in AppointmentMode}:
-        errors["mode"] = MESSAGES["mode"]
+        errors["mode"] = _(MESSAGES["mode"])
     if errors or start.at is None or minutes is None:
         return await show(request, viewer, team=team, form=values, errors=errors, status=422)
     counsellor_id = as_int(values.get("counsellor_id")) if team else viewer.counsellor_id or 0
@@ -65,7 +66,7 @@ async def book(request: Request, viewer: Viewer) -> Response:
     try:
         appointment_id = await run_in_threadpool(save)
     except DomainError as exc:
-        field, message = german(exc)
+        field, message = refusal(exc, request.app.state.settings.config.organisation.zone)
         return await show(
             request, viewer, team=team, form=values, errors={field: message}, status=422
         )

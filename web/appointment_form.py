@@ -1,5 +1,5 @@
 """The booking and move forms of the appointments page: the times they name (pure) and what
-they say when a value or the use case refuses.
+they say when a value or the use case refuses (in the viewer's language).
 
 Times are typed as Berlin wall-clock times. The two DST nights are handled out loud
 (`scheduling.wallclock`): a time the spring night skips is refused with an explanation, a time
@@ -15,39 +15,39 @@ from zoneinfo import ZoneInfo
 
 from foundation.errors import Conflict, DomainError
 from scheduling import appointments as cases
-from scheduling.wallclock import (
-    Ambiguous,
-    Exact,
-    Nonexistent,
-    choice_labels,
-    explain_ambiguous,
-    explain_nonexistent,
-    resolve,
-)
+from scheduling.wallclock import Ambiguous, Exact, Nonexistent, resolve
+from web.appointment_words import choice_labels, explain_ambiguous, explain_nonexistent, overlap
+from web.i18n import N_, _
 from web.pages import as_day
 
 DURATIONS = (30, 45, 60, 90, 120)
 MIN_MINUTES, MAX_MINUTES = 5, 8 * 60
-# German messages by field (the use cases speak English for the API).
+# The messages by field (the use cases speak English for the API), marked for the catalogues.
 MESSAGES = {
-    "counsellor_id": "Bitte wählen Sie eine aktive Beraterin oder einen aktiven Berater.",
-    "client.pseudonym": "Bitte geben Sie ein Pseudonym an (höchstens 100 Zeichen, "
-    "ohne Telefonnummer).",
-    "client.phone": "Das ist keine gültige Telefonnummer (zum Beispiel 0151 23456789).",
-    "client.sms_consent": "SMS-Erinnerungen gehen nur an eine Mobilnummer: Bitte geben Sie "
-    "eine an oder lassen Sie das Häkchen weg.",
-    "location": "Bitte geben Sie den Ort des Termins an.",
-    "video_link": "Bitte geben Sie den Link zum Video-Termin an; er beginnt mit https://.",
-    "start": "Bitte geben Sie Datum und Uhrzeit des Beginns an.",
-    "end": "Die Dauer muss zwischen 5 Minuten und 8 Stunden liegen.",
-    "duration": "Die Dauer muss zwischen 5 Minuten und 8 Stunden liegen.",
-    "mode": "Bitte wählen Sie, wie der Termin stattfindet.",
-    "status": "Dieser Termin ist abgesagt oder abgeschlossen und kann so nicht mehr geändert "
-    "werden.",
-    "not_begun": "Ein Termin kann erst ab seinem Beginn als wahrgenommen oder nicht erschienen "
-    "markiert werden.",
-    "missing": "Diesen Termin gibt es nicht (mehr), oder Sie dürfen ihn nicht ändern.",
-    "bad_status": "Bitte wählen Sie „Wahrgenommen“ oder „Nicht erschienen“.",
+    "counsellor_id": N_("Bitte wählen Sie eine aktive Beraterin oder einen aktiven Berater."),
+    "client.pseudonym": N_(
+        "Bitte geben Sie ein Pseudonym an (höchstens 100 Zeichen, ohne Telefonnummer)."
+    ),
+    "client.phone": N_("Das ist keine gültige Telefonnummer (zum Beispiel 0151 23456789)."),
+    "client.sms_consent": N_(
+        "SMS-Erinnerungen gehen nur an eine Mobilnummer: Bitte geben Sie "
+        "eine an oder lassen Sie das Häkchen weg."
+    ),
+    "location": N_("Bitte geben Sie den Ort des Termins an."),
+    "video_link": N_("Bitte geben Sie den Link zum Video-Termin an; er beginnt mit https://."),
+    "start": N_("Bitte geben Sie Datum und Uhrzeit des Beginns an."),
+    "end": N_("Die Dauer muss zwischen 5 Minuten und 8 Stunden liegen."),
+    "duration": N_("Die Dauer muss zwischen 5 Minuten und 8 Stunden liegen."),
+    "mode": N_("Bitte wählen Sie, wie der Termin stattfindet."),
+    "status": N_(
+        "Dieser Termin ist abgesagt oder abgeschlossen und kann so nicht mehr geändert werden."
+    ),
+    "not_begun": N_(
+        "Ein Termin kann erst ab seinem Beginn als wahrgenommen oder nicht erschienen "
+        "markiert werden."
+    ),
+    "missing": N_("Diesen Termin gibt es nicht (mehr), oder Sie dürfen ihn nicht ändern."),
+    "bad_status": N_("Bitte wählen Sie „Wahrgenommen“ oder „Nicht erschienen“."),
 }
 
 
@@ -65,9 +65,9 @@ def start_from(values: Mapping[str, str], zone: ZoneInfo) -> Start:
     try:
         clock = time.fromisoformat(values.get("time", ""))
     except ValueError:
-        return Start(None, MESSAGES["start"])
+        return Start(None, _(MESSAGES["start"]))
     if day is None:
-        return Start(None, MESSAGES["start"])
+        return Start(None, _(MESSAGES["start"]))
     resolution = resolve(day, clock, zone)
     if isinstance(resolution, Nonexistent):
         return Start(None, explain_nonexistent(resolution))
@@ -113,11 +113,11 @@ def form_values(start: datetime, end: datetime, zone: ZoneInfo) -> dict[str, str
     }
 
 
-def german(exc: DomainError) -> tuple[str, str]:
-    """(form field, German message) for a refusal of the use case."""
+def refusal(exc: DomainError, zone: ZoneInfo) -> tuple[str, str]:
+    """(form field, message) for a refusal of the use case."""
     if isinstance(exc, cases.Overlap):
-        return "start", exc.message  # already German, naming the appointment in the way
+        return "start", overlap(exc, zone)  # naming the appointment in the way
     field = exc.field or "start"
     if field == "status" and not isinstance(exc, Conflict):
-        return "status", MESSAGES["not_begun"]
-    return field, MESSAGES.get(field, exc.message)
+        return "status", _(MESSAGES["not_begun"])
+    return field, _(MESSAGES.get(field, exc.message))

@@ -31,34 +31,40 @@ from hotline.outbound_calls import summaries
 from hotline.outbound_calls.lines import default_line, lines_for
 from scheduling import appointments as cases
 from scheduling.busy import times
+from web import appointment_words as words
 from web.appointment_form import DURATIONS, fold_choices, form_values
+from web.appointment_words import span_text
 from web.auth import Forbidden, Viewer, page
+from web.i18n import N_, _, lookup
 from web.pages import as_int, render
 
 PAST = timedelta(days=30)
 AHEAD = timedelta(days=366)
 
 STATUS_NAMES = {
-    AppointmentStatus.BOOKED: "gebucht",
-    AppointmentStatus.CANCELLED: "abgesagt",
-    AppointmentStatus.DONE: "wahrgenommen",
-    AppointmentStatus.NO_SHOW: "nicht erschienen",
+    AppointmentStatus.BOOKED: N_("gebucht"),
+    AppointmentStatus.CANCELLED: N_("abgesagt"),
+    AppointmentStatus.DONE: N_("wahrgenommen"),
+    AppointmentStatus.NO_SHOW: N_("nicht erschienen"),
 }
 MODE_NAMES = {
-    AppointmentMode.PHONE: "Telefon",
-    AppointmentMode.IN_PERSON: "vor Ort",
-    AppointmentMode.VIDEO: "Video",
+    AppointmentMode.PHONE: N_("Telefon"),
+    AppointmentMode.IN_PERSON: N_("vor Ort"),
+    AppointmentMode.VIDEO: N_("Video"),
 }
 NOTICES = {
-    "booked": "Der Termin ist gebucht",
-    "moved": "Der Termin ist verschoben",
-    "cancelled": "Der Termin ist abgesagt",
-    "done": "Der Termin ist als wahrgenommen markiert",
-    "no_show": "Der Termin ist als nicht erschienen markiert",
-    "called": "Der Rückruf ist gestartet: Ihr Telefon klingelt gleich. Nehmen Sie ab und drücken "
-    "Sie die 1, dann wird die Klientin oder der Klient angerufen. Termin",
-    "simulated": "Simulationsmodus: Es wurde niemand angerufen, der Rückruf steht im Postausgang. "
-    "Termin",
+    "booked": N_("Der Termin ist gebucht"),
+    "moved": N_("Der Termin ist verschoben"),
+    "cancelled": N_("Der Termin ist abgesagt"),
+    "done": N_("Der Termin ist als wahrgenommen markiert"),
+    "no_show": N_("Der Termin ist als nicht erschienen markiert"),
+    "called": N_(
+        "Der Rückruf ist gestartet: Ihr Telefon klingelt gleich. Nehmen Sie ab und drücken "
+        "Sie die 1, dann wird die Klientin oder der Klient angerufen. Termin"
+    ),
+    "simulated": N_(
+        "Simulationsmodus: Es wurde niemand angerufen, der Rückruf steht im Postausgang. Termin"
+    ),
 }
 
 
@@ -153,7 +159,7 @@ def _rows(
         Row(
             appointment=a,
             counsellor=names.get(a.counsellor_id, "?"),
-            when=cases.span_text(a.start_at, a.end_at, zone),
+            when=span_text(a.start_at, a.end_at, zone),
             phone=cases.masked_client_phone(box, a),
             started=a.start_at <= now,
             call_back=calls.get(a.id),
@@ -187,11 +193,12 @@ def load(
         if notice_id:
             shown = session.get(Appointment, notice_id)
             if shown is not None and may_change(session, viewer, shown):
-                notice = cases.span_text(shown.start_at, shown.end_at, zone)
+                notice = span_text(shown.start_at, shown.end_at, zone)
                 if shown.status is AppointmentStatus.BOOKED:  # over a busy time: warn
-                    busy_warning = times.warning(
-                        session, shown.counsellor_id, shown.start_at, shown.end_at, zone
+                    busy = times.conflicts(
+                        session, shown.counsellor_id, shown.start_at, shown.end_at
                     )
+                    busy_warning = words.busy_warning(busy, zone)
     access_log.log_opened(db, viewer.principal, "appointment", (a.id for a in found))
     return {
         "scope": scope,
@@ -249,9 +256,9 @@ async def show(
             "edited": edited,
             "edit_form": edit_form or {},
             "edit_choices": fold_choices(edit_form or {}, zone),
-            "notice": NOTICES.get(notice_key) if notice_id else None,
-            "status_names": STATUS_NAMES,
-            "mode_names": MODE_NAMES,
+            "notice": lookup(NOTICES, notice_key) if notice_id else None,
+            "status_names": {key: _(name) for key, name in STATUS_NAMES.items()},
+            "mode_names": {key: _(name) for key, name in MODE_NAMES.items()},
             "durations": DURATIONS,
         },
         status,
