@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from foundation import audit
 from foundation.clock import utcnow
-from foundation.db import Database
+from foundation.db import Database, checkpoint
 from foundation.models import CallbackRequest, TaskStatus, Voicemail
 from hotline import conversations, recordings, reports
 from hotline.tasks.voicemail_recordings import delete_recording
@@ -123,3 +123,4 @@ def retention_job(db: Database, settings: Settings, now: datetime | None = None)
         removed += 1
     if purged or due:
         log.info("retention: %d callback requests deleted, %d recordings deleted", purged, removed)
+    checkpoint(db.engine)  # SQLite: what was deleted leaves the write-ahead log too
