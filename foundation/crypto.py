@@ -40,10 +40,13 @@ from foundation.models import (
     Appointment,
     Base,
     CallbackRequest,
+    Client,
     Conversation,
     ConversationMessage,
     ExternalCalendar,
     OutboxMessage,
+    PlanNote,
+    PlanStep,
     SecondFactor,
     Voicemail,
 )
@@ -194,6 +197,9 @@ ENCRYPTED: tuple[tuple[type[Base], tuple[str, ...]], ...] = (
     (ConversationMessage, ("body_enc",)),
     (Voicemail, ("caller_phone_enc",)),
     (SecondFactor, ("secret_enc",)),
+    (Client, ("phone_enc",)),
+    (PlanStep, ("title_enc", "notes_enc")),
+    (PlanNote, ("text_enc",)),
 )
 REKEY_BATCH = 500
 

@@ -169,6 +169,7 @@ class NoticeKind(StrEnum):
     HANDOFF = "handoff"  # to the outgoing counsellor, before the duty passes on
     CHANGED = "changed"  # a coordinator changed shifts of this counsellor
     SWAP = "swap"  # a shift swap or an open shift asks something of her, or was decided
+    REVIEW = "review"  # a client's exit plan is due for review (scheduling.clients.reviews)
 
 
 class SwapState(StrEnum):
@@ -653,6 +654,10 @@ class Voicemail(Base):
     # The caller's number (E.164, encrypted) for a call-back through the line; None when it was
     # withheld or the line keeps none (`voicemail_keeps_number`), and after the retention.
     caller_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The client record it belongs to (scheduling.clients): linked by staff, never by number.
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
 
 
 # On PostgreSQL the database itself refuses two booked appointments of one counsellor whose
@@ -691,6 +696,10 @@ class Appointment(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCal SEQUENCE
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The client record it belongs to (scheduling.clients): linked by staff, never by number.
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
 
 
 @event.listens_for(Appointment.__table__, "before_create")
@@ -848,6 +857,10 @@ class CallbackRequest(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     done_at: Mapped[datetime | None]
+    # The client record it belongs to (scheduling.clients): linked by staff, never by number.
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
 
 
 class FeedToken(Base):
@@ -982,6 +995,10 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+    # The client record it belongs to (scheduling.clients): linked by staff, never by number.
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
 
 
 class ConversationMessage(Base):
@@ -1040,6 +1057,131 @@ class OutboundCall(Base):
     bridged_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The client record it belongs to (scheduling.clients): linked by staff, never by number.
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
+
+
+# --- clients (scheduling.clients) ---------------------------------------------------------------
+
+
+class ClientStatus(StrEnum):
+    """Where a client's case stands."""
+
+    FIRST_CONTACT = "first_contact"
+    IN_COUNSELLING = "in_counselling"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class PreferredChannel(StrEnum):
+    """How a client would like to be reached."""
+
+    PHONE = "phone"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    IN_PERSON = "in_person"
+    VIDEO = "video"
+
+
+class PlanStepStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    REACHED = "reached"
+    DROPPED = "dropped"
+
+
+class Client(Base):
+    """A client of one team, as a case: a pseudonym (unique in the team, never a real name), the
+    phone number encrypted (`phone_enc`) with its keyed hash (`phone_hash`, purpose "caller", as
+    calls keep it: matching a caller only where `[clients] match_caller_hash` allows it), the
+    status with the dates of its changes, the responsible counsellors, an exit plan
+    (`PlanStep`, `PlanNote`) with its next review date (`review_on`, a local date).
+    Appointments, conversations, callback requests, voicemails and call-backs point at it
+    (`client_id`)."""
+
+    __tablename__ = "clients"
+    __table_args__ = (
+        UniqueConstraint("team_id", "pseudonym"),
+        Index(None, "team_id", "status"),
+        Index(None, "phone_hash"),
+        Index(None, "review_on"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    pseudonym: Mapped[str] = mapped_column(String(100))
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    preferred_channel: Mapped[PreferredChannel | None] = mapped_column(
+        _enum(PreferredChannel, "preferred_channel")
+    )
+    relative: Mapped[bool] = mapped_column(Boolean, default=False)  # an Angehörige(r)
+    status: Mapped[ClientStatus] = mapped_column(
+        _enum(ClientStatus, "client_status"), default="first_contact"
+    )
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]  # counselling began (first set to in_counselling)
+    paused_at: Mapped[datetime | None]  # last paused
+    ended_at: Mapped[datetime | None]  # the case ended (None again if it is taken up again)
+    review_on: Mapped[date | None] = mapped_column(Date)  # the plan's next review (local day)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    team: Mapped[Team] = relationship()
+    counsellors: Mapped[list[Counsellor]] = relationship(
+        secondary="client_counsellors", order_by="Counsellor.name"
+    )
+
+
+class ClientCounsellor(Base):
+    """A counsellor responsible for a client (one or more per client)."""
+
+    __tablename__ = "client_counsellors"
+    __table_args__ = (Index(None, "counsellor_id"),)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    counsellor_id: Mapped[int] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class PlanStep(Base):
+    """A goal or step of a client's exit plan: its title and notes encrypted."""
+
+    __tablename__ = "plan_steps"
+    __table_args__ = (Index(None, "client_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    title_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[PlanStepStatus] = mapped_column(
+        _enum(PlanStepStatus, "plan_step_status"), default="open"
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PlanNote(Base):
+    """A note on a client's plan: of a session (perhaps naming its appointment) or of one step;
+    the text encrypted. `author` is how the audit log names who wrote it."""
+
+    __tablename__ = "plan_notes"
+    __table_args__ = (Index(None, "client_id", "at"), Index(None, "step_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("plan_steps.id", ondelete="CASCADE"))
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointments.id", ondelete="SET NULL")
+    )
+    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    author: Mapped[str] = mapped_column(String(120))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TwilioResource(StrEnum):

@@ -6,7 +6,7 @@ deletion (`[retention] twilio_days`, or sooner after an erasure); `calls.twilio_
 when an incoming call's id was listed there.
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-20 10:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0023"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 # Online-safe: processes of the release before keep working while it runs
