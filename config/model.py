@@ -413,11 +413,15 @@ class Reports(Strict):
 
 
 class Retention(Strict):
-    """How long call records are kept in detail (hotline.reports.roll_up)."""
+    """How long call records are kept in detail (hotline.reports.roll_up), and how long Twilio
+    keeps what the service sent and received (hotline.twilio_copies)."""
 
     # Call records older than this many days are rolled up into daily counts per line (no
     # caller hash) and then deleted by the hourly retention job.
     calls_days: int = Field(default=730, ge=30, le=3650)
+    # Every message, call and recording the service sent or received through Twilio is deleted
+    # from Twilio's logs this many days after (numbers and bodies are there).
+    twilio_days: int = Field(default=30, ge=1, le=3650)
 
 
 class Sso(Strict):

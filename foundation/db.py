@@ -23,8 +23,9 @@ PG_CONNECT_TIMEOUT = 3  # seconds: a call webhook must fail open well within Twi
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine; SQLite gets WAL, a busy timeout and enforced foreign keys on every connection.
-    Error messages never quote SQL parameters (they can be phone numbers)."""
+    """An engine; SQLite gets WAL, a busy timeout, enforced foreign keys and `secure_delete`
+    on every connection. Error messages never quote SQL parameters (they can be phone
+    numbers)."""
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
@@ -81,6 +82,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
+    # Deleted rows are overwritten with zeros, not left in free pages for anyone who reads the
+    # file: retention and erasure must really delete (docs/retention.md).
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
 
 
@@ -173,6 +177,21 @@ def _refuse_newer(url: str, config: AlembicConfig) -> None:
             f"(which knows up to {head}): run the newer version of konex hotline, or upgrade "
             "this one"
         )
+
+
+def checkpoint(engine: Engine) -> None:
+    """On SQLite, copy the write-ahead log into the database file and empty it, so that what
+    was deleted (and overwritten: `secure_delete`) lingers in neither file. Best effort: a
+    reader still open keeps the log (the next checkpoint empties it). Nothing elsewhere."""
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()  # outside a transaction: the pragma needs none open
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    finally:
+        connection.close()
 
 
 def ping(engine: Engine) -> None:

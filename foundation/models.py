@@ -572,6 +572,9 @@ class Call(Base):
     closed_reason: Mapped[str | None] = mapped_column(String(16))
     # The tier at which the counsellor who accepted it was rung (None: not known).
     accepted_tier: Mapped[Tier | None] = mapped_column(_enum(Tier, "tier"))
+    # When its CallSid was listed in `twilio_copies`, for the retention to delete Twilio's
+    # record of the call (with the caller's number) there; None: not yet (`foundation.copies`).
+    twilio_listed_at: Mapped[datetime | None]
 
 
 class CallDay(Base):
@@ -1181,3 +1184,32 @@ class PlanNote(Base):
     author: Mapped[str] = mapped_column(String(120))
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TwilioResource(StrEnum):
+    """What Twilio keeps of something the service sent or received: a message (SMS, WhatsApp),
+    a call, a recording."""
+
+    MESSAGE = "message"
+    CALL = "call"
+    RECORDING = "recording"
+
+
+class TwilioCopy(Base):
+    """Something in Twilio's logs that the service sent or received, to be deleted there after
+    `[retention] twilio_days` (`hotline.twilio_copies`), or sooner (`due_at`, set by an
+    erasure). Only Twilio's id, what it was and when: never a number or a body. The row goes
+    once Twilio confirmed the deletion (or no longer had it); one Twilio refused waits until
+    `next_attempt_at`."""
+
+    __tablename__ = "twilio_copies"
+    __table_args__ = (Index(None, "at"), Index(None, "due_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    resource: Mapped[TwilioResource] = mapped_column(_enum(TwilioResource, "twilio_resource"))
+    direction: Mapped[Direction] = mapped_column(_enum(Direction, "direction"))
+    purpose: Mapped[str] = mapped_column(String(40))  # what it was: "reminder-client", ...
+    at: Mapped[datetime] = mapped_column(default=utcnow)  # when it was sent or received
+    due_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]

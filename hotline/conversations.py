@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from config.phone import masked
 from config.settings import Settings
-from foundation import access, audit, crypto
+from foundation import access, audit, copies, crypto
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -425,9 +425,11 @@ def delete_provider_copies(db: Database, settings: Settings, now: datetime) -> i
         return 0
     with db.read() as session:
         due = expired_copies(session, settings, now)
-    done = [message_id for message_id, sids in due if _deleted_at_twilio(settings, sids)]
+    deleted = [(message_id, sids) for message_id, sids in due if _deleted_at_twilio(settings, sids)]
+    done = [message_id for message_id, _ in deleted]
     if done:
         with db.write() as session:
+            copies.forget_sids(session, (sid for _, sids in deleted for sid in sids))
             session.execute(
                 update(ConversationMessage)
                 .where(ConversationMessage.id.in_(done))

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from config.model import Line
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
-from foundation import crypto, outbox
+from foundation import copies, crypto, outbox
 from foundation.db import Database
-from foundation.models import Tier
+from foundation.models import Direction, Tier
 from foundation.teams import team_by_slug
 from hotline import busy, calls, hours, routing
 from hotline.routing import Rota, Target
@@ -220,10 +220,14 @@ def menu_chosen(db: Database, call_sid: str, digits: str) -> bool:
     return relative
 
 
-def dial_ended(db: Database, line: Line, call_sid: str, status: str, duration: int) -> bool:
+def dial_ended(
+    db: Database, line: Line, call_sid: str, status: str, duration: int, *, dial_sid: str = ""
+) -> bool:
     """A tier's Dial ended with `status` after `duration` seconds. True: the call was taken, the
-    caller's leg hangs up; False: ring the next step."""
+    caller's leg hangs up; False: ring the next step. `dial_sid`: Twilio's id of the leg that
+    was dialled, noted for the retention (`foundation.copies`)."""
     with db.write() as session:
+        copies.record(session, dial_sid, Direction.OUT, "dial")
         call = calls.find(session, call_sid)
         if call is not None and call.accepted_by_id is not None:
             calls.talked(session, call_sid, duration)
@@ -239,10 +243,13 @@ def dial_ended(db: Database, line: Line, call_sid: str, status: str, duration: i
     return False
 
 
-def fallback_ended(db: Database, call_sid: str, status: str, now: datetime) -> bool:
+def fallback_ended(
+    db: Database, call_sid: str, status: str, now: datetime, *, dial_sid: str = ""
+) -> bool:
     """The Dial to the fallback number ended; True if it was answered (else: voicemail)."""
     answered = status in ANSWERED
     with db.write() as session:
+        copies.record(session, dial_sid, Direction.OUT, "fallback-dial", now)
         calls.fallback(session, call_sid, answered=answered, at=now)
     return answered
 

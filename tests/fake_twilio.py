@@ -58,6 +58,10 @@ class FakeTwilio:
         # SIDs of incoming messages, added by a test); any other SID, or a second time, is a 404.
         self.received: set[str] = set()
         self.deleted_messages: list[str] = []
+        # DELETE .../Calls/{sid}.json likewise: a call it placed, or one in `received_calls` (the
+        # CallSids of incoming calls and of the legs Twilio dialled for them, added by a test).
+        self.received_calls: set[str] = set()
+        self.deleted_calls: list[str] = []
         # A slower Twilio: each accepted message or call is answered `delay` seconds after it
         # came (and recorded then, as Twilio would have taken it even if the sender is gone by
         # then). `senders`: the address each message or call came from, by its SID.
@@ -84,6 +88,17 @@ class FakeTwilio:
             **fields,
         }
         return sid
+
+    def log(self) -> set[str]:
+        """Every SID still in the account's logs: messages and calls sent or received, and
+        recordings, that were not deleted."""
+        messages = self.received | {message["Sid"] for message in self.messages}
+        calls = self.received_calls | {call["Sid"] for call in self.calls}
+        return (
+            (messages - set(self.deleted_messages))
+            | (calls - set(self.deleted_calls))
+            | set(self.recordings)
+        )
 
     def authorized(self, header: str | None) -> bool:
         pair = f"{self.account_sid}:{self.auth_token}".encode()
@@ -191,6 +206,10 @@ class FakeTwilio:
                 if self.path.startswith(messages):
                     self._delete_message(self.path.removeprefix(messages).removesuffix(".json"))
                     return
+                calls = f"/2010-04-01/Accounts/{fake.account_sid}/Calls/"
+                if self.path.startswith(calls):
+                    self._delete_call(self.path.removeprefix(calls).removesuffix(".json"))
+                    return
                 prefix = f"/2010-04-01/Accounts/{fake.account_sid}/Recordings/"
                 sid = self.path.removeprefix(prefix).removesuffix(".json")
                 if not fake.authorized(self.headers.get("Authorization")):
@@ -219,6 +238,21 @@ class FakeTwilio:
                     self._answer(500, {"code": 20500, "message": "Internal", "status": 500})
                 else:
                     fake.deleted_messages.append(sid)
+                    self.send_response(204)
+                    self.end_headers()
+
+            def _delete_call(self, sid: str) -> None:
+                held = fake.received_calls | {call["Sid"] for call in fake.calls}
+                if not fake.authorized(self.headers.get("Authorization")):
+                    fake.refused += 1
+                    self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                elif sid not in held or sid in fake.deleted_calls:
+                    self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                elif fake.fail_next:
+                    fake.fail_next -= 1
+                    self._answer(500, {"code": 20500, "message": "Internal", "status": 500})
+                else:
+                    fake.deleted_calls.append(sid)
                     self.send_response(204)
                     self.end_headers()
 

@@ -6,18 +6,26 @@ import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from config.model import HotlineConfig
-from foundation.db import Database, SchemaTooNew, alembic_config, make_engine, upgrade
+from foundation.db import (
+    Database,
+    SchemaTooNew,
+    alembic_config,
+    checkpoint,
+    make_engine,
+    upgrade,
+)
 from foundation.errors import Conflict
-from foundation.models import Base, Shift, Tier
+from foundation.models import Base, Counsellor, Shift, Tier
 from scheduling import shifts
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin, utc
@@ -222,3 +230,27 @@ def test_a_schema_newer_than_the_code_is_refused_with_a_clear_message(
 
     assert main(["db", "upgrade"]) == 2
     assert "refusing to start: the database schema is at revision 9999" in capsys.readouterr().err
+
+
+def test_sqlite_overwrites_what_is_deleted(database: Database, db_url: str) -> None:
+    """`secure_delete`: a deleted text is in neither the database file nor its write-ahead log
+    once the log is checkpointed (the retention job does that after deleting)."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    secret = "Geheimnis-" + "x" * 40  # longer than any page header noise
+    with database.write() as session:
+        person = Counsellor(name=secret, phone="+491701234567")
+        session.add(person)
+        session.flush()
+        person_id = person.id
+    checkpoint(database.engine)
+    path = Path(db_url.removeprefix("sqlite:///"))
+    assert secret.encode() in path.read_bytes()  # it was there
+    with database.write() as session:
+        session.execute(delete(Counsellor).where(Counsellor.id == person_id))
+    checkpoint(database.engine)
+    for name in (path, path.with_name(path.name + "-wal")):
+        if name.exists():
+            assert secret.encode() not in name.read_bytes(), name.name

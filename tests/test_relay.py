@@ -157,7 +157,7 @@ def test_a_client_sms_reaches_the_primary_and_the_reply_the_client(
     answer = line.sms(CLIENT, "Hallo, ich brauche Hilfe.")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/xml")
-    assert "<Message>" not in answer.text
+    assert "<Message" not in answer.text
     (relayed,) = line.sent(1)
     assert relayed["To"] == on_call.primary
     assert relayed["From"] == ISLAMISM
@@ -168,7 +168,7 @@ def test_a_client_sms_reaches_the_primary_and_the_reply_the_client(
     assert dict(parse_qsl(callback.query))["leg"] == "primary"
 
     answer = line.sms(on_call.primary, "K1 Wir sind für Sie da. Wann passt es Ihnen?")
-    assert "<Message>" not in answer.text  # with a code: no notice
+    assert "<Message" not in answer.text  # with a code: no notice
     reply = line.sent(2)[1]
     assert (reply["To"], reply["From"]) == (CLIENT, ISLAMISM)
     assert reply["Body"] == "Wir sind für Sie da. Wann passt es Ihnen?"
@@ -236,8 +236,8 @@ def test_codes_pick_the_conversation_and_no_code_goes_to_the_most_recent_with_a_
     line.sms(OTHER_CLIENT, "Ich bin B")
     assert [m["Body"] for m in line.sent(2)] == ["[K1] Ich bin A", "[K2] Ich bin B"]
 
-    assert "<Message>" not in line.sms(on_call.primary, "#k1 An A").text
-    assert "<Message>" not in line.sms(on_call.primary, "[K2] An B").text
+    assert "<Message" not in line.sms(on_call.primary, "#k1 An A").text
+    assert "<Message" not in line.sms(on_call.primary, "[K2] An B").text
     assert [(m["To"], m["Body"]) for m in line.sent(4)[2:]] == [
         (CLIENT, "An A"),
         (OTHER_CLIENT, "An B"),
@@ -245,7 +245,7 @@ def test_codes_pick_the_conversation_and_no_code_goes_to_the_most_recent_with_a_
 
     # No code: the conversation last relayed to her (B's), and she is told.
     answer = line.sms(on_call.primary, "Ohne Code")
-    assert "<Message>Ohne Code an K2 gesendet." in answer.text
+    assert ">Ohne Code an K2 gesendet." in answer.text
     assert (line.sent(5)[4]["To"], line.fake.messages[4]["Body"]) == (OTHER_CLIENT, "Ohne Code")
 
     line.sms(CLIENT, "Noch eine Frage")  # now A's was relayed last
@@ -259,13 +259,13 @@ def test_an_unknown_or_closed_code_is_explained_and_changes_nothing(
 ) -> None:
     answer = line.sms(on_call.primary, "Hallo?")
     assert (
-        "<Message>Ihnen wurde kein offenes Gespräch weitergeleitet: nichts gesendet. "
+        ">Ihnen wurde kein offenes Gespräch weitergeleitet: nichts gesendet. "
         "Es gibt kein offenes Gespräch.</Message>" in answer.text
     )
     line.sms(CLIENT, "Ich bin A")
     line.sent(1)
     answer = line.sms(on_call.primary, "K9 Hallo")
-    assert "<Message>Kein offenes Gespräch K9: nichts gesendet. Offen: K1.</Message>" in answer.text
+    assert ">Kein offenes Gespräch K9: nichts gesendet. Offen: K1.</Message>" in answer.text
     # The backup was never relayed anything: without a code, nothing goes.
     answer = line.sms(on_call.backup, "Hallo")
     assert "kein offenes Gespräch weitergeleitet" in answer.text
@@ -306,10 +306,10 @@ def test_outside_hours_the_client_gets_the_hours_and_nothing_is_relayed(
         "freitags von 9 bis 16 Uhr erreichbar und antworten Ihnen dann. In einem Notfall wählen "
         "Sie bitte 110."
     )
-    assert f"<Message>{expected}</Message>" in answer.text
+    assert f">{expected}</Message>" in answer.text
     for word in TELLING:
         assert word.casefold() not in expected.casefold(), word
-    assert "<Message>" not in again.text  # once a night, not once a message
+    assert "<Message" not in again.text  # once a night, not once a message
     assert line.fake.messages == []
     stored = rows(line.database)
     assert [(r.direction, r.status) for r in stored] == [
@@ -346,7 +346,7 @@ def test_the_out_of_hours_reply_comes_from_the_configuration(
 def test_nobody_on_call_stores_without_relaying(line: Line, noon: time_machine.Coordinates) -> None:
     answer = line.sms(CLIENT, "Hallo")
     assert answer.status_code == 200
-    assert "<Message>" not in answer.text
+    assert "<Message" not in answer.text
     assert [r.status for r in rows(line.database)] == [states.UNROUTED]
     assert line.fake.messages == []
 
@@ -446,7 +446,7 @@ def test_a_broken_database_still_answers_empty_twiml(
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("application/xml")
         assert "<Response" in answer.text
-        assert "<Message>" not in answer.text
+        assert "<Message" not in answer.text
     assert len(line.fake.messages) == 1
 
 
@@ -760,12 +760,12 @@ def test_a_reply_without_code_never_falls_back_to_an_older_client(
     _change_state(line.database, k2, "close")  # a colleague closes B's conversation
     answer = line.sms(on_call.primary, "Danke B, bis morgen um 10 bei Ihnen zu Hause")
     assert (
-        "<Message>Gespräch K2, zuletzt an Sie weitergeleitet, ist geschlossen: nichts gesendet. "
+        ">Gespräch K2, zuletzt an Sie weitergeleitet, ist geschlossen: nichts gesendet. "
         "Für ein anderes Gespräch den Code voranstellen, z. B. „K3 …“. Offen: K1.</Message>"
     ) in answer.text
     assert [r.direction for r in rows(line.database)] == [Direction.IN, Direction.IN]
     # With the code, A is reached as before.
-    assert "<Message>" not in line.sms(on_call.primary, "K1 Hallo A").text
+    assert "<Message" not in line.sms(on_call.primary, "K1 Hallo A").text
     assert line.sent(3)[2]["To"] == CLIENT
     assert len(line.fake.messages) == 3
 
@@ -784,10 +784,10 @@ def test_a_reply_without_code_long_after_the_relay_asks_for_the_code(
     with time_machine.travel(NOON + timedelta(hours=12, minutes=1), tick=False):
         answer = line.sms(on_call.primary, "Guten Morgen")
         assert (
-            "<Message>Die letzte Weiterleitung an Sie (K1) ist über 12 Stunden her: nichts "
+            ">Die letzte Weiterleitung an Sie (K1) ist über 12 Stunden her: nichts "
             "gesendet. Bitte den Code voranstellen, z. B. „K1 …“.</Message>"
         ) in answer.text
-        assert "<Message>" not in line.sms(on_call.primary, "K1 Guten Morgen").text
+        assert "<Message" not in line.sms(on_call.primary, "K1 Guten Morgen").text
         assert line.sent(3)[2]["Body"] == "Guten Morgen"
     assert len(line.fake.messages) == 3
 
@@ -1069,7 +1069,7 @@ def test_with_a_pin_rule_a_reply_needs_the_pin_and_the_client_never_sees_it(
         _set_pin(line.database, on_call.primary_id, "4711")
         assert "Antwort-PIN voranstellen" in line.sms(on_call.primary, "K1 Ohne PIN").text
         answer = line.sms(on_call.primary, "4711 K1 Mit PIN, hallo.")
-        assert "<Message>" not in answer.text
+        assert "<Message" not in answer.text
         reply = line.sent(2)[1]
         assert (reply["To"], reply["Body"]) == (CLIENT, "Mit PIN, hallo.")
         assert all("4711" not in (r.body_enc or b"").decode("latin-1") for r in rows(line.database))
@@ -1093,7 +1093,7 @@ def test_wrong_pins_send_nothing_and_lock_sms_replies_for_a_while(
         assert "gesperrt" in line.sms(on_call.primary, "4711 K1 Richtig, aber gesperrt").text
         assert len(line.fake.messages) == 1
         noon.shift(timedelta(minutes=reply_pin.LOCK_MINUTES, seconds=1))
-        assert "<Message>" not in line.sms(on_call.primary, "4711 K1 Jetzt wieder").text
+        assert "<Message" not in line.sms(on_call.primary, "4711 K1 Jetzt wieder").text
         assert line.sent(2)[1]["Body"] == "Jetzt wieder"
         assert _counsellor(line.database, on_call.primary_id).reply_pin_failures == 0
 

@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from foundation.models import OutboundCall
+from foundation import copies
+from foundation.models import Direction, OutboundCall
 from hotline.outbound_calls import states, targets
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,20 @@ def bridge(
     return call.line, number
 
 
-def client_ended(session: Session, call_id: int, call_sid: str, dial_status: str) -> str:
-    """The Dial to the client ended; returns the line. The first report counts."""
+def client_ended(
+    session: Session,
+    call_id: int,
+    call_sid: str,
+    dial_status: str,
+    *,
+    leg_sids: tuple[str, ...] = (),
+) -> str:
+    """The Dial to the client ended; returns the line. The first report counts. `leg_sids`:
+    Twilio's ids of the client's leg and of its recording (if the line records), noted for the
+    retention (`foundation.copies`)."""
     call = _live(session, call_id, call_sid)
+    for sid in leg_sids:
+        copies.record(session, sid, Direction.OUT, "call-back-client")
     if call.client_status is None:
         call.client_status = (dial_status or "unknown")[:20]
     return call.line

@@ -1,8 +1,9 @@
 """Retention: personal data is kept only as long as the work needs it. The hourly job deletes
 done callback requests, the callers' numbers and recordings of done voicemails past
-`[tasks] retention_days`, runs the text relay's own retention (`[relay] retention_days`), and
+`[tasks] retention_days`, runs the text relay's own retention (`[relay] retention_days`),
 rolls call records older than `[retention] calls_days` into daily counts before deleting them
-(`hotline.reports.roll_up`)."""
+(`hotline.reports.roll_up`), and deletes Twilio's copies of everything sent and received after
+`[retention] twilio_days` (`hotline.twilio_copies`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from foundation import audit
 from foundation.clock import utcnow
-from foundation.db import Database
+from foundation.db import Database, checkpoint
 from foundation.models import CallbackRequest, TaskStatus, Voicemail
-from hotline import conversations, recordings, reports
+from hotline import conversations, recordings, reports, twilio_copies
 from hotline.tasks.voicemail_recordings import delete_recording
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,10 @@ def retention_job(db: Database, settings: Settings, now: datetime | None = None)
         forget_voicemail_numbers(session, cutoff)
     with db.write() as session:
         conversations.purge(session, settings, now)  # the text relay: `[relay] retention_days`
+    twilio_copies.list_calls(db, settings, now)  # before the roll-up deletes their records
     roll_up_calls(db, settings, now)
     conversations.delete_provider_copies(db, settings, now)  # and Twilio's copies
+    twilio_copies.delete_copies(db, settings, now)  # of everything: `[retention] twilio_days`
     with db.read() as session:
         due = expired_recordings(session, cutoff, RETENTION_BATCH)
     removed = 0
@@ -123,3 +126,4 @@ def retention_job(db: Database, settings: Settings, now: datetime | None = None)
         removed += 1
     if purged or due:
         log.info("retention: %d callback requests deleted, %d recordings deleted", purged, removed)
+    checkpoint(db.engine)  # SQLite: what was deleted leaves the write-ahead log too

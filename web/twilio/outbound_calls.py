@@ -88,9 +88,10 @@ def connect(context: Context) -> Response:
 def dialed(context: Context) -> Response:
     """The Dial to the client ended: why nobody was reached, if so; then hang up."""
     dial_status = context.params.get("DialCallStatus", "")
+    legs = (context.params.get("DialCallSid", ""), context.params.get("RecordingSid", ""))
 
     def ended(session: Session, call_id: int, call_sid: str) -> str:
-        return webhooks.client_ended(session, call_id, call_sid, dial_status)
+        return webhooks.client_ended(session, call_id, call_sid, dial_status, leg_sids=legs)
 
     try:
         line = _line(context, _step(context, references.FOLLOW_UP, ended))

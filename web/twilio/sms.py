@@ -11,6 +11,10 @@ Signature first (the same check as the call webhooks, `web.twilio.signature`): u
 * any other message to a line is relayed to the on-call counsellor; to any other number it
   gets an empty <Response/>.
 
+Every incoming message's id is noted, and so is the id of each answer Twilio sends for a TwiML
+<Message> (its `action` URL, POST /twilio/sms/sent, hears it), so that the retention deletes
+both at Twilio (`foundation.copies`, `hotline.twilio_copies`).
+
 Telling these apart is the one use case that stays in the web layer: it joins telephony (the
 relay) and scheduling (reminder replies), two packages that must not import each other.
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
@@ -35,9 +40,10 @@ from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
 from config.settings import Settings
-from foundation import outbox
+from foundation import copies, outbox
 from foundation.clock import utcnow
 from foundation.db import Database
+from foundation.models import Direction
 from foundation.outgoing import Provider
 from hotline.relay import client_message, counsellor_reply, delivery, status_callbacks
 from hotline.relay.incoming import Incoming, staff_sender
@@ -50,22 +56,33 @@ from web.twilio.webhook import TWIML, int_param, line_for
 log = logging.getLogger(__name__)
 
 
-def message_twiml(text: str | None) -> str:
-    """`<Response><Message>text</Message></Response>`, or an empty `<Response/>`."""
+SENT_PATH = "/twilio/sms/sent"
+# What a TwiML answer was (the purpose its Twilio id is noted with).
+ANSWERS = ("answer-counsellor", "answer-reminder", "answer-client")
+
+
+def message_twiml(text: str | None, action: str | None = None) -> str:
+    """`<Response><Message>text</Message></Response>`, or an empty `<Response/>`. `action`:
+    the URL Twilio reports the id of the message it sent to."""
     document = MessagingResponse()
     if text:
-        document.message(text)
+        document.message(text, **({"action": action, "method": "POST"} if action else {}))
     return str(document)
+
+
+def sent_url(settings: Settings, answer: str) -> str:
+    return f"{settings.public_url}{SENT_PATH}?{urlencode({'p': answer})}"
 
 
 @dataclass(frozen=True, slots=True)
 class Handled:
-    """The answer, and what to send once the transaction has committed: outbox messages
-    (reminder answers) and rows of the text relay."""
+    """The answer (and what it is: ANSWERS), and what to send once the transaction has
+    committed: outbox messages (reminder answers) and rows of the text relay."""
 
     text: str | None = None
     outbox: list[int] = field(default_factory=list)
     relayed: list[int] = field(default_factory=list)
+    answer: str = "answer-client"
 
 
 def _answer(db: Database, settings: Settings, rota: Rota, params: dict[str, str]) -> Handled:
@@ -87,13 +104,20 @@ def _handle(db: Database, settings: Settings, rota: Rota, params: dict[str, str]
         media=int_param(params.get("NumMedia")),
     )
     with db.write() as session:
+        channel = "whatsapp" if incoming.sender.startswith(WHATSAPP) else "sms"
+        copies.record(session, incoming.message_sid, Direction.IN, f"incoming-{channel}", now)
         if line is not None:
             counsellor = staff_sender(session, settings, line, incoming.sender)
             if counsellor is not None:
                 reply = counsellor_reply.from_counsellor(
                     session, settings, incoming, counsellor, now
                 )
-                return Handled(reply.text, outbox=reply.outbox, relayed=reply.deliver)
+                return Handled(
+                    reply.text,
+                    outbox=reply.outbox,
+                    relayed=reply.deliver,
+                    answer="answer-counsellor",
+                )
         answer = replies.answer(
             session,
             settings,
@@ -103,7 +127,7 @@ def _handle(db: Database, settings: Settings, rota: Rota, params: dict[str, str]
             now=now,
         )
         if line is None or answer.text is not None or answer.deliver:
-            return Handled(answer.text, outbox=answer.deliver)
+            return Handled(answer.text, outbox=answer.deliver, answer="answer-reminder")
         relayed = client_message.from_client(session, settings, incoming, now, rota)
         return Handled(relayed.text, outbox=relayed.outbox, relayed=relayed.deliver)
 
@@ -132,7 +156,33 @@ async def incoming(request: Request) -> Response:
     if handled.outbox or handled.relayed:
         state = request.app.state
         background = BackgroundTask(_send, db, settings, state.provider, state.rota, handled)
-    return Response(message_twiml(handled.text), media_type=TWIML, background=background)
+    document = message_twiml(handled.text, sent_url(settings, handled.answer))
+    return Response(document, media_type=TWIML, background=background)
+
+
+def _note_sent(db: Database, sid: str, answer: str) -> None:
+    with db.write() as session:
+        copies.record(session, sid, Direction.OUT, answer)
+
+
+async def answer_sent(request: Request) -> Response:
+    """Twilio sent the answer of a TwiML <Message> (its `action`): its id is noted for the
+    retention. Answered with nothing, whatever happens."""
+    settings: Settings = request.app.state.settings
+    params = await signed_params(request, settings)
+    if isinstance(params, Response):
+        return params
+    answer = request.query_params.get("p", "")
+    try:
+        await to_thread.run_sync(
+            _note_sent,
+            request.app.state.db,
+            params.get("MessageSid", ""),
+            answer if answer in ANSWERS else "answer",
+        )
+    except Exception as exc:
+        log.error("%s failed (%s)", SENT_PATH, type(exc).__name__)
+    return Response(message_twiml(None), media_type=TWIML)
 
 
 def _status(
@@ -171,5 +221,6 @@ async def delivery_status(request: Request) -> Response:
 
 routes = [
     Route("/twilio/sms", incoming, methods=["POST"]),
+    Route(SENT_PATH, answer_sent, methods=["POST"]),
     Route(status_callbacks.STATUS_PATH, delivery_status, methods=["POST"]),
 ]

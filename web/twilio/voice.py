@@ -287,6 +287,7 @@ def dialed(context: Context) -> Response:
         context.params.get("CallSid", ""),
         context.params.get("DialCallStatus", ""),
         int_param(context.params.get("DialCallDuration")),
+        dial_sid=context.params.get("DialCallSid", ""),
     )
     if taken:
         if context.busy is not None:
@@ -310,6 +311,7 @@ def fallback_dialed(context: Context) -> Response:
         context.params.get("CallSid", ""),
         context.params.get("DialCallStatus", ""),
         utcnow(),
+        dial_sid=context.params.get("DialCallSid", ""),
     )
     if answered:
         return respond(twiml.hang_up())

@@ -3,8 +3,8 @@
 `locale` ("de" or "en", `foundation.users.LOCALES`), NOT NULL with the default "de": every
 existing account keeps German pages.
 
-Revision ID: 0028
-Revises: 0023
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0028"
-down_revision: str | None = "0023"
+revision: str = "0026"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 # Online-safe: processes of the release before keep working while it runs
