@@ -406,3 +406,29 @@ def test_appointments_in_english_have_no_german_left(
         edit = browser.get("/appointments?edit=1")
         assert "Move appointment: Frau Amsel, 1 Dec 2026 10:00 CET – 11:00 CET" in edit.text
         assert german_left(edit.text, config, names) == []
+
+
+def test_the_counsellors_page_in_english_has_no_german_left(
+    coordinator: TestClient, config: HotlineConfig
+) -> None:
+    choose(coordinator, "en")
+    page = coordinator.get("/counsellors")
+    assert "Nobody added yet." in page.text
+    assert german_left(page.text, config, ()) == []
+    refused = coordinator.post(
+        "/counsellors",
+        data={"csrf": csrf_of(page.text), "name": "Amira Yilmaz", "phone": "12",
+              "email": "nope", "notify_email": "1", "teams": "islamism"},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert "This is not a valid e-mail address." in refused.text
+    assert german_left(refused.text, config, PEOPLE) == []
+    created = coordinator.post(
+        "/counsellors",
+        data={"csrf": csrf_of(page.text), "name": "Amira Yilmaz", "phone": "0151 2345 6789",
+              "teams": "islamism", "notify_sms": "1"},
+    )  # fmt: skip
+    assert created.status_code == 303
+    edit = coordinator.get("/counsellors/1")
+    assert "Edit Amira Yilmaz" in edit.text
+    assert german_left(edit.text, config, PEOPLE) == []

@@ -17,16 +17,18 @@ from foundation.errors import DomainError
 from foundation.models import Counsellor, Role
 from scheduling import counsellors as cases
 from web.auth import Forbidden, Hidden, Viewer, page
+from web.i18n import N_, _
 from web.pages import as_int, render
 
-# German messages for the form, by field (the use cases speak English for the API).
+# The form's messages by field (the use cases speak English for the API), marked for the
+# catalogues and translated where they are used.
 MESSAGES = {
-    "name": "Bitte geben Sie einen Namen an.",
-    "phone": "Das ist keine gültige Telefonnummer (zum Beispiel 0151 23456789).",
-    "email": "Das ist keine gültige E-Mail-Adresse.",
-    "team": "Dieses Team gibt es nicht.",
-    "teams": "Bitte wählen Sie nur Teams, die Sie koordinieren.",
-    "notify_email": "Für Dienst-Hinweise per E-Mail geben Sie bitte eine E-Mail-Adresse an.",
+    "name": N_("Bitte geben Sie einen Namen an."),
+    "phone": N_("Das ist keine gültige Telefonnummer (zum Beispiel 0151 23456789)."),
+    "email": N_("Das ist keine gültige E-Mail-Adresse."),
+    "team": N_("Dieses Team gibt es nicht."),
+    "teams": N_("Bitte wählen Sie nur Teams, die Sie koordinieren."),
+    "notify_email": N_("Für Dienst-Hinweise per E-Mail geben Sie bitte eine E-Mail-Adresse an."),
 }
 
 
@@ -48,13 +50,13 @@ def _read_form(form: FormData) -> tuple[cases.NewCounsellor, dict[str, str]]:
     errors: dict[str, str] = {}
     email = values["email"]
     if email and ("@" not in email or " " in email or len(email) > 320):
-        errors["email"] = MESSAGES["email"]
+        errors["email"] = _(MESSAGES["email"])
     if len(values["name"]) > 200:
-        errors["name"] = "Der Name darf höchstens 200 Zeichen lang sein."
+        errors["name"] = _("Der Name darf höchstens 200 Zeichen lang sein.")
     # An unticked checkbox is simply missing from the form.
     notify_sms, notify_email = "notify_sms" in form, "notify_email" in form
     if notify_email and not email:
-        errors["notify_email"] = MESSAGES["notify_email"]
+        errors["notify_email"] = _(MESSAGES["notify_email"])
     new = cases.NewCounsellor(
         values["name"], values["phone"], email or None, teams, notify_sms, notify_email
     )
@@ -107,7 +109,7 @@ def _save(
     db: Database = request.app.state.db
     allowed = set(_manageable_teams(settings, viewer))
     if not set(new.teams) <= allowed:
-        return {"teams": MESSAGES["teams"]}
+        return {"teams": _(MESSAGES["teams"])}
     actor = viewer.actor
     try:
         with db.write() as session:
@@ -134,7 +136,7 @@ def _save(
                 )
     except DomainError as exc:
         field = exc.field or "name"
-        return {field: MESSAGES.get(field, exc.message)}
+        return {field: _(MESSAGES.get(field, exc.message))}
     return {}
 
 
@@ -153,7 +155,7 @@ def _one(db: Database, counsellor_id: int) -> Counsellor | None:
     with db.read() as session:
         counsellor = session.get(Counsellor, counsellor_id)
         if counsellor is not None:
-            _ = counsellor.teams  # load while the session is open
+            counsellor.teams  # noqa: B018 - load while the session is open
         return counsellor
 
 
