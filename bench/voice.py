@@ -653,10 +653,10 @@ LAYERS = [
     ("Starlette", "starlette/"),
     ("asyncio event loop", "asyncio/"),
     ("prometheus metrics", "prometheus_client/"),
-    ("our code (own frames)", "/web/"),
-    ("our code (own frames)", "/hotline/"),
-    ("our code (own frames)", "/scheduling/"),
-    ("our code (own frames)", "/config/"),
+    ("our code (own frames)", "(web/"),
+    ("our code (own frames)", "(hotline/"),
+    ("our code (own frames)", "(scheduling/"),
+    ("our code (own frames)", "(config/"),
 ]
 
 
@@ -676,7 +676,8 @@ def summarise(raw: Path) -> str:
             inclusive[key] += count
         layer = "other"
         for frame in reversed(frames):
-            found = next((name for name, part in LAYERS if part in frame), None)
+            where = _frame(frame)  # our files relative to the repository
+            found = next((name for name, part in LAYERS if part in where), None)
             if found:
                 layer = found
                 break

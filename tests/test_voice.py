@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import time_machine
@@ -26,6 +27,7 @@ from foundation import crypto, outbox
 from foundation.db import Database, make_engine
 from foundation.models import Base, Call, OutboxMessage, StandIn, Tier, Voicemail
 from foundation.teams import team_by_slug
+from hotline import calls as calls_module
 from hotline.calls import call_values, open_call
 from scheduling import shifts
 from scheduling.shifts import NewShift, create_shift
@@ -36,7 +38,7 @@ from tests.helpers import post_signed, put_on_call
 from web.app import create_app
 from web.twilio import webhook
 from web.twilio.hotpath import Recorder
-from web.twilio.signature import twilio_signature
+from web.twilio.signature import MAX_BODY, form, twilio_signature
 
 ISLAMISM = "+497112794555"
 RIGHT_WING = "+497112794544"
@@ -944,6 +946,37 @@ def test_the_hot_paths_batches_record_each_call_once(database: Database) -> None
     assert [c.caller_hash for c in rows[1:]] == [f"CA-{i}" for i in range(20)]
 
 
+def test_a_steps_flush_returns_once_the_batch_being_written_is_committed(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flusher took the queue and is writing it when the call's next step flushes: the step
+    must not go on before that batch is committed, or it finds no record (seen under load: a
+    call without its outcome). A flush on the event loop (`wait=False`) does not wait."""
+    recorder = Recorder(database)
+    writing, release = threading.Event(), threading.Event()
+    real = calls_module.open_calls
+
+    def slow(session, rows):  # type: ignore[no-untyped-def]
+        writing.set()
+        assert release.wait(10)
+        real(session, rows)
+
+    monkeypatch.setattr(calls_module, "open_calls", slow)
+    at = berlin(2026, 12, 2, 11)
+    recorder.add(
+        call_values(call_sid="CA-w", line="islamism", team_id=None, caller_hash=None, at=at)
+    )
+    flusher = threading.Thread(target=recorder.flush)
+    flusher.start()
+    assert writing.wait(10)
+    recorder.flush(wait=False)  # returns at once, the other flush is writing
+    threading.Timer(0.05, release.set).start()
+    recorder.flush()  # the step's
+    with database.read() as session:
+        assert session.scalars(select(Call.call_sid)).all() == ["CA-w"]
+    flusher.join(10)
+
+
 @settings(max_examples=200, deadline=None, database=None)
 @given(
     token=st.text(min_size=1, max_size=40),
@@ -954,6 +987,150 @@ def test_own_signature_equals_twilios(token: str, path: str, params: dict[str, s
     url = f"https://hotline.example.org/{path}"
     expected = RequestValidator(token).compute_signature(url, params)
     assert twilio_signature(token, url, params) == expected
+
+
+# --- the fast lane (web.twilio.fastlane) -------------------------------------------------------
+
+FORM_PIECES = st.sampled_from(
+    ["a", "B", "=", "&", "+", "%", "%2B", "%2b", "%20", "%zz", "%e2%82%ac", "%e2%82", "é", "0"]
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(body=st.lists(FORM_PIECES, max_size=30).map("".join))
+def test_the_form_is_parsed_as_parse_qsl_parses_it(body: str) -> None:
+    raw = body.encode()
+    assert form(raw) == dict(parse_qsl(body, keep_blank_values=True))
+
+
+def test_a_form_that_is_not_utf8_has_no_parameters() -> None:
+    assert form(b"From=%2B49&To=\xff") == {}
+
+
+def incoming_params(sid: str) -> dict[str, str]:
+    return {"CallSid": sid, "From": "+4915199990000", "To": ISLAMISM, "CallStatus": "ringing"}
+
+
+def spy_on_the_route(client: TestClient) -> list[str]:
+    """The paths of the requests the fast lane hands on to Starlette's route, from now on."""
+    lane = client.app.lane  # type: ignore[attr-defined]
+    routed: list[str] = []
+    route = lane.route
+
+    async def counting(scope, receive, send):  # type: ignore[no-untyped-def]
+        routed.append(scope["path"])
+        await route(scope, receive, send)
+
+    lane.route = counting
+    return routed
+
+
+def test_the_fast_lane_answers_a_call_as_the_route_does(sim: Simulator, client: TestClient) -> None:
+    """Once the snapshot is there, the lane answers without Starlette's route, and the answer
+    (status, headers, body) is the route's, counted the same way in the metrics."""
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    app = client.app
+    lane = app.lane  # type: ignore[attr-defined]
+    routed = spy_on_the_route(client)
+    url = settings.public_url + "/twilio/voice"
+    first = post_signed(client, settings, url, incoming_params("CA" + "1" * 32))
+    assert routed == ["/twilio/voice"]  # no snapshot yet: the route answered and kept it
+    by_lane = post_signed(client, settings, url, incoming_params("CA" + "2" * 32))
+    assert routed == ["/twilio/voice"]  # the lane answered
+    app.lane = None  # type: ignore[attr-defined]
+    by_route = post_signed(client, settings, url, incoming_params("CA" + "3" * 32))
+    app.lane = lane  # type: ignore[attr-defined]
+    for response in (first, by_lane):
+        assert response.status_code == by_route.status_code == 200
+        assert response.text == by_route.text
+        assert response.headers.multi_items() == by_route.headers.multi_items()
+    assert "content-security-policy" in by_lane.headers
+    text = client.get("/metrics").text
+    assert (
+        'hotline_http_requests_total{method="POST",route="/twilio/voice",status="200"} 3.0' in text
+    )
+    assert 'hotline_http_request_duration_seconds_count{route="/twilio/voice"} 3.0' in text
+    with client.app.state.db.read() as session:  # type: ignore[attr-defined]
+        client.app.state.recorder.flush()  # type: ignore[attr-defined]
+        sids = set(session.scalars(select(Call.call_sid)))
+    assert {"CA" + "1" * 32, "CA" + "2" * 32, "CA" + "3" * 32} <= sids
+
+
+def asgi_post(
+    client: TestClient, headers: list[tuple[bytes, bytes]], chunks: list[bytes]
+) -> tuple[int, dict[str, str], bytes]:
+    """POST /twilio/voice straight to the app (in the client's event loop), the body in
+    `chunks` messages, as a server would send a large or slow one."""
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+    sent: list[dict[str, object]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/twilio/voice",
+        "raw_path": b"/twilio/voice",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+    async def receive() -> dict[str, object]:
+        if messages:
+            return messages.pop(0)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    assert client.portal is not None
+    client.portal.call(client.app, scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
+    names = {k.decode(): v.decode() for k, v in start["headers"]}  # type: ignore[attr-defined]
+    return start["status"], names, body  # type: ignore[return-value]
+
+
+def test_the_fast_lane_hands_on_what_it_does_not_answer_with_the_body_it_read(
+    sim: Simulator, client: TestClient, rota: Rota, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body in several messages: answered from the snapshot when there is one; else (no
+    snapshot yet, a bad signature) the route reads the same messages and answers as always."""
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    url = settings.public_url + "/twilio/voice"
+
+    def signed(sid: str, token: str | None = None) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        params = incoming_params(sid)
+        validator = RequestValidator(token or settings.webhook_tokens()[0])
+        signature = validator.compute_signature(url, params).encode()
+        body = urlencode(params).encode()
+        return [(b"x-twilio-signature", signature), (b"content-length", b"%d" % len(body))], body
+
+    routed = spy_on_the_route(client)
+    for sid in ("CA" + "4" * 32, "CA" + "5" * 32):  # the route (no snapshot), then the lane
+        headers, body = signed(sid)
+        status, names, answer = asgi_post(client, headers, [body[:10], body[10:30], body[30:]])
+        assert status == 200, answer
+        assert f">{rota.primary}</Number>".encode() in answer
+        assert names["x-frame-options"] == "DENY"
+    assert routed == ["/twilio/voice"]
+    headers, body = signed("CA" + "6" * 32, token="forged")
+    with caplog.at_level(logging.WARNING):
+        status, names, answer = asgi_post(client, headers, [body[:5], body[5:]])
+    assert (status, answer) == (403, b"invalid signature")
+    assert names["x-frame-options"] == "DENY"
+    assert "invalid signature" in caplog.text
+    headers, body = signed("CA" + "7" * 32)
+    status, _, _ = asgi_post(client, headers, [body, b"&" + b"x" * MAX_BODY])
+    assert status == 413
+    assert routed == ["/twilio/voice"] * 3
 
 
 # --- busy counsellors ------------------------------------------------------------------------

@@ -138,6 +138,9 @@ class Recorder:
         self._db = db
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # Held from taking a batch until it is committed: a step's flush waits for a batch the
+        # flusher took a moment before, so the step finds its record.
+        self._writing = threading.Lock()
 
     def add(self, values: dict[str, Any]) -> bool:
         with self._lock:
@@ -146,16 +149,24 @@ class Recorder:
             self._pending.append(values)
             return True
 
-    def flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch:
+    def flush(self, *, wait: bool = True) -> None:
+        """Write what is queued, and whatever another flush is writing at the moment, before
+        returning; with `wait=False`, nothing while another flush is writing (the event loop
+        must not block on it)."""
+        if not self._writing.acquire(blocking=wait):
             return
         try:
-            with self._db.write() as session:
-                calls.open_calls(session, batch)
-        except Exception as exc:
-            log.error("%d call records not written (%s)", len(batch), type(exc).__name__)
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                with self._db.write() as session:
+                    calls.open_calls(session, batch)
+            except Exception as exc:
+                log.error("%d call records not written (%s)", len(batch), type(exc).__name__)
+        finally:
+            self._writing.release()
 
     async def run(self) -> None:
         """Flush every FLUSH_INTERVAL until cancelled, then once more.
@@ -170,7 +181,7 @@ class Recorder:
                 await anyio.sleep(FLUSH_INTERVAL)
                 if self._pending:
                     if inline:
-                        self.flush()
+                        self.flush(wait=False)
                     else:
                         await anyio.to_thread.run_sync(self.flush)
         finally:
