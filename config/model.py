@@ -396,6 +396,17 @@ class AccessLog(Strict):
     retention_days: int = Field(default=365, ge=1, le=3650)
 
 
+class Clients(Strict):
+    """Client records (scheduling.clients, docs/clients.md)."""
+
+    # Offer, on a task or a conversation, the client of the team whose number has the same
+    # keyed hash as the caller's or sender's (a suggestion staff confirm; never linked by
+    # itself). Off: contacts are linked only by hand.
+    match_caller_hash: bool = False
+    # The local time on a plan's review date at which its responsible counsellors are told.
+    review_notice_time: Annotated[time, BeforeValidator(_clock)] = time(8, 0)
+
+
 _LOOPBACK = ("http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/")
 
 
@@ -493,6 +504,7 @@ class HotlineConfig(Strict):
     relay: Relay = Relay()
     voice: Voice = Voice()
     access_log: AccessLog = AccessLog()
+    clients: Clients = Clients()
     reports: Reports = Reports()
     retention: Retention = Retention()
     sso: Sso = Sso()

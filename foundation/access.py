@@ -29,6 +29,9 @@ the team; "staff": the account or its linked counsellor is in the team):
 * `may_offer_shift` (offer a shift to its team): its holder and the coordination;
   `may_see_offer` (an open shift): its giver and taker and whoever sees the team (its
   counsellors may take it); `may_decide_offer`: the coordination.
+* `may_see_client` / `may_change_client` (a client record: its timeline, plan and notes;
+  link a contact to it): staff and API keys of the team / the same, if they may write. Never
+  an admin as such.
 * `may_manage_accounts`: admins.
 * `may_revoke_feed`: who holds or issued it, the coordination of its team or counsellor.
 
@@ -267,6 +270,18 @@ def may_work_task(p: Principal, team: TeamKey) -> bool:
 def may_see_conversation(p: Principal, team: TeamKey) -> bool:
     """Open a conversation (what was written only as staff: `is_staff`)."""
     return may_see_team(p, team)
+
+
+def may_see_client(p: Principal, team: TeamKey) -> bool:
+    """A client record of the team, its list, timeline, plan and notes: the team's staff
+    (coordinators and counsellors) and API keys whose scope covers the team, read-only ones
+    too. An admin who is not staff of the team sees no client of it."""
+    return is_staff(p, team)
+
+
+def may_change_client(p: Principal, team: TeamKey) -> bool:
+    """Create and change a client of the team, its plan and notes, and link contacts to it."""
+    return p.may_write and is_staff(p, team)
 
 
 def may_call_back_task(p: Principal, team: TeamKey) -> bool:

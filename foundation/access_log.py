@@ -33,6 +33,7 @@ KINDS = {
     "voicemail_audio": "Sprachnachricht (Aufnahme angehört)",
     "conversation": "Unterhaltung",
     "outbound_call": "Rückruf über die Leitung",
+    "client": "Klient/in (Fallakte)",
 }
 PAGE_SIZE = 200
 

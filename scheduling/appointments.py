@@ -48,6 +48,7 @@ from foundation.models import (
     Counsellor,
     Team,
 )
+from foundation.models import Client as ClientRecord
 from scheduling.intervals import utc_interval
 from scheduling.reminders import sync_reminders
 from scheduling.wallclock import abbreviation
@@ -78,6 +79,9 @@ class NewAppointment:
     mode: AppointmentMode
     location: str | None = None
     video_link: str | None = None
+    # A client record of the counsellor's team: the appointment is linked to it and takes its
+    # pseudonym, number and consent (`client` is then ignored).
+    client_id: int | None = None
 
 
 class Overlap(Conflict):
@@ -125,43 +129,45 @@ def masked_client_phone(box: crypto.Box, appointment: Appointment) -> str | None
 # --- validation (pure) --------------------------------------------------------------------------
 
 
-def check_pseudonym(raw: str) -> str:
+def check_pseudonym(raw: str, prefix: str = "client.") -> str:
+    """The pseudonym as stored (white space collapsed); refused when empty, too long, with
+    control characters, or when it looks like a phone number. `prefix`: of the error's field
+    (an appointment's inline client, "client."; a client record, "")."""
+    field = f"{prefix}pseudonym"
     pseudonym = " ".join(raw.split())
     if not pseudonym:
-        raise Invalid("the client's pseudonym is required", field="client.pseudonym")
+        raise Invalid("the client's pseudonym is required", field=field)
     if len(pseudonym) > PSEUDONYM_LENGTH:
-        raise Invalid(
-            f"the pseudonym has at most {PSEUDONYM_LENGTH} characters", field="client.pseudonym"
-        )
+        raise Invalid(f"the pseudonym has at most {PSEUDONYM_LENGTH} characters", field=field)
     if CONTROL.search(raw):
-        raise Invalid("the pseudonym contains control characters", field="client.pseudonym")
+        raise Invalid("the pseudonym contains control characters", field=field)
     if PHONE_LIKE.search(pseudonym):
         raise Invalid(
-            "the pseudonym looks like a phone number; give the number as client.phone",
-            field="client.pseudonym",
+            f"the pseudonym looks like a phone number; give the number as {prefix}phone",
+            field=field,
         )
     return pseudonym
 
 
-def check_phone(raw: str | None, sms_consent: bool) -> str | None:
+def check_phone(raw: str | None, sms_consent: bool, prefix: str = "client.") -> str | None:
     """The client's number in E.164, or None; consent to SMS needs a mobile number."""
     if raw is None or not raw.strip():
         if sms_consent:
             raise Invalid(
-                "SMS reminders need the client's phone number", field="client.sms_consent"
+                "SMS reminders need the client's phone number", field=f"{prefix}sms_consent"
             )
         return None
     try:
         phone = normalise(raw)
     except InvalidPhoneNumber as exc:
-        raise Invalid(f"client phone: {exc}", field="client.phone") from exc
+        raise Invalid(f"client phone: {exc}", field=f"{prefix}phone") from exc
     kind = phonenumbers.number_type(phonenumbers.parse(phone, None))
     mobile = (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     )
     if sms_consent and kind not in mobile:
-        raise Invalid("SMS reminders need a mobile number", field="client.sms_consent")
+        raise Invalid("SMS reminders need a mobile number", field=f"{prefix}sms_consent")
     return phone
 
 
@@ -207,6 +213,7 @@ def _snapshot(appointment: Appointment) -> dict[str, object]:
         "sequence": appointment.sequence,
         "client_phone": appointment.client_phone_enc is not None,
         "sms_consent": appointment.sms_consent,
+        "client_id": appointment.client_id,
     }
 
 
@@ -279,6 +286,14 @@ def _refuse_overlap(
         raise Overlap(other, config.organisation.zone)
 
 
+def _client_record(session: Session, client_id: int) -> ClientRecord:
+    # FOR SHARE: the client is not erased before the booking commits.
+    record = session.get(ClientRecord, client_id, with_for_update={"read": True})
+    if record is None:
+        raise NotFound(f"no client with id {client_id}", field="client_id")
+    return record
+
+
 def get(session: Session, appointment_id: int, *, lock: bool = False) -> Appointment:
     appointment = session.get(Appointment, appointment_id, with_for_update=lock or None)
     if appointment is None:
@@ -298,16 +313,26 @@ def book(
     (a meeting that took place); reminders are written only for moments still ahead."""
     config = settings.config
     start, end = _interval(new.start, new.end)
-    pseudonym = check_pseudonym(new.client.pseudonym)
-    phone = check_phone(new.client.phone, new.client.sms_consent)
+    record = _client_record(session, new.client_id) if new.client_id is not None else None
+    if record is not None:
+        pseudonym, phone_enc = record.pseudonym, record.phone_enc
+        consent = phone_enc is not None and record.sms_consent
+    else:
+        pseudonym = check_pseudonym(new.client.pseudonym)
+        phone = check_phone(new.client.phone, new.client.sms_consent)
+        phone_enc = crypto.box(settings).seal(phone) if phone else None
+        consent = phone is not None and new.client.sms_consent
     location, video_link = check_place(new.mode, new.location, new.video_link)
     counsellor = _active_counsellor(session, new.counsellor_id)
+    if record is not None and record.team_id not in {team.id for team in counsellor.teams}:
+        raise Invalid("the counsellor is not in the client's team", field="counsellor_id")
     _refuse_overlap(session, config, counsellor.id, start, end)
     appointment = Appointment(
         counsellor_id=counsellor.id,
+        client_id=record.id if record is not None else None,
         client_pseudonym=pseudonym,
-        client_phone_enc=crypto.box(settings).seal(phone) if phone else None,
-        sms_consent=phone is not None and new.client.sms_consent,
+        client_phone_enc=phone_enc,
+        sms_consent=consent,
         start_at=start,
         end_at=end,
         mode=new.mode,

@@ -150,6 +150,7 @@ def start(session: Session, settings: Settings, ask: Ask, now: datetime | None =
         status=states.QUEUED,
         created_at=now,
         updated_at=now,
+        client_id=row.client_id,  # a call-back of a linked target belongs to its client
     )
     session.add(call)
     session.flush()

@@ -13,6 +13,7 @@ from config.model import HotlineConfig
 from config.settings import Settings
 from foundation.models import Counsellor, NoticeKind, ShiftNotice, TaskStatus, Tier, Voicemail
 from foundation.outgoing import Channel, Outgoing, channels
+from scheduling.clients import reviews
 from scheduling.notices.duties import Duty
 from scheduling.notices.planning import team_duties
 from scheduling.notices.words import (
@@ -57,6 +58,8 @@ def _words(session: Session, settings: Settings, row: ShiftNotice, now: datetime
         text = str(payload.get("text", ""))
         subject = str(payload.get("subject") or "Diensttausch")
         return Words(subject, text, text + SIGNATURE) if text else None
+    if row.kind is NoticeKind.REVIEW:
+        return reviews.words(session, settings, row)
     if row.kind is NoticeKind.CHANGED:
         entries = [e for e in payload.get("changes", []) if datetime.fromisoformat(e["end"]) > now]
         if not entries:

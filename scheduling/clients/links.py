@@ -1,0 +1,149 @@
+"""Linking contacts to a client, by staff: an appointment, a text conversation, a callback
+request, a voicemail or a call-back through the line. Never by the number on its own: where
+`[clients] match_caller_hash` allows it, a page offers the matching client and staff confirm.
+
+A contact and its client are of one team (an appointment: the client's team is one of its
+counsellor's). Who links must be staff of that team and may work the contact (an appointment:
+change it). Linking a task or an appointment links its call-backs too; unlinking undoes both.
+Audited with ids only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from foundation import access, audit
+from foundation.access import Principal
+from foundation.errors import Invalid, NotFound
+from foundation.models import (
+    Appointment,
+    CallbackRequest,
+    Client,
+    Conversation,
+    OutboundCall,
+    Team,
+    Voicemail,
+)
+from scheduling.clients import records
+
+Linkable = Appointment | Conversation | CallbackRequest | Voicemail | OutboundCall
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    model: type[Linkable]
+    noun: str  # in (English) error messages
+    call_back: str | None  # the kind a call-back of it names (OutboundCall.kind)
+
+
+KINDS: dict[str, Kind] = {
+    "appointment": Kind(Appointment, "appointment", "appointment"),
+    "conversation": Kind(Conversation, "conversation", None),
+    "callback_request": Kind(CallbackRequest, "callback request", "callback"),
+    "voicemail": Kind(Voicemail, "voicemail", "voicemail"),
+    "outbound_call": Kind(OutboundCall, "call-back", None),
+}
+
+
+def team_ids(session: Session, settings: Settings, row: Linkable) -> list[int]:
+    """The teams a contact belongs to: its own; an appointment's counsellor's; a call-back's
+    line's."""
+    if isinstance(row, Appointment):
+        return access.counsellor_team_ids(session, row.counsellor_id)
+    if isinstance(row, OutboundCall):
+        line = settings.config.lines.get(row.line)
+        if line is None:
+            return []
+        return access.team_ids(session, [line.team])
+    return [row.team_id]
+
+
+def may_work(session: Session, by: Principal, row: Linkable, teams: list[int]) -> bool:
+    """`by` may link or unlink this contact."""
+    if isinstance(row, Appointment):
+        return access.may_change_appointment(by, row.counsellor_id, teams) and any(
+            access.may_change_client(by, team) for team in teams
+        )
+    return any(access.may_change_client(by, team) for team in teams)
+
+
+def _contact(
+    session: Session, settings: Settings, kind: str, record_id: int, by: Principal
+) -> tuple[Kind, Linkable, list[int]]:
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise Invalid("no such kind of contact", field="kind")
+    row = session.get(spec.model, record_id, with_for_update=True) if record_id > 0 else None
+    assert row is None or isinstance(row, Linkable)
+    teams = team_ids(session, settings, row) if row is not None else []
+    if row is None or not may_work(session, by, row, teams):
+        raise NotFound(f"no {spec.noun} with id {record_id}", field="record_id")
+    return spec, row, teams
+
+
+def _call_backs(session: Session, spec: Kind, row: Linkable, client_id: int | None) -> None:
+    """The call-backs of a task or an appointment follow its link."""
+    if spec.call_back is None:
+        return
+    session.execute(
+        update(OutboundCall)
+        .where(OutboundCall.kind == spec.call_back, OutboundCall.target_id == row.id)
+        .values(client_id=client_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def link(
+    session: Session,
+    settings: Settings,
+    client_id: int,
+    kind: str,
+    record_id: int,
+    *,
+    by: Principal,
+) -> Client:
+    """Link the contact to the client (moving it from another client, if it was linked)."""
+    client = records.changeable(session, client_id, by)
+    spec, row, teams = _contact(session, settings, kind, record_id, by)
+    if client.team_id not in teams:
+        team = session.get(Team, client.team_id)
+        name = team.slug if team is not None else client.team_id
+        raise Invalid(f"the {spec.noun} is not of the client's team ({name})", field="record_id")
+    before = row.client_id
+    if before == client.id:
+        return client
+    row.client_id = client.id
+    _call_backs(session, spec, row, client.id)
+    session.flush()
+    audit.record(
+        session,
+        by.actor,
+        "link",
+        kind,
+        row.id,
+        before={"client_id": before},
+        after={"client_id": client.id},
+    )
+    return client
+
+
+def unlink(
+    session: Session, settings: Settings, kind: str, record_id: int, *, by: Principal
+) -> int | None:
+    """Take the contact off its client; returns the client's id it had (None: it had none)."""
+    spec, row, _ = _contact(session, settings, kind, record_id, by)
+    before = row.client_id
+    if before is None:
+        return None
+    records.changeable(session, before, by)  # the client too must be hers to change
+    row.client_id = None
+    _call_backs(session, spec, row, None)
+    session.flush()
+    audit.record(
+        session, by.actor, "unlink", kind, row.id, before={"client_id": before}, after=None
+    )
+    return before
