@@ -173,6 +173,12 @@ class Team(Strict):
     # her number), "pin" (her number and her personal reply PIN in front), "web" (no SMS
     # replies: only from the web page). See docs/text-relay.md#replies-by-sms.
     sms_replies: Literal["number", "pin", "web"] = "number"
+    # Retention (docs/retention.md): a client whose case ended this many days ago is deleted
+    # with the plan and the client data of everything linked to it; an appointment without a
+    # client record loses its client data this many days after its date (the last of its
+    # pseudonym's). Only the counts the reports need remain.
+    case_retention_days: int = Field(default=730, ge=1, le=3650)
+    appointment_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
 def _clock(value: Any) -> Any:

@@ -702,6 +702,10 @@ class Appointment(Base):
     client_id: Mapped[int | None] = mapped_column(
         ForeignKey("clients.id", ondelete="SET NULL"), index=True
     )
+    # When the retention or an erasure deleted its client data (scheduling.erasure): the
+    # pseudonym is then a stand-in shared by that client's appointments only (the reports
+    # count clients by it), number, place and link are gone.
+    client_deleted_at: Mapped[datetime | None]
 
 
 @event.listens_for(Appointment.__table__, "before_create")

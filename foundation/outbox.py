@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -100,6 +101,17 @@ def deliver(db: Database, settings: Settings, provider: Provider, message_id: in
 def deliver_all(db: Database, settings: Settings, provider: Provider, ids: list[int]) -> None:
     for message_id in ids:
         deliver(db, settings, provider, message_id)
+
+
+def purge(session: Session, before: datetime) -> int:
+    """The retention: what was sent (or simulated) before `before` is forgotten here too (the
+    retention of Twilio's copies deletes it there: `[retention] twilio_days`)."""
+    gone = session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.created_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(gone, "rowcount", 0) or 0)
 
 
 def recent(session: Session, settings: Settings, limit: int = 50) -> list[Plain]:

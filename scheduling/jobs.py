@@ -10,7 +10,7 @@ from config.settings import Settings
 from foundation.db import Database
 from foundation.jobs import Job
 from foundation.outgoing import Provider
-from scheduling import reminder_sending
+from scheduling import erasure, reminder_sending
 from scheduling.busy import refreshing
 from scheduling.clients import reviews
 from scheduling.notices import jobs as notice_jobs
@@ -33,4 +33,5 @@ def jobs(db: Database, settings: Settings, provider: Provider) -> list[Job]:
         Job("busy.fetch", timedelta(minutes=15), partial(refreshing.fetch_job, db, settings)),
         Job("clients.reviews", reviews.EVERY, partial(reviews.plan_job, db, settings)),
         Job("offers.expire", timedelta(seconds=60), partial(expiring.expire_job, db, settings)),
+        Job("clients.retention", timedelta(hours=1), partial(erasure.retention_job, db, settings)),
     ]

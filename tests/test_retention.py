@@ -9,9 +9,10 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from html import unescape
+from pathlib import Path
 
 import httpx2 as httpx
 import pytest
@@ -19,12 +20,39 @@ import time_machine
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import copies, outbox
-from foundation.db import Database
-from foundation.models import AuditEntry, Direction, TwilioCopy
+from foundation import copies, crypto, outbox
+from foundation import reports as r
+from foundation.db import Database, checkpoint
+from foundation.models import (
+    Appointment,
+    AppointmentMode,
+    AppointmentStatus,
+    AuditEntry,
+    Base,
+    Call,
+    Channel,
+    Client,
+    ClientCounsellor,
+    ClientStatus,
+    Conversation,
+    ConversationMessage,
+    ConversationState,
+    Direction,
+    OutboundCall,
+    PlanNote,
+    PlanStep,
+    TaskStatus,
+    TwilioCopy,
+    Voicemail,
+)
+from foundation.teams import team_by_slug
+from hotline import reports as hotline_reports
 from hotline.tasks import retention
-from tests.conftest import berlin
+from scheduling import appointments, erasure
+from scheduling import reports as scheduling_reports
+from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import OnCall, live_twilio, post_signed, wait_for
 from web.app import create_app
@@ -92,7 +120,8 @@ class Service:
                 from_number=ISLAMISM,
                 purpose="voicemail",
             )
-        outbox.deliver(self.database, self.settings, self.client.app.state.provider, notice)
+        provider = self.client.app.state.provider  # type: ignore[attr-defined]
+        outbox.deliver(self.database, self.settings, provider, notice)
 
     def copies(self) -> list[TwilioCopy]:
         with self.database.read() as session:
@@ -196,3 +225,343 @@ def test_in_simulation_mode_nothing_is_asked_of_twilio(
         assert session.scalars(select(TwilioCopy)).all() == []
     (entry,) = audit_after(database, "delete_at_twilio")
     assert entry == {"message": 1, "simulated": True}
+
+
+# --- clients and appointments -------------------------------------------------------------------
+
+ENDED = berlin(2025, 4, 1, 10)
+SESSION = berlin(2025, 3, 10, 14)  # in March 2025: the reports' period
+
+
+@dataclass
+class Seeded:
+    """A client with one of everything linked, and what must not outlive it."""
+
+    client_id: int
+    team_id: int
+    pseudonym: str
+    phone: str
+    phone_hash: str
+    secrets: tuple[str, ...]  # plan text, place, message bodies, names: never after
+    sids: set[str]
+
+
+def seed_client(
+    database: Database,
+    settings: Settings,
+    fake: FakeTwilio | None,
+    counsellor_id: int,
+    *,
+    n: int = 1,
+    at: datetime = SESSION,
+    ended_at: datetime | None = ENDED,
+) -> Seeded:
+    """Client n of the islamism team with a done appointment, a conversation of two
+    messages, a done voicemail of a call, a call-back, a plan step and a note; its Twilio ids
+    held by `fake`."""
+    box = crypto.box(settings)
+    pseudonym, phone = f"Nordstern-Falke-{n}", f"+49176123450{n:02d}"
+    phone_hash = crypto.keyed_hash(settings, "caller", phone)
+    plan_text, place = f"Ausstiegsplan-Geheimnis-{n}", f"Cafe-Treffpunkt-{n}"
+    bodies = (f"Nachricht-vom-Klienten-{n}", f"Antwort-an-Klienten-{n}")
+    sids = {sid("SM"), sid("SM"), sid("CA"), sid("CA"), "RE" + os.urandom(16).hex()}
+    ordered = sorted(sids)
+    call_sid, back_sid = [s for s in ordered if s.startswith("CA")]
+    message_in, message_out = [s for s in ordered if s.startswith("SM")]
+    (recording,) = [s for s in ordered if s.startswith("RE")]
+    if fake is not None:
+        fake.received |= {message_in, message_out}
+        fake.received_calls |= {call_sid, back_sid}
+        fake.recordings[recording] = b"audio"
+    with database.write() as session:
+        team = team_by_slug(session, "islamism", settings.config)
+        client = Client(
+            team_id=team.id,
+            pseudonym=pseudonym,
+            phone_enc=box.seal(phone),
+            phone_hash=phone_hash,
+            status=ClientStatus.ENDED if ended_at else ClientStatus.IN_COUNSELLING,
+            status_changed_at=ended_at or at,
+            ended_at=ended_at,
+            created_at=at - timedelta(days=30),
+        )
+        session.add(client)
+        session.flush()
+        session.add(ClientCounsellor(client_id=client.id, counsellor_id=counsellor_id))
+        step = PlanStep(client_id=client.id, title_enc=box.seal(plan_text), notes_enc=None)
+        session.add(step)
+        session.flush()
+        session.add(
+            PlanNote(
+                client_id=client.id, step_id=step.id, text_enc=box.seal(plan_text), author="tests"
+            )
+        )
+        booked = appointments.book(
+            session,
+            settings,
+            appointments.NewAppointment(
+                counsellor_id,
+                appointments.Client(pseudonym, phone, True),
+                at,
+                at + timedelta(hours=1),
+                AppointmentMode.IN_PERSON,
+                location=place,
+            ),
+            actor="tests",
+            now=at + timedelta(hours=2),
+        )
+        booked.client_id = client.id
+        appointments.mark(
+            session,
+            settings,
+            booked.id,
+            AppointmentStatus.DONE,
+            actor="tests",
+            now=at + timedelta(hours=2),
+        )
+        conversation = Conversation(
+            line="islamism",
+            team_id=team.id,
+            code=f"K{n}",
+            channel=Channel.SMS,
+            client_enc=box.seal(phone),
+            client_hash=crypto.keyed_hash(settings, "relay", f"sms:{phone}"),
+            state=ConversationState.CLOSED,
+            created_at=at,
+            last_activity_at=at,
+            closed_at=at + timedelta(days=1),
+            client_id=client.id,
+        )
+        session.add(conversation)
+        session.flush()
+        for direction, body, message_sid, minutes in (
+            (Direction.IN, bodies[0], message_in, 0),
+            (Direction.OUT, bodies[1], message_out, 5),
+        ):
+            session.add(
+                ConversationMessage(
+                    conversation_id=conversation.id,
+                    direction=direction,
+                    body_enc=box.seal(body),
+                    received_sid=message_sid if direction is Direction.IN else None,
+                    provider_sid=message_sid if direction is Direction.OUT else None,
+                    status="sent",
+                    created_at=at + timedelta(minutes=minutes),
+                )
+            )
+        call = Call(
+            call_sid=call_sid,
+            line="islamism",
+            team_id=team.id,
+            state="completed",
+            outcome="voicemail",
+            caller_hash=phone_hash,
+            started_at=at - timedelta(days=1),
+        )
+        session.add(call)
+        session.flush()
+        voicemail = Voicemail(
+            call_id=call.id,
+            line="islamism",
+            team_id=team.id,
+            recording_sid=recording,
+            duration_seconds=20,
+            status=TaskStatus.DONE,
+            created_at=at - timedelta(days=1),
+            done_at=at - timedelta(hours=20),
+            caller_phone_enc=box.seal(phone),
+            client_id=client.id,
+        )
+        session.add(voicemail)
+        session.flush()
+        session.add(
+            OutboundCall(
+                kind="voicemail",
+                target_id=voicemail.id,
+                line="islamism",
+                counsellor_id=counsellor_id,
+                actor="tests",
+                call_sid=back_sid,
+                status="completed",
+                client_status="completed",
+                created_at=at - timedelta(hours=20),
+                client_id=client.id,
+            )
+        )
+        return Seeded(
+            client.id,
+            team.id,
+            pseudonym,
+            phone,
+            phone_hash,
+            (plan_text, place, *bodies),
+            sids,
+        )
+
+
+def everything(database: Database) -> list[tuple[str, str, object]]:
+    """Every value of every row of every table: (table, column, value)."""
+    found = []
+    with database.read() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in session.execute(select(table)).mappings():
+                found += [(table.name, column, value) for column, value in row.items()]
+    return found
+
+
+def assert_gone(database: Database, db_url: str, *seeded: Seeded) -> None:
+    """Nothing of these clients is left: no row names their id as client, no value holds
+    their pseudonym, number or its hash, nor (opened) their plan, place or messages; and on
+    SQLite the file holds none of the words in clear."""
+    for table in Base.metadata.sorted_tables:
+        if "client_id" in table.c:
+            with database.read() as session:
+                ids = [s.client_id for s in seeded]
+                assert (
+                    session.scalars(
+                        select(table.c.client_id).where(table.c.client_id.in_(ids))
+                    ).all()
+                    == []
+                ), table.name
+    values = everything(database)
+    for client in seeded:
+        words = (client.pseudonym, client.phone, client.phone[3:], client.phone_hash)
+        for name, column, value in values:
+            text = (
+                value.decode("latin-1")
+                if isinstance(value, bytes)
+                else json.dumps(value, default=str)
+            )
+            for word in words:
+                assert word not in text, (name, column)
+    with database.read() as session:
+        assert session.scalars(select(Client.id)).all() == []
+    if db_url.startswith("sqlite"):
+        checkpoint(database.engine)
+        path = Path(db_url.removeprefix("sqlite:///"))
+        for file in (path, path.with_name(path.name + "-wal")):
+            if file.exists():
+                data = file.read_bytes()
+                for client in seeded:
+                    for word in (
+                        client.pseudonym,
+                        client.phone,
+                        client.phone_hash,
+                        *client.secrets,
+                    ):
+                        assert word.encode() not in data, (file.name, word)
+
+
+def report(database: Database, settings: Settings) -> object:
+    """The team's report of March 2025, k = 2 (so that two clients show exactly)."""
+    period = r.of_kind("month", SESSION.date())
+    with database.read() as session:
+        return (
+            scheduling_reports.appointment_figures(session, settings.config, "islamism", period, 2),
+            hotline_reports.line_figures(session, settings.config, "islamism", period, 2)[0],
+        )
+
+
+def test_a_client_goes_entirely_when_the_case_ended_longer_ago_than_the_retention(
+    database: Database, live: tuple[Settings, FakeTwilio], db_url: str
+) -> None:
+    settings, fake = live
+    with database.write() as session:
+        counsellor_id = add_counsellor(session, settings.config, "islamism").id
+    seeded = [seed_client(database, settings, fake, counsellor_id, n=n) for n in (1, 2)]
+    before = report(database, settings)
+    held = fake.log()
+    assert held >= seeded[0].sids | seeded[1].sids
+
+    due = ENDED + timedelta(days=730)
+    assert erasure.retention_job(database, settings, due - timedelta(hours=1)).clients == 0
+    with database.read() as session:
+        assert len(session.scalars(select(Client.id)).all()) == 2
+
+    assert erasure.retention_job(database, settings, due + timedelta(hours=1)).clients == 2
+    assert report(database, settings) == before  # the counts stay
+    # (The calls' own retention rolls them up now, which keeps no caller figures.)
+    retention.retention_job(database, settings, due + timedelta(hours=1))  # Twilio's copies
+    assert fake.log() == set()
+    assert_gone(database, db_url, *seeded)
+
+    with database.read() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "client", AuditEntry.action == "delete")
+        ).all()
+    assert sorted(e.entity_id or 0 for e in entries) == [s.client_id for s in seeded]
+    after = entries[0].after or {}
+    assert after["plan_steps"] == 1
+    assert after["plan_notes"] == 1
+    assert len(after["appointments"]) == 1
+    assert after["messages"] == 2
+    assert {e.actor for e in entries} == {"system:retention"}
+
+
+def test_a_team_keeps_cases_as_long_as_it_says(
+    database: Database, settings: Settings, config: HotlineConfig
+) -> None:
+    teams = dict(config.teams)
+    teams["islamism"] = teams["islamism"].model_copy(update={"case_retention_days": 30})
+    shorter = replace(settings, config=config.model_copy(update={"teams": teams}))
+    with database.write() as session:
+        counsellor_id = add_counsellor(session, config, "islamism").id
+    seed_client(database, shorter, None, counsellor_id)
+    assert erasure.retention_job(database, shorter, ENDED + timedelta(days=29)).clients == 0
+    assert erasure.retention_job(database, shorter, ENDED + timedelta(days=31)).clients == 1
+
+
+def test_a_case_not_ended_is_kept(database: Database, settings: Settings) -> None:
+    with database.write() as session:
+        counsellor_id = add_counsellor(session, settings.config, "islamism").id
+    seed_client(database, settings, None, counsellor_id, ended_at=None)
+    assert erasure.retention_job(database, settings, ENDED + timedelta(days=3650)).clients == 0
+
+
+def test_appointments_without_a_client_lose_their_client_data_after_the_last_of_theirs(
+    database: Database, settings: Settings, db_url: str
+) -> None:
+    with database.write() as session:
+        counsellor_id = add_counsellor(session, settings.config, "islamism").id
+    first, last = SESSION, SESSION + timedelta(days=100)
+    for n, pseudonym, start in (
+        (1, "Amsel-Winterlich", first),
+        (2, "Amsel-Winterlich", last),
+        (3, "Drossel-Sommerlich", first + timedelta(hours=2)),
+    ):
+        with database.write() as session:
+            appointments.book(
+                session,
+                settings,
+                appointments.NewAppointment(
+                    counsellor_id,
+                    appointments.Client(pseudonym, f"+4917612345{n:03d}", True),
+                    start,
+                    start + timedelta(hours=1),
+                    AppointmentMode.VIDEO,
+                    video_link=f"https://video.example/raum-geheim-{n}",
+                ),
+                actor="tests",
+                now=start + timedelta(hours=2),
+            )
+    before = report(database, settings)
+    # Past the first appointment's retention, not the last's: Amsel stays whole, Drossel goes.
+    assert erasure.retention_job(database, settings, first + timedelta(days=731)).appointments == 1
+    with database.read() as session:
+        rows = session.scalars(select(Appointment).order_by(Appointment.id)).all()
+    assert [a.client_pseudonym for a in rows[:2]] == ["Amsel-Winterlich"] * 2
+    gone = rows[2]
+    assert gone.client_pseudonym.startswith("(gelöscht ")
+    assert (gone.client_phone_enc, gone.video_link, gone.sms_consent) == (None, None, False)
+    assert gone.client_deleted_at == first + timedelta(days=731)
+    assert erasure.retention_job(database, settings, last + timedelta(days=731)).appointments == 2
+    with database.read() as session:
+        pseudonyms = session.scalars(
+            select(Appointment.client_pseudonym).order_by(Appointment.id)
+        ).all()
+    assert pseudonyms[0] == pseudonyms[1] != pseudonyms[2]  # one stand-in per pseudonym
+    assert report(database, settings) == before
+    text = json.dumps([str(v) for _, _, v in everything(database)])
+    assert "Amsel" not in text
+    assert "raum-geheim" not in text
+    assert erasure.retention_job(database, settings, last + timedelta(days=900)).appointments == 0

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from foundation import audit
+from foundation import audit, outbox
 from foundation.clock import utcnow
 from foundation.db import Database, checkpoint
 from foundation.models import CallbackRequest, TaskStatus, Voicemail
@@ -111,6 +111,13 @@ def retention_job(db: Database, settings: Settings, now: datetime | None = None)
         forget_voicemail_numbers(session, cutoff)
     with db.write() as session:
         conversations.purge(session, settings, now)  # the text relay: `[relay] retention_days`
+    with db.write() as session:
+        twilio_days = timedelta(days=settings.config.retention.twilio_days)
+        outboxed = outbox.purge(session, now - twilio_days)
+        if outboxed:
+            audit.record(
+                session, RETENTION_ACTOR, "purge", "outbox", None, after={"messages": outboxed}
+            )
     twilio_copies.list_calls(db, settings, now)  # before the roll-up deletes their records
     roll_up_calls(db, settings, now)
     conversations.delete_provider_copies(db, settings, now)  # and Twilio's copies

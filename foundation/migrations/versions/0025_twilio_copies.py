@@ -1,9 +1,11 @@
-"""retention: what Twilio keeps of what the service sent and received, deleted there in time
+"""retention: Twilio's copies deleted there in time; appointments' client data deleted
 
 `twilio_copies`: Twilio's id of every message, call and recording the service sent or received
 (and of the replies Twilio sent for it), what it was and when, until Twilio confirmed its
 deletion (`[retention] twilio_days`, or sooner after an erasure); `calls.twilio_listed_at`:
-when an incoming call's id was listed there.
+when an incoming call's id was listed there; `appointments.client_deleted_at`: when the
+retention or an erasure deleted an appointment's client data (a client's case ended long ago,
+an appointment without a client record long past, or a client erased).
 
 Revision ID: 0025
 Revises: 0024
@@ -60,9 +62,14 @@ def upgrade() -> None:
     op.create_index(op.f("ix_twilio_copies_at"), "twilio_copies", ["at"])
     op.create_index(op.f("ix_twilio_copies_due_at"), "twilio_copies", ["due_at"])
     op.add_column("calls", sa.Column("twilio_listed_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "appointments", sa.Column("client_deleted_at", sa.DateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("appointments") as batch:
+        batch.drop_column("client_deleted_at")
     with op.batch_alter_table("calls") as batch:
         batch.drop_column("twilio_listed_at")
     op.drop_index(op.f("ix_twilio_copies_due_at"), table_name="twilio_copies")
