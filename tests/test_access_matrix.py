@@ -38,11 +38,13 @@ from foundation.models import (
     Base,
     CallbackRequest,
     Channel,
+    Client,
     Conversation,
     Counsellor,
     ExternalCalendar,
     FeedToken,
     OutboundCall,
+    PlanStep,
     Role,
     SecondFactor,
     Shift,
@@ -98,6 +100,8 @@ POLICY: dict[str, tuple[bool, ...]] = {
     "revoke_feed":        (Y,     Y,     N,     N,      N,     Y,     N),
     "own_calendar":       (N,     N,     N,     N,      N,     Y,     N),
     "see_report":         (Y,     Y,     N,     N,      N,     N,     N),
+    "see_client":         (N,     Y,     N,     Y,      Y,     Y,     N),
+    "change_client":      (N,     Y,     N,     Y,      Y,     Y,     N),
 }
 # fmt: on
 
@@ -157,6 +161,8 @@ QUESTIONS: dict[str, Callable[[Principal, Facts], bool]] = {
     ),
     "own_calendar": lambda p, r: access.may_change_own_calendar(p, r.owner),
     "see_report": lambda p, r: access.may_see_report(p, r.team),
+    "see_client": lambda p, r: access.may_see_client(p, r.team),
+    "change_client": lambda p, r: access.may_change_client(p, r.team),
 }
 
 
@@ -320,6 +326,17 @@ class World:
         row = OutboundCall(kind="appointment", target_id=target, line=team, actor="tests",
                            counsellor_id=self.owner(team, whose))  # fmt: skip
         return {"call_id": self._add(row)}
+
+    def client(self, team: str, _whose: str) -> dict[str, object]:
+        n = next(self._n)
+        row = Client(team_id=self.team[team], pseudonym=f"Akte {chr(65 + n % 26)}{n}",
+                     phone_enc=self.box.seal("+4915123456789"))  # fmt: skip
+        return {"client_id": self._add(row)}
+
+    def plan_step(self, team: str, whose: str) -> dict[str, object]:
+        client = self.client(team, whose)
+        row = PlanStep(client_id=client["client_id"], title_enc=self.box.seal("Ziel"))
+        return {**client, "step_id": self._add(row)}
 
     def api_key(self, _team: str, _whose: str) -> dict[str, object]:
         with self.db.write() as session:
@@ -505,6 +522,30 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ),
     ("POST", "/conversations/{conversation_id}/state"): Page(
         EVERYONE, "staff", W.conversation, "see_conversation"
+    ),
+    ("GET", "/clients"): Page(),
+    ("POST", "/clients"): Page(),
+    ("POST", "/clients/link"): Page(),
+    ("POST", "/clients/unlink"): Page(),
+    ("GET", "/clients/{client_id}"): Page(EVERYONE, "see_client", W.client),
+    ("POST", "/clients/{client_id}"): Page(EVERYONE, "change_client", W.client, "see_client"),
+    ("POST", "/clients/{client_id}/status"): Page(
+        EVERYONE, "change_client", W.client, "see_client", form={"status": "in_counselling"}
+    ),
+    ("POST", "/clients/{client_id}/review"): Page(
+        EVERYONE, "change_client", W.client, "see_client", form={"review_on": "2031-03-01"}
+    ),
+    ("POST", "/clients/{client_id}/steps"): Page(
+        EVERYONE, "change_client", W.client, "see_client", form={"title": "Ziel"}
+    ),
+    ("POST", "/clients/{client_id}/steps/{step_id}"): Page(
+        EVERYONE, "change_client", W.plan_step, "see_client", form={"status": "reached"}
+    ),
+    ("POST", "/clients/{client_id}/steps/{step_id}/delete"): Page(
+        EVERYONE, "change_client", W.plan_step, "see_client"
+    ),
+    ("POST", "/clients/{client_id}/notes"): Page(
+        EVERYONE, "change_client", W.client, "see_client", form={"body": "Notiz"}
     ),
     ("GET", "/calendar"): Page(),
     ("POST", "/calendar/feeds"): Page(),

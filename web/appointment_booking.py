@@ -8,16 +8,17 @@ from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
 from foundation.errors import DomainError, NotFound
 from foundation.models import AppointmentMode
 from scheduling import appointments as cases
+from scheduling.clients import records as client_records
 from web.appointment_form import MESSAGES, german, minutes_from, start_from
 from web.appointment_pages import back, scope_for, show, team_of
-from web.auth import Viewer, page
+from web.auth import Hidden, Viewer, page
 from web.pages import as_int
 
 
@@ -41,6 +42,7 @@ async def book(request: Request, viewer: Viewer) -> Response:
     if errors or start.at is None or minutes is None:
         return await show(request, viewer, team=team, form=values, errors=errors, status=422)
     counsellor_id = as_int(values.get("counsellor_id")) if team else viewer.counsellor_id or 0
+    client_id = as_int(values.get("client_id"))
     new = cases.NewAppointment(
         counsellor_id=counsellor_id,
         client=cases.Client(
@@ -51,10 +53,16 @@ async def book(request: Request, viewer: Viewer) -> Response:
         mode=AppointmentMode(mode),
         location=values.get("location"),
         video_link=values.get("video_link"),
+        client_id=client_id or None,
     )
 
     def save() -> int:
         with request.app.state.db.write() as session:
+            if client_id:  # a client record of the viewer's team, or as if there were none
+                try:
+                    client_records.changeable(session, client_id, viewer.principal)
+                except (NotFound, client_records.ReadOnly):
+                    raise Hidden from None
             if team is not None:
                 # The team view books only for the team's people.
                 scope = scope_for(session, settings, viewer, team)
@@ -69,6 +77,8 @@ async def book(request: Request, viewer: Viewer) -> Response:
         return await show(
             request, viewer, team=team, form=values, errors={field: message}, status=422
         )
+    if client_id:
+        return RedirectResponse(f"/clients/{client_id}?notice=booked", status_code=303)
     return back(team, "booked", appointment_id)
 
 

@@ -25,14 +25,16 @@ from config.settings import Settings
 from foundation import access, access_log, crypto
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor
+from foundation.errors import NotFound
+from foundation.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor, Team
 from foundation.teams import team_by_slug
 from hotline.outbound_calls import summaries
 from hotline.outbound_calls.lines import default_line, lines_for
 from scheduling import appointments as cases
 from scheduling.busy import times
+from scheduling.clients import records as client_records
 from web.appointment_form import DURATIONS, fold_choices, form_values
-from web.auth import Forbidden, Viewer, page
+from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
 PAST = timedelta(days=30)
@@ -163,13 +165,41 @@ def _rows(
     ]
 
 
+@dataclass(frozen=True)
+class BookingClient:
+    """The client record a booking is for ("Termin buchen" on the client's page)."""
+
+    id: int
+    pseudonym: str
+    team: str
+
+
+def _booking_client(session: Session, viewer: Viewer, client_id: int) -> BookingClient | None:
+    if not client_id:
+        return None
+    try:
+        client = client_records.changeable(session, client_id, viewer.principal)
+    except (NotFound, client_records.ReadOnly):
+        raise Hidden from None
+    team = session.get(Team, client.team_id)
+    return BookingClient(client.id, client.pseudonym, team.slug if team else "")
+
+
 def load(
-    db: Database, settings: Settings, viewer: Viewer, team: str | None, notice_id: int
+    db: Database,
+    settings: Settings,
+    viewer: Viewer,
+    team: str | None,
+    notice_id: int,
+    client_id: int = 0,
 ) -> dict[str, Any]:
     zone = settings.config.organisation.zone
     now = utcnow()
     box = crypto.box(settings)
     with db.read() as session:
+        booking_client = _booking_client(session, viewer, client_id)
+        if booking_client is not None and team is None and viewer.counsellor_id is None:
+            team = booking_client.team  # a coordinator books for the client's team
         scope = scope_for(session, settings, viewer, team)
         ids = [c.id for c in scope.counsellors]
         found = cases.list_appointments(
@@ -202,6 +232,7 @@ def load(
             reverse=True,
         ),
         "bookable": [c for c in scope.counsellors if c.active],
+        "booking_client": booking_client,
         "notice_when": notice,
         "busy_warning": busy_warning,
         "teams": [
@@ -228,8 +259,9 @@ async def show(
     settings: Settings = request.app.state.settings
     zone = settings.config.organisation.zone
     notice_id = as_int(request.query_params.get("id"))
+    client_id = as_int((form or {}).get("client_id") or request.query_params.get("client"))
     data = await run_in_threadpool(
-        lambda: load(request.app.state.db, settings, viewer, team, notice_id)
+        lambda: load(request.app.state.db, settings, viewer, team, notice_id, client_id)
     )
     editing = editing or as_int(request.query_params.get("edit"))
     edited = next((r for r in data["upcoming"] if r.appointment.id == editing), None)

@@ -188,7 +188,7 @@ UNREADABLE = (
     "Bitte gehen Sie zurück und geben Sie den Text noch einmal ein."
 )
 # The fields of the pages' forms that are text areas: tab and line breaks allowed there only.
-MULTI_LINE_FIELDS = frozenset({"body", "message"})
+MULTI_LINE_FIELDS = frozenset({"body", "message", "notes"})
 
 
 class Forbidden(Exception):

@@ -25,6 +25,8 @@ from foundation.teams import team_by_slug
 from hotline import conversations
 from hotline.relay import delivery, flood_limit, states
 from hotline.relay.parsing import MAX_BODY
+from scheduling.clients import links
+from scheduling.clients import records as client_records
 from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
@@ -100,18 +102,26 @@ async def _view(
     conversation_id = _conversation_id(request)
     who = viewer.principal
 
-    def load() -> conversations.Detail:
+    def load() -> tuple[conversations.Detail, links.LinkState | None, list[tuple[int, str]]]:
         with db.read() as session:
             team_id = conversations.team_of(session, conversation_id)
             if team_id is None or not access.may_see_conversation(who, team_id):
                 raise Hidden  # another team's is answered like a missing one
             staff = access.is_staff(who, team_id)
             detail = conversations.detail(session, settings, conversation_id, staff=staff)
+            state, choices = None, []
+            if access.may_change_client(who, team_id):
+                state = links.states(session, settings, "conversation", [conversation_id]).get(
+                    conversation_id
+                )
+                choices = [
+                    (c.id, c.pseudonym) for c in client_records.team_clients(session, team_id)
+                ]
         if staff:  # only staff are shown what was written
             access_log.log_opened(db, who, "conversation", [conversation_id])
-        return detail
+        return detail, state, choices
 
-    shown = await run_in_threadpool(load)
+    shown, link_state, client_choices = await run_in_threadpool(load)
     context = {
         **_context(viewer),
         "conversation": shown,
@@ -119,6 +129,8 @@ async def _view(
         "message": message,
         "draft": draft,
         "max_body": MAX_BODY,
+        "link_state": link_state,
+        "client_choices": client_choices,
     }
     return render(request, "conversation.html", context, status)
 

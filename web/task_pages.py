@@ -26,11 +26,14 @@ from hotline.outbound_calls import summaries
 from hotline.tasks import voicemail_recordings
 from hotline.tasks.status import NotStaff, change_status
 from hotline.tasks.task_list import Task, team_tasks
+from scheduling.clients import links
+from scheduling.clients import records as client_records
 from web import outbound_call_pages
 from web.auth import Forbidden, Hidden, Viewer, page
 from web.pages import as_int, render
 
 NO_STORE = {"Cache-Control": "no-store"}
+LINKED = {"callback": "callback_request", "voicemail": "voicemail"}  # task kinds as links names
 STATUS_NAMES = {
     TaskStatus.NEW: "offen",
     TaskStatus.IN_PROGRESS: "in Arbeit",
@@ -53,6 +56,8 @@ class TeamSection:
     open: list[Task]
     done: list[Task]
     calls: dict[tuple[str, int], summaries.Summary]  # the latest call-back of a task
+    links: dict[tuple[str, int], links.LinkState]  # how each task stands to the clients
+    clients: list[tuple[int, str]]  # the team's clients to link a task to (id, pseudonym)
 
 
 def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSection]:
@@ -73,7 +78,20 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
                     (t.id for t in found.open + found.done if t.kind == kind),
                 ).items()
             }
-            sections.append(TeamSection(slug, team.name, staff, found.open, found.done, calls))
+            tasks = found.open + found.done
+            states: dict[tuple[str, int], links.LinkState] = {}
+            choices: list[tuple[int, str]] = []
+            if access.may_change_client(viewer.principal, slug):
+                for kind, linked in LINKED.items():
+                    of_kind = [t.id for t in tasks if t.kind == kind]
+                    for task_id, state in links.states(session, settings, linked, of_kind).items():
+                        states[kind, task_id] = state
+                choices = [
+                    (c.id, c.pseudonym) for c in client_records.team_clients(session, team.id)
+                ]
+            sections.append(
+                TeamSection(slug, team.name, staff, found.open, found.done, calls, states, choices)
+            )
     shown = [t for s in sections if s.staff for t in s.open + s.done]  # with what was left
     for kind, logged in (("callback", "callback_request"), ("voicemail", "voicemail")):
         ids = (t.id for t in shown if t.kind == kind)

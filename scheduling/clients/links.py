@@ -10,13 +10,14 @@ Audited with ids only.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from foundation import access, audit
+from foundation import access, audit, crypto
 from foundation.access import Principal
 from foundation.errors import Invalid, NotFound
 from foundation.models import (
@@ -47,6 +48,61 @@ KINDS: dict[str, Kind] = {
     "voicemail": Kind(Voicemail, "voicemail", "voicemail"),
     "outbound_call": Kind(OutboundCall, "call-back", None),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """How a contact stands to the clients, as its page shows it: the client it is linked to,
+    or (only where `[clients] match_caller_hash` allows it) the client its number matches."""
+
+    client_id: int | None = None
+    pseudonym: str | None = None
+    suggestion: tuple[int, str] | None = None  # (id, pseudonym)
+
+
+def _number(settings: Settings, row: Linkable) -> str | None:
+    if isinstance(row, CallbackRequest):
+        sealed: bytes | None = row.phone_enc
+    elif isinstance(row, Voicemail):
+        sealed = row.caller_phone_enc
+    elif isinstance(row, Conversation):
+        sealed = row.client_enc
+    else:
+        return None
+    return crypto.box(settings).open(sealed) if sealed is not None else None
+
+
+def states(
+    session: Session, settings: Settings, kind: str, ids: Collection[int]
+) -> dict[int, LinkState]:
+    """The link state of these contacts of `kind` (a task or a conversation), by id."""
+    spec = KINDS[kind]
+    if not ids:
+        return {}
+    rows: list[Linkable] = [
+        row
+        for row in session.scalars(select(spec.model).where(spec.model.id.in_(list(ids))))
+        if isinstance(row, Linkable)
+    ]
+    linked = {row.client_id for row in rows if row.client_id is not None}
+    names = (
+        {c.id: c.pseudonym for c in session.scalars(select(Client).where(Client.id.in_(linked)))}
+        if linked
+        else {}
+    )
+    found = {}
+    for row in rows:
+        if row.client_id is not None:
+            found[row.id] = LinkState(row.client_id, names.get(row.client_id))
+            continue
+        teams = team_ids(session, settings, row)
+        match = (
+            records.matching(session, settings, teams[0], _number(settings, row))
+            if teams and settings.config.clients.match_caller_hash
+            else None
+        )
+        found[row.id] = LinkState(suggestion=(match.id, match.pseudonym) if match else None)
+    return found
 
 
 def team_ids(session: Session, settings: Settings, row: Linkable) -> list[int]:
@@ -129,6 +185,32 @@ def link(
         after={"client_id": client.id},
     )
     return client
+
+
+def link_new(
+    session: Session,
+    settings: Settings,
+    kind: str,
+    record_id: int,
+    pseudonym: str,
+    *,
+    by: Principal,
+) -> Client:
+    """A new client of the contact's team (an appointment's: its counsellor's first team the
+    principal may change clients of), and the contact linked to it."""
+    _, row, teams = _contact(session, settings, kind, record_id, by)
+    team = next(
+        (
+            t
+            for t in (session.get(Team, i) for i in teams)
+            if t and access.may_change_client(by, t.id)
+        ),
+        None,
+    )
+    if team is None:  # _contact found her allowed in one of them
+        raise NotFound(f"no {KINDS[kind].noun} with id {record_id}", field="record_id")
+    client = records.create(session, settings, records.NewClient(team.slug, pseudonym), by=by)
+    return link(session, settings, client.id, kind, row.id, by=by)
 
 
 def unlink(
