@@ -22,16 +22,20 @@ from starlette.testclient import TestClient
 
 from config.model import HotlineConfig
 from config.settings import Settings
-from foundation import copies, crypto, outbox
+from foundation import access, copies, crypto, outbox
 from foundation import reports as r
+from foundation.access import Principal, TeamRef
 from foundation.db import Database, checkpoint
+from foundation.errors import Invalid, NotFound
 from foundation.models import (
+    AccessLogEntry,
     Appointment,
     AppointmentMode,
     AppointmentStatus,
     AuditEntry,
     Base,
     Call,
+    CallbackRequest,
     Channel,
     Client,
     ClientCounsellor,
@@ -40,18 +44,23 @@ from foundation.models import (
     ConversationMessage,
     ConversationState,
     Direction,
+    DispatchState,
     OutboundCall,
     PlanNote,
     PlanStep,
+    Reminder,
+    Role,
     TaskStatus,
     TwilioCopy,
     Voicemail,
 )
 from foundation.teams import team_by_slug
 from hotline import reports as hotline_reports
+from hotline import twilio_copies
 from hotline.tasks import retention
-from scheduling import appointments, erasure
+from scheduling import appointments, erasure, subject_requests
 from scheduling import reports as scheduling_reports
+from scheduling.clients import records
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import OnCall, live_twilio, post_signed, wait_for
@@ -565,3 +574,176 @@ def test_appointments_without_a_client_lose_their_client_data_after_the_last_of_
     assert "Amsel" not in text
     assert "raum-geheim" not in text
     assert erasure.retention_job(database, settings, last + timedelta(days=900)).appointments == 0
+
+
+# --- data-subject requests ----------------------------------------------------------------------
+
+
+def staff(team_id: int, counsellor_id: int, slug: str = "islamism") -> Principal:
+    return Principal(
+        "user:9 berat",
+        Role.COUNSELLOR,
+        user_id=9,
+        counsellor_id=counsellor_id,
+        member_teams=frozenset({TeamRef(team_id, slug)}),
+    )
+
+
+def test_the_export_holds_everything_held_about_the_client(
+    database: Database, settings: Settings
+) -> None:
+    with database.write() as session:
+        counsellor_id = add_counsellor(session, settings.config, "islamism", name="Anna B").id
+    seeded = seed_client(database, settings, None, counsellor_id, ended_at=None)
+    with database.write() as session:
+        session.add(
+            CallbackRequest(
+                line="islamism",
+                team_id=seeded.team_id,
+                name_enc=crypto.box(settings).seal("Vorname-Geheim"),
+                phone_enc=crypto.box(settings).seal(seeded.phone),
+                phone_hash="p" * 64,
+                client_hash="c" * 64,
+                time_window="morgens",
+                message_enc=crypto.box(settings).seal("Bitte abends anrufen"),
+                client_id=seeded.client_id,
+            )
+        )
+    by = staff(seeded.team_id, counsellor_id)
+    with database.write() as session:
+        document = subject_requests.export(session, settings, seeded.client_id, by=by, now=NOON)
+    assert document["exported_at"] == "2026-12-02T12:00:00+01:00"
+    client = document["client"]
+    assert (client["pseudonym"], client["phone"], client["team"]) == (
+        seeded.pseudonym,
+        seeded.phone,
+        "islamism",
+    )
+    assert client["counsellors"] == ["Anna B"]
+    plan_text, place, message_in, message_out = seeded.secrets
+    assert [s["title"] for s in document["plan"]["steps"]] == [plan_text]
+    assert [n["text"] for n in document["plan"]["notes"]] == [plan_text]
+    (appointment,) = document["appointments"]
+    assert (appointment["location"], appointment["status"], appointment["phone"]) == (
+        place,
+        "done",
+        seeded.phone,
+    )
+    assert appointment["start"] == "2025-03-10T14:00:00+01:00"
+    (conversation,) = document["conversations"]
+    assert [m["body"] for m in conversation["messages"]] == [message_in, message_out]
+    assert conversation["address"] == seeded.phone
+    (voicemail,) = document["voicemails"]
+    assert (voicemail["caller_phone"], voicemail["recording"]) == (seeded.phone, "at_twilio")
+    (request,) = document["callback_requests"]
+    assert (request["name"], request["message"]) == ("Vorname-Geheim", "Bitte abends anrufen")
+    (call_back,) = document["call_backs"]
+    assert call_back["counsellor"] == "Anna B"
+    json.dumps(document)  # plain JSON
+    with database.read() as session:
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).all()
+        logged = session.scalars(select(AccessLogEntry.kind)).all()
+    assert entry.after == {
+        "format": "json",
+        "appointment": 1,
+        "conversation": 1,
+        "voicemail": 1,
+        "callback_request": 1,
+        "outbound_call": 1,
+    }
+    assert seeded.pseudonym not in json.dumps(entry.after)
+    assert sorted(logged) == sorted(
+        ["client", "appointment", "conversation", "voicemail", "callback_request", "outbound_call"]
+    )
+
+
+def test_erasure_now_leaves_nothing_of_the_client_here_or_at_twilio(
+    database: Database, live: tuple[Settings, FakeTwilio], db_url: str
+) -> None:
+    settings, fake = live
+    with database.write() as session:
+        counsellor_id = add_counsellor(session, settings.config, "islamism").id
+    now = NOON
+    seeded = seed_client(
+        database, settings, fake, counsellor_id, at=now - timedelta(days=3), ended_at=None
+    )
+    with database.write() as session:
+        future = appointments.book(
+            session,
+            settings,
+            appointments.NewAppointment(
+                counsellor_id,
+                appointments.Client(seeded.pseudonym, seeded.phone, True),
+                now + timedelta(days=7),
+                now + timedelta(days=7, hours=1),
+                AppointmentMode.PHONE,
+            ),
+            actor="tests",
+            now=now,
+        )
+        future.client_id = seeded.client_id
+        future_id = future.id
+        session.add(
+            CallbackRequest(
+                line="islamism",
+                team_id=seeded.team_id,
+                phone_enc=crypto.box(settings).seal(seeded.phone),
+                phone_hash="p" * 64,
+                client_hash="c" * 64,
+                time_window="morgens",
+                client_id=seeded.client_id,
+            )
+        )
+    by = staff(seeded.team_id, counsellor_id)
+    with database.write() as session, pytest.raises(Invalid):
+        subject_requests.erase(session, settings, seeded.client_id, by=by, confirm="Falke")
+    with database.read() as session:
+        assert session.get(Client, seeded.client_id) is not None  # nothing changed
+    with database.write() as session:
+        erased = subject_requests.erase(
+            session, settings, seeded.client_id, by=by, confirm=f"  {seeded.pseudonym} ", now=now
+        )
+    assert erased.counts["twilio_copies"] == 5
+    twilio_copies.delete_copies(database, settings, now)
+    assert fake.log() == set()
+    assert_gone(database, db_url, seeded)
+    with database.read() as session:
+        cancelled = session.get(Appointment, future_id)
+        assert cancelled is not None
+        assert cancelled.status is AppointmentStatus.CANCELLED
+        pending = session.scalars(
+            select(Reminder).where(
+                Reminder.appointment_id == future_id, Reminder.state == DispatchState.PENDING
+            )
+        ).all()
+        assert pending == []
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "erase")).all()
+        assert session.scalars(select(CallbackRequest)).all() == []
+    assert entry.actor == by.actor
+    assert entry.entity_id == seeded.client_id
+    after = entry.after or {}
+    assert len(after["appointments"]) == 2
+    assert len(after["callback_requests"]) == 1
+
+
+@pytest.mark.parametrize("who", ["admin", "other team", "read-only key"])
+def test_a_request_for_a_client_not_yours_is_refused_and_changes_nothing(
+    database: Database, settings: Settings, who: str
+) -> None:
+    with database.write() as session:
+        counsellor_id = add_counsellor(session, settings.config, "islamism").id
+        other = team_by_slug(session, "right-wing", settings.config)
+        key = team_by_slug(session, "islamism", settings.config)
+    seeded = seed_client(database, settings, None, counsellor_id, ended_at=None)
+    by = {
+        "admin": Principal("user:1 chef", Role.ADMIN, user_id=1),
+        "other team": staff(other.id, counsellor_id, "right-wing"),
+        "read-only key": access.for_api_key(3, "lesen", [key], read_only=True),
+    }[who]
+    before = everything(database)
+    if who != "read-only key":
+        with database.write() as session, pytest.raises(NotFound):
+            subject_requests.export(session, settings, seeded.client_id, by=by)
+    with database.write() as session, pytest.raises((NotFound, records.ReadOnly)):
+        subject_requests.erase(session, settings, seeded.client_id, by=by)
+    assert everything(database) == before
