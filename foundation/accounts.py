@@ -33,6 +33,7 @@ from config.settings import Settings
 from foundation import audit, text, users
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import (
     AccountToken,
     Channel,
@@ -52,8 +53,8 @@ RESET_WINDOW = timedelta(hours=1)
 RESET_PER_ACCOUNT = 3
 RESET_PER_ADDRESS = 10
 EMAIL_LENGTH = 320
-BAD_LINK = "Dieser Link ist ungültig, abgelaufen oder wurde schon benutzt."
-LAST_ADMIN = (
+BAD_LINK = N_("Dieser Link ist ungültig, abgelaufen oder wurde schon benutzt.")
+LAST_ADMIN = N_(
     "Das ist das letzte aktive Konto mit Administration: Es kann weder deaktiviert werden "
     "noch eine andere Rolle bekommen."
 )
@@ -83,7 +84,7 @@ def clean_email(raw: str | None) -> str | None:
         or unprintable(text)
         or any(c.isspace() for c in text)
     ):
-        raise Invalid("Bitte eine gültige E-Mail-Adresse angeben.", field="email")
+        raise Invalid(N_("Bitte eine gültige E-Mail-Adresse angeben."), field="email")
     return f"{local}@{domain.lower()}"
 
 
@@ -111,14 +112,14 @@ def _other_active_admins(session: Session, user: User) -> int:
 
 def _check_counsellor(session: Session, counsellor_id: int | None) -> None:
     if counsellor_id is not None and session.get(Counsellor, counsellor_id) is None:
-        raise Invalid("Diese Beraterin oder diesen Berater gibt es nicht.", field="counsellor")
+        raise Invalid(N_("Diese Beraterin oder diesen Berater gibt es nicht."), field="counsellor")
 
 
 def _teams(session: Session, config: HotlineConfig, slugs: Sequence[str]) -> list[Team]:
     try:
         return [team_by_slug(session, slug, config) for slug in dict.fromkeys(slugs)]
     except NotFound as exc:
-        raise Invalid("Dieses Team gibt es nicht.", field="teams") from exc
+        raise Invalid(N_("Dieses Team gibt es nicht."), field="teams") from exc
 
 
 def _state(user: User) -> dict[str, object]:
@@ -238,7 +239,7 @@ class NewAccount:
 def invite(session: Session, config: HotlineConfig, new: NewAccount, *, actor: str) -> Link:
     """A new account without a password, and the invitation link that sets one."""
     if unprintable(new.username):
-        raise Invalid("Der Benutzername enthält ein unzulässiges Zeichen.", field="username")
+        raise Invalid(N_("Der Benutzername enthält ein unzulässiges Zeichen."), field="username")
     email = clean_email(new.email)
     _check_counsellor(session, new.counsellor_id)
     _teams(session, config, new.teams)
@@ -257,7 +258,7 @@ def reinvite(session: Session, user_id: int, *, actor: str) -> Link:
     """A new invitation link (the old one stops working), e.g. when the first was lost."""
     user = _account(session, user_id)
     if not user.active:
-        raise Conflict("Das Konto ist deaktiviert.", field="user")
+        raise Conflict(N_("Das Konto ist deaktiviert."), field="user")
     link = _issue(session, user, INVITE, utcnow())
     audit.record(session, actor, "invite", "user", user.id, after={"mailed": link.to is not None})
     return link
@@ -365,7 +366,7 @@ def end_own_session(session: Session, user_id: int, id_hash: str, *, actor: str)
     """End one session of one's own (another browser); NotFound if it is not one."""
     found = session.get(WebSession, id_hash) if len(id_hash) == 64 and id_hash.isascii() else None
     if found is None or found.user_id != user_id:
-        raise NotFound("Diese Anmeldung gibt es nicht (mehr).", field="session")
+        raise NotFound(N_("Diese Anmeldung gibt es nicht (mehr)."), field="session")
     session.delete(found)
     audit.record(session, actor, "end_session", "user", user_id)
 
@@ -373,7 +374,7 @@ def end_own_session(session: Session, user_id: int, id_hash: str, *, actor: str)
 # --- one's own password -------------------------------------------------------------------------
 
 
-WRONG_CURRENT = "Das bisherige Passwort stimmt nicht."
+WRONG_CURRENT = N_("Das bisherige Passwort stimmt nicht.")
 
 
 def change_own_password(

@@ -28,6 +28,7 @@ from config.settings import Settings
 from foundation import audit, crypto, users
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import RecoveryCode, Role, SecondFactor, User
 
 ISSUER = "konex hotline"
@@ -37,7 +38,7 @@ RECOVERY_CODES = 10
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off paper
 _RECOVERY_LENGTH = 12
 MAX_INPUT = 64
-WRONG = "Der Code ist falsch oder schon verwendet. Bitte versuchen Sie es erneut."
+WRONG = N_("Der Code ist falsch oder schon verwendet. Bitte versuchen Sie es erneut.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ def start(session: Session, settings: Settings, user_id: int, *, actor: str) -> 
     user = _user(session, user_id)
     factor = session.get(SecondFactor, user_id, with_for_update=True)
     if factor is not None and factor.confirmed_at is not None:
-        raise Conflict("Die Zwei-Faktor-Anmeldung ist schon eingerichtet.")
+        raise Conflict(N_("Die Zwei-Faktor-Anmeldung ist schon eingerichtet."))
     sealed = crypto.box(settings).seal(pyotp.random_base32())
     if factor is None:
         factor = SecondFactor(user_id=user_id, secret_enc=sealed)
@@ -171,7 +172,7 @@ def confirm(
     now = now or utcnow()
     factor = session.get(SecondFactor, user_id, with_for_update=True)
     if factor is None or factor.confirmed_at is not None:
-        raise Conflict("Es wartet keine Einrichtung auf ihren Code. Bitte beginnen Sie neu.")
+        raise Conflict(N_("Es wartet keine Einrichtung auf ihren Code. Bitte beginnen Sie neu."))
     secret = crypto.box(settings).open(factor.secret_enc)
     step = _totp_step(secret, _normalised(code), factor.last_step, now)
     if step is None:
@@ -261,8 +262,10 @@ def disable(session: Session, settings: Settings, user: User, code: str, *, acto
     throttle (the caller commits it, as for `replace_recovery_codes`)."""
     if enforced(settings) and required(settings, user.role):
         raise Conflict(
-            "Für Ihre Rolle ist die Zwei-Faktor-Anmeldung vorgeschrieben: "
-            "Sie kann nicht abgeschaltet werden."
+            N_(
+                "Für Ihre Rolle ist die Zwei-Faktor-Anmeldung vorgeschrieben: "
+                "Sie kann nicht abgeschaltet werden."
+            )
         )
     if not check(session, settings, user.id, code):
         return False

@@ -31,17 +31,18 @@ from config.model import HotlineConfig, Sso
 from foundation import audit
 from foundation.clock import utcnow
 from foundation.errors import Invalid
+from foundation.i18n import N_
 from foundation.models import Role, Team, User
 
 # Not an argon2 hash: no password verifies against it (authenticate refuses such accounts).
 NO_PASSWORD = "!sso"  # noqa: S105 - a marker, not a secret
 STRENGTH = (Role.COUNSELLOR, Role.COORDINATOR, Role.ADMIN)
-NO_ROLE = (
+NO_ROLE = N_(
     "Ihr Konto beim Anmeldedienst hat keine Rolle für die hotline. Bitte wenden Sie sich an "
     "die Administration Ihrer Organisation."
 )
-DEACTIVATED = "Dieses Konto ist deaktiviert. Bitte wenden Sie sich an die Administration."
-BUSY = "Die Anmeldung ist gerade nicht möglich. Bitte versuchen Sie es noch einmal."
+DEACTIVATED = N_("Dieses Konto ist deaktiviert. Bitte wenden Sie sich an die Administration.")
+BUSY = N_("Die Anmeldung ist gerade nicht möglich. Bitte versuchen Sie es noch einmal.")
 _NAME = re.compile(r"[^a-z0-9._@-]+")
 
 
@@ -70,7 +71,7 @@ def identity(config: HotlineConfig, claims: Mapping[str, Any]) -> Identity:
     sso: Sso = config.sso
     issuer, subject = claims.get("iss"), claims.get("sub")
     if not isinstance(issuer, str) or not isinstance(subject, str) or not issuer or not subject:
-        raise Invalid("Der Anmeldedienst hat keine gültige Kennung geschickt.")
+        raise Invalid(N_("Der Anmeldedienst hat keine gültige Kennung geschickt."))
     mapped = {Role(sso.roles[value]) for value in _values(claims.get(sso.roles_claim))
               if value in sso.roles}  # fmt: skip
     role = max(mapped, key=STRENGTH.index) if mapped else None
@@ -91,7 +92,7 @@ def _free_name(session: Session, who: Identity) -> str:
         taken = session.scalar(select(User.id).where(func.lower(User.username) == candidate))
         if candidate and taken is None:
             return candidate
-    raise Invalid("Für dieses Konto ließ sich kein freier Benutzername finden.")
+    raise Invalid(N_("Für dieses Konto ließ sich kein freier Benutzername finden."))
 
 
 def _teams(session: Session, slugs: Sequence[str]) -> list[Team]:

@@ -28,6 +28,7 @@ from config.model import HotlineConfig
 from foundation import audit
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import LoginAttempt, Role, User
 from foundation.teams import team_by_slug
 
@@ -76,7 +77,7 @@ def password_problem(password: str, username: str = "") -> str | None:
         return f"Das Passwort darf höchstens {MAX_LENGTH} Zeichen lang sein."
     lowered = password.lower()
     if lowered in _common() or (username and lowered == username.lower()):
-        return (
+        return N_(
             "Dieses Passwort ist zu verbreitet oder leicht zu erraten. "
             "Bitte wählen Sie ein anderes."
         )
@@ -100,7 +101,7 @@ class NewUser:
     email: str | None = None
 
 
-TAKEN = "Diesen Benutzernamen gibt es schon."
+TAKEN = N_("Diesen Benutzernamen gibt es schon.")
 
 
 def lookalike_free(name: str) -> bool:
@@ -114,9 +115,9 @@ def lookalike_free(name: str) -> bool:
 def create_user(session: Session, config: HotlineConfig, new: NewUser, *, actor: str) -> User:
     username = new.username.strip().lower()
     if not username or len(username) > 100 or any(c.isspace() for c in username):
-        raise Invalid("Benutzername: 1 bis 100 Zeichen ohne Leerzeichen.", field="username")
+        raise Invalid(N_("Benutzername: 1 bis 100 Zeichen ohne Leerzeichen."), field="username")
     if not lookalike_free(username):
-        raise Invalid("Der Benutzername enthält ein unzulässiges Zeichen.", field="username")
+        raise Invalid(N_("Der Benutzername enthält ein unzulässiges Zeichen."), field="username")
     problem = None if new.password is None else password_problem(new.password, username)
     if problem:
         raise Invalid(problem, field="password")
@@ -159,7 +160,7 @@ def set_password(session: Session, user: User, password: str, *, actor: str) -> 
 def set_locale(session: Session, user_id: int, locale: str, *, actor: str) -> None:
     """The language of the pages for the account: one of LOCALES, else Invalid."""
     if locale not in LOCALES:
-        raise Invalid("Bitte eine der angebotenen Sprachen wählen.", field="locale")
+        raise Invalid(N_("Bitte eine der angebotenen Sprachen wählen."), field="locale")
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("Dieses Konto gibt es nicht.")

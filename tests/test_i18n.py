@@ -32,6 +32,7 @@ from tests.test_auth import csrf_of, make_user, sign_in
 from web import i18n, labels
 
 ROOT = Path(__file__).parent.parent
+EXTRACTED = ("web", "foundation", "hotline", "scheduling")  # as ./scripts/translations does
 
 
 def extracted() -> dict[str, str | tuple[str, ...]]:
@@ -40,12 +41,13 @@ def extracted() -> dict[str, str | tuple[str, ...]]:
     with (ROOT / "babel.cfg").open() as mapping:
         method_map, options_map = parse_mapping_cfg(mapping)
     found: dict[str, str | tuple[str, ...]] = {}
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        ROOT / "web", method_map, options_map
-    ):
-        key = message[0] if isinstance(message, tuple) else message
-        if key:  # `_(variable)` extracts nothing useful
-            found[key] = message
+    for package in EXTRACTED:
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / package, method_map, options_map
+        ):
+            key = message[0] if isinstance(message, tuple) else message
+            if key:  # `_(variable)` extracts nothing useful
+                found[key] = message
     return found
 
 
@@ -432,3 +434,59 @@ def test_the_counsellors_page_in_english_has_no_german_left(
     edit = coordinator.get("/counsellors/1")
     assert "Edit Amira Yilmaz" in edit.text
     assert german_left(edit.text, config, PEOPLE) == []
+
+
+def test_the_account_pages_in_english_have_no_german_left(
+    settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    make_user(database, config, "admin", Role.ADMIN)
+    make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
+    names = ("admin", "koordination")
+    with https_client(settings, database) as client:
+        sign_in(client, "admin")
+        choose(client, "en")
+        for path in ("/accounts", "/accounts/2", "/account/second-factor"):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            assert german_left(page.text, config, names) == [], path
+        csrf = csrf_of(page.text)
+        wrong = client.post(
+            "/account/password",
+            data={"csrf": csrf, "current": "nope", "password": "x" * 12,
+                  "password_repeat": "x" * 12},
+        )  # fmt: skip
+        assert wrong.status_code == 422
+        assert "The current password is wrong. Nothing was saved." in wrong.text
+        last = client.post("/accounts/1/deactivate", data={"csrf": csrf})
+        assert last.status_code == 409
+        assert "This is the last active administrator account" in last.text
+        invited = client.post(
+            "/accounts/new", data={"csrf": csrf, "username": "neu", "role": "counsellor"}
+        )
+        assert "The invitation for “neu” is created." in invited.text
+        assert german_left(invited.text, config, (*names, "neu")) == []
+        taken = client.post(
+            "/accounts/new", data={"csrf": csrf, "username": "neu", "role": "counsellor"}
+        )
+        assert "This username already exists." in taken.text
+
+
+def test_the_pages_before_sign_in_speak_the_browsers_language(
+    browser: TestClient, config: HotlineConfig
+) -> None:
+    english = {"Accept-Language": "en"}
+    forgot = browser.get("/password/forgot", headers=english)
+    assert '<html lang="en">' in forgot.text
+    assert german_left(forgot.text, config, ()) == []
+    sent = browser.post(
+        "/password/forgot", data={"csrf": csrf_of(forgot.text), "login": "x"}, headers=english
+    )
+    assert "an e-mail with a link is now on its way" in sent.text
+    bad = browser.get("/password/reset/nonsense", headers=english)
+    assert bad.status_code == 404
+    assert "This link is invalid, expired or already used." in bad.text
+    assert german_left(bad.text, config, ()) == []
+    missing = browser.get("/no-such-page", headers=english)
+    assert missing.status_code == 404
+    assert "This page does not exist." in missing.text
+    assert german_left(missing.text, config, ()) == []

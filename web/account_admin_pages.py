@@ -23,27 +23,29 @@ from foundation.db import Database
 from foundation.errors import DomainError, NotFound
 from foundation.models import Counsellor, Role, User
 from foundation.outgoing import Result, attempt
+from web import labels
 from web.auth import Forbidden, Hidden, Viewer, page
+from web.i18n import N_, _, lookup
 from web.pages import as_int, render
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-ROLE_NAMES = {Role.ADMIN: "Administration", Role.COORDINATOR: "Koordination",
-              Role.COUNSELLOR: "Beratung"}  # fmt: skip
 MESSAGES = {
-    "username": "Benutzername: 1 bis 100 Zeichen ohne Leer- und Steuerzeichen.",
-    "role": "Bitte eine Rolle wählen.",
-    "teams": "Dieses Team gibt es nicht.",
-    "counsellor": "Diese Beraterin oder diesen Berater gibt es nicht.",
-    "email": "Bitte eine gültige E-Mail-Adresse angeben (oder das Feld leer lassen).",
+    "username": N_("Benutzername: 1 bis 100 Zeichen ohne Leer- und Steuerzeichen."),
+    "role": N_("Bitte eine Rolle wählen."),
+    "teams": N_("Dieses Team gibt es nicht."),
+    "counsellor": N_("Diese Beraterin oder diesen Berater gibt es nicht."),
+    "email": N_("Bitte eine gültige E-Mail-Adresse angeben (oder das Feld leer lassen)."),
 }
 NOTICES = {
-    "changed": "Die Änderungen sind gespeichert.",
-    "deactivated": "Das Konto ist deaktiviert; seine Anmeldungen sind beendet.",
-    "reactivated": "Das Konto ist wieder aktiv.",
-    "sessions_ended": "Alle Anmeldungen des Kontos sind beendet.",
-    "second_factor_reset": "Die Zwei-Faktor-Anmeldung des Kontos ist zurückgesetzt; es richtet "
-    "sie bei der nächsten Anmeldung neu ein.",
+    "changed": N_("Die Änderungen sind gespeichert."),
+    "deactivated": N_("Das Konto ist deaktiviert; seine Anmeldungen sind beendet."),
+    "reactivated": N_("Das Konto ist wieder aktiv."),
+    "sessions_ended": N_("Alle Anmeldungen des Kontos sind beendet."),
+    "second_factor_reset": N_(
+        "Die Zwei-Faktor-Anmeldung des Kontos ist zurückgesetzt; es richtet "
+        "sie bei der nächsten Anmeldung neu ein."
+    ),
 }
 
 
@@ -77,7 +79,7 @@ def _row(session: Session, user: User) -> dict[str, object]:
     return {
         "id": user.id,
         "username": user.username,
-        "role": ROLE_NAMES[user.role],
+        "role": labels.role(user.role),
         "role_value": user.role.value,
         "teams": [team.slug for team in user.teams],
         "counsellor_id": user.counsellor_id,
@@ -113,7 +115,7 @@ def _list(
         "form": form,
         "errors": errors or {},
         "created": created,
-        "roles": ROLE_NAMES,
+        "roles": labels.roles(),
         "counsellors": _counsellors(db),
     }
     return render(request, "accounts.html", context, status)
@@ -142,14 +144,16 @@ def _mail_link(request: Request, link: accounts.Link) -> dict[str, object]:
 
 def _errors(exc: DomainError) -> dict[str, str]:
     field = exc.field if exc.field in MESSAGES else "username"
-    message = exc.message if exc.field in ("username", "password") else MESSAGES[field]
+    own = exc.field in ("username", "password")  # the use case's words
+    message = _(exc.message) if own else _(MESSAGES[field])
     return {field: message}
 
 
 def _create(request: Request, viewer: Viewer, form: _Form) -> Response:
     settings: Settings = request.app.state.settings
     if form.role is None:
-        return _list(request, viewer, form=form, errors={"role": MESSAGES["role"]}, status=422)
+        errors = {"role": _(MESSAGES["role"])}
+        return _list(request, viewer, form=form, errors=errors, status=422)
     new = accounts.NewAccount(
         form.username, form.role, form.teams, form.counsellor_id, form.email or None
     )
@@ -195,9 +199,9 @@ def _detail(
         "account": row,
         "errors": errors or {},
         "created": created,
-        "roles": ROLE_NAMES,
+        "roles": labels.roles(),
         "counsellors": _counsellors(db),
-        "notice": NOTICES.get(request.query_params.get("notice", "")),
+        "notice": lookup(NOTICES, request.query_params.get("notice")),
         "own": user_id == viewer.user_id,
     }
     return render(request, "account_detail.html", context, status)
@@ -214,7 +218,7 @@ def _change(request: Request, viewer: Viewer, user_id: int, form: _Form) -> Resp
     settings: Settings = request.app.state.settings
     if form.role is None:
         _exists(request.app.state.db, user_id)
-        errors = {"role": MESSAGES["role"]}
+        errors = {"role": _(MESSAGES["role"])}
         return _detail(request, viewer, user_id, errors=errors, status=422)
     change = accounts.AccountChange(form.role, form.teams, form.counsellor_id, form.email or None)
     try:
@@ -224,7 +228,7 @@ def _change(request: Request, viewer: Viewer, user_id: int, form: _Form) -> Resp
         raise Hidden from exc
     except DomainError as exc:
         field = exc.field or "role"
-        message = exc.message if field == "role" else MESSAGES.get(field, exc.message)
+        message = _(exc.message) if field == "role" else _(MESSAGES.get(field, exc.message))
         return _detail(
             request,
             viewer,
@@ -265,7 +269,7 @@ def _act(request: Request, viewer: Viewer, user_id: int, action: str) -> Respons
     except NotFound as exc:
         raise Hidden from exc
     except DomainError as exc:
-        return _detail(request, viewer, user_id, errors={"active": exc.message}, status=409)
+        return _detail(request, viewer, user_id, errors={"active": _(exc.message)}, status=409)
     if link is not None:
         return _detail(request, viewer, user_id, created=_mail_link(request, link))
     return RedirectResponse(f"/accounts/{user_id}?notice={action}", status_code=303)

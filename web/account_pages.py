@@ -125,7 +125,7 @@ async def set_reply_pin(request: Request, viewer: Viewer) -> Response:
     try:
         await run_in_threadpool(save)
     except Invalid as exc:
-        return await run_in_threadpool(_page, request, viewer, error=str(exc), status=422)
+        return await run_in_threadpool(_page, request, viewer, error=_(str(exc)), status=422)
     return RedirectResponse("/account?notice=pin_set", status_code=303)
 
 
@@ -174,7 +174,7 @@ async def change_password(request: Request, viewer: Viewer) -> Response:
         return await run_in_threadpool(_page, request, viewer, password_error=message, status=429)
     except Invalid as exc:
         return await run_in_threadpool(
-            _page, request, viewer, password_error=exc.message, status=422
+            _page, request, viewer, password_error=_(exc.message), status=422
         )
     return RedirectResponse("/account?notice=password#password-title", status_code=303)
 

@@ -28,6 +28,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment
 
+from foundation.i18n import N_
 from foundation.users import DEFAULT_LOCALE, LOCALES
 
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -134,10 +135,7 @@ def ngettext(singular: str, plural: str, count: int, **values: object) -> str:
     return text % {"num": count, **values}
 
 
-def N_(message: str) -> str:
-    """Marks a German text for the catalogues where it is defined (a constant); it is
-    translated where it is used, with `_`."""
-    return message
+__all__ = ["N_", "Catalogues", "Language", "LanguageMiddleware", "_", "language", "lookup"]
 
 
 def lookup(texts: Mapping[str, str], key: str | None) -> str | None:

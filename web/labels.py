@@ -7,11 +7,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from foundation import dates
-from foundation.models import AbsenceKind, TaskStatus, Tier
+from foundation.models import AbsenceKind, Role, TaskStatus, Tier
 from web.i18n import N_, _, language
 
 A_MONDAY = date(2024, 1, 1)
 
+ROLES = {
+    Role.ADMIN: N_("Administration"),
+    Role.COORDINATOR: N_("Koordination"),
+    Role.COUNSELLOR: N_("Beratung"),
+}
 TIERS = {Tier.PRIMARY: N_("Erreichbar"), Tier.BACKUP: N_("Hintergrund")}
 ABSENCE_KINDS = {
     AbsenceKind.HOLIDAY: N_("Urlaub"),
@@ -47,6 +52,15 @@ def absence_kind(value: AbsenceKind) -> str:
 
 def task_statuses() -> dict[TaskStatus, str]:
     return {value: _(TASK_STATUSES[value]) for value in TaskStatus}
+
+
+def role(value: Role) -> str:
+    """'Administration', 'Koordination', 'Beratung'."""
+    return _(ROLES[value])
+
+
+def roles() -> dict[Role, str]:
+    return {value: role(value) for value in Role}
 
 
 def tiers() -> dict[Tier, str]:

@@ -30,22 +30,24 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from config.model import Sso
+from web.i18n import N_
 
 log = logging.getLogger(__name__)
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 LEEWAY_SECONDS = 60
-UNREACHABLE = (
+UNREACHABLE = N_(
     "Der Anmeldedienst ist gerade nicht erreichbar. Bitte versuchen Sie es später noch einmal "
     "oder melden Sie sich mit Benutzername und Passwort an."
 )
-REFUSED = (
+REFUSED = N_(
     "Die Antwort des Anmeldedienstes ließ sich nicht bestätigen. Es wurde niemand angemeldet. "
     "Bitte versuchen Sie es noch einmal."
 )
 
 
 class SsoError(Exception):
-    """Single sign-on failed; `message` is for the page (German)."""
+    """Single sign-on failed; `message` is for the page (German, marked for the catalogues:
+    the page translates it)."""
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(reason)

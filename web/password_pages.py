@@ -25,21 +25,23 @@ from foundation.db import Database
 from foundation.errors import Invalid
 from foundation.outgoing import Outgoing, Provider, attempt
 from web import auth
+from web.i18n import N_, _
 from web.pages import login_nonce, render
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-SENT = (
+SENT = N_(
     "Wenn es zu dieser Angabe ein aktives Konto mit E-Mail-Adresse gibt, ist jetzt eine E-Mail "
     "mit einem Link unterwegs. Der Link gilt 30 Minuten und nur einmal. Kommt keine E-Mail, "
     "wenden Sie sich bitte an die Administration."
 )
-THROTTLED = (
+THROTTLED = N_(
     "Von Ihrem Anschluss kamen zu viele Anfragen. Bitte versuchen Sie es in einer Stunde erneut."
 )
-EXPIRED_FORM = "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu."
-MISMATCH = "Die beiden Passwörter stimmen nicht überein."
-TITLES = {INVITE: "Passwort festlegen", RESET: "Neues Passwort festlegen"}
+EXPIRED_FORM = N_("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.")
+MISMATCH = N_("Die beiden Passwörter stimmen nicht überein.")
+TITLES = {INVITE: N_("Passwort festlegen"), RESET: N_("Neues Passwort festlegen")}
+FORGOT = N_("Passwort vergessen")
 
 
 def _answer(request: Request, context: dict[str, object], status: int = 200) -> Response:
@@ -63,9 +65,9 @@ async def _refusal(request: Request, form: dict[str, str]) -> str | None:
     nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
     expected = auth.csrf_token(settings, "password", nonce)
     if not nonce or not crypto.same(form.get("csrf", ""), expected):
-        return EXPIRED_FORM
+        return _(EXPIRED_FORM)
     if any("\x00" in value for value in form.values()):
-        return auth.UNREADABLE
+        return _(auth.UNREADABLE)
     return None
 
 
@@ -88,8 +90,9 @@ def _set_password_page(purpose: str) -> tuple[Endpoint, Endpoint]:
 
         username = await run_in_threadpool(load)
         if username is None:
-            return _answer(request, {"mode": "bad", "message": accounts.BAD_LINK}, 404)
-        return _answer(request, {"mode": purpose, "username": username, "title": TITLES[purpose]})
+            return _answer(request, {"mode": "bad", "message": _(accounts.BAD_LINK)}, 404)
+        title = _(TITLES[purpose])
+        return _answer(request, {"mode": purpose, "username": username, "title": title})
 
     async def save(request: Request) -> Response:
         token = str(request.path_params["token"])
@@ -97,7 +100,7 @@ def _set_password_page(purpose: str) -> tuple[Endpoint, Endpoint]:
         form = await _form(request)
         refused = await _refusal(request, form)
         if refused is not None:
-            status = 403 if refused == EXPIRED_FORM else 422
+            status = 403 if refused == _(EXPIRED_FORM) else 422
             return _answer(request, {"mode": "bad", "message": refused}, status)
         password = form.get("password", "")
 
@@ -111,16 +114,16 @@ def _set_password_page(purpose: str) -> tuple[Endpoint, Endpoint]:
 
         username = await run_in_threadpool(load)
         if username is None:
-            return _answer(request, {"mode": "bad", "message": accounts.BAD_LINK}, 404)
-        context = {"mode": purpose, "username": username, "title": TITLES[purpose]}
+            return _answer(request, {"mode": "bad", "message": _(accounts.BAD_LINK)}, 404)
+        context = {"mode": purpose, "username": username, "title": _(TITLES[purpose])}
         if password != form.get("password_repeat", ""):
-            return _answer(request, {**context, "error": MISMATCH}, 422)
+            return _answer(request, {**context, "error": _(MISMATCH)}, 422)
         try:
             await run_in_threadpool(store)
         except Invalid as exc:
             if exc.field == "token":
-                return _answer(request, {"mode": "bad", "message": exc.message}, 404)
-            return _answer(request, {**context, "error": exc.message}, 422)
+                return _answer(request, {"mode": "bad", "message": _(exc.message)}, 404)
+            return _answer(request, {**context, "error": _(exc.message)}, 422)
         response = RedirectResponse("/login?done=password", status_code=303)
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -137,7 +140,7 @@ show_reset, save_reset = _set_password_page(RESET)
 
 
 async def forgot_form(request: Request) -> Response:
-    return _answer(request, {"mode": "forgot", "title": "Passwort vergessen"})
+    return _answer(request, {"mode": "forgot", "title": _(FORGOT)})
 
 
 def _send(provider: Provider, message: Outgoing | None) -> None:
@@ -149,11 +152,11 @@ async def forgot(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
     form = await _form(request)
-    context: dict[str, object] = {"mode": "forgot", "title": "Passwort vergessen"}
+    context: dict[str, object] = {"mode": "forgot", "title": _(FORGOT)}
     refused = await _refusal(request, form)
     if refused is not None:
         return _answer(
-            request, {**context, "error": refused}, 403 if refused == EXPIRED_FORM else 422
+            request, {**context, "error": refused}, 403 if refused == _(EXPIRED_FORM) else 422
         )
     login = form.get("login", "")[: accounts.EMAIL_LENGTH + 1]
     address = request.client.host if request.client else "unknown"
@@ -166,8 +169,8 @@ async def forgot(request: Request) -> Response:
     try:
         message = await run_in_threadpool(ask)
     except users.ThrottledError:
-        return _answer(request, {**context, "error": THROTTLED}, 429)
-    response = _answer(request, {**context, "sent": SENT})
+        return _answer(request, {**context, "error": _(THROTTLED)}, 429)
+    response = _answer(request, {**context, "sent": _(SENT)})
     response.background = BackgroundTask(_send, request.app.state.provider, message)
     return response
 

@@ -23,10 +23,11 @@ from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import Role, User
 from web import auth, pending_sign_in
 from web.auth import Hidden, Viewer, page
+from web.i18n import N_, _
 from web.pages import as_int, relaxed, render, throttled_message
 
 T = TypeVar("T")
-EXPIRED = "Die Anmeldung ist abgelaufen. Bitte melden Sie sich noch einmal an."
+EXPIRED = N_("Die Anmeldung ist abgelaufen. Bitte melden Sie sich noch einmal an.")
 
 
 def _code(form: FormData) -> str:
@@ -60,7 +61,7 @@ async def code(request: Request) -> Response:
     form = await request.form()
     found = pending_sign_in.pending(request)
     if found is None or not pending_sign_in.form_ok(request, form):
-        return pending_sign_in.forget(_code_page(request, EXPIRED, 403))
+        return pending_sign_in.forget(_code_page(request, _(EXPIRED), 403))
     user_id, token = found
     given = _code(form)
 
@@ -77,7 +78,7 @@ async def code(request: Request) -> Response:
     except users.ThrottledError as exc:
         return _code_page(request, throttled_message(exc), 429)
     if not right:
-        return _code_page(request, second_factor.WRONG, 400)
+        return _code_page(request, _(second_factor.WRONG), 400)
     target = auth.safe_next(str(form.get("next", "")) or None)
     device = request.headers.get("user-agent", "")
     return pending_sign_in.forget(await auth.signed_in(db, user_id, target, device))
@@ -128,9 +129,9 @@ async def _run(request: Request, viewer: Viewer, work: Callable[[], T]) -> T | R
     except users.ThrottledError as exc:
         error, status = throttled_message(exc), 429
     except Invalid as exc:
-        error, status = str(exc), 422
+        error, status = _(str(exc)), 422
     except Conflict as exc:
-        error, status = str(exc), 409
+        error, status = _(str(exc)), 409
     return await run_in_threadpool(_enrol_page, request, viewer, error=error, status=status)
 
 
@@ -218,7 +219,7 @@ async def reset(request: Request, viewer: Viewer) -> Response:
     except NotFound as exc:
         raise Hidden from exc
     except Conflict as exc:
-        context = {"title": "Nichts zurückzusetzen", "message": str(exc), "viewer": viewer}
+        context = {"title": _("Nichts zurückzusetzen"), "message": _(str(exc)), "viewer": viewer}
         return render(request, "error.html", context, 409)
     target = auth.safe_next(str(form.get("next", "")) or f"/accounts/{user_id}")
     separator = "&" if "?" in target else "?"

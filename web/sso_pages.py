@@ -27,16 +27,17 @@ from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Invalid
 from web import auth, oidc
+from web.i18n import N_, _
 from web.pages import render
 
 COOKIE = "__Host-hotline-sso"
 LIFETIME_SECONDS = 600
-TITLE = "Anmeldung nicht möglich"
-STALE = (
+TITLE = N_("Anmeldung nicht möglich")
+STALE = N_(
     "Diese Anmeldung ist abgelaufen oder wurde schon verwendet. Bitte melden Sie sich noch "
     "einmal an."
 )
-CANCELLED = "Die Anmeldung beim Anmeldedienst wurde abgebrochen. Es wurde niemand angemeldet."
+CANCELLED = N_("Die Anmeldung beim Anmeldedienst wurde abgebrochen. Es wurde niemand angemeldet.")
 
 
 def _redirect_uri(settings: Settings) -> str:
@@ -71,7 +72,8 @@ def _unseal(settings: Settings, cookie: str | None) -> tuple[str, str] | None:
 
 
 def _refused(request: Request, message: str, status: int) -> Response:
-    context: dict[str, object] = {"title": TITLE, "message": message, "viewer": None}
+    """The refusal's page; `message` (German) is translated here."""
+    context: dict[str, object] = {"title": _(TITLE), "message": _(message), "viewer": None}
     response = render(request, "error.html", context, status)
     response.headers["Cache-Control"] = "no-store"
     response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="lax")

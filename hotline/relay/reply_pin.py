@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from foundation import audit
 from foundation.errors import Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import Counsellor
 
 MIN_DIGITS, MAX_DIGITS = 4, 8
@@ -59,7 +60,7 @@ def problem(pin: str) -> str | None:
         return f"Die PIN besteht aus {MIN_DIGITS} bis {MAX_DIGITS} Ziffern."
     steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
     if len(set(pin)) == 1 or steps in ({1}, {-1}):
-        return "Diese PIN ist zu leicht zu erraten (z. B. 0000 oder 1234). Bitte eine andere."
+        return N_("Diese PIN ist zu leicht zu erraten (z. B. 0000 oder 1234). Bitte eine andere.")
     return None
 
 
