@@ -11,13 +11,21 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
 from config.settings import Settings
 from foundation import reports as r
 from foundation.db import Database
-from foundation.models import Call, CallbackRequest, OutboundCall, Voicemail
+from foundation.models import (
+    Call,
+    CallbackRequest,
+    Conversation,
+    ConversationMessage,
+    OutboundCall,
+    Voicemail,
+)
 from hotline.tasks.retention import roll_up_calls
 from tests.conftest import add_counsellor, berlin
 from web import report_data
@@ -296,3 +304,74 @@ def test_the_voicemails_of_one_caller_stay_hidden_after_the_roll_up(
     rolled = report_of(database, config).lines[0]
     assert rolled.voicemails.count.now == month.voicemails.count.now  # still shown: 6 callers
     assert rolled.voicemails == month.voicemails
+
+
+def test_a_hidden_count_of_calls_outside_hours_is_not_given_away_by_the_heat_map(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Finding: the line is closed at night, so the heat map's night hours hold only calls
+    outside hours. Ten accepted calls of ten callers by day, one fallback call, five calls
+    on Saturday at 03:00: the fallback was hidden, and with it the smallest other part, the
+    five outside hours; the heat map showed their hour (5), and total minus accepted minus
+    that hour was the fallback call. The calls outside hours are never the part hidden to
+    protect another (here the accepted calls are, with their tiers and timings' events)."""
+    calls = [call(i, weekday_noon(i), "accepted", f"a{i}") for i in range(10)]
+    calls.append(call(20, weekday_noon(10), "fallback", "f0"))
+    saturday_night = berlin(2026, 10, 10, 3)
+    calls += [call(30 + i, saturday_night, "hung_up", f"n{i}", closed="hours") for i in range(5)]
+    with database.write() as session:
+        session.add_all(calls)
+    line = report_of(database, config).lines[0]
+    c = line.calls
+    assert c.total.now == r.Cell(16)
+    assert c.fallback.now == HIDDEN
+    assert line.heat.cells[5][3] == r.Cell(5)  # Saturday 03:00: only calls outside hours
+    assert c.outside_hours.now == r.Cell(5)
+    assert c.accepted.now == HIDDEN
+    assert c.accepted_primary.now == HIDDEN
+    assert line.ring.now.events == HIDDEN
+    # Only calls outside hours beside the hidden one: the total goes, and the heat map, which
+    # would add up to it, with it.
+    with database.write() as session:
+        session.execute(delete(Call).where(Call.outcome == "accepted"))
+    line = report_of(database, config).lines[0]
+    assert line.calls.total.now == HIDDEN
+    assert line.calls.outside_hours.now == r.Cell(5)
+    assert {cell for row in line.heat.cells for cell in row} <= {HIDDEN, r.Cell(0)}
+
+
+def test_one_client_writing_again_is_still_one_person(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Finding: every conversation counted as a person of its own, so one client who wrote
+    six times (each conversation closed before the next) was six people: "Gespräche
+    eröffnet: 6" and her twelve messages were shown. While the client's keyed hash is kept,
+    it is the person."""
+    with database.write() as session:
+        for i in range(6):
+            opened = weekday_noon(i)
+            conversation = Conversation(
+                line="islamism",
+                team_id=1,
+                code=f"K{i}",
+                channel="sms",
+                state="closed",
+                client_hash="one-client",
+                created_at=opened,
+            )
+            session.add(conversation)
+            session.flush()
+            for direction, minutes in (("in", 0), ("out", 4)):
+                session.add(
+                    ConversationMessage(
+                        conversation_id=conversation.id,
+                        direction=direction,
+                        status="delivered",
+                        created_at=opened + timedelta(minutes=minutes),
+                    )
+                )
+    relay = report_of(database, config).lines[0].relay
+    assert relay.conversations.now == HIDDEN
+    assert relay.messages_in.now == HIDDEN
+    assert relay.messages_out.now == HIDDEN
+    assert relay.first_reply.now.median is None
