@@ -13,12 +13,18 @@ all (`Cell.value is None`), so that nothing downstream can show it by mistake. T
 2. **Complementary** (`suppress_row`): a row of parts that add up to a shown total (the calls'
    outcomes, the tiers of the accepted calls, the heat map's hours) must not have exactly one
    suppressed part, or total minus the visible parts gives it away. Then the smallest other
-   non-zero visible part is suppressed too; if there is none, the total is. A suppressed
-   total suppresses every part.
+   non-zero visible part (of the groups `choose` allows) is suppressed too; if there is none,
+   the total is. A suppressed total suppresses every part. A part shown beside its total
+   ("davon erledigt") is a row with the rest it leaves (`part_of`).
 3. **Differences** (`compare`): the change between two periods is suppressed when either side
    is; since each side's row has either no suppressed part or at least two, the changes
    cannot be subtracted to reveal one either.
-4. **Derived figures** (shares, medians) are suppressed with what they are computed from.
+4. **Derived figures** (shares, medians) are suppressed with what they are computed from; a
+   median needs k people among its own events (`timing`).
+
+What two tables of a report count alike is suppressed alike, by the code that composes them
+(`hotline.reports`). Reports of two freely chosen overlapping periods are not protected
+against each other (docs/reports.md#small-counts).
 
 No report holds a caller hash, a number, a pseudonym or a name: only counts and seconds.
 """
@@ -409,20 +415,76 @@ def suppress(raw: Raw, min_count: int) -> Cell:
     return Cell(raw.value) if raw.people >= min_count else HIDDEN
 
 
-def suppress_row(total: Raw, parts: Sequence[Raw], min_count: int) -> tuple[Cell, list[Cell]]:
-    """Rules 1 and 2: the total and its parts (which add up to it) protected together."""
+def suppress_row(
+    total: Raw,
+    parts: Sequence[Raw],
+    min_count: int,
+    choose: Sequence[Sequence[int]] | None = None,
+) -> tuple[Cell, list[Cell]]:
+    """Rules 1 and 2: the total and its parts (which add up to it) protected together.
+    `choose`: the parts that may be hidden to protect another, in groups tried in turn (the
+    smallest non-zero shown part of the first group that has one); by default any part. A
+    part that the report shows again elsewhere (the voicemails, the accepted calls' timings)
+    is best left out of the first group, one whose calls another table gives away (those
+    outside the line's hours: the heat map's closed hours) left out altogether."""
     shown_total = suppress(total, min_count)
     if shown_total.suppressed:
         return shown_total, [Cell(0) if p.value == 0 else HIDDEN for p in parts]
     cells = [suppress(part, min_count) for part in parts]
     hidden = [i for i, cell in enumerate(cells) if cell.suppressed]
     if len(hidden) == 1:
-        visible = [(c.value, i) for i, c in enumerate(cells) if c.value]  # non-zero, shown
-        if visible:
-            cells[min(visible)[1]] = HIDDEN
+        for group in choose if choose is not None else (range(len(parts)),):
+            visible = [(cells[i].value, i) for i in group if cells[i].value]  # non-zero, shown
+            if visible:
+                cells[min(visible)[1]] = HIDDEN
+                break
         else:
             shown_total = HIDDEN
     return shown_total, cells
+
+
+def within(total: Raw, part: Raw) -> Raw:
+    """`part`, a subset of the events counted in `total`, with its people bounded from below
+    by the total's too: the rest (total - part) can take at most one person per event away."""
+    rest = max(0, total.value - part.value)
+    return Raw(part.value, max(part.people, total.people - rest))
+
+
+def part_of(
+    shown_total: Cell, total: Raw, part: Raw, min_count: int, rest: Raw | None = None
+) -> Cell:
+    """Rules 1 and 2 for a part shown beside its total ("davon erledigt" of the voicemails,
+    the call-backs that reached the client, the calls through the relatives menu, a timing's
+    events): the rest, total - part, is a part of the row too, only not shown. A part of a
+    hidden total is hidden; so is the part when the rest comes from fewer than k people
+    (else total minus part would show it). `rest`: the rest as counted, if it was (else its
+    people are bounded from below: the part takes at most one person per event away)."""
+    if part.value == 0:
+        return Cell(0)
+    if shown_total.suppressed:
+        return HIDDEN
+    bounded = within(total, part)
+    left = Raw(max(0, total.value - part.value), max(0, total.people - part.value))
+    if rest is not None:
+        left = Raw(left.value, max(left.people, rest.people))
+    if suppress(left, min_count).suppressed:
+        return HIDDEN
+    return suppress(bounded, min_count)
+
+
+def compared_part(
+    totals: tuple[Cell, Cell],
+    raw_totals: tuple[Raw, Raw],
+    parts: tuple[Raw, Raw],
+    min_count: int,
+    rests: tuple[Raw, Raw] | None = None,
+) -> Compared:
+    """`part_of` in both periods (now, before), then compared."""
+    now, before = (
+        part_of(totals[i], raw_totals[i], parts[i], min_count, rests[i] if rests else None)
+        for i in (0, 1)
+    )
+    return compare(now, before)
 
 
 def compare(now: Cell, before: Cell) -> Compared:
@@ -438,11 +500,14 @@ def compared(now: Raw, before: Raw, min_count: int) -> Compared:
 
 
 def compared_row(
-    now: tuple[Raw, Sequence[Raw]], before: tuple[Raw, Sequence[Raw]], min_count: int
+    now: tuple[Raw, Sequence[Raw]],
+    before: tuple[Raw, Sequence[Raw]],
+    min_count: int,
+    choose: Sequence[Sequence[int]] | None = None,
 ) -> tuple[Compared, list[Compared]]:
     """A row (total, parts) in both periods: each side protected, then compared."""
-    total_now, parts_now = suppress_row(now[0], now[1], min_count)
-    total_before, parts_before = suppress_row(before[0], before[1], min_count)
+    total_now, parts_now = suppress_row(now[0], now[1], min_count, choose)
+    total_before, parts_before = suppress_row(before[0], before[1], min_count, choose)
     return compare(total_now, total_before), [
         compare(a, b) for a, b in zip(parts_now, parts_before, strict=True)
     ]
@@ -504,16 +569,37 @@ class RawTiming:
 NO_TIMING = RawTiming({}, 0)
 
 
-def timing(raw: RawTiming, min_count: int) -> Timing:
-    """Rule 4: median and p90, or nothing when the events come from fewer than k people."""
-    events = suppress(Raw(sum(raw.histogram.values()), raw.people), min_count)
-    if events.value is None or events.value == 0:
+Of = tuple[Cell, Raw]
+"""What a timing's events are a part of: that count as shown, and as counted (the accepted
+calls of the ring seconds, the done voicemails of the time until done)."""
+
+
+def timing(raw: RawTiming, min_count: int, of: Of | None = None) -> Timing:
+    """Rule 4: median and p90, or nothing when the events come from fewer than k people.
+    With `of`, the events are a part of that count (not every accepted call has its ring
+    seconds): their people are bounded by its people less the events without seconds, and
+    their number is protected as a part beside it (`part_of`: hidden with it, or when the
+    rest is small), while the median and p90 stay shown if the events' people are k."""
+    n = sum(raw.histogram.values())
+    if of is None:
+        people = raw.people
+        events = suppress(Raw(n, people), min_count)
+    else:
+        shown, parent = of
+        people = within(parent, Raw(n, 0)).people
+        events = part_of(shown, parent, Raw(n, 0), min_count)
+    if n == 0 or people < min_count:
         return Timing(events, None, None)
     return Timing(events, percentile(raw.histogram, 0.5), percentile(raw.histogram, 0.9))
 
 
-def compared_timing(now: RawTiming, before: RawTiming, min_count: int) -> ComparedTiming:
-    return ComparedTiming(timing(now, min_count), timing(before, min_count))
+def compared_timing(
+    now: RawTiming, before: RawTiming, min_count: int, of: tuple[Of, Of] | None = None
+) -> ComparedTiming:
+    return ComparedTiming(
+        timing(now, min_count, of[0] if of else None),
+        timing(before, min_count, of[1] if of else None),
+    )
 
 
 def hours(now: float, before: float) -> Hours:

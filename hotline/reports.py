@@ -391,7 +391,8 @@ def _rolled(session: Session, scope: _Scope, raw: _Raw) -> None:
             CallDay.tier,
             CallDay.day,
             func.sum(CallDay.calls).label("calls"),
-            func.sum(CallDay.callers).label("callers"),
+            # The day's rows of the two relatives flags may hold the same callers: the larger.
+            func.max(CallDay.callers).label("callers"),
         )
         .where(*days)
         .group_by(key, CallDay.line, CallDay.category, CallDay.tier, CallDay.day)
@@ -566,6 +567,8 @@ def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
 class _Tasks:
     count: dict[Key, r.Raw]
     done: dict[Key, r.Raw]
+    open: dict[Key, r.Raw]
+    """The rest of `count`: not done (the part not shown, protected with `done`)."""
     time: dict[Key, r.RawTiming]
 
 
@@ -580,9 +583,15 @@ def _voicemails(session: Session, scope: _Scope) -> _Tasks:
             Call.started_at < scope.period.end,
         ),
     )
-    args = (Voicemail.created_at, Voicemail.line, Call.caller_hash)
+    # A voicemail whose call was rolled up has no caller any more: all of those are one
+    # person together (a lower bound; `line_figures` raises it to the rolled-up voicemail
+    # calls' callers), not one each.
+    person = case((Voicemail.call_id.is_(None), literal("-")), else_=Call.caller_hash)
+    args = (Voicemail.created_at, Voicemail.line, person)
     done_rows = (Voicemail.status == TaskStatus.DONE,)
-    count, done = _counted(session, scope, *args, None, *done_rows, join=join)
+    count, done, left = _counted(
+        session, scope, *args, None, *done_rows, Voicemail.status != TaskStatus.DONE, join=join
+    )
     seconds = _seconds_between(Voicemail.created_at, Voicemail.done_at, scope.dialect)
     time = _durations(
         session,
@@ -594,13 +603,15 @@ def _voicemails(session: Session, scope: _Scope) -> _Tasks:
         *done_rows,
         Voicemail.done_at.is_not(None),
     )  # (without the calls: the people are `done`'s)
-    return _Tasks(count, done, time)
+    return _Tasks(count, done, left, time)
 
 
 def _callback_requests(session: Session, scope: _Scope) -> _Tasks:
     args = (CallbackRequest.created_at, CallbackRequest.line, CallbackRequest.phone_hash)
     done_rows = (CallbackRequest.status == TaskStatus.DONE,)
-    count, done = _counted(session, scope, *args, None, *done_rows)
+    count, done, left = _counted(
+        session, scope, *args, None, *done_rows, CallbackRequest.status != TaskStatus.DONE
+    )
     seconds = _seconds_between(CallbackRequest.created_at, CallbackRequest.done_at, scope.dialect)
     time = _durations(
         session,
@@ -612,20 +623,17 @@ def _callback_requests(session: Session, scope: _Scope) -> _Tasks:
         *done_rows,
         CallbackRequest.done_at.is_not(None),
     )
-    return _Tasks(count, done, time)
+    return _Tasks(count, done, left, time)
 
 
-def _call_backs(session: Session, scope: _Scope) -> tuple[dict[Key, r.Raw], dict[Key, r.Raw]]:
+def _call_backs(session: Session, scope: _Scope) -> list[dict[Key, r.Raw]]:
+    """Made, reached, and made but not reached (the rest, protected with `reached`)."""
     person = OutboundCall.kind + literal(":") + cast(OutboundCall.target_id, String)
     args = (OutboundCall.created_at, OutboundCall.line, person)
-    made, reached = _counted(
-        session,
-        scope,
-        *args,
-        OutboundCall.status != "not_placed",
-        OutboundCall.client_status == "completed",
-    )
-    return made, reached
+    made = OutboundCall.status != "not_placed"
+    reached = OutboundCall.client_status == "completed"
+    not_reached = and_(made, or_(OutboundCall.client_status.is_(None), ~reached))
+    return _counted(session, scope, *args, made, reached, not_reached)
 
 
 @dataclass(slots=True)
@@ -637,14 +645,18 @@ class _Relay:
 
 
 def _relay(session: Session, scope: _Scope) -> _Relay:
-    """Conversations are people of their own (their client hash goes with the retention)."""
+    """A client is a person by her keyed hash while it is kept; a conversation whose hash
+    went with the retention is a person of its own."""
+    person = func.coalesce(
+        Conversation.client_hash, literal("conversation:") + cast(Conversation.id, String)
+    )
     (conversations,) = _counted(
-        session, scope, Conversation.created_at, Conversation.line, Conversation.id, None
+        session, scope, Conversation.created_at, Conversation.line, person, None
     )
     join = ConversationMessage.__table__.join(
         Conversation.__table__, ConversationMessage.conversation_id == Conversation.id
     )
-    args = (ConversationMessage.created_at, Conversation.line, Conversation.id)
+    args = (ConversationMessage.created_at, Conversation.line, person)
     messages_in, messages_out = _counted(
         session,
         scope,
@@ -712,51 +724,107 @@ def line_figures(
     _monthly(session, scope, raw)  # first: the roll-up's timings take its people
     _rolled(session, scope, raw)
     voicemails, requests = _voicemails(session, scope), _callback_requests(session, scope)
-    made, reached = _call_backs(session, scope)
+    _voicemail_people(raw, voicemails)
+    call_backs = _call_backs(session, scope)
     relay = _relay(session, scope)
     since = detail_since(session, lines)
-    k = min_count
-    figures = []
-    for slug in lines:
-        line = config.lines[slug]
+    figures = tuple(
+        _line(raw, config, slug, min_count, voicemails, requests, call_backs, relay)
+        for slug in lines
+    )
+    return figures, since
 
-        def both(table: dict[Key, r.Raw], line_slug: str = slug) -> r.Compared:
-            return r.compared(
-                table.get((NOW, line_slug), r.ZERO), table.get((BEFORE, line_slug), r.ZERO), k
-            )
 
-        def timed(table: dict[Key, r.RawTiming], line_slug: str = slug) -> r.ComparedTiming:
-            return r.compared_timing(
-                table.get((NOW, line_slug), r.NO_TIMING),
-                table.get((BEFORE, line_slug), r.NO_TIMING),
-                k,
-            )
+def _voicemail_people(raw: _Raw, voicemails: _Tasks) -> None:
+    """Every call that ended in a voicemail left one (hotline.calls.store_voicemail): the
+    voicemails' people are at least the voicemail calls' callers, also of rolled-up days
+    (whose voicemails lost the link to their call, and so their caller)."""
+    for key, count in list(voicemails.count.items()):
+        calls = raw.categories.get((*key, "voicemail"), r.ZERO)
+        voicemails.count[key] = r.Raw(count.value, max(count.people, calls.people))
 
-        figures.append(
-            r.LineFigures(
-                slug=slug,
-                name=line.display_name,
-                calls=_call_figures(raw, slug, k),
-                ring=timed(raw.ring),
-                talk=timed(raw.talk),
-                heat=_heat(raw, slug, k),
-                callers=_caller_figures(raw, slug, k, available=line.caller_hash),
-                voicemails=r.TaskFigures(
-                    both(voicemails.count), both(voicemails.done), timed(voicemails.time)
-                ),
-                callback_requests=r.TaskFigures(
-                    both(requests.count), both(requests.done), timed(requests.time)
-                ),
-                call_backs=r.CallBackFigures(both(made), both(reached)),
-                relay=r.RelayFigures(
-                    both(relay.conversations),
-                    both(relay.messages_in),
-                    both(relay.messages_out),
-                    timed(relay.first_reply),
-                ),
+
+def _line(
+    raw: _Raw,
+    config: HotlineConfig,
+    slug: str,
+    k: int,
+    voicemails: _Tasks,
+    requests: _Tasks,
+    call_backs: list[dict[Key, r.Raw]],
+    relay: _Relay,
+) -> r.LineFigures:
+    """One line's figures. Besides each row's own protection, what the tables show twice is
+    protected alike: a hidden part of the calls hides the tiers (accepted), the timings'
+    events (accepted) and the voicemail tasks (voicemail) too; a hidden total hides the heat
+    map; a part beside its total (done, reached, relatives, a timing's events) is protected
+    with the rest it leaves (`foundation.reports.part_of`)."""
+    line = config.lines[slug]
+
+    def both(table: dict[Key, r.Raw]) -> tuple[r.Raw, r.Raw]:
+        return table.get((NOW, slug), r.ZERO), table.get((BEFORE, slug), r.ZERO)
+
+    def timings(table: dict[Key, r.RawTiming]) -> tuple[r.RawTiming, r.RawTiming]:
+        return table.get((NOW, slug), r.NO_TIMING), table.get((BEFORE, slug), r.NO_TIMING)
+
+    def sides(cell: r.Compared) -> tuple[r.Cell, r.Cell]:
+        return cell.now, cell.before
+
+    def of(cell: r.Compared, counted: tuple[r.Raw, r.Raw]) -> tuple[r.Of, r.Of]:
+        return (cell.now, counted[0]), (cell.before, counted[1])
+
+    calls = _call_figures(raw, slug, k)
+    accepted = (
+        raw.categories.get((NOW, slug, "accepted"), r.ZERO),
+        raw.categories.get((BEFORE, slug, "accepted"), r.ZERO),
+    )
+    totals = (_row(raw, NOW, slug)[0], _row(raw, BEFORE, slug)[0])
+
+    def tasks(found: _Tasks, shown_with: r.Compared | None = None) -> r.TaskFigures:
+        count_raw, done_raw = both(found.count), both(found.done)
+        count = r.compared(*count_raw, k)
+        if shown_with is not None:  # the voicemail calls: hidden there, hidden here
+            count = r.compare(
+                _hidden_if(count.now, shown_with.now), _hidden_if(count.before, shown_with.before)
             )
-        )
-    return tuple(figures), since
+        done = r.compared_part(sides(count), count_raw, done_raw, k, both(found.open))
+        bounded = (r.within(count_raw[0], done_raw[0]), r.within(count_raw[1], done_raw[1]))
+        time = r.compared_timing(*timings(found.time), k, of(done, bounded))
+        return r.TaskFigures(count, done, time)
+
+    made, reached, not_reached = (both(table) for table in call_backs)
+    made_cell = r.compared(*made, k)
+    conversations = both(relay.conversations)
+    conversations_cell = r.compared(*conversations, k)
+    return r.LineFigures(
+        slug=slug,
+        name=line.display_name,
+        calls=calls,
+        ring=r.compared_timing(*timings(raw.ring), k, of(calls.accepted, accepted)),
+        talk=r.compared_timing(*timings(raw.talk), k, of(calls.accepted, accepted)),
+        heat=_heat(raw, slug, k, calls.total.now),
+        callers=_caller_figures(
+            raw, slug, k, available=line.caller_hash, totals=(sides(calls.total), totals)
+        ),
+        voicemails=tasks(voicemails, calls.voicemail),
+        callback_requests=tasks(requests),
+        call_backs=r.CallBackFigures(
+            made_cell, r.compared_part(sides(made_cell), made, reached, k, not_reached)
+        ),
+        relay=r.RelayFigures(
+            conversations_cell,
+            r.compared(*both(relay.messages_in), k),
+            r.compared(*both(relay.messages_out), k),
+            r.compared_timing(
+                *timings(relay.first_reply), k, of(conversations_cell, conversations)
+            ),
+        ),
+    )
+
+
+def _hidden_if(cell: r.Cell, other: r.Cell) -> r.Cell:
+    """`cell`, hidden (unless zero) when `other`, which counts the same, is hidden."""
+    return r.HIDDEN if other.suppressed and cell.value else cell
 
 
 def _row(raw: _Raw, p: int, line: str) -> tuple[r.Raw, list[r.Raw]]:
@@ -768,8 +836,21 @@ def _row(raw: _Raw, p: int, line: str) -> tuple[r.Raw, list[r.Raw]]:
     return r.Raw(total.value, people), parts
 
 
+# The parts that may be hidden to protect another: first those that appear nowhere else
+# (hung up, fallback), then those the tables show again and that are then hidden there too
+# (voicemail: the voicemail tasks; accepted: the tiers and the timings' events), never those
+# outside hours (the heat map's hours when the line is closed would add up to them): rather
+# the total.
+PROTECTING = (
+    (CATEGORIES.index("abandoned"), CATEGORIES.index("fallback")),
+    (CATEGORIES.index("voicemail"), CATEGORIES.index("accepted")),
+)
+
+
 def _call_figures(raw: _Raw, line: str, k: int) -> r.CallFigures:
-    total, parts = r.compared_row(_row(raw, NOW, line), _row(raw, BEFORE, line), k)
+    total, parts = r.compared_row(
+        _row(raw, NOW, line), _row(raw, BEFORE, line), k, choose=PROTECTING
+    )
     accepted, fallback, voicemail, abandoned, outside = parts
 
     def tiers(p: int) -> tuple[r.Raw, list[r.Raw]]:
@@ -806,16 +887,31 @@ def _hide_before(cell: r.Compared) -> r.Compared:
     return r.compare(cell.now, r.HIDDEN if cell.before.value else cell.before)
 
 
-def _heat(raw: _Raw, line: str, k: int) -> r.HeatMap:
+def _heat(raw: _Raw, line: str, k: int, shown_total: r.Cell) -> r.HeatMap:
+    """The 168 hours, protected as a row whose total is the calls' total as shown (hidden
+    there, the hours would add up to it)."""
     slots = [raw.heat.get((line, h), r.ZERO) for h in range(r.WEEKDAYS * r.HOURS)]
     total = _row(raw, NOW, line)[0]
     _, cells = r.suppress_row(total, slots, k)
+    cells = [_hidden_if(cell, shown_total) for cell in cells]
     return r.HeatMap(tuple(tuple(cells[d * 24 : d * 24 + 24]) for d in range(r.WEEKDAYS)))
 
 
-def _caller_figures(raw: _Raw, line: str, k: int, *, available: bool) -> r.CallerFigures:
-    relatives = r.compared(
-        raw.relatives.get((NOW, line), r.ZERO), raw.relatives.get((BEFORE, line), r.ZERO), k
+def _caller_figures(
+    raw: _Raw,
+    line: str,
+    k: int,
+    *,
+    available: bool,
+    totals: tuple[tuple[r.Cell, r.Cell], tuple[r.Raw, r.Raw]],
+) -> r.CallerFigures:
+    """`totals`: the calls' total as shown and as counted (the relatives' calls are a part
+    of it)."""
+    relatives = r.compared_part(
+        totals[0],
+        totals[1],
+        (raw.relatives.get((NOW, line), r.ZERO), raw.relatives.get((BEFORE, line), r.ZERO)),
+        k,
     )
     if not available:
         hidden = r.Compared(r.HIDDEN, r.HIDDEN, r.HIDDEN)

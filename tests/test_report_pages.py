@@ -73,11 +73,11 @@ def test_the_page_shows_the_known_history_with_charts(web: TestClient) -> None:
     assert calls["Anrufe gesamt"] == ["27", "5", "+22"]
     assert calls["Angenommen von einer Beraterin oder einem Berater"] == ["11", "5", "+6"]
     assert calls["davon Erreichbar (erste Stufe)"] == ["6", "0", "+6"]
-    # One caller reached the fallback: hidden, with the voicemails (complementary), and so is
-    # the change (the difference attack) and the share computed from it.
+    # One caller reached the fallback: hidden, with the hung-up calls (complementary), and so
+    # is the change (the difference attack) and the share computed from it.
     assert calls["An die Ausweichnummer weitergeleitet"] == ["&lt; 5", "0", "&lt; 5"]
-    assert calls["Nachricht auf der Mailbox"] == ["&lt; 5", "0", "&lt; 5"]
-    assert calls["Aufgelegt, bevor jemand annahm"] == ["5", "0", "+5"]
+    assert calls["Nachricht auf der Mailbox"] == ["5", "0", "+5"]
+    assert calls["Aufgelegt, bevor jemand annahm"] == ["&lt; 5", "0", "&lt; 5"]
     assert calls["Anteil beantwortet (angenommen oder Ausweichnummer)"] == ["&lt; 5", "100 %", "–"]
     times = next(rows for caption, rows in found.items() if caption.startswith("Wartezeit"))
     assert times["Wartezeit bis zur Annahme: Median"][0] == "10 s"

@@ -1,0 +1,377 @@
+"""Issue 17's reports attacked from outside (review attack17): who may see which report, hostile
+query values, recovering a suppressed count by differences (within a report, across its
+tables, across the roll-up), the exports' headers, on both databases.
+
+Each test names the finding it guards against; the attacks that held are listed in the
+report of the review (and the hostile inputs in tests/test_report_pages.py and
+tests/test_reports.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from config.model import HotlineConfig
+from config.settings import Settings
+from foundation import reports as r
+from foundation.db import Database
+from foundation.models import (
+    Call,
+    CallbackRequest,
+    Conversation,
+    ConversationMessage,
+    OutboundCall,
+    Voicemail,
+)
+from hotline.tasks.retention import roll_up_calls
+from tests.conftest import add_counsellor, berlin
+from web import report_data
+
+OCTOBER = r.between(date(2026, 10, 1), date(2026, 10, 31))
+HIDDEN = r.HIDDEN
+
+
+def call(
+    n: int,
+    at: datetime,
+    outcome: str,
+    caller: str | None,
+    *,
+    tier: str | None = "primary",
+    ring: int | None = 10,
+    talk: int | None = 60,
+    closed: str | None = None,
+    relative: bool = False,
+) -> Call:
+    accepted = outcome == "accepted" and closed is None
+    return Call(
+        call_sid=f"CA{n:032d}",
+        line="islamism",
+        state="completed",
+        outcome=outcome,
+        caller_hash=caller,
+        started_at=at,
+        accepted_tier=tier if accepted else None,
+        ring_seconds=ring if accepted else None,
+        talk_seconds=talk if accepted else None,
+        closed_reason=closed,
+        from_relative=relative,
+    )
+
+
+def report_of(database: Database, config: HotlineConfig, period: r.Period = OCTOBER) -> r.Report:
+    with database.read() as session:
+        return report_data.build(session, config, "islamism", period)
+
+
+def weekday_noon(i: int) -> datetime:
+    """Noon of the i-th working day of October 2026 (within the line's hours)."""
+    day, seen = date(2026, 10, 1), -1
+    while True:
+        if day.weekday() < 5:
+            seen += 1
+            if seen == i:
+                return berlin(day.year, day.month, day.day, 12)
+        day += timedelta(days=1)
+
+
+def left_voicemails(session: Session, calls: list[Call], minutes: int = 5, done: int = 99) -> None:
+    """A voicemail of each call (flushed: with their ids), the first `done` of them done after
+    `minutes`."""
+    session.add_all(calls)
+    session.flush()
+    for i, row in enumerate(calls):
+        session.add(
+            Voicemail(
+                call_id=row.id,
+                line="islamism",
+                team_id=1,
+                recording_sid=f"RE{i:032d}",
+                status="done" if i < done else "new",
+                created_at=row.started_at,
+                done_at=row.started_at + timedelta(minutes=minutes) if i < done else None,
+            )
+        )
+
+
+# --- a suppressed part of the calls worked out from another table --------------------------
+
+
+def test_a_hidden_voicemail_count_is_not_given_away_by_the_voicemail_tasks(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Finding: in the calls' row one fallback call (one caller) is hidden, and so is a second
+    part to protect it; the rule chose the voicemails, which the tasks table counts again
+    ("Mailbox-Nachrichten": one row per voicemail left). Total minus the visible parts minus
+    that count was the fallback call. The second part is now one that appears nowhere else
+    (hung up, fallback) where there is one, and a hidden voicemail part hides the count of
+    voicemails in the tasks table too."""
+    calls = [call(i, weekday_noon(i), "accepted", f"a{i}") for i in range(6)]
+    calls += [call(10 + i, weekday_noon(6 + i), "voicemail", f"v{i}") for i in range(5)]
+    calls += [call(20 + i, weekday_noon(11 + i), "hung_up", f"h{i}") for i in range(5)]
+    calls.append(call(30, weekday_noon(16), "fallback", "f0"))
+    with database.write() as session:
+        session.add_all(calls)
+        left_voicemails(session, [c for c in calls if c.outcome == "voicemail"])
+    line = report_of(database, config).lines[0]
+    c = line.calls
+    assert c.fallback.now == HIDDEN
+    assert c.total.now == r.Cell(17)
+    # The attacker's arithmetic: total minus every visible part, with the voicemail part
+    # taken from the tasks table when the calls' row hides it.
+    voicemails = c.voicemail.now if not c.voicemail.now.suppressed else line.voicemails.count.now
+    known = [c.accepted.now, voicemails, c.abandoned.now, c.outside_hours.now]
+    assert any(cell.suppressed for cell in known), "the fallback call is total minus the rest"
+    # What is shown still adds up where it can: the voicemails appear in both tables alike.
+    assert c.voicemail.now == line.voicemails.count.now == r.Cell(5)
+    assert c.abandoned.now == HIDDEN  # the second part: one that appears nowhere else
+
+
+def test_a_hidden_accepted_count_is_not_given_away_by_the_timings(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Finding: nine accepted calls and one fallback call: the fallback is hidden, and the
+    accepted calls with it (the only other part). But "Wartezeit bis zur Annahme: Fälle" and
+    "Gesprächsdauer: Fälle" counted the accepted calls again: total minus them was the
+    fallback call. The count of events of a timing is now protected with what it is a part of
+    (a hidden total hides it); the median and 90th percentile, computed from nine callers,
+    are still shown."""
+    calls = [call(i, weekday_noon(i), "accepted", f"a{i}", ring=5 + i) for i in range(9)]
+    calls.append(call(30, weekday_noon(16), "fallback", "f0"))
+    with database.write() as session:
+        session.add_all(calls)
+    line = report_of(database, config).lines[0]
+    assert line.calls.total.now == r.Cell(10)
+    assert line.calls.fallback.now == HIDDEN
+    assert line.calls.accepted.now == HIDDEN
+    for timing in (line.ring.now, line.talk.now):
+        assert timing.events == HIDDEN
+    assert line.ring.now.median == 9.0
+    assert line.talk.now.median == 60.0
+
+
+def test_a_median_is_not_computed_from_fewer_than_k_callers(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Finding: a timing was shown when the calls it belongs to came from k callers, even when
+    only some of them had seconds recorded (records from before ring seconds were kept): six
+    accepted calls of six callers, one with ring seconds, showed that one caller's ring
+    seconds as the median, and its count of events (1) too."""
+    calls = [call(0, weekday_noon(0), "accepted", "a0", ring=17)]
+    calls += [call(i, weekday_noon(i), "accepted", f"a{i}", ring=None) for i in range(1, 6)]
+    with database.write() as session:
+        session.add_all(calls)
+    line = report_of(database, config).lines[0]
+    assert line.calls.accepted.now == r.Cell(6)
+    assert line.ring.now.median is None
+    assert line.ring.now.p90 is None
+    assert line.ring.now.events == HIDDEN
+    assert line.talk.now.median == 60.0  # all six have talk seconds
+    assert line.talk.now.events == r.Cell(6)
+
+
+def test_a_part_and_its_total_do_not_give_away_the_rest(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Finding: "davon erledigt" beside its total, call-backs "davon erreicht" beside those
+    made, and the calls through the relatives menu beside all calls left the rest to
+    subtract: one voicemail of one caller still open, one callback request not done, one
+    call-back that did not reach its client, one caller who was no relative. The rest is now
+    protected as a part of the row: when it comes from fewer than k people, the part shown
+    beside the total is hidden."""
+    calls = [
+        call(i, weekday_noon(i), "voicemail", f"v{i}", relative=i < 6) for i in range(7)
+    ]  # six of the seven callers chose the relatives menu
+    with database.write() as session:
+        left_voicemails(session, calls, done=6)
+        requests = []
+        for i in range(7):
+            at = weekday_noon(i)
+            requests.append(
+                CallbackRequest(
+                    line="islamism",
+                    team_id=1,
+                    phone_enc=b"x",
+                    phone_hash=f"p{i}",
+                    client_hash=f"c{i}",
+                    time_window="morgens",
+                    status="done" if i < 6 else "new",
+                    created_at=at,
+                    done_at=at + timedelta(minutes=10) if i < 6 else None,
+                )
+            )
+        session.add_all(requests)
+        session.flush()
+        counsellor = add_counsellor(session, config, "islamism", name="Anna").id
+        for i, request in enumerate(requests):
+            session.add(
+                OutboundCall(
+                    kind="callback",
+                    target_id=request.id,
+                    line="islamism",
+                    counsellor_id=counsellor,
+                    actor="t",
+                    status="completed",
+                    client_status="completed" if i < 6 else "no-answer",
+                    created_at=weekday_noon(i) + timedelta(hours=1),
+                )
+            )
+    line = report_of(database, config).lines[0]
+    assert line.voicemails.count.now == r.Cell(7)
+    assert line.voicemails.done.now == HIDDEN
+    assert line.callback_requests.count.now == r.Cell(7)
+    assert line.callback_requests.done.now == HIDDEN
+    assert line.call_backs.made.now == r.Cell(7)
+    assert line.call_backs.reached.now == HIDDEN
+    assert line.calls.total.now == r.Cell(7)
+    assert line.callers.relatives.now == HIDDEN
+    # The timing of the done ones is computed from six people: shown, but not its count.
+    assert line.voicemails.time_to_done.now.median == 300.0
+    assert line.voicemails.time_to_done.now.events == HIDDEN
+
+
+# --- the roll-up ---------------------------------------------------------------------------
+
+
+def test_the_roll_up_does_not_count_one_caller_twice(
+    database: Database, config: HotlineConfig, settings: Settings
+) -> None:
+    """Finding: a rolled-up day keeps its distinct callers per outcome, tier and relatives
+    flag, and the report added the flag's two rows up: four callers who each called once
+    through the relatives menu and once not became eight people, and their eight accepted
+    calls (hidden in detail: four callers) were shown after the roll-up."""
+    calls = []
+    for i in range(4):
+        for j, relative in enumerate((True, False)):
+            calls.append(
+                call(
+                    2 * i + j,
+                    berlin(2026, 10, 5, 10 + i, 10 * j),
+                    "accepted",
+                    f"a{i}",
+                    relative=relative,
+                )
+            )
+    with database.write() as session:
+        session.add_all(calls)
+    before = report_of(database, config).lines[0]
+    assert before.calls.accepted.now == HIDDEN
+    retention = config.model_copy(
+        update={"retention": config.retention.model_copy(update={"calls_days": 30})}
+    )
+    assert (
+        roll_up_calls(
+            database, dataclasses.replace(settings, config=retention), berlin(2026, 12, 5)
+        )
+        == 8
+    )
+    after = report_of(database, config).lines[0]
+    assert after.calls.accepted.now == HIDDEN
+    assert after.calls.total.now == HIDDEN
+    for period in (OCTOBER, r.of_kind("quarter", date(2026, 10, 1))):
+        line = report_of(database, config, period).lines[0]
+        assert line.calls.total.now == HIDDEN, period
+        assert line.ring.now.median is None, period
+
+
+def test_the_voicemails_of_one_caller_stay_hidden_after_the_roll_up(
+    database: Database, config: HotlineConfig, settings: Settings
+) -> None:
+    """Finding: after the roll-up a voicemail loses the link to its call, and with it its
+    caller's hash; each then counted as a person of its own, so six voicemails of one caller
+    (hidden in detail) were shown as 6. Voicemails without their call now count as at least
+    the rolled-up voicemail calls' callers (of the largest day), not one each."""
+    calls = [
+        call(i, weekday_noon(i // 3) + timedelta(minutes=10 * i), "voicemail", "v0")
+        for i in range(6)
+    ]  # three on Thursday 1 October, three on Friday
+    others = [call(10 + i, weekday_noon(2 + i), "voicemail", f"w{i}") for i in range(5)]
+    with database.write() as session:
+        left_voicemails(session, calls + others, minutes=3)
+    first_week = r.between(date(2026, 10, 1), date(2026, 10, 2))  # Thursday, Friday
+    detail = report_of(database, config, first_week).lines[0]
+    assert detail.voicemails.count.now == HIDDEN  # six voicemails of one caller
+    month = report_of(database, config).lines[0]
+    assert month.voicemails.count.now == r.Cell(11)
+    retention = config.model_copy(
+        update={"retention": config.retention.model_copy(update={"calls_days": 30})}
+    )
+    roll_up_calls(database, dataclasses.replace(settings, config=retention), berlin(2026, 12, 5))
+    assert report_of(database, config, first_week).lines[0].voicemails.count.now == HIDDEN
+    rolled = report_of(database, config).lines[0]
+    assert rolled.voicemails.count.now == month.voicemails.count.now  # still shown: 6 callers
+    assert rolled.voicemails == month.voicemails
+
+
+def test_a_hidden_count_of_calls_outside_hours_is_not_given_away_by_the_heat_map(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Finding: the line is closed at night, so the heat map's night hours hold only calls
+    outside hours. Ten accepted calls of ten callers by day, one fallback call, five calls
+    on Saturday at 03:00: the fallback was hidden, and with it the smallest other part, the
+    five outside hours; the heat map showed their hour (5), and total minus accepted minus
+    that hour was the fallback call. The calls outside hours are never the part hidden to
+    protect another (here the accepted calls are, with their tiers and timings' events)."""
+    calls = [call(i, weekday_noon(i), "accepted", f"a{i}") for i in range(10)]
+    calls.append(call(20, weekday_noon(10), "fallback", "f0"))
+    saturday_night = berlin(2026, 10, 10, 3)
+    calls += [call(30 + i, saturday_night, "hung_up", f"n{i}", closed="hours") for i in range(5)]
+    with database.write() as session:
+        session.add_all(calls)
+    line = report_of(database, config).lines[0]
+    c = line.calls
+    assert c.total.now == r.Cell(16)
+    assert c.fallback.now == HIDDEN
+    assert line.heat.cells[5][3] == r.Cell(5)  # Saturday 03:00: only calls outside hours
+    assert c.outside_hours.now == r.Cell(5)
+    assert c.accepted.now == HIDDEN
+    assert c.accepted_primary.now == HIDDEN
+    assert line.ring.now.events == HIDDEN
+    # Only calls outside hours beside the hidden one: the total goes, and the heat map, which
+    # would add up to it, with it.
+    with database.write() as session:
+        session.execute(delete(Call).where(Call.outcome == "accepted"))
+    line = report_of(database, config).lines[0]
+    assert line.calls.total.now == HIDDEN
+    assert line.calls.outside_hours.now == r.Cell(5)
+    assert {cell for row in line.heat.cells for cell in row} <= {HIDDEN, r.Cell(0)}
+
+
+def test_one_client_writing_again_is_still_one_person(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Finding: every conversation counted as a person of its own, so one client who wrote
+    six times (each conversation closed before the next) was six people: "Gespräche
+    eröffnet: 6" and her twelve messages were shown. While the client's keyed hash is kept,
+    it is the person."""
+    with database.write() as session:
+        for i in range(6):
+            opened = weekday_noon(i)
+            conversation = Conversation(
+                line="islamism",
+                team_id=1,
+                code=f"K{i}",
+                channel="sms",
+                state="closed",
+                client_hash="one-client",
+                created_at=opened,
+            )
+            session.add(conversation)
+            session.flush()
+            for direction, minutes in (("in", 0), ("out", 4)):
+                session.add(
+                    ConversationMessage(
+                        conversation_id=conversation.id,
+                        direction=direction,
+                        status="delivered",
+                        created_at=opened + timedelta(minutes=minutes),
+                    )
+                )
+    relay = report_of(database, config).lines[0].relay
+    assert relay.conversations.now == HIDDEN
+    assert relay.messages_in.now == HIDDEN
+    assert relay.messages_out.now == HIDDEN
+    assert relay.first_reply.now.median is None
