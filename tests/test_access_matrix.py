@@ -547,6 +547,12 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/clients/{client_id}/notes"): Page(
         EVERYONE, "change_client", W.client, "see_client", form={"body": "Notiz"}
     ),
+    ("GET", "/clients/{client_id}/export"): Page(EVERYONE, "see_client", W.client),
+    ("GET", "/clients/{client_id}/export.json"): Page(EVERYONE, "see_client", W.client),
+    ("GET", "/clients/{client_id}/erase"): Page(EVERYONE, "change_client", W.client, "see_client"),
+    ("POST", "/clients/{client_id}/erase"): Page(
+        EVERYONE, "change_client", W.client, "see_client", form={"confirm": "nicht das Pseudonym"}
+    ),
     ("GET", "/calendar"): Page(),
     ("POST", "/calendar/feeds"): Page(),
     ("POST", "/calendar/feeds/{token_id}/revoke"): Page(EVERYONE, "revoke_feed", W.feed),
@@ -579,6 +585,8 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ),
     ("POST", "/api/v1/callbacks"): Api(body={}),
     ("GET", "/api/v1/callbacks/{call_id}"): Api(W.outbound_call),
+    ("GET", "/api/v1/clients/{client_id}/export"): Api(W.client),
+    ("DELETE", "/api/v1/clients/{client_id}"): Api(W.client),
     ("GET", "/api/v1/openapi.json"): Public(),
     ("GET", "/login"): Public(),
     ("POST", "/login"): Public(),
@@ -751,7 +759,14 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_machines_need_their_credenti
     for method, path in sorted(app_routes(browser)):
         machine = isinstance(entry(method, path), Api | Twilio)
         if machine:
-            ids = ("shift_id", "stand_in_id", "absence_id", "appointment_id", "call_id")
+            ids = (
+                "shift_id",
+                "stand_in_id",
+                "absence_id",
+                "appointment_id",
+                "call_id",
+                "client_id",
+            )
             response = browser.request(method, url(path, dict.fromkeys(ids, 1)))
             assert response.status_code in (401, 403), (method, path)
     browser.cookies.clear()

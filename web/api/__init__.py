@@ -1,6 +1,7 @@
 """/api/v1, for operators' scripts: one module per resource (`counsellors`, `shifts`,
 `standins`, `absences`, `oncall`, `appointments`, `outbound_calls`: the call-backs through the
-line under `/api/v1/callbacks`, `reports`), and `plumbing`, what every endpoint does around
+line under `/api/v1/callbacks`, `reports`, `client_requests`: a client's data-subject export and
+erasure), and `plumbing`, what every endpoint does around
 them (the bearer key, the JSON body, query parameters, one transaction, errors as JSON).
 
 The API key is a principal of the access policy (foundation.access): every route asks it, and
@@ -13,6 +14,7 @@ from __future__ import annotations
 from web.api import (
     absences,
     appointments,
+    client_requests,
     counsellors,
     oncall,
     outbound_calls,
@@ -30,4 +32,5 @@ routes = [
     *appointments.routes,
     *outbound_calls.routes,
     *reports.routes,
+    *client_requests.routes,
 ]
