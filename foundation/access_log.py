@@ -34,6 +34,7 @@ KINDS = {
     "conversation": "Unterhaltung",
     "outbound_call": "Rückruf über die Leitung",
     "client": "Klient/in (Fallakte)",
+    "client_export": "Klient/in: Auskunft (alle Daten exportiert)",
 }
 PAGE_SIZE = 200
 

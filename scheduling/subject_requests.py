@@ -5,9 +5,9 @@ the retention, `scheduling.erasure`).
 
 Who may: the team's staff and API keys whose scope covers the team (`foundation.access`
 `may_see_client` to export, `may_change_client` to erase); an admin as such sees no client, and
-"not yours" is the same NotFound as "does not exist". Both are audited (what was exported or
-erased, by id and count, never the content); an export is in the access log with every record
-it showed.
+"not yours" is the same NotFound as "does not exist". An export is a reading: it is in the
+access log (kind `client_export`, and every record it showed), an erasure a change: it is in the
+audit log (by id and count, never the content).
 
 The export holds what the service holds: the record, the plan with its notes, the appointments
 (with their reminders), the text conversations with every message still stored, voicemails,
@@ -18,6 +18,7 @@ export says whether one is there; staff play it on the voicemail's page).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from foundation import access_log, audit, crypto
+from foundation import access_log, crypto
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.errors import Invalid, NotFound
@@ -45,6 +46,7 @@ from scheduling import erasure
 from scheduling.clients import plan, records
 
 FORMAT = 1  # the export's format version (`"format"`)
+EXPORT_KIND = "client_export"  # the access log's kind of an export
 
 
 def _at(value: datetime | None, settings: Settings) -> str | None:
@@ -261,24 +263,31 @@ def collect(session: Session, settings: Settings, client: Client) -> dict[str, A
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Export:
+    """The export's document, and the records it shows by kind (for the access log)."""
+
+    document: dict[str, Any]
+    shown: dict[str, list[int]]
+
+
 def export(
     session: Session,
     settings: Settings,
     client_id: int,
     *,
     by: Principal,
-    form: str = "json",
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> Export:
     """Everything held about the client (see the module), with the moment of the export;
-    NotFound for a client `by` may not see. Audited, and in the access log with each record."""
-    now = now or utcnow()
+    NotFound for a client `by` may not see. Reads only: `log_export` records it."""
     client = records.visible(session, client_id, by)
     document: dict[str, Any] = {
-        "exported_at": _at(now, settings),
+        "exported_at": _at(now or utcnow(), settings),
         **collect(session, settings, client),
     }
-    kinds = {
+    shown = {
+        EXPORT_KIND: [client.id],
         "client": [client.id],
         "appointment": [a["id"] for a in document["appointments"]],
         "conversation": [c["id"] for c in document["conversations"]],
@@ -286,18 +295,14 @@ def export(
         "callback_request": [c["id"] for c in document["callback_requests"]],
         "outbound_call": [c["id"] for c in document["call_backs"]],
     }
-    for kind, ids in kinds.items():
+    return Export(document, shown)
+
+
+def log_export(session: Session, by: Principal, done: Export, now: datetime | None = None) -> None:
+    """The export in the access log: an entry `client_export` for the client, and one for each
+    record it showed, as for any opening (no content)."""
+    for kind, ids in done.shown.items():
         access_log.opened(session, by, kind, ids, now)
-    audit.record(
-        session,
-        by.actor,
-        "export",
-        "client",
-        client.id,
-        after={"format": form}
-        | {kind: len(ids) for kind, ids in kinds.items() if kind != "client"},
-    )
-    return document
 
 
 def erase(

@@ -548,6 +548,12 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/clients/{client_id}/notes"): Page(
         EVERYONE, "change_client", W.client, "see_client", form={"body": "Notiz"}
     ),
+    ("GET", "/clients/{client_id}/export"): Page(EVERYONE, "see_client", W.client),
+    ("GET", "/clients/{client_id}/export.json"): Page(EVERYONE, "see_client", W.client),
+    ("GET", "/clients/{client_id}/erase"): Page(EVERYONE, "change_client", W.client, "see_client"),
+    ("POST", "/clients/{client_id}/erase"): Page(
+        EVERYONE, "change_client", W.client, "see_client", form={"confirm": "nicht das Pseudonym"}
+    ),
     ("GET", "/calendar"): Page(),
     ("POST", "/calendar/feeds"): Page(),
     ("POST", "/calendar/feeds/{token_id}/revoke"): Page(EVERYONE, "revoke_feed", W.feed),
@@ -587,6 +593,8 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ),
     ("POST", "/api/v1/callbacks"): Api(body={}),
     ("GET", "/api/v1/callbacks/{call_id}"): Api(W.outbound_call),
+    ("GET", "/api/v1/clients/{client_id}/export"): Api(W.client),
+    ("DELETE", "/api/v1/clients/{client_id}"): Api(W.client),
     ("GET", "/api/v1/openapi.json"): Public(),
     ("GET", "/login"): Public(),
     ("POST", "/login"): Public(),

@@ -313,6 +313,44 @@ def _call_back_paths() -> dict[str, Any]:
     }
 
 
+def _subject_request_paths() -> dict[str, Any]:
+    """A client's data-subject requests (web.api.client_requests)."""
+    client_id = [_path_id("client_id")]
+    return {
+        "/api/v1/clients/{client_id}": {
+            "delete": {
+                "summary": "Erase a client now (data-subject request, Art. 17 GDPR)",
+                "description": (
+                    "Deletes the client with its plan and the client data of everything linked "
+                    "to it, here and at Twilio, as the retention does (docs/retention.md); the "
+                    "counts the reports need stay. Every id that pointed at the client answers "
+                    "404 or shows no client data afterwards. Needs a writable key of the "
+                    "client's team."
+                ),
+                "operationId": "eraseClient",
+                "parameters": client_id,
+                "responses": {"204": {"description": "erased"}, **_errors(404, 422)},
+            },
+        },
+        "/api/v1/clients/{client_id}/export": {
+            "get": {
+                "summary": "Everything held about a client (data-subject request, Art. 15 GDPR)",
+                "description": (
+                    "In full, decrypted: the record, the plan and its notes, appointments with "
+                    "their reminders, conversations with their messages, voicemails, callback "
+                    "requests and call-backs through the line. In the access log."
+                ),
+                "operationId": "exportClient",
+                "parameters": client_id,
+                "responses": {
+                    "200": _json(schemas.ClientExportOut, "the export"),
+                    **_errors(404, 422),
+                },
+            },
+        },
+    }
+
+
 def document(version: str, config: HotlineConfig | None = None) -> dict[str, Any]:
     """The document; with the configuration, the known team and line slugs as enums."""
     spec = _document(version)
@@ -476,6 +514,7 @@ def _document(version: str) -> dict[str, Any]:
             **_appointment_paths(),
             **_client_paths(),
             **_call_back_paths(),
+            **_subject_request_paths(),
         },
         "components": {
             "schemas": definitions["$defs"],

@@ -647,6 +647,137 @@ class ReportOut(TeamSection):
     notes: list[str]
 
 
+# --- a client's data-subject export (web.api.client_requests; scheduling.subject_requests) ------
+
+
+class ExportClient(Out):
+    id: int
+    team: str | None
+    pseudonym: str
+    phone: str | None = Field(description="in full: the export is for the client")
+    sms_consent: bool
+    preferred_channel: str | None
+    relative: bool = Field(description="a relative (Angehörige/r) of a radicalised person")
+    status: str
+    status_changed_at: datetime
+    started_at: datetime | None
+    paused_at: datetime | None
+    ended_at: datetime | None
+    review_on: date | None
+    created_at: datetime
+    counsellors: list[str] = Field(description="the responsible counsellors' names")
+
+
+class ExportStep(Out):
+    id: int
+    title: str
+    notes: str
+    status: str
+    status_changed_at: datetime
+
+
+class ExportNote(Out):
+    id: int
+    text: str
+    author: str
+    at: datetime
+    step_id: int | None
+    appointment_id: int | None
+
+
+class ExportPlan(Out):
+    steps: list[ExportStep]
+    notes: list[ExportNote] = Field(description="oldest first")
+
+
+class ExportReminder(Out):
+    to: Literal["client", "counsellor"]
+    due: datetime
+    state: str
+    sent_at: datetime | None
+
+
+class ExportAppointment(Out):
+    id: int
+    start: datetime
+    end: datetime
+    mode: AppointmentMode
+    status: AppointmentStatus
+    counsellor: str | None
+    location: str | None
+    video_link: str | None
+    phone: str | None
+    sms_consent: bool
+    reminders: list[ExportReminder]
+
+
+class ExportMessage(Out):
+    direction: Literal["in", "out"] = Field(description="in: the client wrote; out: to the client")
+    at: datetime
+    status: str
+    body: str | None = Field(description="None once the text relay's retention deleted it")
+
+
+class ExportConversation(Out):
+    id: int
+    code: str
+    channel: Literal["sms", "whatsapp"]
+    line: str
+    state: Literal["open", "closed"]
+    address: str | None = Field(description="the client's number (None after the retention)")
+    created_at: datetime
+    closed_at: datetime | None
+    messages: list[ExportMessage]
+
+
+class ExportVoicemail(Out):
+    id: int
+    line: str
+    at: datetime
+    duration_seconds: int
+    status: str
+    done_at: datetime | None
+    recording: Literal["at_twilio", "deleted"] = Field(
+        description="the audio is not in the export: staff play it on the voicemail's page"
+    )
+    caller_phone: str | None
+
+
+class ExportCallbackRequest(Out):
+    id: int
+    line: str
+    at: datetime
+    name: str | None
+    phone: str | None
+    time_window: str
+    preferred_date: date | None
+    message: str | None
+    confirm_sms: bool
+    status: str
+    done_at: datetime | None
+
+
+class ExportCallBack(Out):
+    id: int
+    line: str
+    at: datetime
+    counsellor: str | None
+    status: str
+    client_status: str | None
+
+
+class ClientExportOut(Out):
+    format: Literal[1] = Field(description="the version of this shape")
+    exported_at: datetime
+    client: ExportClient
+    plan: ExportPlan
+    appointments: list[ExportAppointment]
+    conversations: list[ExportConversation]
+    voicemails: list[ExportVoicemail]
+    callback_requests: list[ExportCallbackRequest]
+    call_backs: list[ExportCallBack] = Field(description="call-backs through the line")
+
+
 ALL = (
     CounsellorIn,
     CounsellorOut,
@@ -685,4 +816,5 @@ ALL = (
     OverlapOut,
     Health,
     ReportOut,
+    ClientExportOut,
 )
