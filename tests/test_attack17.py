@@ -8,13 +8,17 @@ tests/test_reports.py)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import tomllib
 from datetime import date, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from config.model import HotlineConfig
+from config.model import SHIPPED, HotlineConfig
 from config.settings import Settings
 from foundation import reports as r
 from foundation.db import Database
@@ -375,3 +379,19 @@ def test_one_client_writing_again_is_still_one_person(
     assert relay.messages_in.now == HIDDEN
     assert relay.messages_out.now == HIDDEN
     assert relay.first_reply.now.median is None
+
+
+def test_a_slug_with_a_trailing_newline_is_no_slug() -> None:
+    """Finding: the configuration's slug check (re.match with `$`, which matches before a
+    final newline) took "islamism\\n" for a slug. A team's or line's slug goes into the
+    report's URLs and into its CSV's Content-Disposition header, where a newline is a header
+    injection (or the server's 500)."""
+    data = tomllib.loads(SHIPPED.read_text(encoding="utf-8"))
+    teams = copy.deepcopy(data)
+    teams["teams"]["extra\n"] = teams["teams"]["islamism"]  # a team of its own
+    lines = copy.deepcopy(data)
+    lines["lines"]["islamism\n"] = lines["lines"].pop("islamism")  # a line renamed
+    for changed in (teams, lines):
+        with pytest.raises(ValidationError, match="is not a slug"):
+            HotlineConfig.model_validate(changed)
+    HotlineConfig.model_validate(data)
