@@ -48,7 +48,7 @@ def _e164(value: str) -> str:
 
 
 def _slug(value: str) -> str:
-    if not SLUG.match(value):
+    if not SLUG.fullmatch(value):
         raise ValueError(f"{value!r} is not a slug (lower-case letters, digits and '-')")
     return value
 

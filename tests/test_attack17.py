@@ -8,14 +8,19 @@ tests/test_reports.py)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import tomllib
 from datetime import date, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from config.model import HotlineConfig
+from config.model import SHIPPED, HotlineConfig
 from config.settings import Settings
+from foundation import apikeys
 from foundation import reports as r
 from foundation.db import Database
 from foundation.models import (
@@ -24,10 +29,13 @@ from foundation.models import (
     Conversation,
     ConversationMessage,
     OutboundCall,
+    Role,
     Voicemail,
 )
 from hotline.tasks.retention import roll_up_calls
 from tests.conftest import add_counsellor, berlin
+from tests.helpers import https_client
+from tests.test_auth import make_user, sign_in
 from web import report_data
 
 OCTOBER = r.between(date(2026, 10, 1), date(2026, 10, 31))
@@ -375,3 +383,101 @@ def test_one_client_writing_again_is_still_one_person(
     assert relay.messages_in.now == HIDDEN
     assert relay.messages_out.now == HIDDEN
     assert relay.first_reply.now.median is None
+
+
+# --- who may see which report; the answers' headers -----------------------------------------
+
+
+def test_another_teams_report_and_an_unknown_team_are_one_answer(
+    database: Database, config: HotlineConfig, settings: Settings
+) -> None:
+    """Finding: the page answered an unknown team 404 and another team's 403, and the form's
+    redirect (/reports?team=) led to an unknown team's page as to one's own: both told a
+    coordinator which teams exist. The API answered an unknown team 422 naming every team,
+    to a key of one team. Now the page, its CSV and the redirect treat both alike (403, as the
+    rota's pages), and so does the API for a key of some teams; only a key of every team is
+    told which teams there are."""
+    make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    with database.write() as session:
+        _, own = apikeys.create_api_key(session, "own", actor="t", teams=["islamism"])
+        _, every = apikeys.create_api_key(session, "every", actor="t", read_only=True)
+    with https_client(settings, database) as web:
+        sign_in(web, "koord")
+        for team in ("right-wing", "nobody"):
+            page = web.get(f"/reports/{team}?period=month&date=2026-10-01")
+            table = web.get(f"/reports/{team}/leitungen.csv?period=month&date=2026-10-01")
+            assert (page.status_code, table.status_code) == (403, 403), team
+            chosen = web.get(f"/reports?team={team}&period=year&date=2026-01-01")
+            assert chosen.headers["location"] == f"/reports/{team}?period=year&date=2026-01-01"
+        for hostile in ("../apikeys", "//evil.example", "x\r\nSet-Cookie: a=b", "A" * 300):
+            chosen = web.get("/reports", params={"team": hostile})
+            assert chosen.headers["location"] == "/reports/islamism", hostile
+        web.cookies.clear()
+        period = "from=2026-10-01&to=2026-10-31"
+        bearer = {"Authorization": f"Bearer {own}"}
+        answers = [
+            web.get(f"/api/v1/reports?team={team}&{period}", headers=bearer)
+            for team in ("right-wing", "nobody", "..%2F..%2Fetc", "x" * 5000)
+        ]
+        assert {a.status_code for a in answers} == {403}
+        assert len({a.text for a in answers}) == 1
+        assert "office" not in answers[1].text
+        unknown = web.get(
+            f"/api/v1/reports?team=nobody&{period}", headers={"Authorization": f"Bearer {every}"}
+        )
+        assert unknown.status_code == 422
+        assert "known: islamism, office, right-wing" in unknown.json()["message"]
+
+
+def test_the_api_is_never_cached_and_other_methods_change_nothing(
+    database: Database, config: HotlineConfig, settings: Settings
+) -> None:
+    """Finding: the report's JSON (and every other API answer) came without Cache-Control: a
+    client library or proxy could keep one key's view. Every answer of a route that takes a
+    key is no-store now, its refusals too. (The page and its CSV were no-store already;
+    other methods are 405 and run nothing.)"""
+    make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    with database.write() as session:
+        _, own = apikeys.create_api_key(session, "own", actor="t", teams=["islamism"])
+    bearer = {"Authorization": f"Bearer {own}"}
+    with https_client(settings, database) as web:
+        for query, status in (
+            ("team=islamism&from=2026-10-01&to=2026-10-31", 200),
+            ("team=right-wing&from=2026-10-01&to=2026-10-31", 403),
+            ("team=islamism&from=2026-10-31&to=2026-10-01", 422),
+        ):
+            answer = web.get(f"/api/v1/reports?{query}", headers=bearer)
+            assert answer.status_code == status, query
+            assert answer.headers["cache-control"] == "no-store", query
+        for path in ("/api/v1/reports", "/api/v1/counsellors", "/api/v1/oncall?team=islamism"):
+            assert web.get(path).headers["cache-control"] == "no-store", path  # the 401
+            assert web.get(path, headers=bearer).headers["cache-control"] == "no-store", path
+        head = web.head("/api/v1/reports?team=islamism&from=2026-10-01&to=2026-10-31",
+                        headers=bearer)  # fmt: skip
+        assert (head.status_code, head.content) == (200, b"")
+        sign_in(web, "koord")
+        query = "period=month&date=2026-10-01"
+        for path in (f"/reports/islamism?{query}", f"/reports/islamism/leitungen.csv?{query}"):
+            assert web.get(path).headers["cache-control"] == "no-store"
+            for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+                assert web.request(method, path).status_code == 405, (method, path)
+        table = web.get(f"/reports/islamism/leitungen.csv?{query}")
+        assert table.headers["content-disposition"] == (
+            'attachment; filename="bericht-islamism-leitungen-2026-10-01-2026-10-31.csv"'
+        )
+
+
+def test_a_slug_with_a_trailing_newline_is_no_slug() -> None:
+    """Finding: the configuration's slug check (re.match with `$`, which matches before a
+    final newline) took "islamism\\n" for a slug. A team's or line's slug goes into the
+    report's URLs and into its CSV's Content-Disposition header, where a newline is a header
+    injection (or the server's 500)."""
+    data = tomllib.loads(SHIPPED.read_text(encoding="utf-8"))
+    teams = copy.deepcopy(data)
+    teams["teams"]["extra\n"] = teams["teams"]["islamism"]  # a team of its own
+    lines = copy.deepcopy(data)
+    lines["lines"]["islamism\n"] = lines["lines"].pop("islamism")  # a line renamed
+    for changed in (teams, lines):
+        with pytest.raises(ValidationError, match="is not a slug"):
+            HotlineConfig.model_validate(changed)
+    HotlineConfig.model_validate(data)

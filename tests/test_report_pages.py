@@ -165,8 +165,8 @@ def test_who_sees_which_report(web: TestClient) -> None:
     assert web.get("/reports/right-wing").status_code == 403
     assert web.get(f"/reports/right-wing/leitungen.csv?{OCTOBER}").status_code == 403
     assert web.get("/reports?team=right-wing").headers["location"] == "/reports/right-wing"
-    assert web.get("/reports/nobody").status_code == 404
-    assert web.get(f"/reports/nobody/leitungen.csv?{OCTOBER}").status_code == 404
+    assert web.get("/reports/nobody").status_code == 403  # as another team's
+    assert web.get(f"/reports/nobody/leitungen.csv?{OCTOBER}").status_code == 403
     web.cookies.clear()
     sign_in(web, "chef")
     chosen = web.get("/reports?team=right-wing&period=year&date=2026-05-01")

@@ -2,8 +2,9 @@
 year, or from–to; local days in the organisation's zone), compared with the previous period
 of equal kind; its charts (web.report_charts), its tables (web.report_views) and each table as
 CSV. Admins see every team's report, coordinators their teams' (foundation.access
-.may_see_report); counsellors none. A period the page cannot show (an unreadable day, the end
-before the beginning, more than five years) is the form again with a German message (422)."""
+.may_see_report); counsellors none; another team's and an unknown one are the same 403. A
+period the page cannot show (an unreadable day, the end before the beginning, more than five
+years) is the form again with a German message (422)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from config.model import SLUG
 from config.settings import Settings
 from foundation import access
 from foundation import reports as r
@@ -73,12 +75,11 @@ def choose(params: QueryParams, zone: str, today: date) -> Choice:
 
 
 def _team(request: Request, viewer: Viewer) -> str:
-    """The team of the URL: unknown → 404; another team's → 403 (as the rota's pages)."""
+    """The team of the URL. Another team's and an unknown one are the same 403 (as the rota's
+    pages: team slugs are configuration, but which exist is not told by the answer)."""
     settings: Settings = request.app.state.settings
     team = str(request.path_params["team"])
-    if team not in settings.config.teams:
-        raise Hidden
-    if not access.may_see_report(viewer.principal, team):
+    if team not in settings.config.teams or not access.may_see_report(viewer.principal, team):
         raise Forbidden
     return team
 
@@ -146,7 +147,9 @@ async def reports_index(request: Request, viewer: Viewer) -> Response:
     if not seen:
         raise Forbidden
     asked = request.query_params.get("team", "")
-    team = asked if asked in settings.config.teams else seen[0]  # another team's: its 403
+    # Any team asked for, known or not, leads to its page (and its 403 if not the viewer's):
+    # the redirect does not tell which teams exist.
+    team = asked if SLUG.fullmatch(asked) else seen[0]
     rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "team" and v])
     return RedirectResponse(f"/reports/{team}" + (f"?{rest}" if rest else ""), status_code=303)
 

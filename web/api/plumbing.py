@@ -114,10 +114,17 @@ def api(
     *,
     write: bool = False,
 ) -> Endpoint:
-    """An /api/v1 endpoint: bearer key first, then the request is read, then one transaction."""
+    """An /api/v1 endpoint: bearer key first, then the request is read, then one transaction.
+    Every answer is `Cache-Control: no-store`: it is one key's view (appointments, reports),
+    for no cache of a proxy or a client library to keep."""
 
     @wraps(prepare)
     async def endpoint(request: Request) -> Response:
+        response = await answer(request)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def answer(request: Request) -> Response:
         db: Database = request.app.state.db
         who = await caller(request)
         if isinstance(who, Response):

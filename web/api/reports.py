@@ -51,9 +51,6 @@ async def report(request: Request) -> Work:
     team = params.get("team")
     if not team:
         raise BadRequest(error(422, "invalid", "team: required (a team slug)"))
-    if team not in config.teams:
-        known = ", ".join(sorted(config.teams))
-        raise BadRequest(error(422, "invalid", f"team: unknown team {team!r} (known: {known})"))
     zone = config.organisation.timezone
     first, last = day(params.get("from"), "from", zone), day(params.get("to"), "to", zone)
     try:
@@ -62,8 +59,13 @@ async def report(request: Request) -> Work:
         raise BadRequest(error(422, "invalid", f"to: {exc}")) from exc
 
     def work(session: Session, who: Principal) -> Response:
+        # A key of some teams gets the same 403 for another team and an unknown one (nor
+        # learns the others' slugs); a key of every team is told which teams there are.
         if not access.may_see_report(who, team):
             raise BadRequest(error(403, "forbidden", "this API key may not see this team"))
+        if team not in config.teams:
+            known = ", ".join(sorted(config.teams))
+            raise BadRequest(error(422, "invalid", f"team: unknown team {team!r} (known: {known})"))
         body = as_json(report_data.build(session, config, team, period))
         return json_response(ReportOut.model_validate(body))
 
