@@ -251,6 +251,11 @@ class Counsellor(Base):
     reply_pin_hash: Mapped[str | None] = mapped_column(String(200))
     reply_pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reply_pin_locked_until: Mapped[datetime | None]
+    # The languages she can counsel in (ISO 639-1 codes): routing rings those who speak the
+    # caller's language first (hotline.routing).
+    languages: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["de"], server_default=text("'[\"de\"]'")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -569,12 +574,15 @@ class Call(Base):
     closed_reason: Mapped[str | None] = mapped_column(String(16))
     # The tier at which the counsellor who accepted it was rung (None: not known).
     accepted_tier: Mapped[Tier | None] = mapped_column(_enum(Tier, "tier"))
+    # The caller's language (ISO 639-1): the line's first, or the one chosen at its menu.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class CallDay(Base):
     """Call records rolled up before retention deletes them (hotline.reports.roll_up): per
-    local day, line, outcome category, tier and relatives flag, how many calls, and from how
-    many distinct callers that day (a withheld number counts as one). Counts only: no hash."""
+    local day, line, outcome category, tier, relatives flag and language, how many calls, and
+    from how many distinct callers that day (a withheld number counts as one). Counts only: no
+    hash."""
 
     __tablename__ = "call_days"
     __table_args__ = (Index(None, "line", "day"),)
@@ -584,6 +592,7 @@ class CallDay(Base):
     category: Mapped[str] = mapped_column(String(16))  # accepted, fallback, voicemail, ...
     tier: Mapped[str] = mapped_column(String(16), default="")  # "" for not accepted / unknown
     relative: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")  # "": unknown
     calls: Mapped[int] = mapped_column(Integer)
     callers: Mapped[int] = mapped_column(Integer)
 
@@ -686,6 +695,8 @@ class Appointment(Base):
         _enum(AppointmentStatus, "appointment_status"), default="booked"
     )
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCal SEQUENCE
+    # The client's language (ISO 639-1): her reminders and the answers to her SMS.
+    client_language: Mapped[str] = mapped_column(String(8), default="de", server_default="de")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -840,6 +851,8 @@ class CallbackRequest(Base):
     preferred_date: Mapped[date | None] = mapped_column(Date)  # local date, or any day
     message_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     confirm_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The language the form was filled in (ISO 639-1): the one to call back in.
+    language: Mapped[str] = mapped_column(String(8), default="de", server_default="de")
     status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), default="new")
     taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
