@@ -134,6 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--fallback", choices=["answer", "no-answer", "busy"], default="answer")
     call.add_argument("--relative", action="store_true", help="press 2 at the relatives menu")
     call.add_argument(
+        "--language",
+        default="",
+        metavar="KEY",
+        help="press this key at the language menu (1: the line's first language)",
+    )
+    call.add_argument(
         "--voicemail", type=int, default=20, metavar="SECONDS", help="message length (0: none)"
     )
     return parser
@@ -524,6 +530,7 @@ def _simulate_call(settings: Settings, args: argparse.Namespace) -> int:
             default=args.counsellors,
             fallback=args.fallback,
             menu_digits="2" if args.relative else "",
+            language_digits=args.language,
             voicemail_seconds=max(0, args.voicemail),
         )
         walk = simulator.call(line.number, caller="anonymous", behaviour=behaviour)
@@ -534,6 +541,11 @@ def _simulate_call(settings: Settings, args: argparse.Namespace) -> int:
     names = _counsellor_names(settings)
     print(f"simulated call to {line.display_name} ({line.number}):")
     for kind, detail in walk.events:
+        if kind == "say":
+            continue  # printed with its language, as "spoken"
+        if kind == "spoken":
+            text, language, _voice = detail.split("\x1f")
+            kind, detail = f"say ({language})", text
         print(f"  {kind:<18} {names.get(detail, detail)}".rstrip())
     for message in reversed(sent):
         label = f"sms ({message.status})"

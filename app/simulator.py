@@ -20,6 +20,8 @@ from xml.etree import ElementTree
 
 from twilio.request_validator import RequestValidator
 
+from config.languages import pair_problem
+
 # Verbs, their attributes and the nouns/verbs they may contain, as Twilio documents them.
 _ATTRIBUTES: dict[str, set[str]] = {
     "Response": set(),
@@ -65,6 +67,7 @@ _CHILDREN: dict[str, set[str]] = {
     "Dial": {"Number"},
 }
 MAX_STEPS = 60
+LANGUAGE_MENU = "/twilio/voice/language"  # the action of a line's language menu
 
 Post = Callable[[str, Mapping[str, str], Mapping[str, str]], tuple[int, str]]
 
@@ -82,6 +85,7 @@ class Behaviour:
     default: str = "accept"
     fallback: str = "answer"  # or "no-answer", "busy"
     menu_digits: str = ""  # pressed at the caller's Gather (e.g. "2": a relative)
+    language_digits: str = ""  # pressed at the language menu (e.g. "2": the second language)
     voicemail_seconds: int = 30  # 0: the caller leaves no message
     talk_seconds: int = 300
 
@@ -110,6 +114,10 @@ class Walk:
     def said(self) -> str:
         return " ".join(self.details("say"))
 
+    def spoken(self) -> list[tuple[str, str, str]]:
+        """What the caller heard, as (text, language, voice) of each <Say>."""
+        return [tuple(detail.split("\x1f")) for detail in self.details("spoken")]  # type: ignore[misc]
+
 
 def _check(element: ElementTree.Element) -> None:
     allowed = _ATTRIBUTES.get(element.tag)
@@ -118,6 +126,11 @@ def _check(element: ElementTree.Element) -> None:
     unknown = set(element.attrib) - allowed
     if unknown:
         raise TwimlError(f"<{element.tag}> has attributes Twilio does not know: {sorted(unknown)}")
+    if element.tag == "Say" and {"language", "voice"} <= set(element.attrib):
+        # An invalid pair makes the <Say> fail (Twilio's text-to-speech table).
+        problem = pair_problem(element.attrib["language"], element.attrib["voice"])
+        if problem:
+            raise TwimlError(f"<Say>: {problem}")
     for child in element:
         if child.tag not in _CHILDREN.get(element.tag, set()):
             raise TwimlError(f"<{child.tag}> cannot be inside <{element.tag}>")
@@ -210,16 +223,18 @@ class Simulator:
         for verb in root:
             tag = verb.tag
             if tag == "Say":
-                walk.events.append(("say", verb.text or ""))
+                self._say(verb, walk)
             elif tag == "Play":
                 walk.events.append(("play", verb.text or ""))
             elif tag == "Gather":
                 for inner in verb:
                     if inner.tag == "Say":
-                        walk.events.append(("say", inner.text or ""))
-                if behaviour.menu_digits:
-                    walk.events.append(("pressed", behaviour.menu_digits))
-                    return verb.attrib["action"], {"Digits": behaviour.menu_digits}
+                        self._say(inner, walk)
+                language_menu = LANGUAGE_MENU in verb.attrib.get("action", "")
+                digits = behaviour.language_digits if language_menu else behaviour.menu_digits
+                if digits:
+                    walk.events.append(("pressed", digits))
+                    return verb.attrib["action"], {"Digits": digits}
             elif tag == "Redirect":
                 return (verb.text or "").strip(), {}
             elif tag == "Dial":
@@ -240,6 +255,13 @@ class Simulator:
                 walk.events.append((tag.lower(), ""))
                 return None
         return None
+
+    @staticmethod
+    def _say(verb: ElementTree.Element, walk: Walk) -> None:
+        text = verb.text or ""
+        walk.events.append(("say", text))
+        spoken = (text, verb.attrib.get("language", ""), verb.attrib.get("voice", ""))
+        walk.events.append(("spoken", "\x1f".join(spoken)))
 
     def _dial(
         self, dial: ElementTree.Element, base: dict[str, str], behaviour: Behaviour, walk: Walk

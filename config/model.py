@@ -23,11 +23,29 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from config.callback_form import BUILT_IN as BUILT_IN_FORM
+from config.callback_form import FORM_TEXTS
+from config.languages import (
+    GERMAN,
+    GERMAN_LANGUAGE,
+    GERMAN_OPTIONAL,
+    GERMAN_TEXTS,
+    GERMAN_VOICE,
+    OPTIONAL_TEXTS,
+    SPEECH_TEXTS,
+    LanguageCode,
+    Speech,
+    fold,
+    german_name,
+    placeholder_problem,
+    voice_problem,
+)
 from config.phone import InvalidPhoneNumber, normalise
 
 SHIPPED = Path(__file__).with_name("hotline.toml")
@@ -208,14 +226,81 @@ class Notices(Strict):
     grace_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
 
+class SpeechTexts(Strict):
+    """What a line says in one language (`[voice.languages.<code>]` for every line,
+    `[lines.<slug>.speech.<code>]` for one): Twilio's voice and language, and the texts
+    (`config.languages.SPEECH_TEXTS`). Whatever is left out comes from the next place
+    (the line's own, then every line's, then, for German only, the built-in words)."""
+
+    voice: str | None = Field(default=None, min_length=1)
+    language: str | None = Field(default=None, min_length=1)  # Twilio's, e.g. "tr-TR"
+    greeting_audio_url: str | None = None
+    opening: str | None = Field(default=None, min_length=1)
+    menu_option: str | None = Field(default=None, min_length=1)
+    greeting: str | None = Field(default=None, min_length=1)
+    relatives_prompt: str | None = Field(default=None, min_length=1)
+    all_busy_text: str | None = Field(default=None, min_length=1)
+    hours: str | None = Field(default=None, min_length=1)
+    closed_text: str | None = Field(default=None, min_length=1)
+    holiday_text: str | None = Field(default=None, min_length=1)
+    voicemail_prompt: str | None = Field(default=None, min_length=1)
+    nobody_text: str | None = Field(default=None, min_length=1)
+    call_later_text: str | None = Field(default=None, min_length=1)
+    no_message_text: str | None = Field(default=None, min_length=1)
+    goodbye_text: str | None = Field(default=None, min_length=1)
+    thanks_text: str | None = Field(default=None, min_length=1)
+    connecting_text: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> SpeechTexts:
+        for name, allowed in SPEECH_TEXTS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            problem = placeholder_problem(value, allowed)
+            if problem:
+                raise ValueError(f"{name}: {problem}")
+            if name == "menu_option" and "{digit}" not in value:
+                raise ValueError("menu_option: must say which key to press ({digit})")
+        return self
+
+
+# The line's own keys from before there were languages: its German words.
+LEGACY_SPEECH = (
+    "greeting",
+    "greeting_audio_url",
+    "voice",
+    "language",
+    "relatives_prompt",
+    "all_busy_text",
+)
+
+
+def _languages(value: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(value)) != len(value):
+        raise ValueError("a language is named twice")
+    return value
+
+
 class Line(Strict):
     number: PhoneNumber
     team: Slug
     display_name: str = Field(min_length=1)
-    greeting: str = Field(min_length=1)
+    # The languages the line speaks, in the order of its language menu (key 1 is the first, and
+    # the first is also what a caller who presses nothing gets). One language: no menu.
+    languages: Annotated[
+        tuple[LanguageCode, ...], Field(min_length=1, max_length=9), AfterValidator(_languages)
+    ] = (GERMAN,)
+    # This line's own words per language, over `[voice.languages.<code>]`.
+    speech: dict[LanguageCode, SpeechTexts] = {}
+    # The line's German words (as before there were languages; `speech.de` says the same).
+    greeting: str | None = Field(default=None, min_length=1)
     greeting_audio_url: str | None = None
-    voice: str = "Polly.Vicki-Neural"
-    language: Literal["de-DE"] = "de-DE"
+    voice: str | None = Field(default=None, min_length=1)
+    language: Literal["de-DE"] | None = None
+    relatives_prompt: str | None = Field(default=None, min_length=1)
+    # Said when everyone on call is in another conversation, before the fallback number rings.
+    all_busy_text: str | None = Field(default=None, min_length=1)
     fallback_number: PhoneNumber | None = None
     hours: ServiceHours
     closed_on_holidays: bool = True
@@ -230,22 +315,33 @@ class Line(Strict):
     recording: bool = False
     caller_hash: bool = True
     relatives_menu: bool = False
-    relatives_prompt: str = Field(
-        default=(
-            "Wenn Sie Angehörige oder Angehöriger sind, drücken Sie die 2. "
-            "Andernfalls bleiben Sie bitte einfach am Apparat."
-        ),
-        min_length=1,
-    )
-    # Said when everyone on call is in another conversation, before the fallback number rings.
-    all_busy_text: str = Field(
-        default="Alle Beraterinnen und Berater sind gerade im Gespräch. Bitte bleiben Sie dran.",
-        min_length=1,
-    )
     relatives_team: Slug | None = None
     relatives_tiers: tuple[Literal["primary", "backup"], ...] = Field(
         default=("primary", "backup"), min_length=1
     )
+    # Every language resolved (HotlineConfig fills it at load): `spoken`, `in_language`.
+    _spoken: dict[str, Speech] = PrivateAttr(default_factory=dict)
+
+    @property
+    def spoken(self) -> tuple[Speech, ...]:
+        """The line's languages, resolved, in menu order."""
+        return tuple(self._spoken[code] for code in self.languages)
+
+    @property
+    def multilingual(self) -> bool:
+        return len(self.languages) > 1
+
+    def in_language(self, code: str | None) -> Speech:
+        """The line's words in `code`; its first language for None or one it does not speak
+        (a URL from before a configuration change)."""
+        return self._spoken.get(code or "") or self._spoken[self.languages[0]]
+
+    def language_at(self, digit: str) -> Speech | None:
+        """The language of a key pressed at the language menu (1 = the first); None for any
+        other key."""
+        if len(digit) == 1 and digit.isdigit() and 1 <= int(digit) <= len(self.languages):
+            return self._spoken[self.languages[int(digit) - 1]]
+        return None
 
 
 class Voice(Strict):
@@ -265,6 +361,15 @@ class Voice(Strict):
         ),
         min_length=1,
     )
+    # What every line says in a language (a line's `speech.<code>` says otherwise).
+    languages: dict[LanguageCode, SpeechTexts] = {}
+
+    @model_validator(mode="after")
+    def _german_voice(self) -> Voice:
+        problem = voice_problem(GERMAN, GERMAN_LANGUAGE, self.default_voice)
+        if problem:
+            raise ValueError(f"default_voice: {problem}")
+        return self
 
 
 # What a reminder text may say about its appointment (local time of the organisation):
@@ -299,6 +404,35 @@ AppointmentTemplate = Annotated[
     str, Field(min_length=1, max_length=480), _placeholders(APPOINTMENT_PLACEHOLDERS)
 ]
 PlainTemplate = Annotated[str, Field(min_length=1, max_length=480), _placeholders(frozenset())]
+# A client's text in another language than German: weekday, date and time in that language
+# ({when} and {mode} are German words: the counsellors' texts).
+CLIENT_PLACEHOLDERS = frozenset({"weekday", "date", "time"})
+ClientTemplate = Annotated[
+    str, Field(min_length=1, max_length=480), _placeholders(CLIENT_PLACEHOLDERS)
+]
+
+
+def _keyword(value: str) -> str:
+    word = value.strip()
+    if not word or any(char.isspace() for char in word):
+        raise ValueError(f"{value!r} is not one word")
+    return word
+
+
+Keyword = Annotated[str, AfterValidator(_keyword)]
+
+
+class ReminderLanguage(Strict):
+    """A client's reminder and the answers to her SMS in one language (`[reminders.languages.
+    <code>]`; German is `[reminders]` itself)."""
+
+    client_template: ClientTemplate
+    cancel_reply: ClientTemplate
+    stop_reply: PlainTemplate
+    # Words that, alone in an SMS, cancel the next appointment or stop reminders (any case;
+    # the keywords of every language are accepted from every client).
+    cancel_keywords: tuple[Keyword, ...] = Field(min_length=1)
+    stop_keywords: tuple[Keyword, ...] = ("STOP",)
 
 
 class Reminders(Strict):
@@ -327,6 +461,43 @@ class Reminders(Strict):
     cancelled_notice: AppointmentTemplate = (
         "Termin am {weekday}, {date} um {time} Uhr wurde per SMS abgesagt."
     )
+    # The German keywords; other languages in `languages`.
+    cancel_keywords: tuple[Keyword, ...] = Field(default=("ABSAGEN", "ABSAGE"), min_length=1)
+    stop_keywords: tuple[Keyword, ...] = ("STOP", "STOPP")
+    # A client's texts in other languages than German (every language a line offers).
+    languages: dict[LanguageCode, ReminderLanguage] = {}
+
+    @model_validator(mode="after")
+    def _keywords_apart(self) -> Reminders:
+        if GERMAN in self.languages:
+            raise ValueError("languages.de: German is [reminders] itself")
+        cancel = {fold(word) for word in self.cancel_keywords}
+        stop = {fold(word) for word in self.stop_keywords}
+        for texts in self.languages.values():
+            cancel |= {fold(word) for word in texts.cancel_keywords}
+            stop |= {fold(word) for word in texts.stop_keywords}
+        both = cancel & stop
+        if both:
+            raise ValueError(f"a keyword both cancels and stops: {', '.join(sorted(both))}")
+        return self
+
+    def in_language(self, code: str | None) -> ReminderLanguage:
+        """A client's texts in `code`; German for None or a language without its own."""
+        found = self.languages.get(code or "")
+        if found is not None:
+            return found
+        return ReminderLanguage.model_construct(
+            client_template=self.client_template,
+            cancel_reply=self.cancel_reply,
+            stop_reply=self.stop_reply,
+            cancel_keywords=self.cancel_keywords,
+            stop_keywords=self.stop_keywords,
+        )
+
+    @property
+    def client_languages(self) -> tuple[str, ...]:
+        """The languages a client's texts can be in: German first."""
+        return (GERMAN, *self.languages)
 
 
 class Tasks(Strict):
@@ -335,6 +506,27 @@ class Tasks(Strict):
     # A done callback request is deleted, and the recording of a done voicemail is deleted at
     # Twilio, this many days after (personal data is kept no longer than the work needs it).
     retention_days: int = Field(default=90, ge=1, le=3650)
+
+
+HoursTemplate = Annotated[
+    str, Field(min_length=1, max_length=480), _placeholders(frozenset({"hours"}))
+]
+# What marks a message as German when the relay guesses a client's language.
+GERMAN_WORDS = (
+    "hallo", "guten", "tag", "ich", "und", "bitte", "nicht", "ist", "mein", "meine", "sohn",
+    "tochter", "hilfe", "danke", "wir", "sie", "mit", "eine", "ein", "das", "der", "die",
+)  # fmt: skip
+
+
+class RelayLanguage(Strict):
+    """The text relay's words in one language (`[relay.languages.<code>]`; German is
+    `[relay]` itself)."""
+
+    out_of_hours_reply: HoursTemplate
+    # What marks a client's message as written in this language: frequent words, and letters
+    # only this language (of the line's) uses (hotline.relay.language).
+    words: tuple[str, ...] = ()
+    letters: str = ""
 
 
 class Relay(Strict):
@@ -354,12 +546,29 @@ class Relay(Strict):
     limit_minutes: int = Field(default=10, ge=1, le=1440)
     # The answer to a client writing outside the line's hours: neutral (no service, team or
     # counsellor name; a phone may be shared). {hours}: "montags bis freitags von 9 bis 18 Uhr".
-    out_of_hours_reply: Annotated[
-        str, Field(min_length=1, max_length=480), _placeholders(frozenset({"hours"}))
-    ] = (
+    out_of_hours_reply: HoursTemplate = (
         "Vielen Dank für Ihre Nachricht. Wir sind {hours} erreichbar und antworten Ihnen dann. "
         "In einem Notfall wählen Sie bitte 110."
     )
+    # What marks a message as German (see RelayLanguage).
+    words: tuple[str, ...] = GERMAN_WORDS
+    letters: str = "äÄß"
+    # The relay's words in other languages than German (every language a line offers).
+    languages: dict[LanguageCode, RelayLanguage] = {}
+
+    @model_validator(mode="after")
+    def _not_german(self) -> Relay:
+        if GERMAN in self.languages:
+            raise ValueError("languages.de: German is [relay] itself")
+        return self
+
+    def in_language(self, code: str | None) -> RelayLanguage:
+        found = self.languages.get(code or "")
+        if found is not None:
+            return found
+        return RelayLanguage.model_construct(
+            out_of_hours_reply=self.out_of_hours_reply, words=self.words, letters=self.letters
+        )
 
 
 class Feeds(Strict):
@@ -493,6 +702,63 @@ class Scheduler(Strict):
         return self
 
 
+class CallbackFormTexts(Strict):
+    """The callback form's words in one language, over the built-in ones
+    (`config.callback_form`; keys and placeholders: FORM_TEXTS)."""
+
+    page_title: str | None = Field(default=None, min_length=1)
+    intro: str | None = Field(default=None, min_length=1)
+    privacy: str | None = Field(default=None, min_length=1)
+    emergency: str | None = Field(default=None, min_length=1)
+    errors_summary: str | None = Field(default=None, min_length=1)
+    phone_label: str | None = Field(default=None, min_length=1)
+    phone_hint: str | None = Field(default=None, min_length=1)
+    name_label: str | None = Field(default=None, min_length=1)
+    window_legend: str | None = Field(default=None, min_length=1)
+    window_egal: str | None = Field(default=None, min_length=1)
+    window_morgens: str | None = Field(default=None, min_length=1)
+    window_mittags: str | None = Field(default=None, min_length=1)
+    window_nachmittags: str | None = Field(default=None, min_length=1)
+    window_abends: str | None = Field(default=None, min_length=1)
+    date_label: str | None = Field(default=None, min_length=1)
+    date_hint: str | None = Field(default=None, min_length=1)
+    message_label: str | None = Field(default=None, min_length=1)
+    message_hint: str | None = Field(default=None, min_length=1)
+    sms_label: str | None = Field(default=None, min_length=1)
+    sms_hint: str | None = Field(default=None, min_length=1)
+    honeypot_label: str | None = Field(default=None, min_length=1)
+    submit: str | None = Field(default=None, min_length=1)
+    thanks_title: str | None = Field(default=None, min_length=1)
+    thanks_text: str | None = Field(default=None, min_length=1)
+    limited_title: str | None = Field(default=None, min_length=1)
+    limited_text: str | None = Field(default=None, min_length=1)
+    limited_call: str | None = Field(default=None, min_length=1)
+    too_large_title: str | None = Field(default=None, min_length=1)
+    too_large_text: str | None = Field(default=None, min_length=1)
+    back: str | None = Field(default=None, min_length=1)
+    missing_title: str | None = Field(default=None, min_length=1)
+    missing_text: str | None = Field(default=None, min_length=1)
+    error_phone: str | None = Field(default=None, min_length=1)
+    error_phone_type: str | None = Field(default=None, min_length=1)
+    error_name: str | None = Field(default=None, min_length=1)
+    error_time_window: str | None = Field(default=None, min_length=1)
+    error_preferred_date: str | None = Field(default=None, min_length=1)
+    error_message: str | None = Field(default=None, min_length=1)
+    error_characters: str | None = Field(default=None, min_length=1)
+    expired: str | None = Field(default=None, min_length=1)
+    language_label: str | None = Field(default=None, min_length=1)
+    confirmation_sms: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> CallbackFormTexts:
+        for name, allowed in FORM_TEXTS.items():
+            value = getattr(self, name)
+            problem = placeholder_problem(value, allowed) if value is not None else None
+            if problem:
+                raise ValueError(f"{name}: {problem}")
+        return self
+
+
 class HotlineConfig(Strict):
     organisation: Organisation
     teams: dict[Slug, Team] = Field(min_length=1)
@@ -510,6 +776,9 @@ class HotlineConfig(Strict):
     sso: Sso = Sso()
     accounts: Accounts = Accounts()
     scheduler: Scheduler = Scheduler()
+    # The callback form's words per language, over the built-in ones (config.callback_form).
+    callback_form: dict[LanguageCode, CallbackFormTexts] = {}
+    _form: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> HotlineConfig:
@@ -528,7 +797,22 @@ class HotlineConfig(Strict):
         numbers = [line.number for line in self.lines.values()]
         if len(set(numbers)) != len(numbers):
             raise ValueError("lines: two lines share a number")
+        problems = [_resolve_speech(self, slug, line) for slug, line in self.lines.items()]
+        problems += [_text_channels(self, code) for code in self.languages]
+        found = "\n".join(problem for problem in problems if problem)
+        if found:
+            raise ValueError(found)
         return self
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language a line offers, German first, then in the lines' order."""
+        codes = [GERMAN] + [code for line in self.lines.values() for code in line.languages]
+        return tuple(dict.fromkeys(codes))
+
+    def form_texts(self, code: str) -> dict[str, str]:
+        """The callback form's words in `code` (a language a line offers), else German."""
+        return self._form.get(code) or self._form[GERMAN]
 
     def fallback_for(self, line_slug: str) -> str:
         return self.lines[line_slug].fallback_number or self.organisation.general_number
@@ -543,6 +827,93 @@ class HotlineConfig(Strict):
             if line.number == number:
                 return slug, line
         return None
+
+
+def _resolve_speech(config: HotlineConfig, slug: str, line: Line) -> str:
+    """Fill `line._spoken`; the problems found, one per line of text ("" for none)."""
+    problems: list[str] = []
+    legacy = [name for name in LEGACY_SPEECH if name in line.model_fields_set]
+    if legacy and GERMAN not in line.languages:
+        problems.append(
+            f"lines.{slug}.{legacy[0]}: the line's German words, but it offers no German "
+            f"(set them in [lines.{slug}.speech.<code>])"
+        )
+    for code in line.speech:
+        if code not in line.languages:
+            problems.append(f"lines.{slug}.speech.{code}: the line does not offer {code!r}")
+    spoken: dict[str, Speech] = {}
+    for code in line.languages:
+        speech, missing = _speech(config, slug, line, code)
+        problems += missing
+        if speech is not None:
+            spoken[code] = speech
+    line._spoken = spoken
+    return "\n".join(problems)
+
+
+def _speech(
+    config: HotlineConfig, slug: str, line: Line, code: str
+) -> tuple[Speech | None, list[str]]:
+    own = line.speech.get(code, SpeechTexts())
+    shared = config.voice.languages.get(code, SpeechTexts())
+    german = code == GERMAN
+    values: dict[str, str | None] = {}
+    for name in ("voice", "language", "greeting_audio_url", *SPEECH_TEXTS):
+        value = getattr(own, name)
+        if value is None and german and name in LEGACY_SPEECH and name in line.model_fields_set:
+            value = getattr(line, name)
+        if value is None:
+            value = getattr(shared, name)
+        if value is None and german:
+            value = {
+                "voice": GERMAN_VOICE,
+                "language": GERMAN_LANGUAGE,
+                "connecting_text": config.voice.connecting_text,
+            }.get(name) or GERMAN_TEXTS.get(name)
+        values[name] = value
+    optional = GERMAN_OPTIONAL if german else OPTIONAL_TEXTS
+    needed = [name for name in ("voice", "language", *SPEECH_TEXTS) if name not in optional]
+    if line.relatives_menu:
+        needed.append("relatives_prompt")
+    if line.multilingual:
+        needed.append("menu_option")
+    problems = []
+    for name in needed:
+        if values[name] is None:
+            if german and name == "greeting":
+                where = f"lines.{slug}.greeting"
+            else:
+                where = f"voice.languages.{code}.{name}"
+            problems.append(
+                f"{where}: missing (the line {slug} offers {german_name(code)}; set it in "
+                f"[voice.languages.{code}] or [lines.{slug}.speech.{code}])"
+            )
+    if problems:
+        return None, problems
+    problem = voice_problem(code, str(values["language"]), str(values["voice"]))
+    if problem:
+        return None, [f"lines.{slug}: {german_name(code)}: {problem}"]
+    speech = Speech(code=code, name=german_name(code), **values)  # type: ignore[arg-type]
+    return speech, []
+
+
+def _text_channels(config: HotlineConfig, code: str) -> str:
+    """Fill the callback form's words of `code`; what is missing for it in the text channels
+    (reminders, the relay, the form), one problem per line of text."""
+    problems = []
+    offered = f"a line offers {german_name(code)}"
+    if code != GERMAN:
+        if code not in config.reminders.languages:
+            problems.append(f"reminders.languages.{code}: missing ({offered})")
+        if code not in config.relay.languages:
+            problems.append(f"relay.languages.{code}: missing ({offered})")
+    own = config.callback_form.get(code, CallbackFormTexts()).model_dump(exclude_none=True)
+    texts = BUILT_IN_FORM.get(code, {}) | own
+    for name in FORM_TEXTS:
+        if name not in texts:
+            problems.append(f"callback_form.{code}.{name}: missing ({offered})")
+    config._form[code] = texts
+    return "\n".join(problems)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

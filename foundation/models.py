@@ -252,6 +252,11 @@ class Counsellor(Base):
     reply_pin_hash: Mapped[str | None] = mapped_column(String(200))
     reply_pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reply_pin_locked_until: Mapped[datetime | None]
+    # The languages she can counsel in (ISO 639-1 codes): routing rings those who speak the
+    # caller's language first (hotline.routing).
+    languages: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["de"], server_default=text("'[\"de\"]'")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -575,12 +580,15 @@ class Call(Base):
     # When its CallSid was listed in `twilio_copies`, for the retention to delete Twilio's
     # record of the call (with the caller's number) there; None: not yet (`foundation.copies`).
     twilio_listed_at: Mapped[datetime | None]
+    # The caller's language (ISO 639-1): the line's first, or the one chosen at its menu.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class CallDay(Base):
     """Call records rolled up before retention deletes them (hotline.reports.roll_up): per
-    local day, line, outcome category, tier and relatives flag, how many calls, and from how
-    many distinct callers that day (a withheld number counts as one). Counts only: no hash."""
+    local day, line, outcome category, tier, relatives flag and language, how many calls, and
+    from how many distinct callers that day (a withheld number counts as one). Counts only: no
+    hash."""
 
     __tablename__ = "call_days"
     __table_args__ = (Index(None, "line", "day"),)
@@ -590,6 +598,7 @@ class CallDay(Base):
     category: Mapped[str] = mapped_column(String(16))  # accepted, fallback, voicemail, ...
     tier: Mapped[str] = mapped_column(String(16), default="")  # "" for not accepted / unknown
     relative: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")  # "": unknown
     calls: Mapped[int] = mapped_column(Integer)
     callers: Mapped[int] = mapped_column(Integer)
 
@@ -696,6 +705,8 @@ class Appointment(Base):
         _enum(AppointmentStatus, "appointment_status"), default="booked"
     )
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCal SEQUENCE
+    # The client's language (ISO 639-1): her reminders and the answers to her SMS.
+    client_language: Mapped[str] = mapped_column(String(8), default="de", server_default="de")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # The client record it belongs to (scheduling.clients): linked by staff, never by number.
@@ -858,6 +869,8 @@ class CallbackRequest(Base):
     preferred_date: Mapped[date | None] = mapped_column(Date)  # local date, or any day
     message_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     confirm_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The language the form was filled in (ISO 639-1): the one to call back in.
+    language: Mapped[str] = mapped_column(String(8), default="de", server_default="de")
     status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), default="new")
     taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

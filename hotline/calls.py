@@ -39,9 +39,10 @@ def call_values(
     caller_hash: str | None,
     at: datetime,
     closed_reason: str | None = None,
+    language: str | None = None,
 ) -> dict[str, object]:
     """The columns of a new call record; `closed_reason`: why the line was closed ("hours",
-    "holiday"), None when it was open."""
+    "holiday"), None when it was open; `language`: the caller's (ISO 639-1)."""
     return {
         "call_sid": call_sid,
         "line": line,
@@ -52,6 +53,7 @@ def call_values(
         "from_relative": False,
         "fallback_used": False,
         "closed_reason": closed_reason,
+        "language": language,
     }
 
 
@@ -132,6 +134,7 @@ def open_call(
     caller_hash: str | None,
     at: datetime,
     closed_reason: str | None = None,
+    language: str | None = None,
 ) -> None:
     """Create the call's record on the first webhook; a retry changes nothing."""
     open_calls(
@@ -144,6 +147,7 @@ def open_call(
                 caller_hash=caller_hash,
                 at=at,
                 closed_reason=closed_reason,
+                language=language,
             )
         ],
     )
@@ -161,6 +165,11 @@ def skipped_busy(session: Session, call_sid: str, counsellor_ids: Collection[int
             .where(Call.call_sid == call_sid)
             .values(busy_skipped=sorted(counsellor_ids))
         )
+
+
+def set_language(session: Session, call_sid: str, language: str) -> None:
+    """The caller chose her language at the line's menu."""
+    session.execute(update(Call).where(Call.call_sid == call_sid).values(language=language))
 
 
 def mark_relative(session: Session, call_sid: str) -> None:

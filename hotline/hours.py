@@ -1,4 +1,5 @@
-"""A line's service hours: whether it is open at an instant, and its hours as spoken German.
+"""A line's service hours: whether it is open at an instant, and its hours in words (German,
+or any language of the line).
 
 Pure functions of the configuration; the call flow (closed lines hear their hours) and the text
 relay (its out-of-hours reply) both ask here.
@@ -6,9 +7,13 @@ relay (its out-of-hours reply) both ask here.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from itertools import groupby
 
+from babel.dates import format_interval, get_day_names
+from babel.lists import format_list
+
+from config.languages import GERMAN, Speech
 from config.model import HotlineConfig, Line, ServiceHours, TimeRange
 
 _DAYS = ("montags", "dienstags", "mittwochs", "donnerstags", "freitags", "samstags", "sonntags")
@@ -54,3 +59,37 @@ def hours_text(hours: ServiceHours) -> str:
     if not parts:
         return ""
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " und " + parts[-1]
+
+
+def spoken_hours(line: Line, speech: Speech) -> str:
+    """The line's hours as said in `speech`'s language: its own words (`hours`), the German
+    ones of `hours_text`, or made from the hours in its locale ("Pazartesi, Salı, Çarşamba ve
+    Perşembe 09:00–18:00 ve Cuma 09:00–16:00")."""
+    if speech.hours:
+        return speech.hours
+    if speech.code == GERMAN:
+        return hours_text(line.hours)
+    return hours_in(line.hours, speech.locale)
+
+
+def _interval(span: TimeRange, locale: str) -> str:
+    if span.end >= 24 * 60:
+        return f"{span.start // 60:02d}:{span.start % 60:02d}–24:00"
+    start = time(span.start // 60, span.start % 60)
+    end = time(span.end // 60, span.end % 60)
+    return str(format_interval(start, end, "Hm", locale=locale))
+
+
+def hours_in(hours: ServiceHours, locale: str) -> str:
+    """The opening hours in `locale`, weekday names and lists as that language writes them."""
+    names = get_day_names("wide", locale=locale)  # 0 = Monday
+    week = [hours.on(date(2026, 11, 23 + offset)) for offset in range(7)]  # Mon..Sun
+    parts = []
+    for spans, run in groupby(range(7), key=lambda day: week[day]):
+        days = list(run)
+        if not spans:
+            continue
+        who = format_list([names[day] for day in days], locale=locale)
+        times = format_list([_interval(span, locale) for span in spans], locale=locale)
+        parts.append(f"{who} {times}")
+    return format_list(parts, locale=locale) if parts else ""

@@ -3,8 +3,9 @@ call's context. No database, no clock.
 
 * `team_of` says whose rota answers (a line's relatives may go to another team).
 * `plan` returns the steps of a call, in order: one step per tier (sequential) or everyone at
-  once (`ring_all`), leaving out whoever is busy in another conversation; voice rings one step
-  after the other. `wanted` is everyone a call would ring if nobody were busy.
+  once (`ring_all`), leaving out whoever is busy in another conversation, and those who speak
+  the caller's language before the others; voice rings one step after the other. `wanted` is
+  everyone a call would ring if nobody were busy.
 * `first_reachable` is the one counsellor a message or a notice goes to: the first primary,
   else the first backup; the text relay's failover asks for the next one after a tier.
 
@@ -35,6 +36,9 @@ class Reachable(Protocol):
 
     @property
     def phone(self) -> str: ...
+
+    @property
+    def languages(self) -> Sequence[str]: ...  # ISO 639-1 codes she can counsel in
 
 
 class OnCall(Protocol):
@@ -96,13 +100,22 @@ def wanted(on_call: OnCall, line: Line, *, relative: bool = False) -> frozenset[
 
 
 def plan(
-    on_call: OnCall, line: Line, *, relative: bool = False, busy: Collection[int] = ()
+    on_call: OnCall,
+    line: Line,
+    *,
+    relative: bool = False,
+    busy: Collection[int] = (),
+    language: str | None = None,
 ) -> list[list[Target]]:
     """The steps of a call: the line's tiers in order (for relatives, `relatives_tiers`), each
     counsellor once, in the first tier she is on (however often the rota names her); those in
     `busy` (in another conversation) are not rung, and empty tiers are skipped, so the call goes
-    straight to the next person or tier. `ring_all` rings everyone at once: one step."""
-    steps: list[list[Target]] = []
+    straight to the next person or tier. `ring_all` rings everyone at once: one step.
+
+    With the caller's `language`, those on call who speak it come first, in the same tier
+    order, and then the rest of those on call (with `ring_all`: everyone who speaks it at once,
+    then everyone else at once)."""
+    tiers: list[list[Target]] = []
     seen: set[int] = set(busy)
     for tier in _tiers(line, relative):
         step = []
@@ -110,10 +123,25 @@ def plan(
             if counsellor.id not in seen:
                 seen.add(counsellor.id)
                 step.append(Target(counsellor.id, counsellor.phone, tier))
-        if step:
-            steps.append(step)
-    if line.strategy == "ring_all" and steps:
-        return [[target for step in steps for target in step]]
+        tiers.append(step)
+    if language is None:
+        groups = [tiers]
+    else:
+        speaks = {
+            counsellor.id
+            for tier in _tiers(line, relative)
+            for counsellor in _tier(on_call, tier)
+            if language in counsellor.languages
+        }
+        groups = [
+            [[target for target in step if target.counsellor_id in speaks] for step in tiers],
+            [[target for target in step if target.counsellor_id not in speaks] for step in tiers],
+        ]
+    steps: list[list[Target]] = []
+    for group in groups:
+        if line.strategy == "ring_all":
+            group = [[target for step in group for target in step]]
+        steps += [step for step in group if step]
     return steps
 
 

@@ -1,6 +1,7 @@
-"""All TwiML the service answers with, and the German words of it: every step of a call, the
-answers that need nothing but the configuration (the fallback and the last resort), and the
-steps of a call-back through the line.
+"""All TwiML the service answers with: every step of a call (in the caller's language, chosen at
+the language menu of a line with several), the answers that need nothing but the configuration
+(the fallback and the last resort), and the steps of a call-back through the line (German: the
+counsellor hears them).
 
 Pure functions of the configuration and the people to ring: no database, no clock, no HTTP.
 `hotline.routing` decides *who* gets a call, the use cases in `hotline.voice_calls` what a step
@@ -15,55 +16,90 @@ from collections.abc import Sequence
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Say, VoiceResponse
 
+from config.languages import GERMAN, GERMAN_LANGUAGE, GERMAN_VOICE, Speech
 from config.model import HotlineConfig, Line
-from hotline.hours import hours_text
+from hotline.hours import hours_text, spoken_hours
 from hotline.routing import Target
 
-LANGUAGE = "de-DE"
+LANGUAGE = GERMAN_LANGUAGE  # what the staff hear, and answers that belong to no line
 RING_TONE = "de"
 WHISPER_TIMEOUT = 10  # seconds the counsellor has to press 1
 MENU_TIMEOUT = 4
+LANGUAGE_MENU_TIMEOUT = 3  # seconds after the last option; no key: the line's first language
 EMERGENCY = "In einem Notfall wählen Sie bitte die 1 1 0."
 
 
-def say(response: TwiML, text: str, line: Line) -> None:
-    """German speech in the line's voice (inside a response or a Gather)."""
-    response.nest(Say(text, language=LANGUAGE, voice=line.voice))
+def say(response: TwiML, text: str, speech: Speech) -> None:
+    """Speech in `speech`'s language and voice (inside a response or a Gather)."""
+    response.nest(Say(text, language=speech.language, voice=speech.voice))
+
+
+def _staff_say(response: TwiML, text: str, line: Line) -> None:
+    """German to a counsellor: in the line's German voice, else the built-in one."""
+    german = line.in_language(GERMAN)
+    voice = german.voice if german.code == GERMAN else GERMAN_VOICE
+    response.nest(Say(text, language=LANGUAGE, voice=voice))
 
 
 # --- an incoming call -------------------------------------------------------------------------
 
 
-def greeting(response: VoiceResponse, line: Line) -> None:
-    if line.greeting_audio_url:
-        response.play(line.greeting_audio_url)
-    else:
-        say(response, line.greeting, line)
-
-
-def menu(line: Line, action: str, no_choice: str) -> VoiceResponse:
-    """Greeting, then 'press 2 if you are a relative'; silence continues as a normal call."""
+def _start(line: Line, choose_at: str | None) -> VoiceResponse:
+    """A new answer; with `choose_at` (the action of the language menu), the menu in front."""
     response = VoiceResponse()
-    greeting(response, line)
+    if choose_at is not None and line.multilingual:
+        language_menu(response, line, choose_at)
+    return response
+
+
+def language_menu(response: VoiceResponse, line: Line, action: str) -> None:
+    """The short opening in each language that has one, then each language's option in its own
+    language and voice, all inside one Gather (a key cuts them short). Digit n posts the n-th
+    language to `action`; no key: Twilio goes on with what follows (the first language)."""
+    gather = response.gather(
+        num_digits=1, timeout=LANGUAGE_MENU_TIMEOUT, action=action, method="POST"
+    )
+    for speech in line.spoken:
+        if speech.opening:
+            say(gather, speech.opening, speech)
+    for digit, speech in enumerate(line.spoken, start=1):
+        say(gather, speech.option(digit), speech)
+
+
+def greeting(response: VoiceResponse, speech: Speech) -> None:
+    if speech.greeting_audio_url:
+        response.play(speech.greeting_audio_url)
+    else:
+        say(response, speech.greeting, speech)
+
+
+def menu(
+    line: Line, speech: Speech, action: str, no_choice: str, *, choose_at: str | None = None
+) -> VoiceResponse:
+    """Greeting, then 'press 2 if you are a relative'; silence continues as a normal call."""
+    response = _start(line, choose_at)
+    greeting(response, speech)
     gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
-    say(gather, line.relatives_prompt, line)
+    say(gather, speech.relatives_prompt or "", speech)
     response.redirect(no_choice, method="POST")
     return response
 
 
 def dial(
     line: Line,
+    speech: Speech,
     targets: Sequence[Target],
     *,
     action: str,
     screen_url: str | None,
     greet: bool,
+    choose_at: str | None = None,
 ) -> VoiceResponse:
     """Ring `targets` at once from the line's number; `screen_url` makes each leg hear the
     whisper first. The action URL is told how the Dial ended."""
-    response = VoiceResponse()
+    response = _start(line, choose_at)
     if greet:
-        greeting(response, line)
+        greeting(response, speech)
     outgoing = response.dial(
         caller_id=line.number,
         timeout=line.ring_timeout,
@@ -82,10 +118,16 @@ def dial(
     return response
 
 
-def whisper(line: Line, action: str) -> VoiceResponse:
-    """What the counsellor hears on answering: the line's name, 'press 1'. No key: hang up, so a
-    mailbox never takes the caller."""
-    text = f"Anruf über die {line.display_name}. Drücken Sie die 1, um das Gespräch anzunehmen."
+def whisper(line: Line, action: str, caller: Speech | None = None) -> VoiceResponse:
+    """What the counsellor hears on answering: the line's name (and the caller's language when
+    it is not the line's first), 'press 1'. No key: hang up, so a mailbox never takes the
+    caller."""
+    other = caller is not None and caller.code != line.languages[0]
+    spoken = f", Sprache {caller.name}" if caller is not None and other else ""
+    text = (
+        f"Anruf über die {line.display_name}{spoken}. "
+        "Drücken Sie die 1, um das Gespräch anzunehmen."
+    )
     return _press_one(line, text, action)
 
 
@@ -93,8 +135,8 @@ def _press_one(line: Line, text: str, action: str) -> VoiceResponse:
     """`text` twice, waiting for one key; nothing pressed: hang up."""
     response = VoiceResponse()
     gather = response.gather(num_digits=1, timeout=WHISPER_TIMEOUT, action=action, method="POST")
-    say(gather, text, line)
-    say(gather, text, line)
+    _staff_say(gather, text, line)
+    _staff_say(gather, text, line)
     response.hangup()
     return response
 
@@ -116,15 +158,22 @@ def empty() -> VoiceResponse:
 
 
 def fallback_dial(
-    line: Line, number: str, *, action: str | None, greet: bool, all_busy: bool = False
+    line: Line,
+    speech: Speech,
+    number: str,
+    *,
+    action: str | None,
+    greet: bool,
+    all_busy: bool = False,
+    choose_at: str | None = None,
 ) -> VoiceResponse:
     """Connect the caller to the fallback number (never screened: an office, not a person);
     with `all_busy`, first say that everyone on call is in another conversation."""
-    response = VoiceResponse()
+    response = _start(line, choose_at)
     if greet:
-        greeting(response, line)
+        greeting(response, speech)
     if all_busy:
-        say(response, line.all_busy_text, line)
+        say(response, speech.all_busy_text, speech)
     options: dict[str, object] = {"caller_id": line.number, "ring_tone": RING_TONE}
     if action:
         options |= {"action": action, "method": "POST", "timeout": line.ring_timeout}
@@ -132,13 +181,12 @@ def fallback_dial(
     return response
 
 
-def voicemail(line: Line, action: str, *, intro: str = "") -> VoiceResponse:
+def voicemail(line: Line, speech: Speech, action: str, *, intro: str = "") -> VoiceResponse:
     response = VoiceResponse()
-    text = "Bitte hinterlassen Sie nach dem Signalton eine Nachricht. Wir melden uns bei Ihnen."
-    say(response, f"{intro} {text}".strip(), line)
+    say(response, f"{intro} {speech.voicemail_prompt}".strip(), speech)
     _record(response, line, action)
     # Reached only when nothing was recorded.
-    say(response, "Wir haben keine Nachricht erhalten. Auf Wiederhören.", line)
+    say(response, speech.no_message_text, speech)
     response.hangup()
     return response
 
@@ -158,20 +206,23 @@ def _record(response: VoiceResponse, line: Line, action: str) -> None:
     )
 
 
-def nobody_reached(line: Line, voicemail_action: str) -> VoiceResponse:
-    intro = "Leider ist im Moment niemand erreichbar."
+def nobody_reached(line: Line, speech: Speech, voicemail_action: str) -> VoiceResponse:
     if line.voicemail:
-        return voicemail(line, voicemail_action, intro=intro)
+        return voicemail(line, speech, voicemail_action, intro=speech.nobody_text)
     response = VoiceResponse()
-    say(response, f"{intro} Bitte rufen Sie später noch einmal an. {EMERGENCY}", line)
+    say(response, speech.call_later_text, speech)
     response.hangup()
     return response
 
 
-def closed(line: Line, reason: str, voicemail_action: str) -> VoiceResponse:
-    """Outside service hours or on a public holiday: the hours, 110, and voicemail."""
-    opening = hours_text(line.hours)
-    parts = ["" if line.greeting_audio_url else "Guten Tag."]
+def _closed_text(line: Line, speech: Speech, reason: str) -> str:
+    """What a closed line says: the language's text with the hours in it, or (German without
+    its own text) the words said before there were languages."""
+    own = speech.holiday_text if reason == "holiday" else speech.closed_text
+    if own is not None:
+        return own.format(hours=spoken_hours(line, speech))
+    opening = speech.hours or hours_text(line.hours)
+    parts = ["" if speech.greeting_audio_url else "Guten Tag."]
     parts.append(
         "Heute ist ein Feiertag, die Leitung ist nicht besetzt."
         if reason == "holiday"
@@ -180,23 +231,35 @@ def closed(line: Line, reason: str, voicemail_action: str) -> VoiceResponse:
     if opening:
         parts.append(f"Sie erreichen uns {opening}.")
     parts.append(EMERGENCY)
-    text = " ".join(part for part in parts if part)
-    response = VoiceResponse()
-    if line.greeting_audio_url:
-        response.play(line.greeting_audio_url)
+    return " ".join(part for part in parts if part)
+
+
+def closed(
+    line: Line,
+    speech: Speech,
+    reason: str,
+    voicemail_action: str,
+    *,
+    choose_at: str | None = None,
+) -> VoiceResponse:
+    """Outside service hours or on a public holiday: the hours, 110, and voicemail."""
+    text = _closed_text(line, speech, reason)
+    response = _start(line, choose_at)
+    if speech.greeting_audio_url:
+        response.play(speech.greeting_audio_url)
     if line.voicemail:
-        say(response, text, line)
+        say(response, text, speech)
         _record(response, line, voicemail_action)
-        say(response, "Auf Wiederhören.", line)
+        say(response, speech.goodbye_text, speech)
     else:
-        say(response, f"{text} Auf Wiederhören.", line)
+        say(response, f"{text} {speech.goodbye_text}", speech)
     response.hangup()
     return response
 
 
-def thanks(line: Line) -> VoiceResponse:
+def thanks(speech: Speech) -> VoiceResponse:
     response = VoiceResponse()
-    say(response, "Vielen Dank für Ihre Nachricht. Wir melden uns. Auf Wiederhören.", line)
+    say(response, speech.thanks_text, speech)
     response.hangup()
     return response
 
@@ -204,11 +267,13 @@ def thanks(line: Line) -> VoiceResponse:
 # --- answers from the configuration alone (fail open) -----------------------------------------
 
 
-def fallback(config: HotlineConfig, line_slug: str | None, dialled: str) -> VoiceResponse:
+def fallback(
+    config: HotlineConfig, line_slug: str | None, dialled: str, language: str | None = None
+) -> VoiceResponse:
     """Connect the caller to the line's fallback number, or to the general number when the
-    line is unknown (`line_slug` None; `dialled` is then the number the caller dialled). Needs
-    nothing but the configuration in memory: Twilio's fallback URL and every failure of a call
-    webhook answer with it."""
+    line is unknown (`line_slug` None; `dialled` is then the number the caller dialled), in the
+    caller's `language` if chosen. Needs nothing but the configuration in memory: Twilio's
+    fallback URL and every failure of a call webhook answer with it."""
     words = config.voice
     response = VoiceResponse()
     if line_slug is None:
@@ -219,7 +284,8 @@ def fallback(config: HotlineConfig, line_slug: str | None, dialled: str) -> Voic
         response.dial(config.organisation.general_number, ring_tone=RING_TONE, **caller_id)
         return response
     line = config.lines[line_slug]
-    say(response, words.connecting_text, line)
+    speech = line.in_language(language)
+    say(response, speech.connecting_text, speech)
     response.dial(config.fallback_for(line_slug), caller_id=line.number, ring_tone=RING_TONE)
     return response
 
@@ -231,12 +297,14 @@ def last_resort(config: HotlineConfig) -> VoiceResponse:
     return response
 
 
-def after_voicemail(config: HotlineConfig, line_slug: str | None) -> VoiceResponse:
+def after_voicemail(
+    config: HotlineConfig, line_slug: str | None, language: str | None = None
+) -> VoiceResponse:
     """The caller has left a message (Twilio keeps the recording), but storing it failed: thank
-    them anyway, and ring nobody now."""
+    them anyway (in their language), and ring nobody now."""
     if line_slug is None:
         return hang_up()
-    return thanks(config.lines[line_slug])
+    return thanks(config.lines[line_slug].in_language(language))
 
 
 # --- a call-back through the line (hotline.outbound_calls) ------------------------------------
@@ -261,7 +329,7 @@ def outbound_call_dial(line: Line, number: str, action: str) -> VoiceResponse:
     """The counsellor pressed 1: dial the client from the line's number (recorded only if the
     line records calls)."""
     response = VoiceResponse()
-    say(response, "Sie werden verbunden.", line)
+    _staff_say(response, "Sie werden verbunden.", line)
     options: dict[str, object] = {
         "caller_id": line.number,
         "timeout": CLIENT_RING_SECONDS,
@@ -280,7 +348,7 @@ def outbound_call_ended(line: Line, client_status: str) -> VoiceResponse:
     response = VoiceResponse()
     reason = CLIENT_UNREACHED.get(client_status)
     if reason:
-        say(response, f"{reason} Der Rückruf ist beendet.", line)
+        _staff_say(response, f"{reason} Der Rückruf ist beendet.", line)
     response.hangup()
     return response
 

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from config.languages import Speech
 from config.model import Line
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
@@ -127,24 +128,27 @@ def steps(
     relative: bool,
     call_sid: str = "",
     now: datetime | None = None,
+    language: str | None = None,
 ) -> Steps:
     """Who to ring at each step of a call that came in at `at`, recomputed at every step from
     the rota at that instant, so the steps need no session state. Who is busy in another
     conversation is decided once, at the call's first step (`now` given: it is noted on the
     call's record), and read back from the record at the later ones, so that the steps stay
-    the same steps."""
+    the same steps. Those on call who speak the caller's `language` are rung first."""
     if now is None:
         with db.read() as session:
             on_call = rota(session, routing.team_of(line, relative=relative), at)
             call = calls.find(session, call_sid) if call_sid else None
             skipped = frozenset(call.busy_skipped or ()) if call is not None else frozenset()
-        return Steps(routing.plan(on_call, line, relative=relative, busy=skipped), skipped)
+        found = routing.plan(on_call, line, relative=relative, busy=skipped, language=language)
+        return Steps(found, skipped)
     with db.write() as session:
         on_call = rota(session, routing.team_of(line, relative=relative), at)
         skipped = _busy_now(session, on_call, line, relative, now)
         if call_sid:
             calls.skipped_busy(session, call_sid, skipped)
-    return Steps(routing.plan(on_call, line, relative=relative, busy=skipped), skipped)
+    found = routing.plan(on_call, line, relative=relative, busy=skipped, language=language)
+    return Steps(found, skipped)
 
 
 def _busy_now(
@@ -155,13 +159,14 @@ def _busy_now(
 
 def first_plan(db: Database, settings: Settings, rota: Rota, line_slug: str, at: datetime) -> Plan:
     """The plan a call to the line would get at `at`, without a call (the hot path refreshes its
-    first answer with it)."""
+    first answer with it): in the line's first language, as for a caller who presses nothing."""
     line = settings.config.lines[line_slug]
     with db.read() as session:
         team = team_by_slug(session, line.team, settings.config)
         on_call = rota(session, line.team, at, next_change=True)
         skipped = _busy_now(session, on_call, line, False, at)
-    return Plan(routing.plan(on_call, line, busy=skipped), team.id, on_call.next_change, skipped)
+    found = routing.plan(on_call, line, busy=skipped, language=line.languages[0])
+    return Plan(found, team.id, on_call.next_change, skipped)
 
 
 # --- the steps of a call -----------------------------------------------------------------------
@@ -179,7 +184,9 @@ def open_call(
 ) -> Opened:
     """A call came in: record it and, on the common path, work out who to ring, in one
     transaction. A retried webhook changes nothing. If the record cannot be written the caller
-    is routed anyway (the plan is then worked out again, step by step)."""
+    is routed anyway (the plan is then worked out again, step by step). The record and the
+    plan are in the line's first language: what a caller who presses no key at the language
+    menu gets (`language_chosen` changes the record when she does)."""
     line = settings.config.lines[line_slug]
     closed = hours.closed_reason(settings.config, line, now)
     plan = None
@@ -194,13 +201,14 @@ def open_call(
                 caller_hash=caller_hash(settings, line, caller.number),
                 at=now,
                 closed_reason=closed,
+                language=line.languages[0],
             )
             if closed is None and not line.relatives_menu:
                 on_call = rota(session, line.team, now, next_change=next_change)
                 skipped = _busy_now(session, on_call, line, False, now)
                 calls.skipped_busy(session, caller.call_sid, skipped)
                 plan = Plan(
-                    routing.plan(on_call, line, busy=skipped),
+                    routing.plan(on_call, line, busy=skipped, language=line.languages[0]),
                     team.id,
                     on_call.next_change,
                     skipped,
@@ -208,6 +216,16 @@ def open_call(
     except Exception as exc:  # the record is not worth a caller: route anyway
         log.error("line %s: call not recorded (%s)", line_slug, type(exc).__name__)
     return Opened(closed, plan)
+
+
+def language_chosen(db: Database, line: Line, call_sid: str, digits: str) -> Speech:
+    """The caller's key at the language menu: the n-th language of the line for key n, noted on
+    the call's record; any other key is the line's first language."""
+    speech = line.language_at(digits) or line.spoken[0]
+    if speech.code != line.languages[0]:
+        with db.write() as session:
+            calls.set_language(session, call_sid, speech.code)
+    return speech
 
 
 def menu_chosen(db: Database, call_sid: str, digits: str) -> bool:
@@ -293,6 +311,7 @@ def voicemail_left(
     recording_sid: str,
     seconds: int,
     now: datetime,
+    language: str | None = None,
 ) -> list[int]:
     """The caller left a voicemail: stored as a task for the team (with the caller's number
     sealed, if the line keeps it) and the first reachable counsellor on call told by SMS from
@@ -323,19 +342,22 @@ def voicemail_left(
                 session,
                 settings,
                 to=counsellor.phone,
-                body=voicemail_sms(line, seconds),
+                body=voicemail_sms(line, seconds, language),
                 from_number=line.number,
                 purpose="voicemail",
             )
         ]
 
 
-def voicemail_sms(line: Line, seconds: int) -> str:
-    """The note to the on-call counsellor. No caller data at all."""
+def voicemail_sms(line: Line, seconds: int, language: str | None = None) -> str:
+    """The note to the on-call counsellor. No caller data at all; the caller's language when it
+    is not the line's first."""
     minutes, rest = divmod(max(seconds, 0), 60)
+    speech = line.in_language(language)
+    spoken = f"Sprache {speech.name}, " if speech.code != line.languages[0] else ""
     return (
-        f"Neue Sprachnachricht auf der Leitung {line.display_name} ({minutes}:{rest:02d} min). "
-        "Bitte im Hotline-Postfach abhören."
+        f"Neue Sprachnachricht auf der Leitung {line.display_name} "
+        f"({spoken}{minutes}:{rest:02d} min). Bitte im Hotline-Postfach abhören."
     )
 
 

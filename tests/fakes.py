@@ -52,6 +52,7 @@ class Person:
 
     id: int
     phone: str
+    languages: tuple[str, ...] = ("de",)
 
 
 @dataclass(frozen=True, slots=True)

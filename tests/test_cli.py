@@ -172,9 +172,13 @@ def test_simulate_call_walks_the_rota(env: str, capsys: pytest.CaptureFixture[st
             == 0
         )
         out = capsys.readouterr().out
-    assert "voicemail" in out
-    assert "sms (simulated)" in out
-    assert "Neue Sprachnachricht" in out
+        assert "voicemail" in out
+        assert "sms (simulated)" in out
+        assert "Neue Sprachnachricht" in out
+        assert main(["simulate", "call", "--line", "islamism", "--language", "2"]) == 0
+        out = capsys.readouterr().out
+    assert "say (tr-TR)        Merhaba." in out
+    assert "say (de-DE)        Für Deutsch drücken Sie die 1." in out
 
 
 def test_simulate_unknown_line(env: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -254,3 +254,104 @@ def test_shipped_file_is_plain_toml_with_documented_sections() -> None:
         assert f"`[{section}]`" in documented, f"[{section}] is not in docs/configuration.md"
     # The shipped file is also a valid configuration: every section is one the model knows.
     load_config(SHIPPED)
+
+
+# --- languages (issue 19) ------------------------------------------------------------------------
+
+RUSSIAN_VOICEMAIL = (
+    'voicemail_prompt = "Пожалуйста, оставьте сообщение после сигнала. Мы свяжемся с вами."\n'
+)
+
+
+def test_the_shipped_lines_speak_their_languages(config: HotlineConfig) -> None:
+    assert config.lines["islamism"].languages == ("de", "tr", "ar", "en")
+    assert config.lines["right-wing"].languages == ("de", "ru", "en")
+    right_wing = config.lines["right-wing"]
+    assert [(s.code, s.language, s.voice) for s in right_wing.spoken] == [
+        ("de", "de-DE", "Polly.Daniel-Neural"),  # the line's own German voice
+        ("ru", "ru-RU", "Polly.Tatyana"),
+        ("en", "en-GB", "Polly.Amy-Neural"),
+    ]
+    assert right_wing.language_at("2") == right_wing.in_language("ru")
+    assert right_wing.language_at("4") is None
+    assert right_wing.in_language("xx").code == "de"  # an unknown one: the first
+
+
+def test_a_missing_text_of_a_configured_language_stops_serve_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    path = write(tmp_path, shipped_with(RUSSIAN_VOICEMAIL, ""))
+    monkeypatch.setenv("HOTLINE_CONFIG", str(path))
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert "voice.languages.ru.voicemail_prompt: missing" in err
+    assert "right-wing" in err
+    assert not (tmp_path / "db.sqlite3").exists()  # stopped before anything was started
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        # Twilio would not speak Turkish with a Russian voice: the <Say> would fail.
+        ('voice = "Polly.Burcu-Neural"', 'voice = "Polly.Maxim"', "voice 'Polly.Maxim'"),
+        ('language = "ar-AE"', 'language = "ar-XX"', "language 'ar-XX'"),
+        ('language = "tr-TR"', 'language = "ru-RU"', "does not speak 'tr'"),
+        ('languages = ["de", "ru", "en"]', 'languages = ["de", "xx"]', "ISO 639-1"),
+        ('languages = ["de", "ru", "en"]', 'languages = ["de", "ru", "de"]', "named twice"),
+        ('languages = ["de", "ru", "en"]', 'languages = ["de", "fr"]', "voice.languages.fr"),
+        ('languages = ["de", "ru", "en"]', 'languages = ["de", "fr"]', "reminders.languages.fr"),
+        ('languages = ["de", "ru", "en"]', 'languages = ["de", "fr"]', "relay.languages.fr"),
+        ('languages = ["de", "ru", "en"]', 'languages = ["de", "fr"]', "callback_form.fr.intro"),
+        (
+            'menu_option = "For English, press {digit}."',
+            'menu_option = "For English, press {key}."',
+            "unknown placeholder {key}",
+        ),
+        ('cancel_keywords = ["CANCEL"]', 'cancel_keywords = ["STOP"]', "both cancels and stops"),
+        (
+            'cancel_reply = "Your appointment on {weekday} {date} at {time} has been cancelled."',
+            'cancel_reply = "Your appointment {when} has been cancelled."',
+            "unknown placeholder {when}",
+        ),
+    ],
+)
+def test_language_problems_name_the_key(
+    tmp_path: Path, replace: str, by: str, expected: str
+) -> None:
+    path = write(tmp_path, shipped_with(replace, by))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert expected in str(caught.value), str(caught.value)
+
+
+def test_a_single_language_configuration_works_as_before(tmp_path: Path) -> None:
+    """A configuration from before languages: no `languages`, the line's own German words."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    text = text.replace('languages = ["de", "tr", "ar", "en"]\n', "").replace(
+        'languages = ["de", "ru", "en"]\n', ""
+    )
+    text = text[: text.index("[voice.languages.de]")] + text[text.index("# Single sign-on") :]
+    text = text.replace(
+        'display_name = "Islamismus-Leitung"',
+        'display_name = "Islamismus-Leitung"\nrelatives_menu = true\n'
+        'relatives_prompt = "Angehörige drücken die 2."\nall_busy_text = "Alle sind im Gespräch."',
+    )
+    config = load_config(write(tmp_path, text))
+    (german,) = config.lines["islamism"].spoken
+    assert (german.code, german.language, german.voice) == ("de", "de-DE", "Polly.Vicki-Neural")
+    assert german.relatives_prompt == "Angehörige drücken die 2."
+    assert german.all_busy_text == "Alle sind im Gespräch."
+    assert german.greeting.startswith("Guten Tag. Sie sind mit der Ausstiegsberatung verbunden.")
+    assert german.closed_text is None  # the words of before, made from the hours
+    assert config.languages == ("de",)
+    assert not config.lines["islamism"].multilingual
+
+
+def test_a_line_without_german_refuses_the_lines_german_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, shipped_with('languages = ["de", "ru", "en"]', 'languages = ["en"]'))
+    with pytest.raises(ConfigError, match=r"lines\.right-wing\.greeting: the line's German words"):
+        load_config(path)

@@ -321,6 +321,37 @@ def test_outside_hours_the_client_gets_the_hours_and_nothing_is_relayed(
     assert len(conversations_of(line.database)) == 1  # stored for the team
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "Merhaba, oğlum için yardım lazım",
+            "Mesajınız için teşekkür ederiz. Bize şu saatlerde ulaşabilirsiniz: Pazartesi, Salı, "
+            "Çarşamba ve Perşembe 09:00–18:00 ve Cuma 09:00–16:00. O zaman size yanıt vereceğiz. "
+            "Acil bir durumda lütfen 110'u arayın.",
+        ),
+        (
+            "Hello, I need help for my son",
+            "Thank you for your message. You can reach us at these times: Monday, Tuesday, "
+            "Wednesday and Thursday 09:00–18:00 and Friday 09:00–16:00. We will reply to you then. "
+            "In an emergency, please call 110.",
+        ),
+        ("مرحبا، أحتاج إلى مساعدة", "شكرًا على رسالتك."),
+        ("ok?", "Vielen Dank für Ihre Nachricht. Wir sind montags bis donnerstags"),
+    ],
+    ids=["turkish", "english", "arabic", "unrecognised"],
+)
+def test_the_out_of_hours_reply_is_in_the_clients_language(
+    line: Line, on_call: OnCall, body: str, expected: str
+) -> None:
+    with time_machine.travel(EVENING, tick=False):
+        answer = line.sms(CLIENT, body)
+    assert f"<Message>{expected}" in answer.text
+    for word in TELLING:
+        assert word.casefold() not in answer.text.casefold(), word
+    assert line.fake.messages == []
+
+
 def test_the_out_of_hours_reply_comes_from_the_configuration(
     database: Database, settings: Settings, config: HotlineConfig, tmp_path: Path
 ) -> None:

@@ -1,6 +1,7 @@
 """A client's message to a line: stored in their open conversation with the line's team (opened
 with a free code if need be), then relayed to the on-call counsellor, held outside the line's
-hours (with the configured answer, once a night), or stored only (nobody on call, a flood)."""
+hours (with the configured answer in the client's language, once a night), or stored only
+(nobody on call, a flood)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from foundation.models import (
     Direction,
 )
 from hotline import hours, routing
-from hotline.relay import flood_limit
+from hotline.relay import flood_limit, language
 from hotline.relay.codes import free_code, lock_line_team
 from hotline.relay.delivery import queue_reply
 from hotline.relay.incoming import Answer, Incoming, seen
@@ -80,7 +81,7 @@ def from_client(
     session.flush()
     if closed:
         log.info("conversation %d: message %d held (line closed)", conversation.id, message.id)
-        return Answer(text=_out_of_hours(session, settings, conversation, now))
+        return Answer(text=_out_of_hours(session, settings, conversation, body, now))
     if status != QUEUED:
         log.warning("line %s: message %d not relayed (%s)", incoming.line, message.id, status)
         return Answer(outbox=notices)
@@ -153,10 +154,11 @@ def _conversation_of(
 
 
 def _out_of_hours(
-    session: Session, settings: Settings, conversation: Conversation, now: datetime
+    session: Session, settings: Settings, conversation: Conversation, body: str, now: datetime
 ) -> str | None:
-    """The configured answer with the line's hours, stored in the conversation; None if the
-    conversation had it within AUTO_REPLY_QUIET (one per night, not one per message)."""
+    """The configured answer with the line's hours, in the language the client wrote `body` in
+    (`hotline.relay.language`), stored in the conversation; None if the conversation had it
+    within AUTO_REPLY_QUIET (one per night, not one per message)."""
     recent = session.scalar(
         select(ConversationMessage.id).where(
             ConversationMessage.conversation_id == conversation.id,
@@ -166,7 +168,10 @@ def _out_of_hours(
     )
     if recent is not None:
         return None
-    line = settings.config.lines[conversation.line]
-    text = settings.config.relay.out_of_hours_reply.format(hours=hours.hours_text(line.hours))
+    config = settings.config
+    line = config.lines[conversation.line]
+    code = language.guess(config, line, body)
+    spoken = hours.spoken_hours(line, line.in_language(code))
+    text = config.relay.in_language(code).out_of_hours_reply.format(hours=spoken)
     queue_reply(session, settings, conversation, text, status=AUTO, now=now)
     return text

@@ -7,7 +7,14 @@ Signature, time budget and fail-open recovery are `web.twilio.webhook`'s; the fi
 call usually comes from memory (`web.twilio.hotpath`).
 
 The call's plan (who to ring in which order) is recomputed at every step from the rota at the
-instant the call came in (`t` in the step URLs), so the steps need no session state.
+instant the call came in (`t` in the step URLs), in the caller's language (`lang`), so the
+steps need no session state.
+
+A line of several languages answers with its language menu in front (`hotline.twiml.
+language_menu`): a key posts to /twilio/voice/language, which goes on in that language; no key
+goes on with what follows the menu in the same answer, in the line's first language. So the
+first answer is still one document per line (the hot path keeps it), and a caller who presses
+nothing costs no extra request.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.twiml.voice_response import VoiceResponse
 
+from config.languages import Speech
 from config.model import Line
 from config.settings import Settings
 from foundation import outbox
@@ -44,7 +52,7 @@ def static_fallback(
     """Connect the caller to the line's fallback number (the general number for an unknown
     line). Needs nothing but the configuration in memory."""
     slug = line_of(settings, params, query)
-    return twiml.fallback(settings.config, slug, params.get("To", ""))
+    return twiml.fallback(settings.config, slug, params.get("To", ""), query.get("lang"))
 
 
 def _bridge_anyway(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
@@ -55,7 +63,9 @@ def _bridge_anyway(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> Voic
 def _thanks_anyway(
     settings: Settings, params: dict[str, str], query: dict[str, str]
 ) -> VoiceResponse:
-    return twiml.after_voicemail(settings.config, line_of(settings, params, query))
+    return twiml.after_voicemail(
+        settings.config, line_of(settings, params, query), query.get("lang")
+    )
 
 
 def _empty(_s: Settings, _p: dict[str, str], _q: dict[str, str]) -> VoiceResponse:
@@ -74,11 +84,13 @@ def _step(
     step: int,
     relative: bool,
     greet: bool,
+    speech: Speech,
     plan: voice_calls.Steps | None = None,
+    choose_at: str | None = None,
 ) -> Response:
     """The TwiML of step `step` of the call's plan: ring its counsellors, or past the last
     step the line's fallback number (saying so first when everyone on call is in another
-    conversation)."""
+    conversation). `choose_at`: the language menu in front (the call's first answer)."""
     if plan is None:
         plan = voice_calls.steps(
             context.db,
@@ -88,20 +100,25 @@ def _step(
             relative=relative,
             call_sid=context.params.get("CallSid", ""),
             now=utcnow() if step == 0 else None,  # who is busy is decided at the first step
+            language=speech.code,
         )
     steps = plan.steps
-    common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative)}
+    common = {"line": slug, "t": int(at.timestamp()), "rel": int(relative), "lang": speech.code}
     if step < len(steps):
         return respond(
             twiml.dial(
                 line,
+                speech,
                 steps[step],
                 action=context.url("/twilio/voice/dialed", **common, step=step),
                 # The parent call comes as ParentCallSid: the same TwiML serves every call.
                 screen_url=(
-                    context.url("/twilio/voice/screen", line=slug) if line.screening else None
+                    context.url("/twilio/voice/screen", line=slug, lang=speech.code)
+                    if line.screening
+                    else None
                 ),
                 greet=greet,
+                choose_at=choose_at,
             )
         )
     all_busy = step == 0 and plan.all_busy
@@ -112,10 +129,12 @@ def _step(
     return respond(
         twiml.fallback_dial(
             line,
+            speech,
             context.config.fallback_for(slug),
             action=context.url("/twilio/voice/fallback-dialed", **common),
             greet=greet,
             all_busy=all_busy,
+            choose_at=choose_at,
         )
     )
 
@@ -123,6 +142,11 @@ def _step(
 def _query_line(context: Context) -> tuple[str, Line]:
     slug = context.query.get("line", "")
     return slug, context.config.lines[slug]
+
+
+def _query_speech(context: Context, line: Line) -> Speech:
+    """The caller's language from the step URL (the line's first one if none or unknown)."""
+    return line.in_language(context.query.get("lang"))
 
 
 def _query_instant(context: Context) -> datetime:
@@ -133,8 +157,57 @@ def _caller(context: Context) -> voice_calls.Caller:
     return voice_calls.Caller(context.params.get("CallSid", ""), context.params.get("From", ""))
 
 
-def _voicemail_url(context: Context, slug: str) -> str:
-    return context.url("/twilio/voice/voicemail", line=slug)
+def _voicemail_url(context: Context, slug: str, speech: Speech) -> str:
+    return context.url("/twilio/voice/voicemail", line=slug, lang=speech.code)
+
+
+def _choose_at(context: Context, slug: str, line: Line, at: datetime) -> str | None:
+    """The action of the line's language menu; None for a line of one language (no menu)."""
+    if not line.multilingual:
+        return None
+    return context.url("/twilio/voice/language", line=slug, t=int(at.timestamp()))
+
+
+def _after_language(
+    context: Context,
+    slug: str,
+    line: Line,
+    speech: Speech,
+    *,
+    at: datetime,
+    closed: str | None,
+    choose_at: str | None = None,
+    plan: voice_calls.Steps | None = None,
+) -> Response:
+    """What follows the language menu (or, with `choose_at`, the whole first answer with the
+    menu in front): the hours of a closed line, the relatives menu, or the first step, all in
+    `speech`'s language."""
+    if closed is not None:
+        voicemail = _voicemail_url(context, slug, speech)
+        return respond(twiml.closed(line, speech, closed, voicemail, choose_at=choose_at))
+    if line.relatives_menu:
+        common = {"line": slug, "t": int(at.timestamp()), "lang": speech.code}
+        return respond(
+            twiml.menu(
+                line,
+                speech,
+                action=context.url("/twilio/voice/menu", **common),
+                no_choice=context.url("/twilio/voice/route", **common, rel=0),
+                choose_at=choose_at,
+            )
+        )
+    return _step(
+        context,
+        slug,
+        line,
+        at=at,
+        step=0,
+        relative=False,
+        greet=True,
+        speech=speech,
+        plan=plan,
+        choose_at=choose_at,
+    )
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -152,20 +225,18 @@ def incoming(context: Context) -> Response:
     opened = voice_calls.open_call(
         context.db, context.settings, context.rota, slug, _caller(context), now, next_change=keep
     )
-    if opened.closed is not None:
-        return respond(twiml.closed(line, opened.closed, _voicemail_url(context, slug)))
-    if line.relatives_menu:
-        common = {"line": slug, "t": int(now.timestamp())}
-        return respond(
-            twiml.menu(
-                line,
-                action=context.url("/twilio/voice/menu", **common),
-                no_choice=context.url("/twilio/voice/route", **common, rel=0),
-            )
-        )
     plan = opened.plan
     steps = voice_calls.Steps(plan.steps, plan.skipped) if plan is not None else None
-    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, plan=steps)
+    response = _after_language(
+        context,
+        slug,
+        line,
+        line.spoken[0],
+        at=now,
+        closed=opened.closed,
+        choose_at=_choose_at(context, slug, line, now),
+        plan=steps,
+    )
     if plan is not None:
         _keep(context, slug, response, plan, now=now, version=version)
     return response
@@ -219,7 +290,16 @@ def refresh_snapshot(context: Context, slug: str) -> None:
     version = hotpath.rota_version()
     plan = voice_calls.first_plan(context.db, context.settings, context.rota, slug, now)
     steps = voice_calls.Steps(plan.steps, plan.skipped)
-    response = _step(context, slug, line, at=now, step=0, relative=False, greet=True, plan=steps)
+    response = _after_language(
+        context,
+        slug,
+        line,
+        line.spoken[0],
+        at=now,
+        closed=None,
+        choose_at=_choose_at(context, slug, line, now),
+        plan=steps,
+    )
     _keep(context, slug, response, plan, now=now, version=version)
 
 
@@ -254,10 +334,24 @@ def incoming_fast(context: Context) -> Response | str | None:
         team_id=team_id,
         caller_hash=voice_calls.caller_hash(context.settings, line, context.params.get("From", "")),
         at=now,
+        language=line.languages[0],
     )
     if not recorder.add(record):
         return None
     return Response(document, media_type=TWIML)
+
+
+def language_choice(context: Context) -> Response:
+    """The caller pressed a key at the language menu: the rest of the call in that language
+    (the line's hours if it was closed when the call came in, its relatives menu, or the
+    first step)."""
+    slug, line = _query_line(context)
+    at = _query_instant(context)
+    speech = voice_calls.language_chosen(
+        context.db, line, context.params.get("CallSid", ""), context.params.get("Digits", "")
+    )
+    closed = hours.closed_reason(context.config, line, at)
+    return _after_language(context, slug, line, speech, at=at, closed=closed)
 
 
 def menu_choice(context: Context) -> Response:
@@ -266,7 +360,14 @@ def menu_choice(context: Context) -> Response:
         context.db, context.params.get("CallSid", ""), context.params.get("Digits", "")
     )
     return _step(
-        context, slug, line, at=_query_instant(context), step=0, relative=relative, greet=False
+        context,
+        slug,
+        line,
+        at=_query_instant(context),
+        step=0,
+        relative=relative,
+        greet=False,
+        speech=_query_speech(context, line),
     )
 
 
@@ -274,7 +375,14 @@ def route(context: Context) -> Response:
     slug, line = _query_line(context)
     relative = context.query.get("rel") == "1"
     return _step(
-        context, slug, line, at=_query_instant(context), step=0, relative=relative, greet=False
+        context,
+        slug,
+        line,
+        at=_query_instant(context),
+        step=0,
+        relative=relative,
+        greet=False,
+        speech=_query_speech(context, line),
     )
 
 
@@ -301,6 +409,7 @@ def dialed(context: Context) -> Response:
         step=int_param(context.query.get("step")) + 1,
         relative=context.query.get("rel") == "1",
         greet=False,
+        speech=_query_speech(context, line),
     )
 
 
@@ -315,7 +424,8 @@ def fallback_dialed(context: Context) -> Response:
     )
     if answered:
         return respond(twiml.hang_up())
-    return respond(twiml.nobody_reached(line, _voicemail_url(context, slug)))
+    speech = _query_speech(context, line)
+    return respond(twiml.nobody_reached(line, speech, _voicemail_url(context, slug, speech)))
 
 
 def screen(context: Context) -> Response:
@@ -328,7 +438,7 @@ def screen(context: Context) -> Response:
         cid=int_param(context.query.get("cid")),
         **({"tier": context.query["tier"]} if context.query.get("tier") in TIER_NAMES else {}),
     )
-    return respond(twiml.whisper(line, action))
+    return respond(twiml.whisper(line, action, _query_speech(context, line)))
 
 
 def screen_answer(context: Context) -> Response:
@@ -362,13 +472,14 @@ def voicemail_left(context: Context) -> Response:
         recording_sid=context.params.get("RecordingSid", ""),
         seconds=int_param(context.params.get("RecordingDuration")),
         now=utcnow(),
+        language=_query_speech(context, line).code,
     )
     background = None
     if message_ids:
         background = BackgroundTask(
             outbox.deliver_all, context.db, context.settings, context.provider, message_ids
         )
-    return respond(twiml.thanks(line), background)
+    return respond(twiml.thanks(_query_speech(context, line)), background)
 
 
 def status_callback(context: Context) -> Response:
@@ -432,6 +543,7 @@ routes = [
     Route(
         "/twilio/voice", webhook(incoming, static_fallback, fast=incoming_fast), methods=["POST"]
     ),
+    Route("/twilio/voice/language", webhook(language_choice, static_fallback), methods=["POST"]),
     Route("/twilio/voice/menu", webhook(menu_choice, static_fallback), methods=["POST"]),
     Route("/twilio/voice/route", webhook(route, static_fallback), methods=["POST"]),
     Route("/twilio/voice/dialed", webhook(dialed, static_fallback), methods=["POST"]),
