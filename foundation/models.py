@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     true as sa_true,
 )
-from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from foundation.clock import utcnow
@@ -254,8 +254,11 @@ class Counsellor(Base):
     reply_pin_locked_until: Mapped[datetime | None]
     # The languages she can counsel in (ISO 639-1 codes): routing rings those who speak the
     # caller's language first (hotline.routing).
+    # JSONB on PostgreSQL: plain json has no equality, which comparing defaults needs.
     languages: Mapped[list[str]] = mapped_column(
-        JSON, default=lambda: ["de"], server_default=text("'[\"de\"]'")
+        JSON().with_variant(JSONB(), "postgresql"),
+        default=lambda: ["de"],
+        server_default=text("'[\"de\"]'"),
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -598,7 +601,9 @@ class CallDay(Base):
     category: Mapped[str] = mapped_column(String(16))  # accepted, fallback, voicemail, ...
     tier: Mapped[str] = mapped_column(String(16), default="")  # "" for not accepted / unknown
     relative: Mapped[bool] = mapped_column(Boolean, default=False)
-    language: Mapped[str] = mapped_column(String(8), default="", server_default="")  # "": unknown
+    language: Mapped[str] = mapped_column(
+        String(8), default="", server_default=text("''")
+    )  # "": unknown
     calls: Mapped[int] = mapped_column(Integer)
     callers: Mapped[int] = mapped_column(Integer)
 

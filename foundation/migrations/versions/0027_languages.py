@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0027"
 down_revision: str | None = "0026"
@@ -28,7 +29,12 @@ ONLINE_SAFE = True
 def upgrade() -> None:
     with op.batch_alter_table("counsellors") as batch:
         batch.add_column(
-            sa.Column("languages", sa.JSON(), nullable=False, server_default=sa.text("'[\"de\"]'"))
+            sa.Column(
+                "languages",
+                sa.JSON().with_variant(JSONB(), "postgresql"),
+                nullable=False,
+                server_default=sa.text("'[\"de\"]'"),
+            )
         )
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("language", sa.String(8)))
@@ -39,7 +45,9 @@ def upgrade() -> None:
     with op.batch_alter_table("callback_requests") as batch:
         batch.add_column(sa.Column("language", sa.String(8), nullable=False, server_default="de"))
     with op.batch_alter_table("call_days") as batch:
-        batch.add_column(sa.Column("language", sa.String(8), nullable=False, server_default=""))
+        batch.add_column(
+            sa.Column("language", sa.String(8), nullable=False, server_default=sa.text("''"))
+        )
 
 
 def downgrade() -> None:
