@@ -208,15 +208,15 @@ def assert_clean(found: list[str]) -> None:
 
 @pytest.fixture
 def rota(service: Service) -> date:
-    """Demo data, and in it: a gap, a stand-in and two absences without stand-in right now in the
-    right-wing team (so all are in this week and this month), a gap the day after tomorrow in
-    the islamism team, a new
+    """Demo data (with its clients), and in it: a gap, a stand-in and two absences without
+    stand-in right now in the right-wing team (so all are in this week and this month), a gap
+    the day after tomorrow in the islamism team, a new
     voicemail and a simulated SMS; an admin, and a counsellor account for Sabine Roth (in the
     right-wing team). Returns today's date."""
     config: HotlineConfig = service.settings.config
     now = datetime.now(config.organisation.zone)
     with service.database.write() as session:
-        load_demo(session, config, now.date())
+        load_demo(session, config, now.date(), service.settings)  # with the demo's clients
         admin = users.NewUser("admin", PASSWORD, Role.ADMIN)
         users.create_user(session, config, admin, actor="tests")
         extra = add_counsellor(session, config, "right-wing", name="Cem Aksoy")

@@ -23,6 +23,7 @@ from foundation.clock import utcnow
 from foundation.dates import weekday_day
 from foundation.models import (
     AppointmentMode,
+    Client,
     Conversation,
     Counsellor,
     Shift,
@@ -108,6 +109,7 @@ class Data:
     conversation: int
     pending: list[str]  # what "Meine Dienste" must show as waiting
     today: date
+    client: int = 0  # a client record of Sabine's team (the demo's "Kranich")
 
 
 def _free(session: Any, of: int, other: int, after: datetime, skip: tuple[int, ...] = ()) -> Shift:
@@ -190,7 +192,8 @@ def data(service: Service, rota: date) -> Data:
                 AppointmentMode.PHONE,
             )
             appointments.book(session, settings, new, actor="tests")
-        return Data(conversation.id, pending, rota)
+        client = session.scalars(select(Client.id).where(Client.pseudonym == "Kranich")).one()
+        return Data(conversation.id, pending, rota, client)
 
 
 def _window(chromium: Any, width: int, *, phone: bool = True) -> Any:
@@ -274,6 +277,8 @@ COUNSELLOR_PAGES = (
     ("conversations", "/conversations"),
     ("conversation", "/conversations/{conversation}"),
     ("appointments", "/appointments"),
+    ("clients", "/clients"),
+    ("client", "/clients/{client}"),
     ("rota", "/rota/right-wing"),
 )
 ADMIN_PAGES = (
@@ -287,7 +292,8 @@ ADMIN_PAGES = (
 def _walk(page: Any, service: Service, width: int, data: Data, pages: Any) -> list[str]:
     found = []
     for name, path in pages:
-        page.goto(f"{service.url}{path}".replace("{conversation}", str(data.conversation)))
+        target = path.replace("{conversation}", str(data.conversation))
+        page.goto(f"{service.url}{target}".replace("{client}", str(data.client)))
         found += check_phone(page, f"{name} at {width} px", name, width)
     return found
 
