@@ -219,12 +219,14 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:
     database = _prepare(settings)
     with database.write() as session:
-        loaded = load_demo(session, settings.config, demo_today(utcnow(), settings.config))
+        loaded = load_demo(
+            session, settings.config, demo_today(utcnow(), settings.config), settings
+        )
     database.dispose()
     if not loaded:
         print("the database already has counsellors: demo data not loaded", file=sys.stderr)
         return 1
-    print("demo data loaded: counsellors for every team and four weeks of rota")
+    print("demo data loaded: counsellors for every team, four weeks of rota and a few clients")
     return 0
 
 
@@ -364,7 +366,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     demo_password = ""
     if args.demo:
         with database.write() as session:
-            load_demo(session, settings.config, demo_today(utcnow(), settings.config))
+            load_demo(session, settings.config, demo_today(utcnow(), settings.config), settings)
             # A fresh demo key on every demo start (the old one is revoked): its plain text is
             # never stored, so this is the only way to hand one out again.
             apikeys.revoke_named(session, DEMO_KEY_NAME, actor="demo")

@@ -583,6 +583,13 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ("POST", "/api/v1/appointments/{appointment_id}/status"): Api(
         W.appointment, {"status": "done"}
     ),
+    ("POST", "/api/v1/clients"): Api(body={}),
+    ("GET", "/api/v1/clients/{client_id}"): Api(W.client),
+    ("GET", "/api/v1/clients/{client_id}/plan"): Api(W.client),
+    ("POST", "/api/v1/clients/{client_id}/plan"): Api(W.client, {"title": "Ziel"}),
+    ("PATCH", "/api/v1/clients/{client_id}/plan/{step_id}"): Api(
+        W.plan_step, {"status": "reached"}
+    ),
     ("POST", "/api/v1/callbacks"): Api(body={}),
     ("GET", "/api/v1/callbacks/{call_id}"): Api(W.outbound_call),
     ("GET", "/api/v1/clients/{client_id}/export"): Api(W.client),
@@ -759,14 +766,8 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_machines_need_their_credenti
     for method, path in sorted(app_routes(browser)):
         machine = isinstance(entry(method, path), Api | Twilio)
         if machine:
-            ids = (
-                "shift_id",
-                "stand_in_id",
-                "absence_id",
-                "appointment_id",
-                "call_id",
-                "client_id",
-            )
+            ids = ("shift_id", "stand_in_id", "absence_id", "appointment_id", "call_id",
+                   "client_id", "step_id")  # fmt: skip
             response = browser.request(method, url(path, dict.fromkeys(ids, 1)))
             assert response.status_code in (401, 403), (method, path)
     browser.cookies.clear()

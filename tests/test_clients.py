@@ -610,3 +610,26 @@ def test_the_review_time_is_local(settings: Settings) -> None:
     assert settings.config.clients.review_notice_time == time(8, 0)
     assert reviews.key(1, date(2027, 1, 15), 2, "sms") == "review:1:2027-01-15:2:sms"
     assert timedelta(minutes=5) == reviews.EVERY
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+def test_the_demo_has_clients_with_plans_and_linked_appointments(
+    database: Database, settings: Settings
+) -> None:
+    from scheduling.demo import load_demo
+
+    with database.write() as session:
+        assert load_demo(session, settings.config, date(2031, 3, 3), settings)
+    with database.read() as session:
+        found = session.scalars(select(Client).order_by(Client.id)).all()
+        assert [c.pseudonym for c in found] == ["Falke", "Möwe", "Kranich", "Eule"]
+        assert all(c.phone_enc is None for c in found)
+        falke = found[0]
+        assert falke.status is ClientStatus.IN_COUNSELLING
+        assert falke.review_on is not None
+        assert len(plan.steps(session, settings, falke.id)) == 3
+        (entry,) = timeline.entries(session, falke.id)
+        assert entry.kind == "appointment"
+        assert [c.name for c in falke.counsellors] == ["Amira Yilmaz"]

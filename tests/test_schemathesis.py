@@ -104,7 +104,7 @@ def counts(report: Path) -> dict[str, int]:
             continue
         recorder = finished.get("recorder") or {}
         label = recorder.get("label") or ""
-        if label.split(" ")[0] in ("GET", "POST", "DELETE"):
+        if label.split(" ")[0] in ("GET", "POST", "PATCH", "DELETE"):
             operations.add(label)
         cases += len(recorder.get("cases", {}))
         for checks in (recorder.get("checks") or {}).values():

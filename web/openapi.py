@@ -222,6 +222,64 @@ def _appointment_paths() -> dict[str, Any]:
     }
 
 
+def _client_paths() -> dict[str, Any]:
+    step = _json(schemas.PlanStepOut, "the step")
+    client_id = _path_id("client_id")
+    return {
+        "/api/v1/clients": {
+            "post": {
+                "summary": "Create a client record of a team (status first_contact)",
+                "description": "The pseudonym is unique in the team (regardless of case; 409) "
+                "and never looks like a phone number (422). A key whose scope lacks the team: "
+                "403.",
+                "operationId": "createClient",
+                "requestBody": _body(schemas.NewClientIn),
+                "responses": {
+                    "201": _created(schemas.ClientRecordOut),
+                    **_errors(*_BODY_ERRORS, 409),
+                },
+            },
+        },
+        "/api/v1/clients/{client_id}": {
+            "get": {
+                "summary": "One client with its timeline (everything linked, oldest first)",
+                "description": "Another team's client is answered like a missing one (404). "
+                "Reading it is written to the access log.",
+                "operationId": "getClient",
+                "parameters": [client_id],
+                "responses": {
+                    "200": _json(schemas.ClientRecordOut, "the client"),
+                    **_errors(404, 422),
+                },
+            },
+        },
+        "/api/v1/clients/{client_id}/plan": {
+            "get": {
+                "summary": "The client's exit plan: its steps in order and the next review date",
+                "operationId": "getPlan",
+                "parameters": [client_id],
+                "responses": {"200": _json(schemas.PlanOut, "the plan"), **_errors(404, 422)},
+            },
+            "post": {
+                "summary": "Add a step to the client's plan (it goes last)",
+                "operationId": "addPlanStep",
+                "parameters": [client_id],
+                "requestBody": _body(schemas.PlanStepIn),
+                "responses": {"201": _created(schemas.PlanStepOut), **_errors(404, *_BODY_ERRORS)},
+            },
+        },
+        "/api/v1/clients/{client_id}/plan/{step_id}": {
+            "patch": {
+                "summary": "Change a step: its title, notes, status or position (what is given)",
+                "operationId": "changePlanStep",
+                "parameters": [client_id, _path_id("step_id")],
+                "requestBody": _body(schemas.PlanStepChangeIn),
+                "responses": {"200": step, **_errors(404, *_BODY_ERRORS)},
+            },
+        },
+    }
+
+
 def _call_back_paths() -> dict[str, Any]:
     return {
         "/api/v1/callbacks": {
@@ -255,10 +313,11 @@ def _call_back_paths() -> dict[str, Any]:
     }
 
 
-def _subject_request_paths() -> dict[str, Any]:
-    """A client's data-subject requests (web.api.client_requests)."""
+def _subject_request_paths(beside: dict[str, Any]) -> dict[str, Any]:
+    """A client's data-subject requests (web.api.client_requests), each path with the methods
+    `beside` has for it (the client records': the same path, other methods)."""
     client_id = [_path_id("client_id")]
-    return {
+    paths: dict[str, Any] = {
         "/api/v1/clients/{client_id}": {
             "delete": {
                 "summary": "Erase a client now (data-subject request, Art. 17 GDPR)",
@@ -291,6 +350,7 @@ def _subject_request_paths() -> dict[str, Any]:
             },
         },
     }
+    return {path: {**beside.get(path, {}), **methods} for path, methods in paths.items()}
 
 
 def document(version: str, config: HotlineConfig | None = None) -> dict[str, Any]:
@@ -300,7 +360,7 @@ def document(version: str, config: HotlineConfig | None = None) -> dict[str, Any
     # where it reads none: each says so.
     for operations in spec["paths"].values():
         for method, operation in operations.items():
-            if method in ("post", "delete") and "415" not in operation["responses"]:
+            if method in ("post", "patch", "delete") and "415" not in operation["responses"]:
                 operation["responses"].update(_errors(415))
     if config is not None:
         _known_slugs(spec, sorted(config.teams), sorted(config.lines))
@@ -308,7 +368,12 @@ def document(version: str, config: HotlineConfig | None = None) -> dict[str, Any
 
 
 # Where the document names a team or a line: (component, property) of the bodies.
-_TEAM_PROPERTIES = (("ShiftIn", "team"), ("StandInIn", "team"), ("CounsellorIn", "teams"))
+_TEAM_PROPERTIES = (
+    ("ShiftIn", "team"),
+    ("StandInIn", "team"),
+    ("CounsellorIn", "teams"),
+    ("NewClientIn", "team"),
+)
 _LINE_PROPERTIES = (("CallBackIn", "line"),)
 
 
@@ -449,8 +514,9 @@ def _document(version: str) -> dict[str, Any]:
                 },
             },
             **_appointment_paths(),
+            **_client_paths(),
             **_call_back_paths(),
-            **_subject_request_paths(),
+            **_subject_request_paths(_client_paths()),
         },
         "components": {
             "schemas": definitions["$defs"],

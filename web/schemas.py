@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -18,7 +18,16 @@ from pydantic import (
 
 from foundation import text
 from foundation.clock import FIRST_DAY, LAST_DAY, served
-from foundation.models import MAX_ID, AbsenceKind, AppointmentMode, AppointmentStatus, Tier
+from foundation.models import (
+    MAX_ID,
+    AbsenceKind,
+    AppointmentMode,
+    AppointmentStatus,
+    ClientStatus,
+    PlanStepStatus,
+    PreferredChannel,
+    Tier,
+)
 
 # A record id as the database holds it (`MAX_ID`: a larger one is no record, a 422, not a 500).
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -44,7 +53,10 @@ MultiLine = Annotated[str, MULTI_LINE]
 
 
 def _multi_line(model: type[BaseModel], name: str) -> bool:
-    return MULTI_LINE in model.model_fields[name].metadata
+    """The field is a `MultiLine` (or a `MultiLine | None`)."""
+    field = model.model_fields[name]
+    inner = (getattr(arg, "__metadata__", ()) for arg in get_args(field.annotation))
+    return MULTI_LINE in field.metadata or any(MULTI_LINE in found for found in inner)
 
 
 def _document_input(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -255,7 +267,14 @@ class AppointmentIn(In):
     }
 
     counsellor_id: RecordId
-    client: ClientIn
+    client: ClientIn | None = Field(
+        default=None, description="the client inline; or name a client record by `client_id`"
+    )
+    client_id: RecordId | None = Field(
+        default=None,
+        description="a client record of the counsellor's team (POST /api/v1/clients): the "
+        "appointment is linked to it and takes its pseudonym, phone and SMS consent",
+    )
     start: Instant = Field(description="ISO 8601 with offset")
     end: Instant = Field(description="ISO 8601 with offset; after start, at most 8 h")
     mode: AppointmentMode
@@ -263,6 +282,12 @@ class AppointmentIn(In):
     video_link: str | None = Field(
         default=None, max_length=500, description="mode video: an https:// link"
     )
+
+    @model_validator(mode="after")
+    def _one_client(self) -> AppointmentIn:
+        if (self.client is None) == (self.client_id is None):
+            raise ValueError("name the client: either client or client_id")
+        return self
 
 
 class RescheduleIn(In):
@@ -378,6 +403,103 @@ class CallBackOut(Out):
     client_status: str | None = Field(
         description="how the Dial to the client ended: completed, busy, no-answer, failed, …"
     )
+
+
+class NewClientIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"team": "islamism", "pseudonym": "Klient B"}
+
+    team: str = Field(description="team slug")
+    pseudonym: str = Field(
+        min_length=1,
+        max_length=100,
+        description="unique in the team; never a real name, no phone number",
+    )
+    phone: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=PHONE,
+        description="any notation; stored encrypted, returned masked only",
+    )
+    sms_consent: bool = Field(default=False, description="SMS to the client; needs a mobile phone")
+    relative: bool = Field(
+        default=False, description="a relative (Angehörige/r) of a radicalised person"
+    )
+    preferred_channel: PreferredChannel | None = None
+    counsellor_ids: list[RecordId] | None = Field(
+        default=None,
+        max_length=20,
+        description="the responsible counsellors: active members of the team (default: none)",
+    )
+
+
+TimelineKind = Literal[
+    "appointment", "conversation", "callback_request", "voicemail", "outbound_call"
+]
+
+
+class TimelineEntryOut(Out):
+    kind: TimelineKind
+    id: int
+    at: datetime = Field(description="when: an appointment's start, else when it came in")
+    end: datetime | None = Field(description="an appointment's end")
+    status: str = Field(
+        description="the appointment's or task's status, the conversation's state, the call's"
+    )
+    channel: str = Field(
+        description="phone, in_person, video (appointments); sms, whatsapp; web (callback "
+        "request); voice (voicemail); call (call-back)"
+    )
+    line: str | None
+
+
+class ClientRecordOut(Out):
+    id: int
+    team: str
+    pseudonym: str
+    phone: str | None = Field(description="masked (+49 151 ••• ••67); never in full")
+    sms_consent: bool
+    relative: bool
+    preferred_channel: PreferredChannel | None
+    status: ClientStatus
+    status_changed_at: datetime
+    started_at: datetime | None = Field(description="counselling began")
+    paused_at: datetime | None = Field(description="last paused")
+    ended_at: datetime | None = Field(description="the case ended")
+    created_at: datetime = Field(description="first contact")
+    review_on: date | None = Field(description="the plan's next review (local day)")
+    counsellor_ids: list[int] = Field(description="the responsible counsellors")
+    timeline: list[TimelineEntryOut] = Field(description="everything linked, oldest first")
+
+
+class PlanStepIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"title": "Kontakte zur Szene abbrechen"}
+
+    title: str = Field(min_length=1, max_length=200)
+    notes: MultiLine | None = Field(default=None, max_length=10_000)
+    status: PlanStepStatus = PlanStepStatus.OPEN
+
+
+class PlanStepChangeIn(In):
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {"status": "reached"}
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    notes: MultiLine | None = Field(default=None, max_length=10_000, description='"" clears')
+    status: PlanStepStatus | None = None
+    position: int | None = Field(default=None, ge=1, le=1000)
+
+
+class PlanStepOut(Out):
+    id: int
+    title: str
+    notes: str
+    status: PlanStepStatus
+    position: int
+    status_changed_at: datetime
+
+
+class PlanOut(Out):
+    review_on: date | None = Field(description="the plan's next review (local day)")
+    steps: list[PlanStepOut] = Field(description="in their order")
 
 
 class ErrorDetail(Out):
@@ -682,6 +804,13 @@ ALL = (
     CallBackIn,
     CallBackTarget,
     CallBackOut,
+    NewClientIn,
+    TimelineEntryOut,
+    ClientRecordOut,
+    PlanStepIn,
+    PlanStepChangeIn,
+    PlanStepOut,
+    PlanOut,
     ErrorDetail,
     ErrorOut,
     OverlapOut,

@@ -1,8 +1,9 @@
 """/api/v1, for operators' scripts: one module per resource (`counsellors`, `shifts`,
-`standins`, `absences`, `oncall`, `appointments`, `outbound_calls`: the call-backs through the
-line under `/api/v1/callbacks`, `reports`, `client_requests`: a client's data-subject export and
-erasure), and `plumbing`, what every endpoint does around
-them (the bearer key, the JSON body, query parameters, one transaction, errors as JSON).
+`standins`, `absences`, `oncall`, `appointments`, `clients` (client records and their plans),
+`outbound_calls`: the call-backs through the line under `/api/v1/callbacks`, `reports`,
+`client_requests`: a client's data-subject export and erasure), and `plumbing`, what every
+endpoint does around them (the bearer key, the JSON body, query parameters, one transaction,
+errors as JSON).
 
 The API key is a principal of the access policy (foundation.access): every route asks it, and
 a record the key may not see is answered like a missing one (404). Today a key sees
@@ -15,6 +16,7 @@ from web.api import (
     absences,
     appointments,
     client_requests,
+    clients,
     counsellors,
     oncall,
     outbound_calls,
@@ -30,6 +32,7 @@ routes = [
     *absences.routes,
     *oncall.routes,
     *appointments.routes,
+    *clients.routes,
     *outbound_calls.routes,
     *reports.routes,
     *client_requests.routes,

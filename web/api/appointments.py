@@ -19,6 +19,7 @@ from foundation.errors import Invalid, NotFound
 from foundation.models import Appointment, AppointmentStatus
 from foundation.teams import team_by_slug
 from scheduling import appointments as cases
+from scheduling.clients import records as client_records
 from scheduling.wallclock import explain_offset
 from web.api.plumbing import (
     BadRequest,
@@ -136,20 +137,27 @@ async def _book(request: Request) -> Work:
     payload = await body(request, AppointmentIn)
     settings = request.app.state.settings
     _local_times(settings, start=payload.start, end=payload.end)
+    inline = payload.client
     new = cases.NewAppointment(
         counsellor_id=payload.counsellor_id,
-        client=cases.Client(
-            payload.client.pseudonym, payload.client.phone, payload.client.sms_consent
-        ),
+        client=cases.Client(inline.pseudonym, inline.phone, inline.sms_consent)
+        if inline is not None
+        else cases.Client(""),
         start=payload.start,
         end=payload.end,
         mode=payload.mode,
         location=payload.location,
         video_link=payload.video_link,
+        client_id=payload.client_id,
     )
 
     def work(session: Session, who: Principal) -> Response:
         try:
+            if new.client_id is not None:  # a client the key may not see: as if there were none
+                try:
+                    client_records.changeable(session, new.client_id, who)
+                except NotFound as exc:
+                    raise NotFound(f"no client with id {new.client_id}", field="client_id") from exc
             teams = access.counsellor_team_ids(session, new.counsellor_id)
             if not access.may_change_appointment(who, new.counsellor_id, teams):
                 raise BadRequest(error(403, "forbidden", "this API key may not book for them"))
