@@ -747,3 +747,29 @@ def test_a_request_for_a_client_not_yours_is_refused_and_changes_nothing(
     with database.write() as session, pytest.raises((NotFound, records.ReadOnly)):
         subject_requests.erase(session, settings, seeded.client_id, by=by)
     assert everything(database) == before
+
+
+def test_a_call_rolled_up_before_twilio_forgets_it_is_still_deleted_there(
+    database: Database, live: tuple[Settings, FakeTwilio], config: HotlineConfig
+) -> None:
+    """Twilio's copies kept longer than the call records: the CallSid is listed before the
+    roll-up deletes the record, and Twilio's call goes when its own time comes."""
+    settings, fake = live
+    longer = config.model_copy(
+        update={
+            "retention": config.retention.model_copy(update={"calls_days": 30, "twilio_days": 60})
+        }
+    )
+    settings = replace(settings, config=longer)
+    call_sid = sid("CA")
+    fake.received_calls.add(call_sid)
+    with database.write() as session:
+        session.add(Call(call_sid=call_sid, line="islamism", state="completed", started_at=SESSION))
+    retention.retention_job(database, settings, SESSION + timedelta(days=40))
+    with database.read() as session:
+        assert session.scalars(select(Call)).all() == []  # rolled up
+        (listed,) = session.scalars(select(TwilioCopy)).all()
+    assert listed.sid == call_sid
+    assert fake.log() == {call_sid}
+    retention.retention_job(database, settings, SESSION + timedelta(days=61))
+    assert fake.log() == set()

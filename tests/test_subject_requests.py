@@ -58,7 +58,7 @@ def test_staff_read_the_export_as_a_page_and_a_file(
     for shown in ("Nordstern-Falke-1", "Ausstiegsplan-Geheimnis-1", "Cafe-Treffpunkt-1"):
         assert shown in page.text
     assert "Nachricht-vom-Klienten-1" in page.text
-    assert "10.03." in page.text  # German dates
+    assert "Mo 10.03.2025, 14:00 Uhr" in page.text  # German dates, with the year
     assert page.headers["cache-control"] == "no-store"
     file = browser.get(f"/clients/{client_id}/export.json")
     assert file.status_code == 200

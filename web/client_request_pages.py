@@ -15,6 +15,7 @@ erase): an admin as such, and anyone of another team, is answered like a missing
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from config.settings import Settings
+from foundation import dates
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Invalid, NotFound
@@ -70,7 +72,17 @@ def _export(request: Request, viewer: Viewer) -> ClientExportOut:
 @page()
 async def export_page(request: Request, viewer: Viewer) -> Response:
     shown = await run_in_threadpool(_export, request, viewer)
+    zone = request.app.state.settings.config.organisation.zone
+
+    def full(moment: datetime) -> str:
+        """'Do 26.11.2026, 09:00': an export spans years."""
+        local = moment.astimezone(zone)
+        return f"{dates.weekday(local.date())} {dates.day_month_year(local.date())}, " + (
+            dates.clock(moment, zone)
+        )
+
     context = {
+        "full": full,
         "viewer": viewer,
         "export": shown,
         "status_names": views.STATUS_NAMES,

@@ -313,10 +313,11 @@ def _call_back_paths() -> dict[str, Any]:
     }
 
 
-def _subject_request_paths() -> dict[str, Any]:
-    """A client's data-subject requests (web.api.client_requests)."""
+def _subject_request_paths(beside: dict[str, Any]) -> dict[str, Any]:
+    """A client's data-subject requests (web.api.client_requests), each path with the methods
+    `beside` has for it (the client records': the same path, other methods)."""
     client_id = [_path_id("client_id")]
-    return {
+    paths: dict[str, Any] = {
         "/api/v1/clients/{client_id}": {
             "delete": {
                 "summary": "Erase a client now (data-subject request, Art. 17 GDPR)",
@@ -349,6 +350,7 @@ def _subject_request_paths() -> dict[str, Any]:
             },
         },
     }
+    return {path: {**beside.get(path, {}), **methods} for path, methods in paths.items()}
 
 
 def document(version: str, config: HotlineConfig | None = None) -> dict[str, Any]:
@@ -514,7 +516,7 @@ def _document(version: str) -> dict[str, Any]:
             **_appointment_paths(),
             **_client_paths(),
             **_call_back_paths(),
-            **_subject_request_paths(),
+            **_subject_request_paths(_client_paths()),
         },
         "components": {
             "schemas": definitions["$defs"],

@@ -32,8 +32,8 @@ routes = [
     *absences.routes,
     *oncall.routes,
     *appointments.routes,
+    *client_requests.routes,  # before `clients`: GET and DELETE of a client are one route
     *clients.routes,
     *outbound_calls.routes,
     *reports.routes,
-    *client_requests.routes,
 ]

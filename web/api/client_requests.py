@@ -22,7 +22,8 @@ from foundation.clock import utcnow
 from foundation.db import Database
 from hotline import twilio_copies
 from scheduling import subject_requests
-from web.api.plumbing import Work, api, path_id
+from web.api import clients
+from web.api.plumbing import Work, api, one_route, path_id
 from web.responses import json_response
 from web.schemas import ClientExportOut
 
@@ -62,7 +63,10 @@ async def _erase_client(request: Request) -> Work:
 
 erase_client = api(_erase_client, write=True)
 
+# The client's own path answers GET with the client record (`web.api.clients`) and DELETE with
+# the erasure: one route, so that another method is a 405 naming both. It comes before the
+# records' routes (`web.api.routes`).
 routes = [
     Route(f"{PATH}/export", export_client, methods=["GET"]),
-    Route(PATH, erase_client, methods=["DELETE"]),
+    Route(PATH, one_route(clients.get_client, delete=erase_client), methods=["GET", "DELETE"]),
 ]
