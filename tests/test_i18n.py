@@ -490,3 +490,73 @@ def test_the_pages_before_sign_in_speak_the_browsers_language(
     assert missing.status_code == 404
     assert "This page does not exist." in missing.text
     assert german_left(missing.text, config, ()) == []
+
+
+def test_swaps_and_open_shifts_in_english_have_no_german_left(
+    settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    for name in ("amira", "jonas"):
+        make_user(database, config, name, Role.COUNSELLOR, "islamism")
+    make_user(database, config, "koordination", Role.COORDINATOR, "islamism")
+    names = ("Amira", "Jonas", "amira", "jonas", "koordination", "Arzttermin")
+    with time_machine.travel(NOW, tick=False), https_client(settings, database) as client:
+        with database.write() as session:
+            amira, jonas = (
+                session.scalars(select(User).where(User.username == n)).one().counsellor_id
+                for n in ("amira", "jonas")
+            )
+            assert amira is not None
+            assert jonas is not None
+            first, back, third = (
+                create_shift(
+                    session, config,
+                    NewShift("islamism", who, Tier.PRIMARY, berlin(2026, 11, day, 9),
+                             berlin(2026, 11, day + 1, 9)),
+                    actor="tests",
+                ).id
+                for who, day in ((amira, 26), (jonas, 28), (amira, 29))
+            )  # fmt: skip
+
+        def english(user: str) -> str:
+            client.cookies.clear()
+            sign_in(client, user)
+            choose(client, "en")
+            page = client.get("/shifts/mine")
+            assert german_left(page.text, config, names) == [], user
+            return csrf_of(page.text)
+
+        csrf = english("amira")
+        form = {"csrf": csrf, "shift_id": str(first), "colleague_id": str(jonas),
+                "return_shift_id": str(back), "note": ""}  # fmt: skip
+        asked = client.post("/shifts/mine/swaps", data=form)
+        assert asked.status_code == 303
+        page = client.get(asked.headers["location"])
+        assert "Your swap request is made." in page.text
+        assert german_left(page.text, config, names) == []
+        again = client.post("/shifts/mine/swaps", data=form)
+        assert again.status_code == 409
+        assert german_left(again.text, config, names) == []
+        offer = {"csrf": csrf, "shift_id": str(third), "note": "Arzttermin"}
+        offered = client.post("/shifts/mine/offers", data=offer)
+        page = client.get(offered.headers["location"])
+        assert "Your shift is offered to the team." in page.text
+        assert german_left(page.text, config, names) == []
+
+        csrf = english("jonas")
+        page = client.get("/shifts/mine")
+        assert "Amira asks you (Team Islamismus) to take over the shift" in page.text
+        assert "Thu 26 Nov, 09:00 to Fri 27 Nov, 09:00 (On call)" in page.text
+        client.post("/shifts/mine/swaps/1/accept", data={"csrf": csrf})
+        client.post("/shifts/mine/offers/1/take", data={"csrf": csrf})
+        assert german_left(client.get("/shifts/mine").text, config, names) == []
+
+        client.cookies.clear()
+        sign_in(client, "koordination")
+        choose(client, "en")
+        page = client.get("/rota/islamism/swaps")
+        assert page.status_code == 200
+        assert german_left(page.text, config, names) == []
+        approved = client.post("/rota/islamism/swaps/1/approve", data={"csrf": csrf_of(page.text)})
+        page = client.get(approved.headers["location"])
+        assert "The swap is approved and entered in the rota." in page.text
+        assert german_left(page.text, config, names) == []

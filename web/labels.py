@@ -5,9 +5,10 @@ SMS and e-mails keep their own German words (`scheduling`)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from foundation import dates
-from foundation.models import AbsenceKind, Role, TaskStatus, Tier
+from foundation.models import AbsenceKind, Role, Shift, TaskStatus, Tier
 from web.i18n import N_, _, language
 
 A_MONDAY = date(2024, 1, 1)
@@ -74,3 +75,9 @@ def absence_kinds() -> dict[AbsenceKind, str]:
 def weekdays() -> list[str]:
     """The short weekday names, Monday first ('Mo' … 'So'; 'Mon' … 'Sun')."""
     return [dates.weekday(A_MONDAY + timedelta(days=i), language()) for i in range(7)]
+
+
+def shift_option(shift: Shift, zone: ZoneInfo) -> str:
+    """'Amira: Do 26.11., 09:00 – Fr 27.11., 09:00 (Erreichbar)': a shift to choose in a form."""
+    when = dates.span(shift.start_at, shift.end_at, zone, language())
+    return f"{shift.counsellor.name}: {when} ({tier(shift.tier)})"

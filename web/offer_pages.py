@@ -3,9 +3,9 @@
 The page itself is `web.swap_pages`; a team's coordination acts in `web.team_offer_pages`.
 
 The use cases (`scheduling.offers`) decide; these handlers parse the form, call one use case in
-one transaction and redirect with a key of a German message (`web.swap_messages`). An offer the
+one transaction and redirect with a key of a message (`web.swap_messages`). An offer the
 viewer may not see is answered like a missing one; a refusal shows the page again with the use
-case's German message and changes nothing.
+case's message and changes nothing.
 """
 
 from __future__ import annotations

@@ -22,8 +22,9 @@ from scheduling.offers.rows import LIVE
 from scheduling.offers.taking import may_take
 from scheduling.offers.words import EXPIRY_REASONS, STATE_LABELS
 from scheduling.swaps.rows import OPEN as OPEN_SWAPS
-from scheduling.swaps.words import span_text
-from web.swap_views import HISTORY, HORIZON, TIER_NAMES, Option, Span
+from web import labels
+from web.i18n import _
+from web.swap_views import HISTORY, HORIZON, Option, Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,11 @@ class OfferView:
     note: str
     preapproved: bool
     updated_at: datetime
-    stale: str | None  # why a live offer can no longer go ahead, in German
+    stale: str | None  # why a live offer can no longer go ahead
+
+
+def _span(shift: Shift | None) -> Span | None:
+    return Span(shift.start_at, shift.end_at, labels.tier(shift.tier)) if shift else None
 
 
 def _views(session: Session, rows: list[ShiftOffer], now: datetime) -> list[OfferView]:
@@ -61,14 +66,14 @@ def _views(session: Session, rows: list[ShiftOffer], now: datetime) -> list[Offe
                 team=team.slug if team else "",
                 team_name=team.name if team else "",
                 state=state,
-                state_label=STATE_LABELS[state],
+                state_label=_(STATE_LABELS[state]),
                 giver=names.get(row.giver_id, "?"),
                 taker=names.get(row.taker_id, "?") if row.taker_id else None,
-                shift=Span(shift.start_at, shift.end_at, TIER_NAMES[shift.tier]) if shift else None,
+                shift=_span(shift),
                 note=row.note or "",
                 preapproved=row.preapproved,
                 updated_at=row.updated_at,
-                stale=EXPIRY_REASONS[reason] if reason else None,
+                stale=_(EXPIRY_REASONS[reason]) if reason else None,
             )
         )
     return views
@@ -156,13 +161,7 @@ def _free(
 
 def _offerable(session: Session, settings: Settings, team: Team, now: datetime) -> list[Option]:
     zone = settings.config.organisation.zone
-    return [
-        Option(
-            s.id,
-            f"{s.counsellor.name}: {span_text(s.start_at, s.end_at, zone)} ({TIER_NAMES[s.tier]})",
-        )
-        for s in _free(session, now, team=team)
-    ]
+    return [Option(s.id, labels.shift_option(s, zone)) for s in _free(session, now, team=team)]
 
 
 def team(db: Database, settings: Settings, slug: str) -> dict[str, Any]:

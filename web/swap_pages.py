@@ -5,8 +5,8 @@ decide is `web.team_swap_pages`; what the pages show, `web.swap_views`. The page
 open shifts (`web.offer_views`; their actions are `web.offer_pages`).
 
 The use cases (`scheduling.swaps`) decide; these handlers only parse forms, call one use case
-in one transaction and redirect (POST, redirect, GET) with a key of a German message
-(`web.swap_messages`). A refusal renders the page again with the use case's German message and
+in one transaction and redirect (POST, redirect, GET) with a key of a message
+(`web.swap_messages`). A refusal renders the page again with the use case's message and
 changes nothing.
 """
 
@@ -29,9 +29,10 @@ from scheduling.swaps import answering, asking
 from scheduling.swaps.applying import Outcome
 from web import offer_views, swap_messages, swap_views
 from web.auth import Hidden, Viewer, page
+from web.i18n import N_, _
 from web.pages import as_int, render
 
-NO_RECORD = (
+NO_RECORD = N_(
     "Ihrem Konto ist keine Beraterin und kein Berater zugeordnet; "
     "Dienste tauschen kann nur, wer selbst Dienste hat."
 )
@@ -85,7 +86,7 @@ async def ask(request: Request, viewer: Viewer) -> Response:
     """Tausch anfragen: one of the viewer's shifts, to a colleague, maybe for one of theirs."""
     settings: Settings = request.app.state.settings
     if viewer.counsellor_id is None:
-        return await show_mine(request, viewer, error=NO_RECORD, status=422)
+        return await show_mine(request, viewer, error=_(NO_RECORD), status=422)
     counsellor_id = viewer.counsellor_id
     form = await request.form()
     new = asking.NewSwap(
@@ -103,7 +104,12 @@ async def ask(request: Request, viewer: Viewer) -> Response:
         await run_in_threadpool(save)
     except DomainError as exc:
         values = {k: str(v) for k, v in form.items() if k != "csrf"}
-        failed = {**values, "shift_id": new.shift_id, "field": exc.field, "message": exc.message}
+        failed = {
+            **values,
+            "shift_id": new.shift_id,
+            "field": exc.field,
+            "message": _(exc.message),
+        }
         return await show_mine(request, viewer, form=failed, status=swap_messages.status(exc))
     return RedirectResponse("/shifts/mine?done=requested", status_code=303)
 
@@ -134,11 +140,11 @@ async def act_and_return(
 ) -> Response:
     """Run `save` (one transaction) and go back to "Meine Dienste" with the key of its
     message; None: the viewer has no counsellor record to act with. A refusal shows the page
-    again with the use case's German message."""
+    again with the use case's message."""
     try:
         key = await run_in_threadpool(save)
         if key is None:
-            return await show_mine(request, viewer, error=NO_RECORD, status=422)
+            return await show_mine(request, viewer, error=_(NO_RECORD), status=422)
     except DomainError as exc:
         return await show_mine(
             request, viewer, error=swap_messages.refused(exc), status=swap_messages.status(exc)

@@ -14,17 +14,18 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from foundation.clock import utcnow
 from foundation.db import Database
-from foundation.models import Counsellor, Shift, ShiftOffer, SwapRequest, SwapState, Team, Tier
+from foundation.models import Counsellor, Shift, ShiftOffer, SwapRequest, SwapState, Team
 from foundation.teams import team_by_slug
 from scheduling import shifts
 from scheduling.offers.rows import LIVE
 from scheduling.swaps.obsolete import stale_reason
 from scheduling.swaps.rows import OPEN
-from scheduling.swaps.words import OBSOLETE_REASONS, STATE_LABELS, span_text
+from scheduling.swaps.words import OBSOLETE_REASONS, STATE_LABELS
+from web import labels
+from web.i18n import _
 
 HORIZON = timedelta(days=90)  # how far ahead "Meine Dienste" lists shifts
 HISTORY = 20
-TIER_NAMES = {Tier.PRIMARY: "Erreichbar", Tier.BACKUP: "Hintergrund"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class SwapView:
     note: str
     created_at: datetime
     updated_at: datetime
-    stale: str | None  # why an open request can no longer go ahead, in German
+    stale: str | None  # why an open request can no longer go ahead
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class MyShift:
 def _span(shift: Shift | None) -> Span | None:
     if shift is None:
         return None
-    return Span(shift.start_at, shift.end_at, TIER_NAMES[shift.tier])
+    return Span(shift.start_at, shift.end_at, labels.tier(shift.tier))
 
 
 def _views(session: Session, rows: list[SwapRequest], now: datetime) -> list[SwapView]:
@@ -98,7 +99,7 @@ def _views(session: Session, rows: list[SwapRequest], now: datetime) -> list[Swa
                 team=team.slug if team else "",
                 team_name=team.name if team else "",
                 state=state,
-                state_label=STATE_LABELS[state],
+                state_label=_(STATE_LABELS[state]),
                 requester=names.get(row.requester_id, "?"),
                 colleague=names.get(row.colleague_id, "?"),
                 shift=_span(session.get(Shift, row.shift_id) if row.shift_id else None),
@@ -108,7 +109,7 @@ def _views(session: Session, rows: list[SwapRequest], now: datetime) -> list[Swa
                 note=row.note or "",
                 created_at=row.created_at,
                 updated_at=row.updated_at,
-                stale=OBSOLETE_REASONS[reason] if reason else None,
+                stale=_(OBSOLETE_REASONS[reason]) if reason else None,
             )
         )
     return views
@@ -163,11 +164,7 @@ def mine(db: Database, settings: Settings, counsellor_id: int) -> dict[str, Any]
             theirs = shifts.list_shifts(session, start=now, end=now + HORIZON, team=team)
             taken = _in_open_requests(session, team.id)
             offers[team.id] = [
-                Option(
-                    s.id,
-                    f"{s.counsellor.name}: {span_text(s.start_at, s.end_at, zone)} "
-                    f"({TIER_NAMES[s.tier]})",
-                )
+                Option(s.id, labels.shift_option(s, zone))
                 for s in theirs
                 if s.counsellor_id != me.id and s.counsellor.active and s.id not in taken
             ]
@@ -176,7 +173,7 @@ def mine(db: Database, settings: Settings, counsellor_id: int) -> dict[str, Any]
                 id=s.id,
                 team=s.team.slug,
                 team_name=s.team.name,
-                span=Span(s.start_at, s.end_at, TIER_NAMES[s.tier]),
+                span=Span(s.start_at, s.end_at, labels.tier(s.tier)),
                 pending=open_by_shift.get(s.id),
                 colleagues=colleagues[s.team_id],
                 return_shifts=offers[s.team_id],

@@ -22,6 +22,7 @@ from foundation.models import Role, Shift, ShiftOffer
 from foundation.teams import team_by_slug
 from scheduling.offers import deciding, offering
 from web.auth import Forbidden, Hidden, Viewer, page
+from web.i18n import N_
 from web.pages import as_int
 from web.team_swap_pages import decide_and_return
 
@@ -45,7 +46,7 @@ async def _run(
 
     def save() -> str:
         if record is Shift and not record_id:  # the form named no shift
-            raise Invalid("Bitte wählen Sie einen Dienst.", field="shift_id")
+            raise Invalid(N_("Bitte wählen Sie einen Dienst."), field="shift_id")
         with request.app.state.db.write() as session:
             row = session.get(record, record_id)
             if row is None or row.team_id != team_by_slug(session, team, settings.config).id:

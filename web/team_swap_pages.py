@@ -5,7 +5,7 @@ approval (Genehmigen/Ablehnen), the open ones and the history. The counsellors' 
 actions are `web.team_offer_pages`).
 
 The use cases (`scheduling.swaps.deciding`) decide; these handlers call one in one transaction
-and redirect with a key of a German message (`web.swap_messages`). A request of another team
+and redirect with a key of a message (`web.swap_messages`). A request of another team
 is answered like a missing one.
 """
 
@@ -93,7 +93,7 @@ async def decide_and_return(
     request: Request, viewer: Viewer, team: str, save: Callable[[], str]
 ) -> Response:
     """Run `save` (one transaction) and go back to the team's page with the key of its
-    message; a refusal shows the page again with the use case's German message."""
+    message; a refusal shows the page again with the use case's message."""
     try:
         key = await run_in_threadpool(save)
     except DomainError as exc:

@@ -10,6 +10,7 @@ from config.model import HotlineConfig
 from foundation import access, audit
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import OfferState, Shift, ShiftOffer, SwapRequest
 from scheduling.offers.rows import ENTITY, LIVE, change, load, on_offer, require_state, snapshot
 from scheduling.offers.taking import eligible
@@ -47,19 +48,19 @@ def offer(
     lock_shifts(session, shift_id)
     shift = session.get(Shift, shift_id)
     if shift is None:
-        raise NotFound("Diesen Dienst gibt es nicht (mehr).", field="shift_id")
+        raise NotFound(N_("Diesen Dienst gibt es nicht (mehr)."), field="shift_id")
     if principal is None or not access.may_offer_shift(
         principal, shift.counsellor_id, shift.team_id
     ):
-        raise Invalid("Sie können nur eigene Dienste anbieten.", field="shift_id")
+        raise Invalid(N_("Sie können nur eigene Dienste anbieten."), field="shift_id")
     if shift.start_at <= now:
-        raise Invalid("Dieser Dienst hat bereits begonnen.", field="shift_id")
+        raise Invalid(N_("Dieser Dienst hat bereits begonnen."), field="shift_id")
     team = shift.team
     needs_approval(config, team)  # refuses a team no longer configured
     if on_offer(session, [shift.id]) is not None:
-        raise Conflict("Dieser Dienst ist bereits angeboten.", field="shift_id")
+        raise Conflict(N_("Dieser Dienst ist bereits angeboten."), field="shift_id")
     if _in_open_swap(session, shift.id):
-        raise Conflict("Für diesen Dienst gibt es eine offene Tauschanfrage.", field="shift_id")
+        raise Conflict(N_("Für diesen Dienst gibt es eine offene Tauschanfrage."), field="shift_id")
     row = ShiftOffer(
         team_id=team.id,
         shift_id=shift.id,
@@ -87,7 +88,7 @@ def withdraw(
     principal = access.load_user(session, user_id)
     if principal is None or not access.may_offer_shift(principal, row.giver_id, row.team_id):
         raise Invalid(
-            "Nur wer den Dienst abgibt oder die Koordination kann das Angebot zurückziehen."
+            N_("Nur wer den Dienst abgibt oder die Koordination kann das Angebot zurückziehen.")
         )
     require_state(row, LIVE)
     change(session, row, OfferState.WITHDRAWN, "withdraw", taker_id=row.taker_id, actor=actor)

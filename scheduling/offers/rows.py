@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from foundation import audit
 from foundation.errors import Conflict, NotFound
+from foundation.i18n import N_
 from foundation.models import AuditEntry, Counsellor, OfferState, ShiftOffer
 from scheduling.offers.words import STATE_LABELS
 from scheduling.swaps.rows import lock_shifts
@@ -36,7 +37,7 @@ def load(session: Session, offer_id: int) -> ShiftOffer:
     finds it taken."""
     offer = session.get(ShiftOffer, offer_id, with_for_update=True)
     if offer is None:
-        raise NotFound("Dieses Dienstangebot gibt es nicht.")
+        raise NotFound(N_("Dieses Dienstangebot gibt es nicht."))
     return offer
 
 

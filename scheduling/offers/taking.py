@@ -14,6 +14,7 @@ from config.model import HotlineConfig
 from foundation import audit
 from foundation.clock import utcnow
 from foundation.errors import Conflict, DomainError, Invalid
+from foundation.i18n import N_
 from foundation.models import Absence, Counsellor, OfferState, Shift, ShiftOffer, Team
 from scheduling.notices.changes import QUIET
 from scheduling.offers.expiring import expire, stale_reason
@@ -39,7 +40,7 @@ def check_taker(session: Session, team: Team, shift: Shift, taker: Counsellor) -
     the team with no overlapping shift in it), and not absent during it. Raises
     Invalid/Conflict; changes nothing."""
     if taker.id == shift.counsellor_id:
-        raise Invalid("Das ist bereits Ihr Dienst.", field="taker_id")
+        raise Invalid(N_("Das ist bereits Ihr Dienst."), field="taker_id")
     check_takers(session, team, [(shift, taker)])
     away = session.scalar(
         select(Absence.id).where(

@@ -1,24 +1,26 @@
 """The German words of open shifts (pure): the labels of an offer's states, why an offer
-expired, and the subject and text of each notice."""
+expired (both marked for the pages' catalogues: `foundation.i18n`), and the subject and text
+of each notice."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from foundation.i18n import N_
 from foundation.models import OfferState
 
 STATE_LABELS = {
-    OfferState.OPEN: "angeboten",
-    OfferState.TAKEN: "übernommen, wartet auf Genehmigung",
-    OfferState.APPROVED: "übergeben",
-    OfferState.WITHDRAWN: "zurückgezogen",
-    OfferState.EXPIRED: "abgelaufen",
+    OfferState.OPEN: N_("angeboten"),
+    OfferState.TAKEN: N_("übernommen, wartet auf Genehmigung"),
+    OfferState.APPROVED: N_("übergeben"),
+    OfferState.WITHDRAWN: N_("zurückgezogen"),
+    OfferState.EXPIRED: N_("abgelaufen"),
 }
 # Why an offer expired (kept in the audit entry; pages and notices show the text).
 EXPIRY_REASONS = {
-    "deleted": "Der Dienst wurde inzwischen gelöscht.",
-    "changed": "Der Dienst wurde inzwischen geändert.",
-    "started": "Der Dienst hat inzwischen begonnen.",
+    "deleted": N_("Der Dienst wurde inzwischen gelöscht."),
+    "changed": N_("Der Dienst wurde inzwischen geändert."),
+    "started": N_("Der Dienst hat inzwischen begonnen."),
 }
 # E-mail subjects of the notices, by event.
 SUBJECTS = {

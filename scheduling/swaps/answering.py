@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from config.model import HotlineConfig
 from foundation.clock import utcnow
 from foundation.errors import Invalid
+from foundation.i18n import N_
 from foundation.models import SwapRequest, SwapState, Team
 from scheduling.swaps.applying import Outcome, apply, check_takers, moves
 from scheduling.swaps.obsolete import make_obsolete, stale_reason
@@ -28,7 +29,7 @@ def decline(
     now = utcnow()
     swap = load(session, swap_id)
     if swap.colleague_id != colleague_id:
-        raise Invalid("Nur die angefragte Person kann diese Anfrage ablehnen.")
+        raise Invalid(N_("Nur die angefragte Person kann diese Anfrage ablehnen."))
     require_state(swap, (SwapState.REQUESTED,))
     change(session, swap, SwapState.DECLINED, "decline", actor=actor)
     requester = person(session, swap.requester_id, "requester_id")
@@ -50,7 +51,7 @@ def accept(
     now = utcnow()
     swap = load(session, swap_id)
     if swap.colleague_id != colleague_id:
-        raise Invalid("Nur die angefragte Person kann diese Anfrage annehmen.")
+        raise Invalid(N_("Nur die angefragte Person kann diese Anfrage annehmen."))
     require_state(swap, (SwapState.REQUESTED,))
     team = session.get(Team, swap.team_id)
     assert team is not None  # a foreign key

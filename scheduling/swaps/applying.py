@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from foundation import audit
 from foundation.errors import Conflict, Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import Counsellor, Shift, SwapRequest, Team
 from scheduling.notices.changes import QUIET
 from scheduling.shifts import MAX_SHIFT
@@ -67,12 +68,12 @@ def moves(session: Session, swap: SwapRequest) -> Moves:
     lock_shifts(session, swap.shift_id, swap.return_shift_id)
     shift = session.get(Shift, swap.shift_id) if swap.shift_id else None
     if shift is None:
-        raise NotFound("Diesen Dienst gibt es nicht (mehr).")
+        raise NotFound(N_("Diesen Dienst gibt es nicht (mehr)."))
     found = [(shift, person(session, swap.colleague_id, "colleague_id"))]
     if swap.return_shift_id is not None:
         back = session.get(Shift, swap.return_shift_id)
         if back is None:
-            raise NotFound("Diesen Gegendienst gibt es nicht (mehr).")
+            raise NotFound(N_("Diesen Gegendienst gibt es nicht (mehr)."))
         found.append((back, person(session, swap.requester_id, "requester_id")))
     return found
 

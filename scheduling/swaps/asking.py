@@ -12,6 +12,7 @@ from config.model import HotlineConfig
 from foundation import audit
 from foundation.clock import utcnow
 from foundation.errors import Conflict, Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import Shift, SwapRequest, SwapState
 from scheduling.offers.rows import on_offer
 from scheduling.swaps.applying import check_takers
@@ -55,19 +56,19 @@ def request_swap(
     now = utcnow()
     requester = person(session, requester_id, "requester_id")
     if not requester.active:
-        raise Invalid("Ihr Eintrag ist deaktiviert.", field="shift_id")
+        raise Invalid(N_("Ihr Eintrag ist deaktiviert."), field="shift_id")
     lock_shifts(session, new.shift_id, new.return_shift_id)
     shift = session.get(Shift, new.shift_id)
     if shift is None:
-        raise NotFound("Diesen Dienst gibt es nicht (mehr).", field="shift_id")
+        raise NotFound(N_("Diesen Dienst gibt es nicht (mehr)."), field="shift_id")
     if shift.counsellor_id != requester.id:
-        raise Invalid("Sie können nur eigene Dienste zum Tausch anbieten.", field="shift_id")
+        raise Invalid(N_("Sie können nur eigene Dienste zum Tausch anbieten."), field="shift_id")
     if shift.end_at <= now:
-        raise Invalid("Dieser Dienst ist bereits vorbei.", field="shift_id")
+        raise Invalid(N_("Dieser Dienst ist bereits vorbei."), field="shift_id")
     team = shift.team
     needs_approval(config, team)  # refuses a team no longer configured
     if new.colleague_id == requester.id:
-        raise Invalid("Bitte wählen Sie eine andere Person.", field="colleague_id")
+        raise Invalid(N_("Bitte wählen Sie eine andere Person."), field="colleague_id")
     colleague = person(session, new.colleague_id, "colleague_id")
     if not colleague.active:
         raise Invalid(f"{colleague.name} ist deaktiviert.", field="colleague_id")
@@ -77,14 +78,14 @@ def request_swap(
     if new.return_shift_id:
         back = session.get(Shift, new.return_shift_id)
         if back is None:
-            raise NotFound("Diesen Gegendienst gibt es nicht (mehr).", field="return_shift_id")
+            raise NotFound(N_("Diesen Gegendienst gibt es nicht (mehr)."), field="return_shift_id")
         if back.counsellor_id != colleague.id or back.team_id != team.id:
             raise Invalid(
                 f"Der Gegendienst muss ein Dienst von {colleague.name} in {team.name} sein.",
                 field="return_shift_id",
             )
         if back.end_at <= now:
-            raise Invalid("Der Gegendienst ist bereits vorbei.", field="return_shift_id")
+            raise Invalid(N_("Der Gegendienst ist bereits vorbei."), field="return_shift_id")
     ids = [shift.id] + ([back.id] if back else [])
     pending = session.scalar(
         select(SwapRequest.id).where(
@@ -94,10 +95,10 @@ def request_swap(
     )
     if pending is not None:
         raise Conflict(
-            "Für diesen Dienst gibt es schon eine offene Tauschanfrage.", field="shift_id"
+            N_("Für diesen Dienst gibt es schon eine offene Tauschanfrage."), field="shift_id"
         )
     if on_offer(session, ids) is not None:
-        raise Conflict("Dieser Dienst ist dem Team zur Übernahme angeboten.", field="shift_id")
+        raise Conflict(N_("Dieser Dienst ist dem Team zur Übernahme angeboten."), field="shift_id")
     moves = [(shift, colleague)] + ([(back, requester)] if back else [])
     check_takers(session, team, moves)
     swap = SwapRequest(
@@ -124,7 +125,7 @@ def withdraw(
     now = utcnow()
     swap = load(session, swap_id)
     if swap.requester_id != requester_id:
-        raise Invalid("Nur wer die Anfrage gestellt hat, kann sie zurückziehen.")
+        raise Invalid(N_("Nur wer die Anfrage gestellt hat, kann sie zurückziehen."))
     require_state(swap, OPEN)
     change(session, swap, SwapState.WITHDRAWN, "withdraw", actor=actor)
     colleague = person(session, swap.colleague_id, "colleague_id")

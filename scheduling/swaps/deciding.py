@@ -11,6 +11,7 @@ from config.model import HotlineConfig
 from foundation import access
 from foundation.clock import utcnow
 from foundation.errors import Invalid
+from foundation.i18n import N_
 from foundation.models import SwapRequest, SwapState, Team
 from scheduling.swaps.applying import Outcome, apply
 from scheduling.swaps.obsolete import make_obsolete, stale_reason
@@ -36,7 +37,7 @@ def approve(
     now = utcnow()
     swap = load(session, swap_id)
     if not _may_decide(session, user_id, swap.team_id):
-        raise Invalid("Nur die Koordination dieses Teams kann Tauschanfragen genehmigen.")
+        raise Invalid(N_("Nur die Koordination dieses Teams kann Tauschanfragen genehmigen."))
     require_state(swap, (SwapState.ACCEPTED,))
     team = session.get(Team, swap.team_id)
     assert team is not None  # a foreign key
@@ -66,7 +67,7 @@ def reject(
     now = utcnow()
     swap = load(session, swap_id)
     if not _may_decide(session, user_id, swap.team_id):
-        raise Invalid("Nur die Koordination dieses Teams kann Tauschanfragen ablehnen.")
+        raise Invalid(N_("Nur die Koordination dieses Teams kann Tauschanfragen ablehnen."))
     require_state(swap, (SwapState.ACCEPTED,))
     swap.decided_by_id = user_id
     change(session, swap, SwapState.REJECTED, "reject", actor=actor)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from config.model import HotlineConfig
 from foundation import audit
 from foundation.errors import Conflict, Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import Counsellor, Shift, SwapRequest, SwapState, Team
 from scheduling.swaps.words import STATE_LABELS
 
@@ -34,7 +35,7 @@ def load(session: Session, swap_id: int) -> SwapRequest:
     """The request, locked: two clicks on one request serialise here."""
     swap = session.get(SwapRequest, swap_id, with_for_update=True)
     if swap is None:
-        raise NotFound("Diese Tauschanfrage gibt es nicht.")
+        raise NotFound(N_("Diese Tauschanfrage gibt es nicht."))
     return swap
 
 
@@ -66,7 +67,7 @@ def lock_rows(session: Session, swap: SwapRequest) -> None:
 def person(session: Session, counsellor_id: int, field: str) -> Counsellor:
     found = session.get(Counsellor, counsellor_id)
     if found is None:
-        raise NotFound("Diese Person gibt es nicht.", field=field)
+        raise NotFound(N_("Diese Person gibt es nicht."), field=field)
     return found
 
 
@@ -75,7 +76,7 @@ def needs_approval(config: HotlineConfig, team: Team) -> bool:
     take swaps at all."""
     team_config = config.teams.get(team.slug)
     if team_config is None:
-        raise Invalid("Dieses Team gibt es nicht mehr.", field="team")
+        raise Invalid(N_("Dieses Team gibt es nicht mehr."), field="team")
     return team_config.swap_approval
 
 

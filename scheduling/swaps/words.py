@@ -1,5 +1,6 @@
 """The German words of shift swaps (pure): the labels of a request's states, why a request
-became obsolete, and the subject and text of each notice."""
+became obsolete (both marked for the pages' catalogues: `foundation.i18n`), and the subject and
+text of each notice."""
 
 from __future__ import annotations
 
@@ -8,22 +9,23 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from foundation import dates
+from foundation.i18n import N_
 from foundation.models import SwapState
 
 STATE_LABELS = {
-    SwapState.REQUESTED: "angefragt",
-    SwapState.ACCEPTED: "angenommen, wartet auf Genehmigung",
-    SwapState.APPROVED: "eingetragen",
-    SwapState.DECLINED: "abgelehnt",
-    SwapState.REJECTED: "von der Koordination abgelehnt",
-    SwapState.WITHDRAWN: "zurückgezogen",
-    SwapState.OBSOLETE: "hinfällig",
+    SwapState.REQUESTED: N_("angefragt"),
+    SwapState.ACCEPTED: N_("angenommen, wartet auf Genehmigung"),
+    SwapState.APPROVED: N_("eingetragen"),
+    SwapState.DECLINED: N_("abgelehnt"),
+    SwapState.REJECTED: N_("von der Koordination abgelehnt"),
+    SwapState.WITHDRAWN: N_("zurückgezogen"),
+    SwapState.OBSOLETE: N_("hinfällig"),
 }
 # Why a request became obsolete (kept in the audit entry; the pages show the text).
 OBSOLETE_REASONS = {
-    "deleted": "Ein Dienst dieser Anfrage wurde inzwischen gelöscht.",
-    "changed": "Ein Dienst dieser Anfrage wurde inzwischen geändert.",
-    "past": "Der Dienst ist inzwischen vorbei.",
+    "deleted": N_("Ein Dienst dieser Anfrage wurde inzwischen gelöscht."),
+    "changed": N_("Ein Dienst dieser Anfrage wurde inzwischen geändert."),
+    "past": N_("Der Dienst ist inzwischen vorbei."),
 }
 # E-mail subjects of swap notices, by event.
 SUBJECTS = {
