@@ -9,7 +9,9 @@ tests/test_reports.py)."""
 from __future__ import annotations
 
 import copy
+import csv
 import dataclasses
+import io
 import tomllib
 from datetime import date, datetime, timedelta
 
@@ -481,3 +483,107 @@ def test_a_slug_with_a_trailing_newline_is_no_slug() -> None:
         with pytest.raises(ValidationError, match="is not a slug"):
             HotlineConfig.model_validate(changed)
     HotlineConfig.model_validate(data)
+
+
+def test_hostile_names_stay_text_in_the_svg_the_page_and_the_csv(
+    database: Database, config: HotlineConfig, settings: Settings
+) -> None:
+    """Held: a line's and a team's display names (configuration) are escaped in the SVG's
+    labels, titles and descriptions and on the page; in the CSV a name that a spreadsheet
+    would run as a formula gets its apostrophe; the CSP stays without inline script or
+    style."""
+    hostile = '=HYPERLINK("http://evil.example")</title><script>alert(1)</script>'
+    lines = dict(config.lines)
+    lines["islamism"] = lines["islamism"].model_copy(update={"display_name": hostile})
+    teams = dict(config.teams)
+    teams["islamism"] = teams["islamism"].model_copy(update={"name": '"><svg onload=alert(1)>'})
+    changed = config.model_copy(update={"lines": lines, "teams": teams})
+    make_user(database, changed, "koord", Role.COORDINATOR, "islamism")
+    with database.write() as session:
+        session.add_all([call(i, weekday_noon(i), "accepted", f"a{i}") for i in range(6)])
+    with https_client(dataclasses.replace(settings, config=changed), database) as web:
+        sign_in(web, "koord")
+        page = web.get("/reports/islamism?period=month&date=2026-10-01")
+        assert page.status_code == 200
+        html = page.text
+        assert "<script" not in html
+        assert "<svg onload" not in html
+        assert "&lt;/title&gt;&lt;script&gt;" in html  # in the SVG's labels, as text
+        assert "style=" not in html
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        table = web.get("/reports/islamism/leitungen.csv?period=month&date=2026-10-01")
+        rows = list(csv.reader(io.StringIO(table.text)))
+        assert rows[1][0] == "'" + hostile
+
+
+PAGE_QUERIES = [
+    "period=range&from=2026-03-29T02:30&to=2026-04-01",  # a local time of the DST gap
+    "period=range&from=0000-01-01&to=2026-01-01",
+    "period=range&from=-2026-01-01&to=2026-01-01",
+    "period=range&from=1969-12-31&to=1970-01-02",
+    "period=range&from=100000000000000000000&to=2026-01-01",
+    "period=range&from=2026-10-01&to=2026-09-30",
+    "period=range&from=2026-01-01&to=2226-01-01",  # two hundred years
+    "period=range&from=2026-10-01%00&to=2026-10-31",
+    "period=range&from=2026-10-01%0d%0a&to=2026-10-31",
+    "period=month&date=%FF%FE",
+    "period=month&date=%ED%A0%80",
+    "period=month&date=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-10-01",  # fullwidth digits
+    "period=month&date=2026-10-01T00:00%2B02:00",
+    "period=custom",
+    "period=range",
+    "period=%00",
+    "period=" + "x" * 10_000,
+    "period=range&from=2026-10-01&from=2020-01-01&to=2026-10-31",
+    "period=range&from=2000-01-01&to=2004-12-31",  # the longest: five years (and five before)
+    "period=year&date=2999-12-31",
+    "period=week&date=2999-12-31",
+    "period=week&date=2000-01-01",
+]
+
+
+def test_hostile_queries_are_a_message_or_a_report_never_a_500(
+    database: Database, config: HotlineConfig, settings: Settings
+) -> None:
+    """Held: every hostile period on the page, its CSV and the API is the form with a German
+    message (422), a plain 422, or a report of at most five years; none is a 500 on either
+    database."""
+    make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    with database.write() as session:
+        _, own = apikeys.create_api_key(session, "own", actor="t", teams=["islamism"])
+    with https_client(settings, database) as web:
+        sign_in(web, "koord")
+        for query in PAGE_QUERIES:
+            page = web.get(f"/reports/islamism?{query}")
+            table = web.get(f"/reports/islamism/leitungen.csv?{query}")
+            assert page.status_code in (200, 422), query[:80]
+            assert table.status_code == page.status_code, query[:80]
+            if query.startswith("period=range&from=2026-01-01&to=2226"):
+                assert "höchstens fünf Jahre" in page.text
+        web.cookies.clear()
+        bearer = {"Authorization": f"Bearer {own}"}
+        for query in (
+            "from=2026-03-29T02:30&to=2026-04-01",
+            "from=100000000000000000000&to=2026-01-01",
+            "from=2026-10-01%00&to=2026-10-31",
+            "from=%FF&to=2026-10-31",
+            "from=2026-01-01&to=2226-01-01",
+            "from=2026-10-01T00:00:00-12:00&to=2026-10-01T00:00:00%2B14:00",  # to: 30 Sep
+            "from=2999-12-31T23:00:00-12:00&to=2999-12-31",
+            "from=" + "9" * 10_000 + "&to=2026-10-31",
+        ):
+            answer = web.get(f"/api/v1/reports?team=islamism&{query}", headers=bearer)
+            assert answer.status_code == 422, query[:80]
+            assert answer.json()["error"] == "invalid"
+        longest = web.get(
+            "/api/v1/reports?team=islamism&from=2000-01-01&to=2004-12-31", headers=bearer
+        )
+        assert longest.status_code == 200
+        assert longest.json()["previous"]["to"] == "1999-12-31"
+        gap = web.get(
+            "/api/v1/reports?team=islamism&from=2026-03-29T02:30%2B01:00&to=2026-03-29",
+            headers=bearer,
+        )  # with its offset a time in the gap is an instant like any other
+        assert (gap.status_code, gap.json()["from"]) == (200, "2026-03-29")
