@@ -16,9 +16,11 @@ def test_a_counsellor_exports_and_erases_a_client(
     page, url = browser_page, service.url
     login(page, service, "sabine")
     page.goto(f"{url}/clients")
-    page.get_by_text("Neue Akte anlegen").first.click()
-    page.locator("#n-right-wing-pseudonym").fill("Kranich")
-    page.locator("form[action='/clients']").first.get_by_role("button").click()
+    # The right-wing team's form (the page has one per team); the demo already has a Kranich.
+    form = page.locator("details", has=page.locator("#n-right-wing-pseudonym"))
+    form.locator("summary").click()
+    form.locator("#n-right-wing-pseudonym").fill("Reiher")
+    form.get_by_role("button", name="Akte anlegen").click()
     page.wait_for_url(f"{url}/clients/*")
     base = page.url.split("?")[0]
     page.get_by_label("Ziel oder Schritt").fill("Ausstieg aus der Gruppe")
@@ -33,11 +35,11 @@ def test_a_counsellor_exports_and_erases_a_client(
     page.screenshot(path=str(ARTIFACTS / "client-export-phone.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
     found += check_page(page, f"{base}/erase", "Akte löschen (confirmation)")
-    page.get_by_label("Zur Bestätigung das Pseudonym eingeben").fill("Kranic")
+    page.get_by_label("Zur Bestätigung das Pseudonym eingeben").fill("Reihe")
     page.get_by_role("button", name="Akte endgültig löschen").click()
     page.get_by_role("alert").wait_for()
     found += run_axe(page, "Akte löschen, wrong pseudonym")
-    page.get_by_label("Zur Bestätigung das Pseudonym eingeben").fill("Kranich")
+    page.get_by_label("Zur Bestätigung das Pseudonym eingeben").fill("Reiher")
     page.get_by_role("button", name="Akte endgültig löschen").click()
     page.get_by_role("heading", name="Akte gelöscht").wait_for()
     found += run_axe(page, "Akte gelöscht")

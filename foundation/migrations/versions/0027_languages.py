@@ -27,13 +27,16 @@ ONLINE_SAFE = True
 
 
 def upgrade() -> None:
+    # Plain string defaults, not text(): with an SQL expression as default alembic recreates the
+    # table on SQLite, and dropping `counsellors` while shifts refer to it fails with the
+    # foreign keys on. A constant default is a plain ALTER TABLE ADD COLUMN there.
     with op.batch_alter_table("counsellors") as batch:
         batch.add_column(
             sa.Column(
                 "languages",
                 sa.JSON().with_variant(JSONB(), "postgresql"),
                 nullable=False,
-                server_default=sa.text("'[\"de\"]'"),
+                server_default='["de"]',
             )
         )
     with op.batch_alter_table("calls") as batch:
@@ -45,9 +48,7 @@ def upgrade() -> None:
     with op.batch_alter_table("callback_requests") as batch:
         batch.add_column(sa.Column("language", sa.String(8), nullable=False, server_default="de"))
     with op.batch_alter_table("call_days") as batch:
-        batch.add_column(
-            sa.Column("language", sa.String(8), nullable=False, server_default=sa.text("''"))
-        )
+        batch.add_column(sa.Column("language", sa.String(8), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
