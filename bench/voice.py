@@ -621,7 +621,8 @@ def server_log(log: Path) -> list[str]:
 def profile(pid: int, seconds: float, out: Path) -> str:
     """py-spy samples of whichever server thread holds the GIL, as collapsed stacks; a
     summary."""
-    spy = shutil.which("py-spy")
+    # The virtualenv's scripts are beside its python, which need not be on PATH.
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if spy is None:
         return "py-spy is not installed (pip install py-spy): no profile"
     command = [
