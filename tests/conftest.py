@@ -14,21 +14,35 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from config.model import HotlineConfig, load_config
 from config.settings import Settings
-from foundation import apikeys
+from foundation import apikeys, users
 from foundation.db import Database, make_engine, scratch_schema
 from foundation.models import Base, Counsellor
 from foundation.teams import sync_teams
+from hotline.relay import reply_pin
 from scheduling.counsellors import NewCounsellor, create_counsellor
+from tests import schemas
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import OnCall, https_client, live_twilio, put_on_call, unique_mobile
 from web.app import create_app
 
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "").strip()
+
+# Passwords and reply PINs are hashed at argon2's recommended cost (`foundation.users`,
+# `hotline.relay.reply_pin`): 0.1 to 0.5 s a hash or a check, and the tests create and sign in
+# thousands of accounts, which was a fifth of the suite's time. The tests check what is stored
+# and who gets in, not the cost, so in the test processes argon2id runs at its least cost (a
+# hash still starts "$argon2id$"; a check reads the cost from the hash, so an account made here
+# still signs in to a server started as a subprocess, which hashes at the real cost).
+_CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+users._hasher = _CHEAP_HASHER
+users._DUMMY_HASH = _CHEAP_HASHER.hash("an unguessable dummy password, used only in the tests")
+reply_pin._hasher = _CHEAP_HASHER
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
@@ -45,13 +59,17 @@ def config() -> HotlineConfig:
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a new SQLite file, or a new PostgreSQL schema."""
+    """An empty database: a new SQLite file, or a new PostgreSQL schema. For a test that takes
+    `database`, one that already has the models' tables (`tests.schemas`: a copy of a template
+    file, or an emptied schema from the process's pool)."""
+    prepared = "database" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hotline.sqlite3'}"
+        path = tmp_path / "hotline.sqlite3"
+        yield schemas.sqlite_copy(path) if prepared else f"sqlite:///{path}"
         return
     if not PG_URL:
         pytest.skip("HOTLINE_TEST_DATABASE_URL is not set")
-    with scratch_schema(PG_URL, "t_") as url:
+    with schemas.postgresql_schema(PG_URL) if prepared else scratch_schema(PG_URL, "t_") as url:
         yield url
 
 
@@ -70,7 +88,8 @@ def database(db_url: str, config: HotlineConfig) -> Iterator[Database]:
     """The schema created from the models (the migrations are checked against it separately)
     and the configured teams in place."""
     db = Database(make_engine(db_url))
-    Base.metadata.create_all(db.engine)
+    if db_url not in schemas.PREPARED:
+        Base.metadata.create_all(db.engine)
     with db.write() as session:
         sync_teams(session, config)
     yield db
