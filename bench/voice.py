@@ -588,11 +588,16 @@ def on_call_phones(db: Database, config: HotlineConfig) -> set[str]:
     return found
 
 
-def check_answer(name: str, answer: tuple[int, str, str], phones: set[str]) -> None:
-    """200, TwiML, and a <Dial> with a <Number> (the primary on call is rung); fail loudly if
-    not."""
+def check_answer(
+    name: str, answer: tuple[int, str, str], phones: set[str], menu: tuple[str, ...] = ()
+) -> None:
+    """200, TwiML, and a <Dial> with a <Number> (the primary on call is rung); with `menu` (the
+    Twilio language codes of a line of several languages), the language menu in front: a
+    <Gather> announcing each language in its own. Fail loudly if not."""
     status, content_type, body = answer
     problems = []
+    if menu and ("<Gather" not in body or not all(f'language="{code}"' in body for code in menu)):
+        problems.append(f"no language menu in front ({', '.join(menu)})")
     if status != 200:
         problems.append(f"status {status}")
     if not content_type.startswith("application/xml"):
@@ -884,8 +889,17 @@ def main(argv: list[str] | None = None) -> int:
             env = {ENV_DATABASE: url, ENV_CONFIG: str(config_path or "")}
             answer: dict[str, str] = {}
 
+            line = config.lines[LINE]
+            menu = (
+                tuple(line.in_language(c).language for c in line.languages)
+                if len(line.languages) > 1
+                else ()
+            )
+            if menu:
+                print(f"{LINE}: the language menu in front ({', '.join(line.languages)})")
+
             def check_ours(got: tuple[int, str, str]) -> None:
-                check_answer("ours", got, on_call_phones(db, config))
+                check_answer("ours", got, on_call_phones(db, config), menu)
                 answer.setdefault("twiml", got[2])  # bare answers the first one
 
             for name, count in ours_runs:
@@ -895,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
             twiml.write_text(answer["twiml"], encoding="utf-8")
 
             def check_bare(got: tuple[int, str, str]) -> None:
-                check_answer("bare", got, on_call_phones(db, config))
+                check_answer("bare", got, on_call_phones(db, config), menu)
                 if got[2] != answer["twiml"]:
                     raise SystemExit("bare: not the document ours answered")
 
