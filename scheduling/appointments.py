@@ -82,6 +82,9 @@ class NewAppointment:
     # A client record of the counsellor's team: the appointment is linked to it and takes its
     # pseudonym, number and consent (`client` is then ignored).
     client_id: int | None = None
+    # The client's language (ISO 639-1): her reminders and the answers to her SMS
+    # (`[reminders.languages]`); German or one the configuration has texts for.
+    client_language: str = "de"
 
 
 class Overlap(Conflict):
@@ -193,6 +196,17 @@ def check_place(
     return None, None
 
 
+def check_language(config: HotlineConfig, code: str) -> str:
+    """A client language the reminders can be written in: German or one of
+    `[reminders.languages]`."""
+    known = config.reminders.client_languages
+    if code not in known:
+        raise Invalid(
+            f"no reminder texts in {code!r} (known: {', '.join(known)})", field="client_language"
+        )
+    return code
+
+
 def _interval(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return utc_interval(
         start, end, longest=MAX_LENGTH, too_long="an appointment lasts at most 8 hours"
@@ -214,6 +228,7 @@ def _snapshot(appointment: Appointment) -> dict[str, object]:
         "client_phone": appointment.client_phone_enc is not None,
         "sms_consent": appointment.sms_consent,
         "client_id": appointment.client_id,
+        "client_language": appointment.client_language,
     }
 
 
@@ -323,6 +338,7 @@ def book(
         phone_enc = crypto.box(settings).seal(phone) if phone else None
         consent = phone is not None and new.client.sms_consent
     location, video_link = check_place(new.mode, new.location, new.video_link)
+    language = check_language(config, new.client_language)
     counsellor = _active_counsellor(session, new.counsellor_id)
     if record is not None and record.team_id not in {team.id for team in counsellor.teams}:
         raise Invalid("the counsellor is not in the client's team", field="counsellor_id")
@@ -340,6 +356,7 @@ def book(
         video_link=video_link,
         status=AppointmentStatus.BOOKED,
         sequence=0,
+        client_language=language,
     )
     _save(session, config, appointment)
     audit.record(

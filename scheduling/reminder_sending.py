@@ -8,7 +8,10 @@ reminder instead of sending it.
 
 Words come from the configuration (`[reminders]`). A client's text names neither the service,
 nor a team, nor a counsellor (a phone may be shared); a counsellor's text names mode and time,
-never the client's pseudonym or number.
+never the client's pseudonym or number. A client's text is in the language the appointment
+records (`client_language`: `[reminders.languages.<code>]`, weekday and date as that language
+writes them), German for German or a language the configuration has no texts for; a
+counsellor's is German.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_skeleton
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config.model import HotlineConfig
+from config.languages import GERMAN, locale_of
+from config.model import HotlineConfig, ReminderLanguage
 from config.settings import Settings
 from foundation import crypto, dates
 from foundation.db import Database
@@ -75,6 +80,43 @@ def appointment_words(
     return placeholders(appointment.start_at, config.organisation.zone, appointment.mode, sent=sent)
 
 
+def client_language(config: HotlineConfig, appointment: Appointment) -> str:
+    """The language of the client's texts: the appointment's, if the configuration has texts
+    in it, else German."""
+    code = appointment.client_language or GERMAN
+    return code if code in config.reminders.languages else GERMAN
+
+
+def client_texts(config: HotlineConfig, appointment: Appointment) -> ReminderLanguage:
+    """The client's reminder and the answers to her SMS, in her language."""
+    return config.reminders.in_language(client_language(config, appointment))
+
+
+def language_locale(config: HotlineConfig, code: str) -> str:
+    """Babel's locale of a client language: its Twilio language where the configuration names
+    one ("en-GB" -> "en_GB"), else the bare code ("tr")."""
+    speech = config.voice.languages.get(code)
+    return locale_of(code, speech.language if speech is not None else None)
+
+
+def client_words(
+    config: HotlineConfig, appointment: Appointment, sent: datetime, code: str | None = None
+) -> dict[str, str]:
+    """The placeholders of a client's text in `code` (default: her language). German: as
+    `placeholders`; another language: the weekday's full name and the day and month as that
+    language writes them ("Perşembe", "26 Kasım"; "Thursday", "26 November"), the time 14:00."""
+    code = code or client_language(config, appointment)
+    if code == GERMAN:
+        return appointment_words(config, appointment, sent)
+    locale = language_locale(config, code)
+    local = appointment.start_at.astimezone(config.organisation.zone)
+    return {
+        "weekday": str(format_date(local.date(), "EEEE", locale=locale)),
+        "date": str(format_skeleton("dMMMM", local.date(), locale=locale)),
+        "time": local.strftime("%H:%M"),
+    }
+
+
 def reachable_phone(box: crypto.Box, appointment: Appointment) -> str | None:
     """The client's number, only if the client agreed to SMS and the appointment is on."""
     if appointment.status != AppointmentStatus.BOOKED or not appointment.sms_consent:
@@ -107,7 +149,9 @@ class ReminderQueue:
             return Outgoing(
                 channel=Channel.SMS,
                 to=phone,
-                body=config.reminders.client_template.format(**words),
+                body=client_texts(config, appointment).client_template.format(
+                    **client_words(config, appointment, reminder.due_at)
+                ),
                 purpose=CLIENT_PURPOSE,
                 from_number=sender_number(config),
             )

@@ -1,5 +1,10 @@
 """A client's SMS answer to a reminder: ABSAGEN cancels, STOP withdraws consent.
 
+The keywords of every language of `[reminders]` are accepted from every client (ABSAGEN,
+IPTAL, CANCEL, ОТМЕНА, إلغاء, …; case, accents and the Turkish dotless i ignored), and the
+answer is in the keyword's language: in the appointment's language when the word belongs to
+several (STOP), else the first language it belongs to. What the counsellor is told is German.
+
 Only clients who agreed to SMS are ever answered (no SMS without consent, ever): a keyword
 from a number that has no booked appointment with consent gets no answer, and neither does a
 second STOP. Everything else is not ours to answer (the text relay, `hotline.relay`, passes
@@ -19,6 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.languages import GERMAN, fold
+from config.model import Reminders
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
 from foundation import audit, crypto, outbox
@@ -30,18 +37,21 @@ from foundation.models import (
     Counsellor,
 )
 from scheduling import appointments
-from scheduling.reminder_sending import appointment_words, sender_number
+from scheduling.reminder_sending import (
+    appointment_words,
+    client_language,
+    client_words,
+    sender_number,
+)
 from scheduling.reminders import sync_reminders
 
 log = logging.getLogger(__name__)
 
 ACTOR = "client-sms"  # who the audit log names for changes a client made by SMS
 REPLY_ACTION = "sms-answer"
-CANCEL_WORDS = frozenset({"absagen", "absage"})
-STOP_WORDS = frozenset({"stop", "stopp"})
 # A replayed ABSAGEN (same MessageSid) must not cancel the appointment after the next one.
 REPLAY_WINDOW = timedelta(days=2)
-_PUNCTUATION = " \t\r\n.!?,;:\"'«»„“”"
+_PUNCTUATION = " \t\r\n.!?,;:\"'«»„“”¡¿…؟،؛"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +63,51 @@ class Answer:
     deliver: list[int] = field(default_factory=list)
 
 
-def keyword(body: str) -> str | None:
-    """ "cancel" or "stop" for a message that is only that word, whatever the case, spacing
-    and punctuation around it ("Absagen.", " STOP "); None for anything else."""
-    word = body.strip(_PUNCTUATION).casefold()
-    if word in CANCEL_WORDS:
-        return "cancel"
-    if word in STOP_WORDS:
-        return "stop"
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """A message that is only a keyword: what it does, the word as configured, and the
+    languages it belongs to (German first, then in the configuration's order)."""
+
+    kind: str  # "cancel" or "stop"
+    word: str
+    languages: tuple[str, ...]
+
+    def language_for(self, appointment_language: str) -> str:
+        """The answer's language: the appointment's if the word is one of its words, else the
+        word's first language."""
+        if appointment_language in self.languages:
+            return appointment_language
+        return self.languages[0]
+
+
+def match(body: str, reminders: Reminders) -> Keyword | None:
+    """The keyword a message is, whatever the case, spacing and punctuation around it
+    ("Absagen.", " STOP ", "iptal!"); None for anything else."""
+    folded = fold(body.strip(_PUNCTUATION))
+    if not folded:
+        return None
+    tables = [(GERMAN, reminders.cancel_keywords, reminders.stop_keywords)] + [
+        (code, texts.cancel_keywords, texts.stop_keywords)
+        for code, texts in reminders.languages.items()
+    ]
+    for kind, index in (("cancel", 1), ("stop", 2)):
+        languages: list[str] = []
+        word = ""
+        for table in tables:
+            for candidate in table[index]:
+                if fold(candidate) == folded:
+                    languages.append(str(table[0]))
+                    word = word or str(candidate)
+                    break
+        if languages:
+            return Keyword(kind, word.upper(), tuple(languages))
     return None
+
+
+def keyword(body: str, reminders: Reminders | None = None) -> str | None:
+    """ "cancel" or "stop" for a message that is only such a word; None for anything else."""
+    found = match(body, reminders or Reminders())
+    return found.kind if found else None
 
 
 def sender_e164(raw: str) -> str | None:
@@ -82,13 +128,13 @@ def answer(
     now: datetime,
 ) -> Answer:
     """Handle one incoming message in the caller's transaction."""
-    word = keyword(body)
+    word = match(body, settings.config.reminders)
     phone = sender_e164(sender) if word else None
     if word is None or phone is None:
         return Answer()
-    if word == "cancel":
-        return cancel_next(session, settings, phone, message_sid, now)
-    return stop(session, settings, phone, now)
+    if word.kind == "cancel":
+        return cancel_next(session, settings, phone, message_sid, now, word)
+    return stop(session, settings, phone, now, word)
 
 
 def _consented(
@@ -142,11 +188,18 @@ def _replayed(session: Session, message_sid: str, now: datetime) -> bool:
 
 
 def cancel_next(
-    session: Session, settings: Settings, phone: str, message_sid: str, now: datetime
+    session: Session,
+    settings: Settings,
+    phone: str,
+    message_sid: str,
+    now: datetime,
+    word: Keyword | None = None,
 ) -> Answer:
-    """ABSAGEN: cancel the client's next booked appointment, tell its counsellor by SMS and
-    confirm neutrally. The same message delivered twice (same MessageSid) does nothing the
-    second time; a second ABSAGEN message cancels the appointment after."""
+    """ABSAGEN: cancel the client's next booked appointment, tell its counsellor by SMS (in
+    German) and confirm neutrally in the client's language. The same message delivered twice
+    (same MessageSid) does nothing the second time; a second ABSAGEN message cancels the
+    appointment after."""
+    word = word or Keyword("cancel", "ABSAGEN", (GERMAN,))
     if _replayed(session, message_sid, now):
         return Answer(text=None)
     upcoming = _consented(session, settings, phone, after=now)
@@ -154,7 +207,8 @@ def cancel_next(
         return Answer()
     appointment = upcoming[0]
     config = settings.config
-    _cancel(session, settings, appointment, message_sid, now)
+    language = word.language_for(client_language(config, appointment))
+    _cancel(session, settings, appointment, message_sid, now, word, language)
     words = appointment_words(config, appointment, now)
     deliver = []
     counsellor = session.get(Counsellor, appointment.counsellor_id)
@@ -172,11 +226,20 @@ def cancel_next(
     else:
         log.warning("appointment %d cancelled by SMS; no active counsellor to tell", appointment.id)
     log.info("appointment %d cancelled by SMS", appointment.id)
-    return Answer(text=config.reminders.cancel_reply.format(**words), deliver=deliver)
+    reply = config.reminders.in_language(language).cancel_reply
+    return Answer(
+        text=reply.format(**client_words(config, appointment, now, language)), deliver=deliver
+    )
 
 
 def _cancel(
-    session: Session, settings: Settings, appointment: Appointment, message_sid: str, now: datetime
+    session: Session,
+    settings: Settings,
+    appointment: Appointment,
+    message_sid: str,
+    now: datetime,
+    word: Keyword,
+    language: str,
 ) -> None:
     """The appointments use case cancels (status, calendar sequence, reminders, audit); a
     second audit entry names the message, so that a replay of it is recognised."""
@@ -187,16 +250,22 @@ def _cancel(
         REPLY_ACTION,
         "appointment",
         appointment.id,
-        after={"keyword": "ABSAGEN", "message_sid": message_sid},
+        after={"keyword": word.word, "language": language, "message_sid": message_sid},
     )
 
 
-def stop(session: Session, settings: Settings, phone: str, now: datetime) -> Answer:
+def stop(
+    session: Session, settings: Settings, phone: str, now: datetime, word: Keyword | None = None
+) -> Answer:
     """STOP: no more SMS to this number: consent withdrawn on every booked appointment of
-    the client, their pending client reminders cancelled; one neutral confirmation."""
+    the client, their pending client reminders cancelled; one neutral confirmation, in the
+    language of the client's next appointment if the word is one of its words."""
+    word = word or Keyword("stop", "STOP", (GERMAN,))
     consented = _consented(session, settings, phone, after=None)
     if not consented:
         return Answer()  # unknown, or consent already withdrawn: no SMS
+    upcoming = [appointment for appointment in consented if appointment.start_at > now]
+    language = word.language_for(client_language(settings.config, (upcoming or consented)[0]))
     for appointment in consented:
         appointment.sms_consent = False
         sync_reminders(session, settings.config, appointment, now)  # client rows: cancelled
@@ -210,4 +279,4 @@ def stop(session: Session, settings: Settings, phone: str, now: datetime) -> Ans
             after={"sms_consent": False, "by": Channel.SMS},
         )
     log.info("SMS consent withdrawn by SMS on %d appointment(s)", len(consented))
-    return Answer(text=settings.config.reminders.stop_reply)
+    return Answer(text=settings.config.reminders.in_language(language).stop_reply)

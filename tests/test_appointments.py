@@ -796,6 +796,36 @@ def test_api_book_list_get_reschedule_cancel(
     assert all(actor.startswith("api-key:") for actor in actors), actors
 
 
+def test_api_books_in_the_clients_language(
+    api: TestClient, database: Database, people: tuple[int, int]
+) -> None:
+    """`client_language` records the language of her SMS (German by default); only German and
+    the languages of `[reminders.languages]` are accepted."""
+    start = berlin(2026, 12, 1, 10)
+    german = api.post("/api/v1/appointments", json=payload(people[0], start))
+    assert german.json()["client_language"] == "de"
+    turkish = api.post(
+        "/api/v1/appointments",
+        json=payload(people[0], start + timedelta(days=1), client_language="tr"),
+    )
+    assert turkish.status_code == 201, turkish.text
+    check_against_openapi(turkish, "/api/v1/appointments", "post")
+    assert turkish.json()["client_language"] == "tr"
+    with database.read() as session:
+        appointment = session.get(Appointment, turkish.json()["id"])
+        assert appointment is not None
+        assert appointment.client_language == "tr"
+    for code in ("fr", "TR", "tur", ""):
+        refused = api.post(
+            "/api/v1/appointments",
+            json=payload(people[0], start + timedelta(days=2), client_language=code),
+        )
+        assert refused.status_code == 422, (code, refused.text)
+        assert "client_language" in refused.text
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(Appointment)) == 2
+
+
 def test_api_overlap_is_409_with_the_existing_appointment(
     api: TestClient, database: Database, people: tuple[int, int]
 ) -> None:

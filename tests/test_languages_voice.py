@@ -75,6 +75,22 @@ def test_the_menu_announces_each_language_in_its_own_voice(
     assert the_call(database).language == "de"
 
 
+def test_the_right_wing_menu_announces_russian_in_a_russian_voice(
+    client: TestClient, settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    line = config.lines["right-wing"]
+    day_shifts(database, config, line.team, berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9))
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):
+        heard = simulator(client, settings).call(RIGHT_WING).spoken()
+    options = [(speech.option(digit), speech.language, speech.voice)
+               for digit, speech in enumerate(line.spoken, start=1)]  # fmt: skip
+    assert [entry for entry in heard if entry in options] == options
+    russian = line.in_language("ru")
+    assert (russian.language, russian.voice) == ("ru-RU", "Polly.Tatyana")
+    assert any(text.startswith(russian.option(2)) for text, _, _ in heard)
+    assert all(pair_problem(language, voice) is None for _, language, voice in heard)
+
+
 @pytest.mark.parametrize(
     ("number", "digit", "code", "words"),
     [

@@ -77,6 +77,7 @@ def book(
     reminders: dict[Recipient, int] | None = None,
     due: datetime | None = None,
     pseudonym: str = "Klient A.",
+    language: str = "de",
 ) -> int:
     """An appointment and its reminder rows (offset in minutes per recipient; `due` overrides
     every row's due moment), written directly: the tests here are about sending."""
@@ -92,6 +93,7 @@ def book(
             end_at=start + timedelta(minutes=50),
             mode=mode,
             status=AppointmentStatus.BOOKED,
+            client_language=language,
         )
         session.add(appointment)
         session.flush()
@@ -250,6 +252,112 @@ def test_stop_reply_takes_no_placeholders(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"reminders.stop_reply: unknown placeholder \{date\}"):
         load_config(path)
+
+
+# --- words in the client's language ---------------------------------------------------------
+
+IN_LANGUAGE = {
+    "tr": "Hatırlatma: Perşembe 26 Kasım, saat 14:00 randevunuz var. "
+    "İptal etmek için IPTAL yazıp yanıtlayın.",
+    "en": "Reminder: your appointment on Thursday 26 November at 14:00. Reply CANCEL to cancel.",
+    "ru": "Напоминание: ваша встреча 26 ноября (четверг) в 14:00. Чтобы отменить, ответьте ОТМЕНА.",
+    "ar": "تذكير: موعدك يوم الخميس 26 نوفمبر الساعة 14:00. للإلغاء أرسل كلمة إلغاء.",
+    "de": "Erinnerung: Ihr Termin am Do, 26.11. um 14:00 Uhr. Antworten Sie ABSAGEN, um abzusagen.",
+    "fr": "Erinnerung: Ihr Termin am Do, 26.11. um 14:00 Uhr. Antworten Sie ABSAGEN, um abzusagen.",
+}
+
+
+@pytest.mark.parametrize("language", ["tr", "en", "ru", "ar", "de", "fr"])
+def test_the_clients_reminder_is_in_the_language_of_the_appointment(
+    database: Database, settings: Settings, counsellor_id: int, language: str
+) -> None:
+    """The appointment's language picks the template; one the configuration has no texts for
+    (fr) is German. The counsellor's reminder stays German."""
+    book(database, settings, counsellor_id, THURSDAY, language=language)
+    dispatch(database, settings, QUEUE, clock=at(THURSDAY - timedelta(days=1)))
+    dispatch(database, settings, QUEUE, clock=at(THURSDAY - timedelta(minutes=30)))
+    by_purpose = {m.purpose: m for m in sent_messages(database, settings)}
+    client = by_purpose["reminder-client"]
+    assert client.body == IN_LANGUAGE[language]
+    assert (client.to, client.from_number) == (CLIENT, GENERAL)
+    for word in (*TELLING, "Beraterin"):
+        assert word.casefold() not in client.body.casefold(), word
+    counsellor = by_purpose["reminder-counsellor"]
+    assert counsellor.body == "Erinnerung: Beratungstermin heute um 14:00 Uhr (Telefon)."
+
+
+def shipped_with(tmp_path: Path, old: str, new: str) -> Path:
+    path = tmp_path / "hotline.toml"
+    shipped = (ROOT / "config" / "hotline.toml").read_text(encoding="utf-8")
+    assert old in shipped
+    path.write_text(shipped.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+TR_TEMPLATE = 'client_template = "Hatırlatma: {weekday} {date}, saat {time} randevunuz var.'
+EN_CANCEL = 'cancel_reply = "Your appointment on {weekday} {date} at {time} has been cancelled."'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            TR_TEMPLATE,
+            'client_template = "Hatırlatma: {haftagunu} {date}, saat {time} randevunuz var.',
+            "reminders.languages.tr.client_template: unknown placeholder {haftagunu}",
+        ),
+        (
+            TR_TEMPLATE,
+            'client_template = "Hatırlatma: {weekday} {date}, saat {time:%H} randevunuz var.',
+            "reminders.languages.tr.client_template: placeholder {time} takes no format",
+        ),
+        (
+            EN_CANCEL,
+            'cancel_reply = "Your appointment {when} at {time} has been cancelled."',
+            "reminders.languages.en.cancel_reply: unknown placeholder {when}",
+        ),
+        (
+            EN_CANCEL,
+            'cancel_reply = "Your appointment on {weekday} {date at {time} is cancelled."',
+            "reminders.languages.en.cancel_reply: ",
+        ),
+        (
+            'stop_reply = "You will no longer',
+            'stop_reply = "{date}: You will no longer',
+            "reminders.languages.en.stop_reply: unknown placeholder {date}",
+        ),
+        (
+            'cancel_keywords = ["CANCEL"]\n',
+            "",
+            "reminders.languages.en.cancel_keywords: Field required",
+        ),
+        (
+            'cancel_keywords = ["CANCEL"]',
+            'cancel_keywords = ["CANCEL", "STOP"]',
+            "a keyword both cancels and stops: stop",
+        ),
+        (
+            TR_TEMPLATE,
+            'client_templat = "Hatırlatma: {weekday} {date}, saat {time} randevunuz var.',
+            "reminders.languages.tr.client_template: Field required",
+        ),
+    ],
+)
+def test_a_languages_template_is_checked_at_load(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    """Every language's texts are checked as the German ones are: the error names the key."""
+    with pytest.raises(ConfigError) as error:
+        load_config(shipped_with(tmp_path, old, new))
+    assert problem in str(error.value)
+
+
+def test_a_line_language_without_reminder_texts_stops_the_service(tmp_path: Path) -> None:
+    start = "[reminders.languages.en]"
+    shipped = (ROOT / "config" / "hotline.toml").read_text(encoding="utf-8")
+    table = shipped[shipped.index(start) : shipped.index("\n\n", shipped.index(start))]
+    with pytest.raises(ConfigError, match=r"reminders\.languages\.en: missing"):
+        load_config(shipped_with(tmp_path, table, ""))
 
 
 # --- time: DST --------------------------------------------------------------------------------
@@ -607,10 +715,38 @@ CLIENT_PREFIX = "+49176"
         ("Ich möchte absagen", None),
         ("stop it", None),
         ("", None),
+        ("IPTAL", "cancel"),
+        ("iptal", "cancel"),
+        ("İptal!", "cancel"),
+        ("ıptal", "cancel"),
+        ("CANCEL", "cancel"),
+        ("cancel.", "cancel"),
+        ("отмена", "cancel"),
+        ("ОТМЕНИТЬ", "cancel"),
+        ("إلغاء", "cancel"),
+        ("الغاء؟", "cancel"),
+        ("СТОП", "stop"),
+        ("توقف", "stop"),
+        ("cancel it", None),
+        ("...", None),
     ],
 )
-def test_keywords(body: str, word: str | None) -> None:
-    assert replies.keyword(body) == word
+def test_keywords(body: str, word: str | None, config: HotlineConfig) -> None:
+    assert replies.keyword(body, config.reminders) == word
+
+
+def test_keywords_name_their_languages(config: HotlineConfig) -> None:
+    iptal = replies.match("iptal", config.reminders)
+    assert iptal is not None
+    assert (iptal.word, iptal.languages) == ("IPTAL", ("tr",))
+    stop = replies.match("Stop", config.reminders)
+    assert stop is not None
+    assert stop.languages == ("de", "tr", "ar", "ru", "en")
+    assert stop.language_for("en") == "en"
+    assert stop.language_for("fr") == "de"
+    # Only German without a configuration.
+    assert replies.keyword("IPTAL") is None
+    assert replies.keyword("ABSAGEN") == "cancel"
 
 
 def post_sms(client: TestClient, settings: Settings, body: str, sender: str = CLIENT, **extra: str):  # type: ignore[no-untyped-def]
@@ -719,6 +855,98 @@ def test_stop_withdraws_consent_everywhere(
             AppointmentStatus.BOOKED
         }
     assert sent_messages(database, settings) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "body", "reply"),
+    [
+        ("tr", "IPTAL", "Perşembe 26 Kasım, saat 14:00 randevunuz iptal edildi."),
+        ("tr", " iptal. ", "Perşembe 26 Kasım, saat 14:00 randevunuz iptal edildi."),
+        ("en", "Cancel", "Your appointment on Thursday 26 November at 14:00 has been cancelled."),
+        ("de", "CANCEL", "Your appointment on Thursday 26 November at 14:00 has been cancelled."),
+        ("tr", "ABSAGEN", "Ihr Termin am Do, 26.11. um 14:00 Uhr ist abgesagt."),
+        ("ru", "ОТМЕНА", "Ваша встреча 26 ноября (четверг) в 14:00 отменена."),
+        ("ar", "إلغاء", "تم إلغاء موعدك يوم الخميس 26 نوفمبر الساعة 14:00."),
+    ],
+)
+def test_a_cancel_keyword_of_any_language_cancels_and_is_answered_in_it(
+    client: TestClient,
+    database: Database,
+    settings: Settings,
+    counsellor_id: int,
+    language: str,
+    body: str,
+    reply: str,
+) -> None:
+    """The keywords of every language are accepted from every client; the answer is in the
+    keyword's language, what the counsellor is told German."""
+    first = book(database, settings, counsellor_id, THURSDAY, language=language)
+    later = book(database, settings, counsellor_id, THURSDAY + timedelta(days=7), language=language)
+    with time_machine.travel(NOW, tick=False):
+        response = post_sms(client, settings, body, sid="SM" + "3" * 32)
+    assert response.status_code == 200
+    assert f">{reply}</Message>" in response.text
+    with database.read() as session:
+        status = {a.id: a.status for a in session.scalars(select(Appointment))}
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "sms-answer")).one()
+    assert status == {first: AppointmentStatus.CANCELLED, later: AppointmentStatus.BOOKED}
+    assert entry.after is not None
+    assert entry.after["keyword"] == body.strip(" .").upper().replace("İ", "I")
+    (notice,) = sent_messages(database, settings)
+    assert notice.body == "Termin am Do, 26.11. um 14:00 Uhr wurde per SMS abgesagt."
+    # Replayed: nothing more, in any language.
+    with time_machine.travel(NOW, tick=False):
+        again = post_sms(client, settings, body, sid="SM" + "3" * 32)
+    assert "<Message" not in again.text
+    with database.read() as session:
+        assert session.get(Appointment, later).status == AppointmentStatus.BOOKED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("language", "body", "reply"),
+    [
+        ("tr", "STOP", "Bu numaradan artık hatırlatma almayacaksınız."),
+        ("en", "stop", "You will no longer receive reminders from this number."),
+        ("de", "STOP", "Sie erhalten von dieser Nummer keine Erinnerungen mehr."),
+        ("en", "Stopp", "Sie erhalten von dieser Nummer keine Erinnerungen mehr."),
+        ("ru", "стоп", "Вы больше не будете получать напоминания с этого номера."),
+        ("ar", "توقف", "لن تتلقى بعد الآن تذكيرات من هذا الرقم."),
+        ("fr", "STOP", "Sie erhalten von dieser Nummer keine Erinnerungen mehr."),
+    ],
+)
+def test_stop_is_answered_in_the_clients_language(
+    client: TestClient,
+    database: Database,
+    settings: Settings,
+    counsellor_id: int,
+    language: str,
+    body: str,
+    reply: str,
+) -> None:
+    """STOP belongs to several languages: the answer is in the appointment's; a word of one
+    language only (Stopp) is answered in that one."""
+    appointment = book(database, settings, counsellor_id, THURSDAY, language=language)
+    with time_machine.travel(NOW, tick=False):
+        response = post_sms(client, settings, body)
+    assert f">{reply}</Message>" in response.text
+    with database.read() as session:
+        assert session.get(Appointment, appointment).sms_consent is False  # type: ignore[union-attr]
+    assert rows(database, appointment)[Recipient.CLIENT].state == DispatchState.CANCELLED
+    with time_machine.travel(NOW, tick=False):
+        assert "<Message" not in post_sms(client, settings, "IPTAL").text  # no consent now
+
+
+def test_a_keyword_of_another_language_from_an_unknown_number_gets_no_answer(
+    client: TestClient, database: Database, settings: Settings, counsellor_id: int
+) -> None:
+    book(database, settings, counsellor_id, THURSDAY, language="tr")
+    with time_machine.travel(NOW, tick=False):
+        for body in ("IPTAL", "CANCEL", "STOP"):
+            response = post_sms(client, settings, body, sender="+4917600000001")
+            assert response.status_code == 200
+            assert "<Message" not in response.text
+    with database.read() as session:
+        assert session.scalars(select(Appointment.status)).one() == AppointmentStatus.BOOKED
 
 
 def test_other_messages_and_unknown_numbers_get_no_answer(

@@ -4,6 +4,7 @@ and retention."""
 
 from __future__ import annotations
 
+import html
 import inspect
 import re
 from collections.abc import Iterator
@@ -488,6 +489,106 @@ def test_unknown_line_is_a_german_404(web: TestClient, database: Database) -> No
         assert response.status_code == 404
         assert "Diese Seite gibt es nicht" in response.text
     assert stored(database) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "code"), [("islamism", "ar"), ("islamism", "tr"), ("right-wing", "ru")]
+)
+def test_the_form_in_another_language_of_the_line(
+    web: TestClient,
+    clock: time_machine.Coordinates,
+    database: Database,
+    settings: Settings,
+    on_call: OnCall,
+    line: str,
+    code: str,
+) -> None:
+    """`?lang=` picks the page's language among the line's: every word, the errors, the
+    thank-you page and the confirmation in it, `lang` and `dir` set, a link to each other
+    language; the request records the language, the counsellor is told it."""
+    words = settings.config.form_texts(code)
+    german = settings.config.form_texts("de")
+    form = f"/rueckruf/{line}"
+    page = web.get(f"{form}?lang={code}")
+    assert page.status_code == 200
+    rtl = ' dir="rtl"' if code == "ar" else ""
+    assert f'<html lang="{code}"{rtl}>' in page.text
+    assert f"<title>{words['page_title']}</title>" in page.text
+    for name in ("intro", "phone_label", "window_legend", "window_abends", "submit", "sms_hint"):
+        assert html.escape(words[name], quote=False) in page.text, name
+    for name in ("intro", "phone_label", "submit", "window_legend"):
+        assert german[name] not in page.text, name
+    assert f'action="{form}?lang={code}"' in page.text
+    # The switch: a link per language of the line, in its own language, this one current.
+    switch = re.search(
+        r'<nav class="language-switch" aria-label="([^"]+)">(.*?)</nav>', page.text, re.S
+    )
+    assert switch is not None
+    assert switch.group(1) == words["language_label"]
+    links = re.findall(r'<a href="([^"]+)" lang="(\w+)"', switch.group(2))
+    languages = settings.config.lines[line].languages
+    assert links == [(form if c == "de" else f"{form}?lang={c}", c) for c in languages]
+    assert re.search(rf'lang="{code}" hreflang="{code}"[^>]*aria-current="page"', switch.group(2))
+    assert 'lang="de" hreflang="de">Deutsch</a>' in switch.group(2)
+    # Errors in the language, nothing stored.
+    clock.shift(timedelta(seconds=5))
+    token = token_of(page.text)
+    wrong = web.post(
+        f"{form}?lang={code}", data={"token": token, "phone": "12", "time_window": "egal"}
+    )
+    assert wrong.status_code == 422
+    assert f'<html lang="{code}"{rtl}>' in wrong.text
+    assert html.escape(words["errors_summary"], quote=False) in wrong.text
+    assert html.escape(words["error_phone"], quote=False) in wrong.text
+    assert stored(database) == []
+    # Sent: the thank-you page and the confirmation in the language.
+    data = {"token": token, "phone": PHONE, "time_window": "abends", "confirm_sms": "ja"}
+    response = web.post(f"{form}?lang={code}", data=data)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{form}/danke?lang={code}"
+    thanks = web.get(response.headers["location"])
+    assert f'<html lang="{code}"{rtl}>' in thanks.text
+    assert html.escape(words["thanks_text"], quote=False) in thanks.text
+    (request,) = stored(database)
+    assert request.language == code
+    messages = {message.purpose: message for message in sent(database, settings)}
+    assert messages["callback-confirmation"].body == words["confirmation_sms"]
+    if line == "islamism":  # someone on call (`on_call`) to tell
+        name = {"ar": "Arabisch", "tr": "Türkisch"}[code]
+        assert messages["callback"].body == (
+            f"Neue Rückrufbitte für die Islamismus-Leitung, Sprache {name}. Details im Webportal."
+        )
+
+
+def test_the_forms_language_is_one_of_the_lines(
+    web: TestClient, clock: time_machine.Coordinates, database: Database, settings: Settings
+) -> None:
+    """A language the line does not offer (Russian on the Islamism line), an unknown or a
+    hostile one: the line's first language, and the German request records German."""
+    for asked in ("ru", "xx", "", "ar%22%3E", "AR", "de"):
+        page = web.get(f"{FORM}?lang={asked}")
+        assert page.status_code == 200
+        assert '<html lang="de">' in page.text, asked
+        assert f'action="{FORM}"' in page.text
+    clock.shift(timedelta(seconds=5))
+    token = token_of(web.get(FORM).text)
+    clock.shift(timedelta(seconds=5))
+    data = {"token": token, "phone": PHONE, "time_window": "egal"}
+    assert web.post(f"{FORM}?lang=ru", data=data).headers["location"] == f"{FORM}/danke"
+    (request,) = stored(database)
+    assert request.language == "de"
+    # Too large: refused in the asked language, before the body is read.
+    page = web.get(f"{FORM}?lang=tr")
+    big = web.post(f"{FORM}?lang=tr", data={"token": token_of(page.text), "message": "x" * 9000})
+    assert big.status_code == 413
+    words = settings.config.form_texts("tr")
+    assert html.escape(words["too_large_text"], quote=False) in big.text
+    assert f'href="{FORM}?lang=tr">{html.escape(words["back"], quote=False)}</a>' in big.text
+    # An unknown line in Arabic: the 404 in Arabic, without a switch.
+    missing = web.get("/rueckruf/gibt-es-nicht?lang=ar")
+    assert missing.status_code == 404
+    assert '<html lang="ar" dir="rtl">' in missing.text
+    assert "language-switch" not in missing.text
 
 
 def test_public_page_loads_nothing_from_elsewhere_and_has_no_script(

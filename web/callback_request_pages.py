@@ -6,8 +6,13 @@ No sign-in, no cookies, no script, nothing from elsewhere. Against bots: a honey
 signed timestamp in the form (filled in faster than MIN_FILL or older than MAX_AGE: refused),
 a body cap, and limits per client address and per number (counted in the database, see
 hotline.tasks). Bots are refused quietly: they get the same thank-you page as people, so
-they learn nothing. People get German messages next to the fields, and nothing is stored
-until everything is right.
+they learn nothing. People get messages next to the fields, and nothing is stored until
+everything is right.
+
+In the line's languages (`[lines.<slug>] languages`, the words in `config.callback_form`): the
+page is in the language `?lang=<code>` names, else the line's first; a link per language
+switches (no script), the form posts back with its language, and the request records it.
+`lang` and `dir` (right to left for Arabic) are set on the page.
 
 The client address is the socket peer as uvicorn reports it: uvicorn replaces it by the
 `X-Forwarded-For` address only for a proxy in its `FORWARDED_ALLOW_IPS` (default 127.0.0.1).
@@ -31,6 +36,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from config.callback_form import BUILT_IN as BUILT_IN_FORM
+from config.languages import GERMAN, is_rtl, native_name
 from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
 from foundation import crypto, once, outbox, text
@@ -64,19 +71,20 @@ CALLABLE = {
     phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     phonenumbers.PhoneNumberType.VOIP,
 }
-MESSAGES = {
-    "phone": "Bitte geben Sie eine Telefonnummer an, unter der wir Sie erreichen "
-    "(zum Beispiel 0151 23456789).",
-    "phone_type": "Bitte geben Sie eine Festnetz- oder Mobilnummer an.",
-    "name": f"Bitte höchstens {MAX_NAME} Zeichen.",
-    "time_window": "Bitte wählen Sie, wann wir anrufen dürfen.",
-    "preferred_date": f"Bitte wählen Sie einen Tag in den nächsten {PREFERRED_DAYS} Tagen "
-    "oder lassen Sie das Feld leer.",
-    "message": f"Bitte höchstens {MAX_MESSAGE} Zeichen.",
-    "characters": "Bitte ohne Steuerzeichen und ohne Zeichen, die die Schreibrichtung umkehren.",
-}
-EXPIRED = "Das Formular war zu lange geöffnet. Bitte prüfen Sie Ihre Angaben und senden Sie es "
-EXPIRED += "noch einmal."
+LANGUAGE_PARAM = "lang"
+
+
+def messages(texts: dict[str, str]) -> dict[str, str]:
+    """What is wrong with a field, in the words of one language (`config.callback_form`)."""
+    return {
+        "phone": texts["error_phone"],
+        "phone_type": texts["error_phone_type"],
+        "name": texts["error_name"].format(max=MAX_NAME),
+        "time_window": texts["error_time_window"],
+        "preferred_date": texts["error_preferred_date"].format(days=PREFERRED_DAYS),
+        "message": texts["error_message"].format(max=MAX_MESSAGE),
+        "characters": texts["error_characters"],
+    }
 
 
 # --- pure parts -------------------------------------------------------------------------------
@@ -158,8 +166,17 @@ class Filled:
     errors: dict[str, str]
 
 
-def read_form(line: str, fields: dict[str, str], client: str, today: date) -> Filled:
-    """Validate the form; a German message per field that is wrong."""
+def read_form(
+    line: str,
+    fields: dict[str, str],
+    client: str,
+    today: date,
+    *,
+    language: str = GERMAN,
+    texts: dict[str, str] | None = None,
+) -> Filled:
+    """Validate the form; a message per field that is wrong, in `texts` (default German)."""
+    said = messages(texts or BUILT_IN_FORM[GERMAN])
     values = {
         "name": fields.get("name", "").strip(),
         "phone": fields.get("phone", "").strip(),
@@ -169,23 +186,23 @@ def read_form(line: str, fields: dict[str, str], client: str, today: date) -> Fi
         "confirm_sms": "ja" if fields.get("confirm_sms") else "",
     }
     refused = {  # the text area keeps its line breaks
-        name: MESSAGES["characters"]
+        name: said["characters"]
         for name, value in values.items()
         if text.refused(value, multi_line=name == "message")
     }
     errors: dict[str, str] = {}
     if len(values["name"]) > MAX_NAME:
-        errors["name"] = MESSAGES["name"]
+        errors["name"] = said["name"]
     phone, problem = _callable_number(values["phone"])
     if problem:
-        errors["phone"] = MESSAGES[problem]
+        errors["phone"] = said[problem]
     if values["time_window"] not in WINDOWS:
-        errors["time_window"] = MESSAGES["time_window"]
+        errors["time_window"] = said["time_window"]
     day, day_ok = _preferred_date(values["preferred_date"], today)
     if not day_ok:
-        errors["preferred_date"] = MESSAGES["preferred_date"]
+        errors["preferred_date"] = said["preferred_date"]
     if len(values["message"]) > MAX_MESSAGE:
-        errors["message"] = MESSAGES["message"]
+        errors["message"] = said["message"]
     if refused:  # not shown again either
         values = {name: "" if name in refused else value for name, value in values.items()}
         return Filled(values, None, {**errors, **refused})
@@ -200,6 +217,7 @@ def read_form(line: str, fields: dict[str, str], client: str, today: date) -> Fi
         preferred_date=day,
         message=values["message"],
         confirm_sms=bool(values["confirm_sms"]),
+        language=language,
     )
     return Filled(values, new, {})
 
@@ -207,16 +225,70 @@ def read_form(line: str, fields: dict[str, str], client: str, today: date) -> Fi
 # --- pages ------------------------------------------------------------------------------------
 
 
+def language_of(settings: Settings, line: str | None, asked: str | None) -> str:
+    """The page's language: the one asked for if the line offers it, else the line's first
+    (an unknown line: any language a line offers, else German)."""
+    config = settings.config
+    offered = config.lines[line].languages if line in config.lines else config.languages
+    if asked in offered:
+        return str(asked)
+    return offered[0] if line in config.lines else GERMAN
+
+
+def _language(request: Request) -> str:
+    settings: Settings = request.app.state.settings
+    line = str(request.path_params.get("line", ""))
+    return language_of(settings, line, request.query_params.get(LANGUAGE_PARAM))
+
+
+def _href(path: str, language: str, first: str) -> str:
+    """The path in `language`; the line's first language needs no parameter."""
+    return path if language == first else f"{path}?{LANGUAGE_PARAM}={language}"
+
+
 def _page(request: Request, state: str, status: int = 200, **context: object) -> Response:
-    """callback.html in one of its states: form, thanks, limited, too_large, missing."""
+    """callback.html in one of its states: form, thanks, limited, too_large, missing; in the
+    page's language, with a link to each other language of the line."""
+    settings: Settings = request.app.state.settings
+    line = str(request.path_params.get("line", ""))
+    language = _language(request)
+    known = line in settings.config.lines
+    offered = settings.config.lines[line].languages if known else ()
+    first = offered[0] if offered else GERMAN
+    path = request.url.path
+    switch = [
+        {
+            "code": code,
+            "name": native_name(code),
+            "href": _href(path, code, first),
+            "current": code == language,
+            "rtl": is_rtl(code),
+        }
+        for code in offered
+    ]
     response: Response = request.app.state.templates.TemplateResponse(
         request,
         "callback.html",
-        {"state": state, "line": request.path_params.get("line", ""), **context},
+        {
+            "state": state,
+            "line": line if known else "",
+            "lang": language,
+            "rtl": is_rtl(language),
+            "t": settings.config.form_texts(language),
+            "switch": switch if len(switch) > 1 else [],
+            "action": _href(f"/rueckruf/{line}", language, first),
+            "back": _href(f"/rueckruf/{line}", language, first),
+            **context,
+        },
         status_code=status,
     )
     response.headers["Cache-Control"] = "no-store"  # nothing typed lingers in a shared cache
     return response
+
+
+def _thanks_url(settings: Settings, line: str, language: str) -> str:
+    first = settings.config.lines[line].languages[0]
+    return _href(f"/rueckruf/{line}/danke", language, first)
 
 
 def _form(
@@ -230,6 +302,7 @@ def _form(
 ) -> Response:
     settings: Settings = request.app.state.settings
     today = _today(settings)
+    texts = settings.config.form_texts(_language(request))
     return _page(
         request,
         "form",
@@ -238,11 +311,12 @@ def _form(
         values=values or {"time_window": "egal"},
         errors=errors or {},
         notice=notice,
-        windows=WINDOWS,
+        windows={key: texts[f"window_{key}"] for key in WINDOWS},
         today=today.isoformat(),
         last_day=(today + timedelta(days=PREFERRED_DAYS)).isoformat(),
         max_name=MAX_NAME,
         max_message=MAX_MESSAGE,
+        message_hint=texts["message_hint"].format(max=MAX_MESSAGE),
         honeypot=HONEYPOT,
     )
 
@@ -296,10 +370,11 @@ def _fields(body: bytes) -> dict[str, str] | None:
     return {name: values[0] for name, values in parsed.items()}
 
 
-def _quietly(line: str, reason: str) -> Response:
+def _quietly(request: Request, line: str, reason: str) -> Response:
     """What a bot gets: exactly what a person gets after sending the form."""
     log.info("callback form of line %s: a submission refused (%s)", line, reason)
-    return RedirectResponse(f"/rueckruf/{line}/danke", status_code=303)
+    settings: Settings = request.app.state.settings
+    return RedirectResponse(_thanks_url(settings, line, _language(request)), status_code=303)
 
 
 async def submit(request: Request) -> Response:
@@ -313,17 +388,21 @@ async def submit(request: Request) -> Response:
         return _page(request, "too_large", 413)
     fields = _fields(body)
     if fields is None:
-        return _quietly(line, "unreadable")
+        return _quietly(request, line, "unreadable")
     now = time.time()
     age = token_age(settings, line, fields.get("token", ""), now)
     if age is None:
-        return _quietly(line, "no token")
+        return _quietly(request, line, "no token")
     if fields.get(HONEYPOT):
-        return _quietly(line, "honeypot")
+        return _quietly(request, line, "honeypot")
     if age < MIN_FILL:
-        return _quietly(line, "too fast")
+        return _quietly(request, line, "too fast")
     address = request.client.host if request.client else "unknown"
-    filled = read_form(line, fields, client_key(address), _today(settings))
+    language = _language(request)
+    texts = settings.config.form_texts(language)
+    filled = read_form(
+        line, fields, client_key(address), _today(settings), language=language, texts=texts
+    )
     if age > MAX_AGE:
         # A person who left the page open: the same form again, their input kept, and a
         # token that may be sent at once.
@@ -333,7 +412,7 @@ async def submit(request: Request) -> Response:
             token=fresh,
             values=filled.values,
             errors=filled.errors,
-            notice=EXPIRED,
+            notice=texts["expired"],
             status=400,
         )
     if filled.request is None:
@@ -360,8 +439,8 @@ async def submit(request: Request) -> Response:
     if message_ids is None:
         # A second send of one form (a double click, the back button, a replay): the first
         # is stored; this one gets the same thank-you page and stores nothing.
-        return _quietly(line, "form sent before")
-    response = RedirectResponse(f"/rueckruf/{line}/danke", status_code=303)
+        return _quietly(request, line, "form sent before")
+    response = RedirectResponse(_thanks_url(settings, line, language), status_code=303)
     if message_ids:
         provider = request.app.state.provider
         response.background = BackgroundTask(

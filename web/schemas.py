@@ -282,6 +282,14 @@ class AppointmentIn(In):
     video_link: str | None = Field(
         default=None, max_length=500, description="mode video: an https:// link"
     )
+    client_language: str = Field(
+        default="de",
+        min_length=2,
+        max_length=2,
+        pattern=r"^[a-z]{2}$",
+        description="the client's language (ISO 639-1) for her SMS reminders and the answers to "
+        "her ABSAGEN/STOP: de or one of the configuration's [reminders.languages]",
+    )
 
     @model_validator(mode="after")
     def _one_client(self) -> AppointmentIn:
@@ -321,6 +329,7 @@ class AppointmentOut(Out):
     video_link: str | None
     status: AppointmentStatus
     sequence: int = Field(description="grows with every change of time or status (iCal)")
+    client_language: str = Field(description="the language of the client's SMS (ISO 639-1)")
 
 
 class AppointmentList(Out):

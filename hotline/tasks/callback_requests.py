@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from config.languages import GERMAN, german_name
 from config.settings import Settings
 from foundation import audit, crypto, outbox
 from foundation.clock import utcnow
@@ -43,7 +44,12 @@ PER_ADDRESS = (5, timedelta(hours=1))  # stored requests per client address
 PER_NUMBER = (3, timedelta(days=1))  # stored requests per phone number (also: SMS to it)
 NOTIFY_QUIET = timedelta(minutes=10)  # one SMS to the on-call counsellor per team and period
 COUNSELLOR_SMS = "Neue Rückrufbitte für die {line}. Details im Webportal."
-# To the requester: neutral (a phone may be shared), it names neither the service nor a topic.
+# The same in another language than German: the counsellor knows whom to call back in it.
+COUNSELLOR_SMS_LANGUAGE = (
+    "Neue Rückrufbitte für die {line}, Sprache {language}. Details im Webportal."
+)
+# To the requester: neutral (a phone may be shared), it names neither the service nor a topic;
+# in the form's language (`[callback_form.<code>] confirmation_sms`).
 CONFIRMATION_SMS = "Vielen Dank, Ihre Rückrufbitte ist eingegangen. Wir melden uns."
 COUNSELLOR_PURPOSE = "callback"  # the outbox's purposes of the two SMS
 CONFIRMATION_PURPOSE = "callback-confirmation"
@@ -70,6 +76,9 @@ class NewCallbackRequest:
     preferred_date: date | None = None
     message: str = ""
     confirm_sms: bool = False
+    # The language the form was filled in (ISO 639-1): the one to call back in, and the
+    # confirmation's.
+    language: str = GERMAN
 
 
 def _count_since(
@@ -103,6 +112,7 @@ def create_callback_request(
         raise NotFound("no such line", field="line")
     if new.time_window not in WINDOWS:
         raise Invalid("unknown time window", field="time_window")
+    language = new.language if new.language in line.languages else line.languages[0]
     team = team_by_slug(session, line.team, config)
     # Serialise requests per team (PostgreSQL; SQLite's write lock does it already), so two
     # at once cannot both pass the flood check.
@@ -128,6 +138,7 @@ def create_callback_request(
         preferred_date=new.preferred_date,
         message_enc=box.seal(new.message) if new.message else None,
         confirm_sms=new.confirm_sms,
+        language=language,
         status=TaskStatus.NEW,
         created_at=now,
         updated_at=now,
@@ -140,7 +151,12 @@ def create_callback_request(
         "create",
         "callback_request",
         request.id,
-        after={"line": new.line, "team_id": team.id, "time_window": new.time_window},
+        after={
+            "line": new.line,
+            "team_id": team.id,
+            "time_window": new.time_window,
+            "language": language,
+        },
     )
     messages = []
     if not recently_told:
@@ -151,7 +167,7 @@ def create_callback_request(
                     session,
                     settings,
                     to=counsellor.phone,
-                    body=COUNSELLOR_SMS.format(line=line.display_name),
+                    body=_counsellor_sms(line.display_name, language),
                     from_number=line.number,
                     purpose=COUNSELLOR_PURPOSE,
                 )
@@ -166,10 +182,16 @@ def create_callback_request(
                 session,
                 settings,
                 to=new.phone,
-                body=CONFIRMATION_SMS,
+                body=config.form_texts(language)["confirmation_sms"],
                 from_number=config.reminders.sender_number or config.organisation.general_number,
                 purpose=CONFIRMATION_PURPOSE,
             )
         )
     log.info("callback request %d for line %s stored", request.id, new.line)
     return messages
+
+
+def _counsellor_sms(line: str, language: str) -> str:
+    if language == GERMAN:
+        return COUNSELLOR_SMS.format(line=line)
+    return COUNSELLOR_SMS_LANGUAGE.format(line=line, language=german_name(language))

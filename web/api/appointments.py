@@ -64,6 +64,7 @@ def _appointment_out(
         video_link=appointment.video_link,
         status=appointment.status,
         sequence=appointment.sequence,
+        client_language=appointment.client_language,
     )
 
 
@@ -149,6 +150,7 @@ async def _book(request: Request) -> Work:
         location=payload.location,
         video_link=payload.video_link,
         client_id=payload.client_id,
+        client_language=payload.client_language,
     )
 
     def work(session: Session, who: Principal) -> Response:
