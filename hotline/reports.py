@@ -51,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from config.model import HotlineConfig
+from config.model import HotlineConfig, ServiceHours
 from foundation import reports as r
 from foundation.models import (
     Call,
@@ -802,7 +802,7 @@ def _line(
         calls=calls,
         ring=r.compared_timing(*timings(raw.ring), k, of(calls.accepted, accepted)),
         talk=r.compared_timing(*timings(raw.talk), k, of(calls.accepted, accepted)),
-        heat=_heat(raw, slug, k, calls.total.now),
+        heat=_heat(raw, slug, k, calls, closed_hours(line.hours)),
         callers=_caller_figures(
             raw, slug, k, available=line.caller_hash, totals=(sides(calls.total), totals)
         ),
@@ -887,14 +887,67 @@ def _hide_before(cell: r.Compared) -> r.Compared:
     return r.compare(cell.now, r.HIDDEN if cell.before.value else cell.before)
 
 
-def _heat(raw: _Raw, line: str, k: int, shown_total: r.Cell) -> r.HeatMap:
-    """The 168 hours, protected as a row whose total is the calls' total as shown (hidden
-    there, the hours would add up to it)."""
+def closed_hours(hours: ServiceHours) -> frozenset[int]:
+    """The hours of the week (0: Monday 00:00 to 167: Sunday 23:00) in which the line is never
+    open: every call counted there came outside hours. An hour the line is open for part of
+    (opening at 09:30) is not one of them."""
+    monday = date(2026, 11, 23)
+    closed: set[int] = set()
+    for day in range(r.WEEKDAYS):
+        spans = hours.on(monday + timedelta(days=day))
+        for hour in range(r.HOURS):
+            if not any(s.start < (hour + 1) * 60 and s.end > hour * 60 for s in spans):
+                closed.add(day * r.HOURS + hour)
+    return frozenset(closed)
+
+
+def _heat(raw: _Raw, line: str, k: int, calls: r.CallFigures, closed: frozenset[int]) -> r.HeatMap:
+    """The 168 hours, protected as three rows: all of them, whose total is the calls' total as
+    shown (hidden there, every hour is hidden); the hours the line is closed, whose calls are
+    all outside hours (their total is the count outside hours as shown); and the other hours,
+    whose total is then the rest. A row whose total is shown never has a single hidden hour
+    (its complement is taken in the same row first). When the count outside hours is hidden,
+    so is at least one hour the line is open, else the total minus the open hours would give
+    the closed hours' calls, and with them the hidden count."""
     slots = [raw.heat.get((line, h), r.ZERO) for h in range(r.WEEKDAYS * r.HOURS)]
-    total = _row(raw, NOW, line)[0]
-    _, cells = r.suppress_row(total, slots, k)
-    cells = [_hidden_if(cell, shown_total) for cell in cells]
-    return r.HeatMap(tuple(tuple(cells[d * 24 : d * 24 + 24]) for d in range(r.WEEKDAYS)))
+    if calls.total.now.suppressed:
+        return _heat_map([r.Cell(0) if s.value == 0 else r.HIDDEN for s in slots])
+    cells = [r.suppress(slot, k) for slot in slots]
+    shut = [h for h in range(len(slots)) if h in closed]
+    open_ = [h for h in range(len(slots)) if h not in closed]
+    outside_shown = not calls.outside_hours.now.suppressed
+    rows = [(list(range(len(slots))), True), (shut, outside_shown), (open_, outside_shown)]
+
+    def hidden(row: list[int]) -> list[int]:
+        return [h for h in row if cells[h].suppressed]
+
+    def hide_smallest(row: list[int]) -> bool:
+        visible = [(cells[h].value, h) for h in row if cells[h].value]
+        if visible:
+            cells[min(visible)[1]] = r.HIDDEN
+        return bool(visible)
+
+    changed = True
+    while changed:
+        changed = False
+        for row, total_known in rows:
+            lone = hidden(row)
+            if total_known and len(lone) == 1:
+                own = shut if lone[0] in closed else open_
+                if not hide_smallest([h for h in own if h in row]) and not hide_smallest(row):
+                    return _heat_map([r.Cell(0) if s.value == 0 else r.HIDDEN for s in slots])
+                changed = True
+        if not outside_shown and hidden(shut) and not hidden(open_):
+            if not hide_smallest(open_):
+                return _heat_map([r.Cell(0) if s.value == 0 else r.HIDDEN for s in slots])
+            changed = True
+    return _heat_map(cells)
+
+
+def _heat_map(cells: Sequence[r.Cell]) -> r.HeatMap:
+    return r.HeatMap(
+        tuple(tuple(cells[d * r.HOURS : (d + 1) * r.HOURS]) for d in range(r.WEEKDAYS))
+    )
 
 
 def _caller_figures(
