@@ -331,7 +331,8 @@ class LineFigures:
 @dataclass(frozen=True, slots=True)
 class AppointmentFigures:
     """Appointments of the team's counsellors starting in the period (a counsellor in two
-    teams counts in both). People are clients by pseudonym."""
+    teams counts in both). People are clients by pseudonym (regardless of case and
+    blanks: `scheduling.reports.person`)."""
 
     booked: Compared
     """Every appointment starting in the period, whatever became of it."""

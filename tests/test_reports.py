@@ -568,3 +568,39 @@ def test_hostile_report_queries_are_refused_with_422(
         answer = client.get(f"/api/v1/reports?{query}")
         assert answer.status_code == 422, (query[:80], answer.text)
         assert answer.json()["error"] == "invalid"
+
+
+def test_one_client_spelled_differently_is_one_person(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Pseudonyms are typed by hand: "Kranich", " kranich" and "KRANICH " are one client, so
+    her five appointments and their reminders are from one person, and suppressed."""
+    spellings = ["Kranich", " kranich", "KRANICH ", "kra nich", "Kranich\t"]
+    with database.write() as session:
+        anna = add_counsellor(session, config, "islamism", name="Anna")
+        for i, pseudonym in enumerate(spellings):
+            start = berlin(2026, 10, 5 + i, 10)
+            appointment = Appointment(
+                counsellor_id=anna.id,
+                client_pseudonym=pseudonym,
+                start_at=start,
+                end_at=start + timedelta(hours=1),
+                mode=AppointmentMode.PHONE,
+                status=AppointmentStatus.DONE,
+            )
+            session.add(appointment)
+            session.flush()
+            session.add(
+                Reminder(
+                    appointment_id=appointment.id,
+                    recipient="client",
+                    offset_minutes=1440,
+                    appointment_start=start,
+                    due_at=start - timedelta(days=1),
+                    state="sent",
+                )
+            )
+    report = _figures(database, config)
+    assert report.appointments.booked.now == HIDDEN
+    assert report.appointments.held.now == HIDDEN
+    assert report.reminders.sent.now == HIDDEN
