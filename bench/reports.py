@@ -230,6 +230,7 @@ class History:
                 {
                     "id": len(voicemails) + 1,
                     "call_id": call["id"],
+                    "caller_hash": call["caller_hash"],
                     "line": call["line"],
                     "team_id": teams[LINES[call["line"]]],
                     "recording_sid": f"RE{call['id']:032x}",

@@ -573,24 +573,20 @@ class _Tasks:
 
 
 def _voicemails(session: Session, scope: _Scope) -> _Tasks:
-    # The call (for its caller's hash) began shortly before the voicemail: bounding its start
-    # lets the database read the calls of the periods, not all of them.
-    join = Voicemail.__table__.outerjoin(
-        Call.__table__,
-        and_(
-            Voicemail.call_id == Call.id,
-            Call.started_at >= scope.previous.start - timedelta(days=1),
-            Call.started_at < scope.period.end,
-        ),
+    # The voicemail keeps its call's caller hash (no join with the calls). A voicemail without
+    # a hash whose call was rolled up before the hash was kept (migration 0028): all of those
+    # are one person together (a lower bound; `line_figures` raises it to the rolled-up
+    # voicemail calls' callers), not one each; one with its call but no hash (a withheld
+    # number) is a person of its own.
+    person = case(
+        (Voicemail.caller_hash.is_not(None), Voicemail.caller_hash),
+        (Voicemail.call_id.is_(None), literal("-")),
+        else_=None,
     )
-    # A voicemail whose call was rolled up has no caller any more: all of those are one
-    # person together (a lower bound; `line_figures` raises it to the rolled-up voicemail
-    # calls' callers), not one each.
-    person = case((Voicemail.call_id.is_(None), literal("-")), else_=Call.caller_hash)
     args = (Voicemail.created_at, Voicemail.line, person)
     done_rows = (Voicemail.status == TaskStatus.DONE,)
     count, done, left = _counted(
-        session, scope, *args, None, *done_rows, Voicemail.status != TaskStatus.DONE, join=join
+        session, scope, *args, None, *done_rows, Voicemail.status != TaskStatus.DONE
     )
     seconds = _seconds_between(Voicemail.created_at, Voicemail.done_at, scope.dialect)
     time = _durations(
@@ -602,7 +598,7 @@ def _voicemails(session: Session, scope: _Scope) -> _Tasks:
         done,
         *done_rows,
         Voicemail.done_at.is_not(None),
-    )  # (without the calls: the people are `done`'s)
+    )  # (the people are `done`'s)
     return _Tasks(count, done, left, time)
 
 
@@ -738,7 +734,7 @@ def line_figures(
 def _voicemail_people(raw: _Raw, voicemails: _Tasks) -> None:
     """Every call that ended in a voicemail left one (hotline.calls.store_voicemail): the
     voicemails' people are at least the voicemail calls' callers, also of rolled-up days
-    (whose voicemails lost the link to their call, and so their caller)."""
+    (whose voicemails rolled up before migration 0028 lost their caller with the call)."""
     for key, count in list(voicemails.count.items()):
         calls = raw.categories.get((*key, "voicemail"), r.ZERO)
         voicemails.count[key] = r.Raw(count.value, max(count.people, calls.people))
@@ -988,9 +984,9 @@ ROLL_UP_DAYS = 92  # at most this many days per run (the first run after years o
 
 def roll_up(session: Session, config: HotlineConfig, before: date) -> int:
     """Roll the call records of local days before `before` into the daily aggregates, then
-    delete them (voicemails keep their row, without the link). Days at most ROLL_UP_DAYS
-    from the oldest record on; returns how many calls were rolled up. Idempotent: what is
-    rolled up is deleted in the same transaction."""
+    delete them (voicemails keep their row and caller hash, without the link). Days at most
+    ROLL_UP_DAYS from the oldest record on; returns how many calls were rolled up.
+    Idempotent: what is rolled up is deleted in the same transaction."""
     zone = config.organisation.zone
     oldest = session.scalar(select(func.min(Call.started_at)))
     if oldest is None:

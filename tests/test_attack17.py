@@ -98,6 +98,7 @@ def left_voicemails(session: Session, calls: list[Call], minutes: int = 5, done:
         session.add(
             Voicemail(
                 call_id=row.id,
+                caller_hash=row.caller_hash,  # as hotline.calls.store_voicemail keeps it
                 line="islamism",
                 team_id=1,
                 recording_sid=f"RE{i:032d}",

@@ -120,6 +120,7 @@ def history(database: Database, config: HotlineConfig) -> None:
             session.add(
                 Voicemail(
                     call_id=call.id,
+                    caller_hash=call.caller_hash,  # as hotline.calls.store_voicemail keeps it
                     line="islamism",
                     team_id=1,
                     recording_sid=f"RE{i:032d}",
