@@ -674,6 +674,9 @@ class Voicemail(Base):
     client_id: Mapped[int | None] = mapped_column(
         ForeignKey("clients.id", ondelete="SET NULL"), index=True
     )
+    # Its call's keyed caller hash (None: withheld, or the line keeps none), kept when the
+    # roll-up deletes the call: the reports' people of the voicemails. An erasure replaces it.
+    caller_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 # On PostgreSQL the database itself refuses two booked appointments of one counsellor whose

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import calendar
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import accumulate
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -331,7 +333,8 @@ class LineFigures:
 @dataclass(frozen=True, slots=True)
 class AppointmentFigures:
     """Appointments of the team's counsellors starting in the period (a counsellor in two
-    teams counts in both). People are clients by pseudonym."""
+    teams counts in both). People are clients by pseudonym (regardless of case and
+    blanks: `scheduling.reports.person`)."""
 
     booked: Compared
     """Every appointment starting in the period, whatever became of it."""
@@ -529,26 +532,23 @@ def percentile(histogram: Mapping[int, int], fraction: float) -> float | None:
     interpolated linearly between neighbours like PostgreSQL's percentile_cont. A histogram
     (one row per distinct second, grouped in the database) is what both databases can give
     fast and what the daily roll-up keeps, so one function serves detail and roll-up."""
-    n = sum(count for count in histogram.values() if count > 0)
-    if n == 0:
-        return None
-    position = fraction * (n - 1)
-    lower_rank, upper_rank = math.floor(position), math.ceil(position)
-    lower = upper = None
-    seen = 0
-    for value in sorted(histogram):
-        count = histogram[value]
-        if count <= 0:
-            continue
-        if lower is None and lower_rank < seen + count:
-            lower = value
-        if upper_rank < seen + count:
-            upper = value
-            break
-        seen += count
-    assert lower is not None
-    assert upper is not None
-    return lower + (upper - lower) * (position - lower_rank)
+    return percentiles(histogram, (fraction,))[0]
+
+
+def percentiles(histogram: Mapping[int, int], fractions: Sequence[float]) -> list[float | None]:
+    """`percentile` of each of `fractions`, the histogram sorted once."""
+    values = sorted(value for value, count in histogram.items() if count > 0)
+    ranks = list(accumulate(histogram[value] for value in values))  # events up to each value
+    if not ranks:
+        return [None for _ in fractions]
+    found: list[float | None] = []
+    for fraction in fractions:
+        position = fraction * (ranks[-1] - 1)
+        lower_rank, upper_rank = math.floor(position), math.ceil(position)
+        lower = values[bisect_right(ranks, lower_rank)]
+        upper = values[bisect_right(ranks, upper_rank)]
+        found.append(lower + (upper - lower) * (position - lower_rank))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,7 +590,8 @@ def timing(raw: RawTiming, min_count: int, of: Of | None = None) -> Timing:
         events = part_of(shown, parent, Raw(n, 0), min_count)
     if n == 0 or people < min_count:
         return Timing(events, None, None)
-    return Timing(events, percentile(raw.histogram, 0.5), percentile(raw.histogram, 0.9))
+    median, p90 = percentiles(raw.histogram, (0.5, 0.9))
+    return Timing(events, median, p90)
 
 
 def compared_timing(

@@ -249,6 +249,7 @@ def store_voicemail(
     call = find(session, call_sid)
     voicemail = Voicemail(
         call_id=call.id if call else None,
+        caller_hash=call.caller_hash if call else None,
         line=line,
         team_id=team.id,
         recording_sid=recording_sid,

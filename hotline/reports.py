@@ -2,9 +2,10 @@
 requests, call-backs and the text relay of each of the team's lines, for a period and the
 previous one (`foundation.reports` holds the shape and the protection of small counts).
 
-Everything is counted in the database, both periods at once: the calls in two statements
-(everything per caller, then per line; the ring and talk histograms), each one scan of the
-calls' `(line, started_at)` index (covering on PostgreSQL: an index-only scan); distinct
+Everything is counted in the database, both periods at once: the calls in one statement
+(everything per caller, then per line; the ring and talk histograms), one scan of the calls
+(on PostgreSQL grouping sets; the `(line, started_at)` index covers it); the tasks,
+call-backs and the relay in two more (`_Batch`: their counts, their histograms); distinct
 people are counted by grouping per person first, never COUNT(DISTINCT) (a sort each). Python
 only folds the grouped rows. Local weekdays and hours
 (Europe/Berlin, across DST) are computed in SQL from the epoch plus the zone's offset, which is
@@ -51,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from config.model import HotlineConfig
+from config.model import HotlineConfig, ServiceHours
 from foundation import reports as r
 from foundation.models import (
     Call,
@@ -71,6 +72,7 @@ from foundation.models import (
 CATEGORIES = ("accepted", "fallback", "voicemail", "abandoned", "outside_hours")
 TIERS = ("primary", "backup", "")  # "": accepted, tier not known
 NOW, BEFORE = 1, 0  # the period key of grouped rows
+RING, PER_CALLER, TALK = 1, 2, 3  # the kinds of rows of the calls' first grouping
 
 Key = tuple[int, str]  # (period key, line)
 
@@ -218,11 +220,13 @@ def _per_person(counts: Sequence[Any], person: Any) -> list[Any]:
 
 
 def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
-    """The calls of both periods: outcomes, tiers, callers, first-time callers, relatives and
-    the heat map in one statement, the ring and talk histograms in another. The calls are
-    grouped per caller (and hour of the week) first, so that the distinct callers of a cell
-    are a plain count of the next grouping: the database hashes each row once instead of
-    sorting the rows for every COUNT(DISTINCT ...)."""
+    """The calls of both periods in one statement over one scan: outcomes, tiers, callers,
+    first-time callers, relatives, the heat map, and the ring and talk histograms. The calls
+    are grouped per caller and hour of the week first (`fine`), so that the distinct callers of
+    a cell are a plain count of the next grouping: the database hashes each row once instead
+    of sorting the rows for every COUNT(DISTINCT ...). The same grouping counts the accepted
+    calls per ring and per talk second (on PostgreSQL grouping sets of the one scan; SQLite,
+    which has none, reads the calls three times)."""
     key = scope.key().label("p")
     zones = offsets(scope.period.start, scope.period.end, scope.period.tz)
     slot = case(
@@ -242,22 +246,70 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         literal(True),  # every call (the heat map's)
     ]
     names = ["outside_hours", *CATEGORIES[:4], "primary", "backup", "", "relatives", "all"]
-    fine = (
-        select(
-            key,
-            Call.line.label("line"),
-            Call.caller_hash.label("caller"),
-            slot,
-            *(func.count().filter(cell).label(f"n{i}") for i, cell in enumerate(cells)),
-        )
-        .where(*scope.where(), counted())
-        .group_by(key, Call.line, Call.caller_hash, slot)
-        .cte("fine")
-    )
-    f = fine.c
     n = [f"n{i}" for i in range(len(cells))]
+    accepted_n = n[1 + _OUTCOMES.index("accepted")]  # the histograms' counts
+    counts = [func.count().filter(cell).label(name) for cell, name in zip(cells, n, strict=True)]
+    # The seconds of accepted calls only (NULL for the others, which then share one group).
+    ring = case((accepted(), Call.ring_seconds)).label("rs")
+    talk = case((accepted(), Call.talk_seconds)).label("ts")
+    person = (key, Call.line, Call.caller_hash, slot)
+    if scope.dialect == "postgresql":
+        # kind: 2 per caller and hour, 1 per ring second, 3 per talk second (grouping()'s bits:
+        # 1 where the caller is not grouped by, 2 where the ring seconds are not).
+        kind = (func.grouping(Call.caller_hash) + 2 * func.grouping(ring)).label("kind")
+        fine = (
+            select(
+                kind,
+                key,
+                Call.line.label("line"),
+                Call.caller_hash.label("caller"),
+                slot,
+                ring,
+                talk,
+                *counts,
+            )
+            .where(*scope.where(), counted())
+            .group_by(
+                func.grouping_sets(
+                    tuple_(*person), tuple_(key, Call.line, ring), tuple_(key, Call.line, talk)
+                )
+            )
+            .cte("fine")
+        )
+    else:
+        none: Any = literal(None)
+        fine = union_all(
+            select(
+                literal(PER_CALLER).label("kind"),
+                key,
+                Call.line.label("line"),
+                Call.caller_hash.label("caller"),
+                slot,
+                none.label("rs"),
+                none.label("ts"),
+                *counts,
+            )
+            .where(*scope.where(), counted())
+            .group_by(*person),
+            *(
+                select(
+                    literal(k).label("kind"),
+                    key,
+                    Call.line.label("line"),
+                    none.label("caller"),
+                    none.label("h"),
+                    *((seconds, none.label("ts")) if k == RING else (none.label("rs"), seconds)),
+                    *counts,
+                )
+                .where(*scope.where(), counted())
+                .group_by(key, Call.line, seconds)
+                for k, seconds in ((RING, ring), (TALK, talk))
+            ),
+        ).cte("fine")
+    f = fine.c
     per_caller = (
         select(f.p, f.line, f.caller, *(func.sum(f[name]).label(name) for name in n))
+        .where(f.kind == PER_CALLER)
         .group_by(f.p, f.line, f.caller)
         .subquery()
     )
@@ -269,6 +321,7 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         earlier.started_at < case((c.p == NOW, scope.period.start), else_=scope.previous.start),
     )
     first = case((and_(c.caller.is_not(None), ~before), 1), else_=0)
+    no_pairs = type_coerce(literal(None), String).label("pairs")
     by_line = select(
         literal(-1).label("h"),
         c.p,
@@ -276,6 +329,7 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         func.count(c.caller),
         func.coalesce(func.sum(first), 0),
         *_per_person([c[name] for name in n], c.caller),
+        no_pairs,
     ).group_by(c.p, c.line)
     by_hour = (
         select(
@@ -285,20 +339,42 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
             func.count(f.caller),
             literal(0),
             *_per_person([f[name] for name in n], f.caller),
+            no_pairs,
         )
-        .where(f.h.is_not(None))
+        .where(f.kind == PER_CALLER, f.h.is_not(None))
         .group_by(f.h, f.p, f.line)
     )
-    for h, p, line, callers, first_time, *found in session.execute(union_all(by_line, by_hour)):
-        counts = [int(n) for n in found]
+    zeros = [literal(0)] * (2 + 2 * len(n))
+    histograms = [
+        select(
+            literal(-1 - k).label("h"),
+            f.p,
+            f.line,
+            *zeros,
+            func.aggregate_strings(
+                cast(seconds, String) + literal(":") + cast(f[accepted_n], String), ","
+            ),
+        )
+        .where(f.kind == k, seconds.is_not(None), f[accepted_n] > 0)
+        .group_by(f.p, f.line)
+        for k, seconds in ((RING, f.rs), (TALK, f.ts))
+    ]
+    timings = []
+    for h, p, line, callers, first_time, *found_counts, pairs in session.execute(
+        union_all(by_line, by_hour, *histograms)
+    ):
+        if h < -1:  # a histogram: -1 - RING, -1 - TALK
+            timings.append((raw.ring if h == -1 - RING else raw.talk, (p, line), pairs))
+            continue
+        counts_ = [int(v) for v in found_counts]
         if h >= 0:
-            raw.heat[(line, int(h))] = r.Raw(counts[-2], counts[-1])
+            raw.heat[(line, int(h))] = r.Raw(counts_[-2], counts_[-1])
             continue
         raw.callers[(p, line)] = r.Raw(callers, callers)
         if callers:
             raw.first_time[(p, line)] = r.Raw(int(first_time), int(first_time))
         for i, name in enumerate(names[:-1]):
-            n_, people = counts[2 * i], counts[2 * i + 1]
+            n_, people = counts_[2 * i], counts_[2 * i + 1]
             if name == "relatives":
                 raw.relatives[(p, line)] = r.Raw(n_, people)
             elif not n_:
@@ -307,71 +383,37 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
                 raw.add(raw.categories, (p, line, name), r.Raw(n_, people))
             else:
                 raw.add(raw.tiers, (p, line, name), r.Raw(n_, people))
-    _histograms(session, scope, raw)
+    for table, found_key, pairs in timings:  # their people: the accepted calls'
+        people = raw.categories.get((*found_key, "accepted"), r.ZERO).people
+        table[found_key] = r.RawTiming(_pairs(pairs), people)
 
 
-def _histograms(session: Session, scope: _Scope, raw: _Raw) -> None:
-    """Ring and talk seconds of the accepted calls: a histogram of each per period and line,
-    in one statement."""
-    key = scope.key()
-    columns = (Call.ring_seconds, Call.talk_seconds)
-    if scope.dialect == "postgresql":
-        # One scan: GROUPING SETS, one set per column (grouping(): 0 for ring, 1 for talk).
-        counted_rows: Any = (
-            select(
-                func.grouping(Call.ring_seconds).label("kind"),
-                key.label("p"),
-                Call.line.label("line"),
-                func.coalesce(*columns).label("s"),
-                func.count().label("n"),
-            )
-            .where(*scope.where(), accepted())
-            .group_by(func.grouping_sets(*(tuple_(key, Call.line, c) for c in columns)))
-        )
-    else:
-        counted_rows = union_all(
-            *(
-                select(
-                    literal(i).label("kind"),
-                    key.label("p"),
-                    Call.line.label("line"),
-                    column.label("s"),
-                    func.count().label("n"),
-                )
-                .where(*scope.where(), accepted())
-                .group_by(key, Call.line, column)
-                for i, column in enumerate(columns)
-            )
-        )
-    for (kind, p, line), histogram in _histogram_rows(session, counted_rows).items():
-        people = raw.categories.get((p, line, "accepted"), r.ZERO).people
-        (raw.ring, raw.talk)[kind][(p, line)] = r.RawTiming(histogram, people)
+def _pairs(pairs: str) -> dict[int, int]:
+    """A histogram from its "seconds:count,..." string."""
+    numbers = map(int, pairs.replace(":", ",").split(","))  # seconds, count, seconds, ...
+    return dict(zip(numbers, numbers, strict=False))
 
 
-def _histogram_rows(session: Session, rows: Any) -> dict[tuple[Any, ...], dict[int, int]]:
-    """Histograms of the seconds `s` of `rows` (a select: ungrouped, or grouped by its other
-    columns and `s` with the count `n`) per its other columns; seconds that are NULL left out.
-    Each comes back as one string of "seconds:count" pairs (string_agg, group_concat): a year
-    of talk seconds has thousands of distinct values, and a row each cost more in Python than
-    the database took to count them."""
+def _histogram_select(rows: Any, tag: int) -> Any:
+    """Histograms of the seconds `s` of `rows` (an ungrouped select of (p, line, s)) per
+    (p, line), seconds that are NULL left out, as rows (tag, p, line, pairs). Each comes back
+    as one string of "seconds:count" pairs (string_agg, group_concat): a year of talk seconds
+    has thousands of distinct values, and a row each cost more in Python than the database
+    took to count them."""
     found = rows.subquery()
-    keys = [column for column in found.c if column.name not in ("s", "n")]
-    if "n" not in found.c:
-        found = (
-            select(*keys, found.c.s, func.count().label("n")).group_by(*keys, found.c.s).subquery()
-        )
-        keys = [found.c[column.name] for column in keys]
+    found = (
+        select(found.c.p, found.c.line, found.c.s, func.count().label("n"))
+        .group_by(found.c.p, found.c.line, found.c.s)
+        .subquery()
+    )
     pair = cast(found.c.s, String) + literal(":") + cast(found.c.n, String)
-    histograms: dict[tuple[Any, ...], dict[int, int]] = {}
-    for *k, pairs in session.execute(
-        select(*keys, func.aggregate_strings(pair, ","))
+    return (
+        select(
+            literal(tag).label("tag"), found.c.p, found.c.line, func.aggregate_strings(pair, ",")
+        )
         .where(found.c.s.is_not(None))
-        .group_by(*keys)
-    ):
-        histogram = histograms[tuple(k)] = {}
-        for seconds, n in (item.split(":") for item in pairs.split(",")):
-            histogram[int(seconds)] = int(n)
-    return histograms
+        .group_by(found.c.p, found.c.line)
+    )
 
 
 def _rolled(session: Session, scope: _Scope, raw: _Raw) -> None:
@@ -504,59 +546,79 @@ def detail_since(session: Session, lines: Sequence[str]) -> date | None:
 # --- the tasks, call-backs and the relay ---------------------------------------------------
 
 
-def _counted(
-    session: Session,
-    scope: _Scope,
-    column: Any,
-    line: Any,
-    person: Any,
-    *subsets: Any,
-    join: Any = None,
-) -> list[dict[Key, r.Raw]]:
-    """Rows per (period key, line) of a table with their distinct people: of each subset (a
-    condition, None: every row), all in one statement (per person, then per line)."""
-    key = scope.key(column).label("p")
-    per_person = select(
-        key,
-        line.label("line"),
-        person.label("person"),
-        *(
-            (func.count() if subset is None else func.count().filter(subset)).label(f"n{i}")
-            for i, subset in enumerate(subsets)
-        ),
-    )
-    if join is not None:
-        per_person = per_person.select_from(join)
-    grouped = per_person.where(*scope.where(column, line)).group_by(key, line, person).subquery()
-    c = grouped.c
-    counts = _per_person([c[f"n{i}"] for i in range(len(subsets))], c.person)
-    rows = session.execute(select(c.p, c.line, *counts).group_by(c.p, c.line)).all()
-    return [
-        {(row[0], row[1]): r.Raw(int(row[2 + 2 * i]), int(row[3 + 2 * i])) for row in rows}
-        for i in range(len(subsets))
-    ]
+MOST_SUBSETS = 3  # of a table counted by `_Batch.count`
 
 
-def _durations(
-    session: Session,
-    scope: _Scope,
-    column: Any,
-    line: Any,
-    seconds: Any,
-    people: dict[Key, r.Raw],
-    *where: Any,
-    join: Any = None,
-) -> dict[Key, r.RawTiming]:
-    """Histograms of whole seconds per (period key, line)."""
-    key = scope.key(column).label("p")
-    query = select(key, line.label("line"), seconds.label("s"))
-    if join is not None:
-        query = query.select_from(join)
-    histograms = _histogram_rows(session, query.where(*scope.where(column, line), *where))
-    return {
-        (p, ln): r.RawTiming(h, people.get((p, ln), r.ZERO).people)
-        for (p, ln), h in histograms.items()
-    }
+class _Batch:
+    """The counts and histograms of the tasks, call-backs and the relay, each table's its own
+    select, run as two statements (UNION ALL of the counts, of the histograms) instead of one
+    each: the round trips cost more than the statements on a busy machine. What `count` and
+    `durations` return is filled by `run`."""
+
+    def __init__(self, scope: _Scope) -> None:
+        self.scope = scope
+        self.counts: list[tuple[Any, list[dict[Key, r.Raw]]]] = []
+        self.histograms: list[tuple[Any, dict[Key, r.Raw], dict[Key, r.RawTiming]]] = []
+
+    def count(
+        self, column: Any, line: Any, person: Any, *subsets: Any, join: Any = None
+    ) -> list[dict[Key, r.Raw]]:
+        """Rows per (period key, line) of a table with their distinct people: of each subset (a
+        condition, None: every row; at most MOST_SUBSETS), per person, then per line."""
+        scope = self.scope
+        key = scope.key(column).label("p")
+        per_person = select(
+            key,
+            line.label("line"),
+            person.label("person"),
+            *(
+                (func.count() if subset is None else func.count().filter(subset)).label(f"n{i}")
+                for i, subset in enumerate(subsets)
+            ),
+        )
+        if join is not None:
+            per_person = per_person.select_from(join)
+        grouped = (
+            per_person.where(*scope.where(column, line)).group_by(key, line, person).subquery()
+        )
+        c = grouped.c
+        counts = _per_person([c[f"n{i}"] for i in range(len(subsets))], c.person)
+        counts += [literal(0)] * (2 * (MOST_SUBSETS - len(subsets)))
+        tag = literal(len(self.counts)).label("tag")
+        found: list[dict[Key, r.Raw]] = [{} for _ in subsets]
+        self.counts.append((select(tag, c.p, c.line, *counts).group_by(c.p, c.line), found))
+        return found
+
+    def durations(
+        self,
+        column: Any,
+        line: Any,
+        seconds: Any,
+        people: dict[Key, r.Raw],
+        *where: Any,
+        join: Any = None,
+    ) -> dict[Key, r.RawTiming]:
+        """Histograms of whole seconds per (period key, line); their people are `people`'s."""
+        query = select(self.scope.key(column).label("p"), line.label("line"), seconds.label("s"))
+        if join is not None:
+            query = query.select_from(join)
+        query = query.where(*self.scope.where(column, line), *where)
+        found: dict[Key, r.RawTiming] = {}
+        self.histograms.append((_histogram_select(query, len(self.histograms)), people, found))
+        return found
+
+    def run(self, session: Session) -> None:
+        if self.counts:
+            for tag, p, line, *n in session.execute(union_all(*(q for q, _ in self.counts))):
+                for i, table in enumerate(self.counts[tag][1]):
+                    table[(p, line)] = r.Raw(int(n[2 * i]), int(n[2 * i + 1]))
+        if self.histograms:
+            found = session.execute(union_all(*(q for q, _, _ in self.histograms))).all()
+            for tag, p, line, pairs in found:  # after the counts: the people are theirs
+                _, people, timings = self.histograms[tag]
+                timings[(p, line)] = r.RawTiming(
+                    _pairs(pairs), people.get((p, line), r.ZERO).people
+                )
 
 
 def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
@@ -572,50 +634,42 @@ class _Tasks:
     time: dict[Key, r.RawTiming]
 
 
-def _voicemails(session: Session, scope: _Scope) -> _Tasks:
-    # The call (for its caller's hash) began shortly before the voicemail: bounding its start
-    # lets the database read the calls of the periods, not all of them.
-    join = Voicemail.__table__.outerjoin(
-        Call.__table__,
-        and_(
-            Voicemail.call_id == Call.id,
-            Call.started_at >= scope.previous.start - timedelta(days=1),
-            Call.started_at < scope.period.end,
-        ),
+def _voicemails(batch: _Batch) -> _Tasks:
+    # The voicemail keeps its call's caller hash (no join with the calls). A voicemail without
+    # a hash whose call was rolled up before the hash was kept (migration 0028): all of those
+    # are one person together (a lower bound; `line_figures` raises it to the rolled-up
+    # voicemail calls' callers), not one each; one with its call but no hash (a withheld
+    # number) is a person of its own.
+    person = case(
+        (Voicemail.caller_hash.is_not(None), Voicemail.caller_hash),
+        (Voicemail.call_id.is_(None), literal("-")),
+        else_=None,
     )
-    # A voicemail whose call was rolled up has no caller any more: all of those are one
-    # person together (a lower bound; `line_figures` raises it to the rolled-up voicemail
-    # calls' callers), not one each.
-    person = case((Voicemail.call_id.is_(None), literal("-")), else_=Call.caller_hash)
     args = (Voicemail.created_at, Voicemail.line, person)
     done_rows = (Voicemail.status == TaskStatus.DONE,)
-    count, done, left = _counted(
-        session, scope, *args, None, *done_rows, Voicemail.status != TaskStatus.DONE, join=join
-    )
-    seconds = _seconds_between(Voicemail.created_at, Voicemail.done_at, scope.dialect)
-    time = _durations(
-        session,
-        scope,
+    count, done, left = batch.count(*args, None, *done_rows, Voicemail.status != TaskStatus.DONE)
+    seconds = _seconds_between(Voicemail.created_at, Voicemail.done_at, batch.scope.dialect)
+    time = batch.durations(
         Voicemail.created_at,
         Voicemail.line,
         seconds,
         done,
         *done_rows,
         Voicemail.done_at.is_not(None),
-    )  # (without the calls: the people are `done`'s)
+    )  # (the people are `done`'s)
     return _Tasks(count, done, left, time)
 
 
-def _callback_requests(session: Session, scope: _Scope) -> _Tasks:
+def _callback_requests(batch: _Batch) -> _Tasks:
     args = (CallbackRequest.created_at, CallbackRequest.line, CallbackRequest.phone_hash)
     done_rows = (CallbackRequest.status == TaskStatus.DONE,)
-    count, done, left = _counted(
-        session, scope, *args, None, *done_rows, CallbackRequest.status != TaskStatus.DONE
+    count, done, left = batch.count(
+        *args, None, *done_rows, CallbackRequest.status != TaskStatus.DONE
     )
-    seconds = _seconds_between(CallbackRequest.created_at, CallbackRequest.done_at, scope.dialect)
-    time = _durations(
-        session,
-        scope,
+    seconds = _seconds_between(
+        CallbackRequest.created_at, CallbackRequest.done_at, batch.scope.dialect
+    )
+    time = batch.durations(
         CallbackRequest.created_at,
         CallbackRequest.line,
         seconds,
@@ -626,14 +680,14 @@ def _callback_requests(session: Session, scope: _Scope) -> _Tasks:
     return _Tasks(count, done, left, time)
 
 
-def _call_backs(session: Session, scope: _Scope) -> list[dict[Key, r.Raw]]:
+def _call_backs(batch: _Batch) -> list[dict[Key, r.Raw]]:
     """Made, reached, and made but not reached (the rest, protected with `reached`)."""
     person = OutboundCall.kind + literal(":") + cast(OutboundCall.target_id, String)
     args = (OutboundCall.created_at, OutboundCall.line, person)
     made = OutboundCall.status != "not_placed"
     reached = OutboundCall.client_status == "completed"
     not_reached = and_(made, or_(OutboundCall.client_status.is_(None), ~reached))
-    return _counted(session, scope, *args, made, reached, not_reached)
+    return batch.count(*args, made, reached, not_reached)
 
 
 @dataclass(slots=True)
@@ -644,22 +698,19 @@ class _Relay:
     first_reply: dict[Key, r.RawTiming]
 
 
-def _relay(session: Session, scope: _Scope) -> _Relay:
+def _relay(batch: _Batch) -> _Relay:
     """A client is a person by her keyed hash while it is kept; a conversation whose hash
     went with the retention is a person of its own."""
     person = func.coalesce(
         Conversation.client_hash, literal("conversation:") + cast(Conversation.id, String)
     )
-    (conversations,) = _counted(
-        session, scope, Conversation.created_at, Conversation.line, person, None
-    )
+    scope = batch.scope
+    (conversations,) = batch.count(Conversation.created_at, Conversation.line, person, None)
     join = ConversationMessage.__table__.join(
         Conversation.__table__, ConversationMessage.conversation_id == Conversation.id
     )
     args = (ConversationMessage.created_at, Conversation.line, person)
-    messages_in, messages_out = _counted(
-        session,
-        scope,
+    messages_in, messages_out = batch.count(
         *args,
         ConversationMessage.direction == Direction.IN,
         ConversationMessage.direction == Direction.OUT,
@@ -682,9 +733,7 @@ def _relay(session: Session, scope: _Scope) -> _Relay:
         .group_by(ConversationMessage.conversation_id)
         .subquery()
     )
-    first = _durations(
-        session,
-        scope,
+    first = batch.durations(
         Conversation.created_at,
         Conversation.line,
         _seconds_between(firsts.c.first_in, firsts.c.first_out, scope.dialect),
@@ -701,11 +750,19 @@ def _relay(session: Session, scope: _Scope) -> _Relay:
 def tune(session: Session) -> None:
     """PostgreSQL settings for the report's transaction (SET LOCAL: this transaction only).
     The grouping hashes a year or two of calls: in memory, not on disk (the default work_mem
-    of 4 MB spills at about 50,000 calls). No JIT: the first-time callers' probe makes the
-    planner's cost estimate large, and compiling then took 2.8 s of a 3 s report."""
+    of 4 MB spills at about 50,000 calls), and the hash tables may take four times that
+    (hash_mem_multiplier): the planner estimates a group per call for the grouping per caller
+    and hour (there are far fewer), and with the default it sorted the 133,000 calls of two
+    years for it instead of hashing all three grouping sets of the calls at once. No JIT: the
+    first-time callers' probe makes the planner's cost estimate large, and compiling then
+    took 2.8 s of a 3 s report."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
-        session.execute(text("SET LOCAL jit = off"))
+        session.execute(
+            text(
+                "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true),"
+                " set_config('hash_mem_multiplier', '4', true)"
+            )
+        )  # (true: SET LOCAL; one round trip)
 
 
 def line_figures(
@@ -721,13 +778,16 @@ def line_figures(
     tune(session)
     raw = _empty()
     _calls(session, scope, raw)
-    _monthly(session, scope, raw)  # first: the roll-up's timings take its people
-    _rolled(session, scope, raw)
-    voicemails, requests = _voicemails(session, scope), _callback_requests(session, scope)
-    _voicemail_people(raw, voicemails)
-    call_backs = _call_backs(session, scope)
-    relay = _relay(session, scope)
     since = detail_since(session, lines)
+    if since is not None and since > scope.previous.first:  # rolled-up days in the periods
+        _monthly(session, scope, raw)  # first: the roll-up's timings take its people
+        _rolled(session, scope, raw)
+    batch = _Batch(scope)
+    voicemails, requests = _voicemails(batch), _callback_requests(batch)
+    call_backs = _call_backs(batch)
+    relay = _relay(batch)
+    batch.run(session)
+    _voicemail_people(raw, voicemails)
     figures = tuple(
         _line(raw, config, slug, min_count, voicemails, requests, call_backs, relay)
         for slug in lines
@@ -738,7 +798,7 @@ def line_figures(
 def _voicemail_people(raw: _Raw, voicemails: _Tasks) -> None:
     """Every call that ended in a voicemail left one (hotline.calls.store_voicemail): the
     voicemails' people are at least the voicemail calls' callers, also of rolled-up days
-    (whose voicemails lost the link to their call, and so their caller)."""
+    (whose voicemails rolled up before migration 0028 lost their caller with the call)."""
     for key, count in list(voicemails.count.items()):
         calls = raw.categories.get((*key, "voicemail"), r.ZERO)
         voicemails.count[key] = r.Raw(count.value, max(count.people, calls.people))
@@ -802,7 +862,7 @@ def _line(
         calls=calls,
         ring=r.compared_timing(*timings(raw.ring), k, of(calls.accepted, accepted)),
         talk=r.compared_timing(*timings(raw.talk), k, of(calls.accepted, accepted)),
-        heat=_heat(raw, slug, k, calls.total.now),
+        heat=_heat(raw, slug, k, calls, closed_hours(line.hours)),
         callers=_caller_figures(
             raw, slug, k, available=line.caller_hash, totals=(sides(calls.total), totals)
         ),
@@ -887,14 +947,67 @@ def _hide_before(cell: r.Compared) -> r.Compared:
     return r.compare(cell.now, r.HIDDEN if cell.before.value else cell.before)
 
 
-def _heat(raw: _Raw, line: str, k: int, shown_total: r.Cell) -> r.HeatMap:
-    """The 168 hours, protected as a row whose total is the calls' total as shown (hidden
-    there, the hours would add up to it)."""
+def closed_hours(hours: ServiceHours) -> frozenset[int]:
+    """The hours of the week (0: Monday 00:00 to 167: Sunday 23:00) in which the line is never
+    open: every call counted there came outside hours. An hour the line is open for part of
+    (opening at 09:30) is not one of them."""
+    monday = date(2026, 11, 23)
+    closed: set[int] = set()
+    for day in range(r.WEEKDAYS):
+        spans = hours.on(monday + timedelta(days=day))
+        for hour in range(r.HOURS):
+            if not any(s.start < (hour + 1) * 60 and s.end > hour * 60 for s in spans):
+                closed.add(day * r.HOURS + hour)
+    return frozenset(closed)
+
+
+def _heat(raw: _Raw, line: str, k: int, calls: r.CallFigures, closed: frozenset[int]) -> r.HeatMap:
+    """The 168 hours, protected as three rows: all of them, whose total is the calls' total as
+    shown (hidden there, every hour is hidden); the hours the line is closed, whose calls are
+    all outside hours (their total is the count outside hours as shown); and the other hours,
+    whose total is then the rest. A row whose total is shown never has a single hidden hour
+    (its complement is taken in the same row first). When the count outside hours is hidden,
+    so is at least one hour the line is open, else the total minus the open hours would give
+    the closed hours' calls, and with them the hidden count."""
     slots = [raw.heat.get((line, h), r.ZERO) for h in range(r.WEEKDAYS * r.HOURS)]
-    total = _row(raw, NOW, line)[0]
-    _, cells = r.suppress_row(total, slots, k)
-    cells = [_hidden_if(cell, shown_total) for cell in cells]
-    return r.HeatMap(tuple(tuple(cells[d * 24 : d * 24 + 24]) for d in range(r.WEEKDAYS)))
+    if calls.total.now.suppressed:
+        return _heat_map([r.Cell(0) if s.value == 0 else r.HIDDEN for s in slots])
+    cells = [r.suppress(slot, k) for slot in slots]
+    shut = [h for h in range(len(slots)) if h in closed]
+    open_ = [h for h in range(len(slots)) if h not in closed]
+    outside_shown = not calls.outside_hours.now.suppressed
+    rows = [(list(range(len(slots))), True), (shut, outside_shown), (open_, outside_shown)]
+
+    def hidden(row: list[int]) -> list[int]:
+        return [h for h in row if cells[h].suppressed]
+
+    def hide_smallest(row: list[int]) -> bool:
+        visible = [(cells[h].value, h) for h in row if cells[h].value]
+        if visible:
+            cells[min(visible)[1]] = r.HIDDEN
+        return bool(visible)
+
+    changed = True
+    while changed:
+        changed = False
+        for row, total_known in rows:
+            lone = hidden(row)
+            if total_known and len(lone) == 1:
+                own = shut if lone[0] in closed else open_
+                if not hide_smallest([h for h in own if h in row]) and not hide_smallest(row):
+                    return _heat_map([r.Cell(0) if s.value == 0 else r.HIDDEN for s in slots])
+                changed = True
+        if not outside_shown and hidden(shut) and not hidden(open_):
+            if not hide_smallest(open_):
+                return _heat_map([r.Cell(0) if s.value == 0 else r.HIDDEN for s in slots])
+            changed = True
+    return _heat_map(cells)
+
+
+def _heat_map(cells: Sequence[r.Cell]) -> r.HeatMap:
+    return r.HeatMap(
+        tuple(tuple(cells[d * r.HOURS : (d + 1) * r.HOURS]) for d in range(r.WEEKDAYS))
+    )
 
 
 def _caller_figures(
@@ -935,9 +1048,9 @@ ROLL_UP_DAYS = 92  # at most this many days per run (the first run after years o
 
 def roll_up(session: Session, config: HotlineConfig, before: date) -> int:
     """Roll the call records of local days before `before` into the daily aggregates, then
-    delete them (voicemails keep their row, without the link). Days at most ROLL_UP_DAYS
-    from the oldest record on; returns how many calls were rolled up. Idempotent: what is
-    rolled up is deleted in the same transaction."""
+    delete them (voicemails keep their row and caller hash, without the link). Days at most
+    ROLL_UP_DAYS from the oldest record on; returns how many calls were rolled up.
+    Idempotent: what is rolled up is deleted in the same transaction."""
     zone = config.organisation.zone
     oldest = session.scalar(select(func.min(Call.started_at)))
     if oldest is None:

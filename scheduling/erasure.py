@@ -138,7 +138,7 @@ def erase_client(
     done.voicemails, calls = _voicemails(session, client.id, now, sids)
     done.callback_requests = _callback_requests(session, client.id)
     done.outbound_calls = _outbound_calls(session, client.id, sids)
-    done.counts["calls"] = _calls(session, client.phone_hash, calls, sids)
+    done.counts["calls"] = _calls(session, client.phone_hash, calls, done.voicemails, sids)
     done.counts["outbox"] = _outbox(session, settings, phone, sids) if phone else 0
     done.counts["review_notices"] = _review_notices(session, client.id, sids)
     for name, model in (("plan_steps", PlanStep), ("plan_notes", PlanNote)):
@@ -314,9 +314,29 @@ def _outbound_calls(session: Session, client_id: int, sids: set[str]) -> list[in
     return ids
 
 
-def _calls(session: Session, phone_hash: str | None, call_ids: list[int], sids: set[str]) -> int:
+def _calls(
+    session: Session,
+    phone_hash: str | None,
+    call_ids: list[int],
+    voicemail_ids: list[int],
+    sids: set[str],
+) -> int:
     """The client's calls: those of its voicemails, and those whose caller hash is its number's
-    (the same keyed hash): the hash becomes one stand-in, Twilio's record goes."""
+    (the same keyed hash): the hash becomes one stand-in, Twilio's record goes. Its voicemails,
+    and those of its number, keep the same stand-in instead of their call's hash."""
+    stand_in = _hash_stand_in()
+    voicemails: list[ColumnElement[bool]] = (
+        [Voicemail.id.in_(voicemail_ids)] if voicemail_ids else []
+    )
+    if phone_hash:
+        voicemails.append(Voicemail.caller_hash == phone_hash)
+    if voicemails:
+        session.execute(
+            update(Voicemail)
+            .where(or_(*voicemails), Voicemail.caller_hash.is_not(None))
+            .values(caller_hash=stand_in)
+            .execution_options(synchronize_session="fetch")
+        )
     wanted: list[ColumnElement[bool]] = [Call.id.in_(call_ids)] if call_ids else []
     if phone_hash:
         wanted.append(Call.caller_hash == phone_hash)
@@ -328,7 +348,7 @@ def _calls(session: Session, phone_hash: str | None, call_ids: list[int], sids: 
         session.execute(
             update(Call)
             .where(Call.id.in_([row_id for row_id, _ in rows]), Call.caller_hash.is_not(None))
-            .values(caller_hash=_hash_stand_in())
+            .values(caller_hash=stand_in)
             .execution_options(synchronize_session=False)
         )
     return len(rows)

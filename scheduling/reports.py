@@ -5,10 +5,12 @@ are told apart by their pseudonym (the only handle an appointment has)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, distinct, exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
@@ -68,6 +70,25 @@ def _appointment_part() -> Any:
     )
 
 
+def person(pseudonym: str) -> str:
+    """A client as the reports tell clients apart: her pseudonym regardless of case and blanks
+    ("Kranich", " kranich" and "KRA NICH" are one person; rather too few people than too
+    many)."""
+    return "".join(pseudonym.split()).casefold()
+
+
+def _by_person(rows: Iterable[Any]) -> dict[tuple[int, str], r.Raw]:
+    """Rows (period key, part, pseudonym, count) as a count and its distinct clients (by
+    `person`) per (period key, part). The pseudonyms are grouped in the database: one row
+    per client and part, not per appointment."""
+    counts: dict[tuple[int, str], int] = defaultdict(int)
+    people: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for p, part, pseudonym, n in rows:
+        counts[(p, part)] += n
+        people[(p, part)].add(person(pseudonym))
+    return {key: r.Raw(n, len(people[key])) for key, n in counts.items()}
+
+
 def appointment_figures(
     session: Session, config: HotlineConfig, team_slug: str, period: r.Period, min_count: int
 ) -> tuple[r.AppointmentFigures, r.ReminderFigures]:
@@ -81,21 +102,13 @@ def appointment_figures(
         Appointment.start_at >= before.start,
         Appointment.start_at < now.end,
     ]
-    found: dict[tuple[int, str], r.Raw] = {}
-    for p, name, n, people in session.execute(
-        select(key, part, func.count(), func.count(distinct(Appointment.client_pseudonym)))
+    rows = session.execute(
+        select(key, part, Appointment.client_pseudonym, func.count())
         .where(*mine)
-        .group_by(key, part)
-    ):
-        found[(p, name)] = r.Raw(n, people)
-    totals = {
-        p: r.Raw(n, people)
-        for p, n, people in session.execute(
-            select(key, func.count(), func.count(distinct(Appointment.client_pseudonym)))
-            .where(*mine)
-            .group_by(key)
-        )
-    }
+        .group_by(key, part, Appointment.client_pseudonym)
+    ).all()
+    found = _by_person(rows)
+    totals = {p: raw for (p, _), raw in _by_person((p, "", c, n) for p, _, c, n in rows).items()}
 
     def row(p: int) -> tuple[r.Raw, list[r.Raw]]:
         return totals.get(p, r.ZERO), [found.get((p, name), r.ZERO) for name in APPOINTMENT_PARTS]
@@ -104,24 +117,20 @@ def appointment_figures(
     appointments = r.AppointmentFigures(booked, *parts)
 
     reminder_key = _key(Reminder.due_at, period).label("p")
-    reminders: dict[tuple[int, str], r.Raw] = {}
-    for p, state, n, people in session.execute(
-        select(
-            reminder_key,
-            Reminder.state,
-            func.count(),
-            func.count(distinct(Appointment.client_pseudonym)),
+    reminders = _by_person(
+        (p, DispatchState(state).value, pseudonym, n)
+        for p, state, pseudonym, n in session.execute(
+            select(reminder_key, Reminder.state, Appointment.client_pseudonym, func.count())
+            .join(Appointment, Appointment.id == Reminder.appointment_id)
+            .where(
+                Appointment.counsellor_id.in_(_team_counsellors(team)),
+                Reminder.due_at >= before.start,
+                Reminder.due_at < now.end,
+                Reminder.state.in_(REMINDER_STATES),
+            )
+            .group_by(reminder_key, Reminder.state, Appointment.client_pseudonym)
         )
-        .join(Appointment, Appointment.id == Reminder.appointment_id)
-        .where(
-            Appointment.counsellor_id.in_(_team_counsellors(team)),
-            Reminder.due_at >= before.start,
-            Reminder.due_at < now.end,
-            Reminder.state.in_(REMINDER_STATES),
-        )
-        .group_by(reminder_key, Reminder.state)
-    ):
-        reminders[(p, DispatchState(state).value)] = r.Raw(n, people)
+    )
 
     def both(state: DispatchState) -> r.Compared:
         return r.compared(

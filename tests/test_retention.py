@@ -371,6 +371,7 @@ def seed_client(
         session.flush()
         voicemail = Voicemail(
             call_id=call.id,
+            caller_hash=phone_hash,
             line="islamism",
             team_id=team.id,
             recording_sid=recording,

@@ -274,7 +274,10 @@ def test_a_voicemail_is_a_task_and_the_primary_is_told(
     assert (voicemail.duration_seconds, voicemail.status) == (75, "new")
     assert voicemail.caller_phone_enc is not None
     assert crypto.box(settings).open(voicemail.caller_phone_enc) == CALLER
-    assert the_call(database, sid(1)).outcome == "voicemail"
+    call = the_call(database, sid(1))
+    assert call.outcome == "voicemail"
+    # Its call's caller hash, kept after the roll-up deletes the call (the reports' people).
+    assert voicemail.caller_hash == call.caller_hash is not None
     assert left(database, settings, team.rota) == []  # Twilio retried: stored once, told once
 
 
