@@ -56,13 +56,14 @@ class NewClient:
 @dataclass(frozen=True, slots=True)
 class ClientEdit:
     """A client's details as a form or an API call sets them. The number stays as it is unless
-    a new one is given (`phone`) or it is removed (`clear_phone`)."""
+    a new one is given (`phone`) or it is removed (`clear_phone`); the responsible counsellors
+    too if `counsellor_ids` is None."""
 
     pseudonym: str
     sms_consent: bool = False
     relative: bool = False
     preferred_channel: PreferredChannel | None = None
-    counsellor_ids: tuple[int, ...] = ()
+    counsellor_ids: tuple[int, ...] | None = ()
     phone: str | None = None
     clear_phone: bool = False
 
@@ -227,7 +228,11 @@ def update(
     _unique(session, client.team_id, pseudonym, ignore=client.id)
     team = session.get(Team, client.team_id)
     assert team is not None
-    people = _counsellors(session, team, edit.counsellor_ids)
+    people = (
+        _counsellors(session, team, edit.counsellor_ids)
+        if edit.counsellor_ids is not None
+        else list(client.counsellors)
+    )
     before = snapshot(client)
     changed_pseudonym = client.pseudonym != pseudonym
     client.pseudonym = pseudonym

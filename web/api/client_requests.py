@@ -63,10 +63,14 @@ async def _erase_client(request: Request) -> Work:
 
 erase_client = api(_erase_client, write=True)
 
-# The client's own path answers GET with the client record (`web.api.clients`) and DELETE with
-# the erasure: one route, so that another method is a 405 naming both. It comes before the
-# records' routes (`web.api.routes`).
+# The client's own path answers GET and PATCH with the client record (`web.api.clients`) and
+# DELETE with the erasure: one route, so that another method is a 405 naming all three. It
+# comes before the records' routes (`web.api.routes`).
 routes = [
     Route(f"{PATH}/export", export_client, methods=["GET"]),
-    Route(PATH, one_route(clients.get_client, delete=erase_client), methods=["GET", "DELETE"]),
+    Route(
+        PATH,
+        one_route(clients.get_client, patch=clients.change_client, delete=erase_client),
+        methods=["GET", "PATCH", "DELETE"],
+    ),
 ]
