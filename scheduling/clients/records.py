@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from foundation.models import (
     Team,
 )
 from foundation.teams import team_by_slug
-from scheduling.appointments import check_phone, check_pseudonym
+from scheduling.appointments import check_phone, check_pseudonym, pseudonym_key
 
 PHONE_PURPOSE = "caller"  # the keyed hash of a number, as hotline.voice_calls keeps a caller's
 
@@ -124,13 +124,13 @@ def snapshot(client: Client) -> dict[str, object]:
 
 
 def _unique(session: Session, team_id: int, pseudonym: str, ignore: int | None = None) -> None:
-    query = select(Client.id).where(
-        Client.team_id == team_id, func.lower(Client.pseudonym) == pseudonym.lower()
-    )
-    if ignore is not None:
-        query = query.where(Client.id != ignore)
-    if session.scalar(query.limit(1)) is not None:
-        raise Conflict("the team already has a client with this pseudonym", field="pseudonym")
+    """Compared here, not in SQL: `lower()` folds only ASCII on SQLite (and under PostgreSQL's
+    C collation), so "Ärger" and "ÄRGER" would be two clients (`appointments.pseudonym_key`)."""
+    wanted = pseudonym_key(pseudonym)
+    query = select(Client.id, Client.pseudonym).where(Client.team_id == team_id)
+    for client_id, known in session.execute(query):
+        if client_id != ignore and pseudonym_key(known) == wanted:
+            raise Conflict("the team already has a client with this pseudonym", field="pseudonym")
 
 
 def _counsellors(session: Session, team: Team, ids: Iterable[int]) -> list[Counsellor]:
