@@ -499,6 +499,64 @@ def test_bad_utf8_and_repeated_fields_in_a_form_are_no_500(
     assert _state(database) == before
 
 
+def test_hostile_bodies_on_the_api_are_a_4xx_and_hostile_text_comes_back_as_it_went(
+    api: TestClient, database: Database, config: HotlineConfig, settings: Settings
+) -> None:
+    """Held: CR LF, NUL, overrides in a pseudonym or a title (422), a megabyte (413), bad
+    UTF-8 (400), a body nested deep, numbers for texts, an unknown field (422), duplicate keys
+    (the last one, as JSON readers do); HTML goes in and comes back as the same text, as JSON
+    (`nosniff`), in the record, the plan and the export."""
+    seeded = _world(database, config, settings)
+    url = f"/api/v1/clients/{seeded.client_id}"
+    before = _state(database)
+    as_json = {"content-type": "application/json"}
+    bodies: list[tuple[str, str, object, int]] = [
+        ("PATCH", url, {"pseudonym": "Falke\r\nX-Evil: 1"}, 422),
+        ("PATCH", url, {"pseudonym": "Fal\u0000ke"}, 422),
+        ("PATCH", url, {"pseudonym": "Fal\u202eke"}, 422),
+        ("PATCH", url, {"pseudonym": 12345}, 422),
+        ("PATCH", url, {"pseudonym": ["Falke"]}, 422),
+        ("PATCH", url, {"relative": "ja"}, 422),
+        ("PATCH", url, {"counsellor_ids": [1] * 21}, 422),
+        ("PATCH", url, {"counsellor_ids": [-1]}, 422),
+        ("PATCH", url, {"counsellor_ids": [2**70]}, 422),
+        ("PATCH", url, {"nickname": "x"}, 422),
+        ("PATCH", url, ["status", "ended"], 422),
+        ("PATCH", url, "ended", 422),
+        ("POST", f"{url}/plan", {"title": "Ziel\r\nZwei"}, 422),
+        ("POST", f"{url}/plan", {"title": "Ziel", "notes": "x\u0000"}, 422),
+        ("POST", f"{url}/plan", {"title": "x" * 201}, 422),
+    ]
+    for method, path, payload, code in bodies:
+        answer = api.request(method, path, json=payload)
+        assert answer.status_code == code, (payload, answer.status_code)
+    raw = [
+        (b'{"pseudonym": "' + b"x" * 1_000_000 + b'"}', 413),
+        (b'{"pseudonym": "\xff\xfe"}', 400),
+        (b"[" * 100_000 + b"]" * 100_000, 413),
+        (b"[" * 10_000 + b"]" * 10_000, 400),
+        (b'{"pseudonym": "\\ud800"}', 422),
+    ]
+    for content, code in raw:
+        answer = api.patch(url, content=content, headers=as_json)
+        assert answer.status_code == code, (content[:20], answer.status_code)
+    assert _state(database) == before
+    twice = api.patch(url, content=b'{"status": "ended", "status": "paused"}', headers=as_json)
+    assert twice.status_code == 200
+    assert twice.json()["status"] == "paused"
+    shown = api.patch(url, json={"pseudonym": HOSTILE})
+    assert shown.status_code == 200
+    assert shown.headers["content-type"].startswith("application/json")
+    assert shown.headers["x-content-type-options"] == "nosniff"
+    assert shown.json()["pseudonym"] == HOSTILE
+    step = api.post(f"{url}/plan", json={"title": HOSTILE, "notes": "<b>\r\nfett</b>"})
+    assert step.status_code == 201
+    assert step.json()["title"] == HOSTILE
+    exported = api.get(f"{url}/export").json()
+    assert exported["client"]["pseudonym"] == HOSTILE
+    assert HOSTILE in [s["title"] for s in exported["plan"]["steps"]]
+
+
 def test_phone_like_pseudonyms_are_refused_however_they_are_written(
     browser: TestClient, api: TestClient, database: Database, config: HotlineConfig
 ) -> None:
@@ -830,8 +888,9 @@ def test_the_link_forms_that_name_clients_are_in_the_access_log(
 ) -> None:
     """Finding: the task list and a conversation's page name every client of the team by its
     pseudonym in their link forms ("Akte": the choice, the linked one), as the list
-    "Klienten" does, but only the list was in the access log. Now both log the clients they
-    name; an admin, who is shown no link form, leaves no entry."""
+    "Klienten" does, and "Termin buchen" names the client it books for, but only the list was
+    in the access log. Now each logs the clients it names; an admin, who is shown no link
+    form, leaves no entry."""
     seeded = _world(database, config, settings)
     conversation = _linked(database, Conversation, seeded.client_id)
     with database.write() as session:  # an open task, with its link form
@@ -847,6 +906,9 @@ def test_the_link_forms_that_name_clients_are_in_the_access_log(
     talk = browser.get(f"/conversations/{conversation}")
     assert PSEUDONYM in talk.text
     assert _opened(database, "client", seeded.client_id) == 2
+    booking = browser.get(f"/appointments?client={seeded.client_id}")  # "Termin buchen"
+    assert PSEUDONYM in booking.text
+    assert _opened(database, "client", seeded.client_id) == 3
 
 
 # --- erasure that leaves nothing -------------------------------------------------------------
