@@ -25,19 +25,22 @@ from foundation.db import Database
 from foundation.models import (
     AccessLogEntry,
     Appointment,
+    AppointmentMode,
     Channel,
     Client,
     Conversation,
     ConversationState,
     Counsellor,
+    PlanNote,
     PlanStep,
     Role,
     Team,
     Voicemail,
 )
 from foundation.teams import team_by_slug
+from scheduling import appointments, erasure
 from tests.test_auth import csrf_of, make_user, sign_in
-from tests.test_retention import Seeded, everything, seed_client
+from tests.test_retention import ENDED, Seeded, everything, seed_client
 
 PSEUDONYM = "Nordstern-Falke-1"
 HOSTILE = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>"
@@ -981,3 +984,51 @@ def test_an_erasure_on_the_page_or_by_the_api_leaves_nothing_in_the_tables_or_th
         assert row is not None
         assert row.client_id is None
         assert session.scalar(select(func.count()).select_from(Team)) >= 2
+
+
+def test_the_retention_on_its_day_leaves_nothing_in_the_tables_or_the_files(
+    database: Database, config: HotlineConfig, settings: Settings, db_url: str
+) -> None:
+    """Held: the day a case's retention is due (time travel), the hourly job deletes the
+    client, its plan, the appointments' client data and the linked contacts; an appointment
+    never linked ages out from its date the same way; the file and its log keep none of it
+    (the job's own checkpoint), with the service's connections still open."""
+    _people(database, config)
+    amira = _counsellor(database, "Amira")
+    seeded = seed_client(database, settings, None, amira, ended_at=ENDED)
+    with database.write() as session:
+        loose = appointments.book(
+            session,
+            settings,
+            appointments.NewAppointment(
+                amira,
+                appointments.Client("Lose-Adler-9", "+4917612345099", True),
+                ENDED,
+                ENDED + timedelta(hours=1),
+                AppointmentMode.IN_PERSON,
+                location="Bahnhof-Treffpunkt-9",
+            ),
+            actor="tests",
+            now=ENDED - timedelta(days=1),
+        ).id
+    due = ENDED + timedelta(days=730)
+    assert erasure.retention_job(database, settings, due - timedelta(hours=1)).clients == 0
+    swept = erasure.retention_job(database, settings, due + timedelta(days=1))
+    assert swept.clients == 1
+    assert swept.appointments >= 1
+    words = (seeded.pseudonym, seeded.phone, seeded.phone_hash, "Lose-Adler-9",
+             "Bahnhof-Treffpunkt-9", "+4917612345099")  # fmt: skip
+    for table, column, value in everything(database):
+        shown = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        for word in (*words[:3], *words[3:5]):
+            assert word not in shown, (table, column, word)
+    with database.read() as session:
+        assert session.get(Client, seeded.client_id) is None
+        assert session.scalars(select(PlanStep)).all() == []
+        assert session.scalars(select(PlanNote)).all() == []
+        row = session.get(Appointment, loose)
+        assert row is not None
+        assert row.client_phone_enc is None
+        assert row.location is None
+    if db_url.startswith("sqlite"):
+        assert _files_hold(db_url, (*words, *seeded.secrets)) == []
