@@ -19,7 +19,7 @@ from operator import methodcaller
 
 from config.settings import Settings
 from foundation import audit, copies
-from foundation.db import Database
+from foundation.db import Database, checkpoint
 from foundation.models import TwilioResource
 from hotline.providers import twilio
 
@@ -53,6 +53,16 @@ def list_calls(db: Database, settings: Settings, now: datetime) -> int:
         if not listed:
             break
     return total
+
+
+def after_erasure(db: Database, settings: Settings, now: datetime) -> Counter[str]:
+    """What follows an erasure by staff (page or API), once its transaction is committed: on
+    SQLite the write-ahead log is emptied into the file (`foundation.db.checkpoint`), so that
+    the deleted pseudonym, number and place linger in neither file (`secure_delete` overwrites
+    them in the file; the log kept the old pages, and the file its old copies, until then);
+    then Twilio's copies are deleted."""
+    checkpoint(db.engine)
+    return delete_copies(db, settings, now)
 
 
 def delete_copies(db: Database, settings: Settings, now: datetime) -> Counter[str]:

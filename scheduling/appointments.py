@@ -23,6 +23,7 @@ the overlap check, the audit snapshot and the reminder sync below them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,9 +57,11 @@ from scheduling.wallclock import abbreviation
 MAX_LENGTH = timedelta(hours=8)
 PSEUDONYM_LENGTH = 100
 TEXT_LENGTH = 500
-# Six or more digits in a row, whatever separates them: a phone number has no place in a
-# pseudonym (it would be stored in clear and shown on every page).
-PHONE_LIKE = re.compile(r"(?:\d[\s()./+-]*){6,}")
+# Six or more digits in a row, whatever separates them (anything that is neither a letter nor
+# a digit), read in the compatibility form (NFKC: superscript, fullwidth and circled digits
+# are digits): a phone number has no place in a pseudonym (it would be stored in clear and
+# shown on every page).
+PHONE_LIKE = re.compile(r"(?:\d[\W_]*){6,}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MARKS = (AppointmentStatus.DONE, AppointmentStatus.NO_SHOW)
 
@@ -133,23 +136,34 @@ def masked_client_phone(box: crypto.Box, appointment: Appointment) -> str | None
 
 
 def check_pseudonym(raw: str, prefix: str = "client.") -> str:
-    """The pseudonym as stored (white space collapsed); refused when empty, too long, with
-    control characters, or when it looks like a phone number. `prefix`: of the error's field
-    (an appointment's inline client, "client."; a client record, "")."""
+    """The pseudonym as stored (white space collapsed, composed: NFC); refused when empty, too
+    long, with control or invisible characters, or when it looks like a phone number.
+    `prefix`: of the error's field (an appointment's inline client, "client."; a client
+    record, "")."""
     field = f"{prefix}pseudonym"
-    pseudonym = " ".join(raw.split())
+    pseudonym = unicodedata.normalize("NFC", " ".join(raw.split()))
     if not pseudonym:
         raise Invalid("the client's pseudonym is required", field=field)
     if len(pseudonym) > PSEUDONYM_LENGTH:
         raise Invalid(f"the pseudonym has at most {PSEUDONYM_LENGTH} characters", field=field)
     if CONTROL.search(raw):
         raise Invalid("the pseudonym contains control characters", field=field)
-    if PHONE_LIKE.search(pseudonym):
+    if any(unicodedata.category(c) == "Cf" for c in pseudonym):
+        # A zero-width space, a soft hyphen, a BOM: a pseudonym that looks like another one,
+        # and that no one could type to confirm an erasure.
+        raise Invalid("the pseudonym contains invisible characters", field=field)
+    if PHONE_LIKE.search(unicodedata.normalize("NFKC", pseudonym)):
         raise Invalid(
             f"the pseudonym looks like a phone number; give the number as {prefix}phone",
             field=field,
         )
     return pseudonym
+
+
+def pseudonym_key(pseudonym: str) -> str:
+    """What makes two pseudonyms one for a team: the same regardless of case and of how
+    Unicode writes them (compatibility form, case-folded)."""
+    return unicodedata.normalize("NFKC", " ".join(pseudonym.split())).casefold()
 
 
 def check_phone(raw: str | None, sms_consent: bool, prefix: str = "client.") -> str | None:

@@ -18,6 +18,7 @@ export says whether one is there; staff play it on the voicemail's page).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -305,6 +306,14 @@ def log_export(session: Session, by: Principal, done: Export, now: datetime | No
         access_log.opened(session, by, kind, ids, now)
 
 
+def same_typed(typed: str, pseudonym: str) -> bool:
+    """The confirmation is the pseudonym as shown: white space collapsed, and composed (NFC)
+    on both sides, as a keyboard may type "Ä" decomposed; case and the rest exactly."""
+    return unicodedata.normalize("NFC", " ".join(typed.split())) == unicodedata.normalize(
+        "NFC", pseudonym
+    )
+
+
 def erase(
     session: Session,
     settings: Settings,
@@ -319,7 +328,7 @@ def erase(
     another text is Invalid and changes nothing. NotFound for a client `by` may not see,
     `records.ReadOnly` for one she may not change."""
     client = records.changeable(session, client_id, by)
-    if confirm is not None and " ".join(confirm.split()) != client.pseudonym:
+    if confirm is not None and not same_typed(confirm, client.pseudonym):
         raise Invalid(
             "Zur Bestätigung bitte das Pseudonym genau so eingeben, wie es angezeigt wird.",
             field="confirm",

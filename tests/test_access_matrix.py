@@ -586,6 +586,7 @@ ROUTES: dict[tuple[str, str], Page | Api | Public | Twilio] = {
     ),
     ("POST", "/api/v1/clients"): Api(body={}),
     ("GET", "/api/v1/clients/{client_id}"): Api(W.client),
+    ("PATCH", "/api/v1/clients/{client_id}"): Api(W.client, {"status": "paused"}),
     ("GET", "/api/v1/clients/{client_id}/plan"): Api(W.client),
     ("POST", "/api/v1/clients/{client_id}/plan"): Api(W.client, {"title": "Ziel"}),
     ("PATCH", "/api/v1/clients/{client_id}/plan/{step_id}"): Api(

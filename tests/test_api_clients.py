@@ -11,7 +11,14 @@ from starlette.testclient import TestClient
 from config.model import HotlineConfig
 from foundation import apikeys
 from foundation.db import Database
-from foundation.models import AccessLogEntry, Appointment, Client, PlanStep, Voicemail
+from foundation.models import (
+    AccessLogEntry,
+    Appointment,
+    AuditEntry,
+    Client,
+    PlanStep,
+    Voicemail,
+)
 from tests.conftest import add_counsellor
 from tests.test_api import check_against_openapi
 
@@ -183,3 +190,168 @@ def test_hostile_input_is_a_422_never_a_500(api: TestClient, database: Database)
     )
     assert _count(database, Client) == 1
     assert _count(database, Voicemail) == 0
+
+
+def _audit(database: Database, action: str) -> list[AuditEntry]:
+    with database.read() as session:
+        return list(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.entity == "client", AuditEntry.action == action)
+                .order_by(AuditEntry.id)
+            )
+        )
+
+
+def test_patch_changes_details_status_and_review_as_the_page_does(
+    api: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    with database.write() as session:
+        first = add_counsellor(session, config, "islamism", name="Amira").id
+        second = add_counsellor(session, config, "islamism", name="Berat").id
+    created = api.post(
+        "/api/v1/clients",
+        json={"team": "islamism", "pseudonym": "Falke", "counsellor_ids": [first]},
+    ).json()
+    url = f"/api/v1/clients/{created['id']}"
+    changed = api.patch(
+        url,
+        json={"pseudonym": "Habicht", "phone": "0151 23456789", "sms_consent": True,
+              "relative": True, "preferred_channel": "sms", "counsellor_ids": [first, second]},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    check_against_openapi(changed, "/api/v1/clients/{client_id}", "patch")
+    body = changed.json()
+    assert body["pseudonym"] == "Habicht"
+    assert body["phone"] is not None
+    assert body["phone"] != PHONE
+    assert body["sms_consent"] is True
+    assert body["relative"] is True
+    assert body["preferred_channel"] == "sms"
+    assert body["counsellor_ids"] == sorted([first, second])
+    # What a PATCH does not name stays.
+    only = api.patch(url, json={"relative": False}).json()
+    assert (only["pseudonym"], only["sms_consent"], only["preferred_channel"]) == (
+        "Habicht",
+        True,
+        "sms",
+    )
+    assert only["counsellor_ids"] == sorted([first, second])
+    assert only["phone"] == body["phone"]
+    # The status and its dates.
+    counselling = api.patch(url, json={"status": "in_counselling"}).json()
+    assert counselling["status"] == "in_counselling"
+    assert counselling["started_at"] is not None
+    paused = api.patch(url, json={"status": "paused"}).json()
+    assert paused["paused_at"] is not None
+    assert paused["started_at"] == counselling["started_at"]
+    ended = api.patch(url, json={"status": "ended"}).json()
+    assert ended["ended_at"] is not None
+    again = api.patch(url, json={"status": "in_counselling"}).json()
+    assert again["ended_at"] is None
+    assert again["started_at"] == counselling["started_at"]  # the first time stays
+    # The next review, and none.
+    reviewed = api.patch(url, json={"review_on": "2031-03-01"})
+    assert reviewed.json()["review_on"] == "2031-03-01"
+    assert api.get(f"{url}/plan").json()["review_on"] == "2031-03-01"
+    assert api.patch(url, json={"review_on": None}).json()["review_on"] is None
+    # Removing what may be removed.
+    cleared = api.patch(
+        url, json={"phone": None, "sms_consent": False, "preferred_channel": None}
+    ).json()
+    assert (cleared["phone"], cleared["sms_consent"], cleared["preferred_channel"]) == (
+        None,
+        False,
+        None,
+    )
+    # Audited as the page's changes are: what changed, never the pseudonym or the number.
+    updates = _audit(database, "update")
+    assert updates
+    assert all("Habicht" not in str(e.after) and "Falke" not in str(e.after) for e in updates)
+    assert updates[0].after is not None
+    assert updates[0].after["pseudonym_changed"] is True
+    assert [e.after["status"] for e in _audit(database, "status") if e.after] == [
+        "in_counselling",
+        "paused",
+        "ended",
+        "in_counselling",
+    ]
+    assert len(_audit(database, "review")) == 2
+    with database.read() as session:
+        opened = session.scalars(
+            select(AccessLogEntry.record_id).where(AccessLogEntry.kind == "client")
+        ).all()
+    assert created["id"] in opened
+
+
+def test_patch_refuses_what_the_page_refuses_and_changes_nothing(
+    api: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    with database.write() as session:
+        other_team = add_counsellor(session, config, "right-wing").id
+    api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Adler"})
+    created = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Falke"}).json()
+    url = f"/api/v1/clients/{created['id']}"
+    before = api.get(url).json()
+    refused = [
+        ({"pseudonym": "0151 2345678"}, 422),
+        ({"pseudonym": "Klient 0151 23 45"}, 422),
+        ({"pseudonym": ""}, 422),
+        ({"pseudonym": None}, 422),
+        ({"pseudonym": "x" * 101}, 422),
+        ({"pseudonym": "a\u0000b"}, 422),
+        ({"pseudonym": "ADLER"}, 409),  # the team has it (regardless of case)
+        ({"phone": "12"}, 422),
+        ({"sms_consent": True}, 422),  # no number
+        ({"phone": "030 1234567", "sms_consent": True}, 422),  # not a mobile
+        ({"counsellor_ids": [other_team]}, 422),
+        ({"counsellor_ids": None}, 422),
+        ({"status": "weg"}, 422),
+        ({"status": None}, 422),
+        ({"review_on": "9999-12-31"}, 422),
+        ({"review_on": "0000-01-01"}, 422),
+        ({"review_on": "2031-02-30"}, 422),
+        ({"review_on": "morgen"}, 422),
+        ({"team": "right-wing"}, 422),  # a client stays in its team
+        # One transaction: a valid status with a refused pseudonym changes neither.
+        ({"status": "ended", "pseudonym": "0151 2345678"}, 422),
+        ({"review_on": "2031-03-01", "pseudonym": "adler"}, 409),
+    ]
+    for payload, code in refused:
+        answer = api.patch(url, json=payload)
+        assert answer.status_code == code, (payload, answer.status_code, answer.text)
+        check_against_openapi(answer, "/api/v1/clients/{client_id}", "patch")
+    assert api.get(url).json() == before
+    assert _audit(database, "update") == []
+    assert _audit(database, "status") == []
+    for path in ("/api/v1/clients/0", "/api/v1/clients/x", f"/api/v1/clients/{2**70}"):
+        assert api.patch(path, json={"status": "ended"}).status_code == 422, path
+    assert api.patch("/api/v1/clients/999999", json={"status": "ended"}).status_code == 404
+    assert (
+        api.patch(url, content=b"{", headers={"content-type": "application/json"}).status_code
+        == 400
+    )
+    assert (
+        api.patch(url, content=b"status=ended", headers={"content-type": "text/plain"})
+    ).status_code == 415
+    assert api.patch(url, json={}).json() == before  # nothing named, nothing changed
+
+
+def test_patch_needs_a_writable_key_of_the_clients_team(
+    client: TestClient, database: Database
+) -> None:
+    client.headers["Authorization"] = f"Bearer {_key(database, ['islamism'])}"
+    own = client.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Falke"}).json()
+    url = f"/api/v1/clients/{own['id']}"
+    client.headers["Authorization"] = f"Bearer {_key(database, ['right-wing'])}"
+    assert client.patch(url, json={"status": "ended"}).status_code == 404
+    client.headers["Authorization"] = f"Bearer {_key(database, ['islamism'], read_only=True)}"
+    refused = client.patch(url, json={"status": "ended"})
+    assert refused.status_code == 403
+    check_against_openapi(refused, "/api/v1/clients/{client_id}", "patch")
+    del client.headers["Authorization"]
+    assert client.patch(url, json={"status": "ended"}).status_code == 401
+    client.headers["Authorization"] = f"Bearer {_key(database, ['islamism'])}"
+    assert client.get(url).json()["status"] == "first_contact"
+    assert client.put(url, json={"status": "ended"}).status_code == 405
+    assert set(client.put(url).headers["allow"].split(", ")) >= {"GET", "PATCH", "DELETE"}

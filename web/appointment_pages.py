@@ -230,6 +230,8 @@ def load(
                     )
                     busy_warning = words.busy_warning(busy, zone)
     access_log.log_opened(db, viewer.principal, "appointment", (a.id for a in found))
+    if booking_client is not None:  # the booking form names the client by its pseudonym
+        access_log.log_opened(db, viewer.principal, "client", [booking_client.id])
     return {
         "scope": scope,
         "upcoming": [r for r in rows if r.appointment.end_at > now],

@@ -6,7 +6,8 @@ docs/retention.md#data-subject-requests):
   as a JSON file (`/clients/{id}/export.json`, the API's shape). Each is in the access log.
 * "Akte löschen" (`/clients/{id}/erase`): the confirmation step, where the pseudonym must be
   typed; then the client is erased now, with the completeness of the retention, and Twilio's
-  copies are deleted in the background.
+  copies are deleted in the background (after SQLite's log is emptied into the file:
+  `hotline.twilio_copies.after_erasure`).
 
 Only the team's staff (`foundation.access.may_see_client` to export, `may_change_client` to
 erase): an admin as such, and anyone of another team, is answered like a missing client (404).
@@ -163,7 +164,7 @@ async def erase(request: Request, viewer: Viewer) -> Response:
         return await _confirm(request, viewer, exc.message, 422)
     context = {"viewer": viewer, "client_id": _client_id(request), "done": True}
     response = render(request, "client_erase.html", context)
-    response.background = BackgroundTask(twilio_copies.delete_copies, db, settings, utcnow())
+    response.background = BackgroundTask(twilio_copies.after_erasure, db, settings, utcnow())
     return response
 
 

@@ -119,6 +119,8 @@ async def _view(
                 ]
         if staff:  # only staff are shown what was written
             access_log.log_opened(db, who, "conversation", [conversation_id])
+        # The link form names the team's clients by pseudonym, as the list "Klienten" does.
+        access_log.log_opened(db, who, "client", links.shown_clients([state], choices))
         return detail, state, choices
 
     shown, link_state, client_choices = await run_in_threadpool(load)

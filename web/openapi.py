@@ -252,6 +252,24 @@ def _client_paths() -> dict[str, Any]:
                     **_errors(404, 422),
                 },
             },
+            "patch": {
+                "summary": "Change a client: its details, status or next review date (what is "
+                "given)",
+                "description": "As the client's page does, with its refusals: a pseudonym the "
+                "team has (regardless of case; 409) or one that looks like a phone number, a bad "
+                "number, SMS consent without a mobile number, a counsellor outside the team, a "
+                "review date outside the years the service plans for (422). Each change is in "
+                "the audit log (what changed, never the pseudonym or the number); the answer, "
+                "the client with its timeline, is in the access log. Another team's client: 404; "
+                "a read-only key: 403.",
+                "operationId": "changeClient",
+                "parameters": [client_id],
+                "requestBody": _body(schemas.ClientChangeIn),
+                "responses": {
+                    "200": _json(schemas.ClientRecordOut, "the client as changed"),
+                    **_errors(404, 409, *_BODY_ERRORS),
+                },
+            },
         },
         "/api/v1/clients/{client_id}/plan": {
             "get": {

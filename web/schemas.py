@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from foundation import text
 from foundation.clock import FIRST_DAY, LAST_DAY, served
@@ -441,6 +442,75 @@ class NewClientIn(In):
     )
 
 
+_Responsible = Annotated[list[RecordId], Field(max_length=20)]
+
+
+def _left_out(schema: dict[str, Any]) -> None:
+    """A field that may be left out but is never null: its default (None) is not shown."""
+    schema.pop("default", None)
+
+
+class ClientChangeIn(In):
+    """What to change of a client (PATCH): what is given changes, the rest stays. `phone`,
+    `preferred_channel` and `review_on` as null (`phone` also "") remove the value; the others
+    are never null."""
+
+    EXAMPLE: ClassVar[dict[str, Any] | None] = {
+        "status": "in_counselling",
+        "review_on": "2031-03-01",
+    }
+
+    pseudonym: str | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_left_out,
+        min_length=1,
+        max_length=100,
+        description="unique in the team; never a real name, no phone number",
+    )
+    phone: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=PHONE,
+        description='a new number (stored encrypted, returned masked only); null or "" removes it',
+    )
+    sms_consent: bool | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_left_out,
+        description="SMS to the client; needs a mobile phone",
+    )
+    relative: bool | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_left_out,
+        description="a relative (Angehörige/r) of a radicalised person",
+    )
+    preferred_channel: PreferredChannel | None = Field(default=None, description="null: none")
+    counsellor_ids: _Responsible | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_left_out,
+        description="the responsible counsellors (all of them): active members of the team",
+    )
+    status: ClientStatus | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_left_out,
+        description="any status from any other; the dates follow (started_at: the first time "
+        "in counselling, paused_at: the latest pause, ended_at: while ended)",
+    )
+    review_on: date | None = Field(
+        default=None,
+        description=f"the plan's next review (local day, {FIRST_DAY.year} to {LAST_DAY.year}); "
+        "null: none",
+    )
+
+    @field_validator(
+        "pseudonym", "sms_consent", "relative", "counsellor_ids", "status", mode="before"
+    )
+    @classmethod
+    def _given(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
+
+
 TimelineKind = Literal[
     "appointment", "conversation", "callback_request", "voicemail", "outbound_call"
 ]
@@ -814,6 +884,7 @@ ALL = (
     CallBackTarget,
     CallBackOut,
     NewClientIn,
+    ClientChangeIn,
     TimelineEntryOut,
     ClientRecordOut,
     PlanStepIn,

@@ -89,6 +89,9 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
             sections.append(
                 TeamSection(slug, team.name, staff, found.open, found.done, calls, states, choices)
             )
+    # The link forms name the team's clients by pseudonym, as the list "Klienten" does.
+    named = [i for s in sections for i in links.shown_clients(s.links.values(), s.clients)]
+    access_log.log_opened(db, viewer.principal, "client", named)
     shown = [t for s in sections if s.staff for t in s.open + s.done]  # with what was left
     for kind, logged in (("callback", "callback_request"), ("voicemail", "voicemail")):
         ids = (t.id for t in shown if t.kind == kind)

@@ -10,7 +10,7 @@ Audited with ids only.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -103,6 +103,20 @@ def states(
         )
         found[row.id] = LinkState(suggestion=(match.id, match.pseudonym) if match else None)
     return found
+
+
+def shown_clients(
+    states: Iterable[LinkState | None], choices: Iterable[tuple[int, str]]
+) -> list[int]:
+    """The clients a link form names by pseudonym (its choice, the linked and the suggested
+    ones): for the access log, as the list of clients is."""
+    found = [client_id for client_id, _ in choices]
+    for state in states:
+        if state is not None and state.client_id is not None:
+            found.append(state.client_id)
+        if state is not None and state.suggestion is not None:
+            found.append(state.suggestion[0])
+    return list(dict.fromkeys(found))
 
 
 def team_ids(session: Session, settings: Settings, row: Linkable) -> list[int]:

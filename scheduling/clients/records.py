@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from foundation.models import (
     Team,
 )
 from foundation.teams import team_by_slug
-from scheduling.appointments import check_phone, check_pseudonym
+from scheduling.appointments import check_phone, check_pseudonym, pseudonym_key
 
 PHONE_PURPOSE = "caller"  # the keyed hash of a number, as hotline.voice_calls keeps a caller's
 
@@ -56,13 +56,14 @@ class NewClient:
 @dataclass(frozen=True, slots=True)
 class ClientEdit:
     """A client's details as a form or an API call sets them. The number stays as it is unless
-    a new one is given (`phone`) or it is removed (`clear_phone`)."""
+    a new one is given (`phone`) or it is removed (`clear_phone`); the responsible counsellors
+    too if `counsellor_ids` is None."""
 
     pseudonym: str
     sms_consent: bool = False
     relative: bool = False
     preferred_channel: PreferredChannel | None = None
-    counsellor_ids: tuple[int, ...] = ()
+    counsellor_ids: tuple[int, ...] | None = ()
     phone: str | None = None
     clear_phone: bool = False
 
@@ -123,13 +124,13 @@ def snapshot(client: Client) -> dict[str, object]:
 
 
 def _unique(session: Session, team_id: int, pseudonym: str, ignore: int | None = None) -> None:
-    query = select(Client.id).where(
-        Client.team_id == team_id, func.lower(Client.pseudonym) == pseudonym.lower()
-    )
-    if ignore is not None:
-        query = query.where(Client.id != ignore)
-    if session.scalar(query.limit(1)) is not None:
-        raise Conflict("the team already has a client with this pseudonym", field="pseudonym")
+    """Compared here, not in SQL: `lower()` folds only ASCII on SQLite (and under PostgreSQL's
+    C collation), so "Ärger" and "ÄRGER" would be two clients (`appointments.pseudonym_key`)."""
+    wanted = pseudonym_key(pseudonym)
+    query = select(Client.id, Client.pseudonym).where(Client.team_id == team_id)
+    for client_id, known in session.execute(query):
+        if client_id != ignore and pseudonym_key(known) == wanted:
+            raise Conflict("the team already has a client with this pseudonym", field="pseudonym")
 
 
 def _counsellors(session: Session, team: Team, ids: Iterable[int]) -> list[Counsellor]:
@@ -227,7 +228,11 @@ def update(
     _unique(session, client.team_id, pseudonym, ignore=client.id)
     team = session.get(Team, client.team_id)
     assert team is not None
-    people = _counsellors(session, team, edit.counsellor_ids)
+    people = (
+        _counsellors(session, team, edit.counsellor_ids)
+        if edit.counsellor_ids is not None
+        else list(client.counsellors)
+    )
     before = snapshot(client)
     changed_pseudonym = client.pseudonym != pseudonym
     client.pseudonym = pseudonym

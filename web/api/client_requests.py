@@ -4,9 +4,9 @@ data-subject requests (scheduling.subject_requests, docs/retention.md#data-subje
 The export is everything held about the client as JSON (`ClientExportOut`), for a key whose
 scope covers the client's team (a read-only one too: it reads), in the access log like every
 opening. DELETE erases the client now, with the completeness of the retention (204), for a
-writable key of the team; Twilio's copies are then deleted in the background (and, should
-Twilio not answer now, by the hourly retention). A client the key may not see is a 404, as a
-missing one.
+writable key of the team; then, in the background, SQLite's log is emptied into the file and
+Twilio's copies are deleted (and, should Twilio not answer now, by the hourly retention). A
+client the key may not see is a 404, as a missing one.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ async def _erase_client(request: Request) -> Work:
         return Response(
             status_code=204,
             background=BackgroundTask(
-                twilio_copies.delete_copies, state.db, state.settings, utcnow()
+                twilio_copies.after_erasure, state.db, state.settings, utcnow()
             ),
         )
 
@@ -63,10 +63,14 @@ async def _erase_client(request: Request) -> Work:
 
 erase_client = api(_erase_client, write=True)
 
-# The client's own path answers GET with the client record (`web.api.clients`) and DELETE with
-# the erasure: one route, so that another method is a 405 naming both. It comes before the
-# records' routes (`web.api.routes`).
+# The client's own path answers GET and PATCH with the client record (`web.api.clients`) and
+# DELETE with the erasure: one route, so that another method is a 405 naming all three. It
+# comes before the records' routes (`web.api.routes`).
 routes = [
     Route(f"{PATH}/export", export_client, methods=["GET"]),
-    Route(PATH, one_route(clients.get_client, delete=erase_client), methods=["GET", "DELETE"]),
+    Route(
+        PATH,
+        one_route(clients.get_client, patch=clients.change_client, delete=erase_client),
+        methods=["GET", "PATCH", "DELETE"],
+    ),
 ]

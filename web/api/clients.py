@@ -1,5 +1,6 @@
-"""/api/v1/clients: create a client record, read it with its timeline, and its exit plan's steps
-(`/plan`: list, add, change one). A key sees and changes the clients of its teams
+"""/api/v1/clients: create a client record, read it with its timeline, change it (its details,
+status and next review date, as the client's page does), and its exit plan's steps (`/plan`:
+list, add, change one). A key sees and changes the clients of its teams
 (`foundation.access.may_see_client`; a read-only key only reads); another team's client is
 answered like a missing one (404). The number leaves only masked; reading a client or its plan
 is written to the access log."""
@@ -16,10 +17,11 @@ from foundation import access, access_log, crypto
 from foundation.access import Principal
 from foundation.models import Client, PlanStep, Team
 from scheduling.clients import plan, records, timeline
-from scheduling.clients.records import NewClient
+from scheduling.clients.records import ClientEdit, NewClient
 from web.api.plumbing import BadRequest, Work, api, body, get_or_post, one_route, path_id
 from web.responses import created, error, json_response, local
 from web.schemas import (
+    ClientChangeIn,
     ClientRecordOut,
     NewClientIn,
     PlanOut,
@@ -121,6 +123,56 @@ async def get_client(request: Request) -> Work:
         return json_response(out)
 
     return work
+
+
+def _edit(client: Client, payload: ClientChangeIn) -> ClientEdit | None:
+    """The details as the PATCH leaves them (what it does not name stays), or None when it
+    names none of them."""
+    given = payload.model_fields_set
+    details = {"pseudonym", "phone", "sms_consent", "relative", "preferred_channel"}
+    if not given & (details | {"counsellor_ids"}):
+        return None
+    phone = payload.phone if "phone" in given else None
+    return ClientEdit(
+        pseudonym=payload.pseudonym if payload.pseudonym is not None else client.pseudonym,
+        sms_consent=(
+            payload.sms_consent if payload.sms_consent is not None else client.sms_consent
+        ),
+        relative=payload.relative if payload.relative is not None else client.relative,
+        preferred_channel=(
+            payload.preferred_channel if "preferred_channel" in given else client.preferred_channel
+        ),
+        counsellor_ids=(
+            tuple(payload.counsellor_ids) if payload.counsellor_ids is not None else None
+        ),
+        phone=phone or None,
+        clear_phone="phone" in given and not phone,
+    )
+
+
+async def _change(request: Request) -> Work:
+    client_id = path_id(request, "client_id")
+    payload = await body(request, ClientChangeIn)
+    settings: Settings = request.app.state.settings
+
+    def work(session: Session, who: Principal) -> Response:
+        client = records.changeable(session, client_id, who)
+        edit = _edit(client, payload)
+        if edit is not None:
+            records.update(session, settings, client.id, edit, by=who)
+        if payload.status is not None:
+            records.change_status(session, client.id, payload.status, by=who)
+        if "review_on" in payload.model_fields_set:
+            plan.set_review(session, client.id, payload.review_on, by=who)
+        session.flush()
+        out = _client_out(session, settings, client)
+        access_log.opened(session, who, "client", [client.id])
+        return json_response(out)
+
+    return work
+
+
+change_client = api(_change, write=True)
 
 
 @api
