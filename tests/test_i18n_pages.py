@@ -1,0 +1,91 @@
+"""More staff pages in English (tests/test_i18n.py has the catalogues and the first pages):
+the calendar page, and so on. Each is walked as a signed-in account that chose English, and
+no German may be left on it but the names it shows (configuration and data)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from config.model import HotlineConfig
+from config.settings import Settings
+from foundation.db import Database
+from foundation.models import ExternalCalendar, Role
+from tests.helpers import https_client
+from tests.test_auth import csrf_of, make_user, sign_in
+from tests.test_i18n import Text, choose, german_left
+
+# Words an English page must not have, besides those tests/test_i18n.py looks for.
+MORE_GERMAN = re.compile(
+    r"\b(Klienten|Klientin|Bericht|Berichte|Zurück|Speichern|Akte|Kalender|Gespräch|Nachricht|"
+    r"Anrufe|Leitung|Schließen|Löschen|Seite|Zeitraum|Protokoll)\b"
+)
+
+
+def no_german(html: str, config: HotlineConfig, names: tuple[str, ...] = ()) -> list[str]:
+    """The German words left on a page (the names it shows excepted)."""
+    parser = Text()
+    parser.feed(html)
+    text = " ".join(parser.parts)
+    shown = [
+        config.organisation.name,
+        *(team.name for team in config.teams.values()),
+        *(line.display_name for line in config.lines.values()),
+        *names,
+    ]
+    for name in sorted(shown, key=len, reverse=True):
+        text = text.replace(name, " ")
+    words = {match.group(0) for match in MORE_GERMAN.finditer(text)}
+    return sorted(set(german_left(html, config, names)) | words)
+
+
+@pytest.fixture
+def counsellor(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """A counsellor of the islamism team ("Beraterin") who chose English."""
+    make_user(database, settings.config, "beraterin", Role.COUNSELLOR, "islamism")
+    with https_client(settings, database) as client:
+        sign_in(client, "beraterin")
+        choose(client, "en")
+        yield client
+
+
+def test_the_calendar_page_in_english_has_no_german_left(
+    counsellor: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    names = ("Beraterin", "beraterin", "Handy")
+    page = counsellor.get("/calendar")
+    assert page.status_code == 200
+    assert "Subscribe to a calendar" in page.text
+    assert no_german(page.text, config, names) == []
+    csrf = csrf_of(page.text)
+    issued = counsellor.post("/calendar/feeds", data={"csrf": csrf, "feed": "me", "label": "Handy"})
+    assert issued.status_code == 200
+    assert "New calendar address “Handy”." in issued.text
+    assert "Shifts and appointments – Beraterin" in issued.text
+    assert no_german(issued.text, config, names) == []
+    refused = counsellor.post("/calendar/external", data={"csrf": csrf, "url": "ftp://x"})
+    assert refused.status_code == 422
+    assert "This is not a calendar address." in refused.text
+    assert no_german(refused.text, config, names) == []
+    long = counsellor.post("/calendar/feeds", data={"csrf": csrf, "feed": "me", "label": "x" * 101})
+    assert "The label may be at most 100 characters long." in long.text
+    added = counsellor.post(
+        "/calendar/external",
+        data={"csrf": csrf, "url": "https://calendar.example.org/private.ics", "label": "Handy"},
+    )
+    assert added.status_code == 303
+    with database.write() as session:
+        calendar = session.scalars(select(ExternalCalendar)).one()
+        calendar.last_fetched_at = calendar.created_at
+        calendar.last_error = "Der Kalender ist nicht erreichbar."  # as the fetch stores it
+    page = counsellor.get("/calendar")
+    assert "The calendar cannot be reached." in page.text
+    assert no_german(page.text, config, names) == []
+    choose(counsellor, "de")  # and the same page in German still is
+    german = counsellor.get("/calendar")
+    assert "Der Kalender ist nicht erreichbar." in german.text
+    assert "Kalender abonnieren" in german.text
