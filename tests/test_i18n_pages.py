@@ -89,3 +89,58 @@ def test_the_calendar_page_in_english_has_no_german_left(
     german = counsellor.get("/calendar")
     assert "Der Kalender ist nicht erreichbar." in german.text
     assert "Kalender abonnieren" in german.text
+
+
+def test_the_client_pages_in_english_have_no_german_left(
+    counsellor: TestClient, config: HotlineConfig
+) -> None:
+    names = ("Beraterin", "beraterin", "Falke", "Szene verlassen", "Erstgespräch")
+    listing = counsellor.get("/clients")
+    assert "No case records yet." in listing.text
+    assert no_german(listing.text, config, names) == []
+    csrf = csrf_of(listing.text)
+    form = {"csrf": csrf, "team": "islamism", "pseudonym": "Falke", "phone": "0151 23456789",
+            "sms_consent": "1", "relative": "1", "preferred_channel": "in_person"}  # fmt: skip
+    created = counsellor.post("/clients", data=form)
+    assert created.status_code == 303
+    base = created.headers["location"].split("?")[0]
+    again = counsellor.post("/clients", data=form)
+    assert again.status_code == 409
+    assert "The team already has a client with this pseudonym. Nothing was created." in again.text
+    assert no_german(again.text, config, names) == []
+    counsellor.post(f"{base}/steps", data={"csrf": csrf, "title": "Szene verlassen"})
+    counsellor.post(f"{base}/notes", data={"csrf": csrf, "body": "Erstgespräch"})
+    counsellor.post(f"{base}/review", data={"csrf": csrf, "review_on": "2031-03-01"})
+    page = counsellor.get(f"{base}?notice=note")
+    assert "The note is saved." in page.text
+    assert "Case no. 1" in page.text
+    assert "in person" in page.text
+    assert no_german(page.text, config, names) == []
+    assert "1 Mar 2031" in counsellor.get("/clients").text  # the review, the English way
+    refused = counsellor.post(f"{base}/steps", data={"csrf": csrf, "title": " "})
+    assert refused.status_code == 422
+    assert "Please give the step a title (at most 200 characters). Nothing was changed." in (
+        refused.text
+    )
+    assert no_german(refused.text, config, names) == []
+    export = counsellor.get(f"{base}/export")
+    assert export.status_code == 200
+    assert "Access report on stored data" in export.text
+    assert "Back to the case record" in export.text
+    assert no_german(export.text, config, names) == []
+    erase = counsellor.get(f"{base}/erase")
+    assert no_german(erase.text, config, names) == []
+    wrong = counsellor.post(f"{base}/erase", data={"csrf": csrf, "confirm": "Adler"})
+    assert wrong.status_code == 422
+    assert "To confirm, please enter the pseudonym exactly as it is shown." in wrong.text
+    assert no_german(wrong.text, config, names) == []
+    unlinked = counsellor.post(
+        "/clients/link", data={"csrf": csrf, "kind": "voicemail", "record_id": "99"}
+    )
+    assert unlinked.status_code == 422
+    assert "Not linked" in unlinked.text
+    assert no_german(unlinked.text, config, names) == []
+    done = counsellor.post(f"{base}/erase", data={"csrf": csrf, "confirm": "Falke"})
+    assert done.status_code == 200
+    assert "Case record deleted" in done.text
+    assert no_german(done.text, config, names) == []
