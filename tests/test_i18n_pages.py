@@ -144,3 +144,45 @@ def test_the_client_pages_in_english_have_no_german_left(
     assert done.status_code == 200
     assert "Case record deleted" in done.text
     assert no_german(done.text, config, names) == []
+
+
+@pytest.fixture
+def coordinator(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """A coordinator of the islamism team who chose English."""
+    make_user(database, settings.config, "koordination", Role.COORDINATOR, "islamism")
+    with https_client(settings, database) as client:
+        sign_in(client, "koordination")
+        choose(client, "en")
+        yield client
+
+
+def test_the_report_page_in_english_has_no_german_left_and_its_csv_stays_german(
+    coordinator: TestClient, config: HotlineConfig
+) -> None:
+    names = ("koordination",)
+    month = coordinator.get("/reports/islamism?period=month&date=2026-10-01")
+    assert month.status_code == 200
+    assert "Reports: Team Islamismus" in month.text
+    assert "October 2026" in month.text
+    assert "Period <strong>1 Oct 2026 to 31 Oct 2026</strong>" in month.text
+    assert "Wait until answered: 90th percentile" in month.text
+    assert "<title>Calls per line</title>" in month.text.replace(' id="c-leitungen-t"', "")
+    assert no_german(month.text, config, names) == []
+    week = coordinator.get("/reports/islamism?period=week&date=2026-10-25")
+    assert "Week 43/2026 (19 Oct–25 Oct 2026)" in week.text
+    assert no_german(week.text, config, names) == []
+    quarter = coordinator.get("/reports/islamism?period=quarter&date=2026-10-25")
+    assert "Q4 2026" in quarter.text
+    refused = coordinator.get("/reports/islamism?period=range&from=2026-10-31&to=2026-10-01")
+    assert refused.status_code == 422
+    assert "The last day is before the first." in refused.text
+    assert no_german(refused.text, config, names) == []
+    # The CSV is the same German table for every reader (docs/reports.md).
+    csv = coordinator.get("/reports/islamism/anrufe-islamism.csv?period=month&date=2026-10-01")
+    assert csv.status_code == 200
+    assert csv.text.splitlines()[0].startswith("Kennzahl,Zeitraum 01.10.2026–31.10.2026,")
+    assert "Anrufe gesamt" in csv.text
+    heat = coordinator.get(
+        "/reports/islamism/wochenstunden-islamism.csv?period=month&date=2026-10-01"
+    )
+    assert heat.text.splitlines()[0] == "Uhrzeit,Mo,Di,Mi,Do,Fr,Sa,So"
