@@ -28,6 +28,7 @@ from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import Conflict, Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import (
     Channel,
     Conversation,
@@ -50,6 +51,10 @@ ACTIONS = ("close", "reopen")
 RETENTION_ACTOR = "system:retention"
 COPIES_BATCH = 100  # messages whose copies at Twilio are deleted per run
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
+# Refusals the page shows in its language (web.conversation_pages); filled in with `%`.
+TOO_LONG = N_("Eine Nachricht hat höchstens %(count)s Zeichen.")
+NUMBER_DELETED = N_("Die Nummer ist nach Ablauf der Aufbewahrungsfrist gelöscht.")
+ALREADY_OPEN = N_("Mit dieser Person gibt es schon ein offenes Gespräch (%(code)s).")
 
 
 class NotStaff(Exception):
@@ -234,13 +239,13 @@ def reply(
     conversation = _staff_conversation(session, conversation_id, by)
     text = text.strip()
     if not text:
-        raise Invalid("Bitte schreiben Sie eine Nachricht.", field="body")
+        raise Invalid(N_("Bitte schreiben Sie eine Nachricht."), field="body")
     if len(text) > MAX_BODY:
-        raise Invalid(f"Eine Nachricht hat höchstens {MAX_BODY} Zeichen.", field="body")
+        raise Invalid(TOO_LONG % {"count": MAX_BODY}, field="body")
     if conversation.state is not ConversationState.OPEN:
-        raise Conflict("Das Gespräch ist geschlossen. Öffnen Sie es wieder, um zu antworten.")
+        raise Conflict(N_("Das Gespräch ist geschlossen. Öffnen Sie es wieder, um zu antworten."))
     if conversation.client_enc is None:
-        raise Conflict("Die Nummer ist nach Ablauf der Aufbewahrungsfrist gelöscht.")
+        raise Conflict(NUMBER_DELETED)
     message = queue_reply(
         session, settings, conversation, text, counsellor_id=counsellor_id, user_id=user_id, now=now
     )
@@ -267,7 +272,7 @@ def change_state(
     now = now or utcnow()
     conversation = _staff_conversation(session, conversation_id, by)
     if action not in ACTIONS:
-        raise Invalid("Diese Aktion gibt es nicht.", field="action")
+        raise Invalid(N_("Diese Aktion gibt es nicht."), field="action")
     before = {"state": conversation.state.value, "code": conversation.code}
     if action == "close":
         if conversation.state is ConversationState.CLOSED:
@@ -288,7 +293,7 @@ def change_state(
 
 def _may_reopen(session: Session, conversation: Conversation) -> None:
     if conversation.client_enc is None or conversation.client_hash is None:
-        raise Conflict("Die Nummer ist nach Ablauf der Aufbewahrungsfrist gelöscht.")
+        raise Conflict(NUMBER_DELETED)
     other = session.scalar(
         select(Conversation.code).where(
             Conversation.team_id == conversation.team_id,
@@ -297,7 +302,7 @@ def _may_reopen(session: Session, conversation: Conversation) -> None:
         )
     )
     if other is not None:
-        raise Conflict(f"Mit dieser Person gibt es schon ein offenes Gespräch ({other}).")
+        raise Conflict(ALREADY_OPEN % {"code": other})
 
 
 # --- retention ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from foundation import access_log, crypto
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.errors import Invalid, NotFound
+from foundation.i18n import N_
 from foundation.models import (
     Appointment,
     CallbackRequest,
@@ -330,7 +331,7 @@ def erase(
     client = records.changeable(session, client_id, by)
     if confirm is not None and not same_typed(confirm, client.pseudonym):
         raise Invalid(
-            "Zur Bestätigung bitte das Pseudonym genau so eingeben, wie es angezeigt wird.",
+            N_("Zur Bestätigung bitte das Pseudonym genau so eingeben, wie es angezeigt wird."),
             field="confirm",
         )
     erased = erasure.erase_client(

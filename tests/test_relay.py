@@ -46,6 +46,8 @@ from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import FakeTwilio
 from tests.helpers import OnCall, https_client, live_twilio, post_signed, wait_for
 from tests.test_auth import PASSWORD, csrf_of, make_user, sign_in
+from tests.test_i18n import choose
+from tests.test_i18n_pages import no_german
 from web.app import create_app
 
 ISLAMISM = "+497112794555"
@@ -659,6 +661,42 @@ def test_the_team_sees_its_conversations_and_replies_from_the_page(
             select(AuditEntry.action).where(AuditEntry.entity == "conversation")
         ).all()
     assert actions == ["reply", "close"]
+
+
+def test_the_conversation_pages_in_english_have_no_german_left(
+    line: Line, on_call: OnCall, browser: TestClient, noon: time_machine.Coordinates
+) -> None:
+    config = line.settings.config
+    make_user(line.database, config, "koordination", Role.COORDINATOR, "islamism")
+    line.sms(CLIENT, "Hallo, ich brauche Hilfe")
+    line.sent(1)
+    settled(line, 1)
+    (conversation,) = conversations_of(line.database)
+    sign_in(browser, "koordination")
+    choose(browser, "en")
+    names = ("koordination", "Primär Person", "Hallo, ich brauche Hilfe")
+    listing = browser.get("/conversations")
+    assert "Open (1)" in listing.text
+    assert no_german(listing.text, config, names) == []
+    url = f"/conversations/{conversation.id}"
+    page = browser.get(url)
+    assert "Conversation K1" in page.text
+    assert "forwarded to Primär Person:" in page.text
+    assert no_german(page.text, config, names) == []
+    csrf = csrf_of(page.text)
+    too_long = browser.post(f"{url}/reply", data={"body": "x" * 1601, "csrf": csrf})
+    assert too_long.status_code == 422
+    assert "A message has at most 1600 characters." in too_long.text
+    browser.post(f"{url}/reply", data={"body": "Antwort", "csrf": csrf})
+    line.sent(2)
+    browser.post(f"{url}/state", data={"action": "close", "csrf": csrf})
+    line.sms(CLIENT, "Hallo nochmal")
+    line.sent(3)
+    reopen = browser.post(f"{url}/state", data={"action": "reopen", "csrf": csrf})
+    assert reopen.status_code == 409
+    assert "There is already an open conversation with this person (K2)." in reopen.text
+    assert "Reply from koordination" in reopen.text
+    assert no_german(reopen.text, config, (*names, "Antwort", "Hallo nochmal")) == []
 
 
 def test_reopening_takes_a_new_code_if_the_old_one_is_taken(

@@ -28,17 +28,20 @@ from foundation.models import Counsellor, ExternalCalendar, FeedToken, Team, Tea
 from scheduling.busy import calendars
 from scheduling.feeds import tokens
 from web.auth import Viewer, page
+from web.i18n import N_, _
 from web.pages import as_int, render
 
 log = logging.getLogger(__name__)
 MESSAGES = {
-    "feed": "Bitte wählen Sie, welchen Kalender Sie abonnieren möchten.",
-    "label": "Die Bezeichnung darf höchstens 100 Zeichen lang sein.",
-    "url": "Das ist keine Kalender-Adresse. Sie beginnt mit https:// (oder webcal://).",
-    "no_counsellor": "Eigene Kalender gibt es nur für Konten von Beraterinnen und Beratern.",
-    "gone": "Diesen Eintrag gibt es nicht (mehr).",
-    "too_many": f"Sie können höchstens {calendars.MAX_CALENDARS} eigene Kalender eintragen.",
-    "credentials": "Benutzername und Passwort in der Adresse gehen nur mit https:// (oder webcal://).",
+    "feed": N_("Bitte wählen Sie, welchen Kalender Sie abonnieren möchten."),
+    "label": N_("Die Bezeichnung darf höchstens 100 Zeichen lang sein."),
+    "url": N_("Das ist keine Kalender-Adresse. Sie beginnt mit https:// (oder webcal://)."),
+    "no_counsellor": N_("Eigene Kalender gibt es nur für Konten von Beraterinnen und Beratern."),
+    "gone": N_("Diesen Eintrag gibt es nicht (mehr)."),
+    "too_many": N_("Sie können höchstens %(count)s eigene Kalender eintragen."),
+    "credentials": N_(
+        "Benutzername und Passwort in der Adresse gehen nur mit https:// (oder webcal://)."
+    ),
 }
 
 
@@ -93,10 +96,10 @@ def _feed_choices(settings: Settings, viewer: Viewer) -> list[tuple[str, str]]:
     each team whose rota they see."""
     choices = []
     if viewer.counsellor_id is not None:
-        choices.append(("me", "Meine Dienste und Termine"))
+        choices.append(("me", _("Meine Dienste und Termine")))
     for slug, team in settings.config.teams.items():
         if access.may_subscribe_team(viewer.principal, slug):
-            choices.append((f"team:{slug}", f"Dienstplan {team.name}"))
+            choices.append((f"team:{slug}", _("Dienstplan %(team)s", team=team.name)))
     return choices
 
 
@@ -121,9 +124,9 @@ def _page_data(db: Database, settings: Settings, viewer: Viewer) -> dict[str, ob
 
         def row(token: FeedToken) -> TokenRow:
             what = (
-                f"Dienste und Termine – {people.get(token.counsellor_id, '?')}"
+                _("Dienste und Termine – %(name)s", name=people.get(token.counsellor_id, "?"))
                 if token.counsellor_id is not None
-                else f"Dienstplan {teams.get(token.team_id or 0, '?')}"
+                else _("Dienstplan %(team)s", team=teams.get(token.team_id or 0, "?"))
             )
             return TokenRow(token, what, may_revoke(session, viewer, token))
 
@@ -179,7 +182,7 @@ async def issue(request: Request, viewer: Viewer) -> Response:
     values = {"feed": choice, "label": label}
     if len(label) > tokens.LABEL_LENGTH:
         return await _show(
-            request, viewer, errors={"label": MESSAGES["label"]}, form=values, status=422
+            request, viewer, errors={"label": _(MESSAGES["label"])}, form=values, status=422
         )
 
     def create() -> tuple[str, str] | None:
@@ -205,7 +208,7 @@ async def issue(request: Request, viewer: Viewer) -> Response:
         made = None
     if made is None:
         return await _show(
-            request, viewer, errors={"feed": MESSAGES["feed"]}, form=values, status=422
+            request, viewer, errors={"feed": _(MESSAGES["feed"])}, form=values, status=422
         )
     url = tokens.feed_url(settings.public_url, made[1])
     return await _show(request, viewer, issued=Issued(made[0], url, tokens.webcal_url(url)))
@@ -226,16 +229,16 @@ async def revoke(request: Request, viewer: Viewer) -> Response:
     try:
         await run_in_threadpool(drop)
     except NotFound:
-        return await _show(request, viewer, errors={"revoke": MESSAGES["gone"]}, status=404)
+        return await _show(request, viewer, errors={"revoke": _(MESSAGES["gone"])}, status=404)
     return RedirectResponse("/calendar", status_code=303)
 
 
 def _calendar_message(exc: DomainError) -> str:
     if exc.field == "url" and "at most" in exc.message:
-        return MESSAGES["too_many"]
+        return _(MESSAGES["too_many"], count=calendars.MAX_CALENDARS)
     if exc.message == calendars.CREDENTIALS_OVER_HTTP:
-        return MESSAGES["credentials"]
-    return MESSAGES["url"]
+        return _(MESSAGES["credentials"])
+    return _(MESSAGES["url"])
 
 
 @page()
@@ -245,7 +248,7 @@ async def add_external(request: Request, viewer: Viewer) -> Response:
     form = await request.form()
     values = {"url": str(form.get("url", "")).strip(), "cal_label": str(form.get("label", ""))}
     if viewer.counsellor_id is None:
-        errors = {"url": MESSAGES["no_counsellor"]}
+        errors = {"url": _(MESSAGES["no_counsellor"])}
         return await _show(request, viewer, errors=errors, form=values, status=422)
     counsellor_id = viewer.counsellor_id
 
@@ -291,7 +294,7 @@ async def remove_external(request: Request, viewer: Viewer) -> Response:
     try:
         await run_in_threadpool(drop)
     except NotFound:
-        return await _show(request, viewer, errors={"external": MESSAGES["gone"]}, status=404)
+        return await _show(request, viewer, errors={"external": _(MESSAGES["gone"])}, status=404)
     return RedirectResponse("/calendar#eigene", status_code=303)
 
 

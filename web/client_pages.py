@@ -30,49 +30,59 @@ from scheduling.clients import links, plan, records
 from scheduling.clients.records import ClientEdit, NewClient
 from web import client_views as views
 from web.auth import Forbidden, Hidden, Viewer, page, safe_next
+from web.i18n import N_, _, lookup
 from web.pages import as_day, as_int, render
 
-# German messages by field (the use cases speak English for the API).
+# The page's messages by field, German marked for the catalogues (the use cases speak English
+# for the API).
 MESSAGES = {
-    "pseudonym": "Bitte geben Sie ein Pseudonym an (höchstens 100 Zeichen, kein Klarname, keine "
-    "Telefonnummer).",
-    "phone": "Das ist keine gültige Telefonnummer (zum Beispiel 0151 23456789).",
-    "sms_consent": "SMS gehen nur an eine Mobilnummer: Bitte geben Sie eine an oder lassen Sie "
-    "das Häkchen weg.",
-    "counsellor_ids": "Bitte wählen Sie nur aktive Beraterinnen und Berater des Teams.",
-    "team": "Für dieses Team dürfen Sie keine Klientinnen oder Klienten anlegen.",
-    "title": "Bitte geben Sie dem Schritt einen Titel (höchstens 200 Zeichen).",
-    "notes": "Eine Notiz hat höchstens 10 000 Zeichen.",
-    "text": "Bitte schreiben Sie eine Notiz (höchstens 10 000 Zeichen).",
-    "review_on": "Bitte geben Sie ein gültiges Datum an.",
-    "status": "Bitte wählen Sie einen Status.",
-    "record_id": "Diesen Kontakt gibt es nicht (mehr), er gehört zu einem anderen Team, oder Sie "
-    "dürfen ihn nicht zuordnen.",
-    "client_id": "Bitte wählen Sie eine Klientin oder einen Klienten oder legen Sie eine neue "
-    "Akte an.",
-    "appointment_id": "Dieser Termin gehört nicht zu dieser Akte.",
-    "step_id": "Diesen Schritt gibt es nicht (mehr).",
-    "position": "Die Position ist eine Zahl von 1 bis 1000.",
+    "pseudonym": N_(
+        "Bitte geben Sie ein Pseudonym an (höchstens 100 Zeichen, kein Klarname, keine "
+        "Telefonnummer)."
+    ),
+    "phone": N_("Das ist keine gültige Telefonnummer (zum Beispiel 0151 23456789)."),
+    "sms_consent": N_(
+        "SMS gehen nur an eine Mobilnummer: Bitte geben Sie eine an oder lassen Sie "
+        "das Häkchen weg."
+    ),
+    "counsellor_ids": N_("Bitte wählen Sie nur aktive Beraterinnen und Berater des Teams."),
+    "team": N_("Für dieses Team dürfen Sie keine Klientinnen oder Klienten anlegen."),
+    "title": N_("Bitte geben Sie dem Schritt einen Titel (höchstens 200 Zeichen)."),
+    "notes": N_("Eine Notiz hat höchstens 10 000 Zeichen."),
+    "text": N_("Bitte schreiben Sie eine Notiz (höchstens 10 000 Zeichen)."),
+    "review_on": N_("Bitte geben Sie ein gültiges Datum an."),
+    "status": N_("Bitte wählen Sie einen Status."),
+    "record_id": N_(
+        "Diesen Kontakt gibt es nicht (mehr), er gehört zu einem anderen Team, oder Sie "
+        "dürfen ihn nicht zuordnen."
+    ),
+    "client_id": N_(
+        "Bitte wählen Sie eine Klientin oder einen Klienten oder legen Sie eine neue Akte an."
+    ),
+    "appointment_id": N_("Dieser Termin gehört nicht zu dieser Akte."),
+    "step_id": N_("Diesen Schritt gibt es nicht (mehr)."),
+    "position": N_("Die Position ist eine Zahl von 1 bis 1000."),
 }
-CONFLICT = "Im Team gibt es schon eine Klientin oder einen Klienten mit diesem Pseudonym."
+CONFLICT = N_("Im Team gibt es schon eine Klientin oder einen Klienten mit diesem Pseudonym.")
 NOTICES = {
-    "created": "Die Akte ist angelegt.",
-    "saved": "Gespeichert.",
-    "status": "Der Status ist geändert.",
-    "review": "Das Datum der nächsten Überprüfung ist gespeichert.",
-    "step": "Der Schritt ist gespeichert.",
-    "deleted": "Der Schritt ist gelöscht.",
-    "note": "Die Notiz ist gespeichert.",
-    "linked": "Der Kontakt ist der Akte zugeordnet.",
-    "unlinked": "Die Zuordnung ist gelöst.",
-    "booked": "Der Termin ist gebucht.",
+    "created": N_("Die Akte ist angelegt."),
+    "saved": N_("Gespeichert."),
+    "status": N_("Der Status ist geändert."),
+    "review": N_("Das Datum der nächsten Überprüfung ist gespeichert."),
+    "step": N_("Der Schritt ist gespeichert."),
+    "deleted": N_("Der Schritt ist gelöscht."),
+    "note": N_("Die Notiz ist gespeichert."),
+    "linked": N_("Der Kontakt ist der Akte zugeordnet."),
+    "unlinked": N_("Die Zuordnung ist gelöst."),
+    "booked": N_("Der Termin ist gebucht."),
 }
 
 
 def german(exc: DomainError) -> str:
+    """The page's words for a refusal, in the request's language (German by default)."""
     if isinstance(exc, Conflict) and exc.field == "pseudonym":
-        return CONFLICT
-    return MESSAGES.get(exc.field or "", exc.message)
+        return _(CONFLICT)
+    return _(MESSAGES.get(exc.field or "", exc.message))
 
 
 def _client_id(request: Request) -> int:
@@ -81,9 +91,9 @@ def _client_id(request: Request) -> int:
 
 def _context() -> dict[str, object]:
     return {
-        "status_names": views.STATUS_NAMES,
-        "step_names": views.STEP_NAMES,
-        "channel_names": views.CHANNEL_NAMES,
+        "status_names": views.names(views.STATUS_NAMES),
+        "step_names": views.names(views.STEP_NAMES),
+        "channel_names": views.names(views.CHANNEL_NAMES),
     }
 
 
@@ -127,7 +137,7 @@ async def _list(
         "sections": sections,
         "form": form or {},
         "message": message,
-        "notice": NOTICES.get(request.query_params.get("notice", "")),
+        "notice": lookup(NOTICES, request.query_params.get("notice")),
     }
     return render(request, "clients.html", context, status)
 
@@ -202,10 +212,10 @@ async def show(
         "client": shown.client,
         "message": message,
         "form": form or {},
-        "notice": NOTICES.get(request.query_params.get("notice", "")),
+        "notice": lookup(NOTICES, request.query_params.get("notice")),
         "statuses": list(ClientStatus),
         "step_statuses": list(PlanStepStatus),
-        "kind_names": views.KIND_NAMES,
+        "kind_names": views.names(views.KIND_NAMES),
         "titles": {step.id: step.title for step in shown.steps},
     }
     return render(request, "client.html", context, status)
@@ -375,8 +385,8 @@ def _refused(request: Request, viewer: Viewer, form: FormData, exc: DomainError)
     code = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
     context = {
         "viewer": viewer,
-        "title": "Nicht zugeordnet",
-        "message": f"{german(exc)} Es wurde nichts geändert.",
+        "title": _("Nicht zugeordnet"),
+        "message": _("%(refusal)s Es wurde nichts geändert.", refusal=german(exc)),
         "back": safe_next(str(form.get("next", "")) or None),
     }
     return render(request, "error.html", context, code)

@@ -2,8 +2,9 @@
 docs/retention.md#data-subject-requests):
 
 * "Auskunft" (`/clients/{id}/export`): everything held about the client on one readable page in
-  German, made for printing (or saving as PDF from the browser's print dialogue), and the same
-  as a JSON file (`/clients/{id}/export.json`, the API's shape). Each is in the access log.
+  the page's language (German unless the account chose English), made for printing (or saving
+  as PDF from the browser's print dialogue), and the same as a JSON file
+  (`/clients/{id}/export.json`, the API's shape, German-independent). Each is in the access log.
 * "Akte löschen" (`/clients/{id}/erase`): the confirmation step, where the pseudonym must be
   typed; then the client is erased now, with the completeness of the retention, and Twilio's
   copies are deleted in the background (after SQLite's log is emptied into the file:
@@ -34,20 +35,24 @@ from scheduling import subject_requests
 from scheduling.clients import records
 from web import client_views as views
 from web.auth import Forbidden, Hidden, Viewer, page
+from web.i18n import N_, _, language
 from web.pages import as_int, render
 from web.schemas import ClientExportOut
 
-KIND_NAMES = {"client": "an die Klientin / den Klienten", "counsellor": "an die Beratung"}
-MODES = {"phone": "Telefon", "in_person": "vor Ort", "video": "Video"}
+KIND_NAMES = {"client": N_("an die Klientin / den Klienten"), "counsellor": N_("an die Beratung")}
+MODES = {"phone": N_("Telefon"), "in_person": N_("vor Ort"), "video": "Video"}
 APPOINTMENT_NAMES = {
-    "booked": "gebucht",
-    "cancelled": "abgesagt",
-    "done": "stattgefunden",
-    "no_show": "nicht erschienen",
+    "booked": N_("gebucht"),
+    "cancelled": N_("abgesagt"),
+    "done": N_("stattgefunden"),
+    "no_show": N_("nicht erschienen"),
 }
-TASK_NAMES = {"new": "neu", "in_progress": "in Bearbeitung", "done": "erledigt"}
-DIRECTIONS = {"in": "von der Klientin / dem Klienten", "out": "an die Klientin / den Klienten"}
-RECORDING = {"at_twilio": "bei Twilio gespeichert", "deleted": "gelöscht"}
+TASK_NAMES = {"new": N_("neu"), "in_progress": N_("in Bearbeitung"), "done": N_("erledigt")}
+DIRECTIONS = {
+    "in": N_("von der Klientin / dem Klienten"),
+    "out": N_("an die Klientin / den Klienten"),
+}
+RECORDING = {"at_twilio": N_("bei Twilio gespeichert"), "deleted": N_("gelöscht")}
 
 
 def _client_id(request: Request) -> int:
@@ -76,25 +81,24 @@ async def export_page(request: Request, viewer: Viewer) -> Response:
     zone = request.app.state.settings.config.organisation.zone
 
     def full(moment: datetime) -> str:
-        """'Do 26.11.2026, 09:00': an export spans years."""
-        local = moment.astimezone(zone)
-        return f"{dates.weekday(local.date())} {dates.day_month_year(local.date())}, " + (
-            dates.clock(moment, zone)
-        )
+        """'Do 26.11.2026, 09:00'; 'Thu 26 Nov 2026, 09:00': an export spans years."""
+        local, code = moment.astimezone(zone), language()
+        day = f"{dates.weekday(local.date(), code)} {dates.day_month_year(local.date(), code)}"
+        return f"{day}, {dates.clock(moment, zone, code)}"
 
     context = {
         "full": full,
         "viewer": viewer,
         "export": shown,
-        "status_names": views.STATUS_NAMES,
-        "step_names": views.STEP_NAMES,
-        "channel_names": views.CHANNEL_NAMES,
-        "kind_names": KIND_NAMES,
-        "directions": DIRECTIONS,
-        "recording": RECORDING,
-        "modes": MODES,
-        "appointment_names": APPOINTMENT_NAMES,
-        "task_names": TASK_NAMES,
+        "status_names": views.names(views.STATUS_NAMES),
+        "step_names": views.names(views.STEP_NAMES),
+        "channel_names": views.names(views.CHANNEL_NAMES),
+        "kind_names": views.names(KIND_NAMES),
+        "directions": views.names(DIRECTIONS),
+        "recording": views.names(RECORDING),
+        "modes": views.names(MODES),
+        "appointment_names": views.names(APPOINTMENT_NAMES),
+        "task_names": views.names(TASK_NAMES),
     }
     return render(request, "client_export.html", context)
 
@@ -161,7 +165,7 @@ async def erase(request: Request, viewer: Viewer) -> Response:
     except records.ReadOnly:
         raise Forbidden from None
     except Invalid as exc:
-        return await _confirm(request, viewer, exc.message, 422)
+        return await _confirm(request, viewer, _(exc.message), 422)
     context = {"viewer": viewer, "client_id": _client_id(request), "done": True}
     response = render(request, "client_erase.html", context)
     response.background = BackgroundTask(twilio_copies.after_erasure, db, settings, utcnow())

@@ -1,11 +1,13 @@
 """What the client pages show (`web.client_pages`): a client, its timeline, plan and notes as
-plain rows with their German words, read in one transaction. Only for a viewer the access
-policy lets see the client (`scheduling.clients.records.visible`)."""
+plain rows with their words in the page's language (`web.i18n`), read in one transaction. Only
+for a viewer the access policy lets see the client (`scheduling.clients.records.visible`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -21,56 +23,59 @@ from foundation.models import (
     PreferredChannel,
     Team,
 )
-from scheduling.appointments import moment_text, span_text
 from scheduling.clients import plan, records, timeline
+from web.appointment_words import moment_text, span_text
+from web.i18n import N_, _
+
+Key = TypeVar("Key")
 
 STATUS_NAMES = {
-    ClientStatus.FIRST_CONTACT: "Erstkontakt",
-    ClientStatus.IN_COUNSELLING: "in Beratung",
-    ClientStatus.PAUSED: "pausiert",
-    ClientStatus.ENDED: "beendet",
+    ClientStatus.FIRST_CONTACT: N_("Erstkontakt"),
+    ClientStatus.IN_COUNSELLING: N_("in Beratung"),
+    ClientStatus.PAUSED: N_("pausiert"),
+    ClientStatus.ENDED: N_("beendet"),
 }
 STEP_NAMES = {
-    PlanStepStatus.OPEN: "offen",
-    PlanStepStatus.IN_PROGRESS: "in Arbeit",
-    PlanStepStatus.REACHED: "erreicht",
-    PlanStepStatus.DROPPED: "verworfen",
+    PlanStepStatus.OPEN: N_("offen"),
+    PlanStepStatus.IN_PROGRESS: N_("in Arbeit"),
+    PlanStepStatus.REACHED: N_("erreicht"),
+    PlanStepStatus.DROPPED: N_("verworfen"),
 }
 CHANNEL_NAMES = {
-    PreferredChannel.PHONE: "Telefon",
+    PreferredChannel.PHONE: N_("Telefon"),
     PreferredChannel.SMS: "SMS",
     PreferredChannel.WHATSAPP: "WhatsApp",
-    PreferredChannel.IN_PERSON: "persönlich",
+    PreferredChannel.IN_PERSON: N_("persönlich"),
     PreferredChannel.VIDEO: "Video",
 }
 KIND_NAMES = {
-    "appointment": "Termin",
-    "conversation": "Nachrichten",
-    "callback_request": "Rückrufbitte",
-    "voicemail": "Sprachnachricht",
-    "outbound_call": "Rückruf über die Leitung",
+    "appointment": N_("Termin"),
+    "conversation": N_("Nachrichten"),
+    "callback_request": N_("Rückrufbitte"),
+    "voicemail": N_("Sprachnachricht"),
+    "outbound_call": N_("Rückruf über die Leitung"),
 }
 WAY_NAMES = {
-    "phone": "Telefon",
-    "in_person": "vor Ort",
+    "phone": N_("Telefon"),
+    "in_person": N_("vor Ort"),
     "video": "Video",
     "sms": "SMS",
     "whatsapp": "WhatsApp",
-    "web": "Webformular",
-    "voice": "Anruf",
-    "call": "Anruf",
+    "web": N_("Webformular"),
+    "voice": N_("Anruf"),
+    "call": N_("Anruf"),
 }
 ENTRY_STATUS = {
-    "booked": "gebucht",
-    "cancelled": "abgesagt",
-    "done": "wahrgenommen / erledigt",
-    "no_show": "nicht erschienen",
-    "new": "offen",
-    "in_progress": "in Arbeit",
-    "open": "offen",
-    "closed": "geschlossen",
-    "completed": "beendet",
-    "simulated": "simuliert",
+    "booked": N_("gebucht"),
+    "cancelled": N_("abgesagt"),
+    "done": N_("wahrgenommen / erledigt"),
+    "no_show": N_("nicht erschienen"),
+    "new": N_("offen"),
+    "in_progress": N_("in Arbeit"),
+    "open": N_("offen"),
+    "closed": N_("geschlossen"),
+    "completed": N_("beendet"),
+    "simulated": N_("simuliert"),
 }
 
 
@@ -182,10 +187,10 @@ def _entry(settings: Settings, entry: timeline.Entry) -> EntryRow:
     return EntryRow(
         kind=entry.kind,
         record_id=entry.record_id,
-        label=KIND_NAMES[entry.kind],
+        label=_(KIND_NAMES[entry.kind]),
         when=when,
-        status=ENTRY_STATUS.get(entry.status, entry.status),
-        way=WAY_NAMES.get(entry.channel, entry.channel),
+        status=_(ENTRY_STATUS[entry.status]) if entry.status in ENTRY_STATUS else entry.status,
+        way=_(WAY_NAMES[entry.channel]) if entry.channel in WAY_NAMES else entry.channel,
         detail=", ".join(details),
         href=_href(entry),
     )
@@ -214,3 +219,8 @@ def page(
         members=members,
         appointments=appointments,
     )
+
+
+def names(words: Mapping[Key, str]) -> dict[Key, str]:
+    """One of the tables above in the request's language."""
+    return {key: _(word) for key, word in words.items()}

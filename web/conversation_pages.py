@@ -28,25 +28,28 @@ from hotline.relay.parsing import MAX_BODY
 from scheduling.clients import links
 from scheduling.clients import records as client_records
 from web.auth import Forbidden, Hidden, Viewer, page
+from web.i18n import N_, _, refusal
 from web.pages import as_int, render
 
-STATE_NAMES = {ConversationState.OPEN: "offen", ConversationState.CLOSED: "geschlossen"}
+STATE_NAMES = {ConversationState.OPEN: N_("offen"), ConversationState.CLOSED: N_("geschlossen")}
 CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp"}
 STATUS_NAMES = {
-    states.HELD: "außerhalb der Sprechzeiten eingegangen, nicht weitergeleitet",
-    states.UNROUTED: "niemand im Dienst, nicht weitergeleitet",
-    flood_limit.CLIENT_LIMITED: "zu viele Nachrichten dieser Person, nicht weitergeleitet",
-    flood_limit.TEAM_LIMITED: "zu viele Nachrichten an das Team, nicht weitergeleitet",
-    states.AUTO: "automatische Antwort",
-    states.QUEUED: "wartet auf Versand",
-    states.SENDING: "wird gesendet",
-    states.SENT: "gesendet",
-    states.DELIVERED: "zugestellt",
-    states.READ: "gelesen",
-    states.FAILED: "fehlgeschlagen",
-    states.UNDELIVERED: "nicht zugestellt",
-    states.UNCERTAIN: "unklar (im Twilio-Protokoll prüfen)",
+    states.HELD: N_("außerhalb der Sprechzeiten eingegangen, nicht weitergeleitet"),
+    states.UNROUTED: N_("niemand im Dienst, nicht weitergeleitet"),
+    flood_limit.CLIENT_LIMITED: N_("zu viele Nachrichten dieser Person, nicht weitergeleitet"),
+    flood_limit.TEAM_LIMITED: N_("zu viele Nachrichten an das Team, nicht weitergeleitet"),
+    states.AUTO: N_("automatische Antwort"),
+    states.QUEUED: N_("wartet auf Versand"),
+    states.SENDING: N_("wird gesendet"),
+    states.SENT: N_("gesendet"),
+    states.DELIVERED: N_("zugestellt"),
+    states.READ: N_("gelesen"),
+    states.FAILED: N_("fehlgeschlagen"),
+    states.UNDELIVERED: N_("nicht zugestellt"),
+    states.UNCERTAIN: N_("unklar (im Twilio-Protokoll prüfen)"),
 }
+
+REFUSALS = (conversations.TOO_LONG, conversations.ALREADY_OPEN)  # with values
 
 
 def _conversation_id(request: Request) -> int:
@@ -76,9 +79,9 @@ def _sections(db: Database, settings: Settings, viewer: Viewer) -> list[TeamSect
 def _context(viewer: Viewer) -> dict[str, object]:
     return {
         "viewer": viewer,
-        "state_names": STATE_NAMES,
+        "state_names": {key: _(name) for key, name in STATE_NAMES.items()},
         "channel_names": CHANNEL_NAMES,
-        "status_names": STATUS_NAMES,
+        "status_names": {key: _(name) for key, name in STATUS_NAMES.items()},
     }
 
 
@@ -163,7 +166,8 @@ async def _act(request: Request, viewer: Viewer, change: Change, draft: str = ""
         raise Forbidden from None
     except (Invalid, Conflict) as exc:
         status = 422 if isinstance(exc, Invalid) else 409
-        return await _view(request, viewer, message=exc.message, draft=draft, status=status)
+        message = refusal(exc.message, REFUSALS)
+        return await _view(request, viewer, message=message, draft=draft, status=status)
     response = RedirectResponse(f"/conversations/{_conversation_id(request)}", status_code=303)
     if message_id is not None:
         settings: Settings = request.app.state.settings

@@ -15,6 +15,7 @@ gettext functions the templates and the page modules call.
 from __future__ import annotations
 
 import gettext as gettext_module
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -135,7 +136,16 @@ def ngettext(singular: str, plural: str, count: int, **values: object) -> str:
     return text % {"num": count, **values}
 
 
-__all__ = ["N_", "Catalogues", "Language", "LanguageMiddleware", "_", "language", "lookup"]
+__all__ = [
+    "N_",
+    "Catalogues",
+    "Language",
+    "LanguageMiddleware",
+    "_",
+    "language",
+    "lookup",
+    "refusal",
+]
 
 
 def lookup(texts: Mapping[str, str], key: str | None) -> str | None:
@@ -143,6 +153,28 @@ def lookup(texts: Mapping[str, str], key: str | None) -> str | None:
     errors), translated; None for a key it has not."""
     found = texts.get(key or "")
     return None if found is None else _(found)
+
+
+def refusal(message: str, templates: Iterable[str] = ()) -> str:
+    """A refusal from below the web layer (`exc.message`) in the request's language: a constant
+    one by its msgid (marked with `N_`), one with values filled in by the marked template it was
+    made from with `%` (one of `templates`, each `%(name)s` matching its value), the values
+    kept. One that matches none stays as it came."""
+    for template in templates:
+        found = _template_pattern(template).fullmatch(message)
+        if found:
+            return _(template, **found.groupdict())
+    return _(message)
+
+
+@cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)[sd]", template)
+    pattern = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)"
+        for index, part in enumerate(parts)
+    )
+    return re.compile(pattern, re.DOTALL)
 
 
 def _plain(message: str) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 from foundation import reports as r
+from web import labels
+from web.i18n import _
 
 INK = "#1b1f24"
 MUTED = "#57606a"
@@ -27,7 +29,6 @@ BEFORE_EDGE = "#12355b"
 # are outlined so that every cell stands 3:1 apart from the page (WCAG 1.4.11).
 LEVELS = ("#ffffff", "#d3e3f6", "#8fb3dc", "#3d7cc2", "#0b3d75")
 HATCH_BACK, HATCH_LINE = "#eaeef2", "#57606a"
-WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,11 @@ def bars(
     top = 28
     visible = [c.value for b in bars for c in (b.now, b.before) if c.value is not None]
     scale = bar_width / max(1, *visible) if visible else 0.0
-    desc = "; ".join(f"{b.label}: {b.now.text(k)} (vorher {b.before.text(k)})" for b in bars)
+    desc = "; ".join(
+        _("%(label)s: %(now)s (vorher %(before)s)", label=b.label, now=b.now.text(k),
+          before=b.before.text(k))
+        for b in bars
+    )  # fmt: skip
     parts = [_open(chart_id, width, top + group * len(bars), title, desc)]
     parts.append(f'<rect x="0" y="2" width="12" height="12" fill="{NOW}"/>')
     parts.append(_text(16, 12, now_name))
@@ -107,22 +112,24 @@ def _level(value: int, top: int) -> int:
 def heat_map(chart_id: str, title: str, cells: Sequence[Sequence[r.Cell]], k: int) -> Markup:
     """Calls by weekday (columns) and hour (rows, 00:00 at the top): the darker, the more
     calls; a suppressed cell is hatched. Tall rather than wide, so that a phone shows it
-    readable without scrolling sideways."""
+    readable without scrolling sideways. Weekdays and the description in the page's language."""
+    weekdays = labels.weekdays()
     left, cell_w, cell_h, head = 46, 44, 14, 20
     grid_h = head + cell_h * r.HOURS
     values = [c.value for row in cells for c in row if c.value is not None]
     top = max(values, default=0)
     busiest = [
-        f"{WEEKDAYS[d]} {h:02d}:00"
+        f"{weekdays[d]} {h:02d}:00"
         for d in range(r.WEEKDAYS)
         for h in range(r.HOURS)
         if top and cells[d][h].value == top
     ]
     desc = (
-        f"Die meisten Anrufe ({top}): {', '.join(busiest[:5])}. Zahlen in der Tabelle."
+        _("Die meisten Anrufe (%(top)s): %(hours)s. Zahlen in der Tabelle.", top=top,
+          hours=", ".join(busiest[:5]))
         if top
-        else "Keine Anrufe (oder nur wenige, verborgene). Zahlen in der Tabelle."
-    )
+        else _("Keine Anrufe (oder nur wenige, verborgene). Zahlen in der Tabelle.")
+    )  # fmt: skip
     legend_y = grid_h + 16
     width = left + cell_w * r.WEEKDAYS
     parts = [_open(chart_id, width, legend_y + 44, title, desc)]
@@ -133,7 +140,7 @@ def heat_map(chart_id: str, title: str, cells: Sequence[Sequence[r.Cell]], k: in
         f'<line x1="0" y1="0" x2="0" y2="6" stroke="{HATCH_LINE}" stroke-width="2"/>'
         "</pattern></defs>"
     )
-    for d, name in enumerate(WEEKDAYS):
+    for d, name in enumerate(weekdays):
         parts.append(_text(left + d * cell_w + cell_w / 2, 14, name, anchor="middle"))
     for h in range(r.HOURS):
         y = head + h * cell_h
@@ -148,7 +155,7 @@ def heat_map(chart_id: str, title: str, cells: Sequence[Sequence[r.Cell]], k: in
             parts.append(
                 f'<rect x="{left + d * cell_w:g}" y="{y:g}" width="{cell_w}" height="{cell_h}" '
                 f'fill="{fill}" stroke="#d0d7de" stroke-width="1">'
-                f"<title>{WEEKDAYS[d]} {h:02d}:00: {escape(cell.text(k))}</title></rect>"
+                f"<title>{weekdays[d]} {h:02d}:00: {escape(cell.text(k))}</title></rect>"
             )
     keys = [("0", LEVELS[0])]
     keys += [

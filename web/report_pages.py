@@ -4,7 +4,8 @@ of equal kind; its charts (web.report_charts), its tables (web.report_views) and
 CSV. Admins see every team's report, coordinators their teams' (foundation.access
 .may_see_report); counsellors none; another team's and an unknown one are the same 403. A
 period the page cannot show (an unreadable day, the end before the beginning, more than five
-years) is the form again with a German message (422)."""
+years) is the form again with a message (422). The page speaks the account's language; the
+CSV stays German (web.report_views)."""
 
 from __future__ import annotations
 
@@ -28,17 +29,20 @@ from foundation.models import Role
 from foundation.report_tables import csv_text
 from web import report_charts, report_data, report_views
 from web.auth import Forbidden, Hidden, Viewer, page
+from web.i18n import N_, _
 from web.pages import as_day, render
 
 STAFF = (Role.ADMIN, Role.COORDINATOR)
 TABLE_NAME = re.compile(r"[a-z0-9-]{1,80}")
 MESSAGES = {
-    "period": "Bitte wählen Sie Woche, Monat, Quartal, Jahr oder „Von–bis“.",
-    "date": "Bitte geben Sie einen Tag an, der im Zeitraum liegt (ein Datum wie 01.10.2026).",
-    "from": "Bitte geben Sie den ersten Tag als Datum an (wie 01.10.2026).",
-    "to": "Bitte geben Sie den letzten Tag als Datum an (wie 31.10.2026).",
-    "order": "Der letzte Tag liegt vor dem ersten. Bitte tauschen Sie die beiden Tage.",
-    "long": "Ein Bericht umfasst höchstens fünf Jahre. Bitte wählen Sie einen kürzeren Zeitraum.",
+    "period": N_("Bitte wählen Sie Woche, Monat, Quartal, Jahr oder „Von–bis“."),
+    "date": N_("Bitte geben Sie einen Tag an, der im Zeitraum liegt (ein Datum wie 01.10.2026)."),
+    "from": N_("Bitte geben Sie den ersten Tag als Datum an (wie 01.10.2026)."),
+    "to": N_("Bitte geben Sie den letzten Tag als Datum an (wie 31.10.2026)."),
+    "order": N_("Der letzte Tag liegt vor dem ersten. Bitte tauschen Sie die beiden Tage."),
+    "long": N_(
+        "Ein Bericht umfasst höchstens fünf Jahre. Bitte wählen Sie einen kürzeren Zeitraum."
+    ),
 }
 
 
@@ -55,22 +59,22 @@ def choose(params: QueryParams, zone: str, today: date) -> Choice:
     kind = params.get("period", "month")
     form = {name: params.get(name, "") for name in ("date", "from", "to")} | {"period": kind}
     if kind not in r.PERIOD_KINDS:
-        return Choice(None, form | {"period": "month"}, {"period": MESSAGES["period"]})
+        return Choice(None, form | {"period": "month"}, {"period": _(MESSAGES["period"])})
     if kind != "range":
         raw = params.get("date")
         day = as_day(raw) if raw else today
         if day is None:
-            return Choice(None, form, {"date": MESSAGES["date"]})
+            return Choice(None, form, {"date": _(MESSAGES["date"])})
         period = r.of_kind(kind, day, zone)
         return Choice(period, form | {"date": day.isoformat()})
     first, last = as_day(params.get("from")), as_day(params.get("to"))
-    errors = {name: MESSAGES[name] for name, day in (("from", first), ("to", last)) if not day}
+    errors = {name: _(MESSAGES[name]) for name, day in (("from", first), ("to", last)) if not day}
     if first is None or last is None:
         return Choice(None, form, errors)
     if last < first:
-        return Choice(None, form, {"to": MESSAGES["order"]})
+        return Choice(None, form, {"to": _(MESSAGES["order"])})
     if (last - first).days + 1 > r.MAX_DAYS:
-        return Choice(None, form, {"to": MESSAGES["long"]})
+        return Choice(None, form, {"to": _(MESSAGES["long"])})
     return Choice(r.between(first, last, zone), form)
 
 
@@ -105,7 +109,7 @@ def charts(view: report_views.ReportView) -> dict[str, object]:
     drawn: dict[str, object] = {
         "leitungen": report_charts.bars(
             "c-leitungen",
-            "Anrufe je Leitung",
+            _("Anrufe je Leitung"),
             [
                 report_charts.Bar(line.name, line.calls.total.now, line.calls.total.before)
                 for line in report.lines
@@ -118,15 +122,15 @@ def charts(view: report_views.ReportView) -> dict[str, object]:
     for line in view.lines:
         c = line.line.calls
         outcomes = [
-            ("Angenommen", c.accepted),
-            ("Ausweichnummer", c.fallback),
-            ("Mailbox", c.voicemail),
-            ("Aufgelegt vor Annahme", c.abandoned),
-            ("Außerhalb der Erreichbarkeit", c.outside_hours),
+            (_("Angenommen"), c.accepted),
+            (_("Ausweichnummer"), c.fallback),
+            (_("Mailbox"), c.voicemail),
+            (_("Aufgelegt vor Annahme"), c.abandoned),
+            (_("Außerhalb der Erreichbarkeit"), c.outside_hours),
         ]
         drawn[line.tables[0].name] = report_charts.bars(
             f"c-{line.tables[0].name}",
-            f"Anrufe nach Ausgang: {line.line.name}",
+            _("Anrufe nach Ausgang: %(line)s", line=line.line.name),
             [report_charts.Bar(label, v.now, v.before) for label, v in outcomes],
             k,
             now,
@@ -170,7 +174,7 @@ async def report_page(request: Request, viewer: Viewer) -> Response:
         ],
         "form": choice.form,
         "errors": choice.errors,
-        "period_names": report_views.PERIOD_NAMES,
+        "period_names": {kind: _(name) for kind, name in report_views.PERIOD_NAMES.items()},
         "v": report_views,
     }
     if choice.period is None:

@@ -1,6 +1,11 @@
-"""The "Berichte" page's tables (issue 17): a `foundation.reports.Report` as German tables, each
-shown on the page and downloadable as CSV with the same cells (a suppressed count is "< k" on
-the page and "<k" in the CSV, as in the JSON). Pure: no database, no request.
+"""The "Berichte" page's tables (issue 17): a `foundation.reports.Report` as tables, each shown
+on the page and downloadable as CSV with the same cells (a suppressed count is "< k" on the page
+and "<k" in the CSV, as in the JSON). Pure: no database, no request.
+
+The CSV is German whatever the page's language: its headers and row labels are what programs
+reading it find (docs/reports.md). The page shows the same German labels (marked `N_`) in its
+language (`label`), and writes titles, periods and values the way of that language
+(`web.i18n.language`).
 
 Every table is a list of rows "figure: period, previous period, change"; the heat map is a grid
 (hours × weekdays). Counts are `Cell`s; timings are seconds, shares fractions, rota figures
@@ -17,18 +22,20 @@ from babel.numbers import format_decimal, format_percent
 from foundation import dates
 from foundation import reports as r
 from foundation.report_tables import Table
+from web import labels
+from web.i18n import N_, _, language
 
 Kind = Literal["count", "seconds", "share", "hours"]
 Value = r.Cell | float | None
 LOCALE = dates.LOCALE
 PERIOD_NAMES: dict[r.PeriodKind, str] = {
-    "week": "Woche",
-    "month": "Monat",
-    "quarter": "Quartal",
-    "year": "Jahr",
-    "range": "Von–bis",
+    "week": N_("Woche"),
+    "month": N_("Monat"),
+    "quarter": N_("Quartal"),
+    "year": N_("Jahr"),
+    "range": N_("Von–bis"),
 }
-WEEKDAY_NAMES = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
+WEEKDAY_NAMES = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")  # the CSV's (the page: `weekdays`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,9 @@ class Row:
     """A derived figure (a share, a median) that is not shown because what it is computed from
     is suppressed: written "< k" rather than "–" (which means: nothing to compute from)."""
     hidden_before: bool = False
+    words: tuple[str, ...] = ()
+    """The German parts the label is made of ("Gesprächsdauer", "Median"), each translated on
+    the page; empty: the label is one text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,24 +97,48 @@ class ReportView:
 # --- periods ---------------------------------------------------------------------------------
 
 
-def day_text(day: date) -> str:
-    return dates.day_month_year(day)
+def day_text(day: date, code: str = "de") -> str:
+    """'01.10.2026' (the CSV's, and the page's in German); '1 Oct 2026'."""
+    return dates.day_month_year(day, code)
+
+
+def page_day(day: date) -> str:
+    """A day as the page's language writes it."""
+    return day_text(day, language())
 
 
 def title(period: r.Period) -> str:
     """'Oktober 2026', 'KW 41/2026 (05.10.–11.10.2026)', '4. Quartal 2026', 'Jahr 2026',
-    '01.10.2026 – 15.10.2026'."""
+    '01.10.2026 – 15.10.2026', in the page's language ('Week 41/2026 (5 Oct–11 Oct 2026)')."""
+    code = language()
     if period.kind == "week":
         iso = period.first.isocalendar()
-        span = f"{dates.day_month(period.first)}–{day_text(period.last)}"
-        return f"KW {iso.week}/{iso.year} ({span})"
+        span = f"{dates.day_month(period.first, code)}–{day_text(period.last, code)}"
+        return _("KW %(week)s/%(year)s (%(span)s)", week=iso.week, year=iso.year, span=span)
     if period.kind == "month":
-        return dates.month_year(period.first)
+        return dates.month_year(period.first, code)
     if period.kind == "quarter":
-        return f"{(period.first.month - 1) // 3 + 1}. Quartal {period.first.year}"
+        quarter = (period.first.month - 1) // 3 + 1
+        return _("%(quarter)s. Quartal %(year)s", quarter=quarter, year=period.first.year)
     if period.kind == "year":
-        return f"Jahr {period.first.year}"
-    return f"{day_text(period.first)} – {day_text(period.last)}"
+        return _("Jahr %(year)s", year=period.first.year)
+    return f"{day_text(period.first, code)} – {day_text(period.last, code)}"
+
+
+def label_of(word: str) -> str:
+    """One of the German words of the labels in the page's language (a template's `_()` would
+    read the "%" of "90 % höchstens" as a placeholder)."""
+    return _(word)
+
+
+def label(row: Row) -> str:
+    """A row's label in the page's language."""
+    return ": ".join(_(word) for word in row.words) if row.words else _(row.label)
+
+
+def weekdays() -> list[str]:
+    """The heat map's weekdays on the page ('Mo' …; 'Mon' …)."""
+    return labels.weekdays()
 
 
 def following(period: r.Period) -> r.Period:
@@ -125,6 +159,9 @@ def query(period: r.Period) -> str:
 # --- the tables ------------------------------------------------------------------------------
 
 
+CASES, MEDIAN, P90 = N_("Fälle"), N_("Median"), N_("90 % höchstens")
+
+
 def _count(label: str, value: r.Compared) -> Row:
     return Row(label, "count", value.now, value.before, value.change)
 
@@ -132,24 +169,26 @@ def _count(label: str, value: r.Compared) -> Row:
 def _timing(label: str, value: r.ComparedTiming) -> list[Row]:
     now, before = value.now, value.before
     return [
-        Row(f"{label}: Fälle", "count", now.events, before.events),
+        Row(f"{label}: {CASES}", "count", now.events, before.events, words=(label, CASES)),
         Row(
-            f"{label}: Median",
+            f"{label}: {MEDIAN}",
             "seconds",
             now.median,
             before.median,
             None,
             now.events.suppressed,
             before.events.suppressed,
+            words=(label, MEDIAN),
         ),
         Row(
-            f"{label}: 90 % höchstens",
+            f"{label}: {P90}",
             "seconds",
             now.p90,
             before.p90,
             None,
             now.events.suppressed,
             before.events.suppressed,
+            words=(label, P90),
         ),
     ]
 
@@ -169,17 +208,17 @@ def _share(label: str, now: float | None, before: float | None, *parts: r.Compar
 def _line_tables(line: r.LineFigures) -> tuple[FigureTable, ...]:
     c, who, slug = line.calls, line.callers, line.slug
     calls = [
-        _count("Anrufe gesamt", c.total),
-        _count("Angenommen von einer Beraterin oder einem Berater", c.accepted),
-        _count("davon Erreichbar (erste Stufe)", c.accepted_primary),
-        _count("davon Hintergrund (zweite Stufe)", c.accepted_backup),
-        _count("davon Stufe unbekannt", c.accepted_unknown_tier),
-        _count("An die Ausweichnummer weitergeleitet", c.fallback),
-        _count("Nachricht auf der Mailbox", c.voicemail),
-        _count("Aufgelegt, bevor jemand annahm", c.abandoned),
-        _count("Außerhalb der Erreichbarkeit", c.outside_hours),
+        _count(N_("Anrufe gesamt"), c.total),
+        _count(N_("Angenommen von einer Beraterin oder einem Berater"), c.accepted),
+        _count(N_("davon Erreichbar (erste Stufe)"), c.accepted_primary),
+        _count(N_("davon Hintergrund (zweite Stufe)"), c.accepted_backup),
+        _count(N_("davon Stufe unbekannt"), c.accepted_unknown_tier),
+        _count(N_("An die Ausweichnummer weitergeleitet"), c.fallback),
+        _count(N_("Nachricht auf der Mailbox"), c.voicemail),
+        _count(N_("Aufgelegt, bevor jemand annahm"), c.abandoned),
+        _count(N_("Außerhalb der Erreichbarkeit"), c.outside_hours),
         _share(
-            "Anteil beantwortet (angenommen oder Ausweichnummer)",
+            N_("Anteil beantwortet (angenommen oder Ausweichnummer)"),
             c.answered_share,
             c.answered_share_before,
             c.total,
@@ -188,42 +227,50 @@ def _line_tables(line: r.LineFigures) -> tuple[FigureTable, ...]:
         ),
     ]
     times = [
-        *_timing("Wartezeit bis zur Annahme", line.ring),
-        *_timing("Gesprächsdauer", line.talk),
+        *_timing(N_("Wartezeit bis zur Annahme"), line.ring),
+        *_timing(N_("Gesprächsdauer"), line.talk),
     ]
-    people = [_count("Anrufe über das Angehörigen-Menü", who.relatives)]
+    people = [_count(N_("Anrufe über das Angehörigen-Menü"), who.relatives)]
     if who.available:
         people = [
-            _count("Verschiedene Anrufende", who.callers),
-            _count("davon zum ersten Mal", who.first_time),
-            _count("davon wiederholt", who.repeat),
+            _count(N_("Verschiedene Anrufende"), who.callers),
+            _count(N_("davon zum ersten Mal"), who.first_time),
+            _count(N_("davon wiederholt"), who.repeat),
             *people,
         ]
     tasks = [
-        _count("Mailbox-Nachrichten", line.voicemails.count),
-        _count("davon erledigt", line.voicemails.done),
-        *_timing("Mailbox bis erledigt", line.voicemails.time_to_done),
-        _count("Rückrufwünsche", line.callback_requests.count),
-        _count("davon erledigt", line.callback_requests.done),
-        *_timing("Rückrufwunsch bis erledigt", line.callback_requests.time_to_done),
-        _count("Rückrufe über die Leitung", line.call_backs.made),
-        _count("davon erreicht", line.call_backs.reached),
+        _count(N_("Mailbox-Nachrichten"), line.voicemails.count),
+        _count(N_("davon erledigt"), line.voicemails.done),
+        *_timing(N_("Mailbox bis erledigt"), line.voicemails.time_to_done),
+        _count(N_("Rückrufwünsche"), line.callback_requests.count),
+        _count(N_("davon erledigt"), line.callback_requests.done),
+        *_timing(N_("Rückrufwunsch bis erledigt"), line.callback_requests.time_to_done),
+        _count(N_("Rückrufe über die Leitung"), line.call_backs.made),
+        _count(N_("davon erreicht"), line.call_backs.reached),
     ]
     relay = [
-        _count("Gespräche eröffnet", line.relay.conversations),
-        _count("Nachrichten von Klientinnen und Klienten", line.relay.messages_in),
-        _count("Nachrichten an Klientinnen und Klienten", line.relay.messages_out),
-        *_timing("Erste Antwort", line.relay.first_reply),
+        _count(N_("Gespräche eröffnet"), line.relay.conversations),
+        _count(N_("Nachrichten von Klientinnen und Klienten"), line.relay.messages_in),
+        _count(N_("Nachrichten an Klientinnen und Klienten"), line.relay.messages_out),
+        *_timing(N_("Erste Antwort"), line.relay.first_reply),
     ]
     return (
-        FigureTable(f"anrufe-{slug}", f"Anrufe: {line.name}", tuple(calls)),
-        FigureTable(f"zeiten-{slug}", f"Wartezeit und Gesprächsdauer: {line.name}", tuple(times)),
-        FigureTable(f"anrufende-{slug}", f"Anrufende: {line.name}", tuple(people)),
+        FigureTable(f"anrufe-{slug}", _("Anrufe: %(line)s", line=line.name), tuple(calls)),
         FigureTable(
-            f"aufgaben-{slug}", f"Mailbox, Rückrufwünsche, Rückrufe: {line.name}", tuple(tasks)
+            f"zeiten-{slug}",
+            _("Wartezeit und Gesprächsdauer: %(line)s", line=line.name),
+            tuple(times),
+        ),
+        FigureTable(f"anrufende-{slug}", _("Anrufende: %(line)s", line=line.name), tuple(people)),
+        FigureTable(
+            f"aufgaben-{slug}",
+            _("Mailbox, Rückrufwünsche, Rückrufe: %(line)s", line=line.name),
+            tuple(tasks),
         ),
         FigureTable(
-            f"nachrichten-{slug}", f"Nachrichten (SMS, WhatsApp): {line.name}", tuple(relay)
+            f"nachrichten-{slug}",
+            _("Nachrichten (SMS, WhatsApp): %(line)s", line=line.name),
+            tuple(relay),
         ),
     )
 
@@ -236,7 +283,7 @@ def view(report: r.Report) -> ReportView:
     a, m, rota = report.appointments, report.reminders, report.rota
     overview = FigureTable(
         "leitungen",
-        "Anrufe je Leitung",
+        _("Anrufe je Leitung"),
         tuple(_count(line.name, line.calls.total) for line in report.lines),
     )
     lines = tuple(
@@ -245,7 +292,7 @@ def view(report: r.Report) -> ReportView:
             _line_tables(line),
             HeatTable(
                 f"wochenstunden-{line.slug}",
-                f"Anrufe nach Wochentag und Uhrzeit: {line.name}",
+                _("Anrufe nach Wochentag und Uhrzeit: %(line)s", line=line.name),
                 line.heat.cells,
             ),
         )
@@ -253,28 +300,28 @@ def view(report: r.Report) -> ReportView:
     )
     appointments = FigureTable(
         "termine",
-        "Termine und Erinnerungen",
+        _("Termine und Erinnerungen"),
         (
-            _count("Termine gebucht", a.booked),
-            _count("stattgefunden", a.held),
-            _count("nicht erschienen", a.no_show),
-            _count("abgesagt von der Klientin oder dem Klienten (SMS)", a.cancelled_by_client),
-            _count("abgesagt vom Team", a.cancelled_by_staff),
-            _count("offen", a.open),
-            _count("Erinnerungen gesendet", m.sent),
-            _count("Erinnerungen versäumt", m.missed),
-            _count("Erinnerungen fehlgeschlagen", m.failed),
-            _count("Erinnerungen unsicher", m.uncertain),
+            _count(N_("Termine gebucht"), a.booked),
+            _count(N_("stattgefunden"), a.held),
+            _count(N_("nicht erschienen"), a.no_show),
+            _count(N_("abgesagt von der Klientin oder dem Klienten (SMS)"), a.cancelled_by_client),
+            _count(N_("abgesagt vom Team"), a.cancelled_by_staff),
+            _count(N_("offen"), a.open),
+            _count(N_("Erinnerungen gesendet"), m.sent),
+            _count(N_("Erinnerungen versäumt"), m.missed),
+            _count(N_("Erinnerungen fehlgeschlagen"), m.failed),
+            _count(N_("Erinnerungen unsicher"), m.uncertain),
         ),
     )
     rota_table = FigureTable(
         "dienstplan",
-        "Dienstplan",
+        _("Dienstplan"),
         (
-            _hours("Stunden ohne Besetzung (Lücken)", rota.gap_hours),
-            _hours("Stunden von Vertretungen übernommen", rota.stand_in_hours),
+            _hours(N_("Stunden ohne Besetzung (Lücken)"), rota.gap_hours),
+            _hours(N_("Stunden von Vertretungen übernommen"), rota.stand_in_hours),
             Row(
-                "Dienst-Benachrichtigungen gesendet",
+                N_("Dienst-Benachrichtigungen gesendet"),
                 "count",
                 r.Cell(int(rota.notices_sent.now)),
                 r.Cell(int(rota.notices_sent.before)),
@@ -288,18 +335,21 @@ def view(report: r.Report) -> ReportView:
 # --- writing the values ----------------------------------------------------------------------
 
 
-def _seconds(value: float) -> str:
+def _seconds(value: float, locale: str) -> str:
     if value < 90:
-        return f"{format_decimal(round(value), locale=LOCALE)}\u00a0s"
+        return f"{format_decimal(round(value), locale=locale)}\u00a0s"
     if value < 90 * 60:
-        return f"{format_decimal(round(value / 60, 1), locale=LOCALE)}\u00a0min"
+        return f"{format_decimal(round(value / 60, 1), locale=locale)}\u00a0min"
     if value < 48 * 3600:
-        return f"{format_decimal(round(value / 3600, 1), locale=LOCALE)}\u00a0h"
-    return f"{format_decimal(round(value / 86400, 1), locale=LOCALE)}\u00a0Tage"
+        return f"{format_decimal(round(value / 3600, 1), locale=locale)}\u00a0h"
+    days = format_decimal(round(value / 86400, 1), locale=locale)
+    return _("%(days)s\u00a0Tage", days=days)
 
 
 def text(kind: Kind, value: Value, k: int, *, hidden: bool = False, signed: bool = False) -> str:
-    """A value for the page: "12", "< 5", "+3", "1,5 min", "87 %", "–" (nothing)."""
+    """A value for the page: "12", "< 5", "+3", "1,5 min", "87 %", "–" (nothing), in the page's
+    language ("1.5 min", "87%")."""
+    locale = dates.locale_of(language())
     if isinstance(value, r.Cell):
         if value.value is None:
             return f"< {k}"
@@ -310,10 +360,10 @@ def text(kind: Kind, value: Value, k: int, *, hidden: bool = False, signed: bool
     if value is None:
         return f"< {k}" if hidden else "–"
     if kind == "seconds":
-        return _seconds(value)
+        return _seconds(value, locale)
     if kind == "share":
-        return format_percent(value, locale=LOCALE)
-    shown = format_decimal(value, format="#,##0.#", locale=LOCALE)
+        return format_percent(value, locale=locale)
+    shown = format_decimal(value, format="#,##0.#", locale=locale)
     return f"+{shown}" if signed and value > 0 else shown
 
 

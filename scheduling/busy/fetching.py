@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from foundation.i18n import N_
 from scheduling.busy.errors import FetchError
 
 MAX_REDIRECTS = 3
@@ -62,16 +63,16 @@ def _addresses(host: str, port: int, allow_private: bool) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError("Den Server dieser Adresse gibt es nicht.") from exc
+        raise FetchError(N_("Den Server dieser Adresse gibt es nicht.")) from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:
             if not public(ipaddress.ip_address(address.split("%", 1)[0])):
                 raise FetchError(
-                    "Diese Adresse zeigt auf ein internes Netz; sie wird nicht abgerufen."
+                    N_("Diese Adresse zeigt auf ein internes Netz; sie wird nicht abgerufen.")
                 )
     if not addresses:
-        raise FetchError("Den Server dieser Adresse gibt es nicht.")
+        raise FetchError(N_("Den Server dieser Adresse gibt es nicht."))
     return addresses
 
 
@@ -140,11 +141,11 @@ def _connect(
                 sock = context.wrap_socket(sock, server_hostname=host)
             except TimeoutError as exc:
                 sock.close()
-                raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.") from exc
+                raise FetchError(N_("Der Kalender hat nicht rechtzeitig geantwortet.")) from exc
             except (ssl.SSLError, OSError) as exc:
                 sock.close()
                 raise FetchError(
-                    "Die sichere Verbindung (TLS) zum Kalender ist gescheitert."
+                    N_("Die sichere Verbindung (TLS) zum Kalender ist gescheitert.")
                 ) from exc
             connection: http.client.HTTPConnection = http.client.HTTPSConnection(host, port)
         else:
@@ -152,8 +153,8 @@ def _connect(
         connection.sock = _DeadlineSocket(sock, deadline)
         return connection, sock
     if isinstance(last, TimeoutError):
-        raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.") from last
-    raise FetchError("Der Kalender ist nicht erreichbar.") from last
+        raise FetchError(N_("Der Kalender hat nicht rechtzeitig geantwortet.")) from last
+    raise FetchError(N_("Der Kalender ist nicht erreichbar.")) from last
 
 
 def _read(response: http.client.HTTPResponse, limits: Limits, deadline: float) -> bytes:
@@ -164,7 +165,7 @@ def _read(response: http.client.HTTPResponse, limits: Limits, deadline: float) -
     size = 0
     while True:
         if clock.monotonic() > deadline:
-            raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.")
+            raise FetchError(N_("Der Kalender hat nicht rechtzeitig geantwortet."))
         chunk = response.read1(65536)
         if not chunk:
             return b"".join(chunks)
@@ -211,11 +212,11 @@ def fetch(url: str, etag: str | None, last_modified: str | None, limits: Limits)
         parts = urlsplit(request.url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
-            raise FetchError("Der Kalender leitet auf eine Adresse um, die nicht http(s) ist.")
+            raise FetchError(N_("Der Kalender leitet auf eine Adresse um, die nicht http(s) ist."))
         if was_secure and scheme == "http":
-            raise FetchError("Der Kalender leitet von https auf unverschlüsseltes http um.")
+            raise FetchError(N_("Der Kalender leitet von https auf unverschlüsseltes http um."))
         if scheme == "http" and parts.username is not None:
-            raise FetchError("Benutzername und Passwort werden nur über https gesendet.")
+            raise FetchError(N_("Benutzername und Passwort werden nur über https gesendet."))
         was_secure = scheme == "https"
         port = parts.port or (443 if scheme == "https" else 80)
         addresses = _addresses(parts.hostname, port, limits.allow_private)
@@ -224,7 +225,7 @@ def fetch(url: str, etag: str | None, last_modified: str | None, limits: Limits)
                 scheme, parts.hostname, port, addresses, deadline
             )
         except TimeoutError as exc:
-            raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.") from exc
+            raise FetchError(N_("Der Kalender hat nicht rechtzeitig geantwortet.")) from exc
         try:
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request("GET", target, headers=request.for_host())
@@ -232,7 +233,7 @@ def fetch(url: str, etag: str | None, last_modified: str | None, limits: Limits)
             if response.status in (301, 302, 303, 307, 308):
                 location = response.getheader("Location")
                 if not location:
-                    raise FetchError("Der Kalender leitet um, aber nennt kein Ziel.")
+                    raise FetchError(N_("Der Kalender leitet um, aber nennt kein Ziel."))
                 request = _Request(urljoin(request.url, location), None, None)
                 continue
             if response.status == 304:
@@ -247,10 +248,10 @@ def fetch(url: str, etag: str | None, last_modified: str | None, limits: Limits)
                 (response.getheader("Last-Modified") or "")[:100] or None,
             )
         except TimeoutError as exc:
-            raise FetchError("Der Kalender hat nicht rechtzeitig geantwortet.") from exc
+            raise FetchError(N_("Der Kalender hat nicht rechtzeitig geantwortet.")) from exc
         except (OSError, http.client.HTTPException) as exc:
-            raise FetchError("Die Verbindung zum Kalender brach ab.") from exc
+            raise FetchError(N_("Die Verbindung zum Kalender brach ab.")) from exc
         finally:
             connection.close()
             connection_socket.close()
-    raise FetchError("Der Kalender leitet zu oft weiter.")
+    raise FetchError(N_("Der Kalender leitet zu oft weiter."))

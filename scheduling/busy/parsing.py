@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events  # type: ignore[import-untyped]
 
+from foundation.i18n import N_
 from scheduling.busy.errors import FetchError
 
 MAX_INTERVALS = 5000  # per calendar and fetch
@@ -71,7 +72,7 @@ def _occurrences(body: bytes, start: datetime, end: datetime) -> Iterator[icalen
     """The events of the body overlapping [start, end), expanded lazily, series by series
     (`recurring_ical_events.of(...).between` unrolls every series into one list first, and
     `after` re-reads each series for every day)."""
-    unreadable = "Die Adresse liefert keinen lesbaren iCalendar-Kalender (ICS)."
+    unreadable = N_("Die Adresse liefert keinen lesbaren iCalendar-Kalender (ICS).")
     try:
         calendar = icalendar.Calendar.from_ical(body)
         refused = _too_fine(calendar)
@@ -80,8 +81,10 @@ def _occurrences(body: bytes, start: datetime, end: datetime) -> Iterator[icalen
         raise FetchError(unreadable) from exc
     if refused:
         raise FetchError(
-            "Der Kalender enthält Serientermine, die sich öfter als stündlich wiederholen; "
-            "solche Kalender werden nicht gelesen."
+            N_(
+                "Der Kalender enthält Serientermine, die sich öfter als stündlich wiederholen; "
+                "solche Kalender werden nicht gelesen."
+            )
         )
     for one in series:
         found = one.between(start, end)

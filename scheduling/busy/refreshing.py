@@ -13,6 +13,7 @@ from config.settings import Settings
 from foundation import crypto
 from foundation.clock import utcnow
 from foundation.db import Database
+from foundation.i18n import N_
 from foundation.models import BusyInterval, ExternalCalendar
 from scheduling.busy.errors import FetchError
 from scheduling.busy.fetching import Limits, fetch
@@ -65,12 +66,12 @@ def refresh(db: Database, settings: Settings, calendar_id: int, now: datetime | 
                 fetched.body, start, span.end, settings.config.organisation.zone, host
             )
     except (FetchError, crypto.DecryptionError) as exc:
-        message = str(exc) if isinstance(exc, FetchError) else "Die Adresse ist nicht lesbar."
+        message = str(exc) if isinstance(exc, FetchError) else N_("Die Adresse ist nicht lesbar.")
         _record_failure(db, calendar_id, message, now)
         log.warning("external calendar %d: %s", calendar_id, type(exc.__cause__ or exc).__name__)
         return "error"
     except Exception as exc:
-        _record_failure(db, calendar_id, "Der Kalender konnte nicht gelesen werden.", now)
+        _record_failure(db, calendar_id, N_("Der Kalender konnte nicht gelesen werden."), now)
         log.error("external calendar %d failed (%s)", calendar_id, type(exc).__name__)
         return "error"
     with db.write() as session:

@@ -1,0 +1,188 @@
+"""More staff pages in English (tests/test_i18n.py has the catalogues and the first pages):
+the calendar page, and so on. Each is walked as a signed-in account that chose English, and
+no German may be left on it but the names it shows (configuration and data)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from config.model import HotlineConfig
+from config.settings import Settings
+from foundation.db import Database
+from foundation.models import ExternalCalendar, Role
+from tests.helpers import https_client
+from tests.test_auth import csrf_of, make_user, sign_in
+from tests.test_i18n import Text, choose, german_left
+
+# Words an English page must not have, besides those tests/test_i18n.py looks for.
+MORE_GERMAN = re.compile(
+    r"\b(Klienten|Klientin|Bericht|Berichte|Zurück|Speichern|Akte|Kalender|Gespräch|Nachricht|"
+    r"Anrufe|Leitung|Schließen|Löschen|Seite|Zeitraum|Protokoll)\b"
+)
+
+
+def no_german(html: str, config: HotlineConfig, names: tuple[str, ...] = ()) -> list[str]:
+    """The German words left on a page (the names it shows excepted)."""
+    parser = Text()
+    parser.feed(html)
+    text = " ".join(parser.parts)
+    shown = [
+        config.organisation.name,
+        *(team.name for team in config.teams.values()),
+        *(line.display_name for line in config.lines.values()),
+        *names,
+    ]
+    for name in sorted(shown, key=len, reverse=True):
+        text = text.replace(name, " ")
+    words = {match.group(0) for match in MORE_GERMAN.finditer(text)}
+    return sorted(set(german_left(html, config, names)) | words)
+
+
+@pytest.fixture
+def counsellor(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """A counsellor of the islamism team ("Beraterin") who chose English."""
+    make_user(database, settings.config, "beraterin", Role.COUNSELLOR, "islamism")
+    with https_client(settings, database) as client:
+        sign_in(client, "beraterin")
+        choose(client, "en")
+        yield client
+
+
+def test_the_calendar_page_in_english_has_no_german_left(
+    counsellor: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    names = ("Beraterin", "beraterin", "Handy")
+    page = counsellor.get("/calendar")
+    assert page.status_code == 200
+    assert "Subscribe to a calendar" in page.text
+    assert no_german(page.text, config, names) == []
+    csrf = csrf_of(page.text)
+    issued = counsellor.post("/calendar/feeds", data={"csrf": csrf, "feed": "me", "label": "Handy"})
+    assert issued.status_code == 200
+    assert "New calendar address “Handy”." in issued.text
+    assert "Shifts and appointments – Beraterin" in issued.text
+    assert no_german(issued.text, config, names) == []
+    refused = counsellor.post("/calendar/external", data={"csrf": csrf, "url": "ftp://x"})
+    assert refused.status_code == 422
+    assert "This is not a calendar address." in refused.text
+    assert no_german(refused.text, config, names) == []
+    long = counsellor.post("/calendar/feeds", data={"csrf": csrf, "feed": "me", "label": "x" * 101})
+    assert "The label may be at most 100 characters long." in long.text
+    added = counsellor.post(
+        "/calendar/external",
+        data={"csrf": csrf, "url": "https://calendar.example.org/private.ics", "label": "Handy"},
+    )
+    assert added.status_code == 303
+    with database.write() as session:
+        calendar = session.scalars(select(ExternalCalendar)).one()
+        calendar.last_fetched_at = calendar.created_at
+        calendar.last_error = "Der Kalender ist nicht erreichbar."  # as the fetch stores it
+    page = counsellor.get("/calendar")
+    assert "The calendar cannot be reached." in page.text
+    assert no_german(page.text, config, names) == []
+    choose(counsellor, "de")  # and the same page in German still is
+    german = counsellor.get("/calendar")
+    assert "Der Kalender ist nicht erreichbar." in german.text
+    assert "Kalender abonnieren" in german.text
+
+
+def test_the_client_pages_in_english_have_no_german_left(
+    counsellor: TestClient, config: HotlineConfig
+) -> None:
+    names = ("Beraterin", "beraterin", "Falke", "Szene verlassen", "Erstgespräch")
+    listing = counsellor.get("/clients")
+    assert "No case records yet." in listing.text
+    assert no_german(listing.text, config, names) == []
+    csrf = csrf_of(listing.text)
+    form = {"csrf": csrf, "team": "islamism", "pseudonym": "Falke", "phone": "0151 23456789",
+            "sms_consent": "1", "relative": "1", "preferred_channel": "in_person"}  # fmt: skip
+    created = counsellor.post("/clients", data=form)
+    assert created.status_code == 303
+    base = created.headers["location"].split("?")[0]
+    again = counsellor.post("/clients", data=form)
+    assert again.status_code == 409
+    assert "The team already has a client with this pseudonym. Nothing was created." in again.text
+    assert no_german(again.text, config, names) == []
+    counsellor.post(f"{base}/steps", data={"csrf": csrf, "title": "Szene verlassen"})
+    counsellor.post(f"{base}/notes", data={"csrf": csrf, "body": "Erstgespräch"})
+    counsellor.post(f"{base}/review", data={"csrf": csrf, "review_on": "2031-03-01"})
+    page = counsellor.get(f"{base}?notice=note")
+    assert "The note is saved." in page.text
+    assert "Case no. 1" in page.text
+    assert "in person" in page.text
+    assert no_german(page.text, config, names) == []
+    assert "1 Mar 2031" in counsellor.get("/clients").text  # the review, the English way
+    refused = counsellor.post(f"{base}/steps", data={"csrf": csrf, "title": " "})
+    assert refused.status_code == 422
+    assert "Please give the step a title (at most 200 characters). Nothing was changed." in (
+        refused.text
+    )
+    assert no_german(refused.text, config, names) == []
+    export = counsellor.get(f"{base}/export")
+    assert export.status_code == 200
+    assert "Access report on stored data" in export.text
+    assert "Back to the case record" in export.text
+    assert no_german(export.text, config, names) == []
+    erase = counsellor.get(f"{base}/erase")
+    assert no_german(erase.text, config, names) == []
+    wrong = counsellor.post(f"{base}/erase", data={"csrf": csrf, "confirm": "Adler"})
+    assert wrong.status_code == 422
+    assert "To confirm, please enter the pseudonym exactly as it is shown." in wrong.text
+    assert no_german(wrong.text, config, names) == []
+    unlinked = counsellor.post(
+        "/clients/link", data={"csrf": csrf, "kind": "voicemail", "record_id": "99"}
+    )
+    assert unlinked.status_code == 422
+    assert "Not linked" in unlinked.text
+    assert no_german(unlinked.text, config, names) == []
+    done = counsellor.post(f"{base}/erase", data={"csrf": csrf, "confirm": "Falke"})
+    assert done.status_code == 200
+    assert "Case record deleted" in done.text
+    assert no_german(done.text, config, names) == []
+
+
+@pytest.fixture
+def coordinator(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """A coordinator of the islamism team who chose English."""
+    make_user(database, settings.config, "koordination", Role.COORDINATOR, "islamism")
+    with https_client(settings, database) as client:
+        sign_in(client, "koordination")
+        choose(client, "en")
+        yield client
+
+
+def test_the_report_page_in_english_has_no_german_left_and_its_csv_stays_german(
+    coordinator: TestClient, config: HotlineConfig
+) -> None:
+    names = ("koordination",)
+    month = coordinator.get("/reports/islamism?period=month&date=2026-10-01")
+    assert month.status_code == 200
+    assert "Reports: Team Islamismus" in month.text
+    assert "October 2026" in month.text
+    assert "Period <strong>1 Oct 2026 to 31 Oct 2026</strong>" in month.text
+    assert "Wait until answered: 90th percentile" in month.text
+    assert "<title>Calls per line</title>" in month.text.replace(' id="c-leitungen-t"', "")
+    assert no_german(month.text, config, names) == []
+    week = coordinator.get("/reports/islamism?period=week&date=2026-10-25")
+    assert "Week 43/2026 (19 Oct–25 Oct 2026)" in week.text
+    assert no_german(week.text, config, names) == []
+    quarter = coordinator.get("/reports/islamism?period=quarter&date=2026-10-25")
+    assert "Q4 2026" in quarter.text
+    refused = coordinator.get("/reports/islamism?period=range&from=2026-10-31&to=2026-10-01")
+    assert refused.status_code == 422
+    assert "The last day is before the first." in refused.text
+    assert no_german(refused.text, config, names) == []
+    # The CSV is the same German table for every reader (docs/reports.md).
+    csv = coordinator.get("/reports/islamism/anrufe-islamism.csv?period=month&date=2026-10-01")
+    assert csv.status_code == 200
+    assert csv.text.splitlines()[0].startswith("Kennzahl,Zeitraum 01.10.2026–31.10.2026,")
+    assert "Anrufe gesamt" in csv.text
+    heat = coordinator.get(
+        "/reports/islamism/wochenstunden-islamism.csv?period=month&date=2026-10-01"
+    )
+    assert heat.text.splitlines()[0] == "Uhrzeit,Mo,Di,Mi,Do,Fr,Sa,So"
