@@ -186,3 +186,39 @@ def test_the_report_page_in_english_has_no_german_left_and_its_csv_stays_german(
         "/reports/islamism/wochenstunden-islamism.csv?period=month&date=2026-10-01"
     )
     assert heat.text.splitlines()[0] == "Uhrzeit,Mo,Di,Mi,Do,Fr,Sa,So"
+
+
+def test_the_admin_logs_and_api_keys_in_english_have_no_german_left(
+    settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    make_user(database, config, "admin", Role.ADMIN)
+    names = ("admin", "Auswertung")
+    with https_client(settings, database) as client:
+        sign_in(client, "admin")
+        choose(client, "en")
+        for path in ("/audit", "/access-log", "/access-log?kind=client&id=1", "/apikeys"):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            assert no_german(page.text, config, names) == [], path
+        assert "Client (case record)" in client.get("/access-log").text
+        csrf = csrf_of(client.get("/apikeys").text)
+        refused = client.post(
+            "/apikeys", data={"csrf": csrf, "name": "Auswertung", "expires_days": "0"}
+        )
+        assert refused.status_code == 422
+        assert "Please enter a lifetime between 1 and 3650 days" in refused.text
+        assert no_german(refused.text, config, names) == []
+        created = client.post(
+            "/apikeys", data={"csrf": csrf, "name": "Auswertung", "read_only": "1"}
+        )
+        assert "The key “Auswertung” is created." in created.text
+        assert "read only" in created.text
+        assert ">valid<" in created.text
+        assert no_german(created.text, config, names) == []
+        client.post("/apikeys/1/revoke", data={"csrf": csrf})
+        page = client.get("/apikeys")
+        assert ">revoked<" in page.text
+        assert no_german(page.text, config, names) == []
+        audit = client.get("/audit")
+        assert "The latest 200 changes (times in Berlin time)." in audit.text
+        assert no_german(audit.text, config, names) == []
