@@ -22,19 +22,21 @@ from config.settings import Settings
 from foundation.access import Principal
 from foundation.clock import utcnow
 from foundation.db import Database
+from foundation.i18n import N_
 from foundation.jobs import Job
 from foundation.models import AccessLogEntry
 
 # The records whose openings are logged, and what the log page calls them.
+# The kinds of record, named for the access log page (marked for its catalogues: web.i18n).
 KINDS = {
-    "appointment": "Termin",
-    "callback_request": "Rückrufbitte",
-    "voicemail": "Sprachnachricht",
-    "voicemail_audio": "Sprachnachricht (Aufnahme angehört)",
-    "conversation": "Unterhaltung",
-    "outbound_call": "Rückruf über die Leitung",
-    "client": "Klient/in (Fallakte)",
-    "client_export": "Klient/in: Auskunft (alle Daten exportiert)",
+    "appointment": N_("Termin"),
+    "callback_request": N_("Rückrufbitte"),
+    "voicemail": N_("Sprachnachricht"),
+    "voicemail_audio": N_("Sprachnachricht (Aufnahme angehört)"),
+    "conversation": N_("Unterhaltung"),
+    "outbound_call": N_("Rückruf über die Leitung"),
+    "client": N_("Klient/in (Fallakte)"),
+    "client_export": N_("Klient/in: Auskunft (alle Daten exportiert)"),
 }
 PAGE_SIZE = 200
 

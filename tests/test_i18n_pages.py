@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from foundation.db import Database
 from foundation.models import ExternalCalendar, Role
 from tests.helpers import https_client
 from tests.test_auth import csrf_of, make_user, sign_in
-from tests.test_i18n import Text, choose, german_left
+from tests.test_i18n import GERMAN, ROOT, Text, choose, german_left
 
 # Words an English page must not have, besides those tests/test_i18n.py looks for.
 MORE_GERMAN = re.compile(
@@ -41,6 +42,50 @@ def no_german(html: str, config: HotlineConfig, names: tuple[str, ...] = ()) -> 
         text = text.replace(name, " ")
     words = {match.group(0) for match in MORE_GERMAN.finditer(text)}
     return sorted(set(german_left(html, config, names)) | words)
+
+
+TEMPLATES = ROOT / "web" / "templates"
+# The public callback form speaks the line's languages from the configuration (issue 19 item 4),
+# not the staff pages' catalogues.
+PUBLIC = frozenset({"callback.html"})
+
+
+def unmarked_text(path: Path) -> list[str]:
+    """The German words of a template outside `{{ … }}`, `{% … %}`, `{# … #}` and `{% trans %}`
+    blocks: page text nobody marked for the catalogues."""
+    source = path.read_text(encoding="utf-8")
+    for block in (r"\{#.*?#\}", r"\{%-?\s*trans\b.*?%\}.*?\{%-?\s*endtrans\s*-?%\}",
+                  r"\{\{.*?\}\}", r"\{%.*?%\}"):  # fmt: skip
+        source = re.sub(block, " ", source, flags=re.DOTALL)
+    parser = Text()
+    parser.feed(source)
+    text = " ".join(parser.parts)
+    words = {m.group(0) for pattern in (GERMAN, MORE_GERMAN) for m in pattern.finditer(text)}
+    return sorted(words)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in TEMPLATES.glob("*.html") if p.name not in PUBLIC)
+)
+def test_every_staff_template_marks_its_text(name: str) -> None:
+    """A new template (or a new sentence in one) must go through gettext, so that the
+    catalogue test (tests/test_i18n.py) sees it and English pages get it."""
+    assert unmarked_text(TEMPLATES / name) == []
+
+
+def test_the_catalogue_check_extracts_every_staff_template() -> None:
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (ROOT / "babel.cfg").open() as mapping:
+        method_map, options_map = parse_mapping_cfg(mapping)
+    found = {
+        Path(filename).name
+        for filename, *_rest in extract_from_dir(ROOT / "web", method_map, options_map)
+        if filename.startswith("templates")
+    }
+    staff = {p.name for p in TEMPLATES.glob("*.html")} - PUBLIC
+    assert staff <= found, sorted(staff - found)
 
 
 @pytest.fixture
@@ -186,3 +231,50 @@ def test_the_report_page_in_english_has_no_german_left_and_its_csv_stays_german(
         "/reports/islamism/wochenstunden-islamism.csv?period=month&date=2026-10-01"
     )
     assert heat.text.splitlines()[0] == "Uhrzeit,Mo,Di,Mi,Do,Fr,Sa,So"
+
+
+def test_the_admin_logs_and_api_keys_in_english_have_no_german_left(
+    settings: Settings, database: Database, config: HotlineConfig
+) -> None:
+    make_user(database, config, "admin", Role.ADMIN)
+    names = ("admin", "Auswertung")
+    with https_client(settings, database) as client:
+        sign_in(client, "admin")
+        choose(client, "en")
+        for path in ("/audit", "/access-log", "/access-log?kind=client&id=1", "/apikeys"):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            assert no_german(page.text, config, names) == [], path
+        assert "Client (case record)" in client.get("/access-log").text
+        csrf = csrf_of(client.get("/apikeys").text)
+        refused = client.post(
+            "/apikeys", data={"csrf": csrf, "name": "Auswertung", "expires_days": "0"}
+        )
+        assert refused.status_code == 422
+        assert "Please enter a lifetime between 1 and 3650 days" in refused.text
+        assert no_german(refused.text, config, names) == []
+        created = client.post(
+            "/apikeys", data={"csrf": csrf, "name": "Auswertung", "read_only": "1"}
+        )
+        assert "The key “Auswertung” is created." in created.text
+        assert "read only" in created.text
+        assert ">valid<" in created.text
+        assert no_german(created.text, config, names) == []
+        client.post("/apikeys/1/revoke", data={"csrf": csrf})
+        page = client.get("/apikeys")
+        assert ">revoked<" in page.text
+        assert no_german(page.text, config, names) == []
+        audit = client.get("/audit")
+        assert "The latest 200 changes (times in Berlin time)." in audit.text
+        assert no_german(audit.text, config, names) == []
+
+
+def test_error_pages_in_english_have_no_german_left(
+    counsellor: TestClient, config: HotlineConfig
+) -> None:
+    names = ("Beraterin", "beraterin")
+    for path, status in (("/reports/islamism", 403), ("/clients/999", 404), ("/nowhere", 404)):
+        page = counsellor.get(path)
+        assert page.status_code == status, path
+        assert '<html lang="en">' in page.text
+        assert no_german(page.text, config, names) == [], path

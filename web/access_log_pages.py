@@ -11,6 +11,7 @@ from starlette.routing import Route
 from foundation import access_log
 from foundation.models import AccessLogEntry, Role
 from web.auth import Viewer, page
+from web.i18n import _
 from web.pages import as_int, render
 
 
@@ -29,7 +30,7 @@ async def access_log_page(request: Request, viewer: Viewer) -> Response:
     context = {
         "viewer": viewer,
         "entries": entries,
-        "kinds": access_log.KINDS,
+        "kinds": {value: _(name) for value, name in access_log.KINDS.items()},
         "kind": kind,
         "record_id": record_id,
         "retention_days": request.app.state.settings.config.access_log.retention_days,

@@ -16,17 +16,28 @@ from foundation.db import Database
 from foundation.errors import DomainError, NotFound
 from foundation.models import ApiKey, Role
 from web.auth import Hidden, Viewer, page
+from web.i18n import N_, _
 from web.pages import as_int, render
 
-# German messages for the form, by field (the use cases speak English for the CLI and the API).
+# The form's messages by field, German marked for the catalogues and translated where shown
+# with `message` (the use cases speak English for the CLI and the API).
 MESSAGES = {
-    "name": f"Bitte geben Sie einen Namen an (höchstens {apikeys.NAME_LENGTH} Zeichen).",
-    "teams": "Dieses Team gibt es nicht.",
-    "expires_days": (
-        f"Bitte eine Laufzeit zwischen 1 und {apikeys.MAX_EXPIRES_DAYS} Tagen angeben "
-        "oder das Feld leer lassen."
+    "name": N_("Bitte geben Sie einen Namen an (höchstens %(count)s Zeichen)."),
+    "teams": N_("Dieses Team gibt es nicht."),
+    "expires_days": N_(
+        "Bitte eine Laufzeit zwischen 1 und %(count)s Tagen angeben oder das Feld leer lassen."
     ),
 }
+LIMITS = {"name": apikeys.NAME_LENGTH, "expires_days": apikeys.MAX_EXPIRES_DAYS}
+# A key's state as the page names it (and compares it: "widerrufen" has no revoke button).
+STATES = (N_("widerrufen"), N_("abgelaufen"), N_("gültig"))
+
+
+def message(field: str) -> str:
+    """The message of `field` in the request's language, its limit filled in."""
+    if field in LIMITS:
+        return _(MESSAGES[field], count=LIMITS[field])
+    return _(MESSAGES[field])
 
 
 class _Form:
@@ -87,9 +98,9 @@ def _create(request: Request, viewer: Viewer, form: _Form) -> Response:
     if form.expires_days:
         days = as_int(form.expires_days) if form.expires_days.isascii() else 0
         if not 1 <= days <= apikeys.MAX_EXPIRES_DAYS:
-            errors["expires_days"] = MESSAGES["expires_days"]
+            errors["expires_days"] = message("expires_days")
     if any(team not in settings.config.teams for team in form.teams):
-        errors["teams"] = MESSAGES["teams"]
+        errors["teams"] = message("teams")
     if not errors:
         try:
             with request.app.state.db.write() as session:
@@ -103,7 +114,8 @@ def _create(request: Request, viewer: Viewer, form: _Form) -> Response:
                 )
                 created = (key.name, plain)
         except DomainError as exc:
-            errors[exc.field or "name"] = MESSAGES.get(exc.field or "name", MESSAGES["name"])
+            field = exc.field if exc.field in MESSAGES else "name"
+            errors[exc.field or "name"] = message(field)
     if errors:
         return _page(request, viewer, form=form, errors=errors, status=422)
     return _page(request, viewer, created=created)

@@ -174,9 +174,10 @@ def create_app(
         return JSONResponse(openapi)
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        """An unknown page gets the German error page; API, webhooks and files a plain 404."""
+        """An unknown page gets the error page (in the account's language); API, webhooks and
+        files a plain 404."""
         if request.method in ("GET", "HEAD") and not request.url.path.startswith(PLAIN_404):
-            return auth.not_found(request)
+            return await auth.unknown_page(request)
         return PlainTextResponse(getattr(exc, "detail", "Not Found"), status_code=404)
 
     app = Service(

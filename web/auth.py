@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from foundation.models import Role, User, WebSession
 from web import i18n
 from web.i18n import N_, _
 
+log = logging.getLogger(__name__)
 COOKIE = "__Host-hotline"
 LOGIN_COOKIE = "__Host-hotline-login"
 IDLE = timedelta(minutes=30)
@@ -291,8 +293,26 @@ def unreadable(request: Request, viewer: Viewer) -> Response:
     return response
 
 
+async def unknown_page(request: Request) -> Response:
+    """The page of an unknown address, in the language of the account signed in (the
+    browser's before sign-in, as `LanguageMiddleware` set it)."""
+    try:
+        viewer = await run_in_threadpool(
+            load_viewer,
+            request.app.state.db,
+            request.app.state.settings,
+            request.cookies.get(COOKIE),
+        )
+    except Exception as exc:  # the database down: still the page, in the browser's language
+        log.warning("unknown page: no session read (%s)", type(exc).__name__)
+        viewer = None
+    if viewer is not None:
+        i18n.use(request.app.state.catalogues.language(viewer.locale))
+    return not_found(request)
+
+
 def not_found(request: Request, viewer: Viewer | None = None) -> Response:
-    """The German page of an unknown address, the same for a record the viewer may not see."""
+    """The page of an unknown address, the same for a record the viewer may not see."""
     templates = request.app.state.templates
     context = {"title": _("Seite nicht gefunden"), "message": _(NOT_FOUND), "viewer": viewer}
     response: Response = templates.TemplateResponse(request, "error.html", context, 404)

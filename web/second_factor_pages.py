@@ -193,7 +193,7 @@ async def disable(request: Request, viewer: Viewer) -> Response:
         with request.app.state.db.write() as session:
             user = session.get(User, viewer.user_id)
             if user is None:
-                raise Conflict("Dieses Konto gibt es nicht mehr.")
+                raise Conflict(N_("Dieses Konto gibt es nicht mehr."))
             right = second_factor.disable(session, settings, user, given, actor=viewer.actor)
         if not right:  # after the commit: the wrong code stays counted
             raise Invalid(second_factor.WRONG, field="code")
