@@ -1032,3 +1032,38 @@ def test_the_retention_on_its_day_leaves_nothing_in_the_tables_or_the_files(
         assert row.location is None
     if db_url.startswith("sqlite"):
         assert _files_hold(db_url, (*words, *seeded.secrets)) == []
+
+
+def test_an_admin_coordinates_a_clients_appointments_without_seeing_the_client(
+    browser: TestClient, database: Database, config: HotlineConfig, settings: Settings
+) -> None:
+    """Finding: an admin without a counsellor record coordinates every team's appointments, and
+    the appointments page showed an appointment booked for a client record with the client's
+    pseudonym (and masked number): the one place an admin read a client's name. Now such an
+    appointment is shown to who may not see the client with "–" for both; the team's staff
+    still see them, and an appointment without a record is as before."""
+    _people(database, config)
+    csrf = _as(browser, "amira")
+    made = browser.post(
+        "/clients",
+        data={"csrf": csrf, "team": "islamism", "pseudonym": "Geheim-Adler",
+              "phone": "0151 23456789"},
+    )  # fmt: skip
+    client_id = int(made.headers["location"].split("/")[2].split("?")[0])
+    day = (utcnow().date() + timedelta(days=2)).isoformat()
+    for data in ({"client_id": str(client_id)}, {"pseudonym": "Ohne-Akte"}):
+        booked = browser.post(
+            "/appointments",
+            data={"csrf": csrf, "date": day, "time": "10:00" if "client_id" in data else "12:00",
+                  "duration": "60", "mode": "phone", **data},
+        )  # fmt: skip
+        assert booked.status_code == 303, booked.text
+    assert "Geheim-Adler" in browser.get("/appointments").text
+    _as(browser, "koord")
+    assert "Geheim-Adler" in browser.get("/appointments?team=islamism").text
+    _as(browser, "chef")
+    for path in ("/appointments", "/appointments?team=islamism"):
+        page = browser.get(path)
+        assert page.status_code == 200
+        assert "Geheim-Adler" not in page.text, path
+        assert "Ohne-Akte" in page.text

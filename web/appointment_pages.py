@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,7 +27,14 @@ from foundation import access, access_log, crypto
 from foundation.clock import utcnow
 from foundation.db import Database
 from foundation.errors import NotFound
-from foundation.models import Appointment, AppointmentMode, AppointmentStatus, Counsellor, Team
+from foundation.models import (
+    Appointment,
+    AppointmentMode,
+    AppointmentStatus,
+    Counsellor,
+    Team,
+)
+from foundation.models import Client as ClientRecord
 from foundation.teams import team_by_slug
 from hotline.outbound_calls import summaries
 from hotline.outbound_calls.lines import default_line, lines_for
@@ -126,6 +134,9 @@ class Row:
     call_back: summaries.Summary | None = None  # the latest call-back of the client
     lines: tuple[tuple[str, str], ...] = ()  # (slug, name) to call back through, if several
     line: str | None = None  # the one preselected
+    # The client's pseudonym; "–" for one of a client record the viewer may not see (an admin
+    # who is not staff of its team coordinates the appointment, but sees no client).
+    pseudonym: str = ""
 
 
 def _line_choice(
@@ -156,19 +167,33 @@ def _rows(
     now: datetime,
     calls: dict[int, summaries.Summary],
     choices: dict[int, dict[str, Any]],
+    hidden: frozenset[int] | set[int] = frozenset(),
 ) -> list[Row]:
     return [
         Row(
             appointment=a,
             counsellor=names.get(a.counsellor_id, "?"),
             when=span_text(a.start_at, a.end_at, zone),
-            phone=cases.masked_client_phone(box, a),
+            phone=None if a.id in hidden else cases.masked_client_phone(box, a),
             started=a.start_at <= now,
             call_back=calls.get(a.id),
             **choices.get(a.id, {}),
+            pseudonym="–" if a.id in hidden else a.client_pseudonym,
         )
         for a in appointments
     ]
+
+
+def hidden_clients(session: Session, viewer: Viewer, appointments: list[Appointment]) -> set[int]:
+    """The appointments of a client record whose team the viewer may not see clients of (an
+    admin who is not its staff): shown without the client's pseudonym and number."""
+    ids = {a.client_id for a in appointments if a.client_id is not None}
+    if not ids:
+        return set()
+    query = select(ClientRecord.id, ClientRecord.team_id).where(ClientRecord.id.in_(ids))
+    teams = {int(row_id): int(team) for row_id, team in session.execute(query)}
+    refused = {i for i, team in teams.items() if not access.may_see_client(viewer.principal, team)}
+    return {a.id for a in appointments if a.client_id in refused}
 
 
 @dataclass(frozen=True)
@@ -218,7 +243,9 @@ def load(
             for a in found
             if a.client_phone_enc is not None
         }
-        rows = _rows(found, names, box, zone, now, calls, choices)
+        rows = _rows(
+            found, names, box, zone, now, calls, choices, hidden_clients(session, viewer, found)
+        )
         notice = busy_warning = None
         if notice_id:
             shown = session.get(Appointment, notice_id)
