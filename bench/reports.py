@@ -24,7 +24,9 @@ Then, each timed `--runs` times after a warm-up (median and p95, nearest rank):
 
 Target: the yearly report in under 300 ms on PostgreSQL. `--explain` prints the plans of the
 report's statements (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite) with their
-times. See bench/README.md ("reports") for figures.
+times. Besides the wall clock, the report's CPU time (this process's, and the PostgreSQL
+backend's when the server runs on this host): on a shared machine the better guide. See
+bench/README.md ("reports") for figures.
 """
 
 from __future__ import annotations
