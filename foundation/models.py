@@ -38,9 +38,10 @@ from sqlalchemy import (
     true as sa_true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from foundation.clock import utcnow
+from foundation.text import pseudonym_digest
 
 
 class UTCDateTime(types.TypeDecorator[datetime]):
@@ -1130,7 +1131,9 @@ class Client(Base):
 
     __tablename__ = "clients"
     __table_args__ = (
-        UniqueConstraint("team_id", "pseudonym"),
+        # The database decides a race of two creates in any case or Unicode form: the key
+        # is the pseudonym normalised as the application compares it (foundation.text).
+        UniqueConstraint("team_id", "pseudonym_key"),
         Index(None, "team_id", "status"),
         Index(None, "phone_hash"),
         Index(None, "review_on"),
@@ -1138,6 +1141,9 @@ class Client(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     pseudonym: Mapped[str] = mapped_column(String(100))
+    # `foundation.text.pseudonym_digest(pseudonym)`, set with the pseudonym (`_key`); a
+    # collision that migration 0029 found in older data has "~<id>" appended.
+    pseudonym_key: Mapped[str] = mapped_column(String(80))
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_hash: Mapped[str | None] = mapped_column(String(64))
     sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -1160,6 +1166,12 @@ class Client(Base):
     counsellors: Mapped[list[Counsellor]] = relationship(
         secondary="client_counsellors", order_by="Counsellor.name"
     )
+
+    @validates("pseudonym")
+    def _key(self, _name: str, pseudonym: str) -> str:
+        """Every create and rename, whichever path, keeps the key in step."""
+        self.pseudonym_key = pseudonym_digest(pseudonym)
+        return pseudonym
 
 
 class ClientCounsellor(Base):

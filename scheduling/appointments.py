@@ -50,6 +50,7 @@ from foundation.models import (
     Team,
 )
 from foundation.models import Client as ClientRecord
+from foundation.text import pseudonym_key as pseudonym_key  # re-exported: one definition
 from scheduling.intervals import utc_interval
 from scheduling.reminders import sync_reminders
 from scheduling.wallclock import abbreviation
@@ -158,12 +159,6 @@ def check_pseudonym(raw: str, prefix: str = "client.") -> str:
             field=field,
         )
     return pseudonym
-
-
-def pseudonym_key(pseudonym: str) -> str:
-    """What makes two pseudonyms one for a team: the same regardless of case and of how
-    Unicode writes them (compatibility form, case-folded)."""
-    return unicodedata.normalize("NFKC", " ".join(pseudonym.split())).casefold()
 
 
 def check_phone(raw: str | None, sms_consent: bool, prefix: str = "client.") -> str | None:

@@ -10,6 +10,7 @@ Each test names what it attacks; "Finding:" marks what failed before its fix (do
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from foundation.models import (
     AccessLogEntry,
     Appointment,
     AppointmentMode,
+    AuditEntry,
     Channel,
     Client,
     Conversation,
@@ -38,7 +40,9 @@ from foundation.models import (
     Voicemail,
 )
 from foundation.teams import team_by_slug
+from foundation.text import pseudonym_digest
 from scheduling import appointments, erasure
+from scheduling.clients import records
 from tests.test_auth import csrf_of, make_user, sign_in
 from tests.test_retention import ENDED, Seeded, everything, seed_client
 
@@ -635,6 +639,87 @@ def test_a_pseudonym_is_unique_in_the_team_whatever_its_case_or_unicode_form(
     )
 
 
+@pytest.mark.postgresql
+def test_two_creates_racing_with_case_variants_admit_exactly_one(
+    api: TestClient, database: Database, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding: the database's unique key was (team_id, pseudonym) byte for byte, and the
+    application's check looked before it inserted: two requests creating "Ärger" and "ÄRGER"
+    at once both found none and both got in. Now (team_id, pseudonym_key) decides: both pass
+    the check (held at a barrier until both have), one commits, the other's insert fails on
+    the key and is the same 409 as the check's; nothing of it is left."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite's write lock serialises the two from BEGIN")
+    checked = threading.Barrier(2)
+    looked = records._unique
+
+    def look_then_wait(*args: object, **kwargs: object) -> None:
+        looked(*args, **kwargs)  # type: ignore[arg-type]
+        checked.wait(timeout=60)  # both have looked and found none
+
+    monkeypatch.setattr(records, "_unique", look_then_wait)
+    before = _state(database)
+    answers: dict[str, tuple[int, dict[str, object]]] = {}
+
+    def create(pseudonym: str) -> None:
+        answer = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": pseudonym})
+        answers[pseudonym] = (answer.status_code, answer.json())
+
+    threads = [threading.Thread(target=create, args=(p,)) for p in ("Ärger", "ÄRGER")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(code for code, _ in answers.values()) == [201, 409], answers
+    ((lost,),) = [[body] for code, body in answers.values() if code == 409]
+    assert lost["details"][0]["field"] == "pseudonym", lost
+    (won,) = [body for code, body in answers.values() if code == 201]
+    with database.read() as session:
+        (row,) = session.scalars(select(Client)).all()
+        assert row.id == won["id"]
+        audited = session.scalars(
+            select(AuditEntry.entity_id).where(AuditEntry.entity == "client")
+        ).all()
+    assert audited == [row.id]
+    after = [r for r in _state(database) if r[0] not in ("clients", "audit_log")]
+    assert after == [r for r in before if r[0] not in ("clients", "audit_log")]
+
+
+def test_the_databases_key_refuses_what_the_check_would_as_the_same_409_and_message(
+    api: TestClient,
+    browser: TestClient,
+    database: Database,
+    config: HotlineConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Held, on both databases: with the application's check out of the way (as in a race),
+    the unique key (team_id, pseudonym_key) refuses a case or Unicode variant on create and on
+    rename, as a 409 in the API and the page's message, and changes nothing."""
+    _people(database, config)
+    first = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Ärger"})
+    other = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Falke"})
+    assert (first.status_code, other.status_code) == (201, 201)
+    monkeypatch.setattr(records, "_unique", lambda *_args, **_kwargs: None)
+    csrf = _as(browser, "amira")
+    before = _state(database)
+    for twin in ("ÄRGER", "A\u0308rger", "ärger"):
+        made = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": twin})
+        assert made.status_code == 409, (twin, made.text)
+        assert made.json()["details"][0]["field"] == "pseudonym"
+        renamed = api.patch(f"/api/v1/clients/{other.json()['id']}", json={"pseudonym": twin})
+        assert renamed.status_code == 409, (twin, renamed.text)
+    page = browser.post("/clients", data={"csrf": csrf, "team": "islamism", "pseudonym": "ÄRGER"})
+    assert page.status_code == 409
+    assert (
+        "Im Team gibt es schon eine Klientin oder einen Klienten mit diesem Pseudonym" in page.text
+    )
+    assert _state(database) == before
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(Client)) == 2
+        keys = set(session.scalars(select(Client.pseudonym_key)))
+    assert keys == {pseudonym_digest("ärger"), pseudonym_digest("falke")}
+
+
 def test_the_erase_form_takes_the_pseudonym_as_typed_in_any_unicode_form(
     browser: TestClient, database: Database, config: HotlineConfig, settings: Settings
 ) -> None:
@@ -950,6 +1035,11 @@ def test_an_erasure_on_the_page_or_by_the_api_leaves_nothing_in_the_tables_or_th
         with database.engine.connect() as connection:
             assert connection.execute(text("PRAGMA secure_delete")).scalar() == 1
     voicemail = _linked(database, Voicemail, seeded.client_id)
+    key = pseudonym_digest(seeded.pseudonym)  # the unique key's, derived from the pseudonym
+    with database.read() as session:
+        assert (
+            session.scalar(select(Client.pseudonym_key).where(Client.id == seeded.client_id)) == key
+        )
     if how == "page":
         csrf = _as(browser, "amira")
         done = browser.post(
@@ -962,7 +1052,7 @@ def test_an_erasure_on_the_page_or_by_the_api_leaves_nothing_in_the_tables_or_th
     words = (seeded.pseudonym, seeded.phone, seeded.phone_hash, *seeded.secrets)
     for table, column, value in everything(database):
         shown = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        for word in (seeded.pseudonym, seeded.phone, seeded.phone_hash):
+        for word in (seeded.pseudonym, seeded.phone, seeded.phone_hash, key):
             assert word not in shown, (table, column)
     with database.read() as session:
         for model in (Appointment, Voicemail, Conversation):
@@ -1018,9 +1108,10 @@ def test_the_retention_on_its_day_leaves_nothing_in_the_tables_or_the_files(
     assert swept.appointments >= 1
     words = (seeded.pseudonym, seeded.phone, seeded.phone_hash, "Lose-Adler-9",
              "Bahnhof-Treffpunkt-9", "+4917612345099")  # fmt: skip
+    key = pseudonym_digest(seeded.pseudonym)
     for table, column, value in everything(database):
         shown = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        for word in (*words[:3], *words[3:5]):
+        for word in (*words[:3], *words[3:5], key):
             assert word not in shown, (table, column, word)
     with database.read() as session:
         assert session.get(Client, seeded.client_id) is None

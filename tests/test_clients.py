@@ -18,7 +18,7 @@ from config.settings import Settings
 from foundation import access, crypto
 from foundation.access import Principal, TeamRef
 from foundation.crypto import Box
-from foundation.db import Database
+from foundation.db import Database, make_engine, upgrade
 from foundation.errors import Conflict, Invalid, NotFound
 from foundation.models import (
     AppointmentMode,
@@ -39,6 +39,7 @@ from foundation.models import (
     Team,
     Voicemail,
 )
+from foundation.text import pseudonym_digest
 from scheduling import appointments, dispatch
 from scheduling.clients import links, plan, records, reviews, timeline
 from scheduling.clients.records import ClientEdit, NewClient
@@ -633,3 +634,67 @@ def test_the_demo_has_clients_with_plans_and_linked_appointments(
         (entry,) = timeline.entries(session, falke.id)
         assert entry.kind == "appointment"
         assert [c.name for c in falke.counsellors] == ["Amira Yilmaz"]
+
+
+def test_the_migration_fills_the_key_and_a_collision_does_not_fail_it(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0029 fills `pseudonym_key` of existing clients; two of a team that are one pseudonym
+    after normalisation ("Ärger", "ÄRGER": the old unique key let them in) do not stop it: the
+    later one's key gets "~<id>", and the warning counts them, naming ids, never a pseudonym."""
+    upgrade(db_url, "0028")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            at = berlin(2026, 12, 1, 9)
+            teams = [
+                connection.execute(
+                    text("INSERT INTO teams (slug, name, created_at) VALUES (:s, :s, :at) "
+                         "RETURNING id"), {"s": slug, "at": at},
+                ).scalar_one()
+                for slug in ("t-one", "t-two")
+            ]  # fmt: skip
+            rows = [(teams[0], "Ärger"), (teams[0], "Falke"), (teams[0], "ÄRGER"),
+                    (teams[1], "ärger"), (teams[0], "A\u0308RGER")]  # fmt: skip
+            for team_id, pseudonym in rows:
+                connection.execute(
+                    text("INSERT INTO clients (team_id, pseudonym, sms_consent, relative, status,"
+                         " status_changed_at, created_at, updated_at) VALUES (:t, :p, false,"
+                         " false, 'first_contact', :at, :at, :at)"),
+                    {"t": team_id, "p": pseudonym, "at": at},
+                )  # fmt: skip
+        with caplog.at_level("WARNING"):
+            upgrade(db_url)
+        with engine.connect() as connection:
+            keys = dict(
+                connection.execute(text("SELECT pseudonym, pseudonym_key FROM clients")).all()
+            )
+            ids = dict(connection.execute(text("SELECT pseudonym, id FROM clients")).all())
+    finally:
+        engine.dispose()
+    ärger = pseudonym_digest("Ärger")
+    assert keys["Ärger"] == keys["ärger"] == ärger  # another team's may be the same
+    assert keys["Falke"] == pseudonym_digest("falke")
+    assert keys["ÄRGER"] == f"{ärger}~{ids['ÄRGER']}"
+    decomposed = "A\u0308RGER"
+    assert keys[decomposed] == f"{ärger}~{ids[decomposed]}"
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith("2 client(s)")
+    assert f"{ids['ÄRGER']}, {ids[decomposed]}" in warning
+    assert "rger" not in warning.lower()
+    assert "falke" not in warning.lower()
+
+
+def test_every_create_and_rename_keeps_the_key_in_step(
+    database: Database, settings: Settings, world: World
+) -> None:
+    """Created, renamed (the key follows), and a name freed by a rename can be taken again."""
+    amira = world.counsellor(world.amira)
+    client_id = _new(database, settings, amira, pseudonym="Ärger")
+    with database.write() as session:
+        records.update(session, settings, client_id, ClientEdit(pseudonym="Ölzweig"), by=amira)
+    with database.read() as session:
+        row = session.get(Client, client_id)
+        assert row is not None
+        assert row.pseudonym_key == pseudonym_digest("ÖLZWEIG")
+    assert _new(database, settings, amira, pseudonym="ÄRGER") != client_id

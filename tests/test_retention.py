@@ -55,6 +55,7 @@ from foundation.models import (
     Voicemail,
 )
 from foundation.teams import team_by_slug
+from foundation.text import pseudonym_digest
 from hotline import reports as hotline_reports
 from hotline import twilio_copies
 from hotline.tasks import retention
@@ -435,7 +436,8 @@ def assert_gone(database: Database, db_url: str, *seeded: Seeded) -> None:
                 ), table.name
     values = everything(database)
     for client in seeded:
-        words = (client.pseudonym, client.phone, client.phone[3:], client.phone_hash)
+        words = (client.pseudonym, client.phone, client.phone[3:], client.phone_hash,
+                 pseudonym_digest(client.pseudonym))  # fmt: skip
         for name, column, value in values:
             text = (
                 value.decode("latin-1")

@@ -35,8 +35,10 @@ from foundation.models import (
     Team,
 )
 from foundation.teams import team_by_slug
-from scheduling.appointments import check_phone, check_pseudonym, pseudonym_key
+from foundation.text import pseudonym_digest
+from scheduling.appointments import check_phone, check_pseudonym
 
+TAKEN = "the team already has a client with this pseudonym"
 PHONE_PURPOSE = "caller"  # the keyed hash of a number, as hotline.voice_calls keeps a caller's
 
 
@@ -124,13 +126,15 @@ def snapshot(client: Client) -> dict[str, object]:
 
 
 def _unique(session: Session, team_id: int, pseudonym: str, ignore: int | None = None) -> None:
-    """Compared here, not in SQL: `lower()` folds only ASCII on SQLite (and under PostgreSQL's
-    C collation), so "Ärger" and "ÄRGER" would be two clients (`appointments.pseudonym_key`)."""
-    wanted = pseudonym_key(pseudonym)
-    query = select(Client.id, Client.pseudonym).where(Client.team_id == team_id)
-    for client_id, known in session.execute(query):
-        if client_id != ignore and pseudonym_key(known) == wanted:
-            raise Conflict("the team already has a client with this pseudonym", field="pseudonym")
+    """Compared by the key (`foundation.text.pseudonym_digest`), not with SQL's `lower()`,
+    which folds only ASCII on SQLite (and under PostgreSQL's C collation): "Ärger" and "ÄRGER"
+    are one client. This names the conflict before the insert; the unique key
+    (team_id, pseudonym_key) decides a race (`_save`)."""
+    query = select(Client.id).where(
+        Client.team_id == team_id, Client.pseudonym_key == pseudonym_digest(pseudonym)
+    )
+    if any(client_id != ignore for client_id in session.scalars(query)):
+        raise Conflict(TAKEN, field="pseudonym")
 
 
 def _counsellors(session: Session, team: Team, ids: Iterable[int]) -> list[Counsellor]:
@@ -154,9 +158,7 @@ def _save(session: Session, client: Client) -> None:
             session.add(client)
             session.flush()
     except IntegrityError as exc:
-        raise Conflict(
-            "the team already has a client with this pseudonym", field="pseudonym"
-        ) from exc
+        raise Conflict(TAKEN, field="pseudonym") from exc
 
 
 def _set_phone(settings: Settings, client: Client, phone: str | None) -> None:
