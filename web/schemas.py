@@ -415,25 +415,29 @@ class CallBackOut(Out):
     )
 
 
+# A client's fields as both the create (POST) and the change (PATCH) describe them.
+_PSEUDONYM: dict[str, Any] = {
+    "min_length": 1,
+    "max_length": 100,
+    "description": "unique in the team; never a real name, no phone number",
+}
+_SMS_CONSENT = "SMS to the client; needs a mobile phone"
+_RELATIVE = "a relative (Angehörige/r) of a radicalised person"
+
+
 class NewClientIn(In):
     EXAMPLE: ClassVar[dict[str, Any] | None] = {"team": "islamism", "pseudonym": "Klient B"}
 
     team: str = Field(description="team slug")
-    pseudonym: str = Field(
-        min_length=1,
-        max_length=100,
-        description="unique in the team; never a real name, no phone number",
-    )
+    pseudonym: str = Field(**_PSEUDONYM)
     phone: str | None = Field(
         default=None,
         max_length=40,
         pattern=PHONE,
         description="any notation; stored encrypted, returned masked only",
     )
-    sms_consent: bool = Field(default=False, description="SMS to the client; needs a mobile phone")
-    relative: bool = Field(
-        default=False, description="a relative (Angehörige/r) of a radicalised person"
-    )
+    sms_consent: bool = Field(default=False, description=_SMS_CONSENT)
+    relative: bool = Field(default=False, description=_RELATIVE)
     preferred_channel: PreferredChannel | None = None
     counsellor_ids: list[RecordId] | None = Field(
         default=None,
@@ -461,11 +465,7 @@ class ClientChangeIn(In):
     }
 
     pseudonym: str | SkipJsonSchema[None] = Field(
-        default=None,
-        json_schema_extra=_left_out,
-        min_length=1,
-        max_length=100,
-        description="unique in the team; never a real name, no phone number",
+        default=None, json_schema_extra=_left_out, **_PSEUDONYM
     )
     phone: str | None = Field(
         default=None,
@@ -474,14 +474,10 @@ class ClientChangeIn(In):
         description='a new number (stored encrypted, returned masked only); null or "" removes it',
     )
     sms_consent: bool | SkipJsonSchema[None] = Field(
-        default=None,
-        json_schema_extra=_left_out,
-        description="SMS to the client; needs a mobile phone",
+        default=None, json_schema_extra=_left_out, description=_SMS_CONSENT
     )
     relative: bool | SkipJsonSchema[None] = Field(
-        default=None,
-        json_schema_extra=_left_out,
-        description="a relative (Angehörige/r) of a radicalised person",
+        default=None, json_schema_extra=_left_out, description=_RELATIVE
     )
     preferred_channel: PreferredChannel | None = Field(default=None, description="null: none")
     counsellor_ids: _Responsible | SkipJsonSchema[None] = Field(
