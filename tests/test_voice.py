@@ -71,7 +71,12 @@ def day_shifts(
 
 @pytest.fixture
 def rota(database: Database, config: HotlineConfig) -> Rota:
-    return day_shifts(database, config, "islamism", berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9))
+    # Made as if at noon on the day of the shift: what creating it queues (shift notices) must
+    # not depend on the real date, which passed the shift's end on 2026-12-03.
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):
+        return day_shifts(
+            database, config, "islamism", berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9)
+        )
 
 
 @pytest.fixture
