@@ -904,7 +904,8 @@ def test_api_status_and_errors(api: TestClient, people: tuple[int, int]) -> None
     cancel = api.post(f"/api/v1/appointments/{past.json()['id']}/cancel")
     assert cancel.status_code == 409
     check_against_openapi(cancel, "/api/v1/appointments/{appointment_id}/cancel", "post")
-    ahead = api.post("/api/v1/appointments", json=payload(people[0], berlin(2027, 1, 5, 10)))
+    ahead_at = (datetime.now(UTC) + timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
+    ahead = api.post("/api/v1/appointments", json=payload(people[0], ahead_at))
     early = api.post(f"/api/v1/appointments/{ahead.json()['id']}/status", json={"status": "done"})
     assert early.status_code == 422
     for method, url in (

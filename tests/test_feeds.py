@@ -381,8 +381,11 @@ def test_cancelled_appointments_stay_a_while_then_go(
     database: Database, config: HotlineConfig, world: World
 ) -> None:
     owner = Owner(world.counsellor_id)
-    with database.read() as session:
-        cancelled_at = session.get(Appointment, world.cancelled_id).updated_at  # type: ignore[union-attr]
+    # Cancelled at a fixed instant (not the real now), so that the appointment (on 3 December
+    # 2026) stays inside the feed's window of past days at both renderings, whatever the date.
+    cancelled_at = utc(2026, 12, 1, 12)
+    with database.write() as session:
+        session.get(Appointment, world.cancelled_id).updated_at = cancelled_at  # type: ignore[union-attr]
     soon = render_now(database, config, owner, cancelled_at + timedelta(days=3))
     assert b"STATUS:CANCELLED" in soon
     later = render_now(database, config, owner, cancelled_at + timedelta(days=16))
