@@ -431,7 +431,12 @@ def test_feed_over_http_with_etag_last_modified_and_304(
     settings: Settings, database: Database, wide: HotlineConfig, world: World
 ) -> None:
     plain = issue(database, counsellor_id=world.counsellor_id)
-    with feed_client(settings, database, wide) as client:
+    # From a fixed instant (the clock runs on): the shift deleted below must stay inside the
+    # wide window whatever the real date.
+    with (
+        time_machine.travel(utc(2026, 11, 25, 12), tick=True),
+        feed_client(settings, database, wide) as client,
+    ):
         first = client.get(f"/feeds/{plain}.ics")
         assert first.status_code == 200
         assert first.headers["content-type"] == "text/calendar; charset=utf-8"
@@ -886,12 +891,17 @@ def _tool(name: str) -> str | None:
 
 @pytest.fixture
 def served(settings: Settings, database: Database, wide: HotlineConfig) -> Iterator[str]:
-    """The real app under uvicorn on a loopback port; yields its base URL."""
+    """The real app under uvicorn on a loopback port; yields its base URL. The clock starts at
+    a fixed instant (and runs on): the wide window must reach both DST days of 2026 whatever
+    the real date."""
     port = free_port()
     app_settings = Settings(
         config=wide, database_url=settings.database_url, public_url=f"http://127.0.0.1:{port}"
     )
-    with serving(create_app(app_settings, database=database), port):
+    with (
+        time_machine.travel(utc(2026, 11, 25, 12), tick=True),
+        serving(create_app(app_settings, database=database), port),
+    ):
         yield f"http://127.0.0.1:{port}"
 
 
