@@ -205,14 +205,12 @@ def check_place(
     return None, None
 
 
-def check_language(config: HotlineConfig, code: str) -> str:
+def check_language(config: HotlineConfig, code: str, *, field: str = "client_language") -> str:
     """A client language the reminders can be written in: German or one of
-    `[reminders.languages]`."""
+    `[reminders.languages]`; else Invalid naming `field`."""
     known = config.reminders.client_languages
     if code not in known:
-        raise Invalid(
-            f"no reminder texts in {code!r} (known: {', '.join(known)})", field="client_language"
-        )
+        raise Invalid(f"no reminder texts in {code!r} (known: {', '.join(known)})", field=field)
     return code
 
 
