@@ -28,6 +28,7 @@ from foundation.models import (
     User,
     Voicemail,
 )
+from tests.helpers import selected
 from tests.test_auth import csrf_of, make_user, sign_in
 
 PHONE = "+4915123456789"
@@ -268,14 +269,6 @@ def test_another_teams_client_is_neither_linked_nor_booked(
         assert session.scalars(select(User).where(User.username == "amira")).one()
 
 
-def _selected(page: str, name: str) -> list[str]:
-    """The values of the options selected in the form fields called `name`."""
-    found = []
-    for select_ in re.findall(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S):
-        found += re.findall(r'<option value="([^"]*)" selected>', select_)
-    return found
-
-
 def test_a_clients_language_is_chosen_shown_and_changed(
     browser: TestClient, database: Database, config: HotlineConfig
 ) -> None:
@@ -284,13 +277,13 @@ def test_a_clients_language_is_chosen_shown_and_changed(
     _staff(database, config)
     sign_in(browser, "amira")
     listing = browser.get("/clients").text
-    assert _selected(listing, "language") == ["de"]
+    assert selected(listing, "language") == ["de"]
     for name in ("Deutsch", "Türkisch", "Arabisch", "Russisch", "Englisch"):
         assert f">{name}</option>" in listing, name
     client_id = _create(browser, language="tr")
     page = browser.get(f"/clients/{client_id}").text
     assert "<dt>Sprache</dt><dd>Türkisch</dd>" in page
-    assert _selected(page, "language") == ["tr"]
+    assert selected(page, "language") == ["tr"]
     csrf = csrf_of(page)
     saved = browser.post(
         f"/clients/{client_id}", data={"csrf": csrf, "pseudonym": "Falke", "language": "en"}

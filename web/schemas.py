@@ -245,6 +245,11 @@ class OnCallOut(Out):
     next_change: datetime | None = Field(description="next handoff within 31 days, if any")
 
 
+# A language code as the API takes one; which are known is the configuration's (a 422 names
+# the field when there are no reminder texts in it).
+_LANGUAGE: dict[str, Any] = {"min_length": 2, "max_length": 2, "pattern": r"^[a-z]{2}$"}
+
+
 class ClientIn(In):
     pseudonym: str = Field(
         min_length=1, max_length=100, description="how the client is called; no phone number"
@@ -285,11 +290,10 @@ class AppointmentIn(In):
     )
     client_language: str = Field(
         default="de",
-        min_length=2,
-        max_length=2,
-        pattern=r"^[a-z]{2}$",
         description="the client's language (ISO 639-1) for her SMS reminders and the answers to "
-        "her ABSAGEN/STOP: de or one of the configuration's [reminders.languages]",
+        "her ABSAGEN/STOP: de or one of the configuration's [reminders.languages]. Left out: "
+        "the client record's `language` with `client_id`, else de",
+        **_LANGUAGE,
     )
 
     @model_validator(mode="after")
@@ -423,9 +427,6 @@ _PSEUDONYM: dict[str, Any] = {
 }
 _SMS_CONSENT = "SMS to the client; needs a mobile phone"
 _RELATIVE = "a relative (Angehörige/r) of a radicalised person"
-# A language code as the API takes one; which are known is the configuration's (a 422 names
-# the field when there are no reminder texts in it).
-_LANGUAGE: dict[str, Any] = {"min_length": 2, "max_length": 2, "pattern": r"^[a-z]{2}$"}
 _CLIENT_LANGUAGE = (
     "the client's language (ISO 639-1) for the SMS of her appointments: de or one of the "
     "configuration's [reminders.languages]"
