@@ -40,8 +40,14 @@ LanguageCode = Annotated[str, AfterValidator(check_code)]
 
 
 def german_name(code: str) -> str:
-    """'Türkisch': how the staff pages and the whisper name a language."""
-    return str(Locale(GERMAN).languages.get(code, code))
+    """'Türkisch': how the whisper and the counsellor's SMS name a language."""
+    return name_in(code, GERMAN)
+
+
+def name_in(code: str, locale: str) -> str:
+    """'Türkisch' (in "de"), 'Turkish' (in "en"): a language as the reader's names it; the
+    code itself where Babel knows no name."""
+    return str(Locale.parse(locale).languages.get(code, code))
 
 
 def native_name(code: str) -> str:

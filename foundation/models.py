@@ -1151,6 +1151,9 @@ class Client(Base):
         _enum(PreferredChannel, "preferred_channel")
     )
     relative: Mapped[bool] = mapped_column(Boolean, default=False)  # an Angehörige(r)
+    # The client's language (ISO 639-1; German or one with reminder texts): her appointments'
+    # SMS are in it unless the booking says otherwise.
+    language: Mapped[str] = mapped_column(String(8), default="de", server_default="de")
     status: Mapped[ClientStatus] = mapped_column(
         _enum(ClientStatus, "client_status"), default="first_contact"
     )

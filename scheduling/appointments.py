@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from config.languages import GERMAN
 from config.model import HotlineConfig
 from config.phone import InvalidPhoneNumber, masked_phone, normalise
 from config.settings import Settings
@@ -87,8 +88,9 @@ class NewAppointment:
     # pseudonym, number and consent (`client` is then ignored).
     client_id: int | None = None
     # The client's language (ISO 639-1): her reminders and the answers to her SMS
-    # (`[reminders.languages]`); German or one the configuration has texts for.
-    client_language: str = "de"
+    # (`[reminders.languages]`); German or one the configuration has texts for. None: the
+    # client record's (`client_id`), else German.
+    client_language: str | None = None
 
 
 class Overlap(Conflict):
@@ -205,15 +207,21 @@ def check_place(
     return None, None
 
 
-def check_language(config: HotlineConfig, code: str) -> str:
+def check_language(config: HotlineConfig, code: str, *, field: str = "client_language") -> str:
     """A client language the reminders can be written in: German or one of
-    `[reminders.languages]`."""
+    `[reminders.languages]`; else Invalid naming `field`."""
     known = config.reminders.client_languages
     if code not in known:
-        raise Invalid(
-            f"no reminder texts in {code!r} (known: {', '.join(known)})", field="client_language"
-        )
+        raise Invalid(f"no reminder texts in {code!r} (known: {', '.join(known)})", field=field)
     return code
+
+
+def default_language(config: HotlineConfig, record_language: str | None) -> str:
+    """A booking's client language when none is chosen: the client record's, unless the
+    configuration no longer has texts in it (its reminders are German then); else German."""
+    if record_language is not None and record_language in config.reminders.client_languages:
+        return record_language
+    return GERMAN
 
 
 def _interval(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -347,7 +355,11 @@ def book(
         phone_enc = crypto.box(settings).seal(phone) if phone else None
         consent = phone is not None and new.client.sms_consent
     location, video_link = check_place(new.mode, new.location, new.video_link)
-    language = check_language(config, new.client_language)
+    language = (
+        check_language(config, new.client_language)
+        if new.client_language is not None
+        else default_language(config, record.language if record is not None else None)
+    )
     counsellor = _active_counsellor(session, new.counsellor_id)
     if record is not None and record.team_id not in {team.id for team in counsellor.teams}:
         raise Invalid("the counsellor is not in the client's team", field="counsellor_id")

@@ -144,6 +144,7 @@ def collect(session: Session, settings: Settings, client: Client) -> dict[str, A
                 client.preferred_channel.value if client.preferred_channel else None
             ),
             "relative": client.relative,
+            "language": client.language,
             "status": client.status.value,
             "status_changed_at": _at(client.status_changed_at, settings),
             "started_at": _at(client.started_at, settings),

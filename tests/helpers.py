@@ -4,6 +4,7 @@ served on it. (bench/ uses them too.)"""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -259,3 +260,11 @@ def booked_with_reminder(
         "attempts": 0,
     }
     return appointment, reminder
+
+
+def selected(page: str, name: str) -> list[str]:
+    """The values of the options selected in a page's form fields called `name`."""
+    found = []
+    for options in re.findall(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S):
+        found += re.findall(r'<option value="([^"]*)" selected>', options)
+    return found

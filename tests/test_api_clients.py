@@ -355,3 +355,46 @@ def test_patch_needs_a_writable_key_of_the_clients_team(
     assert client.get(url).json()["status"] == "first_contact"
     assert client.put(url, json={"status": "ended"}).status_code == 405
     assert set(client.put(url).headers["allow"].split(", ")) >= {"GET", "PATCH", "DELETE"}
+
+
+def test_a_clients_language_is_set_read_changed_and_checked(
+    api: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    """`language` on POST, GET and PATCH: German by default, one with reminder texts; a
+    language without them (fr: a real code) or no language at all is a 422 naming the field,
+    and changes nothing."""
+    plain = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Adler"})
+    assert plain.json()["language"] == "de"
+    created = api.post(
+        "/api/v1/clients", json={"team": "islamism", "pseudonym": "Falke", "language": "tr"}
+    )
+    assert created.status_code == 201, created.text
+    check_against_openapi(created, "/api/v1/clients", "post")
+    assert created.json()["language"] == "tr"
+    url = f"/api/v1/clients/{created.json()['id']}"
+    shown = api.get(url)
+    check_against_openapi(shown, "/api/v1/clients/{client_id}", "get")
+    assert shown.json()["language"] == "tr"
+    changed = api.patch(url, json={"language": "en"})
+    assert changed.status_code == 200, changed.text
+    check_against_openapi(changed, "/api/v1/clients/{client_id}", "patch")
+    assert changed.json()["language"] == "en"
+    assert api.patch(url, json={"relative": True}).json()["language"] == "en"  # stays
+    count = _count(database, Client)
+    for payload in ({"language": "fr"}, {"language": "xx"}, {"language": "TR"},
+                    {"language": None}, {"language": "tur"}):  # fmt: skip
+        refused = api.patch(url, json={**payload, "pseudonym": "Habicht"})
+        assert refused.status_code == 422, (payload, refused.text)
+        assert [d["field"] for d in refused.json()["details"]] == ["language"], payload
+        new = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Eule", **payload})
+        assert new.status_code == 422, (payload, new.text)
+        assert [d["field"] for d in new.json()["details"]] == ["language"], payload
+    assert api.get(url).json()["pseudonym"] == "Falke"
+    assert api.get(url).json()["language"] == "en"
+    assert _count(database, Client) == count
+    with database.read() as session:
+        stored = session.scalars(select(Client.language).order_by(Client.id)).all()
+    assert stored == ["de", "en"]
+    export = api.get(f"{url}/export")
+    assert export.status_code == 200, export.text
+    assert export.json()["client"]["language"] == "en"

@@ -28,6 +28,7 @@ from foundation.models import (
     User,
     Voicemail,
 )
+from tests.helpers import selected
 from tests.test_auth import csrf_of, make_user, sign_in
 
 PHONE = "+4915123456789"
@@ -266,3 +267,40 @@ def test_another_teams_client_is_neither_linked_nor_booked(
     with database.read() as session:
         assert session.scalars(select(Appointment)).all() == []
         assert session.scalars(select(User).where(User.username == "amira")).one()
+
+
+def test_a_clients_language_is_chosen_shown_and_changed(
+    browser: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    """The create and edit forms offer the languages with SMS texts, named in German; a
+    language without texts is refused and changes nothing."""
+    _staff(database, config)
+    sign_in(browser, "amira")
+    listing = browser.get("/clients").text
+    assert selected(listing, "language") == ["de"]
+    for name in ("Deutsch", "Türkisch", "Arabisch", "Russisch", "Englisch"):
+        assert f">{name}</option>" in listing, name
+    client_id = _create(browser, language="tr")
+    page = browser.get(f"/clients/{client_id}").text
+    assert "<dt>Sprache</dt><dd>Türkisch</dd>" in page
+    assert selected(page, "language") == ["tr"]
+    csrf = csrf_of(page)
+    saved = browser.post(
+        f"/clients/{client_id}", data={"csrf": csrf, "pseudonym": "Falke", "language": "en"}
+    )
+    assert saved.status_code == 303, saved.text
+    assert "<dt>Sprache</dt><dd>Englisch</dd>" in browser.get(f"/clients/{client_id}").text
+    refused = browser.post(
+        f"/clients/{client_id}", data={"csrf": csrf, "pseudonym": "Habicht", "language": "fr"}
+    )
+    assert refused.status_code == 422
+    assert "Bitte wählen Sie eine Sprache, in der es SMS-Texte gibt." in refused.text
+    new = browser.post(
+        "/clients", data={"csrf": csrf, "team": "islamism", "pseudonym": "Eule", "language": "xx"}
+    )
+    assert new.status_code == 422
+    assert "Bitte wählen Sie eine Sprache, in der es SMS-Texte gibt." in new.text
+    with database.read() as session:
+        assert [(c.pseudonym, c.language) for c in session.scalars(select(Client))] == [
+            ("Falke", "en")
+        ]

@@ -145,7 +145,8 @@ def test_the_client_pages_in_english_have_no_german_left(
     assert no_german(listing.text, config, names) == []
     csrf = csrf_of(listing.text)
     form = {"csrf": csrf, "team": "islamism", "pseudonym": "Falke", "phone": "0151 23456789",
-            "sms_consent": "1", "relative": "1", "preferred_channel": "in_person"}  # fmt: skip
+            "sms_consent": "1", "relative": "1", "preferred_channel": "in_person",
+            "language": "tr"}  # fmt: skip
     created = counsellor.post("/clients", data=form)
     assert created.status_code == 303
     base = created.headers["location"].split("?")[0]
@@ -160,7 +161,12 @@ def test_the_client_pages_in_english_have_no_german_left(
     assert "The note is saved." in page.text
     assert "Case no. 1" in page.text
     assert "in person" in page.text
+    assert "<dt>Language</dt><dd>Turkish</dd>" in page.text
+    assert ">Arabic</option>" in page.text  # the edit form's languages, named in English
     assert no_german(page.text, config, names) == []
+    unknown = counsellor.post(base, data={"csrf": csrf, "pseudonym": "Falke", "language": "fr"})
+    assert unknown.status_code == 422
+    assert "Please choose a language that has SMS texts. Nothing was changed." in unknown.text
     assert "1 Mar 2031" in counsellor.get("/clients").text  # the review, the English way
     refused = counsellor.post(f"{base}/steps", data={"csrf": csrf, "title": " "})
     assert refused.status_code == 422
@@ -172,6 +178,7 @@ def test_the_client_pages_in_english_have_no_german_left(
     assert export.status_code == 200
     assert "Access report on stored data" in export.text
     assert "Back to the case record" in export.text
+    assert "<dt>Language</dt><dd>Turkish</dd>" in export.text
     assert no_german(export.text, config, names) == []
     erase = counsellor.get(f"{base}/erase")
     assert no_german(erase.text, config, names) == []

@@ -55,6 +55,7 @@ async def book(request: Request, viewer: Viewer) -> Response:
         location=values.get("location"),
         video_link=values.get("video_link"),
         client_id=client_id or None,
+        client_language=values.get("client_language") or None,  # None: the record's
     )
 
     def save() -> int:

@@ -33,6 +33,7 @@ MESSAGES = {
         "SMS-Erinnerungen gehen nur an eine Mobilnummer: Bitte geben Sie "
         "eine an oder lassen Sie das Häkchen weg."
     ),
+    "client_language": N_("Bitte wählen Sie eine Sprache, in der es SMS-Texte gibt."),
     "location": N_("Bitte geben Sie den Ort des Termins an."),
     "video_link": N_("Bitte geben Sie den Link zum Video-Termin an; er beginnt mit https://."),
     "start": N_("Bitte geben Sie Datum und Uhrzeit des Beginns an."),

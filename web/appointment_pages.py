@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from config.languages import GERMAN
 from config.settings import Settings
 from foundation import access, access_log, crypto
 from foundation.clock import utcnow
@@ -42,6 +43,7 @@ from scheduling import appointments as cases
 from scheduling.busy import times
 from scheduling.clients import records as client_records
 from web import appointment_words as words
+from web import labels
 from web.appointment_form import DURATIONS, fold_choices, form_values
 from web.appointment_words import span_text
 from web.auth import Forbidden, Hidden, Viewer, page
@@ -137,6 +139,7 @@ class Row:
     # The client's pseudonym; "–" for one of a client record the viewer may not see (an admin
     # who is not staff of its team coordinates the appointment, but sees no client).
     pseudonym: str = ""
+    language: str | None = None  # the language of the client's SMS, if not German (nor hidden)
 
 
 def _line_choice(
@@ -179,6 +182,7 @@ def _rows(
             call_back=calls.get(a.id),
             **choices.get(a.id, {}),
             pseudonym="–" if a.id in hidden else a.client_pseudonym,
+            language=None if a.id in hidden or a.client_language == GERMAN else a.client_language,
         )
         for a in appointments
     ]
@@ -203,6 +207,7 @@ class BookingClient:
     id: int
     pseudonym: str
     team: str
+    language: str  # the record's: the booking form's choice to begin with
 
 
 def _booking_client(session: Session, viewer: Viewer, client_id: int) -> BookingClient | None:
@@ -213,7 +218,7 @@ def _booking_client(session: Session, viewer: Viewer, client_id: int) -> Booking
     except (NotFound, client_records.ReadOnly):
         raise Hidden from None
     team = session.get(Team, client.team_id)
-    return BookingClient(client.id, client.pseudonym, team.slug if team else "")
+    return BookingClient(client.id, client.pseudonym, team.slug if team else "", client.language)
 
 
 def load(
@@ -303,7 +308,11 @@ async def show(
     edited = next((r for r in data["upcoming"] if r.appointment.id == editing), None)
     if edited is not None and edit_form is None:
         edit_form = form_values(edited.appointment.start_at, edited.appointment.end_at, zone)
-    form = form or {"duration": "60", "mode": "phone"}
+    booking_client: BookingClient | None = data["booking_client"]
+    first = cases.default_language(
+        settings.config, booking_client.language if booking_client else None
+    )
+    form = {"client_language": first, **(form or {"duration": "60", "mode": "phone"})}
     notice_key = request.query_params.get("notice", "")
     return render(
         request,
@@ -321,6 +330,7 @@ async def show(
             "status_names": {key: _(name) for key, name in STATUS_NAMES.items()},
             "mode_names": {key: _(name) for key, name in MODE_NAMES.items()},
             "durations": DURATIONS,
+            "language_names": labels.client_languages(settings.config),
         },
         status,
     )

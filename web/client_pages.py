@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from config.languages import GERMAN
 from config.settings import Settings
 from foundation import access, access_log
 from foundation.clock import utcnow
@@ -29,6 +30,7 @@ from foundation.teams import team_by_slug
 from scheduling.clients import links, plan, records
 from scheduling.clients.records import ClientEdit, NewClient
 from web import client_views as views
+from web import labels
 from web.auth import Forbidden, Hidden, Viewer, page, safe_next
 from web.i18n import N_, _, lookup
 from web.pages import as_day, as_int, render
@@ -46,6 +48,7 @@ MESSAGES = {
         "das Häkchen weg."
     ),
     "counsellor_ids": N_("Bitte wählen Sie nur aktive Beraterinnen und Berater des Teams."),
+    "language": N_("Bitte wählen Sie eine Sprache, in der es SMS-Texte gibt."),
     "team": N_("Für dieses Team dürfen Sie keine Klientinnen oder Klienten anlegen."),
     "title": N_("Bitte geben Sie dem Schritt einen Titel (höchstens 200 Zeichen)."),
     "notes": N_("Eine Notiz hat höchstens 10 000 Zeichen."),
@@ -89,11 +92,12 @@ def _client_id(request: Request) -> int:
     return as_int(request.path_params.get("client_id"))
 
 
-def _context() -> dict[str, object]:
+def _context(settings: Settings) -> dict[str, object]:
     return {
         "status_names": views.names(views.STATUS_NAMES),
         "step_names": views.names(views.STEP_NAMES),
         "channel_names": views.names(views.CHANNEL_NAMES),
+        "language_names": labels.client_languages(settings.config),
     }
 
 
@@ -132,7 +136,7 @@ async def _list(
     settings: Settings = request.app.state.settings
     sections = await run_in_threadpool(_sections, request.app.state.db, settings, viewer)
     context = {
-        **_context(),
+        **_context(settings),
         "viewer": viewer,
         "sections": sections,
         "form": form or {},
@@ -164,6 +168,7 @@ async def create(request: Request, viewer: Viewer) -> Response:
         sms_consent="sms_consent" in values,
         relative="relative" in values,
         preferred_channel=_channel(values.get("preferred_channel", "")),
+        language=values.get("language") or GERMAN,
     )
 
     def save() -> int:
@@ -206,7 +211,7 @@ async def show(
 
     shown = await run_in_threadpool(load)
     context = {
-        **_context(),
+        **_context(settings),
         "viewer": viewer,
         "page": shown,
         "client": shown.client,
@@ -270,6 +275,7 @@ async def update(request: Request, viewer: Viewer) -> Response:
             counsellor_ids=tuple(as_int(v) for v in form.getlist("counsellor_ids")),
             phone=str(form.get("phone", "")) or None,
             clear_phone="clear_phone" in form,
+            language=str(form["language"]) if "language" in form else None,
         )
         records.update(session, settings, _client_id(request), edit, by=viewer.principal)
 

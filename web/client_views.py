@@ -92,6 +92,7 @@ class ClientRow:
     sms_consent: bool
     relative: bool
     preferred_channel: PreferredChannel | None
+    language: str  # ISO 639-1
     counsellors: tuple[tuple[int, str], ...]
     status_changed_at: datetime
     started_at: datetime | None
@@ -144,6 +145,7 @@ def _row(
         sms_consent=client.sms_consent,
         relative=client.relative,
         preferred_channel=client.preferred_channel,
+        language=client.language,
         counsellors=tuple((c.id, c.name) for c in client.counsellors),
         status_changed_at=client.status_changed_at,
         started_at=client.started_at,

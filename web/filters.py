@@ -13,6 +13,7 @@ from jinja2 import Environment
 from config.phone import display
 from foundation import dates
 from web.i18n import language
+from web.labels import language_name
 from web.outbound_call_pages import describe
 
 
@@ -30,6 +31,7 @@ def install(env: Environment, zone: ZoneInfo) -> None:
     env.filters["number"] = number
     env.filters["phone"] = phone
     env.filters["call_back"] = describe  # how a call-back through the line went
+    env.filters["language_name"] = language_name  # 'Türkisch'; 'Turkish'
 
 
 def day(value: date) -> str:

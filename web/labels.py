@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from config.languages import name_in
+from config.model import HotlineConfig
 from foundation import dates
 from foundation.models import AbsenceKind, Role, Shift, TaskStatus, Tier
 from web.i18n import N_, _, language
@@ -70,6 +72,17 @@ def tiers() -> dict[Tier, str]:
 
 def absence_kinds() -> dict[AbsenceKind, str]:
     return {value: absence_kind(value) for value in AbsenceKind}
+
+
+def language_name(code: str) -> str:
+    """'Türkisch'; 'Turkish': a language as the page's language names it (Babel)."""
+    return name_in(code, language())
+
+
+def client_languages(config: HotlineConfig) -> dict[str, str]:
+    """The languages a client's SMS can be in (German first, then `[reminders.languages]`),
+    each named in the page's language: the choice of the client and booking forms."""
+    return {code: language_name(code) for code in config.reminders.client_languages}
 
 
 def weekdays() -> list[str]:

@@ -245,6 +245,11 @@ class OnCallOut(Out):
     next_change: datetime | None = Field(description="next handoff within 31 days, if any")
 
 
+# A language code as the API takes one; which are known is the configuration's (a 422 names
+# the field when there are no reminder texts in it).
+_LANGUAGE: dict[str, Any] = {"min_length": 2, "max_length": 2, "pattern": r"^[a-z]{2}$"}
+
+
 class ClientIn(In):
     pseudonym: str = Field(
         min_length=1, max_length=100, description="how the client is called; no phone number"
@@ -285,11 +290,10 @@ class AppointmentIn(In):
     )
     client_language: str = Field(
         default="de",
-        min_length=2,
-        max_length=2,
-        pattern=r"^[a-z]{2}$",
         description="the client's language (ISO 639-1) for her SMS reminders and the answers to "
-        "her ABSAGEN/STOP: de or one of the configuration's [reminders.languages]",
+        "her ABSAGEN/STOP: de or one of the configuration's [reminders.languages]. Left out: "
+        "the client record's `language` with `client_id`, else de",
+        **_LANGUAGE,
     )
 
     @model_validator(mode="after")
@@ -423,6 +427,10 @@ _PSEUDONYM: dict[str, Any] = {
 }
 _SMS_CONSENT = "SMS to the client; needs a mobile phone"
 _RELATIVE = "a relative (Angehörige/r) of a radicalised person"
+_CLIENT_LANGUAGE = (
+    "the client's language (ISO 639-1) for the SMS of her appointments: de or one of the "
+    "configuration's [reminders.languages]"
+)
 
 
 class NewClientIn(In):
@@ -444,6 +452,7 @@ class NewClientIn(In):
         max_length=20,
         description="the responsible counsellors: active members of the team (default: none)",
     )
+    language: str = Field(default="de", description=_CLIENT_LANGUAGE, **_LANGUAGE)
 
 
 _Responsible = Annotated[list[RecordId], Field(max_length=20)]
@@ -480,6 +489,9 @@ class ClientChangeIn(In):
         default=None, json_schema_extra=_left_out, description=_RELATIVE
     )
     preferred_channel: PreferredChannel | None = Field(default=None, description="null: none")
+    language: str | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_left_out, description=_CLIENT_LANGUAGE, **_LANGUAGE
+    )
     counsellor_ids: _Responsible | SkipJsonSchema[None] = Field(
         default=None,
         json_schema_extra=_left_out,
@@ -498,7 +510,13 @@ class ClientChangeIn(In):
     )
 
     @field_validator(
-        "pseudonym", "sms_consent", "relative", "counsellor_ids", "status", mode="before"
+        "pseudonym",
+        "sms_consent",
+        "relative",
+        "language",
+        "counsellor_ids",
+        "status",
+        mode="before",
     )
     @classmethod
     def _given(cls, value: object) -> object:
@@ -535,6 +553,7 @@ class ClientRecordOut(Out):
     sms_consent: bool
     relative: bool
     preferred_channel: PreferredChannel | None
+    language: str = Field(description="the client's language (ISO 639-1)")
     status: ClientStatus
     status_changed_at: datetime
     started_at: datetime | None = Field(description="counselling began")
@@ -733,6 +752,7 @@ class ExportClient(Out):
     sms_consent: bool
     preferred_channel: str | None
     relative: bool = Field(description="a relative (Angehörige/r) of a radicalised person")
+    language: str = Field(description="the client's language (ISO 639-1)")
     status: str
     status_changed_at: datetime
     started_at: datetime | None

@@ -1,5 +1,6 @@
 """The team's task list: callback requests and voicemails as one list, newest first, with the
-personal fields only for the team's staff; and the dashboard's count of open callback requests.
+personal fields only for the team's staff (the caller's language among them, when it is not the
+line's first); and the dashboard's count of open callback requests.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from config.languages import GERMAN
+from config.model import HotlineConfig
 from config.phone import masked_phone
 from config.settings import Settings
 from foundation import crypto
-from foundation.models import CallbackRequest, TaskStatus, User, Voicemail
+from foundation.models import Call, CallbackRequest, TaskStatus, User, Voicemail
 from hotline.tasks.callback_requests import WINDOWS
 
 DONE_SHOWN = timedelta(days=14)  # done tasks stay in the list (to reopen) this long
@@ -37,6 +40,8 @@ class Task:
     message: str | None = None
     duration_seconds: int = 0
     recording: bool = False  # the voicemail's audio is still at Twilio
+    # The caller's language (ISO 639-1) when it is not the line's first: call back in it.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +57,15 @@ def _usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
 
 
+def other_language(config: HotlineConfig, line: str, code: str | None) -> str | None:
+    """`code` unless it is the line's first language (German for a line no longer
+    configured): what the task list names, so that the call-back is in the caller's language."""
+    first = config.lines[line].languages[0] if line in config.lines else GERMAN
+    return code if code and code != first else None
+
+
 def _callback_request_task(
-    row: CallbackRequest, box: crypto.Box | None, names: dict[int, str]
+    row: CallbackRequest, box: crypto.Box | None, names: dict[int, str], language: str | None
 ) -> Task:
     """With a `box`, the personal fields decrypted; without, None (the viewer is not staff)."""
     details = box is not None
@@ -69,6 +81,7 @@ def _callback_request_task(
         time_window=WINDOWS.get(row.time_window, row.time_window) if details else None,
         preferred_date=row.preferred_date if details else None,
         message=_opened(box, row.message_enc),
+        language=language if details else None,
     )
 
 
@@ -80,7 +93,9 @@ def _masked(phone: str | None) -> str | None:
     return masked_phone(phone) if phone else None
 
 
-def _voicemail_task(row: Voicemail, box: crypto.Box | None, names: dict[int, str]) -> Task:
+def _voicemail_task(
+    row: Voicemail, box: crypto.Box | None, names: dict[int, str], language: str | None
+) -> Task:
     return Task(
         kind="voicemail",
         id=row.id,
@@ -91,6 +106,7 @@ def _voicemail_task(row: Voicemail, box: crypto.Box | None, names: dict[int, str
         duration_seconds=row.duration_seconds,
         recording=row.recording_deleted_at is None,
         phone=_masked(_opened(box, row.caller_phone_enc)),
+        language=language if box is not None else None,
     )
 
 
@@ -113,21 +129,29 @@ def team_tasks(
             )
         )
     )
-    voicemails = list(
-        session.scalars(
-            select(Voicemail).where(
-                Voicemail.team_id == team_id,
-                (Voicemail.status != TaskStatus.DONE) | (Voicemail.created_at >= since),
-            )
+    # A voicemail's language is its call's (None once the roll-up has deleted the call).
+    voicemails = session.execute(
+        select(Voicemail, Call.language)
+        .outerjoin(Call, Call.id == Voicemail.call_id)
+        .where(
+            Voicemail.team_id == team_id,
+            (Voicemail.status != TaskStatus.DONE) | (Voicemail.created_at >= since),
         )
-    )
+    ).all()
     names = _usernames(
-        session, [r.taken_by_id for r in requests] + [v.handled_by_id for v in voicemails]
+        session, [r.taken_by_id for r in requests] + [v.handled_by_id for v, _ in voicemails]
     )
     box = crypto.box(settings) if details else None
+    config = settings.config
     everything = newest_first(
-        [_callback_request_task(r, box, names) for r in requests]
-        + [_voicemail_task(v, box, names) for v in voicemails]
+        [
+            _callback_request_task(r, box, names, other_language(config, r.line, r.language))
+            for r in requests
+        ]
+        + [
+            _voicemail_task(v, box, names, other_language(config, v.line, code))
+            for v, code in voicemails
+        ]
     )
     return TeamTasks(
         open=[t for t in everything if t.status is not TaskStatus.DONE],
@@ -148,5 +172,5 @@ def open_callback_requests(
         .order_by(CallbackRequest.created_at.desc())
         .limit(limit)
     )
-    newest = [_callback_request_task(row, None, {}) for row in rows]
+    newest = [_callback_request_task(row, None, {}, None) for row in rows]
     return count, newest

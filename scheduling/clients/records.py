@@ -3,9 +3,11 @@
 A client belongs to one team; its pseudonym is unique in the team (compared without regard to
 case) and is refused when it looks like a phone number, as an appointment's is. The number is
 encrypted (`phone_enc`) with the keyed hash calls keep of a caller (`phone_hash`, purpose
-"caller"); SMS consent needs a mobile number. Responsible counsellors are active members of the
-team. Every use case asks the access policy itself (`foundation.access.may_see_client`,
-`may_change_client`): a client the principal may not see is answered like a missing one.
+"caller"); SMS consent needs a mobile number. The client's language (German by default) is
+one her reminders can be written in (`[reminders.languages]`). Responsible counsellors are
+active members of the team. Every use case asks the access policy itself
+(`foundation.access.may_see_client`, `may_change_client`): a client the principal may not see
+is answered like a missing one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from config.languages import GERMAN
 from config.phone import masked_phone
 from config.settings import Settings
 from foundation import access, audit, crypto
@@ -36,7 +39,7 @@ from foundation.models import (
 )
 from foundation.teams import team_by_slug
 from foundation.text import pseudonym_digest
-from scheduling.appointments import check_phone, check_pseudonym
+from scheduling.appointments import check_language, check_phone, check_pseudonym
 
 TAKEN = "the team already has a client with this pseudonym"
 PHONE_PURPOSE = "caller"  # the keyed hash of a number, as hotline.voice_calls keeps a caller's
@@ -53,13 +56,14 @@ class NewClient:
     # The responsible counsellors; None: the creating account's own counsellor record, if it
     # is in the team.
     counsellor_ids: tuple[int, ...] | None = None
+    language: str = GERMAN  # ISO 639-1: German or a language with reminder texts
 
 
 @dataclass(frozen=True, slots=True)
 class ClientEdit:
     """A client's details as a form or an API call sets them. The number stays as it is unless
     a new one is given (`phone`) or it is removed (`clear_phone`); the responsible counsellors
-    too if `counsellor_ids` is None."""
+    too if `counsellor_ids` is None, and the language if `language` is None."""
 
     pseudonym: str
     sms_consent: bool = False
@@ -68,6 +72,7 @@ class ClientEdit:
     counsellor_ids: tuple[int, ...] | None = ()
     phone: str | None = None
     clear_phone: bool = False
+    language: str | None = None
 
 
 class ReadOnly(Invalid):
@@ -117,6 +122,7 @@ def snapshot(client: Client) -> dict[str, object]:
         "sms_consent": client.sms_consent,
         "relative": client.relative,
         "preferred_channel": client.preferred_channel.value if client.preferred_channel else None,
+        "language": client.language,
         "counsellor_ids": sorted(c.id for c in client.counsellors),
         "review_on": client.review_on.isoformat() if client.review_on else None,
     }
@@ -189,6 +195,7 @@ def create(
         raise ReadOnly("this principal may not create clients")
     pseudonym = check_pseudonym(new.pseudonym, prefix="")
     phone = check_phone(new.phone, new.sms_consent, prefix="")
+    language = check_language(config, new.language, field="language")
     _unique(session, team.id, pseudonym)
     ids = new.counsellor_ids
     if ids is None:
@@ -202,6 +209,7 @@ def create(
         sms_consent=phone is not None and new.sms_consent,
         relative=new.relative,
         preferred_channel=new.preferred_channel,
+        language=language,
         status=ClientStatus.FIRST_CONTACT,
         status_changed_at=at,
         created_at=at,
@@ -227,6 +235,10 @@ def update(
         phone = phone_of(crypto.box(settings), client)
         if edit.sms_consent:
             phone = check_phone(phone, True, prefix="")
+    # The same language again is kept even if the configuration no longer has its texts.
+    language = client.language
+    if edit.language is not None and edit.language != client.language:
+        language = check_language(settings.config, edit.language, field="language")
     _unique(session, client.team_id, pseudonym, ignore=client.id)
     team = session.get(Team, client.team_id)
     assert team is not None
@@ -243,6 +255,7 @@ def update(
     client.sms_consent = phone is not None and edit.sms_consent
     client.relative = edit.relative
     client.preferred_channel = edit.preferred_channel
+    client.language = language
     client.counsellors = people
     _save(session, client)
     after = snapshot(client)

@@ -150,7 +150,10 @@ async def _book(request: Request) -> Work:
         location=payload.location,
         video_link=payload.video_link,
         client_id=payload.client_id,
-        client_language=payload.client_language,
+        # Left out: the client record's language (`client_id`), else German.
+        client_language=(
+            payload.client_language if "client_language" in payload.model_fields_set else None
+        ),
     )
 
     def work(session: Session, who: Principal) -> Response:

@@ -46,6 +46,7 @@ def _client_out(
         sms_consent=client.sms_consent,
         relative=client.relative,
         preferred_channel=client.preferred_channel,
+        language=client.language,
         status=client.status,
         status_changed_at=local(client.status_changed_at, zone),
         started_at=local(client.started_at, zone) if client.started_at else None,
@@ -92,6 +93,7 @@ async def _create(request: Request) -> Work:
         relative=payload.relative,
         preferred_channel=payload.preferred_channel,
         counsellor_ids=tuple(payload.counsellor_ids or ()),
+        language=payload.language,
     )
 
     def work(session: Session, who: Principal) -> Response:
@@ -129,7 +131,7 @@ def _edit(client: Client, payload: ClientChangeIn) -> ClientEdit | None:
     """The details as the PATCH leaves them (what it does not name stays), or None when it
     names none of them."""
     given = payload.model_fields_set
-    details = {"pseudonym", "phone", "sms_consent", "relative", "preferred_channel"}
+    details = {"pseudonym", "phone", "sms_consent", "relative", "preferred_channel", "language"}
     if not given & (details | {"counsellor_ids"}):
         return None
     phone = payload.phone if "phone" in given else None
@@ -147,6 +149,7 @@ def _edit(client: Client, payload: ClientChangeIn) -> ClientEdit | None:
         ),
         phone=phone or None,
         clear_phone="phone" in given and not phone,
+        language=payload.language,
     )
 
 
