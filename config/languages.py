@@ -44,6 +44,12 @@ def german_name(code: str) -> str:
     return str(Locale(GERMAN).languages.get(code, code))
 
 
+def name_in(code: str, locale: str) -> str:
+    """'Turkish': how readers of `locale` ("en_GB", "de_DE") name a language (its code when
+    Babel names none)."""
+    return str(Locale.parse(locale).languages.get(code, code))
+
+
 def native_name(code: str) -> str:
     """'Türkçe': how a language names itself (the callback form's language switch)."""
     try:
