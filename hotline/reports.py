@@ -72,9 +72,7 @@ from foundation.models import (
 CATEGORIES = ("accepted", "fallback", "voicemail", "abandoned", "outside_hours")
 TIERS = ("primary", "backup", "")  # "": accepted, tier not known
 NOW, BEFORE = 1, 0  # the period key of grouped rows
-# The kinds of rows of the calls' first grouping (on PostgreSQL the bits of grouping(): 1 where
-# the caller is not grouped by, 2 where the ring seconds are not, 4 where the language is not).
-BY_LANGUAGE, RING, PER_CALLER, TALK = 2, 5, 6, 7
+RING, PER_CALLER, TALK = 1, 2, 3  # the kinds of rows of the calls' first grouping
 LANGUAGE_ROWS = -100  # the tag of the languages' rows in the calls' statement
 
 Key = tuple[int, str]  # (period key, line)
@@ -121,8 +119,9 @@ def local_seconds(column: Any, dialect: str, zones: Sequence[tuple[datetime, int
 
 
 def hour_of_week(seconds: Any) -> Any:
-    """0 (Monday 00:00) to 167 (Sunday 23:00) of local seconds (1970-01-01 was a Thursday)."""
-    return ((seconds // 86400 + 3) % 7) * 24 + (seconds % 86400) // 3600
+    """0 (Monday 00:00) to 167 (Sunday 23:00) of local seconds (1970-01-01 was a Thursday,
+    72 hours after a Monday's midnight): the seconds evaluated once per row, not twice."""
+    return (seconds // 3600 + 72) % 168
 
 
 EPOCH_DAY = date(1970, 1, 1)
@@ -262,45 +261,32 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
     # The seconds of accepted calls only (NULL for the others, which then share one group).
     ring = case((accepted(), Call.ring_seconds)).label("rs")
     talk = case((accepted(), Call.talk_seconds)).label("ts")
-    person = (key, Call.line, Call.caller_hash, slot)
-    spoken = (key, Call.line, Call.caller_hash, Call.language)
+    # Per caller, hour of the week and language: the heat map's hours and the languages are
+    # groupings of these few rows (a caller's calls in one hour in two languages are two rows
+    # here, one person of the hour there).
+    person = (key, Call.line, Call.caller_hash, slot, Call.language)
     all_n = n[-1]
+    fine_columns = (
+        key,
+        Call.line.label("line"),
+        Call.caller_hash.label("caller"),
+        slot,
+        Call.language.label("language"),
+    )
     if scope.dialect == "postgresql":
-        # kind: PER_CALLER per caller and hour, RING per ring second, TALK per talk second,
-        # BY_LANGUAGE per caller and language (grouping()'s bits).
-        kind = (
-            func.grouping(Call.caller_hash)
-            + 2 * func.grouping(ring)
-            + 4 * func.grouping(Call.language)
-        ).label("kind")
+        # kind: PER_CALLER per caller and hour, RING per ring second, TALK per talk second
+        # (grouping()'s bits: 1 where the caller is not grouped by, 2 where the ring seconds
+        # are not).
+        kind = (func.grouping(Call.caller_hash) + 2 * func.grouping(ring)).label("kind")
         fine = (
-            select(
-                kind,
-                key,
-                Call.line.label("line"),
-                Call.caller_hash.label("caller"),
-                slot,
-                ring,
-                talk,
-                Call.language.label("language"),
-                *counts,
-            )
+            select(kind, *fine_columns, ring, talk, *counts)
             .where(*scope.where(), counted())
             .group_by(
                 func.grouping_sets(
-                    tuple_(*person),
-                    tuple_(key, Call.line, ring),
-                    tuple_(key, Call.line, talk),
-                    tuple_(*spoken),
+                    tuple_(*person), tuple_(key, Call.line, ring), tuple_(key, Call.line, talk)
                 )
             )
             .cte("fine")
-        )
-        fc = fine.c
-        spoken_rows = (
-            select(fc.p, fc.line, fc.caller, fc.language, fc[all_n], fc[accepted_n])
-            .where(fc.kind == BY_LANGUAGE)
-            .subquery()
         )
         seconds_of = {
             k: select(fine.c.p, fine.c.line, fine.c[name].label("s"), fine.c[accepted_n])
@@ -312,14 +298,7 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         # SQLite has no grouping sets: each histogram its own grouping of the calls (the three
         # as one union in the CTE took 13 % more CPU in bench/reports.py).
         fine = (
-            select(
-                literal(PER_CALLER).label("kind"),
-                key,
-                Call.line.label("line"),
-                Call.caller_hash.label("caller"),
-                slot,
-                *counts,
-            )
+            select(literal(PER_CALLER).label("kind"), *fine_columns, *counts)
             .where(*scope.where(), counted())
             .group_by(*person)
             .cte("fine")
@@ -331,19 +310,6 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
             .subquery()
             for k, seconds in ((RING, ring), (TALK, talk))
         }
-        spoken_rows = (
-            select(
-                key,
-                Call.line.label("line"),
-                Call.caller_hash.label("caller"),
-                Call.language.label("language"),
-                counts[-1],
-                counts[n.index(accepted_n)],
-            )
-            .where(*scope.where(), counted())
-            .group_by(*spoken)
-            .subquery()
-        )
     f = fine.c
     per_caller = (
         select(f.p, f.line, f.caller, *(func.sum(f[name]).label(name) for name in n))
@@ -369,21 +335,34 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         *_per_person([c[name] for name in n], c.caller),
         no_pairs,
     ).group_by(c.p, c.line)
-    by_hour = (
+    zeros = [literal(0)] * (2 + 2 * len(n))
+    hourly = (
+        select(f.h, f.p, f.line, f.caller, func.sum(f[all_n]).label(all_n))
+        .where(f.kind == PER_CALLER, f.h.is_not(None))
+        .group_by(f.h, f.p, f.line, f.caller)
+        .subquery()
+    )
+    by_hour = select(  # the heat map: only the count of every call and its people
+        hourly.c.h,
+        hourly.c.p,
+        hourly.c.line,
+        *zeros[: 2 * len(n)],
+        *_per_person([hourly.c[all_n]], hourly.c.caller),
+        no_pairs,
+    ).group_by(hourly.c.h, hourly.c.p, hourly.c.line)
+    spoken = (
         select(
-            f.h,
             f.p,
             f.line,
-            func.count(f.caller),
-            literal(0),
-            *_per_person([f[name] for name in n], f.caller),
-            no_pairs,
+            f.caller,
+            f.language,
+            *(func.sum(f[name]).label(name) for name in (all_n, accepted_n)),
         )
-        .where(f.kind == PER_CALLER, f.h.is_not(None))
-        .group_by(f.h, f.p, f.line)
+        .where(f.kind == PER_CALLER)
+        .group_by(f.p, f.line, f.language, f.caller)
+        .subquery()
     )
-    zeros = [literal(0)] * (2 + 2 * len(n))
-    s_ = spoken_rows.c
+    s_ = spoken.c
     by_language = select(
         literal(LANGUAGE_ROWS).label("h"),
         s_.p,
