@@ -8,7 +8,8 @@ with five years (2021–2025, Europe/Berlin) of history for three lines: two of 
 "islamism" ("islamism" and a second line "islamism-relatives" added to the shipped
 configuration) and "right-wing". Default 500,000 calls with every outcome (accepted at the
 primary or backup tier, fallback, voicemail, hung up, outside hours, a few in progress), a
-pool of repeat callers and withheld numbers, relatives; a voicemail for every voicemail call,
+pool of repeat callers and withheld numbers, relatives, the caller's language (none for the
+first tenth, from before languages were kept); a voicemail for every voicemail call,
 callback requests, call-backs through the line, appointments of the teams' counsellors with
 two reminders each (sent, missed, failed, uncertain) and cancellations by SMS (audit entries),
 text conversations with messages both ways, a daily primary and backup shift per team with
@@ -85,6 +86,11 @@ OUTCOMES = (("accepted", 0.62), ("fallback", 0.08), ("voicemail", 0.10), ("hung_
 CLOSED = 0.08
 # Calls come in by day more than by night (weights of the local hours 0..23).
 HOUR_WEIGHTS = [1, 1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 10, 9, 9, 10, 10, 9, 8, 6, 5, 4, 3, 2, 1]
+# The languages callers choose (weights), per line's team: the line's first most often.
+LANGUAGES = {
+    "islamism": (("de", 0.78), ("tr", 0.12), ("ar", 0.06), ("en", 0.04)),
+    "right-wing": (("de", 0.9), ("ru", 0.06), ("en", 0.04)),
+}
 COUNSELLORS = 6  # per team
 BATCH = 20_000  # rows per executemany
 
@@ -125,6 +131,7 @@ class History:
 
     def __init__(self, config: HotlineConfig, calls: int) -> None:
         self.config, self.calls, self.rng = config, calls, random.Random(17)
+        self.spoken = random.Random(19)  # the languages: the rest is the history of before
         self.zone = config.organisation.zone
         self.first = date(FIRST_YEAR, 1, 1)
         self.days = (date(FIRST_YEAR + YEARS, 1, 1) - self.first).days
@@ -156,6 +163,8 @@ class History:
             accepted = outcome == "accepted" and not in_progress
             ring = rng.randint(3, 25) if accepted else (40 if outcome == "fallback" else None)
             talk = int(rng.lognormvariate(6.5, 0.8)) if accepted else None
+            spoken = LANGUAGES[LINES[line]]
+            language = self.spoken.choices([c for c, _ in spoken], [w for _, w in spoken])[0]
             rows.append(
                 {
                     "id": i + 1,
@@ -174,6 +183,7 @@ class History:
                     "ring_seconds": ring,
                     "talk_seconds": talk,
                     "closed_reason": "hours" if closed else None,
+                    "language": None if i < self.calls // 10 else language,  # older: unknown
                     "accepted_tier": (
                         ("primary" if rng.random() < 0.8 else "backup") if accepted else None
                     ),

@@ -12,7 +12,7 @@ from typing import Any
 from foundation import reports as r
 
 WEEKDAY_NAMES = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
-JSON_SKIP = frozenset({"slug", "heat"})
+JSON_SKIP = frozenset({"slug", "heat", "code"})
 
 
 def _timing(timing: r.Timing, k: int) -> dict[str, Any]:
@@ -40,6 +40,10 @@ def split(obj: Any, k: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, A
             now[name], before[name], change[name] = value.now, value.before, value.change
         elif is_dataclass(value):
             now[name], before[name], change[name] = split(value, k)
+        elif isinstance(value, tuple) and all(isinstance(v, r.LanguageFigures) for v in value):
+            by_code = {figures.code: split(figures, k) for figures in value}  # a line's languages
+            for i, side in enumerate((now, before, change)):
+                side[name] = {code: parts[i] for code, parts in by_code.items()}
         else:
             now[name] = value
     return now, before, change

@@ -308,6 +308,31 @@ class RelayFigures:
     client, of conversations opened in the period that have one."""
 
 
+UNKNOWN_LANGUAGE = "unknown"
+"""The language of calls from before the service kept one (`calls.language` NULL, or a day
+rolled up before that)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageFigures:
+    """The calls of one line in one language, the one the caller chose (or the line's first:
+    `calls.language`). The languages of a line add up to its calls (`CallFigures.total`)."""
+
+    code: str
+    """ISO 639-1 ("tr"), or "unknown" (`UNKNOWN_LANGUAGE`)."""
+    calls: Compared
+    """Calls in this language that reached an outcome (as `CallFigures.total`)."""
+    accepted: Compared
+    """Of those: accepted by a counsellor (as `CallFigures.accepted`)."""
+    accepted_share: float | None
+    """accepted / calls in the period, 0..1; None when there are none or either is
+    suppressed. (Not (accepted + fallback) / calls as the line's `answered_share`: that
+    would show the fallback calls of each language, a third part of each language's calls
+    that these rules do not protect across languages.)"""
+    accepted_share_before: float | None
+    """The same for the previous period."""
+
+
 @dataclass(frozen=True, slots=True)
 class LineFigures:
     """Everything about one line of the team."""
@@ -328,6 +353,9 @@ class LineFigures:
     callback_requests: TaskFigures
     call_backs: CallBackFigures
     relay: RelayFigures
+    languages: tuple[LanguageFigures, ...] = ()
+    """The calls by language: the line's languages in the order of its menu, then others
+    that calls were in (a language since removed from the line), then "unknown" if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,18 +460,59 @@ def suppress_row(
     outside the line's hours: the heat map's closed hours) left out altogether."""
     shown_total = suppress(total, min_count)
     if shown_total.suppressed:
-        return shown_total, [Cell(0) if p.value == 0 else HIDDEN for p in parts]
+        return shown_total, _all_hidden(parts)
     cells = [suppress(part, min_count) for part in parts]
-    hidden = [i for i, cell in enumerate(cells) if cell.suppressed]
-    if len(hidden) == 1:
-        for group in choose if choose is not None else (range(len(parts)),):
-            visible = [(cells[i].value, i) for i in group if cells[i].value]  # non-zero, shown
-            if visible:
-                cells[min(visible)[1]] = HIDDEN
-                break
-        else:
-            shown_total = HIDDEN
+    if not _complement(cells, choose):
+        shown_total = HIDDEN
     return shown_total, cells
+
+
+def _all_hidden(parts: Sequence[Raw]) -> list[Cell]:
+    """The parts of a hidden total: each hidden, but a zero."""
+    return [Cell(0) if p.value == 0 else HIDDEN for p in parts]
+
+
+def _complement(cells: list[Cell], choose: Sequence[Sequence[int]] | None = None) -> bool:
+    """Rule 2 on the cells of a row whose total is shown: when exactly one is hidden, the
+    smallest non-zero shown one (of the first group of `choose` that has one) is hidden too.
+    False when there is none: then only hiding the total protects the part."""
+    if sum(cell.suppressed for cell in cells) != 1:
+        return True
+    for group in choose if choose is not None else (range(len(cells)),):
+        visible = [(cells[i].value, i) for i in group if cells[i].value]  # non-zero, shown
+        if visible:
+            cells[min(visible)[1]] = HIDDEN
+            return True
+    return False
+
+
+def partition(shown_total: Cell, total: Raw, parts: Sequence[Raw], min_count: int) -> list[Cell]:
+    """Rules 1 and 2 for the parts of a count that the report shows elsewhere (the calls of a
+    line by the caller's language, whose total is the line's calls): `suppress_row`, and every
+    part hidden when that count is, as shown, hidden (or the row could only be protected by
+    hiding it): else the parts would add up to it."""
+    own_total, cells = suppress_row(total, parts, min_count)
+    if shown_total.suppressed or own_total.suppressed:
+        return _all_hidden(parts)
+    return cells
+
+
+def parts_within(
+    shown_total: Cell,
+    groups: Sequence[tuple[Cell, Raw, Raw, Raw]],
+    min_count: int,
+) -> list[Cell]:
+    """A count shown elsewhere (`shown_total`: the line's accepted calls) split over groups
+    that are themselves shown (the calls in each language), of each group the part (accepted)
+    beside it: `groups` holds each group's (cell as shown, count, part, rest = count - part).
+    Each part is protected beside its group (`part_of`, rules 1 and 3), then the parts as a
+    row whose total is `shown_total` (rule 2), all hidden when that is. As the groups' row
+    (`partition`) and this one each have no hidden cell or at least two, and the rests follow
+    from both, no hidden cell is the difference of shown ones."""
+    cells = [part_of(cell, group, part, min_count, rest) for cell, group, part, rest in groups]
+    if shown_total.suppressed or not _complement(cells):
+        return _all_hidden([part for _, _, part, _ in groups])
+    return cells
 
 
 def within(total: Raw, part: Raw) -> Raw:

@@ -73,6 +73,7 @@ CATEGORIES = ("accepted", "fallback", "voicemail", "abandoned", "outside_hours")
 TIERS = ("primary", "backup", "")  # "": accepted, tier not known
 NOW, BEFORE = 1, 0  # the period key of grouped rows
 RING, PER_CALLER, TALK = 1, 2, 3  # the kinds of rows of the calls' first grouping
+LANGUAGE_ROWS = -100  # the tag of the languages' rows in the calls' statement
 
 Key = tuple[int, str]  # (period key, line)
 
@@ -118,8 +119,9 @@ def local_seconds(column: Any, dialect: str, zones: Sequence[tuple[datetime, int
 
 
 def hour_of_week(seconds: Any) -> Any:
-    """0 (Monday 00:00) to 167 (Sunday 23:00) of local seconds (1970-01-01 was a Thursday)."""
-    return ((seconds // 86400 + 3) % 7) * 24 + (seconds % 86400) // 3600
+    """0 (Monday 00:00) to 167 (Sunday 23:00) of local seconds (1970-01-01 was a Thursday,
+    72 hours after a Monday's midnight): the seconds evaluated once per row, not twice."""
+    return (seconds // 3600 + 72) % 168
 
 
 EPOCH_DAY = date(1970, 1, 1)
@@ -178,13 +180,20 @@ class _Raw:
     talk: dict[Key, r.RawTiming]
     heat: dict[tuple[str, int], r.Raw]
     total_people: dict[Key, int]
+    languages: dict[tuple[int, str, str], tuple[r.Raw, r.Raw, r.Raw]]
+    """(period key, line, language or "unknown") → its calls, accepted calls, and the rest."""
 
     def add(self, table: dict[Any, Any], key: Any, value: Any) -> None:
         table[key] = table[key] + value if key in table else value
 
+    def add_language(self, key: tuple[int, str, str], *found: r.Raw) -> None:
+        known = self.languages.get(key, (r.ZERO, r.ZERO, r.ZERO))
+        calls, accepted_, rest = (a + b for a, b in zip(known, found, strict=True))
+        self.languages[key] = (calls, accepted_, rest)
+
 
 def _empty() -> _Raw:
-    return _Raw({}, {}, {}, {}, {}, {}, {}, {}, {})
+    return _Raw({}, {}, {}, {}, {}, {}, {}, {}, {}, {})
 
 
 class _Scope:
@@ -252,22 +261,25 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
     # The seconds of accepted calls only (NULL for the others, which then share one group).
     ring = case((accepted(), Call.ring_seconds)).label("rs")
     talk = case((accepted(), Call.talk_seconds)).label("ts")
-    person = (key, Call.line, Call.caller_hash, slot)
+    # Per caller, hour of the week and language: the heat map's hours and the languages are
+    # groupings of these few rows (a caller's calls in one hour in two languages are two rows
+    # here, one person of the hour there).
+    person = (key, Call.line, Call.caller_hash, slot, Call.language)
+    all_n = n[-1]
+    fine_columns = (
+        key,
+        Call.line.label("line"),
+        Call.caller_hash.label("caller"),
+        slot,
+        Call.language.label("language"),
+    )
     if scope.dialect == "postgresql":
-        # kind: 2 per caller and hour, 1 per ring second, 3 per talk second (grouping()'s bits:
-        # 1 where the caller is not grouped by, 2 where the ring seconds are not).
+        # kind: PER_CALLER per caller and hour, RING per ring second, TALK per talk second
+        # (grouping()'s bits: 1 where the caller is not grouped by, 2 where the ring seconds
+        # are not).
         kind = (func.grouping(Call.caller_hash) + 2 * func.grouping(ring)).label("kind")
         fine = (
-            select(
-                kind,
-                key,
-                Call.line.label("line"),
-                Call.caller_hash.label("caller"),
-                slot,
-                ring,
-                talk,
-                *counts,
-            )
+            select(kind, *fine_columns, ring, talk, *counts)
             .where(*scope.where(), counted())
             .group_by(
                 func.grouping_sets(
@@ -286,14 +298,7 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         # SQLite has no grouping sets: each histogram its own grouping of the calls (the three
         # as one union in the CTE took 13 % more CPU in bench/reports.py).
         fine = (
-            select(
-                literal(PER_CALLER).label("kind"),
-                key,
-                Call.line.label("line"),
-                Call.caller_hash.label("caller"),
-                slot,
-                *counts,
-            )
+            select(literal(PER_CALLER).label("kind"), *fine_columns, *counts)
             .where(*scope.where(), counted())
             .group_by(*person)
             .cte("fine")
@@ -330,20 +335,43 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         *_per_person([c[name] for name in n], c.caller),
         no_pairs,
     ).group_by(c.p, c.line)
-    by_hour = (
+    zeros = [literal(0)] * (2 + 2 * len(n))
+    hourly = (
+        select(f.h, f.p, f.line, f.caller, func.sum(f[all_n]).label(all_n))
+        .where(f.kind == PER_CALLER, f.h.is_not(None))
+        .group_by(f.h, f.p, f.line, f.caller)
+        .subquery()
+    )
+    by_hour = select(  # the heat map: only the count of every call and its people
+        hourly.c.h,
+        hourly.c.p,
+        hourly.c.line,
+        *zeros[: 2 * len(n)],
+        *_per_person([hourly.c[all_n]], hourly.c.caller),
+        no_pairs,
+    ).group_by(hourly.c.h, hourly.c.p, hourly.c.line)
+    spoken = (
         select(
-            f.h,
             f.p,
             f.line,
-            func.count(f.caller),
-            literal(0),
-            *_per_person([f[name] for name in n], f.caller),
-            no_pairs,
+            f.caller,
+            f.language,
+            *(func.sum(f[name]).label(name) for name in (all_n, accepted_n)),
         )
-        .where(f.kind == PER_CALLER, f.h.is_not(None))
-        .group_by(f.h, f.p, f.line)
+        .where(f.kind == PER_CALLER)
+        .group_by(f.p, f.line, f.language, f.caller)
+        .subquery()
     )
-    zeros = [literal(0)] * (2 + 2 * len(n))
+    s_ = spoken.c
+    by_language = select(
+        literal(LANGUAGE_ROWS).label("h"),
+        s_.p,
+        s_.line,
+        *zeros[:2],
+        *_per_person([s_[all_n], s_[accepted_n], s_[all_n] - s_[accepted_n]], s_.caller),
+        *zeros[: 2 * len(n) - 6],
+        cast(s_.language, String),
+    ).group_by(s_.p, s_.line, s_.language)
     histograms = [
         select(
             literal(-1 - k).label("h"),
@@ -360,8 +388,15 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
     ]
     timings = []
     for h, p, line, callers, first_time, *found_counts, pairs in session.execute(
-        union_all(by_line, by_hour, *histograms)
+        union_all(by_line, by_hour, by_language, *histograms)
     ):
+        if h == LANGUAGE_ROWS:
+            c_ = [int(v) for v in found_counts[:6]]
+            raw.add_language(
+                (p, line, pairs or r.UNKNOWN_LANGUAGE),
+                *(r.Raw(c_[i], c_[i + 1]) for i in (0, 2, 4)),
+            )
+            continue
         if h < -1:  # a histogram: -1 - RING, -1 - TALK
             timings.append((raw.ring if h == -1 - RING else raw.talk, (p, line), pairs))
             continue
@@ -460,6 +495,7 @@ def _rolled(session: Session, scope: _Scope, raw: _Raw) -> None:
     )
     for p, line, n, callers in rows1:
         raw.add(raw.relatives, (p, line), r.Raw(n, callers))
+    _rolled_languages(session, days, key, raw)
     seconds_key = scope.day_key(CallDaySeconds.day).label("p")
     rows2 = session.execute(
         select(
@@ -500,6 +536,43 @@ def _rolled(session: Session, scope: _Scope, raw: _Raw) -> None:
     )
     for line, day, hour, n, callers in rows3:
         raw.add(raw.heat, (line, day.weekday() * 24 + hour), r.Raw(n, callers))
+
+
+def _rolled_languages(session: Session, days: list[Any], key: Any, raw: _Raw) -> None:
+    """The roll-up's calls by language (all, accepted, the rest); a language's callers of a day
+    are at least those of its largest row, of a period at least those of its largest day."""
+    is_accepted = CallDay.category == "accepted"
+    parts = (literal(True), is_accepted, ~is_accepted)
+    daily = (
+        select(
+            key,
+            CallDay.line,
+            CallDay.language,
+            *(_filtered(func.sum, CallDay.calls, c, f"n{i}") for i, c in enumerate(parts)),
+            *(_filtered(func.max, CallDay.callers, c, f"c{i}") for i, c in enumerate(parts)),
+        )
+        .where(*days)
+        .group_by(key, CallDay.line, CallDay.language, CallDay.day)
+        .subquery()
+    )
+    d = daily.c
+    found = session.execute(
+        select(
+            d.p,
+            d.line,
+            d.language,
+            *(x for i in range(len(parts)) for x in (func.sum(d[f"n{i}"]), func.max(d[f"c{i}"]))),
+        ).group_by(d.p, d.line, d.language)
+    )
+    for p, line, code, *counts in found:
+        raw.add_language(
+            (p, line, code or r.UNKNOWN_LANGUAGE),
+            *(r.Raw(int(counts[i]), int(counts[i + 1])) for i in (0, 2, 4)),
+        )
+
+
+def _filtered(aggregate: Any, column: Any, where: Any, name: str) -> Any:
+    return func.coalesce(aggregate(column).filter(where), 0).label(name)
 
 
 def _months_within(period: r.Period) -> list[date]:
@@ -878,6 +951,46 @@ def _line(
                 *timings(relay.first_reply), k, of(conversations_cell, conversations)
             ),
         ),
+        languages=_languages(raw, slug, line.languages, k, calls, totals),
+    )
+
+
+def _languages(
+    raw: _Raw,
+    line: str,
+    offered: Sequence[str],
+    k: int,
+    calls: r.CallFigures,
+    totals: tuple[r.Raw, r.Raw],
+) -> tuple[r.LanguageFigures, ...]:
+    """The line's calls by language, each period protected as two rows: the languages' calls,
+    whose total is the line's calls as shown, and their accepted calls (each beside its
+    language's calls), whose total is the line's accepted calls as shown
+    (`foundation.reports.partition`, `parts_within`). `totals`: the line's calls as counted
+    (now, before)."""
+    found = {code for p, slug, code in raw.languages if slug == line}
+    others = sorted(found - set(offered) - {r.UNKNOWN_LANGUAGE})
+    codes = [*offered, *others, *([r.UNKNOWN_LANGUAGE] if r.UNKNOWN_LANGUAGE in found else [])]
+    columns: list[tuple[list[r.Cell], list[r.Cell]]] = []
+    for i, (p, shown) in enumerate(((NOW, calls.total.now), (BEFORE, calls.total.before))):
+        rows = [raw.languages.get((p, line, code), (r.ZERO, r.ZERO, r.ZERO)) for code in codes]
+        spoken = r.partition(shown, totals[i], [row[0] for row in rows], k)
+        taken = r.parts_within(
+            calls.accepted.now if p == NOW else calls.accepted.before,
+            [(cell, *row) for cell, row in zip(spoken, rows, strict=True)],
+            k,
+        )
+        columns.append((spoken, taken))
+    (spoken_now, taken_now), (spoken_before, taken_before) = columns
+    return tuple(
+        r.LanguageFigures(
+            code=code,
+            calls=r.compare(spoken_now[i], spoken_before[i]),
+            accepted=r.compare(taken_now[i], taken_before[i]),
+            accepted_share=r.share((taken_now[i],), spoken_now[i]),
+            accepted_share_before=r.share((taken_before[i],), spoken_before[i]),
+        )
+        for i, code in enumerate(codes)
     )
 
 
@@ -1066,12 +1179,20 @@ def roll_up(session: Session, config: HotlineConfig, before: date) -> int:
     cat = category().label("c")
     window = [Call.started_at >= start, Call.started_at < end, counted()]
     tier = func.coalesce(type_coerce(Call.accepted_tier, String), "").label("t")
+    language = func.coalesce(Call.language, "").label("language")
     rows = session.execute(
         select(
-            day, Call.line, cat, tier, Call.from_relative, func.count(), *_people(Call.caller_hash)
+            day,
+            Call.line,
+            cat,
+            tier,
+            Call.from_relative,
+            language,
+            func.count(),
+            *_people(Call.caller_hash),
         )
         .where(*window)
-        .group_by(day, Call.line, cat, tier, Call.from_relative)
+        .group_by(day, Call.line, cat, tier, Call.from_relative, language)
     ).all()
     _insert(
         session,
@@ -1083,10 +1204,11 @@ def roll_up(session: Session, config: HotlineConfig, before: date) -> int:
                 "category": c,
                 "tier": t if c == "accepted" else "",
                 "relative": bool(rel),
+                "language": code,
                 "calls": n,
                 "callers": hashes + (anonymous or 0),
             }
-            for d, line, c, t, rel, n, hashes, anonymous in rows
+            for d, line, c, t, rel, code, n, hashes, anonymous in rows
         ],
     )
     rows_hours = session.execute(

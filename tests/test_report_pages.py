@@ -108,7 +108,7 @@ def test_the_page_shows_the_known_history_with_charts(web: TestClient) -> None:
     assert 'fill="url(#c-wochenstunden-islamism-hatch)"' in html
     # Every table has its CSV, for the same period.
     links = re.findall(r'href="(/reports/islamism/[a-z0-9-]+\.csv\?[^"]+)"', html)
-    assert len(links) == 9, links  # calls per line; 5 tables and the heat map; 2 of the team
+    assert len(links) == 10, links  # calls per line; 6 tables and the heat map; 2 of the team
     assert all("period=month&amp;date=2026-10-01" in link for link in links)
     # Switching to a range of the same days is the same month; a week across the DST change.
     same = web.get("/reports/islamism?period=range&from=2026-10-01&to=2026-10-31")

@@ -13,12 +13,14 @@ hours: each row says which (`Row.kind`) so that the page and the CSV write them 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
 from babel.numbers import format_decimal, format_percent
 
+from config.languages import german_name, name_in
 from foundation import dates
 from foundation import reports as r
 from foundation.report_tables import Table
@@ -52,6 +54,9 @@ class Row:
     words: tuple[str, ...] = ()
     """The German parts the label is made of ("Gesprächsdauer", "Median"), each translated on
     the page; empty: the label is one text."""
+    language: str | None = None
+    """The language (ISO 639-1, or "unknown") the row is of, named first in its label: in
+    German in `label` (the CSV's), in the page's language on the page (`words` the rest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +138,23 @@ def label_of(word: str) -> str:
 
 def label(row: Row) -> str:
     """A row's label in the page's language."""
-    return ": ".join(_(word) for word in row.words) if row.words else _(row.label)
+    words = [_(word) for word in row.words] if row.words else [_(row.label)]
+    if row.language is not None:
+        words.insert(0, language_name(row.language, language()))
+    return ": ".join(words)
+
+
+UNKNOWN_LANGUAGE = N_("Sprache unbekannt")
+
+
+def language_name(code: str, page_language: str = "de") -> str:
+    """'Türkisch', 'Turkish': a language of the calls as the page's language names it (Babel);
+    the calls of no known language "Sprache unbekannt"."""
+    if code == r.UNKNOWN_LANGUAGE:
+        return _(UNKNOWN_LANGUAGE)
+    if page_language == "de":
+        return german_name(code)
+    return name_in(code, dates.locale_of(page_language))
 
 
 def weekdays() -> list[str]:
@@ -248,6 +269,7 @@ def _line_tables(line: r.LineFigures) -> tuple[FigureTable, ...]:
         _count(N_("Rückrufe über die Leitung"), line.call_backs.made),
         _count(N_("davon erreicht"), line.call_backs.reached),
     ]
+    spoken = [row for figures in line.languages for row in _language_rows(figures)]
     relay = [
         _count(N_("Gespräche eröffnet"), line.relay.conversations),
         _count(N_("Nachrichten von Klientinnen und Klienten"), line.relay.messages_in),
@@ -272,7 +294,32 @@ def _line_tables(line: r.LineFigures) -> tuple[FigureTable, ...]:
             _("Nachrichten (SMS, WhatsApp): %(line)s", line=line.name),
             tuple(relay),
         ),
+        FigureTable(f"sprachen-{slug}", _("Sprachen: %(line)s", line=line.name), tuple(spoken)),
     )
+
+
+CALLS_IN, ACCEPTED_IN, ACCEPTED_SHARE = (
+    N_("Anrufe"),
+    N_("davon angenommen"),
+    N_("Anteil angenommen"),
+)
+
+
+def _language_rows(figures: r.LanguageFigures) -> list[Row]:
+    """Calls in one language: how many, how many accepted, the share accepted."""
+    code = figures.code
+    name = UNKNOWN_LANGUAGE if code == r.UNKNOWN_LANGUAGE else german_name(code)
+    share = _share(
+        f"{name}: {ACCEPTED_SHARE}",
+        figures.accepted_share,
+        figures.accepted_share_before,
+        figures.calls,
+        figures.accepted,
+    )
+    return [
+        dataclasses.replace(_count(f"{name}: {word}", cell), words=(word,), language=code)
+        for word, cell in ((CALLS_IN, figures.calls), (ACCEPTED_IN, figures.accepted))
+    ] + [dataclasses.replace(share, words=(ACCEPTED_SHARE,), language=code)]
 
 
 def _hours(label: str, value: r.Hours) -> Row:

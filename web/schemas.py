@@ -672,8 +672,21 @@ class RelayOut(Out):
     first_reply: TimingOut | None = None
 
 
+class LanguageOut(Out):
+    calls: Count = Field(description="calls in this language that reached an outcome")
+    accepted: Count = Field(description="of those: taken by a counsellor")
+    accepted_share: float | None = Field(
+        default=None, description="accepted / calls, 0..1; null if none or suppressed"
+    )
+
+
 class LineSection(Out):
     calls: CallsOut
+    languages: dict[str, LanguageOut] = Field(
+        default_factory=dict,
+        description='calls by the language the caller chose (ISO 639-1), "unknown" for calls'
+        " from before the language was kept; they add up to `calls.total`",
+    )
     ring: TimingOut | None = Field(default=None, description="ring seconds until accepted")
     talk: TimingOut | None = None
     callers: CallersOut
