@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=20_000, help="timed calls per child (20000)")
     parser.add_argument("--rounds", type=int, default=3, help="children per code tree (3)")
     parser.add_argument("--against", metavar="REV", help="also time git revision REV, alternating")
-    parser.add_argument("--child", nargs=3, metavar=("TREE", "DB", "CONFIG"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("TREE", "DB", "CONFIG"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child:
         tree, db, config = args.child

@@ -32,7 +32,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from web.health import Edge
-from web.twilio import voice
+from web.twilio import hotpath, voice
 from web.twilio.signature import MAX_BODY, declared_too_large, form, signed, too_large
 from web.twilio.webhook import Context, answer_fast
 
@@ -43,6 +43,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+MERGED_KEPT = 16  # snapshots whose headers are kept merged with the edge's (a few per line)
 
 
 def takes(scope: Scope) -> bool:
@@ -63,6 +64,7 @@ class VoiceLane:
         self.state = state  # the app's state, read at each request (set up by its lifespan)
         self.route = route
         self.edge = edge
+        self._merged: dict[Response, list[tuple[bytes, bytes]]] = {}  # by snapshot: `_headers`
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -99,13 +101,24 @@ class VoiceLane:
             {
                 "type": "http.response.start",
                 "status": answer.status_code,
-                "headers": self.edge.headers(answer.raw_headers),
+                "headers": self._headers(answer),
             }
         )
         await send({"type": "http.response.body", "body": answer.body})
         self.edge.count("POST", PATH, answer.status_code, started)
         if answer.background is not None:
             await answer.background()
+
+    def _headers(self, answer: Response) -> list[tuple[bytes, bytes]]:
+        """The edge's headers of `answer`; of a snapshot's, merged once per snapshot."""
+        if not isinstance(answer, hotpath.Kept):
+            return self.edge.headers(answer.raw_headers)
+        merged = self._merged.get(answer.kept)
+        if merged is None:
+            if len(self._merged) >= MERGED_KEPT:
+                self._merged.clear()  # snapshots of the past
+            merged = self._merged[answer.kept] = self.edge.headers(answer.raw_headers)
+        return list(merged)
 
     def _answer(self, scope: Scope, raw: bytes, signature: str | None) -> Response | None:
         """The route's answer from the snapshot, or None."""

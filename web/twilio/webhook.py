@@ -33,7 +33,7 @@ from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
 from foundation.db import Database
 from foundation.outgoing import Provider
-from hotline import twiml
+from hotline import hours, twiml
 from hotline.routing import Rota
 from web.twilio import hotpath
 from web.twilio.signature import signed_params
@@ -66,6 +66,10 @@ class Context:
     @property
     def busy(self) -> hotpath.BusyWatch | None:
         return getattr(self.state, "busy", None)
+
+    @property
+    def closed_reasons(self) -> hours.ClosedReasons | None:
+        return getattr(self.state, "closed_reasons", None)
 
     @property
     def config(self) -> HotlineConfig:
