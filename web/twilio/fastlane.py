@@ -91,7 +91,8 @@ class VoiceLane:
         answer = None
         if read[-1]["type"] == "http.request" and not read[-1].get("more_body", False):
             try:
-                answer = self._answer(scope, b"".join(m.get("body", b"") for m in read), signature)
+                body = read[0].get("body", b"") if len(read) == 1 else _joined(read)
+                answer = self._answer(scope, body, signature)
             except Exception as exc:
                 log.error("voice fast lane failed (%s); taking the route", type(exc).__name__)
         if answer is None:
@@ -126,14 +127,19 @@ class VoiceLane:
             return None
         params = form(raw)
         query = scope["query_string"].decode("latin-1")
-        settings = self.state.settings
+        state = self.state
+        settings = state["settings"]  # (by item: `web.twilio.webhook.part`)
         if not signed(settings, PATH, query, params, signature or ""):
             return None
         context = Context(
-            settings, self.state.db, params, dict(QueryParams(query)) if query else {}, self.state
+            settings, state["db"], params, dict(QueryParams(query)) if query else {}, state
         )
         answer = answer_fast(voice.incoming_fast, context)
         return answer if isinstance(answer, Response) else None
+
+
+def _joined(read: list[Message]) -> bytes:
+    return b"".join(m.get("body", b"") for m in read)
 
 
 def _replay(read: list[Message], receive: Receive) -> Receive:

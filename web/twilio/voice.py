@@ -40,7 +40,15 @@ from foundation.models import Tier
 from hotline import calls, hours, twiml, voice_calls
 from web.twilio import hotpath
 from web.twilio.signature import signed_params, valid_signature
-from web.twilio.webhook import Context, int_param, line_of, recovered, respond, webhook
+from web.twilio.webhook import (
+    Context,
+    int_param,
+    line_of,
+    part,
+    recovered,
+    respond,
+    webhook,
+)
 
 log = logging.getLogger(__name__)
 TIER_NAMES = frozenset(tier.value for tier in Tier)
@@ -323,7 +331,7 @@ def incoming_fast(context: Context) -> Response | str | None:
     kept, team_id, stale, ringing = cached
     if watch.busy & ringing:
         return None  # somebody it rings is in another conversation: the slow path skips her
-    tasks = getattr(context.state, "tasks", None)
+    tasks = part(context.state, "tasks")
     if stale and tasks is not None and slug not in snapshots.refreshing:
         snapshots.refreshing[slug] = anyio.Event()
         tasks.start_soon(_refresh_in_background, context, slug)
