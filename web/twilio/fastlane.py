@@ -12,7 +12,8 @@ snapshot answers, with the route's own functions:
 * the same answer: `web.twilio.voice.incoming_fast`, the route's fast path, given the same
   `Context` (through `answer_fast`, which turns its failure into "not answered");
 * the same edge (`web.health.Edge`): the security headers, and the request counted and timed
-  under the route's template.
+  under the route's template. A snapshot's answer (`hotpath.Kept`) has the headers the route
+  rendered when it was kept; they are merged with the edge's once per snapshot, not per call.
 
 Whatever it does not answer itself goes to Starlette unchanged, with the messages of the body
 it read handed on: a body too large, a bad signature, no snapshot (the first call, a rota
