@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                 runs[name].append(result)
                 print(
                     f"round {round_} {name:>14}: lane {result['lane_us']:6.1f} us/call "
-                    f"(CPU {result['lane_cpu_us']:6.1f}), bare {result['bare_us']:5.1f} us, "
-                    f"lane/bare {result['lane_us'] / result['bare_us']:5.2f}; "
+                    f"(CPU {result['lane_cpu_us']:5.1f}), bare {result['bare_us']:4.1f} us "
+                    f"(CPU {result['bare_cpu_us']:4.1f}), "
+                    f"CPU lane/bare {result['lane_cpu_us'] / result['bare_cpu_us']:5.1f}; "
                     f"answer {result['digest'][:12]} ({result['body_bytes']} bytes); "
                     f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
                 )
@@ -125,10 +126,12 @@ def report(runs: dict[str, list[dict[str, Any]]]) -> None:
         lane = statistics.median(r["lane_us"] for r in results)
         cpu = statistics.median(r["lane_cpu_us"] for r in results)
         bare = statistics.median(r["bare_us"] for r in results)
+        bare_cpu = statistics.median(r["bare_cpu_us"] for r in results)
         medians[name] = cpu
         print(
-            f"{name:>14}: lane {lane:6.1f} us/call (CPU {cpu:6.1f}), bare {bare:5.1f} us, "
-            f"lane/bare {lane / bare:5.2f} (medians over {len(results)} rounds)"
+            f"{name:>14}: lane {lane:6.1f} us/call (CPU {cpu:5.1f}), bare {bare:4.1f} us "
+            f"(CPU {bare_cpu:4.1f}), CPU lane/bare {cpu / bare_cpu:5.1f} "
+            f"(medians over {len(results)} rounds)"
         )
     digests = {r["digest"] for results in runs.values() for r in results}
     if len(runs) == 2:
@@ -186,14 +189,16 @@ def child(tree: Path, db_url: str, config_path: str, calls: int) -> dict[str, An
         if routed or answered != len(lane_us) * BATCH:
             raise SystemExit(f"{len(routed)} calls took the route, {answered} were answered")
         bare = Bare(sample.start, sample.body)
-        bare_us = []
+        bare_us, bare_cpu = [], []
         for start in range(0, calls, BATCH):
             batch = client.portal.call(drive, bare, prepared, BATCH, start)
             bare_us.append(batch.wall / BATCH * 1e6)
+            bare_cpu.append(batch.cpu / BATCH * 1e6)
     return {
         "lane_us": statistics.median(lane_us),
         "lane_cpu_us": statistics.median(lane_cpu),
         "bare_us": statistics.median(bare_us),
+        "bare_cpu_us": statistics.median(bare_cpu),
         "digest": sample.digest(),
         "body_bytes": len(sample.body),
     }
