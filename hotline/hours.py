@@ -7,7 +7,7 @@ relay (its out-of-hours reply) both ask here.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import groupby
 
 from babel.dates import format_interval, get_day_names
@@ -16,6 +16,7 @@ from babel.lists import format_list
 from config.languages import GERMAN, Speech
 from config.model import HotlineConfig, Line, ServiceHours, TimeRange
 
+KNOWN_LINES = 64  # lines whose answer `ClosedReasons` keeps (configurations times their lines)
 _DAYS = ("montags", "dienstags", "mittwochs", "donnerstags", "freitags", "samstags", "sonntags")
 
 
@@ -27,6 +28,52 @@ def closed_reason(config: HotlineConfig, line: Line, at: datetime) -> str | None
     if any(span.contains(local.time()) for span in line.hours.on(local.date())):
         return None
     return "hours"
+
+
+class ClosedReasons:
+    """`closed_reason`, worked out once per line and minute: the hot path asks at every call.
+
+    The answer depends on the configuration and the line (immutable: a new configuration is new
+    objects) and, of the instant, on the local date (holidays, weekday) and the local time to
+    the minute (`TimeRange`), nothing else. Within one UTC minute the local minute stays the
+    same when the zone's offset is a whole number of minutes that does not change within it
+    (time zone data has no two changes within a minute); so an answer is kept for the UTC
+    minute of the instant asked about and reused for any instant within it, in whatever order
+    instants come. In a minute in which the offset changes nothing is kept."""
+
+    def __init__(self) -> None:
+        # id(line) -> (line, config, minute start, minute end, reason); the objects themselves
+        # are kept, so an id is not reused while its entry is there
+        self._known: dict[int, tuple[Line, HotlineConfig, datetime, datetime, str | None]] = {}
+
+    def __call__(self, config: HotlineConfig, line: Line, at: datetime) -> str | None:
+        known = self._known.get(id(line))
+        if (
+            known is not None
+            and known[0] is line
+            and known[1] is config
+            and known[2] <= at < known[3]
+        ):
+            return known[4]
+        reason = closed_reason(config, line, at)
+        minute = _steady_minute(config.organisation.zone, at)
+        if minute is not None:
+            if len(self._known) >= KNOWN_LINES:
+                self._known.clear()
+            self._known[id(line)] = (line, config, *minute, reason)
+        return reason
+
+
+def _steady_minute(zone: tzinfo, at: datetime) -> tuple[datetime, datetime] | None:
+    """The UTC minute of `at` (start, end), if `zone`'s offset is the same whole number of
+    minutes throughout it; else None."""
+    start = at.astimezone(UTC).replace(second=0, microsecond=0)
+    end = start + timedelta(minutes=1)
+    offset = start.astimezone(zone).utcoffset()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).utcoffset()
+    if offset is None or offset != last or offset % timedelta(minutes=1):
+        return None
+    return start, end
 
 
 def _clock(minutes: int) -> tuple[str, str]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import threading
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 from starlette.datastructures import Secret
 
@@ -249,3 +253,17 @@ def test_rekey_never_writes_over_a_value_deleted_meanwhile(
         appointment = session.get(Appointment, appointment_id)
         assert appointment is not None
         assert appointment.client_phone_enc is None
+
+
+@hypothesis_settings(max_examples=200, deadline=None, database=None)
+@given(
+    key=st.sampled_from([KEY_A, KEY_B, "", "ä" * 100]) | st.text(max_size=80),
+    messages=st.lists(st.binary(max_size=300), min_size=1, max_size=4),
+    digest=st.sampled_from(["sha1", "sha256"]),
+)
+def test_mac_is_hmacs(key: str, messages: list[bytes], digest: str) -> None:
+    """`crypto.mac` keeps the key's part per key: each message under a key, one after the
+    other, gets the HMAC it would get alone (a key longer than the block size too)."""
+    for message in messages:
+        expected = hmac.new(key.encode(), message, digest).digest()
+        assert crypto.mac(key, message, digest) == expected

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+import httpx2 as httpx
 import pytest
 import time_machine
 from hypothesis import given, settings
@@ -30,6 +31,7 @@ from foundation.teams import team_by_slug
 from hotline import calls as calls_module
 from hotline.calls import call_values, open_call
 from scheduling import shifts
+from scheduling.counsellors import NewCounsellor, create_counsellor
 from scheduling.shifts import NewShift, create_shift
 from tests.conftest import add_counsellor, berlin
 from tests.fake_twilio import running
@@ -1059,6 +1061,118 @@ def test_the_fast_lane_answers_a_call_as_the_route_does(sim: Simulator, client: 
         client.app.state.recorder.flush()  # type: ignore[attr-defined]
         sids = set(session.scalars(select(Call.call_sid)))
     assert {"CA" + "1" * 32, "CA" + "2" * 32, "CA" + "3" * 32} <= sids
+
+
+def test_the_fast_lane_answers_each_snapshot_with_the_routes_headers(
+    sim: Simulator, client: TestClient, rota: Rota, database: Database, config: HotlineConfig
+) -> None:
+    """The lane merges a snapshot's headers with the edge's once and sends them again: every
+    answer from a snapshot, and from the one a rota change puts in its place, is the route's
+    (status, headers, body)."""
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    app = client.app
+    lane = app.lane  # type: ignore[attr-defined]
+    routed = spy_on_the_route(client)
+    url = settings.public_url + "/twilio/voice"
+    sids = (f"CA{n:032d}" for n in range(100))
+
+    def by_lane_and_by_route() -> tuple[list[httpx.Response], httpx.Response]:
+        post_signed(client, settings, url, incoming_params(next(sids)))  # the route keeps it
+        answers = [post_signed(client, settings, url, incoming_params(next(sids))) for _ in "ab"]
+        app.lane = None  # type: ignore[attr-defined]
+        by_route = post_signed(client, settings, url, incoming_params(next(sids)))
+        app.lane = lane  # type: ignore[attr-defined]
+        return answers, by_route
+
+    before, route_before = by_lane_and_by_route()
+    assert routed == ["/twilio/voice"]
+    swiss = "+41791234567"  # shorter than the primary's: another content-length
+    with database.write() as session:  # the primary is away: the snapshot is dropped
+        substitute = create_counsellor(
+            session,
+            config,
+            NewCounsellor(name="Aushilfe", phone=swiss, email=None, teams=("islamism",)),
+            actor="tests",
+        )
+        session.add(
+            StandIn(
+                team_id=team_by_slug(session, "islamism", config).id,
+                absent_id=rota.primary_id,
+                substitute_id=substitute.id,
+                start_at=berlin(2026, 12, 2, 10),
+                end_at=berlin(2026, 12, 2, 14),
+            )
+        )
+    after, route_after = by_lane_and_by_route()
+    assert routed == ["/twilio/voice"] * 2  # the new snapshot kept by the route, then the lane
+    for answers, by_route in ((before, route_before), (after, route_after)):
+        for answer in answers:
+            assert answer.status_code == by_route.status_code == 200
+            assert answer.content == by_route.content
+            assert answer.headers.multi_items() == by_route.headers.multi_items()
+            assert answer.headers["content-length"] == str(len(answer.content))
+    assert f">{rota.primary}</Number>" in before[0].text
+    assert f">{swiss}</Number>" in after[0].text
+    assert len(after[0].content) != len(before[0].content)
+
+
+def test_the_fast_lane_stops_at_the_minute_the_line_closes(
+    client: TestClient, settings: Settings, rota: Rota
+) -> None:
+    """Whether the line is open is kept for the minute: the lane answers at 17:59:59.9, the
+    caller hears the hours at 18:00:00 (Wednesday's closing), and back at 17:59:58 (a clock
+    set back) the lane answers again."""
+    routed = spy_on_the_route(client)
+    url = settings.public_url + "/twilio/voice"
+    sids = (f"CA{n:032d}" for n in range(100))
+
+    def call_at(at: datetime) -> str:
+        with time_machine.travel(at, tick=False):
+            response = post_signed(client, settings, url, incoming_params(next(sids)))
+        assert response.status_code == 200
+        return response.text
+
+    assert f">{rota.primary}</Number>" in call_at(berlin(2026, 12, 2, 17, 59, 50))  # kept
+    assert routed == ["/twilio/voice"]
+    just_before = berlin(2026, 12, 2, 17, 59, 59) + timedelta(milliseconds=900)
+    assert f">{rota.primary}</Number>" in call_at(just_before)
+    assert routed == ["/twilio/voice"]  # the lane answered
+    closed = call_at(berlin(2026, 12, 2, 18))
+    assert "außerhalb unserer Sprechzeiten" in closed
+    assert "<Number" not in closed
+    assert routed == ["/twilio/voice"] * 2
+    assert f">{rota.primary}</Number>" in call_at(berlin(2026, 12, 2, 17, 59, 58))
+    assert routed == ["/twilio/voice"] * 2  # the lane, from the snapshot of 17:59:50
+
+
+def test_the_fast_lane_stops_at_midnight_before_a_holiday(
+    tmp_path: Path, db_url: str, database: Database
+) -> None:
+    """A line open around the clock but closed on holidays: the lane answers at 23:59:59.9 on
+    Christmas Eve, at midnight the caller hears that it is a holiday."""
+    text = always_open().replace("closed_on_holidays = false", "closed_on_holidays = true", 1)
+    app_client, settings = app_with(tmp_path, db_url, database, text)
+    with app_client as client:
+        rota = day_shifts(
+            database, settings.config, "islamism", berlin(2026, 12, 24, 9), berlin(2026, 12, 25, 9)
+        )
+        routed = spy_on_the_route(client)
+        url = settings.public_url + "/twilio/voice"
+        answers = []
+        for n, at in enumerate(
+            [
+                berlin(2026, 12, 24, 23, 59, 50),  # the route keeps the snapshot
+                berlin(2026, 12, 24, 23, 59, 59) + timedelta(milliseconds=900),  # the lane
+                berlin(2026, 12, 25, 0),  # the holiday: the route
+            ]
+        ):
+            with time_machine.travel(at, tick=False):
+                answers.append(post_signed(client, settings, url, incoming_params(f"CA{n:032d}")))
+    assert [a.status_code for a in answers] == [200] * 3
+    assert all(f">{rota.primary}</Number>" in a.text for a in answers[:2])
+    assert "Feiertag" in answers[2].text
+    assert "<Number" not in answers[2].text
+    assert routed == ["/twilio/voice"] * 2
 
 
 def asgi_post(

@@ -26,7 +26,7 @@ from foundation.db import Database, make_engine
 from foundation.jobs import Job
 from foundation.outgoing import Provider
 from foundation.teams import sync_teams
-from hotline import providers
+from hotline import hours, providers
 from scheduling.notices import changes
 from scheduling.scheduler import Scheduler
 from scheduling.shifts import Rota
@@ -229,6 +229,7 @@ def create_app(
     app.state.provider = way_out  # every message and call goes out through it
     app.state.rota = rota  # who is on call, as telephony asks it
     app.state.metrics = metrics
+    app.state.closed_reasons = hours.ClosedReasons()  # the hot path asks at every call
     app.state.started_at = utcnow()  # /readyz gives a scheduler this long to show up
     app.state.templates = templates
     app.state.catalogues = catalogues  # the pages' languages (web.i18n)

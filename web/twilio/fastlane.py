@@ -12,7 +12,8 @@ snapshot answers, with the route's own functions:
 * the same answer: `web.twilio.voice.incoming_fast`, the route's fast path, given the same
   `Context` (through `answer_fast`, which turns its failure into "not answered");
 * the same edge (`web.health.Edge`): the security headers, and the request counted and timed
-  under the route's template.
+  under the route's template. A snapshot's answer (`hotpath.Kept`) has the headers the route
+  rendered when it was kept; they are merged with the edge's once per snapshot, not per call.
 
 Whatever it does not answer itself goes to Starlette unchanged, with the messages of the body
 it read handed on: a body too large, a bad signature, no snapshot (the first call, a rota
@@ -32,7 +33,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from web.health import Edge
-from web.twilio import voice
+from web.twilio import hotpath, voice
 from web.twilio.signature import MAX_BODY, declared_too_large, form, signed, too_large
 from web.twilio.webhook import Context, answer_fast
 
@@ -43,6 +44,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+MERGED_KEPT = 16  # snapshots whose headers are kept merged with the edge's (a few per line)
 
 
 def takes(scope: Scope) -> bool:
@@ -63,6 +65,7 @@ class VoiceLane:
         self.state = state  # the app's state, read at each request (set up by its lifespan)
         self.route = route
         self.edge = edge
+        self._merged: dict[Response, list[tuple[bytes, bytes]]] = {}  # by snapshot: `_headers`
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -89,7 +92,8 @@ class VoiceLane:
         answer = None
         if read[-1]["type"] == "http.request" and not read[-1].get("more_body", False):
             try:
-                answer = self._answer(scope, b"".join(m.get("body", b"") for m in read), signature)
+                body = read[0].get("body", b"") if len(read) == 1 else _joined(read)
+                answer = self._answer(scope, body, signature)
             except Exception as exc:
                 log.error("voice fast lane failed (%s); taking the route", type(exc).__name__)
         if answer is None:
@@ -99,7 +103,7 @@ class VoiceLane:
             {
                 "type": "http.response.start",
                 "status": answer.status_code,
-                "headers": self.edge.headers(answer.raw_headers),
+                "headers": self._headers(answer),
             }
         )
         await send({"type": "http.response.body", "body": answer.body})
@@ -107,20 +111,36 @@ class VoiceLane:
         if answer.background is not None:
             await answer.background()
 
+    def _headers(self, answer: Response) -> list[tuple[bytes, bytes]]:
+        """The edge's headers of `answer`; of a snapshot's, merged once per snapshot."""
+        if not isinstance(answer, hotpath.Kept):
+            return self.edge.headers(answer.raw_headers)
+        merged = self._merged.get(answer.kept)
+        if merged is None:
+            if len(self._merged) >= MERGED_KEPT:
+                self._merged.clear()  # snapshots of the past
+            merged = self._merged[answer.kept] = self.edge.headers(answer.raw_headers)
+        return list(merged)
+
     def _answer(self, scope: Scope, raw: bytes, signature: str | None) -> Response | None:
         """The route's answer from the snapshot, or None."""
         if too_large(raw):
             return None
         params = form(raw)
         query = scope["query_string"].decode("latin-1")
-        settings = self.state.settings
+        state = self.state
+        settings = state["settings"]  # (by item: `web.twilio.webhook.part`)
         if not signed(settings, PATH, query, params, signature or ""):
             return None
         context = Context(
-            settings, self.state.db, params, dict(QueryParams(query)) if query else {}, self.state
+            settings, state["db"], params, dict(QueryParams(query)) if query else {}, state
         )
         answer = answer_fast(voice.incoming_fast, context)
         return answer if isinstance(answer, Response) else None
+
+
+def _joined(read: list[Message]) -> bytes:
+    return b"".join(m.get("body", b"") for m in read)
 
 
 def _replay(read: list[Message], receive: Receive) -> Receive:

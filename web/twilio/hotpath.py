@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
+from starlette.responses import Response
 
 from foundation.clock import utcnow
 from foundation.db import Database
@@ -58,6 +59,25 @@ def rota_version() -> int:
     return ROTA.version
 
 
+class Kept(Response):
+    """A snapshot's answer to one call: the status, body and headers of the route's response
+    it was kept from (`kept`), rendered then and not again. The headers are a copy (a layer on
+    the way out may add to them); `kept` lets the fast lane recognise the answer it has sent
+    before (`web.twilio.fastlane`)."""
+
+    def __init__(self, kept: Response) -> None:
+        self.kept = kept
+        self.status_code = kept.status_code
+        self.media_type = kept.media_type
+        self.background = None
+        self.body = kept.body
+        self.raw_headers = list(kept.raw_headers)
+
+
+# the answer, team id, fresh until, valid until, rota version, the counsellors it rings
+_Entry = tuple[Response, int, datetime, datetime, int, frozenset[int]]
+
+
 class Snapshots:
     """Rendered first answers per line.
 
@@ -67,24 +87,25 @@ class Snapshots:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[str, int, datetime, datetime, int, frozenset[int]]] = {}
+        self._entries: dict[str, _Entry] = {}
         self.refreshing: dict[str, anyio.Event] = {}  # line -> set when its refresh is done
 
-    def get(self, line: str, now: datetime) -> tuple[str, int, bool, frozenset[int]] | None:
-        """(TwiML, team id, stale, the counsellors it rings) or None."""
+    def get(self, line: str, now: datetime) -> tuple[Response, int, bool, frozenset[int]] | None:
+        """(the route's response kept, team id, stale, the counsellors it rings) or None: never
+        send the response itself, but its copy (`Kept`)."""
         entry = self._entries.get(line)
         if entry is None:
             return None
-        document, team_id, fresh_until, valid_until, version, ringing = entry
+        response, team_id, fresh_until, valid_until, version, ringing = entry
         if now >= valid_until or version != rota_version():
             self._entries.pop(line, None)
             return None
-        return document, team_id, now >= fresh_until, ringing
+        return response, team_id, now >= fresh_until, ringing
 
     def put(
         self,
         line: str,
-        document: str,
+        response: Response,
         team_id: int,
         *,
         now: datetime,
@@ -96,7 +117,8 @@ class Snapshots:
         if next_change is not None:
             valid_until = min(valid_until, next_change)
         fresh_until = now + SNAPSHOT_TTL
-        self._entries[line] = (document, team_id, fresh_until, valid_until, version, ringing)
+        kept = Kept(response)  # a copy, before anything on the way out adds to its headers
+        self._entries[line] = (kept, team_id, fresh_until, valid_until, version, ringing)
 
 
 class BusyWatch:

@@ -11,8 +11,6 @@ environment file serve the fallback under that base.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import logging
 from urllib.parse import unquote, urlparse
 
@@ -72,20 +70,21 @@ def form(raw: bytes) -> dict[str, str]:
         return {}
     params: dict[str, str] = {}
     for pair in text.split("&"):
-        if not pair:
-            continue
         name, _, value = pair.partition("=")
-        if "+" in name:
-            name = name.replace("+", " ")
-        if "%" in name:
-            name = unquote(name)
-        if "+" in value:
-            value = value.replace("+", " ")
-        if "%" in value:
-            if value.startswith("%2B") and value.find("%", 3) < 0:
-                value = "+" + value[3:]  # a number in E.164 (From, To, Caller, ...)
-            else:
-                value = unquote(value)
+        if "%" in pair or "+" in pair:
+            if "+" in name:
+                name = name.replace("+", " ")
+            if "%" in name:
+                name = unquote(name)
+            if "+" in value:
+                value = value.replace("+", " ")
+            if "%" in value:
+                if value.startswith("%2B") and value.find("%", 3) < 0:
+                    value = "+" + value[3:]  # a number in E.164 (From, To, Caller, ...)
+                else:
+                    value = unquote(value)
+        elif not pair:
+            continue
         params[name] = value
     return params
 
@@ -114,11 +113,11 @@ def twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
 
 
 def _signed_params(params: dict[str, str]) -> str:
-    return "".join(f"{name}{params[name]}" for name in sorted(params))
+    return "".join([name + params[name] for name in sorted(params)])
 
 
 def _signature(token: str, url: str, signed_params: str) -> str:
-    digest = hmac.new(token.encode(), (url + signed_params).encode(), hashlib.sha1).digest()
+    digest = crypto.mac(token, (url + signed_params).encode(), "sha1")
     return base64.b64encode(digest).decode()
 
 

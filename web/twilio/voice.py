@@ -40,7 +40,15 @@ from foundation.models import Tier
 from hotline import calls, hours, twiml, voice_calls
 from web.twilio import hotpath
 from web.twilio.signature import signed_params, valid_signature
-from web.twilio.webhook import TWIML, Context, int_param, line_of, recovered, respond, webhook
+from web.twilio.webhook import (
+    Context,
+    int_param,
+    line_of,
+    part,
+    recovered,
+    respond,
+    webhook,
+)
 
 log = logging.getLogger(__name__)
 TIER_NAMES = frozenset(tier.value for tier in Tier)
@@ -254,10 +262,9 @@ def _keep(
     """Keep the line's first answer for the hot path, until the rota changes, unless it left
     out somebody busy (the next call may find her free again: it takes the slow path)."""
     if context.snapshots is not None and not plan.skipped:
-        body = bytes(response.body).decode()
         context.snapshots.put(
             slug,
-            body,
+            response,
             plan.team_id,
             now=now,
             next_change=plan.next_change,
@@ -305,15 +312,15 @@ def refresh_snapshot(context: Context, slug: str) -> None:
 
 def incoming_fast(context: Context) -> Response | str | None:
     """The hot path: the line's current snapshot, if there is one, and the record queued."""
-    snapshots, recorder = context.snapshots, context.recorder
-    if snapshots is None or recorder is None:
+    snapshots, recorder, closed = context.snapshots, context.recorder, context.closed_reasons
+    if snapshots is None or recorder is None or closed is None:
         return None
     slug = line_of(context.settings, context.params, {})
     if slug is None:
         return None
     line = context.config.lines[slug]
     now = utcnow()
-    if line.relatives_menu or hours.closed_reason(context.config, line, now) is not None:
+    if line.relatives_menu or closed(context.config, line, now) is not None:
         return None
     watch = context.busy
     if watch is None:
@@ -321,10 +328,10 @@ def incoming_fast(context: Context) -> Response | str | None:
     cached = snapshots.get(slug, now)
     if cached is None:
         return slug
-    document, team_id, stale, ringing = cached
+    kept, team_id, stale, ringing = cached
     if watch.busy & ringing:
         return None  # somebody it rings is in another conversation: the slow path skips her
-    tasks = getattr(context.state, "tasks", None)
+    tasks = part(context.state, "tasks")
     if stale and tasks is not None and slug not in snapshots.refreshing:
         snapshots.refreshing[slug] = anyio.Event()
         tasks.start_soon(_refresh_in_background, context, slug)
@@ -338,7 +345,7 @@ def incoming_fast(context: Context) -> Response | str | None:
     )
     if not recorder.add(record):
         return None
-    return Response(document, media_type=TWIML)
+    return hotpath.Kept(kept)
 
 
 def language_choice(context: Context) -> Response:

@@ -33,7 +33,7 @@ from config.phone import InvalidPhoneNumber, normalise
 from config.settings import Settings
 from foundation.db import Database
 from foundation.outgoing import Provider
-from hotline import twiml
+from hotline import hours, twiml
 from hotline.routing import Rota
 from web.twilio import hotpath
 from web.twilio.signature import signed_params
@@ -53,19 +53,27 @@ class Context:
     db: Database
     params: dict[str, str]
     query: dict[str, str]
-    state: Any = None  # the app's state: snapshots and the call recorder, when running
+    state: Any = None  # the app's state (`part`): snapshots and the call recorder, when running
 
     @property
     def recorder(self) -> hotpath.Recorder | None:
-        return getattr(self.state, "recorder", None)
+        recorder: hotpath.Recorder | None = part(self.state, "recorder")
+        return recorder
 
     @property
     def snapshots(self) -> hotpath.Snapshots | None:
-        return getattr(self.state, "snapshots", None)
+        snapshots: hotpath.Snapshots | None = part(self.state, "snapshots")
+        return snapshots
 
     @property
     def busy(self) -> hotpath.BusyWatch | None:
-        return getattr(self.state, "busy", None)
+        busy: hotpath.BusyWatch | None = part(self.state, "busy")
+        return busy
+
+    @property
+    def closed_reasons(self) -> hours.ClosedReasons | None:
+        closed_reasons: hours.ClosedReasons | None = part(self.state, "closed_reasons")
+        return closed_reasons
 
     @property
     def config(self) -> HotlineConfig:
@@ -83,6 +91,18 @@ class Context:
 
     def url(self, path: str, **params: object) -> str:
         return f"{self.settings.public_url}{path}?{urlencode(params)}"
+
+
+def part(state: Any, name: str) -> Any:
+    """What the app's state holds under `name`, or None: `getattr(state, name, None)`, but by
+    item. Starlette's `State` answers an attribute only after Python's own lookup failed with
+    an AttributeError, about a microsecond each time; the hot path asks for several a call."""
+    if state is None:
+        return None
+    try:
+        return state[name]
+    except KeyError:
+        return None
 
 
 def respond(document: VoiceResponse, background: BackgroundTask | None = None) -> Response:
