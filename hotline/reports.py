@@ -104,9 +104,12 @@ def _offset(instant: datetime, zone: Any) -> int:
 
 
 def epoch(column: Any, dialect: str) -> ColumnElement[int]:
-    """Seconds since 1970 of a stored instant."""
+    """Whole seconds since 1970 of a stored instant, its fraction dropped (as SQLite's
+    strftime('%s') does: 10:59:59.7 is in the hour of 10:00). On PostgreSQL from date_part's
+    double precision, not EXTRACT's numeric: numeric arithmetic on every call of a year cost
+    as much as grouping them (bench/README.md), and a numeric cast to bigint rounds."""
     if dialect == "postgresql":
-        return cast(func.extract("epoch", column), BigInteger)
+        return cast(func.floor(func.date_part("epoch", column)), BigInteger)
     return cast(func.strftime("%s", column), Integer)
 
 

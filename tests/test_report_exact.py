@@ -3,7 +3,9 @@ calls per caller, hour of the week and language, then per line, per hour and per
 exactly what the calls say: on seeded random histories (across the October DST change, withheld
 numbers, repeat callers, relatives, tiers, languages, calls still ringing, another line's calls,
 calls before both periods), every count and every number of distinct people before protection
-equals a plain Python count of the same calls, on both databases."""
+equals a plain Python count of the same calls, on both databases. Calls come in at any
+microsecond: one at 10:59:59.7 is in the hour of 10:00 (PostgreSQL rounded it into the next
+hour before)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,10 @@ def random_calls(seed: int, n: int = 300) -> list[Call]:
             at = datetime(2026, 10, 24, 23, tzinfo=UTC) + timedelta(seconds=rng.randrange(10800))
         else:
             at = first + timedelta(seconds=rng.randrange(int(span)))
+        if rng.random() < 0.1:  # the last moments of an hour: still that hour
+            at = at.replace(minute=59, second=59, microsecond=rng.randrange(500_000, 10**6))
+        else:
+            at += timedelta(microseconds=rng.randrange(10**6))
         outcome = rng.choice(OUTCOMES)
         accepted = outcome == "accepted"
         found.append(
