@@ -3,6 +3,8 @@ the counsellors page, in the demo, and at once in whom a caller of another langu
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
@@ -12,6 +14,7 @@ from foundation.errors import Invalid
 from foundation.models import AuditEntry, Counsellor
 from scheduling import counsellors as cases
 from scheduling.counsellors import MAX_LANGUAGES, NewCounsellor, counsellor_languages
+from scheduling.demo import load_demo
 
 # --- the use case ------------------------------------------------------------------------------
 
@@ -91,3 +94,17 @@ def test_a_refused_change_changes_nothing(database: Database, config: HotlineCon
         assert counsellor is not None
         assert counsellor.languages == ["de", "tr"]
         assert len(list(session.scalars(select(AuditEntry)))) == 1
+
+
+def test_the_demo_has_speakers_of_the_shipped_lines_languages(
+    database: Database, config: HotlineConfig
+) -> None:
+    with database.write() as session:
+        assert load_demo(session, config, date(2026, 12, 2))
+    with database.read() as session:
+        spoken = {c.name: c.languages for c in session.scalars(select(Counsellor))}
+    assert spoken["Amira Yilmaz"] == ["de", "tr"]
+    assert spoken["Jonas Becker"] == ["de"]
+    for line in config.lines.values():  # every language a shipped line offers has a speaker
+        for code in line.languages:
+            assert any(code in languages for languages in spoken.values()), code
