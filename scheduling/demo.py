@@ -29,6 +29,14 @@ PEOPLE = {
     "right-wing": ["Sabine Roth", "Markus Weber", "Nina Hoffmann", "Felix Schäfer"],
     "office": ["Claudia Neumann", "Stefan Vogel"],
 }
+# The languages each demo counsellor counsels in besides German (the shipped lines' languages), so
+# that a Turkish, Arabic, Russian or English caller in simulation mode reaches a speaker first.
+LANGUAGES = {
+    "Amira Yilmaz": ("de", "tr"),
+    "Leyla Demir": ("de", "ar", "en"),
+    "Markus Weber": ("de", "ru"),
+    "Nina Hoffmann": ("de", "en"),
+}
 # Fictional cases: (team, pseudonym, relative, status, steps with their status, a session note,
 # an appointment in days from this week's Monday (None: none), its counsellor's place in PEOPLE).
 Step = tuple[str, PlanStepStatus]
@@ -99,6 +107,7 @@ def load_demo(
                     phone=f"+49151000000{number:02d}",
                     email=f"{name.split()[0].lower()}@example.org",
                     teams=(team,),
+                    languages=LANGUAGES.get(name, ("de",)),
                 ),
                 actor=ACTOR,
             )

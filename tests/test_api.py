@@ -131,6 +131,54 @@ def test_bad_counsellor_is_refused_and_changes_nothing(
     assert counts(database) == before
 
 
+def test_a_counsellors_languages_are_taken_and_returned(
+    api: TestClient, database: Database
+) -> None:
+    plain = {"name": "Deniz Kaya", "phone": "0151 2345 6780", "teams": ["islamism"]}
+    left_out = api.post("/api/v1/counsellors", json=plain)
+    assert left_out.status_code == 201, left_out.text
+    assert left_out.json()["languages"] == ["de"]
+    given = api.post(
+        "/api/v1/counsellors",
+        json={**plain, "phone": "0151 2345 6781", "languages": ["TR", "de", "tr"]},
+    )
+    assert given.status_code == 201, given.text
+    check_against_openapi(given, "/api/v1/counsellors", "post")
+    assert given.json()["languages"] == ["tr", "de"]
+    with database.read() as session:
+        stored = session.get(Counsellor, given.json()["id"])
+        assert stored is not None
+        assert stored.languages == ["tr", "de"]
+    listed = api.get("/api/v1/counsellors", params={"team": "islamism"}).json()["items"]
+    assert {c["id"]: c["languages"] for c in listed} == {
+        left_out.json()["id"]: ["de"],
+        given.json()["id"]: ["tr", "de"],
+    }
+
+
+@pytest.mark.parametrize(
+    "languages",
+    [[], ["xx"], ["deu"], ["de-DE"], [""], [7], [["de"]], "de", None, ["de"] * 1000, {"de": 1}],
+)
+def test_bad_languages_are_a_422_naming_the_field_and_change_nothing(
+    api: TestClient, database: Database, languages: Any
+) -> None:
+    before = counts(database)
+    response = api.post(
+        "/api/v1/counsellors",
+        json={
+            "name": "X",
+            "phone": "0151 2345 6782",
+            "teams": ["islamism"],
+            "languages": languages,
+        },
+    )
+    assert response.status_code == 422, response.text
+    check_against_openapi(response, "/api/v1/counsellors", "post")
+    assert any("languages" in (d["field"] or "") for d in response.json()["details"]), response.text
+    assert counts(database) == before
+
+
 def test_error_messages_never_echo_a_phone_number(api: TestClient) -> None:
     response = api.post(
         "/api/v1/counsellors",

@@ -29,6 +29,7 @@ from foundation.models import (
     PreferredChannel,
     Tier,
 )
+from scheduling.counsellors import MAX_LANGUAGES
 
 # A record id as the database holds it (`MAX_ID`: a larger one is no record, a 422, not a 500).
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -112,11 +113,21 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Two letters; which are languages, and the rest, `scheduling.counsellors.counsellor_languages`
+# decides (a 422 naming `languages`).
+LanguageOfCounsellor = Annotated[str, Field(min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$")]
+_COUNSELLOR_LANGUAGES = (
+    "the languages she counsels in, ISO 639-1 codes (two letters), in the order given: a caller "
+    "who chose one of them at a line's language menu rings those on call who speak it first."
+)
+
+
 class CounsellorIn(In):
     EXAMPLE: ClassVar[dict[str, Any] | None] = {
         "name": "Anna Beispiel",
         "phone": "0151 23456789",
         "teams": ["islamism"],
+        "languages": ["de", "tr"],
     }
 
     name: str = Field(min_length=1, max_length=200)
@@ -125,6 +136,15 @@ class CounsellorIn(In):
     )
     email: str | None = Field(default=None, max_length=320, pattern=EMAIL)
     teams: list[str] = Field(default_factory=list, description="team slugs", max_length=20)
+    languages: list[LanguageOfCounsellor] = Field(
+        default_factory=lambda: ["de"],
+        min_length=1,
+        max_length=MAX_LANGUAGES,
+        description=_COUNSELLOR_LANGUAGES
+        + ' Left out: ["de"]. Upper case is taken as lower case, a code given twice counts once;'
+        ' one Babel does not name as a language (e.g. "xx") is a 422 naming `languages`.',
+        examples=[["de", "tr"]],
+    )
 
 
 class CounsellorOut(Out):
@@ -134,6 +154,7 @@ class CounsellorOut(Out):
     email: str | None
     active: bool
     teams: list[str]
+    languages: list[str] = Field(description=_COUNSELLOR_LANGUAGES, examples=[["de", "tr"]])
 
 
 class CounsellorList(Out):

@@ -34,6 +34,7 @@ def _counsellor_out(counsellor: Counsellor) -> CounsellorOut:
         email=counsellor.email,
         active=counsellor.active,
         teams=[team.slug for team in counsellor.teams],
+        languages=list(counsellor.languages),
     )
 
 
@@ -60,7 +61,11 @@ async def _create_counsellor(request: Request) -> Work:
     payload = await body(request, CounsellorIn)
     config = request.app.state.settings.config
     new = cases.NewCounsellor(
-        name=payload.name, phone=payload.phone, email=payload.email, teams=tuple(payload.teams)
+        name=payload.name,
+        phone=payload.phone,
+        email=payload.email,
+        teams=tuple(payload.teams),
+        languages=tuple(payload.languages),
     )
 
     def work(session: Session, who: Principal) -> Response:
