@@ -135,3 +135,52 @@ def test_coordinator_manages_only_their_teams(
         person = session.get(Counsellor, mine)
         assert person is not None
         assert {t.slug for t in person.teams} == {"islamism", "right-wing"}
+
+
+def languages_of(database: Database, person_id: int) -> list[str]:
+    with database.read() as session:
+        person = session.get(Counsellor, person_id)
+        assert person is not None
+        return list(person.languages)
+
+
+def test_the_languages_she_counsels_in_are_chosen_kept_and_shown(
+    admin: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    page = admin.get("/counsellors").text
+    assert 'name="languages" value="de" checked' in page  # German ticked for a new one
+    assert 'name="languages" value="tr"' in page  # the shipped lines' languages offered
+    assert 'name="languages" value="ru"' in page
+    base = {"csrf": csrf_of(page), "name": "Deniz Kaya", "phone": "0151 23456780"}
+    created = admin.post(
+        "/counsellors",
+        data={**base, "teams": ["islamism"], "languages_shown": "1", "languages": ["de", "tr"]},
+    )
+    assert created.status_code == 303
+    with database.read() as session:
+        person_id = session.scalars(select(Counsellor.id)).one()
+    assert languages_of(database, person_id) == ["de", "tr"]
+    listed = admin.get("/counsellors").text
+    assert "Deutsch, Türkisch" in listed
+
+    edit = admin.get(f"/counsellors/{person_id}").text
+    assert 'value="tr" checked' in edit
+    # Saving the form without touching the languages keeps them (this once reset them).
+    admin.post(
+        f"/counsellors/{person_id}",
+        data={**base, "teams": ["islamism"], "languages_shown": "1", "languages": ["de", "tr"]},
+    )
+    assert languages_of(database, person_id) == ["de", "tr"]
+    # A form that offered no languages (an older page) keeps hers too.
+    kept = admin.post(f"/counsellors/{person_id}", data={**base, "teams": ["islamism"]})
+    assert kept.status_code == 303
+    assert languages_of(database, person_id) == ["de", "tr"]
+    # None ticked, or a code that is no language: explained, nothing changed.
+    for languages in ([], ["xx"]):
+        refused = admin.post(
+            f"/counsellors/{person_id}",
+            data={**base, "teams": ["islamism"], "languages_shown": "1", "languages": languages},
+        )
+        assert refused.status_code == 422
+        assert "mindestens eine Sprache" in refused.text
+        assert languages_of(database, person_id) == ["de", "tr"]

@@ -3,12 +3,15 @@ the counsellors of their teams, and may only assign their own teams."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from config.languages import GERMAN, iso_639_1
 from config.phone import display
 from config.settings import Settings
 from foundation import access
@@ -16,6 +19,7 @@ from foundation.db import Database
 from foundation.errors import DomainError
 from foundation.models import Counsellor, Role
 from scheduling import counsellors as cases
+from web import labels
 from web.auth import Forbidden, Hidden, Viewer, page
 from web.i18n import N_, _
 from web.pages import as_int, render
@@ -29,7 +33,9 @@ MESSAGES = {
     "team": N_("Dieses Team gibt es nicht."),
     "teams": N_("Bitte wählen Sie nur Teams, die Sie koordinieren."),
     "notify_email": N_("Für Dienst-Hinweise per E-Mail geben Sie bitte eine E-Mail-Adresse an."),
+    "languages": N_("Bitte wählen Sie mindestens eine Sprache, in der sie oder er berät."),
 }
+KEEP: tuple[str, ...] = ()  # a form without the languages: hers are kept (German for a new one)
 
 
 def _manageable_teams(settings: Settings, viewer: Viewer) -> list[str]:
@@ -57,10 +63,28 @@ def _read_form(form: FormData) -> tuple[cases.NewCounsellor, dict[str, str]]:
     notify_sms, notify_email = "notify_sms" in form, "notify_email" in form
     if notify_email and not email:
         errors["notify_email"] = _(MESSAGES["notify_email"])
+    # The form marks that it offered the languages (`languages_shown`): then none ticked is an
+    # error; a form without them (an older page) keeps her languages (`KEEP`).
+    languages: tuple[str, ...] = tuple(str(code) for code in form.getlist("languages"))
+    if "languages_shown" in form and not languages:
+        errors["languages"] = _(MESSAGES["languages"])
     new = cases.NewCounsellor(
-        values["name"], values["phone"], email or None, teams, notify_sms, notify_email
+        values["name"],
+        values["phone"],
+        email or None,
+        teams,
+        notify_sms,
+        notify_email,
+        languages if "languages_shown" in form else KEEP,
     )
     return new, errors
+
+
+def _given(form: cases.NewCounsellor | None) -> list[str]:
+    """The languages a form came back with that the page should offer again (known codes)."""
+    if form is None or form.languages == KEEP:
+        return []
+    return [code for code in form.languages if code in iso_639_1()]
 
 
 def _list(db: Database, viewer: Viewer) -> list[Counsellor]:
@@ -91,6 +115,9 @@ def _page(
             "errors": errors or {},
             "teams": _manageable_teams(settings, viewer),
             "display": display,
+            "languages": labels.counsellor_languages(
+                settings.config, [*(editing.languages if editing else ()), *_given(form)]
+            ),
         },
         status,
     )
@@ -114,6 +141,8 @@ def _save(
     try:
         with db.write() as session:
             if counsellor_id is None:
+                if new.languages == KEEP:
+                    new = replace(new, languages=(GERMAN,))
                 cases.create_counsellor(session, settings.config, new, actor=actor)
             else:
                 existing = session.get(Counsellor, counsellor_id)
@@ -130,6 +159,7 @@ def _save(
                     kept + new.teams,
                     new.notify_sms,
                     new.notify_email,
+                    tuple(existing.languages) if new.languages == KEEP else new.languages,
                 )
                 cases.update_counsellor(
                     session, settings.config, counsellor_id, merged, actor=actor
@@ -187,6 +217,7 @@ async def edit(request: Request, viewer: Viewer) -> Response:
             tuple(t.slug for t in counsellor.teams),
             counsellor.notify_sms,
             counsellor.notify_email,
+            tuple(counsellor.languages),
         )
         return _page(request, viewer, people, editing=counsellor, form=form)
     new, errors = _read_form(await request.form())

@@ -4,6 +4,7 @@ SMS and e-mails keep their own German words (`scheduling`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -83,6 +84,17 @@ def client_languages(config: HotlineConfig) -> dict[str, str]:
     """The languages a client's SMS can be in (German first, then `[reminders.languages]`),
     each named in the page's language: the choice of the client and booking forms."""
     return {code: language_name(code) for code in config.reminders.client_languages}
+
+
+def counsellor_languages(config: HotlineConfig, has: Iterable[str] = ()) -> dict[str, str]:
+    """The languages a counsellor form offers, each named in the page's language: German, those
+    the lines speak (in their menu order), those of the client's SMS, then any she already has."""
+    codes = ["de"]
+    for line in config.lines.values():
+        codes.extend(line.languages)
+    codes.extend(config.reminders.client_languages)
+    codes.extend(has)
+    return {code: language_name(code) for code in dict.fromkeys(codes)}
 
 
 def weekdays() -> list[str]:
