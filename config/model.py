@@ -339,7 +339,9 @@ class Line(Strict):
     def language_at(self, digit: str) -> Speech | None:
         """The language of a key pressed at the language menu (1 = the first); None for any
         other key."""
-        if len(digit) == 1 and digit.isdigit() and 1 <= int(digit) <= len(self.languages):
+        # ASCII digits only: `isdigit` also takes "²", on which `int` fails (the call went to
+        # the fallback number), and "١" (Arabic-Indic), which no keypad sends.
+        if len(digit) == 1 and "1" <= digit <= "9" and int(digit) <= len(self.languages):
             return self._spoken[self.languages[int(digit) - 1]]
         return None
 

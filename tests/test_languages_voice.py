@@ -181,6 +181,16 @@ def test_a_key_that_names_no_language_is_the_first(
     assert the_call(database).language == "de"
 
 
+@pytest.mark.parametrize("digits", ["²", "١", "５", "0", "#", "1#", "", "\x00"])
+def test_a_hostile_key_is_the_first_language_and_still_reaches_the_on_call_counsellor(
+    sim: Simulator, rota: OnCall, database: Database, digits: str
+) -> None:
+    # "²" passed `isdigit` and failed `int`: the call went to the fallback number.
+    walk = sim.call(ISLAMISM, behaviour=Behaviour(language_digits=digits))
+    assert walk.connected_to == rota.primary
+    assert the_call(database).language == "de"
+
+
 def test_closed_hours_and_voicemail_in_arabic(
     client: TestClient, settings: Settings, database: Database, config: HotlineConfig
 ) -> None:
