@@ -19,7 +19,7 @@ from app import compose
 from app.logs import configure_logging
 from config.model import ConfigError
 from config.settings import Settings, SettingsError
-from foundation import apikeys, db, outbox, second_factor, signals, users
+from foundation import apikeys, call_tallies, db, outbox, second_factor, signals, users
 from foundation.clock import utcnow
 from foundation.errors import DomainError
 from foundation.models import ApiKey, Role, User
@@ -181,6 +181,7 @@ def _prepare(settings: Settings) -> db.Database:
     database = db.Database(db.make_engine(settings.database_url))
     with database.write() as session:
         sync_teams(session, settings.config)
+        call_tallies.keep_zone(session.connection(), settings.config.organisation.timezone)
     return database
 
 
@@ -200,6 +201,14 @@ def _scheduler(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     db.upgrade(settings.database_url)
+    database = db.Database(db.make_engine(settings.database_url))
+    try:
+        with database.write() as session:
+            zone = settings.config.organisation.timezone
+            if call_tallies.keep_zone(session.connection(), zone):
+                print(f"the reports' call tallies are now kept in {zone}")
+    finally:
+        database.dispose()
     print("database schema is up to date")
     return 0
 

@@ -1,6 +1,6 @@
 """Benchmark: a team's yearly report over five years of history.
 
-    python bench/reports.py [--calls N] [--runs N] [--database-url URL] [--explain]
+    python bench/reports.py [--calls N] [--runs N] [--database-url URL [--keep SCHEMA]] [--explain]
 
 Builds a temporary SQLite database (or a fresh schema of the PostgreSQL database of
 --database-url, dropped at the end), migrated to head (so the indexes are migration 0023's),
@@ -105,11 +105,14 @@ def bench_config() -> HotlineConfig:
 
 
 @contextmanager
-def database(base_url: str | None, workdir: Path) -> Iterator[db.Database]:
-    """A migrated database: a SQLite file in `workdir`, or a scratch schema of `base_url`."""
+def database(base_url: str | None, workdir: Path, keep: str | None = None) -> Iterator[db.Database]:
+    """A migrated database: a SQLite file in `workdir`, or a scratch schema of `base_url`
+    (with `keep`: the schema of that name, created if missing, never dropped)."""
     with ExitStack() as stack:
         url = f"sqlite:///{workdir / 'reports.sqlite3'}"
-        if base_url is not None:
+        if base_url is not None and keep:
+            url = db.kept_schema(base_url, keep)
+        elif base_url is not None:
             url = stack.enter_context(db.scratch_schema(base_url, "bench_reports_"))
         db.upgrade(url)
         database = db.Database(db.make_engine(url))
@@ -519,13 +522,17 @@ def explain(database: db.Database, config: HotlineConfig, period: r.Period) -> N
             print("     ", row[-1] if not postgres else row[0])
 
 
-def run(base_url: str | None, calls: int, runs: int, show_plans: bool) -> dict[str, Any]:
+def run(
+    base_url: str | None, calls: int, runs: int, show_plans: bool, keep: str | None = None
+) -> dict[str, Any]:
     config = bench_config()
-    with tempfile.TemporaryDirectory() as tmp, database(base_url, Path(tmp)) as data:
+    with tempfile.TemporaryDirectory() as tmp, database(base_url, Path(tmp), keep) as data:
         backend = "PostgreSQL" if base_url else "SQLite"
         began = time.perf_counter()
-        sizes = History(config, calls).write(data)
-        if base_url:
+        with data.read() as session:
+            have = int(session.scalar(select(func.count()).select_from(Call)) or 0)
+        sizes = History(config, calls).write(data) if not have else {"calls (kept)": have}
+        if base_url and not have:
             # As autovacuum would (it vacuums tables that only grow, too): the visibility map
             # lets the reports' covering index answer without the table.
             with data.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -586,8 +593,15 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="print the slowest statements' plans"
     )
+    parser.add_argument(
+        "--keep",
+        metavar="SCHEMA",
+        help="PostgreSQL: build into this schema once and keep it (later runs reuse its data)",
+    )
     args = parser.parse_args()
-    run(args.database_url, args.calls, args.runs, args.explain)
+    if args.keep and not args.database_url:
+        parser.error("--keep needs --database-url")
+    run(args.database_url, args.calls, args.runs, args.explain, args.keep)
 
 
 if __name__ == "__main__":

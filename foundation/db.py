@@ -75,6 +75,23 @@ def scratch_schema(base_url: str, prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+def kept_schema(base_url: str, name: str) -> str:
+    """For benchmarks: a URL whose search path is the schema `name` of the PostgreSQL database
+    at `base_url`, created if missing and never dropped (for measuring again on the same
+    data)."""
+    if not name.isidentifier():
+        raise ValueError(f"not a schema name: {name!r}")
+    admin = create_engine(base_url)
+    try:
+        with admin.begin() as connection:
+            ensure_btree_gist(connection, "public")
+            connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+    finally:
+        admin.dispose()
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={name}"})
+    return url.render_as_string(hide_password=False)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # let the "begin" hook issue BEGIN itself
     cursor = dbapi_connection.cursor()

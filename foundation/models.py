@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -40,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from foundation import call_tallies
 from foundation.clock import utcnow
 from foundation.text import pseudonym_digest
 
@@ -651,6 +653,57 @@ class CallDaySeconds(Base):
     kind: Mapped[str] = mapped_column(String(8))  # ring, talk
     seconds: Mapped[int] = mapped_column(Integer)
     calls: Mapped[int] = mapped_column(Integer)
+
+
+def _tally_counts() -> dict[str, Any]:
+    return {
+        name: mapped_column(Integer, nullable=False, default=0, server_default="0")
+        for name in call_tallies.COUNT_COLUMNS
+    }
+
+
+class CallTally(Base):
+    """What the reports count of the calls, kept by triggers on `calls` as they change
+    (`foundation.call_tallies`): per line, local day (days since 1970-01-01), caller (keyed
+    hash, "" for none) and language ("" for unknown), the calls and what became of them, and
+    the ended ones per local hour. Gone with the calls (retention, erasure's new hash)."""
+
+    __tablename__ = "call_tallies"
+    __table_args__ = (Index(None, "caller", "line", "day"),)
+    line: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    caller: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # The 35 counts, named in foundation.call_tallies (the triggers and these columns from one
+    # list); read them through `__table__.c`.
+    locals().update(_tally_counts())
+
+
+class CallTallySecond(Base):
+    """Kept like `CallTally`: per line, local month (year * 12 + month - 1), kind (1: ring, 2:
+    talk) and whole second, how many accepted calls rang or talked that long."""
+
+    __tablename__ = "call_tally_seconds"
+    line: Mapped[str] = mapped_column(String(40), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class TallyOffset(Base):
+    """The organisation's zone's UTC offsets for the tallies' triggers (`foundation.call_tallies`):
+    from this second since 1970 on, local time is UTC plus `utc_offset` seconds. Filled with the
+    triggers, for one zone (`zone`, the same in every row)."""
+
+    __tablename__ = "tally_offsets"
+    starts: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    utc_offset: Mapped[int] = mapped_column(Integer)
+    zone: Mapped[str] = mapped_column(String(64))
+
+
+event.listen(Base.metadata, "after_create", call_tallies.after_create)
+event.listen(Base.metadata, "before_drop", call_tallies.before_drop)
 
 
 class Voicemail(Base):

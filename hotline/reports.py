@@ -53,6 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from config.model import HotlineConfig, ServiceHours
+from foundation import call_tallies
 from foundation import reports as r
 from foundation.models import (
     Call,
@@ -61,6 +62,8 @@ from foundation.models import (
     CallDayHour,
     CallDaySeconds,
     CallMonth,
+    CallTally,
+    CallTallySecond,
     Conversation,
     ConversationMessage,
     Direction,
@@ -74,6 +77,7 @@ TIERS = ("primary", "backup", "")  # "": accepted, tier not known
 NOW, BEFORE = 1, 0  # the period key of grouped rows
 RING, PER_CALLER, TALK = 1, 2, 3  # the kinds of rows of the calls' first grouping
 LANGUAGE_ROWS = -100  # the tag of the languages' rows in the calls' statement
+HEAT_ROWS = -200  # the tag of the heat map's rows in the tallies' statement
 
 Key = tuple[int, str]  # (period key, line)
 
@@ -257,7 +261,6 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         Call.from_relative,
         literal(True),  # every call (the heat map's)
     ]
-    names = ["outside_hours", *CATEGORIES[:4], "primary", "backup", "", "relatives", "all"]
     n = [f"n{i}" for i in range(len(cells))]
     accepted_n = n[1 + _OUTCOMES.index("accepted")]  # the histograms' counts
     counts = [func.count().filter(cell).label(name) for cell, name in zip(cells, n, strict=True)]
@@ -327,17 +330,8 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         earlier.line == c.line,
         earlier.started_at < case((c.p == NOW, scope.period.start), else_=scope.previous.start),
     )
-    first = case((and_(c.caller.is_not(None), ~before), 1), else_=0)
     no_pairs = type_coerce(literal(None), String).label("pairs")
-    by_line = select(
-        literal(-1).label("h"),
-        c.p,
-        c.line,
-        func.count(c.caller),
-        func.coalesce(func.sum(first), 0),
-        *_per_person([c[name] for name in n], c.caller),
-        no_pairs,
-    ).group_by(c.p, c.line)
+    by_line = _by_line(c, [c[name] for name in n], before, no_pairs)
     zeros = [literal(0)] * (2 + 2 * len(n))
     hourly = (
         select(f.h, f.p, f.line, f.caller, func.sum(f[all_n]).label(all_n))
@@ -394,10 +388,8 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         union_all(by_line, by_hour, by_language, *histograms)
     ):
         if h == LANGUAGE_ROWS:
-            c_ = [int(v) for v in found_counts[:6]]
             raw.add_language(
-                (p, line, pairs or r.UNKNOWN_LANGUAGE),
-                *(r.Raw(c_[i], c_[i + 1]) for i in (0, 2, 4)),
+                (p, line, pairs or r.UNKNOWN_LANGUAGE), *_people_pairs(found_counts[:6])
             )
             continue
         if h < -1:  # a histogram: -1 - RING, -1 - TALK
@@ -407,22 +399,249 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         if h >= 0:
             raw.heat[(line, int(h))] = r.Raw(counts_[-2], counts_[-1])
             continue
-        raw.callers[(p, line)] = r.Raw(callers, callers)
-        if callers:
-            raw.first_time[(p, line)] = r.Raw(int(first_time), int(first_time))
-        for i, name in enumerate(names[:-1]):
-            n_, people = counts_[2 * i], counts_[2 * i + 1]
-            if name == "relatives":
-                raw.relatives[(p, line)] = r.Raw(n_, people)
-            elif not n_:
-                continue
-            elif i < len(CATEGORIES):
-                raw.add(raw.categories, (p, line, name), r.Raw(n_, people))
-            else:
-                raw.add(raw.tiers, (p, line, name), r.Raw(n_, people))
+        _fold_line((p, line), callers, first_time, counts_, raw)
     for table, found_key, pairs in timings:  # their people: the accepted calls'
         people = raw.categories.get((*found_key, "accepted"), r.ZERO).people
         table[found_key] = r.RawTiming(_pairs(pairs), people)
+
+
+def _day_number(day: date) -> int:
+    return (day - EPOCH_DAY).days
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _calls_tallied(session: Session, scope: _Scope, raw: _Raw) -> None:
+    """What `_calls` counts, from the tallies the database keeps as calls change
+    (`foundation.call_tallies`): per local day, line, caller and language instead of every
+    call, so a yearly report reads about half as many rows and groups none of them by hour
+    (the tallies' 24 hour columns). The tallies of both periods are grouped per caller and
+    language once (a CTE); from that the same two-level counting of people as `_calls` (per
+    caller, then per line; per language) and the first-time probe on the tallies (a caller's
+    earlier calls, ended or not). The heat map reads the period's tallies with their hours
+    per weekday and caller, each weekday's 24 hours as one string of "calls:people" (one
+    statement, one shape of row; a CTE of every column read once cost more to materialise
+    than reading the rows twice). The
+    histograms come from the months wholly in a period (`call_tally_seconds`) and, for the
+    days around them, from the calls. tests/test_report_exact.py and
+    tests/test_call_tallies.py check that both give the same counts and the same report."""
+    t = CallTally.__table__.c
+    first_before, first_now = _day_number(scope.previous.first), _day_number(scope.period.first)
+    last = _day_number(scope.period.last)
+    columns = [
+        t.n_outside,
+        t.n_accepted,
+        t.n_fallback,
+        t.n_voicemail,
+        t.n_hung_up,
+        t.n_primary,
+        t.n_backup,
+        t.n_untiered,
+        t.n_relatives,
+        t.n_counted,
+    ]  # in the order of `_calls`' cells
+    n = [f"n{i}" for i in range(len(columns))]
+    hours = call_tallies.HOURS
+    key = case((t.day < first_now, BEFORE), else_=NOW).label("p")
+    caller = func.nullif(t.caller, "").label("caller")
+    within = [t.line.in_(scope.lines), t.day <= last, t.n_counted > 0]
+    spoken = (
+        select(
+            key,
+            t.line,
+            caller,
+            t.language,
+            *(func.sum(column).label(name) for column, name in zip(columns, n, strict=True)),
+        )
+        .where(*within, t.day >= first_before)
+        .group_by(key, t.line, t.caller, t.language)
+        .cte("spoken")  # read twice: per caller, per language
+    )
+    s_ = spoken.c
+    per_caller = (
+        select(s_.p, s_.line, s_.caller, *(func.sum(s_[name]).label(name) for name in n))
+        .group_by(s_.p, s_.line, s_.caller)
+        .subquery()
+    )
+    c = per_caller.c
+    earlier = CallTally.__table__.alias("earlier")
+    before = exists().where(
+        earlier.c.caller == c.caller,
+        earlier.c.line == c.line,
+        earlier.c.day < case((c.p == NOW, first_now), else_=first_before),
+    )
+    no_pairs = type_coerce(literal(None), String).label("pairs")
+    by_line = _by_line(c, [c[name] for name in n], before, no_pairs)
+    zeros = [literal(0)] * (2 * len(n))
+    every, taken = s_[n[-1]], s_[n[1]]
+    by_language = select(
+        literal(LANGUAGE_ROWS).label("h"),
+        s_.p,
+        s_.line,
+        *zeros[:2],
+        *_per_person([every, taken, every - taken], s_.caller),
+        *zeros[: 2 * len(n) - 6],
+        cast(s_.language, String),
+    ).group_by(s_.p, s_.line, s_.language)
+    weekday = ((t.day + 3) % 7).label("w")  # 1970-01-01 (day 0) was a Thursday: 3, Monday 0
+    weekly = (  # the period's tallies only, with their hours (the two years' without)
+        select(weekday, t.line, caller, *(func.sum(t[hour]).label(hour) for hour in hours))
+        .where(*within, t.day >= first_now)
+        .group_by(weekday, t.line, t.caller)
+        .subquery()
+    )
+    k_ = weekly.c
+    hour_pairs: Any = None  # "calls:people,..." of the 24 hours (|| : SQLite has no concat)
+    for column in hours:
+        calls_, people = (cast(x, String) for x in _per_person([k_[column]], k_.caller))
+        pair = calls_ + literal(":") + people
+        hour_pairs = pair if hour_pairs is None else hour_pairs + literal(",") + pair
+    by_weekday = select(
+        literal(HEAT_ROWS).label("h"),
+        literal(NOW),
+        k_.line,
+        k_.w,
+        *zeros[:1],
+        *zeros,
+        hour_pairs,
+    ).group_by(k_.w, k_.line)
+    for h, p, line, callers, first_time, *found_counts, pairs in session.execute(
+        union_all(by_line, by_language, by_weekday)
+    ):
+        if h == LANGUAGE_ROWS:
+            raw.add_language(
+                (p, line, pairs or r.UNKNOWN_LANGUAGE), *_people_pairs(found_counts[:6])
+            )
+            continue
+        if h == HEAT_ROWS:  # callers: the weekday; pairs: its hours' "calls:people"
+            for i, found in enumerate(pairs.split(",")):
+                calls_n, people_n = map(int, found.split(":"))
+                if calls_n:
+                    raw.heat[(line, int(callers) * len(hours) + i)] = r.Raw(calls_n, people_n)
+            continue
+        counts_ = [int(v) for v in found_counts]
+        _fold_line((p, line), callers, first_time, counts_, raw)
+    _seconds_tallied(session, scope, raw)
+
+
+_SECONDS = ((call_tallies.RING, Call.ring_seconds), (call_tallies.TALK, Call.talk_seconds))
+
+
+def _seconds_tallied(session: Session, scope: _Scope, raw: _Raw) -> None:
+    """The ring and talk histograms of both periods: the months wholly inside a period from
+    `call_tally_seconds`, its other days from the accepted calls."""
+    t = CallTallySecond.__table__.c
+    parts: list[Any] = []
+    months: list[int] = []
+    for p, period in ((BEFORE, scope.previous), (NOW, scope.period)):
+        whole = _months_within(period)
+        months += [_month_number(month) for month in whole]
+        if whole:
+            after = r.of_kind("month", whole[-1]).last + timedelta(days=1)
+            rest = [(period.first, whole[0]), (after, period.last + timedelta(days=1))]
+        else:
+            rest = [(period.first, period.last + timedelta(days=1))]
+        for first, end in rest:
+            if first >= end:
+                continue
+            instants = r.local_midnight(first, period.tz), r.local_midnight(end, period.tz)
+            for kind, column in (
+                (call_tallies.RING, Call.ring_seconds),
+                (call_tallies.TALK, Call.talk_seconds),
+            ):
+                parts.append(
+                    select(
+                        literal(p).label("p"),
+                        Call.line.label("line"),
+                        literal(kind).label("kind"),
+                        column.label("s"),
+                        func.count().label("n"),
+                    )
+                    .where(
+                        Call.line.in_(scope.lines),
+                        Call.started_at >= instants[0],
+                        Call.started_at < instants[1],
+                        accepted(),
+                        column.is_not(None),
+                    )
+                    .group_by(Call.line, column)
+                )
+    if months:
+        first_now = min(
+            (_month_number(m) for m in _months_within(scope.period)), default=months[-1] + 1
+        )
+        parts.append(
+            select(
+                case((t.month < first_now, BEFORE), else_=NOW).label("p"),
+                t.line.label("line"),
+                t.kind.label("kind"),
+                t.seconds.label("s"),
+                t.n_calls.label("n"),
+            ).where(t.line.in_(scope.lines), t.month.in_(months), t.n_calls > 0)
+        )
+    if not parts:
+        return
+    found = union_all(*parts).subquery()
+    summed = (
+        select(found.c.p, found.c.line, found.c.kind, found.c.s, func.sum(found.c.n).label("n"))
+        .group_by(found.c.p, found.c.line, found.c.kind, found.c.s)
+        .subquery()
+    )
+    pair = cast(summed.c.s, String) + literal(":") + cast(summed.c.n, String)
+    rows = session.execute(
+        select(summed.c.p, summed.c.line, summed.c.kind, func.aggregate_strings(pair, ","))
+        .where(summed.c.n > 0)
+        .group_by(summed.c.p, summed.c.line, summed.c.kind)
+    )
+    for p, line, kind, pairs in rows:  # their people: the accepted calls'
+        people = raw.categories.get((p, line, "accepted"), r.ZERO).people
+        table = raw.ring if kind == call_tallies.RING else raw.talk
+        table[(p, line)] = r.RawTiming(_pairs(pairs), people)
+
+
+def _by_line(c: Any, cells: list[Any], before: Any, no_pairs: Any) -> Any:
+    """A line's row of the calls' statement from its per-caller rows `c` (p, line, caller and
+    `cells`): callers, first-time callers (`before`: the caller called the line earlier), and
+    each cell with its people."""
+    first = case((and_(c.caller.is_not(None), ~before), 1), else_=0)
+    return select(
+        literal(-1).label("h"),
+        c.p,
+        c.line,
+        func.count(c.caller),
+        func.coalesce(func.sum(first), 0),
+        *_per_person(cells, c.caller),
+        no_pairs,
+    ).group_by(c.p, c.line)
+
+
+LINE_CELLS = ("outside_hours", *CATEGORIES[:4], "primary", "backup", "", "relatives", "all")
+"""The calls' cells of a line's row (`_calls`, `_calls_tallied`), each a count and its people."""
+
+
+def _fold_line(key: Key, callers: int, first_time: Any, counts: list[int], raw: _Raw) -> None:
+    """A line's row of the calls' statement: callers, first-time callers, the cells."""
+    raw.callers[key] = r.Raw(callers, callers)
+    if callers:
+        raw.first_time[key] = r.Raw(int(first_time), int(first_time))
+    for i, name in enumerate(LINE_CELLS[:-1]):
+        n, people = counts[2 * i], counts[2 * i + 1]
+        if name == "relatives":
+            raw.relatives[key] = r.Raw(n, people)
+        elif not n:
+            continue
+        elif i < len(CATEGORIES):
+            raw.add(raw.categories, (*key, name), r.Raw(n, people))
+        else:
+            raw.add(raw.tiers, (*key, name), r.Raw(n, people))
+
+
+def _people_pairs(found: Sequence[Any]) -> list[r.Raw]:
+    """(count, people, count, people, ...) as Raws."""
+    numbers = [int(v) for v in found]
+    return [r.Raw(numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)]
 
 
 def _pairs(pairs: str) -> dict[int, int]:
@@ -852,7 +1071,10 @@ def line_figures(
     scope = _Scope(lines, period, session.get_bind().dialect.name)
     tune(session)
     raw = _empty()
-    _calls(session, scope, raw)
+    if call_tallies.zone_of(session.connection()) == period.zone:
+        _calls_tallied(session, scope, raw)
+    else:  # the tallies are of another zone (until `hotline db upgrade` rezones them)
+        _calls(session, scope, raw)
     since = detail_since(session, lines)
     if since is not None and since > scope.previous.first:  # rolled-up days in the periods
         _monthly(session, scope, raw)  # first: the roll-up's timings take its people

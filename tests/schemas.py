@@ -38,6 +38,9 @@ _template: Path | None = None
 _pools: dict[str, list[str]] = {}  # per server: schemas with the models' tables, no rows
 _fingerprint: str | None = None
 _admin: dict[str, Engine] = {}
+# Rows create_all writes (the tallies' zone offsets, foundation.call_tallies): kept when a
+# schema goes back to the pool.
+KEPT_ROWS = frozenset({"tally_offsets"})
 PREPARED: set[str] = set()  # URLs whose schema is in place: `database` skips create_all
 
 _FINGERPRINT = text(
@@ -111,7 +114,11 @@ def _empty(engine: Engine, schema: str) -> bool:
     try:
         if _fingerprint_of(engine, schema) != _fingerprint:
             return False
-        tables = ", ".join(f'"{schema}"."{table.name}"' for table in Base.metadata.sorted_tables)
+        tables = ", ".join(
+            f'"{schema}"."{table.name}"'
+            for table in Base.metadata.sorted_tables
+            if table.name not in KEPT_ROWS
+        )
         with engine.begin() as connection:
             connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
             connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
