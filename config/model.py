@@ -44,6 +44,7 @@ from config.languages import (
     fold,
     german_name,
     placeholder_problem,
+    text_problem,
     voice_problem,
 )
 from config.phone import InvalidPhoneNumber, normalise
@@ -72,6 +73,17 @@ def _slug(value: str) -> str:
 
 
 PhoneNumber = Annotated[str, AfterValidator(_e164)]
+
+
+def _said(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A text the service says or sends (checked: no control character breaks the TwiML).
+Said = Annotated[str, Field(min_length=1), AfterValidator(_said)]
 Slug = Annotated[str, AfterValidator(_slug)]
 
 
@@ -285,7 +297,7 @@ def _languages(value: tuple[str, ...]) -> tuple[str, ...]:
 class Line(Strict):
     number: PhoneNumber
     team: Slug
-    display_name: str = Field(min_length=1)
+    display_name: Said
     # The languages the line speaks, in the order of its language menu (key 1 is the first, and
     # the first is also what a caller who presses nothing gets). One language: no menu.
     languages: Annotated[
@@ -294,13 +306,13 @@ class Line(Strict):
     # This line's own words per language, over `[voice.languages.<code>]`.
     speech: dict[LanguageCode, SpeechTexts] = {}
     # The line's German words (as before there were languages; `speech.de` says the same).
-    greeting: str | None = Field(default=None, min_length=1)
+    greeting: Said | None = None
     greeting_audio_url: str | None = None
     voice: str | None = Field(default=None, min_length=1)
     language: Literal["de-DE"] | None = None
-    relatives_prompt: str | None = Field(default=None, min_length=1)
+    relatives_prompt: Said | None = None
     # Said when everyone on call is in another conversation, before the fallback number rings.
-    all_busy_text: str | None = Field(default=None, min_length=1)
+    all_busy_text: Said | None = None
     fallback_number: PhoneNumber | None = None
     hours: ServiceHours
     closed_on_holidays: bool = True
@@ -354,14 +366,11 @@ class Voice(Strict):
     # The voice of answers that belong to no line (an unknown number, a refused call-back).
     default_voice: str = Field(default="Polly.Vicki-Neural", min_length=1)
     # Said before the caller is connected to the fallback number (in the line's voice if known).
-    connecting_text: str = Field(default="Einen Moment bitte, Sie werden verbunden.", min_length=1)
+    connecting_text: Said = "Einen Moment bitte, Sie werden verbunden."
     # Said to the counsellor when a call-back through the line cannot go on.
-    outbound_call_refused_text: str = Field(
-        default=(
-            "Entschuldigung, dieser Rückruf ist nicht möglich. "
-            "Bitte starten Sie ihn im Webportal noch einmal."
-        ),
-        min_length=1,
+    outbound_call_refused_text: Said = (
+        "Entschuldigung, dieser Rückruf ist nicht möglich. "
+        "Bitte starten Sie ihn im Webportal noch einmal."
     )
     # What every line says in a language (a line's `speech.<code>` says otherwise).
     languages: dict[LanguageCode, SpeechTexts] = {}
@@ -385,6 +394,9 @@ def _placeholders(allowed: frozenset[str]) -> AfterValidator:
     service with a config error instead of failing (or sending "{wekday}") at send time."""
 
     def check(value: str) -> str:
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
         try:
             parts = list(string.Formatter().parse(value))
         except ValueError as exc:
