@@ -10,6 +10,7 @@ Each test names what it attacks; "Finding:" marks what failed before its fix (do
 from __future__ import annotations
 
 import html
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx2 as httpx
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
@@ -28,7 +29,7 @@ from config.model import ConfigError, HotlineConfig, load_config
 from config.settings import Settings
 from foundation.db import Database
 from foundation.models import Call
-from tests.helpers import OnCall, post_signed
+from tests.helpers import OnCall, https_client, post_signed
 from tests.test_config import shipped_with, write
 from tests.test_voice import ISLAMISM, WEDNESDAY_NOON
 
@@ -404,3 +405,397 @@ def test_a_configured_text_with_markup_is_said_as_text(tmp_path: Path) -> None:
     root = ET.fromstring(str(answer))  # noqa: S314 - our own TwiML
     assert hostile in [say.text for say in root.iter("Say")]
     assert _dialled(root) == []
+
+
+# --- the callback form's language -----------------------------------------------------------
+
+FORM = "/rueckruf/islamism"
+FORM_NOON = WEDNESDAY_NOON
+
+
+def _html_lang(page: str) -> tuple[str, str | None]:
+    found = re.search(r'<html lang="([^"]*)"(?: dir="([^"]*)")?>', page)
+    assert found is not None, page[:300]
+    return found.group(1), found.group(2)
+
+
+@pytest.fixture
+def public(settings: Settings, database: Database) -> Iterator[TestClient]:
+    with https_client(settings, database, client=("203.0.113.9", 50000)) as browser:
+        yield browser
+
+
+def test_a_hostile_lang_on_the_callback_form_is_the_lines_first_language(
+    public: TestClient, settings: Settings
+) -> None:
+    """Held: `?lang=` with markup, a path, a header break, a NUL, a long or unknown code, a
+    language of the other line, another case: the page (form and thank-you page) in the
+    line's first language, `lang`/`dir` right, nothing of it on the page or in a header."""
+    for path in (FORM, f"{FORM}/danke", "/rueckruf/right-wing"):
+        for lang in [*HOSTILE_LANG, "ar%22", "AR", "ar-AE", "xx"]:
+            if path.startswith("/rueckruf/right-wing") and lang == "ru":
+                continue
+            page = public.get(path, params={"lang": lang})
+            assert page.status_code == 200, (path, lang)
+            assert _html_lang(page.text) == ("de", None), (path, lang)
+            assert "x-evil" not in {name.lower() for name in page.headers}
+            if len(lang) > 2 and lang not in ("de-DE", "ar-AE"):
+                assert lang not in page.text, (path, lang)
+            for href in re.findall(r'(?:href|action)="([^"]*)"', page.text):
+                assert parse_qs(urlsplit(html.unescape(href)).query).get("lang", ["de"])[0] in (
+                    settings.config.lines[path.split("/")[2]].languages
+                ), href
+    # Arabic on the line that offers it reads right to left; asked twice, one of them wins.
+    assert _html_lang(public.get(FORM, params={"lang": "ar"}).text) == ("ar", "rtl")
+    twice = public.get(f"{FORM}?lang=ar&lang=%3Cscript%3E")
+    assert _html_lang(twice.text) in (("ar", "rtl"), ("de", None))
+    assert "<script" not in twice.text
+    # Arabic is not the right-wing line's: German there.
+    assert _html_lang(public.get("/rueckruf/right-wing", params={"lang": "ar"}).text)[0] == "de"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "ar",
+        "en;q=2",
+        "en;q=nan",
+        "en;q=-1",
+        "en;q=inf",
+        "en;q=1e999",
+        "en;q=",
+        ",,,;;;==",
+        "*",
+        "x" * 7000,
+        ",".join(["fr"] * 2000),
+        "de-DE\u00e4\u00f6",
+        "tr;q=0.9,ar;q=0.8",
+    ],
+)
+def test_a_weird_accept_language_never_breaks_a_page(public: TestClient, header: str) -> None:
+    """Held: the callback form ignores Accept-Language (its language is the link's: a shared
+    device must not pick it), the sign-in page takes one of its own (q out of range, NaN,
+    huge or malformed headers are read, never a 500)."""
+    encoded = header.encode("latin-1")
+    page = public.get(FORM, headers={"Accept-Language": encoded})  # type: ignore[dict-item]
+    assert page.status_code == 200
+    assert _html_lang(page.text) == ("de", None)
+    sign_in_page = public.get("/login", headers={"Accept-Language": encoded})  # type: ignore[dict-item]
+    assert sign_in_page.status_code == 200
+    assert _html_lang(sign_in_page.text)[0] in ("de", "en")
+
+
+def _token(page: str) -> str:
+    found = re.search(r'name="token" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_callback_request_with_a_hostile_lang_is_stored_in_a_configured_language(
+    public: TestClient, database: Database, settings: Settings
+) -> None:
+    """Held: the form sent to `?lang=<hostile>` (or with a `lang` field in the body) is stored,
+    in the line's first language, and redirected to the plain thank-you page; `?lang=ar` is
+    stored in Arabic."""
+    from foundation.models import CallbackRequest
+
+    sent = [
+        (f"{FORM}?lang=%3Cscript%3E", {}, f"{FORM}/danke", "de"),
+        (f"{FORM}?lang=tr%0D%0AX-Evil:%201", {}, f"{FORM}/danke", "de"),
+        (f"{FORM}?lang=ru", {"lang": "ar"}, f"{FORM}/danke", "de"),
+        (f"{FORM}?lang=ar", {"lang": "<b>"}, f"{FORM}/danke?lang=ar", "ar"),
+    ]
+    with time_machine.travel(FORM_NOON, tick=False) as clock:
+        for number, (path, extra, location, _code) in enumerate(sent):
+            page = public.get(path)
+            clock.shift(5)
+            data = {
+                "token": _token(page.text),
+                "phone": f"0151 2345 67{number:02d}",
+                "time_window": "egal",
+                **extra,
+            }
+            answer = public.post(path, data=data)
+            assert answer.status_code == 303, (path, answer.text[:300])
+            assert answer.headers["location"] == location
+            assert "x-evil" not in {name.lower() for name in answer.headers}
+    with database.read() as session:
+        stored = session.scalars(select(CallbackRequest.language).order_by(CallbackRequest.id))
+        assert list(stored) == [code for *_, code in sent]
+
+
+# --- cancel keywords in every language ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "word"),
+    [
+        ("İPTAL", "cancel"),  # Turkish capital dotted I
+        ("ıptal", "cancel"),  # Turkish dotless i
+        ("İptal", "cancel"),
+        ("I\u0307PTAL", "cancel"),  # I with a combining dot above
+        ("ＡＢＳＡＧＥＮ", "cancel"),  # full width: the same word
+        ("ＳＴＯＰ", "stop"),
+        ("Cancel!", "cancel"),
+        ("\u0410BSAGEN", None),  # Cyrillic А
+        ("ABS\u0410GEN", None),
+        ("\u0406PTAL", None),  # Cyrillic І
+        ("ST\u041ePP", None),  # Cyrillic О
+        ("\u202eNEGASBA", None),  # shows as ABSAGEN, is NEGASBA
+        ("ABSAGEN\u202e", None),
+        ("\u200fIPTAL", None),  # right-to-left mark
+        ("IPTAL\u200e", None),  # left-to-right mark
+        ("AB\u200bSAGEN", None),  # zero-width space
+        ("ABSA\u200dGEN", None),  # zero-width joiner
+        ("\ufeffSTOP", None),  # byte order mark
+        ("إلغاء\u200f", None),
+        ("IPTAL bitte", None),
+        ("Bitte ABSAGEN", None),
+        ("ABSAGEN ABSAGEN", None),
+        ("ABSAGEN" * 300, None),
+        ("x" * 1600, None),
+        ("\x00ABSAGEN", None),
+    ],
+)
+def test_cancel_keywords_are_read_folded_and_never_hidden(
+    config: HotlineConfig, body: str, word: str | None
+) -> None:
+    """The rule: a message is a keyword when it is nothing but the word, compared case-folded
+    in its compatibility form with accents and the Turkish dotted/dotless i ignored (İPTAL,
+    ıptal, full-width ＡＢＳＡＧＥＮ are the words). A letter of another script that looks the
+    same (Cyrillic А), any invisible or direction character (bidi marks and overrides,
+    zero-width characters, BOM) or more text makes it no keyword: the message goes to the
+    counsellor as text instead, so nothing is cancelled by what the client did not see."""
+    from scheduling import replies
+
+    assert replies.keyword(body, config.reminders) == word
+
+
+def test_a_hidden_keyword_cancels_nothing_and_a_keyword_only_the_senders_appointment(
+    client: TestClient, database: Database, settings: Settings, config: HotlineConfig
+) -> None:
+    """Held: hidden keywords and a 30 KiB body from the client cancel nothing (200, no
+    answer); İPTAL from an unknown number nothing; İPTAL from the client her next
+    appointment only, never the other client's."""
+    from datetime import timedelta
+
+    from foundation.models import Appointment, AppointmentStatus
+    from tests.conftest import add_counsellor
+    from tests.test_reminders import NOW, THURSDAY, book, post_sms
+
+    with database.write() as session:
+        counsellor_id = add_counsellor(session, config, "islamism", phone="+4915199990000").id
+    other = "+4917699999999"
+    mine = book(database, settings, counsellor_id, THURSDAY, language="tr")
+    later = book(database, settings, counsellor_id, THURSDAY + timedelta(days=7), language="tr")
+    theirs = book(database, settings, counsellor_id, THURSDAY, phone=other, language="tr")
+
+    def status() -> dict[int, AppointmentStatus]:
+        with database.read() as session:
+            return {a.id: a.status for a in session.scalars(select(Appointment))}
+
+    booked = status()
+    with time_machine.travel(NOW, tick=False):
+        for body in ("\u202eLATPI", "IPTAL\u200f", "AB\u200bSAGEN", "\u0410BSAGEN", "x" * 30000):
+            answer = post_sms(client, settings, body)
+            assert answer.status_code == 200, body[:20]
+            assert "<Message" not in answer.text
+        assert status() == booked
+        unknown = post_sms(client, settings, "İPTAL", sender="+4917600000001")
+        assert "<Message" not in unknown.text
+        assert status() == booked
+        answer = post_sms(client, settings, "İPTAL")
+        assert "randevunuz iptal edildi" in answer.text
+    assert status() == {
+        mine: AppointmentStatus.CANCELLED,
+        later: AppointmentStatus.BOOKED,
+        theirs: AppointmentStatus.BOOKED,
+    }
+
+
+# --- the staff page's language ----------------------------------------------------------------
+
+
+def _locale(database: Database, username: str) -> str:
+    from foundation.models import User
+
+    with database.read() as session:
+        return session.scalars(select(User.locale).where(User.username == username)).one()
+
+
+@pytest.fixture
+def staff(browser: TestClient, database: Database, config: HotlineConfig) -> TestClient:
+    from foundation.models import Role
+    from tests.test_auth import make_user
+
+    make_user(database, config, "amira", Role.COUNSELLOR, "islamism")
+    make_user(database, config, "koord", Role.COORDINATOR, "islamism")
+    return browser
+
+
+def test_a_hostile_locale_is_refused_and_changes_nothing(
+    staff: TestClient, database: Database
+) -> None:
+    """Held: an unknown locale, another case or region, markup, a NUL, a long one: a 422 on
+    the account page, nothing reflected, the account's language unchanged."""
+    from tests.test_auth import csrf_of, sign_in
+
+    sign_in(staff, "amira")
+    csrf = csrf_of(staff.get("/account").text)
+    for locale in ["xx", "EN", "en-GB", "en_GB", "", " en", "<script>x</script>", "en\x00",
+                   "e" * 10000, "fr", "deu"]:  # fmt: skip
+        answer = staff.post("/account/locale", data={"csrf": csrf, "locale": locale})
+        assert answer.status_code == 422, (locale[:20], answer.status_code)
+        if len(locale) > 3:
+            assert locale not in answer.text
+        assert _html_lang(answer.text)[0] == "de"
+    assert _locale(database, "amira") == "de"
+    # Given twice: one of ours (or refused), never anything else.
+    answer = staff.post("/account/locale", data={"csrf": csrf, "locale": ["en", "xx"]})
+    assert answer.status_code in (303, 422)
+    assert _locale(database, "amira") in ("de", "en")
+
+
+def test_the_locale_switch_needs_the_sessions_csrf_and_sets_only_ones_own(
+    staff: TestClient, database: Database, settings: Settings
+) -> None:
+    """Held: without a CSRF token, with a wrong one or with another session's, a 403 that
+    changes nothing; signed out no change; an account id in the form changes only one's own
+    account; GET is a 405."""
+    from foundation.models import User
+    from tests.test_auth import csrf_of, sign_in
+
+    with database.read() as session:
+        koord_id = session.scalars(select(User.id).where(User.username == "koord")).one()
+    sign_in(staff, "koord")
+    koord_csrf = csrf_of(staff.get("/account").text)
+    staff.cookies.clear()
+    assert staff.post("/account/locale", data={"locale": "en"}).status_code in (303, 403)
+    sign_in(staff, "amira")
+    for data in ({"locale": "en"}, {"locale": "en", "csrf": "x" * 40},
+                 {"locale": "en", "csrf": koord_csrf}):  # fmt: skip
+        assert staff.post("/account/locale", data=data).status_code == 403, data
+    assert staff.get("/account/locale").status_code == 405
+    assert _locale(database, "amira") == "de"
+    csrf = csrf_of(staff.get("/account").text)
+    for field in ("user_id", "id", "account", "username"):
+        data = {"csrf": csrf, "locale": "en", field: str(koord_id) if "id" in field else "koord"}
+        assert staff.post("/account/locale", data=data).status_code == 303
+    assert (_locale(database, "amira"), _locale(database, "koord")) == ("en", "de")
+    assert _html_lang(staff.get("/account").text)[0] == "en"
+
+
+# --- the API's language fields ----------------------------------------------------------------
+
+BAD_CODES: list[Any] = ["xx", "de-DE", "", None, "ｄｅ", "ду", "x" * 10000, "d", 7,
+                        ["de"], {"de": 1}, "<s"]  # fmt: skip
+
+
+def _api_key(database: Database, teams: list[str] | None, *, read_only: bool = False) -> str:
+    from foundation import apikeys
+
+    with database.write() as session:
+        _, plain = apikeys.create_api_key(
+            session, "attack19", actor="tests", teams=teams, read_only=read_only
+        )
+    return plain
+
+
+def test_a_counsellors_hostile_languages_are_a_422_naming_the_field(
+    api: TestClient, database: Database
+) -> None:
+    """Held: every entry a non-code, upper-case with a region, Unicode look-alikes, 10,000
+    characters, nested, a number, or the list not a list, empty, or of 1,000 entries: a 422
+    naming `languages`, no counsellor stored; "DE" and a code twice are "de" once."""
+    from tests.test_api import counts
+
+    before = counts(database)
+    payloads = [[code] for code in BAD_CODES] + [["de", code] for code in BAD_CODES]
+    payloads += ["de", None, {}, [], ["de"] * 1000, [["de", "tr"]]]
+    for number, languages in enumerate(payloads):
+        payload = {"name": "X", "phone": f"0151 2345 69{number:02d}", "teams": ["islamism"],
+                   "languages": languages}  # fmt: skip
+        answer = api.post("/api/v1/counsellors", json=payload)
+        assert answer.status_code == 422, (str(languages)[:40], answer.text[:200])
+        fields = [detail["field"] or "" for detail in answer.json()["details"]]
+        assert any(field.startswith("languages") for field in fields), fields
+        assert "x" * 100 not in answer.text
+    assert counts(database) == before
+    payload = {"name": "Y", "phone": "0151 2345 6999", "teams": ["islamism"],
+               "languages": ["DE", "tr", "de"]}  # fmt: skip
+    taken = api.post("/api/v1/counsellors", json=payload)
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["languages"] == ["de", "tr"]
+
+
+def test_a_counsellors_languages_only_with_the_teams_writing_key(
+    client: TestClient, database: Database
+) -> None:
+    """Held: another team's key, a read-only key, no key: no counsellor made (403, 403,
+    401); another team's key lists none of the team's counsellors or their languages."""
+    from tests.test_api import counts
+
+    payload = {"name": "Z", "phone": "0151 2345 6998", "teams": ["islamism"],
+               "languages": ["de", "ar"]}  # fmt: skip
+    keys = ((_api_key(database, ["right-wing"]), 403),
+            (_api_key(database, ["islamism"], read_only=True), 403), (None, 401))  # fmt: skip
+    before = counts(database)
+    for key, expected in keys:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        answer = client.post("/api/v1/counsellors", json=payload, headers=headers)
+        assert answer.status_code == expected, answer.text
+    assert counts(database) == before
+    own = {"Authorization": f"Bearer {_api_key(database, ['islamism'])}"}
+    assert client.post("/api/v1/counsellors", json=payload, headers=own).status_code == 201
+    other = {"Authorization": f"Bearer {_api_key(database, ['right-wing'])}"}
+    listed = client.get("/api/v1/counsellors", headers=other)
+    assert listed.status_code == 200
+    assert all(item["name"] != "Z" for item in listed.json()["items"])
+    refused = client.get("/api/v1/counsellors", params={"team": "islamism"}, headers=other)
+    assert refused.status_code == 403
+    assert "ar" not in refused.text
+
+
+def test_a_hostile_client_language_is_a_422_naming_the_field_and_stores_nothing(
+    api: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    """Held: `client_language` of an appointment and `language` of a client record (POST and
+    PATCH) hostile, unknown, of no SMS texts (fr), upper case, null: a 422 naming the field,
+    nothing stored or changed."""
+    from datetime import timedelta
+
+    from foundation.models import Appointment, Client
+    from tests.conftest import add_counsellor, berlin
+
+    with database.write() as session:
+        person = add_counsellor(session, config, "islamism").id
+    start = berlin(2027, 1, 14, 14)
+    when = {"start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat()}
+    record = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Adler"})
+    assert record.status_code == 201
+    url = f"/api/v1/clients/{record.json()['id']}"
+
+    def count(model: type) -> int:
+        with database.read() as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+
+    before = (count(Appointment), count(Client))
+    for code in [*BAD_CODES, "fr", "DE", "TR"]:
+        booking = {"counsellor_id": person, "mode": "phone", **when,
+                   "client": {"pseudonym": "Falke"}, "client_language": code}  # fmt: skip
+        answer = api.post("/api/v1/appointments", json=booking)
+        assert answer.status_code == 422, (str(code)[:20], answer.text[:200])
+        assert [d["field"] for d in answer.json()["details"]] == ["client_language"]
+        new = api.post("/api/v1/clients", json={"team": "islamism", "pseudonym": "Eule",
+                                                "language": code})  # fmt: skip
+        assert new.status_code == 422, (str(code)[:20], new.text[:200])
+        assert [d["field"] for d in new.json()["details"]] == ["language"]
+        changed = api.patch(url, json={"language": code})
+        assert changed.status_code == 422, (str(code)[:20], changed.text[:200])
+        # (a value of another type: "language.constrained-str", as pydantic names the branches
+        # of `str | None`; every optional field of the API does so)
+        fields = {d["field"].split(".")[0] for d in changed.json()["details"]}
+        assert fields == {"language"}, code
+        assert "x" * 100 not in answer.text + new.text + changed.text
+    assert (count(Appointment), count(Client)) == before
+    assert api.get(url).json()["language"] == "de"
