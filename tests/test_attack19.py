@@ -588,7 +588,9 @@ def test_a_hidden_keyword_cancels_nothing_and_a_keyword_only_the_senders_appoint
     other = "+4917699999999"
     mine = book(database, settings, counsellor_id, THURSDAY, language="tr")
     later = book(database, settings, counsellor_id, THURSDAY + timedelta(days=7), language="tr")
-    theirs = book(database, settings, counsellor_id, THURSDAY, phone=other, language="tr")
+    theirs = book(
+        database, settings, counsellor_id, THURSDAY - timedelta(hours=2), phone=other, language="tr"
+    )
 
     def status() -> dict[int, AppointmentStatus]:
         with database.read() as session:
