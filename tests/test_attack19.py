@@ -801,3 +801,30 @@ def test_a_hostile_client_language_is_a_422_naming_the_field_and_stores_nothing(
         assert "x" * 100 not in answer.text + new.text + changed.text
     assert (count(Appointment), count(Client)) == before
     assert api.get(url).json()["language"] == "de"
+
+
+# --- the text relay's guess of the client's language ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "islamism", "right_wing"),
+    [
+        # Finding: "ß" casefolds to "ss" and "İ" to "i" and a dot: every s counted German,
+        # every i Turkish, and an English client was answered in German.
+        ("Hi, my sister is in serious distress", "en", "en"),
+        ("Yes, this is serious. Thanks", "en", "en"),
+        ("Hi, I need help with my situation, it is visible", "en", "en"),
+        ("Grüße, Straße", "de", "de"),
+        ("İYİ GÜNLER, IŞIK", "tr", "en"),  # (no Turkish on the right-wing line)
+        ("ПРИВЕТ, МНЕ НУЖНА ПОМОЩЬ", "de", "ru"),
+        ("\u202eolleh \u200bplease help", "en", "en"),
+        ("x" * 30000, "de", "de"),
+    ],
+)
+def test_the_relay_guesses_the_language_by_its_own_letters(
+    config: HotlineConfig, body: str, islamism: str, right_wing: str
+) -> None:
+    from hotline.relay.language import guess
+
+    assert guess(config, config.lines["islamism"], body) == islamism
+    assert guess(config, config.lines["right-wing"], body) == right_wing
