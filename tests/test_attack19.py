@@ -182,10 +182,7 @@ def test_a_key_whose_record_cannot_be_written_still_rings_the_counsellor_in_that
     sid = "CA" + "2" * 32
     _open_call(client, settings, sid)
 
-    def locked(*_args: object, **_kwargs: object) -> None:
-        raise OperationalError("UPDATE calls", {}, Exception("database is locked"))
-
-    monkeypatch.setattr(calls, "set_language", locked)
+    monkeypatch.setattr(calls, "set_language", _locked)
     root = _twiml(
         _post(
             client,
@@ -828,3 +825,118 @@ def test_the_relay_guesses_the_language_by_its_own_letters(
 
     assert guess(config, config.lines["islamism"], body) == islamism
     assert guess(config, config.lines["right-wing"], body) == right_wing
+
+
+# --- the counsellors page's languages ---------------------------------------------------------
+
+
+def _languages_of(database: Database, name: str) -> list[list[str]]:
+    from foundation.models import Counsellor
+
+    with database.read() as session:
+        found = session.scalars(select(Counsellor.languages).where(Counsellor.name == name))
+        return [list(languages) for languages in found]
+
+
+def test_the_counsellors_page_refuses_hostile_languages_and_other_teams(
+    staff: TestClient, database: Database, config: HotlineConfig
+) -> None:
+    """Held: the coordinator's form with an unknown code, markup, a region, Unicode letters
+    or a long one is a 422 (1,000 ticks: the form parser's 400) that stores nothing and
+    shows none of it again; another team's coordinator cannot change a counsellor's
+    languages (404), a counsellor cannot use the form (403), nor a form without the
+    session's CSRF token."""
+    from foundation.models import Role
+    from tests.test_auth import csrf_of, make_user, sign_in
+
+    make_user(database, config, "koordrw", Role.COORDINATOR, "right-wing")
+    sign_in(staff, "koord")
+    csrf = csrf_of(staff.get("/counsellors").text)
+    base = {"csrf": csrf, "name": "Deniz Kaya", "phone": "0151 23456780", "teams": "islamism",
+            "languages_shown": "1"}  # fmt: skip
+    for languages in (["xx"], ["<script>alert(1)</script>"], ["de-DE"], ["ду"], ["ｄｅ"],
+                      ["x" * 5000], ["de"] * 1000, ["de", "\x00"]):  # fmt: skip
+        answer = staff.post("/counsellors", data={**base, "languages": languages})
+        assert answer.status_code in (400, 422), (languages[0][:20], answer.status_code)
+        assert "<script>alert(1)" not in answer.text
+        assert "x" * 100 not in answer.text
+    assert _languages_of(database, "Deniz Kaya") == []
+    made = staff.post("/counsellors", data={**base, "languages": ["DE", "tr"]})
+    assert made.status_code in (303, 422)
+    amira = _counsellor_id(database, "Amira")
+    edit = f"/counsellors/{amira}"
+    before = _languages_of(database, "Amira")
+    sign_in(staff, "koordrw")
+    csrf = csrf_of(staff.get("/counsellors").text)
+    theirs = {"csrf": csrf, "name": "Amira", "phone": "0151 23456781", "languages_shown": "1",
+              "languages": ["ar"]}  # fmt: skip
+    assert staff.post(edit, data=theirs).status_code == 404
+    staff.cookies.clear()
+    sign_in(staff, "amira")
+    csrf = csrf_of(staff.get("/account").text)
+    assert staff.post(edit, data={**theirs, "csrf": csrf}).status_code == 403
+    unsigned = {k: v for k, v in theirs.items() if k != "csrf"}
+    assert staff.post(edit, data=unsigned).status_code == 403
+    assert _languages_of(database, "Amira") == before
+
+
+def _counsellor_id(database: Database, name: str) -> int:
+    from foundation.models import Counsellor
+
+    with database.read() as session:
+        return session.scalars(select(Counsellor.id).where(Counsellor.name == name)).one()
+
+
+# --- the relatives menu behind the language menu -------------------------------------------
+
+
+RELATIVES = 'recording = false\nrelatives_menu = true\nrelatives_tiers = ["backup", "primary"]'
+
+
+def test_hostile_keys_at_the_combined_menus_and_a_failing_write_still_ring_the_counsellor(
+    tmp_path: Path, db_url: str, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held: a line with both menus: a hostile key at the language menu is the first
+    language's relatives menu, a hostile key at the relatives menu a call like any other
+    (the primary), all in the chosen language. Finding (with the language menu's): a
+    relative's key whose record could not be written sent the caller to the fallback
+    number; now she reaches the relatives' tier."""
+    from config.model import SHIPPED
+    from hotline import calls
+    from tests.conftest import berlin
+    from tests.test_voice import app_with, day_shifts
+
+    text = SHIPPED.read_text(encoding="utf-8").replace("recording = false", RELATIVES, 1)
+    client, settings = app_with(tmp_path, db_url, database, text)
+    line = settings.config.lines["islamism"]
+    with client, time_machine.travel(WEDNESDAY_NOON, tick=False):
+        rota = day_shifts(
+            database, settings.config, "islamism", berlin(2026, 12, 2, 9), berlin(2026, 12, 3, 9)
+        )
+        base = {"line": "islamism", "t": T}
+        for number, digits in enumerate(["٢", "２", "0", "9", "*", "2" * 3000]):
+            sid = f"CA{number:032d}"
+            _open_call(client, settings, sid)
+            params = {"CallSid": sid, "Digits": digits, "From": CALLER, "To": ISLAMISM}
+            menu = _twiml(_post(client, settings, "/twilio/voice/language", base, params))
+            _check_speech(menu, settings.config)
+            said = [say.text for say in menu.iter("Say")]
+            assert line.in_language("de").relatives_prompt in said, digits
+            # The same key at the relatives menu, in Turkish: a call like any other.
+            answer = _post(client, settings, "/twilio/voice/menu", {**base, "lang": "tr"}, params)
+            root = _twiml(answer)
+            _check_speech(root, settings.config)
+            assert _dialled(root) == [rota.primary], digits
+        monkeypatch.setattr(calls, "mark_relative", _locked)
+        monkeypatch.setattr(calls, "set_language", _locked)
+        sid = "CA" + "9" * 32
+        _open_call(client, settings, sid)
+        params = {"CallSid": sid, "Digits": "2", "From": CALLER, "To": ISLAMISM}
+        menu = _twiml(_post(client, settings, "/twilio/voice/language", base, params))
+        assert line.in_language("tr").relatives_prompt in [say.text for say in menu.iter("Say")]
+        root = _twiml(_post(client, settings, "/twilio/voice/menu", {**base, "lang": "tr"}, params))
+        assert _dialled(root) == [rota.backup]  # the relatives' first tier, not the fallback
+
+
+def _locked(*_args: object, **_kwargs: object) -> None:
+    raise OperationalError("UPDATE calls", {}, Exception("database is locked"))
