@@ -39,6 +39,16 @@ def check_code(value: str) -> str:
 LanguageCode = Annotated[str, AfterValidator(check_code)]
 
 
+def has_dates(code: str) -> bool:
+    """Whether Babel can write dates in `code` (it names some languages it has no data of,
+    e.g. "fj", "sh")."""
+    try:
+        Locale.parse(code)
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
 def german_name(code: str) -> str:
     """'Türkisch': how the whisper and the counsellor's SMS name a language."""
     return name_in(code, GERMAN)

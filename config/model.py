@@ -43,6 +43,7 @@ from config.languages import (
     Speech,
     fold,
     german_name,
+    has_dates,
     placeholder_problem,
     text_problem,
     voice_problem,
@@ -485,6 +486,9 @@ class Reminders(Strict):
     def _keywords_apart(self) -> Reminders:
         if GERMAN in self.languages:
             raise ValueError("languages.de: German is [reminders] itself")
+        for code in self.languages:
+            if not has_dates(code):  # a reminder's {weekday} and {date} would fail when sent
+                raise ValueError(f"languages.{code}: no dates in {code!r} (Babel has none)")
         cancel = {fold(word) for word in self.cancel_keywords}
         stop = {fold(word) for word in self.stop_keywords}
         for texts in self.languages.values():

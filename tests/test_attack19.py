@@ -298,6 +298,14 @@ TURKISH_GREETING = (
     'bir danışmanımıza bağlıyoruz."'
 )
 TR_GREETING = "voice.languages.tr: greeting: holds the control character"
+FIJIAN = """[reminders.languages.fj]
+client_template = "{weekday} {date} {time}"
+cancel_reply = "{weekday} {date} {time}"
+stop_reply = "-"
+cancel_keywords = ["BOKOCA"]
+stop_keywords = ["STOP"]
+
+"""
 
 
 @pytest.mark.parametrize(
@@ -348,6 +356,9 @@ TR_GREETING = "voice.languages.tr: greeting: holds the control character"
             'out_of_hours_reply = "\\u0000Thank you',
             "relay.languages.en.out_of_hours_reply: holds the control character",
         ),
+        # Finding: a language Babel names but has no dates of passed, and its reminders failed
+        # when sent.
+        ("[reminders.languages.en]", FIJIAN + "[reminders.languages.en]", "languages.fj: no dates"),
         (
             'menu_option = "Türkçe için {digit} tuşuna basın."',
             'menu_option = "Türkçe için {digit.__class__} tuşuna basın."',
