@@ -951,3 +951,44 @@ def test_hostile_keys_at_the_combined_menus_and_a_failing_write_still_ring_the_c
 
 def _locked(*_args: object, **_kwargs: object) -> None:
     raise OperationalError("UPDATE calls", {}, Exception("database is locked"))
+
+
+# --- the client's language on the pages -------------------------------------------------------
+
+
+def test_a_hostile_client_language_on_the_booking_and_client_forms_is_refused(
+    staff: TestClient, database: Database
+) -> None:
+    """The booking form's `client_language` and the client form's `language` with markup, a
+    long value, an unknown or upper-case code or one without SMS texts (fr): a 422, nothing
+    stored; given twice, one of the offered ones or refused. Finding: the refused value came
+    back as the selected option of the language list (escaped, but 5,000 characters of it,
+    and a choice the form refuses again); the list now shows German selected instead."""
+    from foundation.models import Appointment, Client
+    from tests.conftest import berlin
+    from tests.test_appointments import form
+    from tests.test_auth import csrf_of, sign_in
+
+    def count(model: type) -> int:
+        with database.read() as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+
+    with time_machine.travel(berlin(2026, 11, 25, 12), tick=False):
+        sign_in(staff, "amira")
+        csrf = csrf_of(staff.get("/appointments").text)
+        for code in ("<script>alert(1)</script>", "x" * 5000, "xx", "TR", "fr", "de-DE", "\x00"):
+            booked = staff.post("/appointments", data=form(csrf, client_language=code))
+            assert booked.status_code == 422, (code[:20], booked.status_code)
+            made = staff.post(
+                "/clients",
+                data={"csrf": csrf, "team": "islamism", "pseudonym": "Falke", "language": code},
+            )
+            assert made.status_code == 422, (code[:20], made.status_code)
+            for page in (booked.text, made.text):
+                assert "<script>alert(1)" not in page
+                assert "x" * 100 not in page
+        assert (count(Appointment), count(Client)) == (0, 0)
+        twice = staff.post("/appointments", data={**form(csrf), "client_language": ["tr", "<b>"]})
+        assert twice.status_code in (303, 422)
+    with database.read() as session:
+        assert set(session.scalars(select(Appointment.client_language))) <= {"tr"}
