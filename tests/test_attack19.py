@@ -545,6 +545,8 @@ def test_a_callback_request_with_a_hostile_lang_is_stored_in_a_configured_langua
         ("ＡＢＳＡＧＥＮ", "cancel"),  # full width: the same word
         ("ＳＴＯＰ", "stop"),
         ("Cancel!", "cancel"),
+        ("تَوَقَّف", "stop"),  # Arabic with its vowel marks
+        ("ﺗﻮﻗﻒ", "stop"),  # Arabic presentation forms: the same letters
         ("\u0410BSAGEN", None),  # Cyrillic А
         ("ABS\u0410GEN", None),
         ("\u0406PTAL", None),  # Cyrillic І
