@@ -247,7 +247,7 @@ class SpeechTexts(Strict):
 
     voice: str | None = Field(default=None, min_length=1)
     language: str | None = Field(default=None, min_length=1)  # Twilio's, e.g. "tr-TR"
-    greeting_audio_url: str | None = None
+    greeting_audio_url: Said | None = None
     opening: str | None = Field(default=None, min_length=1)
     menu_option: str | None = Field(default=None, min_length=1)
     greeting: str | None = Field(default=None, min_length=1)
@@ -308,7 +308,7 @@ class Line(Strict):
     speech: dict[LanguageCode, SpeechTexts] = {}
     # The line's German words (as before there were languages; `speech.de` says the same).
     greeting: Said | None = None
-    greeting_audio_url: str | None = None
+    greeting_audio_url: Said | None = None
     voice: str | None = Field(default=None, min_length=1)
     language: Literal["de-DE"] | None = None
     relatives_prompt: Said | None = None

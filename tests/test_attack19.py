@@ -356,6 +356,11 @@ stop_keywords = ["STOP"]
             'out_of_hours_reply = "\\u0000Thank you',
             "relay.languages.en.out_of_hours_reply: holds the control character",
         ),
+        (
+            TURKISH_VOICE,
+            TURKISH_VOICE + '\ngreeting_audio_url = "https://x.example/a.mp3\\u0000"',
+            "voice.languages.tr.greeting_audio_url: holds the control character U+0000",
+        ),
         # Finding: a language Babel names but has no dates of passed, and its reminders failed
         # when sent.
         ("[reminders.languages.en]", FIJIAN + "[reminders.languages.en]", "languages.fj: no dates"),
