@@ -287,6 +287,14 @@ def test_language_steps_unsigned_or_signed_for_something_else_are_refused(
     )
     assert tampered.status_code == 403
     assert _language_of_call(database, sid) == "de"
+    # Every step of a call, with a language in its URL: unsigned or with another token, 403.
+    for step, query, step_params in STEPS:
+        url = settings.public_url + step + "?" + urlencode({**query, "lang": "tr"})
+        target = url.removeprefix(settings.public_url)
+        assert client.post(target, data=step_params).status_code == 403, step
+        assert post_signed(client, settings, url, step_params, token="x").status_code == 403, step
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(Call)) == 1
 
 
 # --- hostile languages and texts in the configuration ---------------------------------------
@@ -463,6 +471,13 @@ def test_a_hostile_lang_on_the_callback_form_is_the_lines_first_language(
     twice = public.get(f"{FORM}?lang=ar&lang=%3Cscript%3E")
     assert _html_lang(twice.text) in (("ar", "rtl"), ("de", None))
     assert "<script" not in twice.text
+    # An unknown line, itself hostile: the 404 in a language some line offers, nothing of it.
+    for lang in ("ar", "<script>", "ru", "xx"):
+        missing = public.get("/rueckruf/%3Cscript%3Ealert(1)", params={"lang": lang})
+        assert missing.status_code == 404
+        assert _html_lang(missing.text)[0] in settings.config.languages
+        assert "<script>" not in missing.text
+        assert "alert(1)" not in missing.text
     # Arabic is not the right-wing line's: German there.
     assert _html_lang(public.get("/rueckruf/right-wing", params={"lang": "ar"}).text)[0] == "de"
 
