@@ -398,7 +398,7 @@ def test_hostile_languages_and_texts_stop_serve_with_exit_2_naming_the_key(
     key: str,
 ) -> None:
     """`hotline serve` with a hostile language, voice or text exits 2 with a message naming
-    the key, before anything is started."""
+    the key, before anything is started (the cases marked "Finding" started before)."""
     from app.cli import main
 
     path = write(tmp_path, shipped_with(replace, by))
@@ -854,6 +854,8 @@ def test_a_hostile_client_language_is_a_422_naming_the_field_and_stores_nothing(
 def test_the_relay_guesses_the_language_by_its_own_letters(
     config: HotlineConfig, body: str, islamism: str, right_wing: str
 ) -> None:
+    """The out-of-hours answer's language among the line's: letters count one for one, a
+    direction override or zero-width space changes nothing, 30,000 characters are read."""
     from hotline.relay.language import guess
 
     assert guess(config, config.lines["islamism"], body) == islamism
