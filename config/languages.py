@@ -39,6 +39,16 @@ def check_code(value: str) -> str:
 LanguageCode = Annotated[str, AfterValidator(check_code)]
 
 
+def has_dates(code: str) -> bool:
+    """Whether Babel can write dates in `code` (it names some languages it has no data of,
+    e.g. "fj", "sh")."""
+    try:
+        Locale.parse(code)
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
 def german_name(code: str) -> str:
     """'Türkisch': how the whisper and the counsellor's SMS name a language."""
     return name_in(code, GERMAN)
@@ -130,7 +140,7 @@ def voice_problem(code: str, language: str, voice: str) -> str | None:
         return None
     if voice == "alice" and language in ALICE:
         return None
-    google = _GOOGLE.match(voice)
+    google = _GOOGLE.fullmatch(voice)  # (`match` with `$` let "…-A\n" through)
     if google and google["locale"] == language and language in GOOGLE_LOCALES:
         return None
     polly = sorted(POLLY_VOICES.get(language, frozenset()))
@@ -196,8 +206,26 @@ GERMAN_TEXTS: dict[str, str] = {
 }
 
 
+# What no text of the configuration may hold: what XML 1.0 cannot carry (C0 controls but tab and
+# line breaks, U+FFFE, U+FFFF; a <Say> with one makes the whole TwiML unreadable, and every call
+# of the line would fail) and what no one types (DEL, the C1 controls).
+_UNSAYABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be a text of the configuration (None: it can)."""
+    found = _UNSAYABLE.search(value)
+    if found is None:
+        return None
+    return f"holds the control character U+{ord(found.group()):04X}"
+
+
 def placeholder_problem(value: str, allowed: frozenset[str]) -> str | None:
-    """Why `value` is not a text with only `allowed` `{name}` placeholders (None: it is)."""
+    """Why `value` is not a text with only `allowed` `{name}` placeholders and no control
+    characters (None: it is)."""
+    problem = text_problem(value)
+    if problem:
+        return problem
     try:
         parts = list(string.Formatter().parse(value))
     except ValueError as exc:

@@ -43,7 +43,9 @@ from config.languages import (
     Speech,
     fold,
     german_name,
+    has_dates,
     placeholder_problem,
+    text_problem,
     voice_problem,
 )
 from config.phone import InvalidPhoneNumber, normalise
@@ -72,6 +74,17 @@ def _slug(value: str) -> str:
 
 
 PhoneNumber = Annotated[str, AfterValidator(_e164)]
+
+
+def _said(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A text the service says or sends (checked: no control character breaks the TwiML).
+Said = Annotated[str, Field(min_length=1), AfterValidator(_said)]
 Slug = Annotated[str, AfterValidator(_slug)]
 
 
@@ -234,7 +247,7 @@ class SpeechTexts(Strict):
 
     voice: str | None = Field(default=None, min_length=1)
     language: str | None = Field(default=None, min_length=1)  # Twilio's, e.g. "tr-TR"
-    greeting_audio_url: str | None = None
+    greeting_audio_url: Said | None = None
     opening: str | None = Field(default=None, min_length=1)
     menu_option: str | None = Field(default=None, min_length=1)
     greeting: str | None = Field(default=None, min_length=1)
@@ -285,7 +298,7 @@ def _languages(value: tuple[str, ...]) -> tuple[str, ...]:
 class Line(Strict):
     number: PhoneNumber
     team: Slug
-    display_name: str = Field(min_length=1)
+    display_name: Said
     # The languages the line speaks, in the order of its language menu (key 1 is the first, and
     # the first is also what a caller who presses nothing gets). One language: no menu.
     languages: Annotated[
@@ -294,13 +307,13 @@ class Line(Strict):
     # This line's own words per language, over `[voice.languages.<code>]`.
     speech: dict[LanguageCode, SpeechTexts] = {}
     # The line's German words (as before there were languages; `speech.de` says the same).
-    greeting: str | None = Field(default=None, min_length=1)
-    greeting_audio_url: str | None = None
+    greeting: Said | None = None
+    greeting_audio_url: Said | None = None
     voice: str | None = Field(default=None, min_length=1)
     language: Literal["de-DE"] | None = None
-    relatives_prompt: str | None = Field(default=None, min_length=1)
+    relatives_prompt: Said | None = None
     # Said when everyone on call is in another conversation, before the fallback number rings.
-    all_busy_text: str | None = Field(default=None, min_length=1)
+    all_busy_text: Said | None = None
     fallback_number: PhoneNumber | None = None
     hours: ServiceHours
     closed_on_holidays: bool = True
@@ -354,14 +367,11 @@ class Voice(Strict):
     # The voice of answers that belong to no line (an unknown number, a refused call-back).
     default_voice: str = Field(default="Polly.Vicki-Neural", min_length=1)
     # Said before the caller is connected to the fallback number (in the line's voice if known).
-    connecting_text: str = Field(default="Einen Moment bitte, Sie werden verbunden.", min_length=1)
+    connecting_text: Said = "Einen Moment bitte, Sie werden verbunden."
     # Said to the counsellor when a call-back through the line cannot go on.
-    outbound_call_refused_text: str = Field(
-        default=(
-            "Entschuldigung, dieser Rückruf ist nicht möglich. "
-            "Bitte starten Sie ihn im Webportal noch einmal."
-        ),
-        min_length=1,
+    outbound_call_refused_text: Said = (
+        "Entschuldigung, dieser Rückruf ist nicht möglich. "
+        "Bitte starten Sie ihn im Webportal noch einmal."
     )
     # What every line says in a language (a line's `speech.<code>` says otherwise).
     languages: dict[LanguageCode, SpeechTexts] = {}
@@ -385,6 +395,9 @@ def _placeholders(allowed: frozenset[str]) -> AfterValidator:
     service with a config error instead of failing (or sending "{wekday}") at send time."""
 
     def check(value: str) -> str:
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
         try:
             parts = list(string.Formatter().parse(value))
         except ValueError as exc:
@@ -473,6 +486,9 @@ class Reminders(Strict):
     def _keywords_apart(self) -> Reminders:
         if GERMAN in self.languages:
             raise ValueError("languages.de: German is [reminders] itself")
+        for code in self.languages:
+            if not has_dates(code):  # a reminder's {weekday} and {date} would fail when sent
+                raise ValueError(f"languages.{code}: no dates in {code!r} (Babel has none)")
         cancel = {fold(word) for word in self.cancel_keywords}
         stop = {fold(word) for word in self.stop_keywords}
         for texts in self.languages.values():

@@ -223,8 +223,11 @@ def language_chosen(db: Database, line: Line, call_sid: str, digits: str) -> Spe
     the call's record; any other key is the line's first language."""
     speech = line.language_at(digits) or line.spoken[0]
     if speech.code != line.languages[0]:
-        with db.write() as session:
-            calls.set_language(session, call_sid, speech.code)
+        try:
+            with db.write() as session:
+                calls.set_language(session, call_sid, speech.code)
+        except Exception as exc:  # the record is not worth a caller: on in her language
+            log.error("call's language not recorded (%s)", type(exc).__name__)
     return speech
 
 
@@ -233,8 +236,11 @@ def menu_chosen(db: Database, call_sid: str, digits: str) -> bool:
     marked so; anything else is a call like any other."""
     relative = digits == "2"
     if relative:
-        with db.write() as session:
-            calls.mark_relative(session, call_sid)
+        try:
+            with db.write() as session:
+                calls.mark_relative(session, call_sid)
+        except Exception as exc:  # the record is not worth a caller: on to the relatives' tiers
+            log.error("call not marked as a relative's (%s)", type(exc).__name__)
     return relative
 
 
