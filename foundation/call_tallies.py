@@ -228,7 +228,10 @@ def _upsert(
     accepted_source = _facts_table(dialect, accepted) if accepted else None
     columns = [*KEY, *_count_columns()]
     values = ", ".join(_values(sign, grouped))
-    group = " GROUP BY line, day, caller, language" if grouped else ""
+    # Grouped (the backfill), in the order calls come in: a period's rows then lie together on
+    # disk, as they do for the rows the triggers add day by day (the planner then reads a
+    # year through the index; in hash order it read the whole table: 192 against 143 ms).
+    group = " GROUP BY line, day, caller, language ORDER BY day, line" if grouped else ""
     updates = ", ".join(
         f"{name} = call_tallies.{name} + excluded.{name}" for name in _count_columns()
     )
