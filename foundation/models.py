@@ -669,7 +669,10 @@ class CallTally(Base):
     the ended ones per local hour. Gone with the calls (retention, erasure's new hash)."""
 
     __tablename__ = "call_tallies"
-    __table_args__ = (Index(None, "caller", "line", "day"),)
+    __table_args__ = (
+        Index(None, "caller", "line", "day"),
+        Index(None, "line", "day", postgresql_include=list(call_tallies.REPORTED)),
+    )
     line: Mapped[str] = mapped_column(String(40), primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     caller: Mapped[str] = mapped_column(String(64), primary_key=True)
