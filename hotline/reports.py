@@ -360,15 +360,7 @@ def _calls(session: Session, scope: _Scope, raw: _Raw) -> None:
         .subquery()
     )
     s_ = spoken.c
-    by_language = select(
-        literal(LANGUAGE_ROWS).label("h"),
-        s_.p,
-        s_.line,
-        *zeros[:2],
-        *_per_person([s_[all_n], s_[accepted_n], s_[all_n] - s_[accepted_n]], s_.caller),
-        *zeros[: 2 * len(n) - 6],
-        cast(s_.language, String),
-    ).group_by(s_.p, s_.line, s_.language)
+    by_language = _by_language(spoken, s_[all_n], s_[accepted_n], len(n))
     histograms = [
         select(
             literal(-1 - k).label("h"),
@@ -475,16 +467,7 @@ def _calls_tallied(session: Session, scope: _Scope, raw: _Raw) -> None:
     no_pairs = type_coerce(literal(None), String).label("pairs")
     by_line = _by_line(c, [c[name] for name in n], before, no_pairs)
     zeros = [literal(0)] * (2 * len(n))
-    every, taken = s_[n[-1]], s_[n[1]]
-    by_language = select(
-        literal(LANGUAGE_ROWS).label("h"),
-        s_.p,
-        s_.line,
-        *zeros[:2],
-        *_per_person([every, taken, every - taken], s_.caller),
-        *zeros[: 2 * len(n) - 6],
-        cast(s_.language, String),
-    ).group_by(s_.p, s_.line, s_.language)
+    by_language = _by_language(spoken, s_[n[-1]], s_[n[1]], len(n))
     weekday = ((t.day + 3) % 7).label("w")  # 1970-01-01 (day 0) was a Thursday: 3, Monday 0
     weekly = (  # the period's tallies only, with their hours (the two years' without)
         select(weekday, t.line, caller, *(func.sum(t[hour]).label(hour) for hour in hours))
@@ -615,6 +598,23 @@ def _by_line(c: Any, cells: list[Any], before: Any, no_pairs: Any) -> Any:
         *_per_person(cells, c.caller),
         no_pairs,
     ).group_by(c.p, c.line)
+
+
+def _by_language(spoken: Any, every: Any, taken: Any, cells: int) -> Any:
+    """The languages' rows of the calls' statement from per-caller rows by language `spoken`
+    (p, line, caller, language): calls, accepted and the rest with their people, padded with
+    zeros to the shape of a line's row (`cells` counts), the language where a row's pairs are."""
+    s = spoken.c
+    zeros = [literal(0)] * (2 * cells)
+    return select(
+        literal(LANGUAGE_ROWS).label("h"),
+        s.p,
+        s.line,
+        *zeros[:2],
+        *_per_person([every, taken, every - taken], s.caller),
+        *zeros[: 2 * cells - 6],
+        cast(s.language, String),
+    ).group_by(s.p, s.line, s.language)
 
 
 LINE_CELLS = ("outside_hours", *CATEGORIES[:4], "primary", "backup", "", "relatives", "all")
