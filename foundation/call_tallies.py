@@ -64,8 +64,11 @@ COUNTS: tuple[tuple[str, str], ...] = (
 HOURS = tuple(f"h{hour:02d}" for hour in range(24))
 # What the report groups per caller and language (hotline.reports._calls_tallied): included in
 # the index on (line, day) on PostgreSQL, so that a period's rows are read from the index alone
-# (bench/README.md: 616 against 498-522 ms for the yearly report; the hour columns as well
-# would pass PostgreSQL's 32 columns of an index, and a second index of them gained nothing).
+# (bench/README.md: 616 against 498-522 ms for the yearly report). The hour columns as well
+# would pass PostgreSQL's 32 columns of an index: the heat map reads them from a second one,
+# on (line, day, caller) with `HEAT` (migration 0032: without it the heat map read the table,
+# whose pages of a busy server are not all in shared buffers; the calls' statement took 118
+# against 66-70 ms).
 REPORTED = (
     "caller",
     "language",
@@ -80,6 +83,7 @@ REPORTED = (
     "n_untiered",
     "n_relatives",
 )
+HEAT = ("n_counted", *HOURS)  # what the heat map reads per caller (in the index on PostgreSQL)
 COUNT_COLUMNS = tuple(name for name, _ in COUNTS) + HOURS
 KEY = ("line", "day", "caller", "language")
 WATCHED = (  # the columns of `calls` the tallies depend on

@@ -672,6 +672,7 @@ class CallTally(Base):
     __table_args__ = (
         Index(None, "caller", "line", "day"),
         Index(None, "line", "day", postgresql_include=list(call_tallies.REPORTED)),
+        Index(None, "line", "day", "caller", postgresql_include=list(call_tallies.HEAT)),
     )
     line: Mapped[str] = mapped_column(String(40), primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -713,6 +714,17 @@ class Voicemail(Base):
     """A message left on a line: a task for the team. The audio stays at Twilio."""
 
     __tablename__ = "voicemails"
+    # What the reports read of a period's voicemails (hotline.reports._voicemails): in the index
+    # on PostgreSQL, so that a yearly report reads two years of the index, not every voicemail
+    # kept (migration 0032; likewise the callback requests, call-backs and conversations).
+    __table_args__ = (
+        Index(
+            None,
+            "line",
+            "created_at",
+            postgresql_include=["caller_hash", "call_id", "status", "done_at"],
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
     line: Mapped[str] = mapped_column(String(40))
@@ -922,6 +934,7 @@ class CallbackRequest(Base):
         Index(None, "team_id", "status", "created_at"),
         Index(None, "phone_hash", "created_at"),
         Index(None, "client_hash", "created_at"),
+        Index(None, "line", "created_at", postgresql_include=["phone_hash", "status", "done_at"]),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     line: Mapped[str] = mapped_column(String(40))
@@ -1064,6 +1077,7 @@ class Conversation(Base):
         ),
         Index(None, "team_id", "last_activity_at"),
         Index(None, "state", "closed_at"),
+        Index(None, "line", "created_at", postgresql_include=["client_hash", "id"]),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     line: Mapped[str] = mapped_column(String(40))  # the line the client last wrote to
@@ -1098,7 +1112,8 @@ class ConversationMessage(Base):
     __table_args__ = (
         Index(None, "conversation_id", "created_at"),
         Index(None, "counsellor_id", "created_at"),
-        Index(None, "created_at"),
+        # The reports count a period's messages per conversation and direction from it alone.
+        Index(None, "created_at", postgresql_include=["conversation_id", "direction"]),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -1127,7 +1142,15 @@ class OutboundCall(Base):
     to the client ended."""
 
     __tablename__ = "outbound_calls"
-    __table_args__ = (Index(None, "kind", "target_id", "created_at"),)
+    __table_args__ = (
+        Index(None, "kind", "target_id", "created_at"),
+        Index(
+            None,
+            "line",
+            "created_at",
+            postgresql_include=["kind", "target_id", "status", "client_status"],
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     target_id: Mapped[int] = mapped_column(Integer)
