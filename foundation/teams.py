@@ -22,9 +22,23 @@ def sync_teams(session: Session, config: HotlineConfig) -> None:
             team.name = team_config.name
 
 
+_TEAM_IDS = "foundation.teams:ids"  # session.info: slug -> id of the teams already looked up
+
+
 def team_by_slug(session: Session, slug: str, config: HotlineConfig) -> Team:
-    """A team that is configured now (a team removed from the file is unknown)."""
-    team = session.scalar(select(Team).where(Team.slug == slug)) if slug in config.teams else None
+    """A team that is configured now (a team removed from the file is unknown). Looked up once
+    per session: later calls take it from the session's identity map by id (a report asked
+    for its team four times; `Session.get` reads the database again only if the row is no
+    longer in the map, e.g. after a rollback)."""
+    team = None
+    if slug in config.teams:
+        ids: dict[str, int] = session.info.setdefault(_TEAM_IDS, {})
+        if slug in ids:
+            team = session.get(Team, ids[slug])
+        if team is None or team.slug != slug:
+            team = session.scalar(select(Team).where(Team.slug == slug))
+            if team is not None:
+                ids[slug] = team.id
     if team is None:
         known = ", ".join(sorted(config.teams))
         raise NotFound(f"unknown team {slug!r} (known: {known})", field="team")
