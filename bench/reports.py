@@ -3,8 +3,8 @@
     python bench/reports.py [--calls N] [--runs N] [--database-url URL [--keep SCHEMA]] [--explain]
 
 Builds a temporary SQLite database (or a fresh schema of the PostgreSQL database of
---database-url, dropped at the end), migrated to head (so the indexes are migration 0023's),
-with five years (2021–2025, Europe/Berlin) of history for three lines: two of team
+--database-url, dropped at the end), migrated to head (so the indexes and the tallies are the
+migrations' own), with five years (2021–2025, Europe/Berlin) of history for three lines: two of team
 "islamism" ("islamism" and a second line "islamism-relatives" added to the shipped
 configuration) and "right-wing". Default 500,000 calls with every outcome (accepted at the
 primary or backup tier, fallback, voicemail, hung up, outside hours, a few in progress), a
