@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import io
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -34,6 +35,8 @@ from foundation.models import (
     Role,
     Voicemail,
 )
+from foundation.report_tables import as_json
+from foundation.teams import team_by_slug
 from hotline import reports as hotline_reports
 from hotline.tasks.retention import roll_up_calls
 from tests.conftest import add_counsellor, berlin
@@ -664,3 +667,110 @@ def test_hostile_queries_are_a_message_or_a_report_never_a_500(
             headers=bearer,
         )  # with its offset a time in the gap is an instant like any other
         assert (gap.status_code, gap.json()["from"]) == (200, "2026-03-29")
+
+
+# --- the statements built once (hotline.reports._tallied, _batch) ---------------------------
+
+
+def both_lines_history(database: Database, config: HotlineConfig) -> None:
+    """Calls, voicemails, callback requests, call-backs and conversations on both teams' lines
+    in September and October 2026, more of each on the right-wing line."""
+    with database.write() as session:
+        teams = {s: team_by_slug(session, s, config).id for s in ("islamism", "right-wing")}
+        counsellor = add_counsellor(session, config, "islamism", "right-wing", name="Anna").id
+        n = 0
+        for line, size in (("islamism", 8), ("right-wing", 14)):
+            for month in (9, 10):
+                for i in range(size + month - 9):
+                    at = berlin(2026, month, 1 + i % 20, 10 + i % 6)
+                    outcome = ("accepted", "voicemail", "hung_up")[i % 3]
+                    row = call(n, at, outcome, f"{line}{i}", ring=5 + i, talk=30 * (i + 1))
+                    row.line, n = line, n + 1
+                    request = CallbackRequest(
+                        line=line,
+                        team_id=teams[line],
+                        phone_enc=b"x",
+                        phone_hash=f"p{line}{i}",
+                        client_hash=f"c{line}{i}",
+                        time_window="morgens",
+                        status="done" if i % 3 else "new",
+                        created_at=at,
+                        done_at=at + timedelta(minutes=2 * i + 1) if i % 3 else None,
+                    )
+                    conversation = Conversation(
+                        line=line,
+                        team_id=teams[line],
+                        code=f"K{n}",
+                        channel="sms",
+                        state="closed",
+                        client_hash=f"k{line}{i}",
+                        created_at=at,
+                    )
+                    session.add_all([row, request, conversation])
+                    session.flush()
+                    session.add_all(
+                        [
+                            Voicemail(
+                                call_id=row.id,
+                                caller_hash=row.caller_hash,
+                                line=line,
+                                team_id=teams[line],
+                                recording_sid=f"RE{row.id:032d}",
+                                status="done" if i % 4 else "new",
+                                created_at=at,
+                                done_at=at + timedelta(minutes=i + 1) if i % 4 else None,
+                            ),
+                            OutboundCall(
+                                kind="callback",
+                                target_id=request.id,
+                                line=line,
+                                counsellor_id=counsellor,
+                                actor="t",
+                                status="completed",
+                                client_status="completed" if i % 2 else "no-answer",
+                                created_at=at + timedelta(hours=1),
+                            ),
+                            *(
+                                ConversationMessage(
+                                    conversation_id=conversation.id,
+                                    direction=direction,
+                                    status="delivered",
+                                    created_at=at + timedelta(minutes=minutes),
+                                )
+                                for direction, minutes in (("in", 0), ("out", 3 + i))
+                            ),
+                        ]
+                    )
+
+
+def test_reports_of_two_teams_at_once_are_each_the_report_alone(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Held: the report's statements are built once per team's lines and shared by every
+    request, the periods bound at execution. Reports of both teams' lines, and of one team for
+    several periods (a month, the previous one, a DST day, a range across months), built at
+    once from eight threads, each from a fresh cache of the statements, are each the report
+    built alone."""
+    both_lines_history(database, config)
+    asks = [
+        ("islamism", OCTOBER),
+        ("right-wing", OCTOBER),
+        ("islamism", r.between(date(2026, 9, 1), date(2026, 9, 30))),
+        ("right-wing", r.between(date(2026, 9, 3), date(2026, 10, 12))),
+        ("right-wing", r.between(date(2026, 10, 25), date(2026, 10, 25))),
+        ("islamism", r.of_kind("week", date(2026, 10, 5))),
+        ("office", OCTOBER),  # no lines
+    ]
+
+    def report_json(ask: tuple[str, r.Period]) -> object:
+        with database.read() as session:
+            return as_json(report_data.build(session, config, *ask))
+
+    alone = [report_json(ask) for ask in asks]
+    assert alone[1]["lines"]["right-wing"]["calls"]["total"] == 15  # type: ignore[index]
+    assert all(a != b for i, a in enumerate(alone) for b in alone[i + 1 :])
+    for _ in range(3):
+        hotline_reports._tallied.cache_clear()
+        hotline_reports._batch.cache_clear()
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(report_json, asks * 4)) == alone * 4
