@@ -596,8 +596,14 @@ def _race(n: int, attempt: Callable[[int], None]) -> list[str]:
 
 @pytest.fixture
 def wide_database(db_url: str, database: Database) -> Iterator[Database]:
-    """The test database with a connection pool big enough for 50 threads at once."""
+    """The test database with a connection pool big enough for 50 threads at once, connected
+    before the race: 50 connections opened at the same moment could pass the connect timeout
+    (foundation.db.PG_CONNECT_TIMEOUT) on a busy machine (OperationalError instead of the
+    outcome under test, seen in CI), and what races is the writes."""
     wide = Database(make_engine(db_url, pool_size=50, max_overflow=0))
+    opened = [wide.engine.connect() for _ in range(50)]
+    for connection in opened:
+        connection.close()
     yield wide
     wide.dispose()
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from config.model import HotlineConfig
-from foundation.db import Database
+from foundation.db import Database, make_engine, upgrade
 from foundation.errors import NotFound
 from foundation.models import Team
-from foundation.teams import team_by_slug
+from foundation.teams import sync_teams, team_by_slug
 
 
 def _selects(database: Database) -> tuple[list[str], Any]:
@@ -61,3 +63,41 @@ def test_an_unknown_team_is_not_found(database: Database, config: HotlineConfig)
         team_by_slug(session, "nobody", config)
     assert raised.value.field == "team"
     assert "islamism" in str(raised.value)
+
+
+def test_processes_starting_together_mirror_the_teams_once(
+    db_url: str, config: HotlineConfig
+) -> None:
+    """Two processes start at once on a new database: the second mirrors the teams after the
+    first has committed them, instead of inserting them again (a scheduler failed to start on
+    the teams' unique slug in a two-host test)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite's write transaction serialises the two")
+    upgrade(db_url)
+    first, second = Database(make_engine(db_url)), Database(make_engine(db_url))
+    synced, failed = threading.Event(), []
+
+    def start_second() -> None:
+        synced.wait(10)
+        try:
+            with second.write() as session:
+                sync_teams(session, config)
+        except Exception as error:
+            failed.append(type(error).__name__)
+
+    try:
+        other = threading.Thread(target=start_second)
+        other.start()
+        with first.write() as session:
+            sync_teams(session, config)
+            session.flush()
+            synced.set()
+            time.sleep(0.5)  # the second reads the teams meanwhile (or waits for this commit)
+        other.join(10)
+        assert not failed
+        with first.read() as session:
+            slugs = sorted(session.scalars(select(Team.slug)))
+        assert slugs == sorted(config.teams)
+    finally:
+        first.dispose()
+        second.dispose()
