@@ -41,8 +41,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from foundation.db import one_at_a_time
+
 DEFAULT_ZONE = "Europe/Berlin"
-LOCK_KEY = 0x6B6F6E6578  # the migrations' (foundation/migrations/env.py)
 FIRST_YEAR, LAST_YEAR = 1970, 2100  # the offsets' span
 RING, TALK = 1, 2  # call_tally_seconds.kind
 
@@ -381,11 +382,11 @@ def rezone(connection: Connection, zone: str) -> None:
 def keep_zone(connection: Connection, zone: str) -> bool:
     """The tallies in `zone` (the configuration's), rezoned if they are in another: at the
     start of every process and by `hotline db upgrade`. True if it rezoned. On PostgreSQL one
-    process at a time (the migrations' advisory lock): the others then find them in `zone`."""
+    process at a time (`foundation.db.one_at_a_time`): the others then find them in `zone`."""
     if zone_of(connection) == zone:
         return False
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        one_at_a_time(connection)
         if zone_of(connection) == zone:
             return False
     rezone(connection, zone)

@@ -39,16 +39,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-# Any constant: serialises `CREATE EXTENSION` between processes migrating at the same moment
-# (IF NOT EXISTS alone races: both see none, the second fails on the catalog's unique index).
-_EXTENSION_LOCK = 0x6B6F6E6578  # "konex"
+LOCK_KEY = 0x6B6F6E6578  # "konex": any constant, the same for every process
+
+
+def one_at_a_time(connection: Connection) -> None:
+    """On PostgreSQL, wait for and take the processes' advisory lock until this transaction
+    ends: what processes starting together do on start (migrate, create the extension, mirror
+    the teams, rezone the tallies) then happens in one of them after the other, each finding
+    what the one before committed. Reentrant within a transaction. SQLite: nothing (its write
+    transaction serialises them already)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
 
 
 def ensure_btree_gist(connection: Connection, schema: str | None = None) -> None:
     """Make sure PostgreSQL's `btree_gist` extension (the appointments' exclusion constraint
     needs it) exists, creating it in `schema` (default: the first of the search path) if not.
-    Safe when several processes run it at once (the lock lasts until the transaction ends)."""
-    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EXTENSION_LOCK})")
+    Safe when several processes run it at once (IF NOT EXISTS alone races: both see none, the
+    second fails on the catalog's unique index)."""
+    one_at_a_time(connection)
     where = f' SCHEMA "{schema}"' if schema else ""
     connection.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS btree_gist{where}")
 

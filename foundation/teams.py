@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.model import HotlineConfig
+from foundation.db import one_at_a_time
 from foundation.errors import NotFound
 from foundation.models import Team
-
-# Serialises `sync_teams` between processes starting at once (any constant: a transaction's
-# lock, released when it ends; the same as the migrations', foundation/migrations/env.py).
-_TEAMS_LOCK = 0x6B6F6E6578  # "konex"
 
 
 def sync_teams(session: Session, config: HotlineConfig) -> None:
@@ -20,8 +17,7 @@ def sync_teams(session: Session, config: HotlineConfig) -> None:
     one process at a time (an advisory lock until the transaction ends): two processes started
     together on a new database both found no teams, and the second failed on inserting them
     (SQLite's write transaction serialises them already)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TEAMS_LOCK})
+    one_at_a_time(session.connection())
     existing = {team.slug: team for team in session.scalars(select(Team))}
     for slug, team_config in config.teams.items():
         team = existing.get(slug)

@@ -205,19 +205,32 @@ def _empty() -> _Raw:
     return _Raw({}, {}, {}, {}, {}, {}, {}, {}, {}, {})
 
 
-class _Scope:
-    """Both periods over the lines: the calls' filter and the period key of a row."""
+class _Window:
+    """Both periods over the lines: the rows' filter and the period key of a row, from the
+    instants where the previous period starts, the period starts and it ends."""
+
+    lines: list[str]
+    dialect: str
+    previous_start: Any
+    period_start: Any
+    period_end: Any
+
+    def where(self, column: Any = Call.started_at, line: Any = Call.line) -> list[Any]:
+        return [line.in_(self.lines), column >= self.previous_start, column < self.period_end]
+
+    def key(self, column: Any = Call.started_at) -> Any:
+        return case((column < self.period_start, BEFORE), else_=NOW)
+
+
+class _Scope(_Window):
+    """The window of a report's two periods, its instants in the statements."""
 
     def __init__(self, lines: Sequence[str], period: r.Period, dialect: str) -> None:
         self.lines, self.period, self.previous = list(lines), period, period.previous()
         self.dialect = dialect
+        self.previous_start, self.period_start = self.previous.start, period.start
+        self.period_end = period.end
         self.detail_since = self.previous.first  # lowered to the oldest kept detail's day
-
-    def where(self, column: Any = Call.started_at, line: Any = Call.line) -> list[Any]:
-        return [line.in_(self.lines), column >= self.previous.start, column < self.period.end]
-
-    def key(self, column: Any = Call.started_at) -> Any:
-        return case((column < self.period.start, BEFORE), else_=NOW)
 
     def day_key(self, column: Any) -> Any:
         return case((column < self.period.first, BEFORE), else_=NOW)
@@ -861,30 +874,24 @@ def detail_since(session: Session, lines: Sequence[str]) -> date | None:
 MOST_SUBSETS = 3  # of a table counted by `_Batch.count`
 
 
-class _Bound:
-    """`_Scope`'s filter and period key for the batch, the periods' instants bound at execution
-    (`params`): its statements are built once per team's lines (`_batch`)."""
+class _Bound(_Window):
+    """The window with the periods' instants bound at execution (`params`): the batch's
+    statements are built once per team's lines (`_batch`)."""
 
     def __init__(self, lines: Sequence[str], dialect: str) -> None:
         self.lines, self.dialect = list(lines), dialect
         # Untyped: each takes the type of the column it is compared with.
-        self.previous_start: Any = bindparam("previous_start")
-        self.period_start: Any = bindparam("period_start")
-        self.period_end: Any = bindparam("period_end")
+        self.previous_start = bindparam("previous_start")
+        self.period_start = bindparam("period_start")
+        self.period_end = bindparam("period_end")
 
     @staticmethod
     def params(scope: _Scope) -> dict[str, datetime]:
         return {
-            "previous_start": scope.previous.start,
-            "period_start": scope.period.start,
-            "period_end": scope.period.end,
+            "previous_start": scope.previous_start,
+            "period_start": scope.period_start,
+            "period_end": scope.period_end,
         }
-
-    def where(self, column: Any, line: Any) -> list[Any]:
-        return [line.in_(self.lines), column >= self.previous_start, column < self.period_end]
-
-    def key(self, column: Any) -> Any:
-        return case((column < self.period_start, BEFORE), else_=NOW)
 
 
 Found = tuple[list[dict[Key, r.Raw]], list[dict[Key, r.RawTiming]]]

@@ -6,14 +6,12 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import text
 
-from foundation.db import make_engine
+from foundation.db import make_engine, one_at_a_time
 from foundation.models import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
-LOCK_KEY = 0x6B6F6E6578  # "konex": the advisory lock that serialises migrations
 
 
 def render_item(type_: str, obj: Any, _context: AutogenContext) -> str | Literal[False]:
@@ -50,10 +48,9 @@ def run_migrations_online() -> None:
             on_version_apply=config.attributes.get("on_version_apply", ()),
         )
         with context.begin_transaction():
-            if connection.dialect.name == "postgresql":
-                # One process migrates at a time: the others wait here, then find the schema up
-                # to date (the version is read after the lock, in this transaction).
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+            # One process migrates at a time: the others wait here, then find the schema up to
+            # date (the version is read after the lock, in this transaction).
+            one_at_a_time(connection)
             context.run_migrations()
     engine.dispose()
 
